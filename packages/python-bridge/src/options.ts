@@ -1,0 +1,174 @@
+import { availableParallelism } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+
+/** Options of `PythonPool.start` and `pythonPool`. Every field is optional. */
+export interface PoolOptions {
+  /** Interpreters kept running. Minimum 1. @default os.availableParallelism() */
+  size?: number;
+  /** Directories added to the interpreters' `sys.path`; modules under them are callable. @default [] */
+  path?: string | string[];
+  /**
+   * The Python executable. @default `$PITON_PYTHON`, else `./.venv/bin/python` if it exists, else
+   * `python3`. Resolved once, at start, to the real interpreter (`sys.executable`), so that
+   * restarts skip wrapper scripts such as pyenv shims.
+   */
+  python?: string;
+  /** Extra environment for the interpreters (added to `process.env`). */
+  env?: Record<string, string | undefined>;
+  /** Working directory of the interpreters. @default process.cwd() */
+  cwd?: string;
+  /** Modules imported before an interpreter reports ready (their import errors fail the start). */
+  preload?: string[];
+  /** ms an interpreter may take from spawn to ready. @default 10000 */
+  startTimeout?: number;
+  /** Default per-call timeout in ms; `undefined` means none. @default undefined */
+  callTimeout?: number;
+  /** Calls that may wait for an interpreter; one more rejects with `QueueFullError`. @default 10000 */
+  maxQueue?: number;
+  /** Calls an interpreter serves before it is replaced by a fresh one. @default undefined (never) */
+  maxTasksPerWorker?: number;
+  /** Largest message, in bytes, either side accepts. @default 268435456 (256 MiB) */
+  maxMessageSize?: number;
+  /** Restart intensity: more than `intensity` restarts within `period` ms stop the pool. @default 10 */
+  intensity?: number;
+  /** @default 10000 */
+  period?: number;
+  /** ms an interpreter is given to finish its call and exit when the pool stops. @default 5000 */
+  shutdownTimeout?: number;
+  /** Modules outside `path` whose functions may be called (e.g. `['math']`). @default [] */
+  allowModules?: string[];
+  /** Allow calling names that start with `_`. @default false */
+  allowPrivate?: boolean;
+  /** Receives every line an interpreter prints, tagged with its worker id. @default the system's events */
+  onOutput?: (output: InterpreterOutput) => void;
+}
+
+/** A line an interpreter printed. */
+export interface InterpreterOutput {
+  worker: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+export interface ResolvedPoolOptions {
+  size: number;
+  path: string[];
+  python: string | undefined;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  preload: string[];
+  startTimeout: number;
+  callTimeout: number | undefined;
+  maxQueue: number;
+  maxTasksPerWorker: number | undefined;
+  maxMessageSize: number;
+  intensity: number;
+  period: number;
+  shutdownTimeout: number;
+  allowModules: string[];
+  allowPrivate: boolean;
+  onOutput: ((output: InterpreterOutput) => void) | undefined;
+}
+
+const defaults = {
+  startTimeout: 10_000,
+  maxQueue: 10_000,
+  maxMessageSize: 256 * 1024 * 1024,
+  intensity: 10,
+  period: 10_000,
+  shutdownTimeout: 5_000,
+} as const;
+
+function describe(value: unknown): string {
+  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return `${shown} (${value === null ? 'null' : typeof value})`;
+}
+
+function integer(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new RangeError(`options.${name} must be an integer >= ${min}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function optionalInteger(name: string, value: unknown, min: number): number | undefined {
+  return value === undefined ? undefined : integer(name, value, min);
+}
+
+function stringList(name: string, value: unknown): string[] {
+  if (value === undefined) return [];
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || !list.every((item) => typeof item === 'string' && item.length > 0)) {
+    throw new TypeError(`options.${name} must be a non-empty string or an array of them, got ${describe(value)}`);
+  }
+  return list;
+}
+
+/** Checks every option, naming the one that is wrong, and fills in the defaults. */
+export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`options must be an object, got ${describe(options)}`);
+  }
+  const cwd = options.cwd === undefined ? process.cwd() : stringList('cwd', options.cwd)[0]!;
+  if (options.python !== undefined && (typeof options.python !== 'string' || options.python === '')) {
+    throw new TypeError(`options.python must be a non-empty string, got ${describe(options.python)}`);
+  }
+  if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null)) {
+    throw new TypeError(`options.env must be an object of strings, got ${describe(options.env)}`);
+  }
+  if (options.onOutput !== undefined && typeof options.onOutput !== 'function') {
+    throw new TypeError(`options.onOutput must be a function, got ${describe(options.onOutput)}`);
+  }
+  return {
+    size: options.size === undefined ? availableParallelism() : integer('size', options.size, 1),
+    path: stringList('path', options.path).map((dir) => (isAbsolute(dir) ? dir : resolve(cwd, dir))),
+    python: options.python,
+    env: { ...options.env },
+    cwd: resolve(cwd),
+    preload: stringList('preload', options.preload),
+    startTimeout: integer('startTimeout', options.startTimeout ?? defaults.startTimeout, 1),
+    callTimeout: optionalInteger('callTimeout', options.callTimeout, 1),
+    maxQueue: integer('maxQueue', options.maxQueue ?? defaults.maxQueue, 0),
+    maxTasksPerWorker: optionalInteger('maxTasksPerWorker', options.maxTasksPerWorker, 1),
+    maxMessageSize: integer('maxMessageSize', options.maxMessageSize ?? defaults.maxMessageSize, 1024),
+    intensity: integer('intensity', options.intensity ?? defaults.intensity, 0),
+    period: integer('period', options.period ?? defaults.period, 1),
+    shutdownTimeout: integer('shutdownTimeout', options.shutdownTimeout ?? defaults.shutdownTimeout, 0),
+    allowModules: stringList('allowModules', options.allowModules),
+    allowPrivate: options.allowPrivate ?? false,
+    onOutput: options.onOutput,
+  };
+}
+
+/** Per-call options of `call` and `stream`. */
+export interface CallOptions {
+  /** Keyword arguments: `f(*args, **kwargs)`. */
+  kwargs?: Record<string, unknown>;
+  /** ms before the call rejects with `CallTimeoutError` and its interpreter is replaced. @default the pool's callTimeout */
+  timeout?: number;
+  /** Aborting removes a queued call, or kills and replaces the interpreter running it. */
+  signal?: AbortSignal;
+  /**
+   * Times the call is run again if its interpreter dies during it (never when Python raises).
+   * Only for idempotent functions: a call may then run more than once. @default 0
+   */
+  retries?: number;
+}
+
+export interface StreamOptions extends Omit<CallOptions, 'retries' | 'timeout'> {
+  /** Items the interpreter computes per round trip, so at most this many ahead of the consumer. @default 16 */
+  batch?: number;
+  /** ms to wait for an interpreter; the stream then rejects with `CallTimeoutError`. */
+  timeout?: number;
+}
+
+export function checkCallOptions(options: CallOptions, poolTimeout: number | undefined) {
+  const timeout = options.timeout ?? poolTimeout;
+  if (timeout !== undefined) integer('timeout', timeout, 1);
+  const retries = options.retries ?? 0;
+  integer('retries', retries, 0);
+  if (options.kwargs !== undefined && (typeof options.kwargs !== 'object' || options.kwargs === null || Array.isArray(options.kwargs))) {
+    throw new TypeError(`options.kwargs must be a plain object, got ${describe(options.kwargs)}`);
+  }
+  return { timeout, retries };
+}

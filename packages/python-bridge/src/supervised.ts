@@ -1,0 +1,190 @@
+import { supervisor, type ChildSpec, type ExitReason, type StartContext, type StartFn, type StartedChild } from '@piton/core';
+import { Dispatcher, type CallRequest } from './dispatcher.js';
+import { PoolStartError, PoolStoppedError } from './errors.js';
+import type { Interpreter, InterpreterOptions } from './interpreter.js';
+import {
+  checkCallOptions,
+  resolvePoolOptions,
+  type CallOptions,
+  type InterpreterOutput,
+  type PoolOptions,
+  type ResolvedPoolOptions,
+  type StreamOptions,
+} from './options.js';
+import { resolvePython } from './python-executable.js';
+import type { PoolStats } from './stats.js';
+import { pythonWorker, type WorkerEnvironment } from './worker.js';
+
+/** The functions of one Python module, as async functions. */
+export type PythonModule<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R
+    ? (...args: A) => R extends Promise<unknown> ? R : Promise<R>
+    : never;
+};
+
+/** What a running pool offers: `PythonPool` and `system.whereis(name)` of a mounted pool. */
+export interface PoolRef {
+  /** `module.fn(*args, **kwargs)` on the next idle interpreter. */
+  call<R = unknown>(module: string, fn: string, args?: unknown[], options?: CallOptions): Promise<R>;
+  /** A typed proxy: `pool.module<{ fib(n: number): number }>('functions').fib(20)`. */
+  module<T extends object>(name: string): PythonModule<T>;
+  /** Iterates a Python generator or iterator, pulled item by item; `break` closes it. */
+  stream<T = unknown>(module: string, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T>;
+  stats(): PoolStats;
+}
+
+/**
+ * A pool as a child of any supervision tree: a `one_for_one` supervisor of `size` Python workers,
+ * plus the dispatcher that queues calls for them. Give the child spec a `name` to reach the pool
+ * with `system.whereis(name)` across its restarts.
+ */
+export function pythonPool(options: PoolOptions = {}): StartFn<PoolRef> {
+  const resolved = resolvePoolOptions(options);
+  return (ctx) => startPool(ctx, resolved);
+}
+
+async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promise<StartedChild<PoolRef>> {
+  const python = await resolvePython(options.python, options.cwd);
+  const recyclers = new WeakMap<Interpreter, () => void>();
+  const dispatcher = new Dispatcher<Interpreter>({
+    maxQueue: options.maxQueue,
+    maxTasksPerWorker: options.maxTasksPerWorker,
+    onRetire: (interpreter) => recyclers.get(interpreter as Interpreter)?.(),
+  });
+  let started = 0;
+  const emitOutput = options.onOutput ?? ((output: InterpreterOutput) => ctx.system.events.emit('output', output));
+
+  const environment: WorkerEnvironment = {
+    interpreterOptions: (workerId): InterpreterOptions => ({
+      id: workerId,
+      python,
+      path: options.path,
+      preload: options.preload,
+      env: options.env,
+      cwd: options.cwd,
+      startTimeout: options.startTimeout,
+      maxMessageSize: options.maxMessageSize,
+      allowModules: options.allowModules,
+      allowPrivate: options.allowPrivate,
+      onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
+    }),
+    onReady: (interpreter, recycle) => {
+      started++;
+      recyclers.set(interpreter, recycle);
+      dispatcher.attach(interpreter);
+    },
+    onLeave: (interpreter) => dispatcher.detach(interpreter),
+  };
+
+  const children: ChildSpec[] = Array.from({ length: options.size }, (_, i) => ({
+    id: `python-${i + 1}`,
+    start: pythonWorker(environment),
+    restart: 'permanent',
+    shutdown: options.shutdownTimeout,
+  }));
+
+  let tree: StartedChild<unknown>;
+  try {
+    tree = await supervisor({
+      strategy: 'one_for_one',
+      intensity: options.intensity,
+      period: options.period,
+      children,
+    })(ctx);
+  } catch (error) {
+    dispatcher.close(new PoolStoppedError('the pool failed to start'));
+    throw new PoolStartError(error);
+  }
+
+  const stop = (why: string) => dispatcher.close(new PoolStoppedError(why));
+  void tree.exited.then((reason) => stop(`the pool stopped (${describeReason(reason)})`));
+
+  const ref = new PoolHandle(dispatcher, options, () => ({ size: options.size, restarts: Math.max(0, started - options.size) }));
+  return {
+    ref,
+    exited: tree.exited,
+    shutdown: (reason) => {
+      stop('the pool is stopping');
+      tree.shutdown(reason);
+    },
+    kill: () => {
+      stop('the pool was killed');
+      tree.kill();
+    },
+  };
+}
+
+function describeReason(reason: ExitReason): string {
+  if (reason instanceof Error) return reason.message;
+  return typeof reason === 'string' ? reason : JSON.stringify(reason);
+}
+
+/** The pool's public face: validates each call, then hands it to the dispatcher. */
+class PoolHandle implements PoolRef {
+  readonly #dispatcher: Dispatcher<Interpreter>;
+  readonly #options: ResolvedPoolOptions;
+  readonly #sizes: () => { size: number; restarts: number };
+
+  constructor(dispatcher: Dispatcher<Interpreter>, options: ResolvedPoolOptions, sizes: () => { size: number; restarts: number }) {
+    this.#dispatcher = dispatcher;
+    this.#options = options;
+    this.#sizes = sizes;
+  }
+
+  call<R = unknown>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {
+    let request: CallRequest;
+    try {
+      checkName('module', module);
+      checkName('function', fn);
+      if (!Array.isArray(args)) throw new TypeError(`args must be an array, got ${typeof args}`);
+      const { timeout, retries } = checkCallOptions(options, this.#options.callTimeout);
+      request = { module, fn, args, kwargs: options.kwargs, timeout, signal: options.signal, retries };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#dispatcher.call(request) as Promise<R>;
+  }
+
+  module<T extends object>(name: string): PythonModule<T> {
+    checkName('module', name);
+    return new Proxy({} as PythonModule<T>, {
+      get: (_target, prop) => {
+        // Not thenable: `await pool.module('m')` must not call a Python function named `then`.
+        if (typeof prop !== 'string' || prop === 'then') return undefined;
+        return (...args: unknown[]) => this.call(name, prop, args);
+      },
+    });
+  }
+
+  stream<T = unknown>(module: string, fn: string, args: unknown[] = [], options: StreamOptions = {}): AsyncIterable<T> {
+    const dispatcher = this.#dispatcher;
+    const batch = options.batch ?? 16;
+    return {
+      [Symbol.asyncIterator]: async function* () {
+        checkName('module', module);
+        checkName('function', fn);
+        const lease = await dispatcher.acquire({ signal: options.signal, timeout: options.timeout });
+        let lost = false;
+        try {
+          const items = lease.executor.stream(module, fn, args, options.kwargs, { batch });
+          for await (const item of items) yield item as T;
+        } catch (error) {
+          lost = !lease.executor.alive;
+          throw error;
+        } finally {
+          lease.release(lost || !lease.executor.alive);
+        }
+      },
+    };
+  }
+
+  stats(): PoolStats {
+    return { ...this.#sizes(), ...this.#dispatcher.counts };
+  }
+}
+
+function checkName(what: string, name: unknown): void {
+  if (typeof name !== 'string' || name === '') {
+    throw new TypeError(`the ${what} name must be a non-empty string, got ${String(name)} (${typeof name})`);
+  }
+}
