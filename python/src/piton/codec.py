@@ -1,0 +1,252 @@
+"""MessagePack codec of the wire protocol (PROTOCOL.md, "Values").
+
+A message is a list of frames: frame 0 is one MessagePack value, frames 1..n are the raw bytes
+of arrays, referenced from frame 0 by ext 1 values. Extensions on top of MessagePack:
+
+- ext -1 (timestamp) <-> ``datetime`` with ``tzinfo=UTC``; a naive datetime is sent as UTC;
+- ext 1 <-> ``numpy.ndarray`` (or :class:`RawArray` when numpy is missing);
+- ext 2 <-> ``int`` beyond int64/uint64, as big-endian two's complement of minimal length.
+
+Everything else is plain MessagePack. Choices made here, on record in PROTOCOL.md:
+``set``/``frozenset`` are refused (no order, no lossless JS counterpart), ``bool`` and other
+unsupported dtypes are refused, a 0-d array is sent as its scalar, numpy scalars as plain numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+import msgpack
+
+from .errors import EncodeError, ProtocolError
+
+try:  # numpy is optional: without it arrays arrive as RawArray
+    import numpy as _np
+except ImportError:  # pragma: no cover - exercised by monkeypatching _np in the tests
+    _np = None
+
+__all__ = ["RawArray", "DTYPES", "Buffer", "encode", "decode", "EXT_ARRAY", "EXT_BIGINT"]
+
+EXT_ARRAY = 1
+EXT_BIGINT = 2
+
+#: The dtypes an array may have on the wire, with their item sizes in bytes.
+DTYPES = {
+    "float64": 8,
+    "float32": 4,
+    "int8": 1,
+    "int16": 2,
+    "int32": 4,
+    "int64": 8,
+    "uint8": 1,
+    "uint16": 2,
+    "uint32": 4,
+    "uint64": 8,
+}
+
+_INT64_MIN = -(1 << 63)
+_UINT64_MAX = (1 << 64) - 1
+_UTC = _dt.timezone.utc
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_UTC)
+
+#: What a frame may be: anything exposing the buffer protocol (bytes, memoryview, zmq.Frame).
+Buffer = Union[bytes, bytearray, memoryview, Any]
+
+
+class RawArray:
+    """An array received while numpy is not installed: its dtype, its shape (C order) and a
+    read-only view of its little-endian bytes. It is sent back as the same array."""
+
+    __slots__ = ("dtype", "shape", "data")
+
+    def __init__(self, dtype: str, shape: Sequence[int], data: Buffer) -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f"RawArray dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        self.dtype = dtype
+        self.shape = tuple(int(n) for n in shape)
+        self.data = memoryview(data).cast("B")
+        expected = _product(self.shape) * DTYPES[dtype]
+        if self.data.nbytes != expected:
+            raise ValueError(
+                f"RawArray of dtype {dtype} and shape {list(self.shape)} needs {expected} bytes, "
+                f"got {self.data.nbytes}"
+            )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RawArray):
+            return NotImplemented
+        return (self.dtype, self.shape) == (other.dtype, other.shape) and self.data == other.data
+
+    def __repr__(self) -> str:
+        return f"RawArray(dtype={self.dtype!r}, shape={list(self.shape)!r}, nbytes={self.data.nbytes})"
+
+
+def _product(shape: Sequence[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+# ---------------------------------------------------------------------------------- encoding
+
+
+def _bigint_payload(n: int) -> bytes:
+    # One bit more than the magnitude needs, for the sign; ~n covers negatives exactly.
+    length = (~n if n < 0 else n).bit_length() // 8 + 1
+    return n.to_bytes(length, "big", signed=True)
+
+
+def _timestamp(value: _dt.datetime) -> msgpack.Timestamp:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    delta = value - _EPOCH
+    return msgpack.Timestamp(delta.days * 86400 + delta.seconds, delta.microseconds * 1000)
+
+
+def _type_error(value: Any) -> EncodeError:
+    cls = type(value)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    return EncodeError(f"cannot encode object of type '{name}'")
+
+
+class _Encoder:
+    """One message's encoding: the ``default`` hook collects array frames as it meets them."""
+
+    def __init__(self) -> None:
+        self.frames: List[Buffer] = []
+        self._packer = msgpack.Packer(default=self._default, use_bin_type=True, datetime=False)
+
+    def encode(self, value: Any) -> List[Buffer]:
+        try:
+            head = self._packer.pack(value)
+        except EncodeError:
+            raise
+        except (ValueError, OverflowError, TypeError) as exc:
+            # msgpack's own refusals: nesting too deep (or circular), a string too long, ...
+            raise EncodeError(f"cannot encode value: {exc}") from None
+        return [head, *self.frames]
+
+    def _default(self, value: Any) -> Any:
+        if isinstance(value, int):  # only called for ints beyond int64/uint64
+            return msgpack.ExtType(EXT_BIGINT, _bigint_payload(int(value)))
+        if isinstance(value, _dt.datetime):
+            return _timestamp(value)
+        if isinstance(value, RawArray):
+            return self._array(value.dtype, value.shape, value.data)
+        if _np is not None:
+            if isinstance(value, _np.ndarray):
+                return self._ndarray(value)
+            if isinstance(value, _np.generic):
+                return self._scalar(value)
+        raise _type_error(value)
+
+    def _array(self, dtype: str, shape: Sequence[int], data: Buffer) -> msgpack.ExtType:
+        self.frames.append(data)
+        meta = msgpack.packb([dtype, list(shape), len(self.frames)], use_bin_type=True)
+        return msgpack.ExtType(EXT_ARRAY, meta)
+
+    def _ndarray(self, array: Any) -> Any:
+        if array.ndim == 0:
+            return self._scalar(array[()])
+        name = array.dtype.name
+        if name not in DTYPES:
+            raise EncodeError(
+                f"cannot encode numpy array of dtype '{name}': supported dtypes are "
+                f"{', '.join(DTYPES)}" + (" (send a bool array as .astype('uint8'))" if name == "bool" else "")
+            )
+        if array.dtype.byteorder == ">":
+            array = array.astype(array.dtype.newbyteorder("<"))
+        array = _np.ascontiguousarray(array)
+        # A flat byte view: zero-copy, and one-dimensional whatever the shape.
+        return self._array(name, array.shape, array.reshape(-1).view(_np.uint8).data)
+
+    def _scalar(self, scalar: Any) -> Any:
+        item = scalar.item()
+        if isinstance(item, (bool, int, float, str, bytes)):
+            if isinstance(item, int) and not isinstance(item, bool) and not _INT64_MIN <= item <= _UINT64_MAX:
+                return msgpack.ExtType(EXT_BIGINT, _bigint_payload(item))
+            return item
+        if isinstance(item, _dt.datetime):
+            return _timestamp(item)
+        raise _type_error(scalar)
+
+
+def encode(value: Any) -> List[Buffer]:
+    """Encode ``value`` as frames: ``[msgpack bytes, array buffer, ...]``.
+
+    Raises :class:`EncodeError` naming the Python type of the first value it cannot encode.
+    """
+    return _Encoder().encode(value)
+
+
+# ---------------------------------------------------------------------------------- decoding
+
+
+def _ext_hook(frames: Sequence[Buffer]) -> Callable[[int, bytes], Any]:
+    def hook(code: int, data: bytes) -> Any:
+        if code == EXT_BIGINT:
+            if not data:
+                raise ProtocolError("ext 2 (big integer) with an empty payload")
+            return int.from_bytes(data, "big", signed=True)
+        if code == EXT_ARRAY:
+            return _decode_array(data, frames)
+        raise ProtocolError(f"unknown MessagePack extension type {code}")
+
+    return hook
+
+
+def _decode_array(data: bytes, frames: Sequence[Buffer]) -> Any:
+    try:
+        meta = msgpack.unpackb(data, raw=False)
+    except Exception as exc:
+        raise ProtocolError(f"ext 1 (array) payload is not MessagePack: {exc}") from None
+    if not (isinstance(meta, list) and len(meta) == 3):
+        raise ProtocolError(f"ext 1 (array) payload must be [dtype, shape, frame], got {meta!r}")
+    dtype, shape, index = meta
+    if dtype not in DTYPES:
+        raise ProtocolError(f"ext 1 (array) dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
+        raise ProtocolError(f"ext 1 (array) shape must be a list of non-negative integers, got {shape!r}")
+    if not (type(index) is int and 1 <= index < len(frames)):
+        raise ProtocolError(
+            f"ext 1 (array) frame index {index!r} is out of range: the message has {len(frames)} frames"
+        )
+    buffer = memoryview(frames[index]).cast("B")
+    expected = _product(shape) * DTYPES[dtype]
+    if buffer.nbytes != expected:
+        raise ProtocolError(
+            f"ext 1 (array) of dtype {dtype} and shape {shape} needs {expected} bytes, "
+            f"frame {index} has {buffer.nbytes}"
+        )
+    if _np is None:
+        return RawArray(dtype, shape, buffer)
+    return _np.frombuffer(buffer, dtype=_np.dtype(dtype).newbyteorder("<")).reshape(shape)
+
+
+def decode(frames: Sequence[Buffer]) -> Any:
+    """Decode a message's frames into a Python value (arrays view their frames, no copy).
+
+    Raises :class:`ProtocolError` for anything that is not valid protocol data.
+    """
+    if not frames:
+        raise ProtocolError("empty message: expected at least one frame")
+    try:
+        return msgpack.unpackb(
+            frames[0],
+            raw=False,
+            strict_map_key=False,
+            timestamp=3,
+            ext_hook=_ext_hook(frames),
+            use_list=True,
+        )
+    except ProtocolError:
+        raise
+    except Exception as exc:  # ExtraData, FormatError, unhashable keys, invalid UTF-8, ...
+        raise ProtocolError(f"undecodable message: {type(exc).__name__}: {exc}") from None
+
+
+def frames_size(frames: Sequence[Buffer]) -> int:
+    """Total size in bytes of a message's frames."""
+    return sum(memoryview(f).nbytes for f in frames)

@@ -1,0 +1,83 @@
+"""Exceptions the worker raises on its own, and how any exception becomes an error reply.
+
+The names of these classes are part of the wire protocol: an ``error`` reply carries them bare
+(``ProtocolError``, not ``piton.errors.ProtocolError``), like Python's built-in exceptions.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import Dict
+
+__all__ = [
+    "PitonError",
+    "ProtocolError",
+    "EncodeError",
+    "MessageTooLarge",
+    "error_info",
+    "type_name",
+]
+
+
+class PitonError(Exception):
+    """Base class of the worker's own errors."""
+
+
+class ProtocolError(PitonError):
+    """A request that does not follow PROTOCOL.md: wrong shape, unknown kind, undecodable bytes,
+    or a protocol version this worker does not speak."""
+
+
+class EncodeError(PitonError, TypeError):
+    """A value that the codec cannot put on the wire; the message names its Python type."""
+
+
+class MessageTooLarge(PitonError):
+    """A request or reply whose frames together exceed the worker's ``--max-message-size``."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_BARE_MODULES = {"builtins", __name__}
+
+
+def type_name(exc: BaseException) -> str:
+    """The qualified class name sent as ``type``: bare for built-ins and the worker's own
+    errors, ``module.QualName`` for everything else."""
+    cls = type(exc)
+    if cls.__module__ in _BARE_MODULES:
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a user's __str__ that raises must not take the worker down
+        return f"<unprintable {type(exc).__name__} object>"
+
+
+def _user_traceback(exc: BaseException) -> str:
+    # The first frames are the worker's own dispatch code: the user wants to see theirs.
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None and _in_worker(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    try:
+        return "".join(traceback.format_exception(type(exc), exc, tb))
+    except Exception:
+        return f"{type_name(exc)}: {_message(exc)}\n"
+
+
+def _in_worker(filename: str) -> bool:
+    return os.path.dirname(os.path.abspath(filename)) == _PACKAGE_DIR
+
+
+def error_info(exc: BaseException) -> Dict[str, str]:
+    """The ``{type, message, traceback}`` map of an ``error`` reply."""
+    return {"type": type_name(exc), "message": _message(exc), "traceback": _user_traceback(exc)}
+
+
+class Terminated(BaseException):
+    """Raised by the worker's SIGTERM handler to unwind whatever runs (user code included, its
+    ``finally`` blocks run) back to the serve loop, which closes the socket and exits. It derives
+    from BaseException so that ``except Exception`` in user code does not swallow it."""

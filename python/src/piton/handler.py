@@ -1,0 +1,251 @@
+"""Answering requests: frames in, frames out. No sockets here, so it is testable in-process.
+
+User code runs only inside :meth:`Handler.handle`; whatever it raises becomes an ``error`` reply
+(``SystemExit`` and ``KeyboardInterrupt`` raised by a called function included: they are
+reported, the interpreter stays). Only :class:`~piton.errors.Terminated`, raised by the
+worker's own SIGTERM handler, passes through.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+import traceback
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
+
+import msgpack
+
+from . import __version__
+from . import protocol as p
+from .codec import Buffer, decode, encode, frames_size
+from .dispatch import Resolver
+from .errors import EncodeError, MessageTooLarge, ProtocolError, Terminated, error_info
+
+__all__ = ["Handler", "Action", "DEFAULT_MAX_MESSAGE_SIZE"]
+
+DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024
+
+
+class Action(enum.Enum):
+    """What the serve loop does after sending a reply."""
+
+    CONTINUE = "continue"
+    STOP = "stop"  # exit code 0
+    VERSION_MISMATCH = "version-mismatch"  # exit code 2
+
+
+def _peek_id(head: Buffer) -> int:
+    """The id of a request read from the start of frame 0 alone, for answering a message that is
+    refused before it is decoded (too large). 0 when it cannot be read."""
+    try:
+        unpacker = msgpack.Unpacker(raw=False)
+        unpacker.feed(bytes(memoryview(head).cast("B")[:256]))
+        if unpacker.read_array_header() < 2:
+            return 0
+        unpacker.skip()
+        rid = unpacker.unpack()
+        return rid if type(rid) is int and rid >= 0 else 0
+    except Exception:
+        return 0
+
+
+class Handler:
+    """The request/reply logic of one worker: the resolver, the size limit and the open stream."""
+
+    def __init__(self, resolver: Resolver, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        self.resolver = resolver
+        self.max_message_size = max_message_size
+        # The open stream, if any; at most one per worker (PROTOCOL.md, "stream").
+        self._stream: Optional[Iterator[Any]] = None
+        # An exception the open stream raised after yielding items that were already sent in the
+        # same batch: it closed the stream and is the answer to the next `next`.
+        self._stream_error: Optional[BaseException] = None
+
+    # ------------------------------------------------------------------------------ entry point
+
+    def handle(self, frames: Sequence[Buffer]) -> Tuple[List[Buffer], Action]:
+        """Answer one request message; never raises except :class:`Terminated`."""
+        size = frames_size(frames)
+        if size > self.max_message_size:
+            exc = MessageTooLarge(
+                f"request of {size} bytes exceeds the worker's maximum message size of "
+                f"{self.max_message_size} bytes"
+            )
+            return self._error(_peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+        rid = 0
+        try:
+            envelope = decode(frames)
+            rid = p.request_id(envelope)
+            request = p.parse_request(envelope)
+        except ProtocolError as exc:
+            return self._error(rid, exc), Action.CONTINUE
+        return self._dispatch(request)
+
+    def _dispatch(self, request: p.Request) -> Tuple[List[Buffer], Action]:
+        if isinstance(request, p.Call):
+            self._close_stream()
+            return self._call(request), Action.CONTINUE
+        if isinstance(request, p.Stream):
+            self._close_stream()
+            return self._open_stream(request), Action.CONTINUE
+        if isinstance(request, p.Next):
+            return self._next(request), Action.CONTINUE
+        if isinstance(request, p.Close):
+            return self._close(request), Action.CONTINUE
+        if isinstance(request, p.Batch):
+            self._close_stream()
+            return self._batch(request), Action.CONTINUE
+        if isinstance(request, p.Hello):
+            return self._hello(request)
+        if isinstance(request, p.Stop):
+            self._close_stream()
+            return self._encode(p.bye(request.id), request.id), Action.STOP
+        raise AssertionError(f"unhandled request {request!r}")  # parse_request returns only the above
+
+    # ---------------------------------------------------------------------------------- kinds
+
+    def _hello(self, request: p.Hello) -> Tuple[List[Buffer], Action]:
+        if request.protocol != p.PROTOCOL_VERSION or type(request.protocol) is not int:
+            exc = ProtocolError(
+                f"protocol version mismatch: Node speaks {request.protocol!r}, "
+                f"this worker (piton {__version__}) speaks {p.PROTOCOL_VERSION}"
+            )
+            return self._error(request.id, exc), Action.VERSION_MISMATCH
+        reply = p.ready(request.id, os.getpid(), sys.version, __version__)
+        return self._encode(reply, request.id), Action.CONTINUE
+
+    def _call(self, request: p.Call) -> List[Buffer]:
+        try:
+            fn = self.resolver.resolve(request.module, request.function)
+            result = fn(*request.args, **request.kwargs)
+        except Terminated:
+            raise
+        except BaseException as exc:
+            return self._error(request.id, exc)
+        return self._encode(p.ok(request.id, result), request.id)
+
+    def _batch(self, request: p.Batch) -> List[Buffer]:
+        entries: List[list] = []
+        for call in request.calls:
+            try:
+                fn = self.resolver.resolve(call.module, call.function)
+                entries.append(["ok", fn(*call.args, **call.kwargs)])
+            except Terminated:
+                raise
+            except BaseException as exc:
+                entries.append(["error", error_info(exc)])
+        try:
+            return self._encode_checked(p.results(request.id, entries))
+        except EncodeError:
+            # Only the entries that cannot be encoded become errors; the others stand.
+            entries = [self._encodable_entry(entry) for entry in entries]
+            return self._encode(p.results(request.id, entries), request.id)
+        except MessageTooLarge as exc:
+            return self._error(request.id, exc)
+
+    @staticmethod
+    def _encodable_entry(entry: list) -> list:
+        try:
+            encode(entry)
+            return entry
+        except EncodeError as exc:
+            return ["error", error_info(exc)]
+
+    # -------------------------------------------------------------------------------- streams
+
+    def _open_stream(self, request: p.Stream) -> List[Buffer]:
+        try:
+            fn = self.resolver.resolve(request.module, request.function)
+            iterable = fn(*request.args, **request.kwargs)
+            self._stream = iter(iterable)
+        except Terminated:
+            raise
+        except BaseException as exc:
+            return self._error(request.id, exc)
+        return self._pull(request.id, request.batch)
+
+    def _next(self, request: p.Next) -> List[Buffer]:
+        if self._stream_error is not None:
+            exc, self._stream_error = self._stream_error, None
+            return self._error(request.id, exc)
+        if self._stream is None:
+            return self._error(request.id, ProtocolError("'next' without an open stream"))
+        return self._pull(request.id, request.batch)
+
+    def _pull(self, rid: int, batch: int) -> List[Buffer]:
+        assert self._stream is not None
+        values: List[Any] = []
+        done = False
+        try:
+            for _ in range(batch):
+                values.append(next(self._stream))
+        except StopIteration:
+            done = True
+            self._stream = None
+        except Terminated:
+            raise
+        except BaseException as exc:
+            self._stream = None  # a generator that raised is finished; its finally has run
+            if not values:
+                return self._error(rid, exc)
+            self._stream_error = exc
+        try:
+            return self._encode_checked(p.items(rid, values, done))
+        except (EncodeError, MessageTooLarge) as exc:
+            self._close_stream()
+            self._stream_error = None
+            return self._error(rid, exc)
+
+    def _close(self, request: p.Close) -> List[Buffer]:
+        self._stream_error = None
+        stream, self._stream = self._stream, None
+        try:
+            _close_iterator(stream)
+        except Terminated:
+            raise
+        except BaseException as exc:
+            return self._error(request.id, exc)
+        return self._encode(p.closed(request.id), request.id)
+
+    def _close_stream(self) -> None:
+        """Close the open stream before another request replaces it (PROTOCOL.md)."""
+        self._stream_error = None
+        stream, self._stream = self._stream, None
+        try:
+            _close_iterator(stream)
+        except Terminated:
+            raise
+        except BaseException:
+            # Nobody waits for this stream any more: its failure to close goes to the log.
+            sys.stderr.write("piton: closing the open stream raised:\n" + traceback.format_exc())
+
+    # ------------------------------------------------------------------------------- encoding
+
+    def _encode_checked(self, envelope: list) -> List[Buffer]:
+        frames = encode(envelope)
+        size = frames_size(frames)
+        if size > self.max_message_size:
+            raise MessageTooLarge(
+                f"reply of {size} bytes exceeds the worker's maximum message size of "
+                f"{self.max_message_size} bytes"
+            )
+        return frames
+
+    def _encode(self, envelope: list, rid: int) -> List[Buffer]:
+        try:
+            return self._encode_checked(envelope)
+        except (EncodeError, MessageTooLarge) as exc:
+            return self._error(rid, exc)
+
+    def _error(self, rid: int, exc: BaseException) -> List[Buffer]:
+        try:
+            return encode(p.error(rid, error_info(exc)))
+        except EncodeError:  # error_info holds only strings, but a str subclass may misbehave
+            return encode(p.error(rid, {"type": "EncodeError", "message": "cannot encode error", "traceback": ""}))
+
+
+def _close_iterator(stream: Optional[Iterator[Any]]) -> None:
+    close = getattr(stream, "close", None)
+    if callable(close):
+        close()

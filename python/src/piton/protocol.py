@@ -1,0 +1,218 @@
+"""The envelopes of PROTOCOL.md: parsing requests (with shape checks) and building replies.
+
+A request that does not have the documented shape raises :class:`ProtocolError` naming the
+field that is wrong; the worker answers it with an ``error`` reply and keeps serving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from .errors import ProtocolError
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "Hello",
+    "Call",
+    "Stream",
+    "Next",
+    "Close",
+    "Stop",
+    "Batch",
+    "Request",
+    "parse_request",
+    "request_id",
+    "ready",
+    "ok",
+    "error",
+    "items",
+    "closed",
+    "bye",
+    "results",
+]
+
+PROTOCOL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Hello:
+    id: int
+    protocol: Any  # checked by the worker, so that a mismatch gets its own message
+
+
+@dataclass(frozen=True)
+class Call:
+    id: int
+    module: str
+    function: str
+    args: List[Any]
+    kwargs: Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stream:
+    id: int
+    module: str
+    function: str
+    args: List[Any]
+    kwargs: Dict[str, Any]
+    batch: int
+
+
+@dataclass(frozen=True)
+class Next:
+    id: int
+    batch: int
+
+
+@dataclass(frozen=True)
+class Close:
+    id: int
+
+
+@dataclass(frozen=True)
+class Stop:
+    id: int
+
+
+@dataclass(frozen=True)
+class BatchCall:
+    module: str
+    function: str
+    args: List[Any]
+    kwargs: Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    calls: List[BatchCall]
+
+
+Request = Union[Hello, Call, Stream, Next, Close, Stop, Batch]
+
+
+def _is_uint(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def request_id(envelope: Any) -> int:
+    """The id to answer ``envelope`` with: its own when readable, else 0."""
+    if isinstance(envelope, list) and len(envelope) >= 2 and _is_uint(envelope[1]):
+        return envelope[1]
+    return 0
+
+
+def _expect_len(kind: str, envelope: List[Any], n: int, shape: str) -> None:
+    if len(envelope) != n:
+        raise ProtocolError(f"'{kind}' must be {shape} ({n} items), got {len(envelope)} items")
+
+
+def _str(kind: str, field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ProtocolError(f"'{kind}' field '{field}' must be a string, got {type(value).__name__}")
+    return value
+
+
+def _args(kind: str, value: Any) -> List[Any]:
+    if not isinstance(value, list):
+        raise ProtocolError(f"'{kind}' field 'args' must be an array, got {type(value).__name__}")
+    return value
+
+
+def _kwargs(kind: str, value: Any) -> Dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProtocolError(f"'{kind}' field 'kwargs' must be a map or nil, got {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str):
+            raise ProtocolError(f"'{kind}' field 'kwargs' must have string keys, got key {key!r}")
+    return value
+
+
+def _batch(kind: str, value: Any) -> int:
+    if not (_is_uint(value) and value >= 1):
+        raise ProtocolError(f"'{kind}' field 'batch' must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _batch_call(index: int, value: Any) -> BatchCall:
+    where = f"batch call {index}"
+    if not (isinstance(value, list) and len(value) == 4):
+        raise ProtocolError(f"{where} must be [module, function, args, kwargs], got {value!r:.80}")
+    module, function, args, kwargs = value
+    return BatchCall(_str(where, "module", module), _str(where, "function", function),
+                     _args(where, args), _kwargs(where, kwargs))
+
+
+def parse_request(envelope: Any) -> Request:
+    """Check a decoded envelope against PROTOCOL.md and return its request."""
+    if not isinstance(envelope, list):
+        raise ProtocolError(f"a request must be an array, got {type(envelope).__name__}")
+    if len(envelope) < 2:
+        raise ProtocolError(f"a request must be [kind, id, ...], got {len(envelope)} items")
+    kind, rid = envelope[0], envelope[1]
+    if not isinstance(kind, str):
+        raise ProtocolError(f"request kind must be a string, got {type(kind).__name__}")
+    if not _is_uint(rid):
+        raise ProtocolError(f"request id must be an unsigned integer, got {rid!r}")
+    if kind == "call":
+        _expect_len(kind, envelope, 6, '["call", id, module, function, args, kwargs]')
+        return Call(rid, _str(kind, "module", envelope[2]), _str(kind, "function", envelope[3]),
+                    _args(kind, envelope[4]), _kwargs(kind, envelope[5]))
+    if kind == "stream":
+        _expect_len(kind, envelope, 7, '["stream", id, module, function, args, kwargs, batch]')
+        return Stream(rid, _str(kind, "module", envelope[2]), _str(kind, "function", envelope[3]),
+                      _args(kind, envelope[4]), _kwargs(kind, envelope[5]), _batch(kind, envelope[6]))
+    if kind == "next":
+        _expect_len(kind, envelope, 3, '["next", id, batch]')
+        return Next(rid, _batch(kind, envelope[2]))
+    if kind == "batch":
+        _expect_len(kind, envelope, 3, '["batch", id, [[module, function, args, kwargs], ...]]')
+        calls = envelope[2]
+        if not isinstance(calls, list):
+            raise ProtocolError(f"'batch' field 'calls' must be an array, got {type(calls).__name__}")
+        return Batch(rid, [_batch_call(i, c) for i, c in enumerate(calls)])
+    if kind == "hello":
+        _expect_len(kind, envelope, 3, '["hello", id, protocol]')
+        return Hello(rid, envelope[2])
+    if kind == "close":
+        _expect_len(kind, envelope, 2, '["close", id]')
+        return Close(rid)
+    if kind == "stop":
+        _expect_len(kind, envelope, 2, '["stop", id]')
+        return Stop(rid)
+    raise ProtocolError(f"unknown request kind {kind!r:.60}")
+
+
+# ------------------------------------------------------------------------------------ replies
+
+
+def ready(rid: int, pid: int, python: str, piton: str) -> list:
+    return ["ready", rid, {"pid": pid, "python": python, "protocol": PROTOCOL_VERSION, "piton": piton}]
+
+
+def ok(rid: int, result: Any) -> list:
+    return ["ok", rid, result]
+
+
+def error(rid: int, info: Mapping[str, str]) -> list:
+    return ["error", rid, dict(info)]
+
+
+def items(rid: int, values: List[Any], done: bool) -> list:
+    return ["items", rid, values, done]
+
+
+def closed(rid: int) -> list:
+    return ["closed", rid]
+
+
+def bye(rid: int) -> list:
+    return ["bye", rid]
+
+
+def results(rid: int, entries: List[list]) -> list:
+    return ["results", rid, entries]

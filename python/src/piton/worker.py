@@ -1,0 +1,189 @@
+"""The worker process: ``python -m piton.worker --endpoint ENDPOINT [--path DIR]...``.
+
+Start-up order: tie the worker's life to its parent (PR_SET_PDEATHSIG on Linux, then the
+``--parent-pid`` check, then a watchdog thread), put ``--path`` directories at the front of
+``sys.path``, import ``--preload`` modules, bind a REP socket, serve until ``stop`` or SIGTERM.
+
+Exit codes: 0 after ``stop`` or on SIGTERM; 2 after a protocol version mismatch; 3 when a preload
+raised (its traceback is on stderr); 4 when the parent process is gone; 1 for anything else that
+prevents serving (bad endpoint, ...). SIGINT is ignored: the pool, not the terminal's Ctrl-C,
+decides when an interpreter stops. stdout and stderr belong to the user's code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import importlib
+import os
+import signal
+import sys
+import threading
+import traceback
+from typing import List, NoReturn, Optional, Sequence
+
+import zmq
+
+from .dispatch import Resolver
+from .errors import Terminated
+from .handler import DEFAULT_MAX_MESSAGE_SIZE, Action, Handler
+
+__all__ = ["main", "parse_args", "EXIT_OK", "EXIT_VERSION_MISMATCH", "EXIT_PRELOAD_FAILED", "EXIT_ORPHANED"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_VERSION_MISMATCH = 2
+EXIT_PRELOAD_FAILED = 3
+EXIT_ORPHANED = 4
+
+PR_SET_PDEATHSIG = 1
+#: How often the watchdog thread looks for a dead parent, in seconds.
+PARENT_POLL_INTERVAL = 0.5
+#: Frames at least this large are sent without a copy; see PROTOCOL.md ("Performance").
+ZERO_COPY_THRESHOLD = 256 * 1024
+#: How long the last reply (``bye``, a version mismatch) may take to leave before exit, in ms.
+FINAL_REPLY_LINGER_MS = 1000
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m piton.worker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--endpoint", required=True, help="ZeroMQ endpoint to bind, e.g. ipc:///tmp/x/sock")
+    parser.add_argument("--path", action="append", default=[], metavar="DIR",
+                        help="directory put first on sys.path; its modules are callable (repeatable)")
+    parser.add_argument("--preload", action="append", default=[], metavar="MODULE",
+                        help="module imported before serving; if it raises, exit with code 3 (repeatable)")
+    parser.add_argument("--parent-pid", type=int, default=None, metavar="PID",
+                        help="exit at once (code 4) when the parent process is not, or stops being, PID")
+    parser.add_argument("--max-message-size", type=_positive_int, default=DEFAULT_MAX_MESSAGE_SIZE,
+                        metavar="BYTES", help="largest request or reply, all frames together")
+    parser.add_argument("--allow-module", action="append", default=[], metavar="NAME",
+                        help="module callable although it is not under a --path (repeatable)")
+    parser.add_argument("--allow-private", action="store_true",
+                        help="allow module and function names starting with '_'")
+    return parser.parse_args(argv)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+# ------------------------------------------------------------------------------ parent death
+
+
+def _set_parent_death_signal() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # the watchdog thread still catches an orphaned worker
+
+
+def _orphaned(expected_parent: int) -> NoReturn:
+    sys.stderr.write(f"piton: parent process {expected_parent} is gone; worker exits\n")
+    sys.stderr.flush()
+    os._exit(EXIT_ORPHANED)
+
+
+def _watch_parent(expected_parent: int) -> None:
+    # Fallback for platforms without PDEATHSIG, and for a parent thread (not process) exit
+    # clearing it: once orphaned, the worker is reparented and getppid changes.
+    event = threading.Event()
+    while not event.wait(PARENT_POLL_INTERVAL):
+        if os.getppid() != expected_parent:
+            _orphaned(expected_parent)
+
+
+def _tie_to_parent(parent_pid: Optional[int]) -> None:
+    _set_parent_death_signal()
+    expected = os.getppid() if parent_pid is None else parent_pid
+    if os.getppid() != expected:  # the parent died before prctl took effect
+        _orphaned(expected)
+    threading.Thread(target=_watch_parent, args=(expected,), name="piton-parent-watch", daemon=True).start()
+
+
+# ---------------------------------------------------------------------------------- serving
+
+
+def _preload(modules: List[str]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except BaseException:
+            sys.stderr.write(f"piton: preloading module {name!r} failed:\n")
+            traceback.print_exc()
+            _exit(EXIT_PRELOAD_FAILED)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def serve(socket: zmq.Socket, handler: Handler) -> int:
+    """Answer requests until ``stop``, a version mismatch or SIGTERM; return the exit code."""
+    while True:
+        frames = socket.recv_multipart(copy=False)
+        reply, action = handler.handle(frames)
+        socket.send_multipart(reply, copy=False)
+        if action is Action.STOP:
+            return EXIT_OK
+        if action is Action.VERSION_MISMATCH:
+            return EXIT_VERSION_MISMATCH
+
+
+def _exit(code: int) -> NoReturn:
+    # Leave without waiting for non-daemon threads that user code may have started: the pool
+    # expects the process to end right after `bye`. atexit handlers still run.
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
+    args = parse_args(argv)
+    _tie_to_parent(args.parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for path in reversed(args.path):
+        sys.path.insert(0, os.path.abspath(path))
+    _preload(args.preload)
+
+    handler = Handler(Resolver(args.path, args.allow_module, args.allow_private), args.max_message_size)
+    context = zmq.Context()
+    socket = context.socket(zmq.REP)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.copy_threshold = ZERO_COPY_THRESHOLD
+    code = EXIT_FAILED
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        socket.bind(args.endpoint)
+        code = serve(socket, handler)
+        # The last reply must leave before the socket goes; the peer is there, so this is short.
+        socket.close(linger=FINAL_REPLY_LINGER_MS)
+    except Terminated:
+        code = EXIT_OK
+    except zmq.ZMQError as exc:
+        sys.stderr.write(f"piton: socket error on {args.endpoint}: {exc}\n")
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        socket.close(linger=0)
+        context.term()
+    _exit(code)
+
+
+if __name__ == "__main__":
+    main()
