@@ -70,6 +70,8 @@ export class Dispatcher<E extends Executor = Executor> {
   readonly #drains = new Map<E, () => void>();
   readonly #tasksServed = new WeakMap<E, number>();
   readonly #latency = new LatencyWindow();
+  /** Resolvers of `whenServing` calls, checked whenever an executor joins. */
+  #servingWaiters: { count: number; resolve: () => void }[] = [];
   #closedWith: Error | undefined;
   #completed = 0;
   #failed = 0;
@@ -103,10 +105,23 @@ export class Dispatcher<E extends Executor = Executor> {
     return this.#submit('lease', full) as Promise<Lease<E>>;
   }
 
+  /** Executors serving now (idle or running a call), in no particular order. */
+  serving(): { executor: E; busy: boolean }[] {
+    return [...this.#attached].map((executor) => ({ executor, busy: this.#running.has(executor) }));
+  }
+
+  /** Resolves once at least `count` executors are serving (at once if they already are). */
+  whenServing(count: number): Promise<void> {
+    if (this.#attached.size >= count) return Promise.resolve();
+    return new Promise((resolve) => this.#servingWaiters.push({ count, resolve }));
+  }
+
   /** A started interpreter joins the pool. */
   attach(executor: E): void {
     this.#attached.add(executor);
     this.#makeIdle(executor);
+    const size = this.#attached.size;
+    this.#servingWaiters = this.#servingWaiters.filter((w) => (w.count <= size ? (w.resolve(), false) : true));
   }
 
   /**

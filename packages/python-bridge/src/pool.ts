@@ -2,7 +2,7 @@ import { ActorSystem } from '@piton/core';
 import { PoolStartError, PoolStoppedError } from './errors.js';
 import type { CallOptions, PoolOptions, StreamOptions } from './options.js';
 import type { PoolStats } from './stats.js';
-import { pythonPool, type PoolRef, type PythonModule } from './supervised.js';
+import { pythonPool, type InterpreterStatus, type PoolRef, type PythonModule } from './supervised.js';
 
 let poolCount = 0;
 
@@ -48,6 +48,14 @@ export class PythonPool implements PoolRef {
 
   stats(): PoolStats {
     return this.#ref.stats();
+  }
+
+  interpreters(): InterpreterStatus[] {
+    return this.#ref.interpreters();
+  }
+
+  whenReady(): Promise<void> {
+    return this.#ref.whenReady();
   }
 
   /**

@@ -31,6 +31,19 @@ export interface PoolRef {
   /** Iterates a Python generator or iterator, pulled item by item; `break` closes it. */
   stream<T = unknown>(module: string, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T>;
   stats(): PoolStats;
+  /** The interpreters serving now: worker id, process id, and whether it runs a call. */
+  interpreters(): InterpreterStatus[];
+  /**
+   * Resolves once all `size` interpreters are serving, e.g. after a crash once the replacement
+   * is ready; at once if they already are.
+   */
+  whenReady(): Promise<void>;
+}
+
+export interface InterpreterStatus {
+  worker: string;
+  pid: number;
+  busy: boolean;
 }
 
 /**
@@ -180,6 +193,17 @@ class PoolHandle implements PoolRef {
 
   stats(): PoolStats {
     return { ...this.#sizes(), ...this.#dispatcher.counts };
+  }
+
+  interpreters(): InterpreterStatus[] {
+    return this.#dispatcher
+      .serving()
+      .map(({ executor, busy }) => ({ worker: executor.id, pid: executor.pid, busy }))
+      .sort((a, b) => a.worker.localeCompare(b.worker));
+  }
+
+  whenReady(): Promise<void> {
+    return this.#dispatcher.whenServing(this.#options.size);
   }
 }
 

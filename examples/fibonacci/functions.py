@@ -1,0 +1,8 @@
+"""The seed's example: a plain Python module, with nothing of Piton in it."""
+
+
+def fib(n):
+    if n < 0: raise Exception("No negative values !!!")
+    if n == 0: return 0
+    if n < 3: return 1
+    return fib(n - 1) + fib(n - 2)

@@ -1,0 +1,59 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Every live process whose command line contains `needle` (read from /proc, so no `ps` parsing). */
+export function processesMatching(needle: string): { pid: number; args: string }[] {
+  const found: { pid: number; args: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let args: string;
+    try {
+      args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+    } catch {
+      continue; // exited while we looked
+    }
+    if (args.includes(needle) && !isZombie(Number(entry))) found.push({ pid: Number(entry), args });
+  }
+  return found;
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** Python workers started by the Node process `parentPid`. */
+export function workersOf(parentPid: number = process.pid): number[] {
+  return processesMatching(`piton.worker`)
+    .filter((p) => p.args.includes(`--parent-pid ${parentPid} `) || p.args.endsWith(`--parent-pid ${parentPid}`))
+    .map((p) => p.pid);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !isZombie(pid);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits until `condition` holds, checking every few ms, for at most `withinMs`: for states that
+ * no event announces (another process's exit). Rejects with `what` when time runs out.
+ */
+export async function eventually(condition: () => boolean | Promise<boolean>, what: string, withinMs = 10_000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${withinMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,10 @@
+// A root hook for the whole mocha run: a Python worker that outlives the tests is a bug, always.
+import { eventually, workersOf } from './helpers.js';
+
+export const mochaHooks = {
+  async afterAll(this: Mocha.Context) {
+    this.timeout(10_000);
+    // Interpreters stopped by the last test may take a moment to be reaped.
+    await eventually(() => workersOf().length === 0, `no Python worker left (still running: ${workersOf().join(', ')})`, 5_000);
+  },
+};

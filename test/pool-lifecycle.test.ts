@@ -1,0 +1,125 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ActorSystem, supervisor } from '@piton/core';
+import { PoolStartError, PythonPool, pythonPool, type InterpreterOutput, type PoolRef } from '@piton/python-bridge';
+import { eventually, fixtures, isAlive, workersOf } from './helpers.js';
+
+describe('PythonPool: start, stop and the processes behind it', () => {
+  it('stops every interpreter on stop(), letting the running call finish', async () => {
+    const pool = await PythonPool.start({ size: 2, path: fixtures });
+    const pids = pool.interpreters().map((i) => i.pid);
+    expect(pids).to.have.length(2);
+    const running = pool.call('calls', 'sleep', [0.3, 'finished']);
+    await pool.stop();
+    expect(await running).to.equal('finished');
+    for (const pid of pids) expect(isAlive(pid), `interpreter ${pid}`).to.equal(false);
+  });
+
+  it('kills an interpreter that does not finish within shutdownTimeout', async () => {
+    const pool = await PythonPool.start({ size: 1, path: fixtures, shutdownTimeout: 300 });
+    const pid = pool.interpreters()[0]!.pid;
+    const stuck = pool.call('calls', 'stuck').catch((e: unknown) => e);
+    await pool.stop();
+    expect(isAlive(pid)).to.equal(false);
+    expect(await stuck).to.be.instanceOf(Error);
+  });
+
+  for (const how of ['SIGKILL', 'exit', 'throw'] as const) {
+    it(`leaves no interpreter behind when its Node process ends by ${how}`, async function () {
+      this.timeout(20_000);
+      const child = spawn(process.execPath, ['--import', 'tsx', join(fixtures, 'hold-pool.ts'), how === 'SIGKILL' ? 'wait' : how], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string];
+      const pids = JSON.parse(line) as number[];
+      expect(pids).to.have.length(2);
+      if (how === 'SIGKILL') child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+      await eventually(() => pids.every((pid) => !isAlive(pid)), 'the interpreters to exit', 2_000);
+    });
+  }
+
+  it('rejects start with PoolStartError naming the cause when a preload raises', async () => {
+    const error = await PythonPool.start({ size: 2, path: fixtures, preload: ['raises_on_import'] }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(PoolStartError);
+    expect((error as Error).message).to.contain('this module refuses to load');
+    expect(workersOf()).to.deep.equal([]);
+  });
+
+  it('rejects start with PoolStartError for a module with a syntax error', async () => {
+    const error = await PythonPool.start({ size: 1, path: fixtures, preload: ['broken_syntax'] }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(PoolStartError);
+    expect((error as Error).message).to.contain('SyntaxError');
+  });
+
+  it('rejects start with PoolStartError when the python executable does not exist', async () => {
+    const error = await PythonPool.start({ size: 1, python: '/nonexistent/python3' }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(PoolStartError);
+    expect((error as Error).message).to.contain('/nonexistent/python3');
+  });
+
+  it('rejects start with PoolStartError when the interpreter lacks pyzmq', async function () {
+    this.timeout(60_000);
+    const dir = mkdtempSync(join(tmpdir(), 'piton-bare-venv-'));
+    try {
+      const made = spawn('python3', ['-m', 'venv', '--without-pip', dir], { stdio: 'ignore' });
+      const [code] = (await once(made, 'exit')) as [number];
+      expect(code).to.equal(0);
+      expect(existsSync(join(dir, 'bin', 'python'))).to.equal(true);
+      const error = await PythonPool.start({ size: 1, python: join(dir, 'bin', 'python'), path: fixtures }).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(PoolStartError);
+      expect((error as Error).message).to.match(/No module named '(zmq|msgpack)'/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("sends the interpreters' printed lines to the system's events, tagged with the worker", async () => {
+    const pool = await PythonPool.start({ size: 1, path: fixtures });
+    try {
+      const lines: InterpreterOutput[] = [];
+      const heard = new Promise<void>((resolve) => {
+        pool.system.events.on('output', (output: InterpreterOutput) => {
+          lines.push(output);
+          if (lines.length === 2) resolve();
+        });
+      });
+      expect(await pool.call('calls', 'shout', ['hello from python'])).to.equal(17);
+      expect(await pool.call('calls', 'shout', ['an error line', 'stderr'])).to.equal(13);
+      await heard;
+      expect(lines).to.deep.include({ worker: 'python-1', stream: 'stdout', line: 'hello from python' });
+      expect(lines).to.deep.include({ worker: 'python-1', stream: 'stderr', line: 'an error line' });
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('mounts in a supervision tree, reachable by name across restarts of the pool', async () => {
+    const system = new ActorSystem({ name: 'tree-with-pool' });
+    try {
+      await system.start(
+        supervisor({
+          strategy: 'one_for_one',
+          children: [{ id: 'py', start: pythonPool({ size: 1, path: fixtures, intensity: 0 }), type: 'supervisor', name: 'py' }],
+        }),
+      );
+      const py = system.whereis('py') as PoolRef;
+      expect(await py.call('calls', 'add', [20, 22])).to.equal(42);
+      const firstPid = py.interpreters()[0]!.pid;
+      // intensity 0: the interpreter's death makes the pool give up; its supervisor restarts it.
+      const restarted = new Promise<void>((resolve) =>
+        system.events.on('event', (e) => e.type === 'started' && e.id === 'py' && resolve()),
+      );
+      process.kill(firstPid, 'SIGKILL');
+      await restarted;
+      expect(await py.call('calls', 'add', [1, 2])).to.equal(3);
+      expect(py.interpreters()[0]!.pid).to.not.equal(firstPid);
+    } finally {
+      await system.stop();
+    }
+  });
+});
