@@ -1,0 +1,135 @@
+/**
+ * Every error `@piton/python-bridge` raises. Each is a class so callers can branch with
+ * `instanceof`, and all extend {@link PitonError} so one check catches them all.
+ * Messages name what was wrong (the worker, the field, the value, the limit).
+ */
+
+/** The base class of every error of the package. */
+export class PitonError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    // Subclasses get their own name without repeating it in each constructor.
+    this.name = new.target.name;
+  }
+}
+
+/** The Python function raised. The interpreter stays usable. */
+export class PythonError extends PitonError {
+  /** The exception's qualified class name, e.g. `ValueError` or `mymodule.MyError`. */
+  readonly pythonType: string;
+  /** The formatted Python traceback. */
+  readonly pythonTraceback: string;
+
+  /** `message` is the Python exception's `str(exc)`. */
+  constructor(pythonType: string, message: string, pythonTraceback: string) {
+    super(message);
+    this.pythonType = pythonType;
+    this.pythonTraceback = pythonTraceback;
+  }
+}
+
+/** How a process ended, for messages: "exited with code 3", "was killed by SIGKILL". */
+export function describeExit(exitCode: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return `was killed by ${signal}`;
+  if (exitCode !== null) return `exited with code ${exitCode}`;
+  return 'exited';
+}
+
+/** The interpreter process exited (or was killed) while a request was outstanding. */
+export class WorkerExitedError extends PitonError {
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** The last lines the interpreter wrote to stderr (may be empty). */
+  readonly stderrTail: string;
+
+  /** Without `details.message`, the message says how the process ended. */
+  constructor(
+    exitCode: number | null,
+    signal: NodeJS.Signals | null,
+    details: { message?: string; stderrTail?: string } = {},
+  ) {
+    super(details.message ?? `the Python interpreter ${describeExit(exitCode, signal)}`);
+    this.exitCode = exitCode;
+    this.signal = signal;
+    this.stderrTail = details.stderrTail ?? '';
+  }
+}
+
+/** A call ran past its timeout; the interpreter running it is killed and replaced. */
+export class CallTimeoutError extends PitonError {
+  /** The timeout that was exceeded, in ms. */
+  readonly timeout: number;
+
+  constructor(timeout: number, message = `the call did not complete within its timeout of ${timeout} ms`) {
+    super(message);
+    this.timeout = timeout;
+  }
+}
+
+/** The pool's queue already holds `maxQueue` calls. */
+export class QueueFullError extends PitonError {
+  readonly maxQueue: number;
+
+  constructor(maxQueue: number, message = `the call queue is full (maxQueue is ${maxQueue})`) {
+    super(message);
+    this.maxQueue = maxQueue;
+  }
+}
+
+/** The pool is stopping or stopped and accepts no more calls. */
+export class PoolStoppedError extends PitonError {}
+
+/** The pool could not start its interpreters; the message contains the cause. */
+export class PoolStartError extends PitonError {
+  declare readonly cause: unknown;
+
+  /** Without `message`, the message is "the Python pool could not start: " and the cause's message. */
+  constructor(cause: unknown, message?: string) {
+    super(message ?? `the Python pool could not start: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** One interpreter failed to start: it exited, did not report ready in time, or could not be spawned. */
+export class InterpreterStartError extends PitonError {
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** The last lines the interpreter wrote to stderr (a traceback, "No module named zmq", …). */
+  readonly stderrTail: string;
+
+  constructor(
+    message: string,
+    details: { exitCode?: number | null; signal?: NodeJS.Signals | null; stderrTail?: string; cause?: unknown } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.exitCode = details.exitCode ?? null;
+    this.signal = details.signal ?? null;
+    this.stderrTail = details.stderrTail ?? '';
+  }
+}
+
+/** A value cannot be sent to Python; nothing was sent. `path` locates it, e.g. `args[1].user.callback`. */
+export class EncodeError extends PitonError {
+  readonly path: string;
+
+  constructor(message: string, path: string) {
+    super(message);
+    this.path = path;
+  }
+}
+
+/** A message exceeds `maxMessageSize`; an outgoing one was not sent. */
+export class MessageTooLargeError extends PitonError {
+  /** The message's size in bytes, all frames together. */
+  readonly size: number;
+  /** The configured maximum, in bytes. */
+  readonly limit: number;
+
+  constructor(size: number, limit: number, message = `message of ${size} bytes exceeds maxMessageSize of ${limit} bytes`) {
+    super(message);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** Bytes on the socket do not follow PROTOCOL.md (malformed frame, unexpected kind or id, version mismatch). */
+export class ProtocolError extends PitonError {}

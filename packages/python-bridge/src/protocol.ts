@@ -1,0 +1,201 @@
+/**
+ * The envelopes of PROTOCOL.md on the Node side: building requests and checking replies.
+ * Every envelope is `[kind, id, ...]`; a reply carries the id of the request it answers.
+ */
+import type { Codec } from './codec.js';
+import { EncodeError, ProtocolError, PythonError } from './errors.js';
+
+/** The protocol version this side speaks (sent in `hello`). */
+export const PROTOCOL_VERSION = 1;
+
+export type Kwargs = Record<string, unknown> | Map<string, unknown>;
+
+/** One call of a `batch` request. */
+export interface BatchCall {
+  module: string;
+  fn: string;
+  args: unknown[];
+  kwargs?: Record<string, unknown>;
+}
+
+/** The error shape of an `error` reply (and of a failed batch entry). */
+export interface RemoteError {
+  type: string;
+  message: string;
+  traceback: string;
+}
+
+export interface ReadyInfo {
+  pid: number;
+  python: string;
+  protocol: number;
+  piton: string;
+}
+
+/** A reply, checked against PROTOCOL.md. */
+export type Reply =
+  | { kind: 'ready'; id: number; info: ReadyInfo }
+  | { kind: 'ok'; id: number; value: unknown }
+  | { kind: 'error'; id: number; error: RemoteError }
+  | { kind: 'items'; id: number; items: unknown[]; done: boolean }
+  | { kind: 'closed'; id: number }
+  | { kind: 'bye'; id: number }
+  | { kind: 'results'; id: number; results: Array<{ ok: true; value: unknown } | { ok: false; error: PythonError }> };
+
+// Root names used in EncodeError paths, one per envelope item.
+const CALL_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs'] as const;
+const STREAM_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs', 'batch'] as const;
+const SIMPLE_NAMES = ['kind', 'id', 'batch'] as const;
+const BATCH_NAMES = ['kind', 'id', 'calls'] as const;
+
+export function encodeHello(codec: Codec, id: number): Buffer[] {
+  return codec.encodeEnvelope(['hello', id, PROTOCOL_VERSION], SIMPLE_NAMES);
+}
+
+export function encodeCall(
+  codec: Codec,
+  id: number,
+  module: string,
+  fn: string,
+  args: readonly unknown[],
+  kwargs: Kwargs | undefined,
+): Buffer[] {
+  return codec.encodeEnvelope(['call', id, module, fn, args, kwargs ?? null], CALL_NAMES);
+}
+
+export function encodeStream(
+  codec: Codec,
+  id: number,
+  module: string,
+  fn: string,
+  args: readonly unknown[],
+  kwargs: Kwargs | undefined,
+  batch: number,
+): Buffer[] {
+  return codec.encodeEnvelope(['stream', id, module, fn, args, kwargs ?? null, batch], STREAM_NAMES);
+}
+
+export function encodeNext(codec: Codec, id: number, batch: number): Buffer[] {
+  return codec.encodeEnvelope(['next', id, batch], SIMPLE_NAMES);
+}
+
+export function encodeClose(codec: Codec, id: number): Buffer[] {
+  return codec.encodeEnvelope(['close', id], SIMPLE_NAMES);
+}
+
+export function encodeStop(codec: Codec, id: number): Buffer[] {
+  return codec.encodeEnvelope(['stop', id], SIMPLE_NAMES);
+}
+
+/** `["batch", id, [[module, function, args, kwargs], …]]`, answered by `["results", id, [[status, value], …]]`. */
+export function encodeBatch(codec: Codec, id: number, calls: readonly BatchCall[]): Buffer[] {
+  const items = calls.map((c) => [c.module, c.fn, c.args, c.kwargs ?? null]);
+  try {
+    return codec.encodeEnvelope(['batch', id, items], BATCH_NAMES);
+  } catch (err) {
+    // Name the call the way the caller wrote it: calls[2].args[0] rather than calls[2][2][0].
+    if (err instanceof EncodeError) {
+      const path = err.path.replace(/^calls\[(\d+)\]\[(\d)\]/, (_m, i: string, field: string) => {
+        return `calls[${i}].${BATCH_CALL_FIELDS[Number(field)] ?? field}`;
+      });
+      if (path !== err.path) throw new EncodeError(err.message.replace(err.path, path), path);
+    }
+    throw err;
+  }
+}
+
+const BATCH_CALL_FIELDS = ['module', 'fn', 'args', 'kwargs'];
+
+/** Turns the error shape into a {@link PythonError}. */
+export function toPythonError(error: RemoteError): PythonError {
+  return new PythonError(error.type, error.message, error.traceback);
+}
+
+function fail(what: string): never {
+  throw new ProtocolError(`malformed reply: ${what}`);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'nil';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  return typeof value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+function parseRemoteError(value: unknown, where: string): RemoteError {
+  if (!isRecord(value)) fail(`${where} must be a map {type, message, traceback}, got ${describe(value)}`);
+  const { type, message, traceback } = value;
+  if (typeof type !== 'string' || typeof message !== 'string') {
+    fail(`${where} must have string fields type and message`);
+  }
+  return { type, message, traceback: typeof traceback === 'string' ? traceback : '' };
+}
+
+function expectLength(kind: string, envelope: unknown[], n: number): void {
+  if (envelope.length !== n) fail(`'${kind}' must have ${n} items, got ${envelope.length}`);
+}
+
+/** The id of a decoded reply, or undefined if it has none (it is then malformed). */
+export function replyId(envelope: unknown): number | undefined {
+  if (!Array.isArray(envelope) || envelope.length < 2) return undefined;
+  const id = envelope[1] as unknown;
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : undefined;
+}
+
+/** Checks a decoded reply against PROTOCOL.md. Throws {@link ProtocolError} naming what is wrong. */
+export function parseReply(envelope: unknown): Reply {
+  if (!Array.isArray(envelope)) fail(`expected an array [kind, id, ...], got ${describe(envelope)}`);
+  const kind = envelope[0] as unknown;
+  const id = replyId(envelope);
+  if (typeof kind !== 'string') fail(`kind must be a string, got ${describe(kind)}`);
+  if (id === undefined) fail(`'${kind}' has no valid request id`);
+  switch (kind) {
+    case 'ok':
+      expectLength(kind, envelope, 3);
+      return { kind, id, value: envelope[2] };
+    case 'error':
+      expectLength(kind, envelope, 3);
+      return { kind, id, error: parseRemoteError(envelope[2], "'error' item 2") };
+    case 'items': {
+      expectLength(kind, envelope, 4);
+      const items = envelope[2] as unknown;
+      const done = envelope[3] as unknown;
+      if (!Array.isArray(items)) fail(`'items' item 2 must be an array, got ${describe(items)}`);
+      if (typeof done !== 'boolean') fail(`'items' item 3 (done) must be a boolean, got ${describe(done)}`);
+      return { kind, id, items, done };
+    }
+    case 'ready': {
+      expectLength(kind, envelope, 3);
+      const info = envelope[2] as unknown;
+      if (!isRecord(info)) fail(`'ready' item 2 must be a map, got ${describe(info)}`);
+      const { pid, python, protocol, piton } = info;
+      if (typeof pid !== 'number' || typeof protocol !== 'number') fail(`'ready' must carry numeric pid and protocol`);
+      return {
+        kind,
+        id,
+        info: { pid, protocol, python: typeof python === 'string' ? python : '', piton: typeof piton === 'string' ? piton : '' },
+      };
+    }
+    case 'closed':
+    case 'bye':
+      expectLength(kind, envelope, 2);
+      return { kind, id };
+    case 'results': {
+      expectLength(kind, envelope, 3);
+      const entries = envelope[2] as unknown;
+      if (!Array.isArray(entries)) fail(`'results' item 2 must be an array, got ${describe(entries)}`);
+      const results = entries.map((entry: unknown, i) => {
+        if (!Array.isArray(entry) || entry.length !== 2) fail(`'results' entry ${i} must be [status, value]`);
+        if (entry[0] === 'ok') return { ok: true as const, value: entry[1] as unknown };
+        if (entry[0] === 'error') return { ok: false as const, error: toPythonError(parseRemoteError(entry[1], `'results' entry ${i}`)) };
+        return fail(`'results' entry ${i} has status ${JSON.stringify(entry[0])}; expected "ok" or "error"`);
+      });
+      return { kind, id, results };
+    }
+    default:
+      return fail(`unknown reply kind ${JSON.stringify(kind).slice(0, 60)}`);
+  }
+}
