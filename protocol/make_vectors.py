@@ -1,0 +1,246 @@
+"""Generate protocol/vectors.json, the test vectors both sides of the wire check.
+
+Each case is a hand-written Python value; its frames come from piton's encoder, and where a case
+gives ``hand`` (frame 0 written out by hand from the MessagePack spec) the script refuses to
+write the file unless the encoder produced exactly those bytes. Cases with ``frames`` given by
+hand are forms another encoder legitimately produces (e.g. msgpackr's int 64 for a positive
+bigint): they are decoded by every side and encoded by none but those listed.
+
+    .venv/bin/python protocol/make_vectors.py           # rewrite protocol/vectors.json
+    .venv/bin/python protocol/make_vectors.py --check   # exit 1 if the file is not up to date
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python", "src"))
+sys.path.insert(0, HERE)
+
+from piton.codec import decode, encode  # noqa: E402
+from tagged import same, to_tagged  # noqa: E402
+
+OUT = os.path.join(HERE, "vectors.json")
+BOTH = ["py", "js"]
+PY = ["py"]
+UTC = dt.timezone.utc
+
+
+def case(name: str, value: Any, hand: Optional[str] = None, encoders: List[str] = BOTH,
+         frames: Optional[List[str]] = None) -> Dict[str, Any]:
+    return {"name": name, "value": value, "hand": hand, "encoders": encoders, "frames": frames}
+
+
+def u(hex_text: str) -> str:
+    return hex_text.replace(" ", "")
+
+
+CASES = [
+    # --- nil and booleans
+    case("nil", None, "c0"),
+    case("true", True, "c3"),
+    case("false", False, "c2"),
+    # --- integers at every MessagePack boundary: smallest form, unsigned forms for n >= 0
+    case("int 0", 0, "00"),
+    case("int 127 (largest positive fixint)", 127, "7f"),
+    case("int 128 (uint 8)", 128, "cc 80"),
+    case("int 255", 255, "cc ff"),
+    case("int 256 (uint 16)", 256, "cd 0100"),
+    case("int 65535", 65535, "cd ffff"),
+    case("int 65536 (uint 32)", 65536, "ce 00010000"),
+    case("int 2^31", 2**31, "ce 80000000"),
+    case("int 2^32-1", 2**32 - 1, "ce ffffffff"),
+    case("int 2^32 (uint 64)", 2**32, "cf 0000000100000000"),
+    case("int 2^53-1 (largest safe integer)", 2**53 - 1, "cf 001fffffffffffff"),
+    case("int 2^53", 2**53, "cf 0020000000000000", PY),
+    case("int 2^53+1", 2**53 + 1, "cf 0020000000000001", PY),
+    case("int 2^63-1", 2**63 - 1, "cf 7fffffffffffffff", PY),
+    case("int 2^63", 2**63, "cf 8000000000000000"),
+    case("int 2^64-1 (largest uint 64)", 2**64 - 1, "cf ffffffffffffffff"),
+    case("int -1", -1, "ff"),
+    case("int -32 (smallest negative fixint)", -32, "e0"),
+    case("int -33 (int 8)", -33, "d0 df"),
+    case("int -128", -128, "d0 80"),
+    case("int -129 (int 16)", -129, "d1 ff7f"),
+    case("int -32768", -32768, "d1 8000"),
+    case("int -32769 (int 32)", -32769, "d2 ffff7fff"),
+    case("int -2^31", -(2**31), "d2 80000000"),
+    case("int -2^31-1 (int 64)", -(2**31) - 1, "d3 ffffffff7fffffff"),
+    case("int -(2^53-1) (smallest safe integer)", -(2**53 - 1), "d3 ffe0000000000001"),
+    case("int -2^53-1", -(2**53) - 1, "d3 ffdfffffffffffff"),
+    case("int -2^63 (smallest int 64)", -(2**63), "d3 8000000000000000"),
+    case("int 2^64 (ext 2)", 2**64, "c7 09 02 01 0000000000000000"),
+    case("int -2^63-1 (ext 2)", -(2**63) - 1, "c7 09 02 ff 7fffffffffffffff"),
+    case("int 2^100 (ext 2)", 2**100, "c7 0d 02 10 000000000000000000000000"),
+    case("int -2^100 (ext 2)", -(2**100), "c7 0d 02 f0 000000000000000000000000"),
+    case("int 2^127-1 (ext 2 as fixext 16)", 2**127 - 1, "d8 02 7fffffffffffffffffffffffffffffff"),
+    case("int 2^127 (ext 2, sign byte needed)", 2**127, "c7 11 02 00 80000000000000000000000000000000"),
+    # positive integers in int 64 form, as msgpackr writes a bigint: every decoder accepts them
+    case("int 2^53+1 written as int 64", 2**53 + 1, encoders=["js"], frames=[u("d3 0020000000000001")]),
+    case("int 2^63-1 written as int 64", 2**63 - 1, encoders=["js"], frames=[u("d3 7fffffffffffffff")]),
+    case("int 5 written as int 64", 5, encoders=[], frames=[u("d3 0000000000000005")]),
+    case("int 2^53-1 written as int 64", 2**53 - 1, encoders=[], frames=[u("d3 001fffffffffffff")]),
+    # --- floats: always float 64
+    case("float 1.5", 1.5, "cb 3ff8000000000000"),
+    case("float 0.1", 0.1, "cb 3fb999999999999a"),
+    case("float -2.5e-300", -2.5e-300),
+    case("float NaN", math.nan, "cb 7ff8000000000000"),
+    case("float Infinity", math.inf, "cb 7ff0000000000000"),
+    case("float -Infinity", -math.inf, "cb fff0000000000000"),
+    case("float -0", -0.0, "cb 8000000000000000"),
+    case("float 2.0 (a JS number 2 is an int)", 2.0, "cb 4000000000000000", PY),
+    case("float 2^53+2 (JS number beyond the safe range)", float(2**53 + 2), "cb 4340000000000001"),
+    case("float 1e300", 1e300, None),
+    # --- strings: UTF-8, smallest header
+    case("str empty", "", "a0"),
+    case("str ASCII", "hello", "a5 68656c6c6f"),
+    case("str 31 bytes (largest fixstr)", "a" * 31, "bf" + "61" * 31),
+    case("str 32 bytes (str 8)", "b" * 32, "d9 20" + "62" * 32),
+    case("str 256 bytes (str 16)", "c" * 256, "da 0100" + "63" * 256),
+    case("str BMP", "é€中", "a8 c3a9 e282ac e4b8ad"),
+    case("str astral emoji", "😀", "a4 f09f9880"),
+    case("str mixed scripts", "Grüße, Ελλάδα, 日本 👋🏽", None),
+    case("str with NUL", "a\x00b", "a3 610062"),
+    # --- bytes
+    case("bytes empty", b"", "c4 00"),
+    case("bytes 3", b"\x00\x01\xff", "c4 03 0001ff"),
+    case("bytes 256 (bin 16)", bytes(range(256)), "c5 0100" + bytes(range(256)).hex()),
+    # --- arrays and maps
+    case("list empty", [], "90"),
+    case("list mixed", [1, "a", None, True, 1.5], "95 01 a161 c0 c3 cb3ff8000000000000"),
+    case("list nested", [[1], [2, [3]]], "92 91 01 92 02 91 03"),
+    case("list 16 items (array 16)", list(range(16)), "dc 0010" + "".join("%02x" % i for i in range(16))),
+    case("tuple encodes as array", (1, "a"), "92 01 a161", PY),
+    case("dict empty", {}, "80"),
+    case("dict nested", {"a": 1, "b": {"c": [True]}}, "82 a161 01 a162 81 a163 91 c3"),
+    case("dict 16 keys (map 16)", {f"k{i:02d}": i for i in range(16)}, None),
+    case("map int keys", {1: "one", 2: "two"}, "82 01 a36f6e65 02 a374776f"),
+    case("map mixed keys", {"a": 1, 2: [3]}, "82 a161 01 02 91 03"),
+    case("map big int key", {2**64: True}, "81 c7 09 02 01 0000000000000000 c3"),
+    # --- datetimes (ms precision so that a JS Date holds them exactly)
+    case("datetime epoch (timestamp 32)", dt.datetime(1970, 1, 1, tzinfo=UTC), "d6 ff 00000000"),
+    case("datetime whole second (timestamp 32)", dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), "d6 ff 65937d25"),
+    case("datetime with ms (timestamp 64)", dt.datetime(2024, 1, 2, 3, 4, 5, 123000, tzinfo=UTC),
+         "d7 ff 1d535300 65937d25"),
+    case("datetime before 1970 (timestamp 96)", dt.datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
+         "c7 0c ff 1dcd6500 ffffffffffffffff"),
+    case("datetime year 2600 (timestamp 96)", dt.datetime(2600, 6, 1, 12, 0, 0, 1000, tzinfo=UTC), None),
+]
+
+
+def _arrays() -> List[Dict[str, Any]]:
+    samples = {
+        "float64": [0.0, -1.5, math.inf],
+        "float32": [1.0, -0.5, 3.25],
+        "int8": [-128, 0, 127],
+        "int16": [-32768, 1, 32767],
+        "int32": [-(2**31), 2, 2**31 - 1],
+        "int64": [-(2**63), 3, 2**63 - 1],
+        "uint8": [0, 128, 255],
+        "uint16": [0, 4660, 65535],
+        "uint32": [0, 305419896, 2**32 - 1],
+        "uint64": [0, 2**53 + 1, 2**64 - 1],
+    }
+    out = []
+    for dtype, values in samples.items():
+        one_d = np.array(values, dtype=dtype)
+        # A 1-d uint8 array is a Uint8Array in JS, and JS sends a bare Uint8Array as bytes.
+        encoders = PY if dtype == "uint8" else BOTH
+        out.append(case(f"ndarray {dtype} 1-d", one_d, encoders=encoders))
+        out.append(case(f"ndarray {dtype} 2-d", np.arange(6, dtype=dtype).reshape(2, 3)))
+    out.append(case("ndarray float64 empty 1-d", np.zeros(0, dtype="float64")))
+    out.append(case("ndarray int32 empty 2-d", np.zeros((0, 3), dtype="int32")))
+    out.append(case("ndarray float64 3-d", np.arange(24, dtype="float64").reshape(2, 3, 4)))
+    out.append(case("ndarray int16 1-d hand-checked", np.array([1, -2], dtype="int16"),
+                    "c7 0a 01 93 a5696e743136 91 02 01"))
+    out.append(case("two ndarrays in a list", [np.array([1.5], dtype="float64"), np.array([7], dtype="int32")],
+                    "92 c7 0c 01 93 a7666c6f61743634 91 01 01  c7 0a 01 93 a5696e743332 91 01 02"))
+    return out
+
+
+ERROR = {"type": "ValueError", "message": "n must be >= 0, got -1",
+         "traceback": 'Traceback (most recent call last):\n  File "functions.py", line 3, in fib\nValueError: n must be >= 0, got -1\n'}
+
+ENVELOPES = [
+    case("envelope hello", ["hello", 1, 1], "93 a568656c6c6f 01 01"),
+    case("envelope ready", ["ready", 1, {"pid": 4242, "python": "3.11.7 (main) [GCC 12.2.0]",
+                                         "protocol": 1, "piton": "0.1.0"}]),
+    case("envelope call", ["call", 2, "functions", "fib", [20], None],
+         "96 a463616c6c 02 a966756e6374696f6e73 a3666962 91 14 c0"),
+    case("envelope call with kwargs", ["call", 3, "functions", "scale", [1.5], {"factor": 2, "round": True}]),
+    case("envelope ok", ["ok", 2, 6765], "93 a26f6b 02 cd1a6d"),
+    case("envelope error", ["error", 4, ERROR]),
+    case("envelope stream", ["stream", 5, "functions", "count", [3], None, 16]),
+    case("envelope next", ["next", 6, 16], "93 a46e657874 06 10"),
+    case("envelope items", ["items", 6, [0, 1, 2], False]),
+    case("envelope items done", ["items", 7, [], True], "94 a56974656d73 07 90 c3"),
+    case("envelope close", ["close", 8], "92 a5636c6f7365 08"),
+    case("envelope closed", ["closed", 8], "92 a6636c6f736564 08"),
+    case("envelope stop", ["stop", 9], "92 a473746f70 09"),
+    case("envelope bye", ["bye", 9], "92 a3627965 09"),
+    case("envelope batch", ["batch", 10, [["functions", "fib", [10], None], ["functions", "scale", [2.5], {"factor": 3}]]]),
+    case("envelope results", ["results", 10, [["ok", 55], ["error", ERROR]]]),
+    case("envelope call with arrays (3 frames)",
+         ["call", 11, "stats", "describe", [np.array([1.0, 2.0, 4.0]), np.arange(4, dtype="int32").reshape(2, 2)],
+          {"ddof": 1}]),
+    case("envelope ok with an array", ["ok", 11, {"mean": 2.0, "values": np.array([0.5, 0.25], dtype="float32")}], None, PY),
+    case("envelope ok with a big id", ["ok", 2**32 + 1, None], "93 a26f6b cf0000000100000001 c0"),
+]
+
+
+def build() -> Dict[str, Any]:
+    cases = []
+    for c in CASES + _arrays() + ENVELOPES:
+        if c["frames"] is None:
+            frames = [bytes(memoryview(f).cast("B")).hex() for f in encode(c["value"])]
+            if c["hand"] is not None and frames[0] != u(c["hand"]):
+                raise SystemExit(f"{c['name']}: encoder wrote {frames[0]}, hand-checked bytes are {u(c['hand'])}")
+        else:
+            frames = c["frames"]
+        decoded = decode([bytes.fromhex(f) for f in frames])
+        if not same(decoded, _expected(c["value"])):
+            raise SystemExit(f"{c['name']}: frames decode to {decoded!r}, not {c['value']!r}")
+        cases.append({"name": c["name"], "value": to_tagged(c["value"]), "frames": frames,
+                      "encoders": c["encoders"]})
+    return {"protocol": 1, "cases": cases}
+
+
+def _expected(value: Any) -> Any:
+    # What decoding gives back: tuples come back as lists.
+    if isinstance(value, tuple):
+        return [_expected(v) for v in value]
+    if isinstance(value, list):
+        return [_expected(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expected(v) for k, v in value.items()}
+    return value
+
+
+def render(doc: Dict[str, Any]) -> str:
+    # One case per line: diffs of the file stay readable.
+    lines = [json.dumps(c, ensure_ascii=False) for c in doc["cases"]]
+    return '{"protocol": 1,\n "cases": [\n  ' + ",\n  ".join(lines) + "\n]}\n"
+
+
+def main() -> None:
+    text = render(build())
+    if "--check" in sys.argv:
+        with open(OUT, encoding="utf-8") as f:
+            if f.read() != text:
+                raise SystemExit("protocol/vectors.json is out of date: run protocol/make_vectors.py")
+        return
+    with open(OUT, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"wrote {len(json.loads(text)['cases'])} cases to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
