@@ -1,1 +1,46 @@
-export {};
+export { ActorSystem, type ActorSystemOptions, type TopLevelOptions } from './system.js';
+export type { ChildId, StartedChild, StartContext, StartFn } from './child.js';
+export { isNormalExit, formatReason, type ExitReason } from './exit-reason.js';
+export {
+  PitonError,
+  NoProcessError,
+  CallTimeoutError,
+  InvalidSpecError,
+  SupervisorError,
+  StartChildError,
+  type SupervisorErrorCode,
+} from './errors.js';
+export type {
+  SupervisorEvent,
+  StartedEvent,
+  StartFailedEvent,
+  ExitedEvent,
+  RestartingEvent,
+  GaveUpEvent,
+  ShutdownEvent,
+  SystemEvents,
+} from './events.js';
+export {
+  worker,
+  DEFAULT_CALL_TIMEOUT,
+  type ChildRef,
+  type CallOptions,
+  type CallResult,
+  type WorkerBehaviour,
+  type WorkerContext,
+} from './worker.js';
+export { supervisor, type ChildInfo, type ChildCounts, type ChildStatus } from './supervisor/supervisor.js';
+export { SupervisorRef } from './supervisor/supervisor-ref.js';
+export { FLAG_DEFAULTS, type SupervisorFlags, type Strategy, type AutoShutdown } from './supervisor/flags.js';
+export {
+  CHILD_DEFAULTS,
+  type ChildSpec,
+  type Restart,
+  type Shutdown,
+  type ChildType,
+  type Backoff,
+} from './supervisor/child-spec.js';
+export { addRestart, type IntensityResult } from './supervisor/intensity.js';
+export { backoffDelay } from './supervisor/backoff.js';
+export { stopChild } from './supervisor/shutdown.js';
+export type { ActorParent } from './nact.js';

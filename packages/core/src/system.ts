@@ -1,0 +1,108 @@
+import type { ChildId, StartedChild, StartFn } from './child.js';
+import { StartChildError, SupervisorError } from './errors.js';
+import { SystemEvents, type SupervisorEvent } from './events.js';
+import type { ExitReason } from './exit-reason.js';
+import { startNactSystem, stopNactSystem, type ActorParent } from './nact.js';
+import { Registry } from './registry.js';
+import type { Shutdown } from './supervisor/child-spec.js';
+import { stopChild } from './supervisor/shutdown.js';
+
+export interface ActorSystemOptions {
+  /** First segment of every path in the tree. @default 'system' */
+  readonly name?: string;
+}
+
+export interface TopLevelOptions {
+  /** Id of the top-level child; its path is `<system>/<id>`. @default 'root', then 'root-2', … */
+  readonly id?: ChildId;
+  /** Register the child's ref for `whereis`. */
+  readonly name?: string;
+  /** How `system.stop()` stops it. @default 'infinity' */
+  readonly shutdown?: Shutdown;
+}
+
+interface TopChild {
+  readonly id: ChildId;
+  readonly started: StartedChild;
+  readonly shutdown: Shutdown;
+}
+
+/**
+ * One actor system per process: a nact system, the top of every supervision tree, the name
+ * registry and the event stream. Top-level children are not restarted by anyone: put a
+ * supervisor there.
+ */
+export class ActorSystem {
+  readonly name: string;
+  /** Emits `'event'` with a `SupervisorEvent` for every start, exit, restart, give-up and shutdown. */
+  readonly events = new SystemEvents();
+  /** @internal Registered names; use `whereis`. */
+  readonly registry = new Registry();
+  readonly #root: ActorParent;
+  #top: TopChild[] = [];
+  #stopping: Promise<void> | undefined;
+  #counter = 0;
+
+  constructor(options: ActorSystemOptions = {}) {
+    this.name = options.name ?? 'system';
+    this.#root = startNactSystem(this.name);
+  }
+
+  /** Starts a top-level child (usually a supervisor) and resolves with its ref. */
+  async start<R>(start: StartFn<R>, options: TopLevelOptions = {}): Promise<R> {
+    if (this.#stopping) throw new SupervisorError('shutdown', `actor system ${this.name} is stopped`);
+    this.#counter += 1;
+    const id = options.id ?? (this.#counter === 1 ? 'root' : `root-${this.#counter}`);
+    if (this.#top.some((t) => t.id === id)) throw new SupervisorError('already_started', `a top-level child ${JSON.stringify(id)} is running`);
+    const path = `${this.name}/${id}`;
+    const name = options.name;
+    if (name !== undefined && this.registry.isTaken(name)) {
+      throw new SupervisorError('already_started', `the name ${JSON.stringify(name)} is already registered`);
+    }
+    let started: StartedChild<R>;
+    try {
+      started = await start({ system: this, id, path, parent: this.#root });
+    } catch (error) {
+      this.emit({ type: 'start_failed', supervisor: this.name, id, path, at: Date.now(), reason: error });
+      throw error instanceof SupervisorError ? error : new StartChildError(this.name, id, error);
+    }
+    const top: TopChild = { id, started, shutdown: options.shutdown ?? 'infinity' };
+    this.#top.push(top);
+    if (name !== undefined) this.registry.register(name, started.ref);
+    void started.exited.then((reason: ExitReason) => {
+      if (name !== undefined) this.registry.unregister(name, started.ref);
+      this.#top = this.#top.filter((t) => t !== top);
+      this.emit({ type: 'exited', supervisor: this.name, id, path, at: Date.now(), reason });
+    });
+    this.emit({ type: 'started', supervisor: this.name, id, path, at: Date.now() });
+    return started.ref;
+  }
+
+  /**
+   * A handle for the child registered as `name`, valid across restarts: property reads and
+   * method calls go to the incarnation running at that moment; while none runs, method calls
+   * reject with `NoProcessError`.
+   */
+  whereis<R = unknown>(name: string): R {
+    return this.registry.handle(name) as R;
+  }
+
+  /** The ref of the incarnation registered as `name` right now, or undefined. */
+  whereisCurrent<R = unknown>(name: string): R | undefined {
+    return this.registry.current(name) as R | undefined;
+  }
+
+  /** Stops the top-level children in reverse start order, each by its shutdown, then nact. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const top of [...this.#top].reverse()) await stopChild(top.started, top.shutdown);
+      stopNactSystem(this.#root);
+    })();
+    return this.#stopping;
+  }
+
+  /** @internal Supervisors report through here. */
+  emit(event: SupervisorEvent): void {
+    this.events.emit('event', event);
+  }
+}
