@@ -130,6 +130,8 @@ export class Supervisor {
   #restarts: readonly number[] = [];
   #phase: Phase = 'starting';
   #dynamicCounter = 0;
+  /** Incarnations detached from their record and being stopped; a kill must reach them too. */
+  readonly #beingStopped = new Set<StartedChild>();
 
   constructor(flags: ResolvedFlags, ctx: StartContext, internals: SupervisorInternals = {}) {
     this.#flags = flags;
@@ -391,7 +393,13 @@ export class Supervisor {
     const started = record.started;
     record.started = undefined;
     record.status = 'undefined';
-    if (started) await stopChild(started, record.spec.shutdown);
+    if (!started) return;
+    this.#beingStopped.add(started);
+    try {
+      await stopChild(started, record.spec.shutdown);
+    } finally {
+      this.#beingStopped.delete(started);
+    }
   }
 
   #removeRecord(record: ChildRecord): void {
@@ -422,6 +430,7 @@ export class Supervisor {
       clearTimeout(record.retryTimer);
       record.started?.kill();
     }
+    for (const started of this.#beingStopped) started.kill();
     this.#mailbox.stop();
     this.#exited.resolve('killed');
   }
