@@ -1,0 +1,27 @@
+"""The module the benchmarks call through the pool (and through python-shell and the stdio pipe)."""
+
+import time
+
+
+def noop(x):
+    """Returns its argument: the cost of a call with nothing to do."""
+    return x
+
+
+def echo(array):
+    """Returns its argument; a typed array arrives as a numpy array and goes back as one."""
+    return array
+
+
+def fib(n):
+    """The seed's fib (examples/fibonacci/functions.py), CPU-bound."""
+    if n < 0: raise Exception("No negative values !!!")
+    if n == 0: return 0
+    if n < 3: return 1
+    return fib(n - 1) + fib(n - 2)
+
+
+def sleep(seconds):
+    """Keeps its interpreter busy, for the recovery benchmark (which kills it meanwhile)."""
+    time.sleep(seconds)
+    return seconds
