@@ -11,8 +11,9 @@
  * as plain objects (we must refuse them with the path of the value), and its extensions are process
  * globals, while ext 1 needs the frames of the message being encoded or decoded. Its decoder either
  * turns every map into a `Map` or stringifies non-string keys; we need "all string keys → object,
- * otherwise → Map". The encoding choices below are the minimal ones msgpack-python makes, so both
- * sides produce the same bytes for the same value (checked by protocol/vectors.json).
+ * otherwise → Map". The encoding choices below are the canonical ones of PROTOCOL.md (those
+ * msgpack-python makes), so both sides produce the same bytes for the same value, checked by
+ * protocol/vectors.json; the one liberty is a bigint, always written in its 64-bit form.
  */
 import { EncodeError, MessageTooLargeError, PitonError, ProtocolError } from './errors.js';
 import { NdArray, dtypeOf, isDType, itemSize, typedArrayFromBytes, type TypedArray } from './ndarray.js';
@@ -284,18 +285,18 @@ class MessagePackCodec implements Codec {
     this.pos = this.buf.writeDoubleBE(n, this.pos);
   }
 
+  /**
+   * A bigint is written as int 64 when it fits (PROTOCOL.md: "bigint within int64/uint64 → int
+   * 64"; the vectors' "written as int 64" cases), as uint 64 in [2^63, 2^64), else as ext 2.
+   */
   private bigint(n: bigint): void {
-    if (n >= -0x80000000n && n <= 0xffffffffn) {
-      this.number(Number(n));
-      return;
-    }
     this.ensure(9);
-    if (n > 0n && n <= 0xffffffffffffffffn) {
-      this.buf[this.pos++] = 0xcf;
-      this.pos = this.buf.writeBigUInt64BE(n, this.pos);
-    } else if (n < 0n && n >= -0x8000000000000000n) {
+    if (n >= -0x8000000000000000n && n <= 0x7fffffffffffffffn) {
       this.buf[this.pos++] = 0xd3;
       this.pos = this.buf.writeBigInt64BE(n, this.pos);
+    } else if (n > 0n && n <= 0xffffffffffffffffn) {
+      this.buf[this.pos++] = 0xcf;
+      this.pos = this.buf.writeBigUInt64BE(n, this.pos);
     } else {
       const data = bigintToBytes(n);
       this.extHeader(EXT_BIGINT, data.length);
