@@ -1,5 +1,5 @@
 import type { ChildId, StartedChild, StartFn } from './child.js';
-import { StartChildError, SupervisorError } from './errors.js';
+import { InvalidSpecError, StartChildError, SupervisorError } from './errors.js';
 import { SystemEvents, type SupervisorEvent } from './events.js';
 import type { ExitReason } from './exit-reason.js';
 import { startNactSystem, stopNactSystem, type ActorParent } from './nact.js';
@@ -64,7 +64,8 @@ export class ActorSystem {
       started = await start({ system: this, id, path, parent: this.#root });
     } catch (error) {
       this.emit({ type: 'start_failed', supervisor: this.name, id, path, at: Date.now(), reason: error });
-      throw error instanceof SupervisorError ? error : new StartChildError(this.name, id, error);
+      // A bad spec is reported as it is; any other failure is named as this child's start failure.
+      throw error instanceof SupervisorError || error instanceof InvalidSpecError ? error : new StartChildError(this.name, id, error);
     }
     const top: TopChild = { id, started, shutdown: options.shutdown ?? 'infinity' };
     this.#top.push(top);
