@@ -159,6 +159,8 @@ function withTail(message: string, tail: string): string {
 
 export class Interpreter {
   readonly id: string;
+  /** The `ipc://` endpoint, inside the interpreter's private directory. */
+  readonly endpoint: string;
   /** Resolves (never rejects) after the process exited and the socket and directory are cleaned up. */
   readonly exited: Promise<ExitInfo>;
 
@@ -183,6 +185,7 @@ export class Interpreter {
     this.#codec = createCodec({ maxMessageSize: opts.maxMessageSize });
     this.#onProtocolError = opts.onProtocolError;
     const endpoint = `ipc://${join(dir, 'worker.sock')}`;
+    this.endpoint = endpoint;
 
     // linger 0: closing never waits for unsent messages. immediate stays false, so a request is
     // queued (not blocked) while the worker is not yet bound or already dead; the process 'exit'
@@ -285,6 +288,11 @@ export class Interpreter {
   get info(): HandshakeInfo {
     if (this.#info === undefined) throw new PitonError(`interpreter ${this.id} has not completed its handshake`);
     return this.#info;
+  }
+
+  /** The last lines the interpreter wrote to stderr (at most 50 lines / 8 KiB). */
+  get stderrTail(): string {
+    return this.#process.stderrTail();
   }
 
   get alive(): boolean {
