@@ -102,6 +102,17 @@ describe('dynamic supervisor API', () => {
     expect((await jobs.whichChildren()).map((c) => c.ref)).to.deep.equal([j2]);
   });
 
+  it('requests queued while the supervisor shuts down reject with NoProcessError', async () => {
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    await root.startChild({ id: 'slow', shutdown: 'infinity', start: probe(log, 'slow', { terminate: () => slow }) });
+    const stopping = system.stop();
+    const queued = root.whichChildren(); // behind the shutdown, which waits on 'slow'
+    release();
+    await stopping;
+    expect(await rejection(queued)).to.be.instanceOf(NoProcessError);
+  });
+
   it('requests to a stopped supervisor reject with NoProcessError', async () => {
     await system.stop();
     expect(await rejection(root.whichChildren())).to.be.instanceOf(NoProcessError);

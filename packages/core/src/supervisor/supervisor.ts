@@ -130,6 +130,10 @@ export class Supervisor {
   #restarts: readonly number[] = [];
   #phase: Phase = 'starting';
   #dynamicCounter = 0;
+  /** Requests sent and not yet served; rejected if the supervisor exits first (its mailbox drops them). */
+  readonly #pendingRequests = new Set<Deferred<unknown>>();
+  /** Set when intensity was exceeded, so the shutdown event can say why. */
+  #gaveUp = false;
   /** Incarnations detached from their record and being stopped; a kill must reach them too. */
   readonly #beingStopped = new Set<StartedChild>();
 
@@ -168,8 +172,9 @@ export class Supervisor {
   request<T>(op: () => Promise<T>): Promise<T> {
     if (!this.alive) return Promise.reject(new NoProcessError(this.path));
     const done = new Deferred<unknown>();
+    this.#pendingRequests.add(done);
     this.#mailbox.send({ type: 'request', run: op, done });
-    return done.promise as Promise<T>;
+    return done.promise.finally(() => this.#pendingRequests.delete(done)) as Promise<T>;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -205,8 +210,6 @@ export class Supervisor {
   async #act(outcome: Outcome): Promise<void> {
     if (outcome === 'shutdown') await this.#terminate('shutdown', this.#gaveUp ? 'intensity' : 'auto_shutdown');
   }
-
-  #gaveUp = false;
 
   async #init(done: Deferred<void>): Promise<void> {
     const records = this.#flags.strategy === 'simple_one_for_one' ? [] : this.#flags.children.map((spec) => this.#newRecord(spec));
@@ -432,13 +435,20 @@ export class Supervisor {
     }
     for (const started of this.#beingStopped) started.kill();
     this.#mailbox.stop();
+    this.#rejectPendingRequests();
     this.#exited.resolve('killed');
   }
 
   #finish(reason: ExitReason): void {
     this.#phase = 'exited';
     this.#mailbox.stop();
+    this.#rejectPendingRequests();
     this.#exited.resolve(reason);
+  }
+
+  #rejectPendingRequests(): void {
+    for (const done of this.#pendingRequests) done.reject(new NoProcessError(this.path));
+    this.#pendingRequests.clear();
   }
 
   // ---------------------------------------------------------------------------------------------
