@@ -38,6 +38,10 @@ export interface ShutdownEvent extends EventBase {
 /** Every event in a tree, discriminated on `type`. */
 export type SupervisorEvent = StartedEvent | StartFailedEvent | ExitedEvent | RestartingEvent | GaveUpEvent | ShutdownEvent;
 
+/**
+ * Events of `system.events`. Packages that report their own events through the system extend
+ * it by module augmentation: `declare module '@piton/core' { interface SystemEventMap { output: [Output] } }`.
+ */
 export interface SystemEventMap {
   event: [SupervisorEvent];
 }

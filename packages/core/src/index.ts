@@ -19,6 +19,7 @@ export type {
   GaveUpEvent,
   ShutdownEvent,
   SystemEvents,
+  SystemEventMap,
 } from './events.js';
 export {
   worker,
