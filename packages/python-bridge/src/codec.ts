@@ -60,6 +60,8 @@ export function createCodec(opts: CodecOptions = {}): Codec {
 
 const TWO_32 = 4294967296;
 const SCRATCH_SIZE = 64 * 1024;
+/** A buffer grown past this for one big message is let go afterwards rather than kept for the next. */
+const KEEP_LIMIT = 1024 * 1024;
 
 /** Thrown inside the encoder; turned into an EncodeError with a path by the slow path in `locate`. */
 class Unsupported {
@@ -132,6 +134,11 @@ class MessagePackCodec implements Codec {
       throw new MessageTooLargeError(size, this.maxMessageSize);
     }
     this.start = this.pos;
+    if (this.buf.length > KEEP_LIMIT) {
+      // Keep big buffers alive only as long as the frames that view them.
+      this.buf = Buffer.allocUnsafe(SCRATCH_SIZE);
+      this.start = this.pos = 0;
+    }
     if (extra.length === 0) return [frame0];
     this.extra = [];
     return [frame0, ...extra];
@@ -159,7 +166,8 @@ class MessagePackCodec implements Codec {
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const used = this.pos - this.start;
-    const next = Buffer.allocUnsafe(Math.max(SCRATCH_SIZE, (used + n) * 2));
+    const needed = used + n;
+    const next = Buffer.allocUnsafe(Math.max(SCRATCH_SIZE, needed > KEEP_LIMIT ? needed + SCRATCH_SIZE : needed * 2));
     this.buf.copy(next, 0, this.start, this.pos);
     this.buf = next;
     this.start = 0;

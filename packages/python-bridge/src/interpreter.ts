@@ -564,6 +564,10 @@ export class Interpreter {
 
   #streamRequest<T>(encode: (id: number) => Buffer[], expect: Expect, module: string, fn: string): Promise<T> {
     if (this.#exit !== undefined) return Promise.reject(this.#exitedError(this.#exit, module, fn));
+    // stop() may have sent its request meanwhile: a second one would break REQ/REP lock-step.
+    if (this.#inflight !== undefined || this.#stopRequested) {
+      return Promise.reject(new PitonError(`Python interpreter ${this.id} is stopping; the stream of ${module}.${fn} ended`));
+    }
     const id = this.#nextId++;
     let frames: Buffer[];
     try {

@@ -134,6 +134,22 @@ describe('codec', () => {
       expect(codec.decode([Buffer.from('82a1610102a162', 'hex')])).to.deep.equal(new Map<unknown, unknown>([['a', 1], [2, 'b']]));
     });
 
+    it('never overwrites the frame of an earlier message (the socket may still hold it)', () => {
+      const local = createCodec();
+      const first = local.encode(['first', 1]);
+      const snapshot = Buffer.from(first[0]!);
+      for (let i = 0; i < 2000; i++) local.encode(['later message', i, 'x'.repeat(i % 100)]);
+      expect(first[0]!.equals(snapshot)).to.equal(true);
+    });
+
+    it('lets go of a buffer grown for one big message', () => {
+      const local = createCodec();
+      const big = local.encode(Buffer.alloc(4 * 1024 * 1024));
+      const small = local.encode(1);
+      expect(small[0]!.buffer).to.not.equal(big[0]!.buffer);
+      expect(small[0]!.buffer.byteLength).to.be.lessThan(1024 * 1024);
+    });
+
     it('keeps a "__proto__" key as data', () => {
       const value = codec.decode(codec.encode(JSON.parse('{"__proto__": {"polluted": true}}'))) as Record<string, unknown>;
       expect(Object.getPrototypeOf(value)).to.equal(Object.prototype);
