@@ -50,6 +50,13 @@ export interface InterpreterOutput {
   line: string;
 }
 
+declare module '@piton/core' {
+  // Interpreter output joins the system's events, next to the supervisors' 'event's.
+  interface SystemEventMap {
+    output: [InterpreterOutput];
+  }
+}
+
 export interface ResolvedPoolOptions {
   size: number;
   path: string[];

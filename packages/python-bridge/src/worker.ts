@@ -61,7 +61,7 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
       env.onReady(interpreter, () => self.cast({ type: 'recycle' }));
     };
 
-    const child = await worker<Incarnation, PythonWorkerRequest, Message>({
+    const child = await worker<Incarnation, PythonWorkerRequest, PythonWorkerInfo | undefined, Message>({
       init: async (workerCtx) => {
         const interpreter = await Interpreter.start(env.interpreterOptions(workerId));
         watch(interpreter, workerCtx);
