@@ -1,7 +1,16 @@
 /** Every benchmark family, in the order of the table. */
+import { runAlternatives } from './alternatives.js';
 import { runCodec } from './codec.js';
+import { runCpu } from './cpu.js';
+import { runData } from './data.js';
+import { runFairness } from './fairness.js';
+import { runLatency } from './latency.js';
 import type { BenchContext } from './lib/context.js';
 import type { Row } from './lib/report.js';
+import { runProfile } from './profile.js';
+import { runRecovery } from './recovery.js';
+import { runSoak } from './soak.js';
+import { runThroughput } from './throughput.js';
 
 export interface Family {
   name: string;
@@ -11,5 +20,14 @@ export interface Family {
 }
 
 export const families: Family[] = [
+  { name: 'latency', run: runLatency },
+  { name: 'throughput', run: runThroughput },
+  { name: 'cpu', run: runCpu },
+  { name: 'data', run: runData },
+  { name: 'alternatives', run: runAlternatives },
+  { name: 'recovery', run: runRecovery },
+  { name: 'soak', run: runSoak },
+  { name: 'fairness', run: runFairness },
+  { name: 'profile', run: runProfile },
   { name: 'codec', run: runCodec },
 ];

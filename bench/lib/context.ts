@@ -50,7 +50,12 @@ export class BenchContext {
 
   /** Spawns a process that is killed at the end of the run if it is still alive then. */
   spawn(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], ...options });
+    return this.adopt(spawn(command, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], ...options }));
+  }
+
+  /** Puts a process that something else spawned under the same end-of-run kill. */
+  adopt(child: ChildProcess): ChildProcess {
+    if (child.exitCode !== null || child.signalCode !== null) return child;
     this.#children.add(child);
     child.once('exit', () => this.#children.delete(child));
     return child;

@@ -4,12 +4,18 @@
  * and array bytes as a second frame. No pool, no supervision, no protocol checks: what any bridge
  * over these parts costs at least.
  */
-import { Packr } from 'msgpackr';
+import { Packr, type Options } from 'msgpackr';
 import { Request } from 'zeromq';
 import { exited, firstLine, type BenchContext, type Stoppable } from './context.js';
 
 /** The msgpackr configuration the issue names for the codec comparison and the floor. */
-export const packr = new Packr({ useRecords: false, int64AsType: 'auto', encodeUndefinedAsNil: true });
+export const packr = new Packr({
+  useRecords: false,
+  // 'auto' (safe integers as number, others as bigint) is implemented by msgpackr's decoder but
+  // missing from its type declarations.
+  int64AsType: 'auto' as Options['int64AsType'],
+  encodeUndefinedAsNil: true,
+});
 
 export type FloorMode = 'msgpack' | 'raw';
 

@@ -1,0 +1,88 @@
+"""Times the Python side of one no-op call, layer by layer, in this process (no Node involved):
+
+- ``msgpack_us``: msgpack decode of a call envelope + encode of its ``ok`` reply (the floor's work);
+- ``piton_codec_us``: the same with piton's codec (frames, extensions);
+- ``handler_us``: piton's whole request handling (decode, parse, resolve, call ``noop``, encode);
+- ``pyzmq_copy_us`` / ``pyzmq_nocopy_us``: a send + receive of a tiny frame between two PAIR
+  sockets over ipc, received with ``recv()`` vs ``recv_multipart(copy=False)``.
+
+Prints one JSON line of medians (µs per operation).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import timeit
+
+import msgpack
+import zmq
+
+from piton.codec import decode, encode
+from piton.dispatch import Resolver
+from piton.handler import Handler
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def per_op_us(fn, number: int, repeat: int = 7) -> float:
+    fn()
+    return statistics.median(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+
+
+def main() -> None:
+    call = msgpack.packb(["call", 1, "functions", "noop", [1], None])
+    frames = [call]
+
+    def floor_codec() -> None:
+        request = msgpack.unpackb(call)
+        msgpack.packb(["ok", request[1], request[4][0]])
+
+    def piton_codec() -> None:
+        request = decode(frames)
+        encode(["ok", request[1], request[4][0]])
+
+    handler = Handler(Resolver([HERE]))
+    reply, _ = handler.handle(frames)
+    if decode(reply)[0] != "ok":
+        raise SystemExit(f"the handler did not answer ok: {decode(reply)!r}")
+
+    def handle() -> None:
+        handler.handle(frames)
+
+    results = {
+        "msgpack_us": per_op_us(floor_codec, 20000),
+        "piton_codec_us": per_op_us(piton_codec, 20000),
+        "handler_us": per_op_us(handle, 20000),
+    }
+
+    context = zmq.Context()
+    with tempfile.TemporaryDirectory() as tmp:
+        a, b = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
+        endpoint = f"ipc://{tmp}/pair"
+        a.bind(endpoint)
+        b.connect(endpoint)
+        try:
+            def copy() -> None:
+                a.send(call)
+                b.recv()
+
+            def nocopy() -> None:
+                a.send(call)
+                b.recv_multipart(copy=False)
+
+            results["pyzmq_copy_us"] = per_op_us(copy, 5000)
+            results["pyzmq_nocopy_us"] = per_op_us(nocopy, 5000)
+        finally:
+            a.close(linger=0)
+            b.close(linger=0)
+            context.term()
+    print(json.dumps(results), flush=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, HERE)
+    main()

@@ -1,0 +1,89 @@
+/**
+ * Recovery: SIGKILL of an interpreter busy with a call, timed to (a) the rejection of that call
+ * and (b) the next successful call; on a pool of 1 the next call waits for a replacement, on a pool
+ * of 2 the other (idle) interpreter serves it. Also the cold start of an interpreter (spawn →
+ * ready), with and without numpy preloaded.
+ */
+import type { PythonPool } from '@piton/python-bridge';
+import type { BenchContext } from './lib/context.js';
+import { startPool, until } from './lib/pool.js';
+import type { Row } from './lib/report.js';
+import { nowMs, summarize } from './lib/stats.js';
+
+interface KillTiming {
+  rejectMs: number;
+  nextMs: number;
+}
+
+async function killBusy(pool: PythonPool, WorkerExitedError: new (...a: never[]) => Error): Promise<KillTiming> {
+  await pool.whenReady();
+  const pending = pool.call('functions', 'sleep', [60]);
+  const settled = pending.then(() => nowMs(), (error: unknown) => ({ error, at: nowMs() }));
+  await until(() => pool.interpreters().some((i) => i.busy), 'an interpreter to be busy');
+  const victim = pool.interpreters().find((i) => i.busy)!;
+  const t0 = nowMs();
+  process.kill(victim.pid, 'SIGKILL');
+  const outcome = await settled;
+  if (typeof outcome === 'number' || !(outcome.error instanceof WorkerExitedError)) {
+    throw new Error(`the killed interpreter's call did not reject with WorkerExitedError: ${String(typeof outcome === 'number' ? 'it resolved' : outcome.error)}`);
+  }
+  const next = await pool.call('functions', 'noop', [1]);
+  const t2 = nowMs();
+  if (next !== 1) throw new Error('the call after the kill did not return its argument');
+  return { rejectMs: outcome.at - t0, nextMs: t2 - t0 };
+}
+
+async function coldStartMs(ctx: BenchContext, preload: string[]): Promise<number> {
+  const t0 = nowMs();
+  const pool = await startPool(ctx, { size: 1, preload });
+  const ms = nowMs() - t0;
+  await ctx.release(pool);
+  return ms;
+}
+
+export async function runRecovery(ctx: BenchContext): Promise<Row[]> {
+  const { WorkerExitedError } = await import('@piton/python-bridge');
+  const kills = ctx.settings.quick ? 3 : 5;
+  const cold: number[] = [], coldNumpy: number[] = [];
+  const reject1: number[] = [], next1: number[] = [], reject2: number[] = [], next2: number[] = [];
+  const one = await startPool(ctx, { size: 1 });
+  const two = await startPool(ctx, { size: 2 });
+  for (let trial = 0; trial < ctx.settings.trials; trial++) {
+    cold.push(await coldStartMs(ctx, []));
+    coldNumpy.push(await coldStartMs(ctx, ['numpy']));
+    // Several kills per trial; the trial's figure is their median.
+    const t1: KillTiming[] = [], t2: KillTiming[] = [];
+    for (let k = 0; k < kills; k++) {
+      t1.push(await killBusy(one, WorkerExitedError));
+      t2.push(await killBusy(two, WorkerExitedError));
+    }
+    reject1.push(summarize(t1.map((t) => t.rejectMs)).median);
+    next1.push(summarize(t1.map((t) => t.nextMs)).median);
+    reject2.push(summarize(t2.map((t) => t.rejectMs)).median);
+    next2.push(summarize(t2.map((t) => t.nextMs)).median);
+  }
+  await ctx.release(one);
+  await ctx.release(two);
+  const b = 'recovery';
+  return [
+    { benchmark: b, figure: 'cold start, spawn → ready (pool of 1 started)', unit: 'ms', samples: cold },
+    { benchmark: b, figure: 'cold start with numpy preloaded', unit: 'ms', samples: coldNumpy, ratio: { label: '× without', samples: coldNumpy.map((v, i) => v / cold[i]!) } },
+    {
+      benchmark: b, figure: 'pool of 1: SIGKILL → its call rejects', unit: 'ms', samples: reject1,
+      target: { text: '≤ 10 ms', on: 'value', met: (v) => v <= 10 },
+    },
+    {
+      benchmark: b, figure: 'pool of 1: SIGKILL → next call served', unit: 'ms', samples: next1,
+      ratio: { label: ' ms over cold start', samples: next1.map((v, i) => v - cold[i]!) },
+      target: { text: '≤ cold start + 20 ms', on: 'ratio', met: (d) => d <= 20 },
+    },
+    {
+      benchmark: b, figure: 'pool of 2: SIGKILL → its call rejects', unit: 'ms', samples: reject2,
+      target: { text: '≤ 10 ms', on: 'value', met: (v) => v <= 10 },
+    },
+    {
+      benchmark: b, figure: 'pool of 2: SIGKILL → next call served (other interpreter idle)', unit: 'ms', samples: next2,
+      target: { text: '≤ 5 ms (at once)', on: 'value', met: (v) => v <= 5 },
+    },
+  ];
+}

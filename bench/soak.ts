@@ -1,0 +1,85 @@
+/**
+ * Soak: many no-op calls at concurrency 16 on a pool of 2, with the memory of the Node process
+ * (RSS, V8 heap, after a forced GC) and of the interpreters (RSS from /proc) sampled after a
+ * warm-up and then after each fifth of the calls. Growth is measured from the post-warm-up sample.
+ */
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { PythonPool } from '@piton/python-bridge';
+import type { BenchContext } from './lib/context.js';
+import { startPool } from './lib/pool.js';
+import type { Row } from './lib/report.js';
+import { throughput } from './lib/timing.js';
+
+const MiB = 1024 * 1024;
+
+/** A full GC, so that heap figures are live data, not garbage not yet collected. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+}
+
+function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+  if (!kb) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(kb[1]) * 1024;
+}
+
+interface MemorySample {
+  rss: number;
+  heap: number;
+  /** Total RSS of the interpreters; the pids must be the same as at the baseline. */
+  pythonRss: number;
+  pids: string;
+}
+
+function sample(pool: PythonPool): MemorySample {
+  collectGarbage();
+  const { rss, heapUsed } = process.memoryUsage();
+  const interpreters = pool.interpreters();
+  return {
+    rss, heap: heapUsed,
+    pythonRss: interpreters.reduce((sum, i) => sum + rssOf(i.pid), 0),
+    pids: interpreters.map((i) => i.pid).sort().join(','),
+  };
+}
+
+export async function runSoak(ctx: BenchContext): Promise<Row[]> {
+  const total = ctx.settings.quick ? 20_000 : 100_000;
+  const warmUp = ctx.settings.quick ? 4_000 : 20_000;
+  const concurrency = 16;
+  const pool = await startPool(ctx, { size: 2 });
+  const noop = () => pool.call('functions', 'noop', [1]);
+  const before = sample(pool);
+  await throughput(noop, warmUp, concurrency);
+  const base = sample(pool);
+  const segments: { at: MemorySample; rate: number }[] = [];
+  for (let s = 0; s < 5; s++) {
+    const rate = await throughput(noop, total / 5, concurrency);
+    segments.push({ at: sample(pool), rate });
+  }
+  const stats = pool.stats();
+  await ctx.release(pool);
+  const last = segments[segments.length - 1]!.at;
+  if (last.pids !== base.pids) throw new Error('an interpreter was replaced during the soak: its RSS cannot be compared');
+  if (stats.failed !== 0) throw new Error(`${stats.failed} soak calls failed`);
+
+  const growth = (pick: (m: MemorySample) => number) => segments.map((s) => ((pick(s.at) - pick(base)) / pick(base)) * 100);
+  const b = `soak: ${total.toLocaleString('en-US')} no-op calls, concurrency 16, pool of 2`;
+  return [
+    { benchmark: b, figure: 'calls/s per fifth of the run', unit: 'calls/s', samples: segments.map((s) => s.rate) },
+    { benchmark: b, figure: `Node RSS: ${(before.rss / MiB).toFixed(0)} MiB at start, after warm-up`, unit: 'MiB', samples: [base.rss / MiB] },
+    { benchmark: b, figure: 'Node RSS at the end', unit: 'MiB', samples: [last.rss / MiB] },
+    {
+      benchmark: b, figure: 'Node RSS growth after warm-up, per fifth', unit: '%', samples: growth((m) => m.rss),
+      target: { text: '< 10 % at the end', on: 'value', met: () => growth((m) => m.rss).at(-1)! < 10 },
+    },
+    { benchmark: b, figure: `Node heap used after warm-up ${(base.heap / MiB).toFixed(1)} MiB; growth per fifth`, unit: '%', samples: growth((m) => m.heap) },
+    { benchmark: b, figure: `interpreters' RSS after warm-up ${(base.pythonRss / MiB).toFixed(1)} MiB; growth per fifth`, unit: '%', samples: growth((m) => m.pythonRss),
+      target: { text: '< 2 % at the end (noise)', on: 'value', met: () => growth((m) => m.pythonRss).at(-1)! < 2 } },
+  ];
+}

@@ -1,0 +1,69 @@
+/**
+ * Throughput of no-op calls: pools of 1 and 2 at concurrency 1, 2, 8 and 64, against the bare
+ * floor with one socket and with two sockets in lockstep (each socket one call per round trip,
+ * each to its own Python process), all in the same trial.
+ */
+import type { BenchContext } from './lib/context.js';
+import { FloorClient } from './lib/floor.js';
+import { startPool } from './lib/pool.js';
+import type { Row } from './lib/report.js';
+import { nowMs } from './lib/stats.js';
+import { throughput } from './lib/timing.js';
+
+const CONCURRENCY = [1, 2, 8, 64] as const;
+
+/** Calls per second of `total` round trips spread over `clients`, each strictly sequential. */
+async function floorRate(clients: readonly FloorClient[], total: number): Promise<number> {
+  let issued = 0;
+  const loop = async (client: FloorClient) => {
+    while (issued < total) {
+      issued++;
+      await client.call(1);
+    }
+  };
+  const t0 = nowMs();
+  await Promise.all(clients.map(loop));
+  return (total * 1000) / (nowMs() - t0);
+}
+
+export async function runThroughput(ctx: BenchContext): Promise<Row[]> {
+  const total = ctx.settings.quick ? 1_500 : 5_000;
+  const floors = [await FloorClient.start(ctx), await FloorClient.start(ctx)];
+  const pools = { 1: await startPool(ctx, { size: 1 }), 2: await startPool(ctx, { size: 2 }) };
+  const floor1: number[] = [], floor2: number[] = [];
+  const rates = new Map<string, number[]>();
+  await floorRate(floors, 500);
+  for (const size of [1, 2] as const) await throughput(() => pools[size].call('functions', 'noop', [1]), 500, 8);
+  for (let trial = 0; trial < ctx.settings.trials; trial++) {
+    floor1.push(await floorRate(floors.slice(0, 1), total));
+    floor2.push(await floorRate(floors, total));
+    for (const size of [1, 2] as const) {
+      for (const c of CONCURRENCY) {
+        const rate = await throughput(() => pools[size].call('functions', 'noop', [1]), total, c);
+        const key = `${size}:${c}`;
+        (rates.get(key) ?? rates.set(key, []).get(key)!).push(rate);
+      }
+    }
+  }
+  for (const p of Object.values(pools)) await ctx.release(p);
+  for (const f of floors) await ctx.release(f);
+
+  const b = 'no-op throughput';
+  const rows: Row[] = [
+    { benchmark: b, figure: 'floor, 1 socket', unit: 'calls/s', samples: floor1 },
+    { benchmark: b, figure: 'floor, 2 sockets in lockstep', unit: 'calls/s', samples: floor2 },
+  ];
+  for (const size of [1, 2] as const) {
+    const base = size === 1 ? floor1 : floor2;
+    for (const c of CONCURRENCY) {
+      const samples = rates.get(`${size}:${c}`)!;
+      const row: Row = {
+        benchmark: b, figure: `pool of ${size}, concurrency ${c}`, unit: 'calls/s', samples,
+        ratio: { label: size === 1 ? '× floor 1 socket' : '× floor 2 sockets', samples: samples.map((v, i) => v / base[i]!) },
+      };
+      if (size === 2 && c === 8) row.target = { text: '≥ 1.4× floor 2 sockets', on: 'ratio', met: (r) => r >= 1.4 };
+      rows.push(row);
+    }
+  }
+  return rows;
+}
