@@ -294,6 +294,29 @@ describe('Interpreter', function () {
     });
   });
 
+  describe('output', () => {
+    it('cuts a line longer than 64 KiB', async () => {
+      const lines: string[] = [];
+      const interpreter = await start({ onOutput: (line, stream) => stream === 'stdout' && lines.push(line) });
+      await interpreter.call('bridge_funcs', 'say', ['y'.repeat(100_000)]);
+      await interpreter.call('bridge_funcs', 'say', ['after']);
+      await interpreter.stop();
+      expect(lines).to.have.length(2);
+      expect(lines[0]).to.equal('y'.repeat(64 * 1024) + ' [line cut at 64 KiB]');
+      expect(lines[1]).to.equal('after');
+    });
+
+    it('keeps a bounded stderr tail for the exit error', async () => {
+      const interpreter = await start();
+      const error = await rejection(interpreter.call('bridge_funcs', 'spam_stderr_then_exit', [500, 1]));
+      expect(error).to.be.instanceOf(WorkerExitedError);
+      await interpreter.exited;
+      const tail = interpreter.stderrTail.split('\n');
+      expect(tail).to.have.length(50);
+      expect(tail.at(-1)).to.equal('line 499');
+    });
+  });
+
   describe('exits during a call', () => {
     it('kill() rejects the outstanding call with WorkerExitedError promptly (SIGKILL)', async () => {
       const interpreter = await start();
