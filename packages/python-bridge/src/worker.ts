@@ -109,9 +109,16 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
       });
     }
 
+    // The actor has exited only once its interpreter has too: a pool's stop() must not resolve
+    // while a killed interpreter is still being reaped.
+    const exited = child.exited.then(async (reason) => {
+      await incarnation.interpreter?.exited;
+      return reason;
+    });
+
     return {
       ref: child.ref,
-      exited: child.exited,
+      exited,
       shutdown: (reason) => child.shutdown(reason),
       kill: () => {
         incarnation.ending = true;
