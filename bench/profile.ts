@@ -56,7 +56,7 @@ export async function runProfile(ctx: BenchContext): Promise<Row[]> {
     s.msgpackr.push(timeSync(() => { packr.pack(call); packr.unpack(okMsgpackr); }, minMs));
     s.piton.push(timeSync(() => { codec.encodeEnvelope(call, names); codec.decode(okPiton); }, minMs));
     for (const name of ['raw', 'floor', 'pool'] as const) s[name].push(percentile(await latencies(ops[name], calls), 0.5) * 1000);
-    py.push(JSON.parse(await firstLine(ctx.spawnPython('profile_layers.py'), 'profile_layers.py', 60_000)) as PythonLayers);
+    py.push(JSON.parse(await firstLine(ctx.spawnPython('profile_layers.py', ctx.settings.quick ? ['--quick'] : []), 'profile_layers.py', 60_000)) as PythonLayers);
   }
   for (const x of [pool, floor, raw]) await ctx.release(x);
 

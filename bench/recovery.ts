@@ -5,7 +5,7 @@
  * ready), with and without numpy preloaded.
  */
 import type { PythonPool } from '@piton/python-bridge';
-import type { BenchContext } from './lib/context.js';
+import { exited, type BenchContext } from './lib/context.js';
 import { startPool, until } from './lib/pool.js';
 import type { Row } from './lib/report.js';
 import { nowMs, summarize } from './lib/stats.js';
@@ -41,14 +41,26 @@ async function coldStartMs(ctx: BenchContext, preload: string[]): Promise<number
   return ms;
 }
 
+/** Spawn → exit of `python -c code`: what the interpreter and the imports alone cost. */
+async function pythonRunMs(ctx: BenchContext, code: string): Promise<number> {
+  const t0 = nowMs();
+  const child = ctx.spawn(ctx.python, ['-c', code], { stdio: 'ignore' });
+  await exited(child);
+  if (child.exitCode !== 0) throw new Error(`python -c ${JSON.stringify(code)} exited with ${child.exitCode}`);
+  return nowMs() - t0;
+}
+
 export async function runRecovery(ctx: BenchContext): Promise<Row[]> {
   const { WorkerExitedError } = await import('@piton/python-bridge');
-  const kills = ctx.settings.quick ? 3 : 5;
-  const cold: number[] = [], coldNumpy: number[] = [];
+  const kills = ctx.settings.quick ? 2 : 5;
+  const cold: number[] = [], coldNumpy: number[] = [], bare: number[] = [], imports: number[] = [], importsNumpy: number[] = [];
   const reject1: number[] = [], next1: number[] = [], reject2: number[] = [], next2: number[] = [];
   const one = await startPool(ctx, { size: 1 });
   const two = await startPool(ctx, { size: 2 });
   for (let trial = 0; trial < ctx.settings.trials; trial++) {
+    bare.push(await pythonRunMs(ctx, 'pass'));
+    imports.push(await pythonRunMs(ctx, 'import zmq, msgpack'));
+    importsNumpy.push(await pythonRunMs(ctx, 'import zmq, msgpack, numpy'));
     cold.push(await coldStartMs(ctx, []));
     coldNumpy.push(await coldStartMs(ctx, ['numpy']));
     // Several kills per trial; the trial's figure is their median.
@@ -66,6 +78,9 @@ export async function runRecovery(ctx: BenchContext): Promise<Row[]> {
   await ctx.release(two);
   const b = 'recovery';
   return [
+    { benchmark: b, figure: 'for scale: python -c pass', unit: 'ms', samples: bare },
+    { benchmark: b, figure: 'for scale: python -c "import zmq, msgpack"', unit: 'ms', samples: imports },
+    { benchmark: b, figure: 'for scale: python -c "import zmq, msgpack, numpy"', unit: 'ms', samples: importsNumpy },
     { benchmark: b, figure: 'cold start, spawn → ready (pool of 1 started)', unit: 'ms', samples: cold },
     { benchmark: b, figure: 'cold start with numpy preloaded', unit: 'ms', samples: coldNumpy, ratio: { label: '× without', samples: coldNumpy.map((v, i) => v / cold[i]!) } },
     {
@@ -82,8 +97,10 @@ export async function runRecovery(ctx: BenchContext): Promise<Row[]> {
       target: { text: '≤ 10 ms', on: 'value', met: (v) => v <= 10 },
     },
     {
+      // "At once": the call issued when the rejection arrives does not wait for a replacement.
       benchmark: b, figure: 'pool of 2: SIGKILL → next call served (other interpreter idle)', unit: 'ms', samples: next2,
-      target: { text: '≤ 5 ms (at once)', on: 'value', met: (v) => v <= 5 },
+      ratio: { label: ' ms after the rejection', samples: next2.map((v, i) => v - reject2[i]!) },
+      target: { text: 'at once: ≤ 2 ms after the rejection', on: 'ratio', met: (d) => d <= 2 },
     },
   ];
 }

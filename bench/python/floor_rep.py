@@ -45,11 +45,12 @@ def serve_msgpack(sock: zmq.Socket) -> None:
 
 def serve_raw(sock: zmq.Socket) -> None:
     while True:
-        frames = sock.recv_multipart(copy=False)
-        if len(frames) == 1 and frames[0].bytes == STOP_REQUEST:
+        # Copying receive and send: for the tiny messages profiled here, the cheapest pyzmq calls.
+        frames = sock.recv_multipart()
+        if len(frames) == 1 and frames[0] == STOP_REQUEST:
             sock.send(msgpack.packb(["bye", 0]))
             return
-        sock.send_multipart(frames, copy=False)
+        sock.send_multipart(frames)
 
 
 def main() -> None:
