@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { PythonError, PythonPool, PoolStoppedError, QueueFullError } from '@piton/python-bridge';
-import { fixtures } from './helpers.js';
+import { fixtures, isAlive } from './helpers.js';
 
 describe('PythonPool: calls', () => {
   let pool: PythonPool;
@@ -95,6 +95,24 @@ describe('PythonPool: calls', () => {
     expect(badTimeout).to.be.instanceOf(RangeError);
     expect(String(badTimeout)).to.contain('options.timeout');
     expect(await pool.call('calls', 'echo', [1])).to.equal(1);
+  });
+
+  it('replaces an interpreter after maxTasksPerWorker calls, without losing a call', async () => {
+    const recycling = await PythonPool.start({ size: 1, path: fixtures, maxTasksPerWorker: 3 });
+    try {
+      const pids: number[] = [];
+      for (let i = 0; i < 7; i++) pids.push(await recycling.call<number>('calls', 'pid'));
+      expect(new Set(pids.slice(0, 3)).size).to.equal(1);
+      expect(new Set(pids.slice(3, 6)).size).to.equal(1);
+      expect(new Set([pids[0], pids[3], pids[6]]).size).to.equal(3);
+      expect(isAlive(pids[0]!)).to.equal(false);
+      // Recycling is routine, not a crash: concurrent calls are all answered meanwhile.
+      const values = await Promise.all(Array.from({ length: 20 }, (_, i) => recycling.call('calls', 'echo', [i])));
+      expect(values).to.deep.equal(Array.from({ length: 20 }, (_, i) => i));
+      expect(recycling.stats().restarts).to.be.at.least(8);
+    } finally {
+      await recycling.stop();
+    }
   });
 
   it('rejects with PoolStoppedError after stop()', async () => {

@@ -29,11 +29,14 @@ export interface Lease<E extends Executor> {
   release(lost: boolean): void;
 }
 
-export interface DispatcherOptions {
+export interface DispatcherOptions<E extends Executor> {
   maxQueue: number;
-  /** Calls an interpreter serves before it is handed to `onRetire` instead of back to the queue. */
-  maxTasksPerWorker?: number;
-  onRetire?: (executor: Executor) => void;
+  /**
+   * Asked after each job an executor served (`served` counts them): true hands the executor to
+   * `onRetire` instead of back to the queue.
+   */
+  shouldRetire?: (executor: E, served: number) => boolean;
+  onRetire?: (executor: E) => void;
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -60,7 +63,7 @@ interface Job<E extends Executor> {
  * the only place that resolves or rejects a job).
  */
 export class Dispatcher<E extends Executor = Executor> {
-  readonly #options: DispatcherOptions;
+  readonly #options: DispatcherOptions<E>;
   readonly #queue = new Fifo<Job<E>>();
   readonly #idle: E[] = [];
   readonly #running = new Map<E, Job<E>>();
@@ -76,7 +79,7 @@ export class Dispatcher<E extends Executor = Executor> {
   #completed = 0;
   #failed = 0;
 
-  constructor(options: DispatcherOptions) {
+  constructor(options: DispatcherOptions<E>) {
     this.#options = options;
   }
 
@@ -213,8 +216,7 @@ export class Dispatcher<E extends Executor = Executor> {
     if (!this.#attached.has(executor)) return;
     const served = (this.#tasksServed.get(executor) ?? 0) + 1;
     this.#tasksServed.set(executor, served);
-    const max = this.#options.maxTasksPerWorker;
-    if (max !== undefined && served >= max && this.#options.onRetire) {
+    if (this.#options.shouldRetire?.(executor, served) && this.#options.onRetire) {
       this.#attached.delete(executor);
       this.#options.onRetire(executor);
       return;

@@ -27,6 +27,11 @@ export interface PoolOptions {
   maxQueue?: number;
   /** Calls an interpreter serves before it is replaced by a fresh one. @default undefined (never) */
   maxTasksPerWorker?: number;
+  /**
+   * Resident memory (RSS, bytes) an interpreter may hold after a call; above it the interpreter is
+   * replaced by a fresh one once the call has returned (Linux: read from /proc). @default undefined (no limit)
+   */
+  maxMemoryPerWorker?: number;
   /** Largest message, in bytes, either side accepts. @default 268435456 (256 MiB) */
   maxMessageSize?: number;
   /** Restart intensity: more than `intensity` restarts within `period` ms stop the pool. @default 10 */
@@ -35,6 +40,12 @@ export interface PoolOptions {
   period?: number;
   /** ms an interpreter is given to finish its call and exit when the pool stops. @default 5000 */
   shutdownTimeout?: number;
+  /**
+   * Delay before restarting a crashed interpreter: `min` ms, doubling with each crash that follows
+   * closely, up to `max`; so a crash loop never spins hot while intensity bounds its length.
+   * `false` restarts at once. @default { min: 1, max: 1000 }
+   */
+  restartBackoff?: { min: number; max: number } | false;
   /** Modules outside `path` whose functions may be called (e.g. `['math']`). @default [] */
   allowModules?: string[];
   /** Allow calling names that start with `_`. @default false */
@@ -68,10 +79,12 @@ export interface ResolvedPoolOptions {
   callTimeout: number | undefined;
   maxQueue: number;
   maxTasksPerWorker: number | undefined;
+  maxMemoryPerWorker: number | undefined;
   maxMessageSize: number;
   intensity: number;
   period: number;
   shutdownTimeout: number;
+  restartBackoff: { min: number; max: number } | undefined;
   allowModules: string[];
   allowPrivate: boolean;
   onOutput: ((output: InterpreterOutput) => void) | undefined;
@@ -84,6 +97,7 @@ const defaults = {
   intensity: 10,
   period: 10_000,
   shutdownTimeout: 5_000,
+  restartBackoff: { min: 1, max: 1_000 },
 } as const;
 
 function describe(value: unknown): string {
@@ -109,6 +123,17 @@ function stringList(name: string, value: unknown): string[] {
     throw new TypeError(`options.${name} must be a non-empty string or an array of them, got ${describe(value)}`);
   }
   return list;
+}
+
+function backoff(value: PoolOptions['restartBackoff']): ResolvedPoolOptions['restartBackoff'] {
+  if (value === false) return undefined;
+  if (value === undefined) return { ...defaults.restartBackoff };
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`options.restartBackoff must be { min, max } or false, got ${describe(value)}`);
+  }
+  const min = integer('restartBackoff.min', value.min, 1);
+  const max = integer('restartBackoff.max', value.max, min);
+  return { min, max };
 }
 
 /** Checks every option, naming the one that is wrong, and fills in the defaults. */
@@ -137,10 +162,12 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     callTimeout: optionalInteger('callTimeout', options.callTimeout, 1),
     maxQueue: integer('maxQueue', options.maxQueue ?? defaults.maxQueue, 0),
     maxTasksPerWorker: optionalInteger('maxTasksPerWorker', options.maxTasksPerWorker, 1),
+    maxMemoryPerWorker: optionalInteger('maxMemoryPerWorker', options.maxMemoryPerWorker, 1),
     maxMessageSize: integer('maxMessageSize', options.maxMessageSize ?? defaults.maxMessageSize, 1024),
     intensity: integer('intensity', options.intensity ?? defaults.intensity, 0),
     period: integer('period', options.period ?? defaults.period, 1),
     shutdownTimeout: integer('shutdownTimeout', options.shutdownTimeout ?? defaults.shutdownTimeout, 0),
+    restartBackoff: backoff(options.restartBackoff),
     allowModules: stringList('allowModules', options.allowModules),
     allowPrivate: options.allowPrivate ?? false,
     onOutput: options.onOutput,
@@ -163,7 +190,7 @@ export interface CallOptions {
 }
 
 export interface StreamOptions extends Omit<CallOptions, 'retries' | 'timeout'> {
-  /** Items the interpreter computes per round trip, so at most this many ahead of the consumer. @default 16 */
+  /** Items the interpreter computes per round trip, so at most this many ahead of the consumer. @default 1 */
   batch?: number;
   /** ms to wait for an interpreter; the stream then rejects with `CallTimeoutError`. */
   timeout?: number;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /**
  * One child process with its output split into lines: every line goes to a callback, and a bounded
  * tail of stderr is kept for error messages (a start failure's traceback, "No module named zmq").
@@ -190,5 +191,19 @@ export class ChildProcessHandle {
     stream.once('end', () => splitter.end());
     // A pipe error (EPIPE after a crash) must not become an uncaught exception.
     stream.on('error', () => undefined);
+  }
+}
+
+/**
+ * A process's resident memory in bytes, from /proc (Linux); `undefined` where /proc is not
+ * there or the process is gone. Synchronous: a few µs, and only asked for when a memory limit is set.
+ */
+export function residentBytes(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+    const kib = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+    return kib === undefined ? undefined : Number(kib) * 1024;
+  } catch {
+    return undefined;
   }
 }

@@ -11,6 +11,7 @@ import {
   type ResolvedPoolOptions,
   type StreamOptions,
 } from './options.js';
+import { residentBytes } from './process.js';
 import { resolvePython } from './python-executable.js';
 import type { PoolStats } from './stats.js';
 import { pythonWorker, type WorkerEnvironment } from './worker.js';
@@ -61,8 +62,8 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const recyclers = new WeakMap<Interpreter, () => void>();
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
-    maxTasksPerWorker: options.maxTasksPerWorker,
-    onRetire: (interpreter) => recyclers.get(interpreter as Interpreter)?.(),
+    shouldRetire: retirementPolicy(options),
+    onRetire: (interpreter) => recyclers.get(interpreter)?.(),
   });
   let started = 0;
   const emitOutput = options.onOutput ?? ((output: InterpreterOutput) => ctx.system.events.emit('output', output));
@@ -94,6 +95,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     start: pythonWorker(environment),
     restart: 'permanent',
     shutdown: options.shutdownTimeout,
+    ...(options.restartBackoff && { backoff: { ...options.restartBackoff, factor: 2 } }),
   }));
 
   let tree: StartedChild<unknown>;
@@ -125,6 +127,15 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       tree.kill();
     },
   };
+}
+
+/** When an interpreter should be replaced by a fresh one after serving a call, if ever. */
+function retirementPolicy(options: ResolvedPoolOptions): ((interpreter: Interpreter, served: number) => boolean) | undefined {
+  const { maxTasksPerWorker: maxTasks, maxMemoryPerWorker: maxMemory } = options;
+  if (maxTasks === undefined && maxMemory === undefined) return undefined;
+  return (interpreter, served) =>
+    (maxTasks !== undefined && served >= maxTasks) ||
+    (maxMemory !== undefined && (residentBytes(interpreter.pid) ?? 0) > maxMemory);
 }
 
 function describeReason(reason: ExitReason): string {
@@ -171,7 +182,7 @@ class PoolHandle implements PoolRef {
 
   stream<T = unknown>(module: string, fn: string, args: unknown[] = [], options: StreamOptions = {}): AsyncIterable<T> {
     const dispatcher = this.#dispatcher;
-    const batch = options.batch ?? 16;
+    const batch = options.batch ?? 1;
     return {
       [Symbol.asyncIterator]: async function* () {
         checkName('module', module);
