@@ -4,8 +4,13 @@
  * Messages name what was wrong (the worker, the field, the value, the limit).
  */
 
-/** The base class of every error of the package. */
-export class PitonError extends Error {
+import { CallTimeoutError as CoreCallTimeoutError, PitonError } from '@piton/core';
+
+// One family for the whole framework: `instanceof PitonError` catches core's errors and ours.
+export { PitonError };
+
+/** The base of this package's errors: a PitonError named after its own class. */
+class BridgeError extends PitonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     // Subclasses get their own name without repeating it in each constructor.
@@ -14,7 +19,7 @@ export class PitonError extends Error {
 }
 
 /** The Python function raised. The interpreter stays usable. */
-export class PythonError extends PitonError {
+export class PythonError extends BridgeError {
   /** The exception's qualified class name, e.g. `ValueError` or `mymodule.MyError`. */
   readonly pythonType: string;
   /** The formatted Python traceback. */
@@ -36,7 +41,7 @@ export function describeExit(exitCode: number | null, signal: NodeJS.Signals | n
 }
 
 /** The interpreter process exited (or was killed) while a request was outstanding. */
-export class WorkerExitedError extends PitonError {
+export class WorkerExitedError extends BridgeError {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
   /** The last lines the interpreter wrote to stderr (may be empty). */
@@ -55,19 +60,20 @@ export class WorkerExitedError extends PitonError {
   }
 }
 
-/** A call ran past its timeout; the interpreter running it is killed and replaced. */
-export class CallTimeoutError extends PitonError {
-  /** The timeout that was exceeded, in ms. */
-  readonly timeout: number;
-
+/**
+ * A call ran past its timeout; the interpreter running it is killed and replaced. A kind of
+ * core's `CallTimeoutError`, so one `instanceof` check covers worker calls and Python calls.
+ */
+export class CallTimeoutError extends CoreCallTimeoutError {
   constructor(timeout: number, message = `the call did not complete within its timeout of ${timeout} ms`) {
-    super(message);
-    this.timeout = timeout;
+    super('the Python call', timeout);
+    this.name = 'CallTimeoutError';
+    this.message = message;
   }
 }
 
 /** The pool's queue already holds `maxQueue` calls. */
-export class QueueFullError extends PitonError {
+export class QueueFullError extends BridgeError {
   readonly maxQueue: number;
 
   constructor(maxQueue: number, message = `the call queue is full (maxQueue is ${maxQueue})`) {
@@ -77,10 +83,10 @@ export class QueueFullError extends PitonError {
 }
 
 /** The pool is stopping or stopped and accepts no more calls. */
-export class PoolStoppedError extends PitonError {}
+export class PoolStoppedError extends BridgeError {}
 
 /** The pool could not start its interpreters; the message contains the cause. */
-export class PoolStartError extends PitonError {
+export class PoolStartError extends BridgeError {
   declare readonly cause: unknown;
 
   /** Without `message`, the message is "the Python pool could not start: " and the cause's message. */
@@ -90,7 +96,7 @@ export class PoolStartError extends PitonError {
 }
 
 /** One interpreter failed to start: it exited, did not report ready in time, or could not be spawned. */
-export class InterpreterStartError extends PitonError {
+export class InterpreterStartError extends BridgeError {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
   /** The last lines the interpreter wrote to stderr (a traceback, "No module named zmq", …). */
@@ -108,7 +114,7 @@ export class InterpreterStartError extends PitonError {
 }
 
 /** A value cannot be sent to Python; nothing was sent. `path` locates it, e.g. `args[1].user.callback`. */
-export class EncodeError extends PitonError {
+export class EncodeError extends BridgeError {
   readonly path: string;
 
   constructor(message: string, path: string) {
@@ -118,7 +124,7 @@ export class EncodeError extends PitonError {
 }
 
 /** A message exceeds `maxMessageSize`; an outgoing one was not sent. */
-export class MessageTooLargeError extends PitonError {
+export class MessageTooLargeError extends BridgeError {
   /** The message's size in bytes, all frames together. */
   readonly size: number;
   /** The configured maximum, in bytes. */
@@ -132,4 +138,4 @@ export class MessageTooLargeError extends PitonError {
 }
 
 /** Bytes on the socket do not follow PROTOCOL.md (malformed frame, unexpected kind or id, version mismatch). */
-export class ProtocolError extends PitonError {}
+export class ProtocolError extends BridgeError {}
