@@ -213,7 +213,8 @@ def _decode_array(data: bytes, frames: Sequence[Buffer]) -> Any:
         raise ProtocolError(
             f"ext 1 (array) frame index {index!r} is out of range: the message has {len(frames)} frames"
         )
-    buffer = memoryview(frames[index]).cast("B")
+    # toreadonly: a received frame is writable in pyzmq, but arrays arrive read-only (PROTOCOL.md).
+    buffer = memoryview(frames[index]).toreadonly().cast("B")
     expected = _product(shape) * DTYPES[dtype]
     if buffer.nbytes != expected:
         raise ProtocolError(
