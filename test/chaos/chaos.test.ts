@@ -1,0 +1,88 @@
+// Chaos under load: interpreters are SIGKILLed at random while 10,000 calls run. Every call must
+// settle exactly once, with its own answer or a WorkerExitedError, and the pool must heal.
+import { expect } from 'chai';
+import { PythonPool, type CallOptions } from '@piton/python-bridge';
+import { eventually, fixtures, isAlive } from '../helpers.js';
+import { Killer } from './killer.js';
+import { formatReport, runLoad, type LoadReport } from './load.js';
+
+const SIZE = 4;
+const CALLS = 10_000;
+const CONCURRENCY = 32;
+
+interface ChaosRun {
+  report: LoadReport;
+  kills: number;
+  restarts: number;
+}
+
+async function chaos(pool: PythonPool, title: string, callOptions?: CallOptions): Promise<ChaosRun> {
+  const before = pool.stats();
+  const killer = new Killer(pool, { minDelay: 100, maxDelay: 300 });
+  killer.start();
+  let report: LoadReport;
+  try {
+    report = await runLoad(pool, { calls: CALLS, concurrency: CONCURRENCY, deadline: 60_000, callOptions });
+  } finally {
+    killer.stop();
+  }
+  const after = pool.stats();
+  // The pool's own books agree with the callers'.
+  expect(after.completed - before.completed, 'completed calls in stats').to.equal(report.ok);
+  expect(after.failed - before.failed, 'failed calls in stats').to.equal(report.calls - report.ok);
+  await healed(pool);
+  const run = { report, kills: killer.killed.length, restarts: pool.stats().restarts - before.restarts };
+  console.log(formatReport(title, report, { kills: run.kills, restarts: run.restarts }));
+  return run;
+}
+
+/** After the killing: `size` live interpreters, each of which answers a call. */
+async function healed(pool: PythonPool): Promise<void> {
+  await pool.whenReady();
+  // whenReady counts attached interpreters; one killed last may not be detached yet.
+  await eventually(
+    () => pool.interpreters().length === SIZE && pool.interpreters().every((i) => isAlive(i.pid)),
+    `${SIZE} live interpreters`,
+    15_000,
+  );
+  const serving = pool.interpreters().map((i) => i.pid).sort();
+  // Four calls that each hold an interpreter for a moment land on four different interpreters.
+  const answered = await Promise.all(Array.from({ length: SIZE }, () => pool.call<number>('calls', 'pid_after', [0.2])));
+  expect([...answered].sort()).to.deep.equal(serving);
+}
+
+function expectEverySettledOnce(run: ChaosRun): void {
+  const { report } = run;
+  expect(report.settledTwice, 'calls settled twice').to.deep.equal([]);
+  expect(report.settled, 'settled calls').to.equal(CALLS);
+  expect(report.wrongAnswers, 'calls answered with another call’s value').to.equal(0);
+  expect(report.samples, 'rejections other than WorkerExitedError').to.deep.equal([]);
+  expect(run.kills, 'interpreters killed').to.be.greaterThan(0);
+  expect(run.restarts, 'restarts').to.be.at.least(run.kills);
+}
+
+describe('chaos: interpreters SIGKILLed at random under load', function () {
+  this.timeout(180_000);
+  let pool: PythonPool;
+
+  beforeEach(async () => {
+    pool = await PythonPool.start({ size: SIZE, path: fixtures, preload: ['calls'], intensity: 1000, period: 10_000 });
+  });
+
+  afterEach(() => pool.stop());
+
+  it(`settles each of ${CALLS} calls exactly once, with its own answer or WorkerExitedError, and heals`, async () => {
+    const run = await chaos(pool, 'chaos, at-most-once (retries: 0)');
+    expectEverySettledOnce(run);
+    expect(Object.keys(run.report.failedByType)).to.satisfy((types: string[]) => types.every((t) => t === 'WorkerExitedError'));
+    // Under constant load every interpreter is nearly always busy, so kills cost calls.
+    expect(run.report.failedByType.WorkerExitedError ?? 0, 'calls lost to kills').to.be.greaterThan(0);
+  });
+
+  it(`loses none of ${CALLS} calls when they may be retried (retries: 5)`, async () => {
+    const run = await chaos(pool, 'chaos, with retries: 5', { retries: 5 });
+    expectEverySettledOnce(run);
+    expect(run.report.failedByType).to.deep.equal({});
+    expect(run.report.ok).to.equal(CALLS);
+  });
+});
