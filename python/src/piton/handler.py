@@ -37,7 +37,7 @@ class Action(enum.Enum):
 
 def _peek_id(head: Buffer) -> int:
     """The id of a request read from the start of frame 0 alone, for answering a message that is
-    refused before it is decoded (too large). 0 when it cannot be read."""
+    refused before it is decoded (too large) or that does not decode. 0 when it cannot be read."""
     try:
         unpacker = msgpack.Unpacker(raw=False)
         unpacker.feed(bytes(memoryview(head).cast("B")[:256]))
@@ -79,7 +79,10 @@ class Handler:
             rid = p.request_id(envelope)
             request = p.parse_request(envelope)
         except ProtocolError as exc:
-            return self._error(rid, exc), Action.CONTINUE
+            # A message that does not decode as a whole (an unhashable map key deep inside) may
+            # still start with a readable id: answering with it fails only that request, while
+            # REP routes the reply to its sender, so no other caller can receive it.
+            return self._error(rid or _peek_id(frames[0]), exc), Action.CONTINUE
         return self._dispatch(request)
 
     def _dispatch(self, request: p.Request) -> Tuple[List[Buffer], Action]:
