@@ -5,6 +5,7 @@ import { runCpu } from './cpu.js';
 import { runData } from './data.js';
 import { runFairness } from './fairness.js';
 import { runLatency } from './latency.js';
+import { runNodeProfile } from './node-profile.js';
 import type { BenchContext } from './lib/context.js';
 import type { Row } from './lib/report.js';
 import { runProfile } from './profile.js';
@@ -29,5 +30,6 @@ export const families: Family[] = [
   { name: 'soak', run: runSoak },
   { name: 'fairness', run: runFairness },
   { name: 'profile', run: runProfile },
+  { name: 'node-profile', run: runNodeProfile },
   { name: 'codec', run: runCodec },
 ];
