@@ -50,8 +50,8 @@ function sample(pool: PythonPool): MemorySample {
 }
 
 /**
- * Warm-up: calls in chunks until V8's committed heap (heapTotal) has stopped growing for two
- * chunks. Under a high allocation rate V8 grows its young generation once, by tens of MiB, and
+ * Warm-up: calls in chunks until V8's committed heap (heapTotal) has stopped growing for
+ * `window` chunks. Under a high allocation rate V8 grows its young generation, by tens of MiB, and
  * RSS follows; growth measured before that has settled is the heap sizing itself, not a leak.
  * The young generation grows in steps some 25,000 calls apart here, hence a long stable window.
  * Returns the calls made.
