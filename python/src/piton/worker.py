@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import traceback
-from typing import List, NoReturn, Optional, Sequence
+from typing import Any, List, NoReturn, Optional, Sequence
 
 import zmq
 
@@ -39,8 +39,9 @@ EXIT_ORPHANED = 4
 PR_SET_PDEATHSIG = 1
 #: How often the watchdog thread looks for a dead parent, in seconds.
 PARENT_POLL_INTERVAL = 0.5
-#: Frames at least this large are sent without a copy; see PROTOCOL.md ("Performance").
-ZERO_COPY_THRESHOLD = 256 * 1024
+#: Frames at least this large are sent without a copy (pyzmq's copy_threshold): zero-copy has a
+#: fixed cost that only pays off above ~100 KiB (python/bench/copy_threshold.py, PROTOCOL.md).
+ZERO_COPY_THRESHOLD = 128 * 1024
 #: How long the last reply (``bye``, a version mismatch) may take to leave before exit, in ms.
 FINAL_REPLY_LINGER_MS = 1000
 
@@ -128,10 +129,19 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+def receive(socket: zmq.Socket) -> List[Any]:
+    """One request's frames. Frame 0 is copied (msgpack copies what it decodes anyway); array
+    frames are received without a copy, so ndarrays view them (writable) and nothing is copied."""
+    frames: List[Any] = [socket.recv(copy=True)]
+    while socket.rcvmore:
+        frames.append(socket.recv(copy=False))
+    return frames
+
+
 def serve(socket: zmq.Socket, handler: Handler) -> int:
     """Answer requests until ``stop``, a version mismatch or SIGTERM; return the exit code."""
     while True:
-        frames = socket.recv_multipart(copy=False)
+        frames = receive(socket)
         reply, action = handler.handle(frames)
         socket.send_multipart(reply, copy=False)
         if action is Action.STOP:

@@ -1,0 +1,102 @@
+"""A worker process under test: started for real, talked to over a real REQ socket, always killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, List, Optional, Sequence
+
+import zmq
+
+from piton.codec import decode, encode
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(os.path.dirname(TESTS), "src")
+FIXTURES = os.path.join(TESTS, "fixtures")
+REPLY_TIMEOUT_MS = 10_000
+
+
+def worker_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0, interval: float = 0.01) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; return whether it held."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+class Worker:
+    """One ``python -m piton.worker`` process and a REQ socket connected to it."""
+
+    def __init__(self, *extra: str, paths: Sequence[str] = (FIXTURES,), stdout: Any = subprocess.PIPE) -> None:
+        self.dir = tempfile.mkdtemp(prefix="piton-test-")
+        self.endpoint = f"ipc://{self.dir}/worker.sock"
+        args = [sys.executable, "-m", "piton.worker", "--endpoint", self.endpoint]
+        for path in paths:
+            args += ["--path", path]
+        self.process = subprocess.Popen(
+            args + list(extra), env=worker_env(), stdout=stdout, stderr=subprocess.PIPE, cwd=self.dir
+        )
+        self.context = zmq.Context()
+        self.socket = self._connect()
+        self.next_id = 1
+
+    def _connect(self) -> zmq.Socket:
+        socket = self.context.socket(zmq.REQ)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.connect(self.endpoint)
+        return socket
+
+    def send_frames(self, frames: Sequence[Any]) -> List[bytes]:
+        self.socket.send_multipart(frames)
+        if not self.socket.poll(REPLY_TIMEOUT_MS):
+            raise TimeoutError(f"no reply from the worker within {REPLY_TIMEOUT_MS} ms")
+        return self.socket.recv_multipart()
+
+    def request(self, kind: str, *fields: Any) -> list:
+        rid = self.next_id
+        self.next_id += 1
+        reply = decode(self.send_frames(encode([kind, rid, *fields])))
+        assert reply[1] == rid, f"reply {reply!r} answers another request than {rid}"
+        return reply
+
+    def call(self, module: str, function: str, *args: Any, **kwargs: Any) -> list:
+        return self.request("call", module, function, list(args), kwargs or None)
+
+    def wait(self, timeout: float = 5.0) -> int:
+        return self.process.wait(timeout)
+
+    def stderr_text(self) -> str:
+        assert self.process.stderr is not None
+        return self.process.stderr.read().decode()
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+        self.context.term()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        for name in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, name))
+        os.rmdir(self.dir)
+
+    def __enter__(self) -> "Worker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
