@@ -90,12 +90,12 @@ describe('pool.stream (PROTOCOL.md "stream", "next", "close")', function () {
     expect((await pool.call<string[]>('streaming', 'log')).slice(-2)).to.deep.equal(['throw:start', 'throw:finally']);
   });
 
-  it('runs the generator ahead of the consumer by at most `batch` items', async () => {
-    for (const batch of [1, 4]) {
+  it('runs the generator ahead of the consumer by at most `batch` items (default 1)', async () => {
+    for (const [batch, options] of [[1, {}], [1, { batch: 1 }], [4, { batch: 4 }]] as const) {
       const progress = join(scratch, `progress-${batch}`);
       const produced = () => Number(readFileSync(progress, 'utf8'));
       let consumed = 0;
-      for await (const item of pool.stream<number>('streaming', 'counting_into', [progress, 20], { batch })) {
+      for await (const item of pool.stream<number>('streaming', 'counting_into', [progress, 20], options)) {
         expect(item).to.equal(consumed);
         consumed++;
         // Python runs only while answering a pull of `batch` items.
