@@ -1,4 +1,4 @@
-import { CallTimeoutError, QueueFullError, WorkerExitedError } from './errors.js';
+import { CallTimeoutError, ProtocolError, QueueFullError, WorkerExitedError } from './errors.js';
 import { Fifo } from './fifo.js';
 import { LatencyWindow } from './stats.js';
 
@@ -183,7 +183,9 @@ export class Dispatcher<E extends Executor = Executor> {
     const { module, fn, args, kwargs } = job.request;
     executor.call(module, fn, args, kwargs).then(
       (value) => this.#finish(executor, job, { ok: true, value }, false),
-      (error: unknown) => this.#finish(executor, job, { ok: false, error }, error instanceof WorkerExitedError),
+      // A reply that broke the protocol makes the interpreter kill itself: it must not serve again.
+      (error: unknown) =>
+        this.#finish(executor, job, { ok: false, error }, error instanceof WorkerExitedError || error instanceof ProtocolError),
     );
   }
 
