@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { EncodeError, MessageTooLargeError, PythonError, PythonPool } from '@piton/python-bridge';
+import { EncodeError, MessageTooLargeError, ProtocolError, PythonError, PythonPool } from '@piton/python-bridge';
 import { eventually, fixtures, repoRoot } from './helpers.js';
 
 const MAX_MESSAGE = 64 * 1024;
@@ -181,6 +181,31 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
       expect(error.message).to.contain("'object'");
       const nested = await pythonError(pool.call('bad_input', 'nested_opaque'), 'EncodeError');
       expect(nested.message).to.contain("'object'");
+    });
+    it('a result that breaks the protocol (a raw MessagePack ext): ProtocolError; the interpreter is replaced, no other call pays', async () => {
+      replacedOnPurpose = true;
+      // The call queued behind the bad one must not be handed to the interpreter being killed.
+      const [bad, next] = await Promise.all([
+        rejection(pool.call('bad_input', 'raw_ext', [42])),
+        pool.call('bad_input', 'takes_two', [1, 2]),
+      ]);
+      expect(bad).to.be.instanceOf(ProtocolError);
+      expect((bad as Error).message).to.contain('extension type 42');
+      expect(next).to.deep.equal([1, 2]);
+      await eventually(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
+    });
+
+    it('a stream item that breaks the protocol: ProtocolError; the interpreter is replaced, no other call pays', async () => {
+      replacedOnPurpose = true;
+      const seen: unknown[] = [];
+      const streamed = (async () => {
+        for await (const item of pool.stream('bad_input', 'raw_ext_items', [43])) seen.push(item);
+      })();
+      const next = pool.call('bad_input', 'takes_two', [3, 4]);
+      expect(await rejection(streamed)).to.be.instanceOf(ProtocolError);
+      expect(seen).to.deep.equal([1]);
+      expect(await next).to.deep.equal([3, 4]);
+      await eventually(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
     });
   });
 
