@@ -37,27 +37,15 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0, interval: fl
         time.sleep(interval)
 
 
-class Worker:
-    """One ``python -m piton.worker`` process and a REQ socket connected to it."""
+class Client:
+    """A REQ socket connected to a worker's endpoint."""
 
-    def __init__(self, *extra: str, paths: Sequence[str] = (FIXTURES,), stdout: Any = subprocess.PIPE) -> None:
-        self.dir = tempfile.mkdtemp(prefix="piton-test-")
-        self.endpoint = f"ipc://{self.dir}/worker.sock"
-        args = [sys.executable, "-m", "piton.worker", "--endpoint", self.endpoint]
-        for path in paths:
-            args += ["--path", path]
-        self.process = subprocess.Popen(
-            args + list(extra), env=worker_env(), stdout=stdout, stderr=subprocess.PIPE, cwd=self.dir
-        )
+    def __init__(self, endpoint: str) -> None:
         self.context = zmq.Context()
-        self.socket = self._connect()
+        self.socket = self.context.socket(zmq.REQ)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.connect(endpoint)
         self.next_id = 1
-
-    def _connect(self) -> zmq.Socket:
-        socket = self.context.socket(zmq.REQ)
-        socket.setsockopt(zmq.LINGER, 0)
-        socket.connect(self.endpoint)
-        return socket
 
     def send_frames(self, frames: Sequence[Any]) -> List[bytes]:
         self.socket.send_multipart(frames)
@@ -75,6 +63,35 @@ class Worker:
     def call(self, module: str, function: str, *args: Any, **kwargs: Any) -> list:
         return self.request("call", module, function, list(args), kwargs or None)
 
+    def close(self) -> None:
+        self.socket.close(linger=0)
+        self.context.term()
+
+
+class Worker:
+    """One worker process (``python -m piton.worker`` unless ``command`` says otherwise) and a
+    :class:`Client` connected to it; the request methods are the client's."""
+
+    def __init__(self, *extra: str, paths: Sequence[str] = (FIXTURES,), stdout: Any = subprocess.PIPE,
+                 command: Sequence[str] = ("-m", "piton.worker")) -> None:
+        self.dir = tempfile.mkdtemp(prefix="piton-test-")
+        self.endpoint = f"ipc://{self.dir}/worker.sock"
+        args = [sys.executable, *command, "--endpoint", self.endpoint]
+        for path in paths:
+            args += ["--path", path]
+        self.process = subprocess.Popen(
+            args + list(extra), env=worker_env(), stdout=stdout, stderr=subprocess.PIPE, cwd=self.dir
+        )
+        self.client = Client(self.endpoint)
+        self.socket = self.client.socket
+        self.send_frames = self.client.send_frames
+        self.request = self.client.request
+        self.call = self.client.call
+
+    @property
+    def next_id(self) -> int:
+        return self.client.next_id
+
     def wait(self, timeout: float = 5.0) -> int:
         return self.process.wait(timeout)
 
@@ -83,8 +100,7 @@ class Worker:
         return self.process.stderr.read().decode()
 
     def close(self) -> None:
-        self.socket.close(linger=0)
-        self.context.term()
+        self.client.close()
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(5)
