@@ -375,7 +375,9 @@ describe('types through the pool (PROTOCOL.md "Values")', function () {
     it('passes every type as keyword arguments', async () => {
       const kwargs = {
         none: null,
+        missing: undefined,
         flag: true,
+        nan: NaN,
         text: '\u{1F600}',
         negzero: -0,
         big: 2n ** 80n,
@@ -386,6 +388,7 @@ describe('types through the pool (PROTOCOL.md "Values")', function () {
         map: new Map([[1, 'x']]),
         date: new Date(0),
         floats: new Float32Array([0.5]),
+        longs: new BigUint64Array([2n ** 64n - 1n]),
         cube: new NdArray(new Int16Array([1, 2, 3, 4]), [2, 2]),
       };
       const seen = await pool.call<{ args: Seen[]; kwargs: Record<string, Seen> }>('value_types', 'describe_kwargs', [1], { kwargs });
@@ -393,7 +396,9 @@ describe('types through the pool (PROTOCOL.md "Values")', function () {
       const k = seen.kwargs;
       expect(Object.keys(k)).to.deep.equal(Object.keys(kwargs));
       expect(k['none']).to.deep.equal({ type: 'NoneType' });
+      expect(k['missing']).to.deep.equal({ type: 'NoneType' });
       expect(k['flag']).to.deep.equal({ type: 'bool' });
+      expect(k['nan']).to.deep.equal({ type: 'float', repr: 'nan', sign: 1 });
       expect(k['text']).to.deep.equal({ type: 'str', codepoints: [0x1f600] });
       expect(k['negzero']).to.deep.equal({ type: 'float', repr: '-0.0', sign: -1 });
       expect(k['big']).to.deep.include({ type: 'int', str: String(2n ** 80n) });
@@ -404,6 +409,7 @@ describe('types through the pool (PROTOCOL.md "Values")', function () {
       expect((k['map']!['keys'] as Seen[])[0]!.type).to.equal('int');
       expect(k['date']).to.deep.equal({ type: 'datetime', tz: 0, iso: '1970-01-01T00:00:00+00:00' });
       expect(k['floats']).to.deep.include({ type: 'ndarray', dtype: 'float32', shape: [1], owndata: false });
+      expect(k['longs']).to.deep.include({ type: 'ndarray', dtype: 'uint64', shape: [1], owndata: false, values: [2n ** 64n - 1n] });
       expect(k['cube']).to.deep.include({ type: 'ndarray', dtype: 'int16', shape: [2, 2], owndata: false });
 
       const back = await pool.call<Record<string, unknown>>('value_types', 'echo_kwargs', [], { kwargs });
@@ -413,6 +419,8 @@ describe('types through the pool (PROTOCOL.md "Values")', function () {
       expect((back['map'] as Map<unknown, unknown>).get(1)).to.equal('x');
       expect([...(back['floats'] as Float32Array)]).to.deep.equal([0.5]);
       expect((back['cube'] as NdArray).shape).to.deep.equal([2, 2]);
+      expect([...(back['longs'] as BigUint64Array)]).to.deep.equal([2n ** 64n - 1n]);
+      expect(back['missing']).to.equal(null);
     });
   });
 });
