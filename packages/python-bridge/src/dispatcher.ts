@@ -1,10 +1,12 @@
-import { CallTimeoutError, ProtocolError, QueueFullError, WorkerExitedError } from './errors.js';
+import { CallTimeoutError, QueueFullError, WorkerExitedError } from './errors.js';
 import { Fifo } from './fifo.js';
 import { LatencyWindow } from './stats.js';
 
 /** One interpreter as the dispatcher sees it: something that runs one call at a time. */
 export interface Executor {
   readonly id: string;
+  /** False once the interpreter has exited or is being stopped or killed: it takes no more work. */
+  readonly serviceable: boolean;
   call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown>;
   /** Abandons whatever runs: the interpreter is killed, its pending call rejects. */
   kill(): void;
@@ -25,8 +27,8 @@ export interface CallRequest {
 /** An interpreter held by one caller (for a stream) until it calls `release`. */
 export interface Lease<E extends Executor> {
   readonly executor: E;
-  /** `lost`: the interpreter died or was killed while held, so it must not serve again. */
-  release(lost: boolean): void;
+  /** Gives the interpreter back (to serve again if it still can). */
+  release(): void;
 }
 
 export interface DispatcherOptions<E extends Executor> {
@@ -175,22 +177,23 @@ export class Dispatcher<E extends Executor = Executor> {
     if (job.kind === 'lease') {
       const lease: Lease<E> = {
         executor,
-        release: (lost) => this.#finish(executor, job, { ok: true, value: undefined }, lost),
+        release: () => this.#finish(executor, job, { ok: true, value: undefined }),
       };
       this.#settle(job, { ok: true, value: lease });
       return;
     }
     const { module, fn, args, kwargs } = job.request;
     executor.call(module, fn, args, kwargs).then(
-      (value) => this.#finish(executor, job, { ok: true, value }, false),
-      // A reply that broke the protocol makes the interpreter kill itself: it must not serve again.
-      (error: unknown) =>
-        this.#finish(executor, job, { ok: false, error }, error instanceof WorkerExitedError || error instanceof ProtocolError),
+      (value) => this.#finish(executor, job, { ok: true, value }),
+      (error: unknown) => this.#finish(executor, job, { ok: false, error }),
     );
   }
 
-  /** A job's run ended: settle it (or run it again) and put its interpreter back to work. */
-  #finish(executor: E, job: Job<E>, outcome: Outcome, executorLost: boolean): void {
+  /**
+   * A job's run ended: settle it (or run it again) and put its interpreter back to work, unless
+   * it died or is going away (it exited, was killed, or killed itself over a broken reply).
+   */
+  #finish(executor: E, job: Job<E>, outcome: Outcome): void {
     if (this.#running.get(executor) !== job) return; // a lease released twice
     this.#running.delete(executor);
     job.executor = undefined;
@@ -208,8 +211,8 @@ export class Dispatcher<E extends Executor = Executor> {
       this.#drains.delete(executor);
       drained();
     }
-    if (executorLost) this.#attached.delete(executor);
-    else this.#served(executor);
+    if (executor.serviceable) this.#served(executor);
+    else this.#attached.delete(executor);
     this.#pump();
   }
 

@@ -299,6 +299,11 @@ export class Interpreter {
     return this.#exit === undefined;
   }
 
+  /** Alive, and neither stopping nor killed: it may be given another request. */
+  get serviceable(): boolean {
+    return this.#exit === undefined && !this.#killed && !this.#stopRequested;
+  }
+
   /** A request is outstanding, or a stream is open. */
   get busy(): boolean {
     return this.#inflight !== undefined || this.#streamOpen;

@@ -1,6 +1,6 @@
 import { supervisor, type ChildSpec, type ExitReason, type StartContext, type StartFn, type StartedChild } from '@piton/core';
 import { Dispatcher, type CallRequest } from './dispatcher.js';
-import { PoolStartError, PoolStoppedError, ProtocolError } from './errors.js';
+import { PoolStartError, PoolStoppedError } from './errors.js';
 import type { Interpreter, InterpreterOptions } from './interpreter.js';
 import {
   checkCallOptions,
@@ -188,15 +188,11 @@ class PoolHandle implements PoolRef {
         checkName('module', module);
         checkName('function', fn);
         const lease = await dispatcher.acquire({ signal: options.signal, timeout: options.timeout });
-        let lost = false;
         try {
           const items = lease.executor.stream(module, fn, args, options.kwargs, { batch });
           for await (const item of items) yield item as T;
-        } catch (error) {
-          lost = !lease.executor.alive || error instanceof ProtocolError;
-          throw error;
         } finally {
-          lease.release(lost || !lease.executor.alive);
+          lease.release();
         }
       },
     };
