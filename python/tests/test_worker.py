@@ -279,6 +279,13 @@ def test_sigterm_during_a_call_unwinds_it_and_exits_0(fresh_worker, tmp_path):
     assert marker.read_text() == "unwound"
 
 
+def test_sigterm_taken_by_another_thread_still_stops_an_idle_worker(fresh_worker, tmp_path):
+    go = tmp_path / "go"
+    assert fresh_worker.call("functions", "sigterm_from_a_thread", str(go))[2] is True
+    go.write_text("go")  # the worker is back waiting for requests
+    assert fresh_worker.wait() == 0
+
+
 def test_sigint_is_ignored(fresh_worker):
     assert fresh_worker.request("hello", 1)[0] == "ready"  # serving: the handlers are in place
     fresh_worker.process.send_signal(signal.SIGINT)

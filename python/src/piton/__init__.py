@@ -2,20 +2,35 @@
 
 Run it as ``python -m piton.worker --endpoint ENDPOINT --path DIR``; the wire protocol is
 described in PROTOCOL.md at the root of the repository.
+
+The names below load their modules on first use: importing ``piton`` (as ``python -m
+piton.worker`` does first) must not import numpy, whose thread pool has to be started by the
+worker after it has set its signal mask.
 """
+
+from typing import Any
 
 __version__ = "0.1.0"
 
-from .codec import RawArray, decode, encode  # noqa: E402
-from .errors import EncodeError, MessageTooLarge, PitonError, ProtocolError  # noqa: E402
+_LAZY = {
+    "RawArray": "codec",
+    "encode": "codec",
+    "decode": "codec",
+    "PitonError": "errors",
+    "ProtocolError": "errors",
+    "EncodeError": "errors",
+    "MessageTooLarge": "errors",
+}
 
-__all__ = [
-    "__version__",
-    "RawArray",
-    "encode",
-    "decode",
-    "PitonError",
-    "ProtocolError",
-    "EncodeError",
-    "MessageTooLarge",
-]
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'piton' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

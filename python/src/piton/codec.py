@@ -15,6 +15,7 @@ unsupported dtypes are refused, a 0-d array is sent as its scalar, numpy scalars
 from __future__ import annotations
 
 import datetime as _dt
+import threading
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import msgpack
@@ -112,21 +113,28 @@ def _type_error(value: Any) -> EncodeError:
 
 
 class _Encoder:
-    """One message's encoding: the ``default`` hook collects array frames as it meets them."""
+    """Encodes messages; the ``default`` hook collects the current message's array frames.
+
+    One per thread (see :func:`encode`): building a Packer costs more than packing a small call.
+    """
 
     def __init__(self) -> None:
         self.frames: List[Buffer] = []
         self._packer = msgpack.Packer(default=self._default, use_bin_type=True, datetime=False)
 
     def encode(self, value: Any) -> List[Buffer]:
+        self.frames = []
         try:
             head = self._packer.pack(value)
         except EncodeError:
+            self._packer.reset()
             raise
         except (ValueError, OverflowError, TypeError) as exc:
             # msgpack's own refusals: nesting too deep (or circular), a string too long, ...
+            self._packer.reset()
             raise EncodeError(f"cannot encode value: {exc}") from None
-        return [head, *self.frames]
+        frames, self.frames = [head, *self.frames], []
+        return frames
 
     def _default(self, value: Any) -> Any:
         if isinstance(value, int):  # only called for ints beyond int64/uint64
@@ -173,12 +181,18 @@ class _Encoder:
         raise _type_error(scalar)
 
 
+_local = threading.local()
+
+
 def encode(value: Any) -> List[Buffer]:
     """Encode ``value`` as frames: ``[msgpack bytes, array buffer, ...]``.
 
     Raises :class:`EncodeError` naming the Python type of the first value it cannot encode.
     """
-    return _Encoder().encode(value)
+    encoder = getattr(_local, "encoder", None)
+    if encoder is None:
+        encoder = _local.encoder = _Encoder()
+    return encoder.encode(value)
 
 
 # ---------------------------------------------------------------------------------- decoding
@@ -250,4 +264,4 @@ def decode(frames: Sequence[Buffer]) -> Any:
 
 def frames_size(frames: Sequence[Buffer]) -> int:
     """Total size in bytes of a message's frames."""
-    return sum(memoryview(f).nbytes for f in frames)
+    return sum(len(f) if type(f) is bytes else memoryview(f).nbytes for f in frames)

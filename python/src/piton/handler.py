@@ -18,13 +18,12 @@ import msgpack
 
 from . import __version__
 from . import protocol as p
+from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 from .codec import Buffer, decode, encode, frames_size
 from .dispatch import Resolver
 from .errors import EncodeError, MessageTooLarge, ProtocolError, Terminated, error_info
 
-__all__ = ["Handler", "Action", "DEFAULT_MAX_MESSAGE_SIZE"]
-
-DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024
+__all__ = ["Handler", "Action"]
 
 
 class Action(enum.Enum):

@@ -13,6 +13,7 @@ from .errors import ProtocolError
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "DEFAULT_MAX_MESSAGE_SIZE",
     "Hello",
     "Call",
     "Stream",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 PROTOCOL_VERSION = 1
+#: The largest message, all frames together, unless configured otherwise.
+DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)

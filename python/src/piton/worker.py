@@ -14,21 +14,23 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import importlib
 import os
 import signal
 import sys
 import threading
 import traceback
-from typing import Any, List, NoReturn, Optional, Sequence
+from typing import Iterator, List, NoReturn, Optional, Sequence
 
-import zmq
-
-from .dispatch import Resolver
+# Only the standard library (and modules made of it) at module level: zmq's threads and numpy's
+# thread pool are started inside main(), with SIGTERM blocked, so that the kernel delivers
+# SIGTERM to the main thread.
 from .errors import Terminated
-from .handler import DEFAULT_MAX_MESSAGE_SIZE, Action, Handler
+from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 
-__all__ = ["main", "parse_args", "EXIT_OK", "EXIT_VERSION_MISMATCH", "EXIT_PRELOAD_FAILED", "EXIT_ORPHANED"]
+__all__ = ["main", "parse_args", "EXIT_OK", "EXIT_FAILED", "EXIT_VERSION_MISMATCH", "EXIT_PRELOAD_FAILED",
+           "EXIT_ORPHANED"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -39,9 +41,6 @@ EXIT_ORPHANED = 4
 PR_SET_PDEATHSIG = 1
 #: How often the watchdog thread looks for a dead parent, in seconds.
 PARENT_POLL_INTERVAL = 0.5
-#: Frames at least this large are sent without a copy (pyzmq's copy_threshold): zero-copy has a
-#: fixed cost that only pays off above ~100 KiB (python/bench/copy_threshold.py, PROTOCOL.md).
-ZERO_COPY_THRESHOLD = 128 * 1024
 #: How long the last reply (``bye``, a version mismatch) may take to leave before exit, in ms.
 FINAL_REPLY_LINGER_MS = 1000
 
@@ -126,28 +125,8 @@ def _preload(modules: List[str]) -> None:
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding is enough
     raise Terminated()
-
-
-def receive(socket: zmq.Socket) -> List[Any]:
-    """One request's frames. Frame 0 is copied (msgpack copies what it decodes anyway); array
-    frames are received without a copy, so ndarrays view them (writable) and nothing is copied."""
-    frames: List[Any] = [socket.recv(copy=True)]
-    while socket.rcvmore:
-        frames.append(socket.recv(copy=False))
-    return frames
-
-
-def serve(socket: zmq.Socket, handler: Handler) -> int:
-    """Answer requests until ``stop``, a version mismatch or SIGTERM; return the exit code."""
-    while True:
-        frames = receive(socket)
-        reply, action = handler.handle(frames)
-        socket.send_multipart(reply, copy=False)
-        if action is Action.STOP:
-            return EXIT_OK
-        if action is Action.VERSION_MISMATCH:
-            return EXIT_VERSION_MISMATCH
 
 
 def _exit(code: int) -> NoReturn:
@@ -164,19 +143,40 @@ def _exit(code: int) -> NoReturn:
         os._exit(code)
 
 
+@contextlib.contextmanager
+def _sigterm_blocked() -> Iterator[None]:
+    """Threads started inside (the watchdog, libzmq's I/O threads, numpy's BLAS pool) inherit a
+    mask that blocks SIGTERM, so the kernel delivers it to the main thread: a main thread blocked
+    in a user's sleep() or read() is then interrupted and unwinds at once."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     args = parse_args(argv)
-    _tie_to_parent(args.parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with _sigterm_blocked():
+        _tie_to_parent(args.parent_pid)
+        import zmq
+
+        from . import codec  # imports numpy, if installed, which starts its thread pool
+        from .dispatch import Resolver
+        from .handler import Handler
+        from .server import open_socket, serve
+
+        context = zmq.Context()
+        socket = open_socket(context)  # starts libzmq's I/O thread
     for path in reversed(args.path):
         sys.path.insert(0, os.path.abspath(path))
     _preload(args.preload)
 
     handler = Handler(Resolver(args.path, args.allow_module, args.allow_private), args.max_message_size)
-    context = zmq.Context()
-    socket = context.socket(zmq.REP)
-    socket.setsockopt(zmq.LINGER, 0)
-    socket.copy_threshold = ZERO_COPY_THRESHOLD
     code = EXIT_FAILED
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
