@@ -26,7 +26,7 @@ async function executorSeconds(ctx: BenchContext, count: number): Promise<{ sequ
 }
 
 export async function runCpu(ctx: BenchContext): Promise<Row[]> {
-  const count = ctx.settings.quick ? 200 : 400;
+  const count = ctx.settings.quick ? 100 : 400;
   const one = await startPool(ctx, { size: 1 });
   const two = await startPool(ctx, { size: 2 });
   await poolSeconds(one, 20);

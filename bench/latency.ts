@@ -10,7 +10,7 @@ import { percentile } from './lib/stats.js';
 import { latencies } from './lib/timing.js';
 
 export async function runLatency(ctx: BenchContext): Promise<Row[]> {
-  const calls = ctx.settings.quick ? 1_000 : 4_000;
+  const calls = ctx.settings.quick ? 600 : 4_000;
   const floor = await FloorClient.start(ctx);
   const pool = await startPool(ctx, { size: 1 });
   const floorCall = () => floor.call(1);

@@ -31,7 +31,7 @@ async function pitonCodec(): Promise<PitonCodec> {
 }
 
 export async function runProfile(ctx: BenchContext): Promise<Row[]> {
-  const calls = ctx.settings.quick ? 1_000 : 3_000;
+  const calls = ctx.settings.quick ? 600 : 3_000;
   const codec = await pitonCodec();
   const call = ['call', 1, 'functions', 'noop', [1], null];
   const names = ['kind', 'id', 'module', 'function', 'args', 'kwargs'];

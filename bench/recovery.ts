@@ -52,7 +52,7 @@ async function pythonRunMs(ctx: BenchContext, code: string): Promise<number> {
 
 export async function runRecovery(ctx: BenchContext): Promise<Row[]> {
   const { WorkerExitedError } = await import('@piton/python-bridge');
-  const kills = ctx.settings.quick ? 2 : 5;
+  const kills = ctx.settings.quick ? 1 : 5;
   const cold: number[] = [], coldNumpy: number[] = [], bare: number[] = [], imports: number[] = [], importsNumpy: number[] = [];
   const reject1: number[] = [], next1: number[] = [], reject2: number[] = [], next2: number[] = [];
   const one = await startPool(ctx, { size: 1 });

@@ -70,14 +70,14 @@ async function warmUp(op: () => Promise<unknown>, min: number, max: number, chun
 }
 
 export async function runSoak(ctx: BenchContext): Promise<Row[]> {
-  const total = ctx.settings.quick ? 20_000 : 100_000;
+  const total = ctx.settings.quick ? 10_000 : 100_000;
   const concurrency = 16;
   const pool = await startPool(ctx, { size: 2 });
   const noop = () => pool.call('functions', 'noop', [1]);
   collectGarbage();
   const heapAtStart = process.memoryUsage().heapTotal;
   const warmed = ctx.settings.quick
-    ? await warmUp(noop, 4_000, 20_000, 2_000, 2)
+    ? await warmUp(noop, 4_000, 10_000, 2_000, 2)
     : await warmUp(noop, 20_000, 150_000, 10_000, 3);
   const base = sample(pool);
   const segments: { at: MemorySample; rate: number }[] = [];

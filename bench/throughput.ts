@@ -27,7 +27,7 @@ async function floorRate(clients: readonly FloorClient[], total: number): Promis
 }
 
 export async function runThroughput(ctx: BenchContext): Promise<Row[]> {
-  const total = ctx.settings.quick ? 600 : 5_000;
+  const total = ctx.settings.quick ? 400 : 5_000;
   const floors = [await FloorClient.start(ctx), await FloorClient.start(ctx)];
   const pools = { 1: await startPool(ctx, { size: 1 }), 2: await startPool(ctx, { size: 2 }) };
   const floor1: number[] = [], floor2: number[] = [];

@@ -34,7 +34,7 @@ def per_op_us(fn, number: int, repeat: int = 7) -> float:
 
 
 def main() -> None:
-    scale = 4 if "--quick" in sys.argv[1:] else 1
+    scale = 8 if "--quick" in sys.argv[1:] else 1
     call = msgpack.packb(["call", 1, "functions", "noop", [1], None])
     frames = [call]
 
