@@ -121,6 +121,12 @@ def test_unencodable_result_is_an_encode_error_naming_the_type(worker):
     assert worker.call("functions", "add", 1, 1)[2] == 2
 
 
+def test_prints_reach_stdout_line_by_line_while_the_worker_runs():
+    with Worker() as w:
+        w.call("functions", "print_line", "first line")
+        assert w.process.stdout.readline() == b"first line\n"  # not held back in a block buffer
+
+
 def test_prints_do_not_disturb_the_protocol():
     with Worker() as w:
         assert w.call("functions", "shout", "hi there")[2] == "HI THERE"
@@ -198,6 +204,23 @@ def test_non_iterable_result_is_a_type_error(worker):
     kind, _, err = worker.request("stream", "functions", "add", [1, 2], None, 10)
     assert (kind, err["type"]) == ("error", "TypeError")
     assert "not iterable" in err["message"]
+
+
+def test_stream_item_that_cannot_be_encoded_closes_the_stream(worker, tmp_path):
+    marker = tmp_path / "marker"
+    assert worker.request("stream", "functions", "yields_a_set", [str(marker)], None, 1)[2:] == [[1], False]
+    kind, _, err = worker.request("next", 1)
+    assert (kind, err["type"], err["message"]) == ("error", "EncodeError", "cannot encode object of type 'set'")
+    assert marker.read_text() == "closed"
+    assert worker.request("next", 1)[2]["type"] == "ProtocolError"
+
+
+def test_stream_reply_over_the_size_limit_is_message_too_large():
+    with Worker("--max-message-size", "1000") as w:
+        assert w.request("stream", "functions", "chunks", [600, 5], None, 1)[2] == [b"x" * 600]
+        kind, _, err = w.request("next", 2)
+        assert (kind, err["type"]) == ("error", "MessageTooLarge")
+        assert w.request("next", 1)[2]["type"] == "ProtocolError"  # the stream is closed
 
 
 # ---------------------------------------------------------------------------------- batches

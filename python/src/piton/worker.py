@@ -161,6 +161,10 @@ def _sigterm_blocked() -> Iterator[None]:
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     args = parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # stdout is a pipe to the pool, which logs it line by line: a block buffer would hold prints
+    # back until 8 KiB have piled up or the worker exits.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
     with _sigterm_blocked():
         _tie_to_parent(args.parent_pid)
         import zmq
