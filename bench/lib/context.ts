@@ -88,14 +88,14 @@ export class BenchContext {
     this.#stoppables.clear();
     await Promise.allSettled(pending.map((s) => s.stop()));
     this.killAll();
-    rmSync(this.#tmp, { recursive: true, force: true });
   }
 
-  /** Synchronous last resort (process 'exit', signals). */
+  /** Synchronous last resort (process 'exit', signals): kills what is alive, removes the endpoints. */
   killAll(): void {
     for (const child of this.#children) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
+    rmSync(this.#tmp, { recursive: true, force: true });
   }
 }
 
