@@ -65,6 +65,11 @@ def test_unsupported_values_are_encode_errors_naming_the_type(value, name):
         encode(value)
 
 
+def test_a_lone_surrogate_is_an_encode_error_naming_the_character():
+    with pytest.raises(EncodeError, match=r"\\ud800"):
+        encode(["ok", "a\ud800b"])
+
+
 def test_circular_value_is_an_encode_error():
     value = []
     value.append(value)
