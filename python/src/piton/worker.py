@@ -182,8 +182,8 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
 
     handler = Handler(Resolver(args.path, args.allow_module, args.allow_private), args.max_message_size)
     code = EXIT_FAILED
-    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        signal.signal(signal.SIGTERM, _on_sigterm)  # inside: a SIGTERM from here on exits 0
         socket.bind(args.endpoint)
         code = serve(socket, handler)
         # The last reply must leave before the socket goes; the peer is there, so this is short.
