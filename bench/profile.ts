@@ -18,6 +18,7 @@ interface PythonLayers {
   handler_us: number;
   pyzmq_copy_us: number;
   pyzmq_nocopy_us: number;
+  pyzmq_poll_us: number;
 }
 
 interface PitonCodec {
@@ -70,6 +71,7 @@ export async function runProfile(ctx: BenchContext): Promise<Row[]> {
     pyRow('handler_us', 'Python: piton Handler.handle (codec, checks, dispatch, noop)'),
     pyRow('pyzmq_copy_us', 'Python: pyzmq ipc send + recv(), tiny frame'),
     pyRow('pyzmq_nocopy_us', 'Python: pyzmq ipc send + recv_multipart(copy=False)'),
+    pyRow('pyzmq_poll_us', 'Python: pyzmq ipc send + poll(socket, pipe) + recv()'),
     { benchmark: b, figure: 'round trip p50: transport only (Python echoes bytes unread)', unit: 'µs', samples: s.raw },
     { benchmark: b, figure: 'round trip p50: floor (transport + msgpack both sides)', unit: 'µs', samples: s.floor, ratio: { label: '× transport', samples: s.floor.map((v, i) => v / s.raw[i]!) } },
     { benchmark: b, figure: 'round trip p50: pool of 1', unit: 'µs', samples: s.pool, ratio: { label: '× transport', samples: s.pool.map((v, i) => v / s.raw[i]!) } },

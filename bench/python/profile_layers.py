@@ -4,7 +4,9 @@
 - ``piton_codec_us``: the same with piton's codec (frames, extensions);
 - ``handler_us``: piton's whole request handling (decode, parse, resolve, call ``noop``, encode);
 - ``pyzmq_copy_us`` / ``pyzmq_nocopy_us``: a send + receive of a tiny frame between two PAIR
-  sockets over ipc, received with ``recv()`` vs ``recv_multipart(copy=False)``.
+  sockets over ipc, received with ``recv()`` vs ``recv_multipart(copy=False)``;
+- ``pyzmq_poll_us``: the same with ``recv()`` after a ``zmq.Poller`` poll of the socket and a pipe,
+  as the worker's serve loop does.
 
 Prints one JSON line of medians (µs per operation). ``--quick`` times fewer operations.
 """
@@ -75,8 +77,22 @@ def main() -> None:
                 a.send(call)
                 b.recv_multipart(copy=False)
 
+            # The worker polls its socket together with a signal wake-up pipe before receiving.
+            read_fd, write_fd = os.pipe()
+            poller = zmq.Poller()
+            poller.register(b, zmq.POLLIN)
+            poller.register(read_fd, zmq.POLLIN)
+
+            def polled() -> None:
+                a.send(call)
+                poller.poll()
+                b.recv()
+
             results["pyzmq_copy_us"] = per_op_us(copy, 2000 // scale)
             results["pyzmq_nocopy_us"] = per_op_us(nocopy, 2000 // scale)
+            results["pyzmq_poll_us"] = per_op_us(polled, 2000 // scale)
+            os.close(read_fd)
+            os.close(write_fd)
         finally:
             a.close(linger=0)
             b.close(linger=0)
