@@ -1,4 +1,13 @@
-import { supervisor, type ChildSpec, type ExitReason, type StartContext, type StartFn, type StartedChild } from '@piton/core';
+import {
+  isNormalExit,
+  supervisor,
+  type ChildSpec,
+  type ExitReason,
+  type StartContext,
+  type StartFn,
+  type StartedChild,
+  type SupervisorEvent,
+} from '@piton/core';
 import { Dispatcher, type CallRequest } from './dispatcher.js';
 import { PoolStartError, PoolStoppedError } from './errors.js';
 import type { Interpreter, InterpreterOptions } from './interpreter.js';
@@ -112,7 +121,17 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   }
 
   const stop = (why: string) => dispatcher.close(new PoolStoppedError(why));
-  void tree.exited.then((reason) => stop(`the pool stopped (${describeReason(reason)})`));
+  const failures = watchFailures(ctx);
+  void tree.exited.then((reason) => {
+    failures.dispose();
+    // After a give-up, say why the interpreters kept failing: that is what the caller must fix.
+    stop(
+      failures.gaveUp
+        ? `the pool stopped: more than ${options.intensity} interpreter restarts within ${options.period} ms; ` +
+            `the last failure: ${failures.last ?? 'unknown'}`
+        : `the pool stopped (${describeReason(reason)})`,
+    );
+  });
 
   const ref = new PoolHandle(dispatcher, options, () => ({ size: options.size, restarts: Math.max(0, started - options.size) }));
   return {
@@ -136,6 +155,20 @@ function retirementPolicy(options: ResolvedPoolOptions): ((interpreter: Interpre
   return (interpreter, served) =>
     (maxTasks !== undefined && served >= maxTasks) ||
     (maxMemory !== undefined && (residentBytes(interpreter.pid) ?? 0) > maxMemory);
+}
+
+/** Follows the pool supervisor's events: whether it gave up, and its children's last failure. */
+function watchFailures(ctx: StartContext): { gaveUp: boolean; last: string | undefined; dispose(): void } {
+  const state = { gaveUp: false, last: undefined as string | undefined, dispose: () => {} };
+  const listener = (event: SupervisorEvent) => {
+    if (event.supervisor !== ctx.path) return;
+    if (event.type === 'gave_up') state.gaveUp = true;
+    else if (event.type === 'start_failed') state.last = describeReason(event.reason as ExitReason);
+    else if (event.type === 'exited' && !isNormalExit(event.reason)) state.last = describeReason(event.reason);
+  };
+  ctx.system.events.on('event', listener);
+  state.dispose = () => ctx.system.events.off('event', listener);
+  return state;
 }
 
 function describeReason(reason: ExitReason): string {
