@@ -80,6 +80,11 @@ async function expectGaveUpCleanly(pool: PythonPool, record: LoopRecord): Promis
   await eventually(() => workersOf().length === 0, 'no interpreter left', 5_000);
   const error = await pool.call('calls', 'echo', [1]).catch((e: unknown) => e);
   expect(error).to.be.instanceOf(PoolStoppedError);
+  // The refusal says why the pool stopped: the budget, and the interpreters' last failure.
+  expect((error as Error).message)
+    .to.contain(`more than ${INTENSITY} interpreter restarts`)
+    .and.to.contain('exited with code 7')
+    .and.to.contain('dies_when_marked');
   console.log(
     `crash loop: ${record.startFailed.length} failed starts, delays ${delays.join('/')} ms, gave up after ${record.elapsedMs} ms`,
   );
