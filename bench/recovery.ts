@@ -3,6 +3,10 @@
  * and (b) the next successful call; on a pool of 1 the next call waits for a replacement, on a pool
  * of 2 the other (idle) interpreter serves it. Also the cold start of an interpreter (spawn →
  * ready), with and without numpy preloaded.
+ *
+ * Each kill hits interpreters that have run longer than the pool's restart-backoff reset window,
+ * as a first crash does. Crashes in close succession are restarted after a growing delay on
+ * purpose (a crash loop must not spin), which is not what these rows measure.
  */
 import type { PythonPool } from '@piton/python-bridge';
 import { exited, type BenchContext } from './lib/context.js';
@@ -50,9 +54,12 @@ async function pythonRunMs(ctx: BenchContext, code: string): Promise<number> {
   return nowMs() - t0;
 }
 
+/** The pool's default `restartBackoff.max` (1 s), which is also its reset window, plus a margin. */
+const STABLE_RUN_MS = 1_100;
+
 export async function runRecovery(ctx: BenchContext): Promise<Row[]> {
   const { WorkerExitedError } = await import('@piton/python-bridge');
-  const kills = ctx.settings.quick ? 1 : 5;
+  const kills = ctx.settings.quick ? 1 : 3;
   const cold: number[] = [], coldNumpy: number[] = [], bare: number[] = [], imports: number[] = [], importsNumpy: number[] = [];
   const reject1: number[] = [], next1: number[] = [], reject2: number[] = [], next2: number[] = [];
   const one = await startPool(ctx, { size: 1 });
@@ -66,6 +73,8 @@ export async function runRecovery(ctx: BenchContext): Promise<Row[]> {
     // Several kills per trial; the trial's figure is their median.
     const t1: KillTiming[] = [], t2: KillTiming[] = [];
     for (let k = 0; k < kills; k++) {
+      await Promise.all([one.whenReady(), two.whenReady()]);
+      await new Promise((r) => setTimeout(r, STABLE_RUN_MS));
       t1.push(await killBusy(one, WorkerExitedError));
       t2.push(await killBusy(two, WorkerExitedError));
     }
