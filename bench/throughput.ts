@@ -4,6 +4,7 @@
  * each to its own Python process), all in the same trial.
  */
 import type { BenchContext } from './lib/context.js';
+import { cpuDuring } from './lib/cpu-time.js';
 import { FloorClient } from './lib/floor.js';
 import { startPool } from './lib/pool.js';
 import type { Row } from './lib/report.js';
@@ -45,6 +46,17 @@ export async function runThroughput(ctx: BenchContext): Promise<Row[]> {
       }
     }
   }
+  // CPU per call, Node (all threads) and Python, for the two setups the target compares: what
+  // bounds the rate on a machine whose 2 cores both sides share.
+  const cpu = { floor: { node: [] as number[], python: [] as number[] }, pool: { node: [] as number[], python: [] as number[] } };
+  for (let trial = 0; trial < ctx.settings.trials; trial++) {
+    const f = await cpuDuring(floors.map((x) => x.pid!), () => floorRate(floors, total));
+    cpu.floor.node.push((f.node / total) * 1e6);
+    cpu.floor.python.push((f.python / total) * 1e6);
+    const p = await cpuDuring(pools[2].interpreters().map((i) => i.pid), () => throughput(() => pools[2].call('functions', 'noop', [1]), total, 8));
+    cpu.pool.node.push((p.node / total) * 1e6);
+    cpu.pool.python.push((p.python / total) * 1e6);
+  }
   for (const p of Object.values(pools)) await ctx.release(p);
   for (const f of floors) await ctx.release(f);
 
@@ -65,5 +77,11 @@ export async function runThroughput(ctx: BenchContext): Promise<Row[]> {
       rows.push(row);
     }
   }
+  rows.push(
+    { benchmark: b, figure: 'CPU per call, floor 2 sockets: Node process (all threads)', unit: 'µs', samples: cpu.floor.node },
+    { benchmark: b, figure: 'CPU per call, floor 2 sockets: Python processes', unit: 'µs', samples: cpu.floor.python },
+    { benchmark: b, figure: 'CPU per call, pool of 2 at concurrency 8: Node process (all threads)', unit: 'µs', samples: cpu.pool.node },
+    { benchmark: b, figure: 'CPU per call, pool of 2 at concurrency 8: interpreters', unit: 'µs', samples: cpu.pool.python },
+  );
   return rows;
 }
