@@ -15,6 +15,8 @@ unsupported dtypes are refused, a 0-d array is sent as its scalar, numpy scalars
 from __future__ import annotations
 
 import datetime as _dt
+import signal
+import sys
 import threading
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
@@ -22,10 +24,34 @@ import msgpack
 
 from .errors import EncodeError, ProtocolError
 
-try:  # numpy is optional: without it arrays arrive as RawArray
-    import numpy as _np
-except ImportError:  # pragma: no cover - exercised by monkeypatching _np in the tests
-    _np = None
+#: numpy, imported on first need: it is optional (without it arrays arrive as RawArray), and an
+#: interpreter that never meets an array should not pay its import (~300 ms) at every start.
+#: ``False`` until looked for, ``None`` when it is not installed (the tests also set ``None``).
+_np: Any = False
+
+
+def _numpy() -> Any:
+    global _np
+    if _np is False:
+        # numpy's BLAS threads start at import and inherit this thread's signal mask: block
+        # SIGTERM meanwhile, so that the kernel keeps delivering it to the serving thread.
+        masked = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM}) if masked else None
+        try:
+            import numpy
+        except ImportError:  # pragma: no cover - exercised by monkeypatching _np in the tests
+            _np = None
+        else:
+            _np = numpy
+        finally:
+            if previous is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return _np
+
+
+def _numpy_if_imported() -> Any:
+    # A value can only be an ndarray if something has imported numpy already.
+    return _np if _np is not False else sys.modules.get("numpy")
 
 __all__ = ["RawArray", "DTYPES", "Buffer", "encode", "decode", "EXT_ARRAY", "EXT_BIGINT"]
 
@@ -143,10 +169,11 @@ class _Encoder:
             return _timestamp(value)
         if isinstance(value, RawArray):
             return self._array(value.dtype, value.shape, value.data)
-        if _np is not None:
-            if isinstance(value, _np.ndarray):
-                return self._ndarray(value)
-            if isinstance(value, _np.generic):
+        np = _numpy_if_imported()
+        if np is not None:
+            if isinstance(value, np.ndarray):
+                return self._ndarray(np, value)
+            if isinstance(value, np.generic):
                 return self._scalar(value)
         raise _type_error(value)
 
@@ -155,7 +182,7 @@ class _Encoder:
         meta = msgpack.packb([dtype, list(shape), len(self.frames)], use_bin_type=True)
         return msgpack.ExtType(EXT_ARRAY, meta)
 
-    def _ndarray(self, array: Any) -> Any:
+    def _ndarray(self, np: Any, array: Any) -> Any:
         if array.ndim == 0:
             return self._scalar(array[()])
         name = array.dtype.name
@@ -166,9 +193,9 @@ class _Encoder:
             )
         if array.dtype.byteorder == ">":
             array = array.astype(array.dtype.newbyteorder("<"))
-        array = _np.ascontiguousarray(array)
+        array = np.ascontiguousarray(array)
         # A flat byte view: zero-copy, and one-dimensional whatever the shape.
-        return self._array(name, array.shape, array.reshape(-1).view(_np.uint8).data)
+        return self._array(name, array.shape, array.reshape(-1).view(np.uint8).data)
 
     def _scalar(self, scalar: Any) -> Any:
         item = scalar.item()
@@ -235,9 +262,10 @@ def _decode_array(data: bytes, frames: Sequence[Buffer]) -> Any:
             f"ext 1 (array) of dtype {dtype} and shape {shape} needs {expected} bytes, "
             f"frame {index} has {buffer.nbytes}"
         )
-    if _np is None:
+    np = _numpy()
+    if np is None:
         return RawArray(dtype, shape, buffer)
-    return _np.frombuffer(buffer, dtype=_np.dtype(dtype).newbyteorder("<")).reshape(shape)
+    return np.frombuffer(buffer, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
 
 
 def decode(frames: Sequence[Buffer]) -> Any:

@@ -169,7 +169,6 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
         _tie_to_parent(args.parent_pid)
         import zmq
 
-        from . import codec  # imports numpy, if installed, which starts its thread pool
         from .dispatch import Resolver
         from .handler import Handler
         from .server import open_socket, serve
@@ -178,7 +177,8 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
         socket = open_socket(context)  # starts libzmq's I/O thread
     for path in reversed(args.path):
         sys.path.insert(0, os.path.abspath(path))
-    _preload(args.preload)
+    with _sigterm_blocked():  # a preload may start threads too (numpy's, the user's own)
+        _preload(args.preload)
 
     handler = Handler(Resolver(args.path, args.allow_module, args.allow_private), args.max_message_size)
     code = EXIT_FAILED
