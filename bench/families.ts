@@ -15,8 +15,6 @@ import { runThroughput } from './throughput.js';
 
 export interface Family {
   name: string;
-  /** Skipped by a full run, run only when named by --only. */
-  optional?: boolean;
   run(ctx: BenchContext): Promise<Row[]>;
 }
 

@@ -75,7 +75,7 @@ export function renderTable(rows: readonly RowResult[]): string {
     const figure = r.note ? `${r.figure} (${r.note})` : r.figure;
     const ratio = r.ratio ? `${fmt(r.ratio.median)}${r.ratio.label} (${fmt(r.ratio.min)}–${fmt(r.ratio.max)})` : '';
     const met = r.target ? (r.target.met ? 'yes' : '**no**') : '';
-    lines.push(`| ${r.benchmark} | ${figure} | ${fmt(r.value.median)} ${r.unit} | ${fmt(r.value.min)}–${fmt(r.value.max)} | ${ratio} | ${r.target?.text ?? ''} | ${met} |`);
+    lines.push(`| ${r.benchmark} | ${figure} | ${`${fmt(r.value.median)} ${r.unit}`.trim()} | ${fmt(r.value.min)}–${fmt(r.value.max)} | ${ratio} | ${r.target?.text ?? ''} | ${met} |`);
   }
   return lines.join('\n');
 }
