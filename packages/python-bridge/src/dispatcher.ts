@@ -8,9 +8,14 @@ export interface Executor {
   /** False once the interpreter has exited or is being stopped or killed: it takes no more work. */
   readonly serviceable: boolean;
   call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown>;
+  /** Several calls in one round trip, each with its own outcome; rejects only if the round trip fails. */
+  callBatch?(calls: { module: string; fn: string; args: unknown[]; kwargs?: Record<string, unknown> }[]): Promise<Outcome[]>;
   /** Abandons whatever runs: the interpreter is killed, its pending call rejects. */
   kill(): void;
 }
+
+/** How a call ended. */
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export interface CallRequest {
   module: string;
@@ -33,15 +38,22 @@ export interface Lease<E extends Executor> {
 
 export interface DispatcherOptions<E extends Executor> {
   maxQueue: number;
-  /**
-   * Asked after each job an executor served (`served` counts them): true hands the executor to
-   * `onRetire` instead of back to the queue.
-   */
-  shouldRetire?: (executor: E, served: number) => boolean;
+  /** Calls an executor serves before it is handed to `onRetire` instead of back to the queue. */
+  maxTasksPerExecutor?: number;
+  /** Asked after each run: true retires the executor too (e.g. it holds too much memory). */
+  shouldRetire?: (executor: E) => boolean;
   onRetire?: (executor: E) => void;
 }
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+/**
+ * Calls to functions that take less than this (ms, averaged) may share a round trip: below it
+ * the socket round trip, not Python, is what a call costs.
+ */
+const SHORT_CALL_MS = 1;
+/** The most calls one round trip carries. */
+const MAX_BATCH = 16;
+/** Weight of the newest sample in a function's average duration. */
+const EWMA_WEIGHT = 0.2;
 
 /** A queued or running unit of work: a call, or a lease (an interpreter held for a stream). */
 interface Job<E extends Executor> {
@@ -59,6 +71,14 @@ interface Job<E extends Executor> {
 /**
  * Hands calls to idle interpreters, first come first served.
  *
+ * When calls queue up and are short (their function has averaged under SHORT_CALL_MS), an
+ * interpreter that frees up takes its fair share of the head of the queue (queued ÷ interpreters,
+ * at most MAX_BATCH) in one round trip: the order is kept, each call keeps its own result or
+ * error, and the round trip, which dominates a short call, is paid once. Calls with a timeout or
+ * an AbortSignal always run alone, so that cancelling one never takes another down with it; if the
+ * interpreter dies during a batch, every call of the batch rejects with WorkerExitedError (and is
+ * retried if it asked for retries), as a single call would.
+ *
  * Invariants: an executor is in exactly one of `#idle` or `#running` while attached, and in
  * neither once detached or killed; the queue is non-empty only while `#idle` is empty, so an idle
  * interpreter never waits while a call is queued; each job settles exactly once (`#settle` is
@@ -68,7 +88,10 @@ export class Dispatcher<E extends Executor = Executor> {
   readonly #options: DispatcherOptions<E>;
   readonly #queue = new Fifo<Job<E>>();
   readonly #idle: E[] = [];
-  readonly #running = new Map<E, Job<E>>();
+  /** What each busy executor runs: one call, one lease, or a batch of calls. */
+  readonly #running = new Map<E, Job<E>[]>();
+  /** Average duration (ms) of a call per `module.fn`, measured at the dispatcher. */
+  readonly #durations = new Map<string, number>();
   /** Executors still attached: detached and killed ones never serve again. */
   readonly #attached = new Set<E>();
   /** Waiters for an executor's running job to finish (graceful drain). */
@@ -166,62 +189,88 @@ export class Dispatcher<E extends Executor = Executor> {
         signal.addEventListener('abort', job.onAbort, { once: true });
       }
       const executor = this.#idle.pop();
-      if (executor) this.#run(executor, job);
+      if (executor) this.#run(executor, [job]);
       else this.#queue.push(job);
     });
   }
 
-  #run(executor: E, job: Job<E>): void {
-    job.executor = executor;
-    this.#running.set(executor, job);
-    if (job.kind === 'lease') {
+  #run(executor: E, jobs: Job<E>[]): void {
+    this.#running.set(executor, jobs);
+    for (const job of jobs) job.executor = executor;
+    const first = jobs[0]!;
+    if (first.kind === 'lease') {
       const lease: Lease<E> = {
         executor,
-        release: () => this.#finish(executor, job, { ok: true, value: undefined }),
+        release: () => this.#finish(executor, jobs, [{ ok: true, value: undefined }]),
       };
-      this.#settle(job, { ok: true, value: lease });
+      this.#settle(first, { ok: true, value: lease });
       return;
     }
-    const { module, fn, args, kwargs } = job.request;
-    executor.call(module, fn, args, kwargs).then(
-      (value) => this.#finish(executor, job, { ok: true, value }),
-      (error: unknown) => this.#finish(executor, job, { ok: false, error }),
-    );
+    const startedAt = performance.now();
+    const done = (outcomes: Outcome[]) => {
+      this.#timed(jobs, performance.now() - startedAt);
+      this.#finish(executor, jobs, outcomes);
+    };
+    const failed = (error: unknown) => done(jobs.map(() => ({ ok: false, error })));
+    if (jobs.length === 1) {
+      const { module, fn, args, kwargs } = first.request;
+      executor.call(module, fn, args, kwargs).then((value) => done([{ ok: true, value }]), failed);
+    } else {
+      executor.callBatch!(jobs.map(({ request: { module, fn, args, kwargs } }) => ({ module, fn, args, kwargs }))).then(done, failed);
+    }
   }
 
   /**
-   * A job's run ended: settle it (or run it again) and put its interpreter back to work, unless
-   * it died or is going away (it exited, was killed, or killed itself over a broken reply).
+   * A run ended: settle its jobs (or queue them again, for retries) and put the interpreter back
+   * to work, unless it died or is going away (it exited, was killed, or killed itself over a
+   * broken reply).
    */
-  #finish(executor: E, job: Job<E>, outcome: Outcome): void {
-    if (this.#running.get(executor) !== job) return; // a lease released twice
+  #finish(executor: E, jobs: Job<E>[], outcomes: Outcome[]): void {
+    if (this.#running.get(executor) !== jobs) return; // a lease released twice
     this.#running.delete(executor);
-    job.executor = undefined;
-    if (!job.settled) {
+    const retries: Job<E>[] = [];
+    jobs.forEach((job, i) => {
+      job.executor = undefined;
+      if (job.settled) return;
+      const outcome = outcomes[i]!;
       const retryable = !outcome.ok && outcome.error instanceof WorkerExitedError && job.request.retries > 0;
       if (retryable && !this.#closedWith) {
         job.request.retries--;
-        this.#queue.unshift(job);
+        retries.push(job);
       } else if (job.kind === 'call') {
         this.#settle(job, outcome);
       }
-    }
+    });
+    // Back at the head, in their original order: a retried call keeps its place in line.
+    for (let i = retries.length - 1; i >= 0; i--) this.#queue.unshift(retries[i]!);
     const drained = this.#drains.get(executor);
     if (drained) {
       this.#drains.delete(executor);
       drained();
     }
-    if (executor.serviceable) this.#served(executor);
+    if (executor.serviceable) this.#served(executor, jobs[0]!.kind === 'call' ? jobs.length : 1);
     else this.#attached.delete(executor);
     this.#pump();
   }
 
-  /** Counts a served job and decides whether the interpreter serves again or retires. */
-  #served(executor: E): void {
+  /** Records how long each function took, a batch's time shared equally among its calls. */
+  #timed(jobs: Job<E>[], ms: number): void {
+    const each = ms / jobs.length;
+    for (const { request } of jobs) {
+      const key = `${request.module}.${request.fn}`;
+      const average = this.#durations.get(key);
+      this.#durations.set(key, average === undefined ? each : average + EWMA_WEIGHT * (each - average));
+    }
+  }
+
+  /** Counts the calls a run served and decides whether the interpreter serves again or retires. */
+  #served(executor: E, calls: number): void {
     if (!this.#attached.has(executor)) return;
-    const served = (this.#tasksServed.get(executor) ?? 0) + 1;
+    const served = (this.#tasksServed.get(executor) ?? 0) + calls;
     this.#tasksServed.set(executor, served);
-    if (this.#options.shouldRetire?.(executor, served) && this.#options.onRetire) {
+    const { maxTasksPerExecutor: maxTasks, shouldRetire } = this.#options;
+    const retire = (maxTasks !== undefined && served >= maxTasks) || shouldRetire?.(executor);
+    if (retire && this.#options.onRetire) {
       this.#attached.delete(executor);
       this.#options.onRetire(executor);
       return;
@@ -236,9 +285,30 @@ export class Dispatcher<E extends Executor = Executor> {
 
   #pump(): void {
     while (this.#idle.length > 0 && this.#queue.size > 0) {
-      const job = this.#queue.shift()!;
-      this.#run(this.#idle.pop()!, job);
+      const executor = this.#idle.pop()!;
+      this.#run(executor, this.#takeFor(executor));
     }
+  }
+
+  /** The head of the queue, and with it, if the calls are short, its followers up to a fair share. */
+  #takeFor(executor: E): Job<E>[] {
+    const jobs = [this.#queue.shift()!];
+    if (!executor.callBatch || !this.#batchable(jobs[0]!)) return jobs;
+    const maxTasks = this.#options.maxTasksPerExecutor;
+    const tasksLeft = maxTasks === undefined ? MAX_BATCH : maxTasks - (this.#tasksServed.get(executor) ?? 0);
+    const fairShare = Math.ceil((this.#queue.size + 1) / Math.max(1, this.#attached.size));
+    const share = Math.min(MAX_BATCH, fairShare, tasksLeft);
+    for (let next = this.#queue.peek(); jobs.length < share && next && this.#batchable(next); next = this.#queue.peek()) {
+      jobs.push(this.#queue.shift()!);
+    }
+    return jobs;
+  }
+
+  #batchable(job: Job<E>): boolean {
+    const { kind, request } = job;
+    if (kind !== 'call' || request.timeout !== undefined || request.signal !== undefined) return false;
+    const average = this.#durations.get(`${request.module}.${request.fn}`);
+    return average !== undefined && average < SHORT_CALL_MS;
   }
 
   /** Timeout or abort: a queued job leaves the queue; a running one takes its interpreter down. */

@@ -41,6 +41,17 @@ export class Fifo<T extends object> {
     return undefined;
   }
 
+  /** The item `shift()` would return, left in place. */
+  peek(): T | undefined {
+    while (this.#head < this.#items.length) {
+      const item = this.#items[this.#head];
+      if (item !== undefined && !this.#removed.has(item)) return item;
+      this.#items[this.#head++] = undefined;
+      if (item !== undefined) this.#removed.delete(item);
+    }
+    return undefined;
+  }
+
   /** Removes an item known to be queued. */
   remove(item: T): void {
     this.#removed.add(item);

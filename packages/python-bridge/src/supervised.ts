@@ -71,7 +71,8 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const recyclers = new WeakMap<Interpreter, () => void>();
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
-    shouldRetire: retirementPolicy(options),
+    maxTasksPerExecutor: options.maxTasksPerWorker,
+    shouldRetire: memoryPolicy(options.maxMemoryPerWorker),
     onRetire: (interpreter) => recyclers.get(interpreter)?.(),
   });
   let started = 0;
@@ -148,13 +149,10 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   };
 }
 
-/** When an interpreter should be replaced by a fresh one after serving a call, if ever. */
-function retirementPolicy(options: ResolvedPoolOptions): ((interpreter: Interpreter, served: number) => boolean) | undefined {
-  const { maxTasksPerWorker: maxTasks, maxMemoryPerWorker: maxMemory } = options;
-  if (maxTasks === undefined && maxMemory === undefined) return undefined;
-  return (interpreter, served) =>
-    (maxTasks !== undefined && served >= maxTasks) ||
-    (maxMemory !== undefined && (residentBytes(interpreter.pid) ?? 0) > maxMemory);
+/** With a memory limit: replace an interpreter whose RSS exceeds it after a call. */
+function memoryPolicy(maxMemory: number | undefined): ((interpreter: Interpreter) => boolean) | undefined {
+  if (maxMemory === undefined) return undefined;
+  return (interpreter) => (residentBytes(interpreter.pid) ?? 0) > maxMemory;
 }
 
 /** Follows the pool supervisor's events: whether it gave up, and its children's last failure. */
