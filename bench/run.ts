@@ -93,8 +93,21 @@ async function main(): Promise<number> {
   return failures.length === 0 ? 0 : 1;
 }
 
+/**
+ * The run has stopped everything it started; if something still holds the event loop (a pool that
+ * failed half-way through its start, say), say what it is and exit rather than hang.
+ */
+function exitWhenDone(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => {
+    const left = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout');
+    process.stderr.write(`bench: still holding the event loop after the run: ${left.join(', ') || 'timers'}; exiting\n`);
+    process.exit(code === 0 ? 3 : code);
+  }, 5_000).unref();
+}
+
 main().then(
-  (code) => { process.exitCode = code; },
+  exitWhenDone,
   (error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
     process.exitCode = 2;
