@@ -1,4 +1,5 @@
 import {
+  formatReason,
   isNormalExit,
   supervisor,
   type ChildSpec,
@@ -130,7 +131,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       failures.gaveUp
         ? `the pool stopped: more than ${options.intensity} interpreter restarts within ${options.period} ms; ` +
             `the last failure: ${failures.last ?? 'unknown'}`
-        : `the pool stopped (${describeReason(reason)})`,
+        : `the pool stopped (${formatReason(reason)})`,
     );
   });
 
@@ -161,17 +162,12 @@ function watchFailures(ctx: StartContext): { gaveUp: boolean; last: string | und
   const listener = (event: SupervisorEvent) => {
     if (event.supervisor !== ctx.path) return;
     if (event.type === 'gave_up') state.gaveUp = true;
-    else if (event.type === 'start_failed') state.last = describeReason(event.reason as ExitReason);
-    else if (event.type === 'exited' && !isNormalExit(event.reason)) state.last = describeReason(event.reason);
+    else if (event.type === 'start_failed') state.last = formatReason(event.reason as ExitReason);
+    else if (event.type === 'exited' && !isNormalExit(event.reason)) state.last = formatReason(event.reason);
   };
   ctx.system.events.on('event', listener);
   state.dispose = () => ctx.system.events.off('event', listener);
   return state;
-}
-
-function describeReason(reason: ExitReason): string {
-  if (reason instanceof Error) return reason.message;
-  return typeof reason === 'string' ? reason : JSON.stringify(reason);
 }
 
 /** The pool's public face: validates each call, then hands it to the dispatcher. */
