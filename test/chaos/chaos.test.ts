@@ -9,6 +9,8 @@ import { formatReport, runLoad, type LoadReport } from './load.js';
 const SIZE = 4;
 const CALLS = 10_000;
 const CONCURRENCY = 32;
+/** Calls go on past CALLS until this many interpreters were killed, however fast the pool is. */
+const MIN_KILLS = 20;
 
 interface ChaosRun {
   report: LoadReport;
@@ -22,7 +24,13 @@ async function chaos(pool: PythonPool, title: string, callOptions?: CallOptions)
   killer.start();
   let report: LoadReport;
   try {
-    report = await runLoad(pool, { calls: CALLS, concurrency: CONCURRENCY, deadline: 60_000, callOptions });
+    report = await runLoad(pool, {
+      calls: CALLS,
+      until: () => killer.killed.length >= MIN_KILLS,
+      concurrency: CONCURRENCY,
+      deadline: 60_000,
+      callOptions,
+    });
   } finally {
     killer.stop();
   }
@@ -54,10 +62,11 @@ async function healed(pool: PythonPool): Promise<void> {
 function expectEverySettledOnce(run: ChaosRun): void {
   const { report } = run;
   expect(report.settledTwice, 'calls settled twice').to.deep.equal([]);
-  expect(report.settled, 'settled calls').to.equal(CALLS);
+  expect(report.calls, 'calls sent').to.be.at.least(CALLS);
+  expect(report.settled, 'settled calls').to.equal(report.calls);
   expect(report.wrongAnswers, 'calls answered with another call’s value').to.equal(0);
   expect(report.samples, 'rejections other than WorkerExitedError').to.deep.equal([]);
-  expect(run.kills, 'interpreters killed').to.be.greaterThan(0);
+  expect(run.kills, 'interpreters killed').to.be.at.least(MIN_KILLS);
   expect(run.restarts, 'restarts').to.be.at.least(run.kills);
 }
 
@@ -71,7 +80,7 @@ describe('chaos: interpreters SIGKILLed at random under load', function () {
 
   afterEach(() => pool.stop());
 
-  it(`settles each of ${CALLS} calls exactly once, with its own answer or WorkerExitedError, and heals`, async () => {
+  it(`settles each of ${CALLS}+ calls exactly once, with its own answer or WorkerExitedError, and heals`, async () => {
     const run = await chaos(pool, 'chaos, at-most-once (retries: 0)');
     expectEverySettledOnce(run);
     expect(Object.keys(run.report.failedByType)).to.satisfy((types: string[]) => types.every((t) => t === 'WorkerExitedError'));
@@ -79,10 +88,10 @@ describe('chaos: interpreters SIGKILLed at random under load', function () {
     expect(run.report.failedByType.WorkerExitedError ?? 0, 'calls lost to kills').to.be.greaterThan(0);
   });
 
-  it(`loses none of ${CALLS} calls when they may be retried (retries: 5)`, async () => {
+  it(`loses none of ${CALLS}+ calls when they may be retried (retries: 5)`, async () => {
     const run = await chaos(pool, 'chaos, with retries: 5', { retries: 5 });
     expectEverySettledOnce(run);
     expect(run.report.failedByType).to.deep.equal({});
-    expect(run.report.ok).to.equal(CALLS);
+    expect(run.report.ok).to.equal(run.report.calls);
   });
 });

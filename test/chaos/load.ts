@@ -2,7 +2,10 @@
 import type { CallOptions, PoolRef } from '@piton/python-bridge';
 
 export interface LoadOptions {
+  /** Calls to send at least. */
   calls: number;
+  /** Sending goes on past `calls` until this holds (e.g. enough interpreters were killed). */
+  until?: () => boolean;
   concurrency: number;
   /** The whole run must settle within this many ms, or `runLoad` rejects naming the unsettled calls. */
   deadline: number;
@@ -10,6 +13,7 @@ export interface LoadOptions {
 }
 
 export interface LoadReport {
+  /** Calls sent. */
   calls: number;
   /** Calls that settled (resolved or rejected), each counted once. */
   settled: number;
@@ -28,14 +32,17 @@ export interface LoadReport {
 }
 
 /**
- * Sends `calls` echo calls, each with its own unique value, `concurrency` at a time. Every call
- * records its settlement in a per-id counter, so a lost call (counter 0) or a doubled one
- * (counter 2) shows up, and checks that the echo is its own value, so cross-wiring shows up.
+ * Sends calls, each with its own unique value, `concurrency` at a time: three in four are
+ * `echo(value)` (quick, so the pool may batch them), one in four `sleep(0.002, value)` (a round
+ * trip of its own). Every call records its settlement in a per-id counter, so a lost call
+ * (counter 0) or a doubled one (counter 2) shows up, and checks that the answer is its own value,
+ * so cross-wiring shows up.
  */
 export async function runLoad(pool: PoolRef, options: LoadOptions): Promise<LoadReport> {
-  const settlements = new Uint8Array(options.calls);
+  const settlements: number[] = [];
+  const until = options.until ?? (() => true);
   const report: LoadReport = {
-    calls: options.calls,
+    calls: 0,
     settled: 0,
     ok: 0,
     failedByType: {},
@@ -57,12 +64,17 @@ export async function runLoad(pool: PoolRef, options: LoadOptions): Promise<Load
   };
 
   const lane = async () => {
-    while (next < options.calls) {
+    while (next < options.calls || !until()) {
       const id = next++;
+      settlements.push(0);
+      report.calls++;
       const value = { id, nonce, payload: `call-${id}` };
       const since = performance.now();
       try {
-        const echoed = await pool.call<typeof value>('calls', 'echo', [value], options.callOptions);
+        const echoed =
+          id % 4 === 3
+            ? await pool.call<typeof value>('calls', 'sleep', [0.002, value], options.callOptions)
+            : await pool.call<typeof value>('calls', 'echo', [value], options.callOptions);
         settle(id, since);
         if (echoed?.id === id && echoed.nonce === nonce && echoed.payload === value.payload) report.ok++;
         else report.wrongAnswers++;
@@ -79,8 +91,8 @@ export async function runLoad(pool: PoolRef, options: LoadOptions): Promise<Load
   const overdue = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const unsettled: number[] = [];
-      for (let id = 0; id < options.calls && unsettled.length < 10; id++) if (settlements[id] === 0) unsettled.push(id);
-      reject(new Error(`${options.calls - report.settled} calls unsettled after ${options.deadline} ms, e.g. ids ${unsettled.join(', ')}`));
+      for (let id = 0; id < settlements.length && unsettled.length < 10; id++) if (settlements[id] === 0) unsettled.push(id);
+      reject(new Error(`${report.calls - report.settled} calls unsettled after ${options.deadline} ms, e.g. ids ${unsettled.join(', ')}`));
     }, options.deadline);
   });
   try {
