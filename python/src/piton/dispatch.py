@@ -14,9 +14,12 @@ import importlib.util
 import os
 import sys
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 __all__ = ["Resolver"]
+
+#: At most this many checked names are remembered.
+_MAX_CHECKED = 4096
 
 
 class Resolver:
@@ -32,8 +35,17 @@ class Resolver:
         self.allow_modules = frozenset(allow_modules)
         self.allow_private = allow_private
         self._modules: Dict[str, ModuleType] = {}
+        # (module, function) names that passed every check, with their module: the checks depend
+        # on the names alone, so they need not run again. The attribute itself is still looked up
+        # on each call, so a function the module rebinds is the one called.
+        self._checked: Dict[Tuple[str, str], ModuleType] = {}
 
     def resolve(self, module: str, function: str) -> Callable[..., Any]:
+        mod = self._checked.get((module, function))
+        if mod is not None:
+            fn = getattr(mod, function, None)
+            if callable(fn):
+                return fn
         mod = self.module(module)
         if not function.isidentifier():
             raise AttributeError(f"{function!r} is not a function name (module {module!r})")
@@ -44,6 +56,9 @@ class Resolver:
             raise AttributeError(f"module {module!r} has no function {function!r}") from None
         if not callable(fn):
             raise TypeError(f"{module}.{function} is not callable: it is a {type(fn).__name__}")
+        if len(self._checked) >= _MAX_CHECKED:  # a module's __getattr__ may answer any name
+            self._checked.clear()
+        self._checked[(module, function)] = mod
         return fn
 
     def module(self, name: str) -> ModuleType:

@@ -65,22 +65,32 @@ class Handler:
 
     def handle(self, frames: Sequence[Buffer]) -> Tuple[List[Buffer], Action]:
         """Answer one request message; never raises except :class:`Terminated`."""
-        size = frames_size(frames)
+        # The serve loop receives frame 0 as bytes: a one-frame message is its length.
+        size = len(frames[0]) if len(frames) == 1 and type(frames[0]) is bytes else frames_size(frames)
         if size > self.max_message_size:
             exc = MessageTooLarge(
                 f"request of {size} bytes exceeds the worker's maximum message size of "
                 f"{self.max_message_size} bytes"
             )
             return self._error(_peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
-        rid = 0
         try:
             envelope = decode(frames)
-            rid = p.request_id(envelope)
-            request = p.parse_request(envelope)
         except ProtocolError as exc:
             # A message that does not decode as a whole (an unhashable map key deep inside) may
             # still start with a readable id: answering with it fails only that request, while
             # REP routes the reply to its sender, so no other caller can receive it.
+            return self._error(_peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+        # Most requests are calls without kwargs: answered without building a Call. Anything that
+        # is not plainly well-formed goes the general way, with its checks and messages.
+        if type(envelope) is list and len(envelope) == 6 and envelope[0] == "call" and envelope[5] is None:
+            _, call_id, module, function, args, _ = envelope
+            if type(call_id) is int and call_id >= 0 and type(module) is str and type(function) is str \
+                    and type(args) is list:
+                return self._plain_call(call_id, module, function, args), Action.CONTINUE
+        rid = p.request_id(envelope)
+        try:
+            request = p.parse_request(envelope)
+        except ProtocolError as exc:
             return self._error(rid or _peek_id(frames[0]), exc), Action.CONTINUE
         return self._dispatch(request)
 
@@ -116,6 +126,25 @@ class Handler:
             return self._error(request.id, exc), Action.VERSION_MISMATCH
         reply = p.ready(request.id, os.getpid(), sys.version, __version__)
         return self._encode(reply, request.id), Action.CONTINUE
+
+    def _plain_call(self, rid: int, module: str, function: str, args: List[Any]) -> List[Buffer]:
+        """A ``call`` without kwargs: what :meth:`_dispatch` and :meth:`_call` do for it."""
+        if self._stream is not None or self._stream_error is not None:
+            self._close_stream()
+        try:
+            result = self.resolver.resolve(module, function)(*args)
+        except Terminated:
+            raise
+        except BaseException as exc:
+            return self._error(rid, exc)
+        try:
+            frames = encode(["ok", rid, result])
+        except EncodeError as exc:
+            return self._error(rid, exc)
+        size = len(frames[0]) if len(frames) == 1 else frames_size(frames)
+        if size > self.max_message_size:
+            return self._error(rid, self._reply_too_large(size))
+        return frames
 
     def _call(self, request: p.Call) -> List[Buffer]:
         try:
@@ -228,11 +257,14 @@ class Handler:
         frames = encode(envelope)
         size = frames_size(frames)
         if size > self.max_message_size:
-            raise MessageTooLarge(
-                f"reply of {size} bytes exceeds the worker's maximum message size of "
-                f"{self.max_message_size} bytes"
-            )
+            raise self._reply_too_large(size)
         return frames
+
+    def _reply_too_large(self, size: int) -> MessageTooLarge:
+        return MessageTooLarge(
+            f"reply of {size} bytes exceeds the worker's maximum message size of "
+            f"{self.max_message_size} bytes"
+        )
 
     def _encode(self, envelope: list, rid: int) -> List[Buffer]:
         try:
