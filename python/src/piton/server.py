@@ -1,15 +1,20 @@
 """The serve loop: receive a request, let the handler answer it, send the reply.
 
-The loop waits on the REP socket and on the signal wakeup fd together, so a SIGTERM that the
-kernel delivered to another thread (one started by user code) still wakes the main thread, which
-then runs the handler and unwinds.
+The loop blocks in the socket's receive. A SIGTERM delivered to the main thread interrupts that
+receive (pyzmq runs the signal's Python handler, which raises out of it). One that the kernel gave
+to another thread (one started by user code) would leave the main thread blocked; for that case
+Python's signal wakeup fd is read by a relay thread, which passes the SIGTERM on to the serving
+thread. A signal can also land just before the receive starts waiting, too early to interrupt
+it: the receive times out every RECEIVE_TIMEOUT_MS, which runs any pending handler. Waiting on the
+socket alone, rather than polling it together with the wakeup fd before each receive, keeps a
+poll out of every call.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import socket as _socket
+import threading
 from typing import Any, List, Optional
 
 import zmq
@@ -24,6 +29,14 @@ EXIT_VERSION_MISMATCH = 2
 #: Frames at least this large are sent without a copy (pyzmq's copy_threshold): zero-copy has a
 #: fixed cost that only pays off above ~100 KiB (python/bench/copy_threshold.py, PROTOCOL.md).
 ZERO_COPY_THRESHOLD = 128 * 1024
+
+#: The longest an idle worker waits in one receive: it bounds how late a SIGTERM that arrived
+#: just before the wait began is acted on.
+RECEIVE_TIMEOUT_MS = 100
+
+#: Written to the wakeup fd to end the relay thread: no signal has the number 0.
+_RELAY_STOP = b"\0"
+_SIGTERM_BYTE = bytes([signal.SIGTERM])
 
 
 def open_socket(context: zmq.Context) -> zmq.Socket:
@@ -42,48 +55,75 @@ def receive(socket: zmq.Socket) -> List[Any]:
     return frames
 
 
-class _SignalWakeup:
-    """A socketpair whose write end is Python's signal wakeup fd."""
+class _SigtermRelay:
+    """Passes a SIGTERM that another thread took on to the serving thread.
+
+    The C-level handler of any thread writes the signal's number to Python's wakeup fd; this
+    thread (which has SIGTERM blocked, so the kernel never picks it) reads it and sends SIGTERM to
+    the serving thread, interrupting its blocking receive (or a user call blocked in C). By then
+    the Python handler is usually the worker's, which ignores SIGTERM once it runs, so a SIGTERM
+    the serving thread took itself and that is relayed too is dropped. Other signals' numbers are
+    read and left alone: their Python handlers run when the serving thread next runs Python code.
+    """
 
     def __init__(self) -> None:
-        self.reader, self.writer = _socket.socketpair()
-        self.reader.setblocking(False)
-        self.writer.setblocking(False)
-        self.previous = signal.set_wakeup_fd(self.writer.fileno(), warn_on_full_buffer=False)
-
-    def drain(self) -> None:
+        self._target = threading.get_ident()
+        self._reader, self._writer = _socket.socketpair()
+        self._writer.setblocking(False)
+        self._previous = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         try:
-            while self.reader.recv(512):
-                pass
-        except BlockingIOError:
-            pass
+            self._thread = threading.Thread(target=self._run, name="piton-sigterm-relay", daemon=True)
+            self._thread.start()  # inherits the mask: SIGTERM stays blocked in it
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                data = self._reader.recv(512)
+            except OSError:
+                return
+            if not data or _RELAY_STOP in data:
+                return
+            if _SIGTERM_BYTE in data:
+                # Once is enough: the handler then unwinds the worker, or already has.
+                signal.pthread_kill(self._target, signal.SIGTERM)
+                return
 
     def close(self) -> None:
-        signal.set_wakeup_fd(self.previous)
-        self.reader.close()
-        self.writer.close()
+        signal.set_wakeup_fd(self._previous)
+        try:
+            self._writer.send(_RELAY_STOP)
+        except OSError:  # the buffer is full of signal numbers: the thread is reading them
+            pass
+        self._thread.join(1.0)
+        self._reader.close()
+        self._writer.close()
 
 
 def serve(socket: zmq.Socket, handler: Handler) -> int:
     """Answer requests until ``stop`` or a version mismatch; return the exit code.
 
     SIGTERM's handler raises out of here (see worker.py)."""
-    wakeup: Optional[_SignalWakeup] = _SignalWakeup()
-    poller = zmq.Poller()
-    poller.register(socket, zmq.POLLIN)
-    poller.register(wakeup.reader.fileno(), zmq.POLLIN)
+    relay: Optional[_SigtermRelay] = _SigtermRelay() if hasattr(signal, "pthread_kill") else None
+    recv, send, handle = socket.recv, socket.send, handler.handle
+    socket.rcvtimeo = RECEIVE_TIMEOUT_MS
     try:
         while True:
-            ready = dict(poller.poll())
-            if wakeup.reader.fileno() in ready:
-                wakeup.drain()  # the signal's Python handler has run by now (or runs next)
-            if socket not in ready:
-                continue
-            reply, action = handler.handle(receive(socket))
-            socket.send_multipart(reply, copy=False)
-            if action is Action.STOP:
-                return EXIT_OK
-            if action is Action.VERSION_MISMATCH:
-                return EXIT_VERSION_MISMATCH
+            try:
+                frames: List[Any] = [recv()]
+            except zmq.Again:
+                continue  # pyzmq has run pending signal handlers on the way out
+            while socket.rcvmore:
+                frames.append(recv(copy=False))
+            reply, action = handle(frames)
+            if len(reply) == 1:
+                send(reply[0], copy=False)  # copied anyway below ZERO_COPY_THRESHOLD
+            else:
+                socket.send_multipart(reply, copy=False)
+            if action is not Action.CONTINUE:
+                return EXIT_OK if action is Action.STOP else EXIT_VERSION_MISMATCH
     finally:
-        wakeup.close()
+        if relay is not None:
+            relay.close()
