@@ -90,8 +90,12 @@ export class Dispatcher<E extends Executor = Executor> {
   readonly #idle: E[] = [];
   /** What each busy executor runs: one call, one lease, or a batch of calls. */
   readonly #running = new Map<E, Job<E>[]>();
-  /** Average duration (ms) of a call per `module.fn`, measured at the dispatcher. */
-  readonly #durations = new Map<string, number>();
+  /**
+   * Average duration (ms) of a call per module, then function, measured at the dispatcher. Keyed
+   * by the caller's own strings, whose hashes V8 keeps: a joined `module.fn` key would be a new
+   * string to hash on every call.
+   */
+  readonly #durations = new Map<string, Map<string, number>>();
   /** Executors still attached: detached and killed ones never serve again. */
   readonly #attached = new Set<E>();
   /** Waiters for an executor's running job to finish (graceful drain). */
@@ -189,12 +193,13 @@ export class Dispatcher<E extends Executor = Executor> {
         signal.addEventListener('abort', job.onAbort, { once: true });
       }
       const executor = this.#idle.pop();
-      if (executor) this.#run(executor, [job]);
+      if (executor) this.#run(executor, [job], job.submittedAt);
       else this.#queue.push(job);
     });
   }
 
-  #run(executor: E, jobs: Job<E>[]): void {
+  /** `startedAt`: now, or the submission time of a job that runs as it is submitted (one clock read less). */
+  #run(executor: E, jobs: Job<E>[], startedAt = performance.now()): void {
     this.#running.set(executor, jobs);
     for (const job of jobs) job.executor = executor;
     const first = jobs[0]!;
@@ -206,10 +211,10 @@ export class Dispatcher<E extends Executor = Executor> {
       this.#settle(first, { ok: true, value: lease });
       return;
     }
-    const startedAt = performance.now();
     const done = (outcomes: Outcome[]) => {
-      this.#timed(jobs, performance.now() - startedAt);
-      this.#finish(executor, jobs, outcomes);
+      const endedAt = performance.now();
+      this.#timed(jobs, endedAt - startedAt);
+      this.#finish(executor, jobs, outcomes, endedAt);
     };
     const failed = (error: unknown) => done(jobs.map(() => ({ ok: false, error })));
     if (jobs.length === 1) {
@@ -225,7 +230,7 @@ export class Dispatcher<E extends Executor = Executor> {
    * to work, unless it died or is going away (it exited, was killed, or killed itself over a
    * broken reply).
    */
-  #finish(executor: E, jobs: Job<E>[], outcomes: Outcome[]): void {
+  #finish(executor: E, jobs: Job<E>[], outcomes: Outcome[], endedAt = performance.now()): void {
     if (this.#running.get(executor) !== jobs) return; // a lease released twice
     this.#running.delete(executor);
     const retries: Job<E>[] = [];
@@ -238,7 +243,7 @@ export class Dispatcher<E extends Executor = Executor> {
         job.request.retries--;
         retries.push(job);
       } else if (job.kind === 'call') {
-        this.#settle(job, outcome);
+        this.#settle(job, outcome, endedAt);
       }
     });
     // Back at the head, in their original order: a retried call keeps its place in line.
@@ -257,9 +262,10 @@ export class Dispatcher<E extends Executor = Executor> {
   #timed(jobs: Job<E>[], ms: number): void {
     const each = ms / jobs.length;
     for (const { request } of jobs) {
-      const key = `${request.module}.${request.fn}`;
-      const average = this.#durations.get(key);
-      this.#durations.set(key, average === undefined ? each : average + EWMA_WEIGHT * (each - average));
+      let functions = this.#durations.get(request.module);
+      if (functions === undefined) this.#durations.set(request.module, (functions = new Map()));
+      const average = functions.get(request.fn);
+      functions.set(request.fn, average === undefined ? each : average + EWMA_WEIGHT * (each - average));
     }
   }
 
@@ -307,7 +313,7 @@ export class Dispatcher<E extends Executor = Executor> {
   #batchable(job: Job<E>): boolean {
     const { kind, request } = job;
     if (kind !== 'call' || request.timeout !== undefined || request.signal !== undefined) return false;
-    const average = this.#durations.get(`${request.module}.${request.fn}`);
+    const average = this.#durations.get(request.module)?.get(request.fn);
     return average !== undefined && average < SHORT_CALL_MS;
   }
 
@@ -327,7 +333,8 @@ export class Dispatcher<E extends Executor = Executor> {
     executor.kill();
   }
 
-  #settle(job: Job<E>, outcome: Outcome): void {
+  /** `at`: when the outcome was known, if the caller has read the clock already. */
+  #settle(job: Job<E>, outcome: Outcome, at = performance.now()): void {
     if (job.settled) return;
     job.settled = true;
     if (job.timer) clearTimeout(job.timer);
@@ -335,7 +342,7 @@ export class Dispatcher<E extends Executor = Executor> {
     if (job.kind === 'call') {
       if (outcome.ok) this.#completed++;
       else this.#failed++;
-      this.#latency.record(performance.now() - job.submittedAt);
+      this.#latency.record(at - job.submittedAt);
     }
     if (outcome.ok) job.resolve(outcome.value);
     else job.reject(outcome.error);
