@@ -6,8 +6,7 @@ field that is wrong; the worker answers it with an ``error`` reply and keeps ser
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Tuple, Union
 
 from .errors import ProtocolError
 
@@ -38,14 +37,52 @@ PROTOCOL_VERSION = 1
 DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Hello:
+class _Record:
+    """An immutable request: fields in ``__slots__``, compared and shown by value.
+
+    Written out rather than made with ``dataclasses``: importing dataclasses (and inspect, ast,
+    tokenize with it) and generating the methods of eight classes was the largest part of the
+    worker's own import time, which every interpreter start pays.
+    """
+
+    __slots__: Tuple[str, ...] = ()
+
+    def __init__(self, *values: Any) -> None:
+        if len(values) != len(self.__slots__):
+            raise TypeError(f"{type(self).__name__} takes {len(self.__slots__)} fields, got {len(values)}")
+        for name, value in zip(self.__slots__, values):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: {type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: {type(self).__name__} is immutable")
+
+    def _values(self) -> Tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._values()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Hello(_Record):
+    __slots__ = ("id", "protocol")  # protocol: checked by the worker, so a mismatch gets its own message
     id: int
-    protocol: Any  # checked by the worker, so that a mismatch gets its own message
+    protocol: Any
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(_Record):
+    __slots__ = ("id", "module", "function", "args", "kwargs")
     id: int
     module: str
     function: str
@@ -53,8 +90,8 @@ class Call:
     kwargs: Dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Stream:
+class Stream(_Record):
+    __slots__ = ("id", "module", "function", "args", "kwargs", "batch")
     id: int
     module: str
     function: str
@@ -63,32 +100,32 @@ class Stream:
     batch: int
 
 
-@dataclass(frozen=True)
-class Next:
+class Next(_Record):
+    __slots__ = ("id", "batch")
     id: int
     batch: int
 
 
-@dataclass(frozen=True)
-class Close:
+class Close(_Record):
+    __slots__ = ("id",)
     id: int
 
 
-@dataclass(frozen=True)
-class Stop:
+class Stop(_Record):
+    __slots__ = ("id",)
     id: int
 
 
-@dataclass(frozen=True)
-class BatchCall:
+class BatchCall(_Record):
+    __slots__ = ("module", "function", "args", "kwargs")
     module: str
     function: str
     args: List[Any]
     kwargs: Dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Batch:
+class Batch(_Record):
+    __slots__ = ("id", "calls")
     id: int
     calls: List[BatchCall]
 

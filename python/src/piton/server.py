@@ -12,8 +12,8 @@ poll out of every call.
 
 from __future__ import annotations
 
+import os
 import signal
-import socket as _socket
 import threading
 from typing import Any, List, Optional
 
@@ -68,9 +68,10 @@ class _SigtermRelay:
 
     def __init__(self) -> None:
         self._target = threading.get_ident()
-        self._reader, self._writer = _socket.socketpair()
-        self._writer.setblocking(False)
-        self._previous = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        # A pipe, not a socketpair: the socket module is not otherwise imported, and every start pays its import.
+        self._reader, self._writer = os.pipe()
+        os.set_blocking(self._writer, False)  # set_wakeup_fd requires it
+        self._previous = signal.set_wakeup_fd(self._writer, warn_on_full_buffer=False)
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         try:
             self._thread = threading.Thread(target=self._run, name="piton-sigterm-relay", daemon=True)
@@ -81,7 +82,7 @@ class _SigtermRelay:
     def _run(self) -> None:
         while True:
             try:
-                data = self._reader.recv(512)
+                data = os.read(self._reader, 512)
             except OSError:
                 return
             if not data or _RELAY_STOP in data:
@@ -94,12 +95,12 @@ class _SigtermRelay:
     def close(self) -> None:
         signal.set_wakeup_fd(self._previous)
         try:
-            self._writer.send(_RELAY_STOP)
+            os.write(self._writer, _RELAY_STOP)
         except OSError:  # the buffer is full of signal numbers: the thread is reading them
             pass
         self._thread.join(1.0)
-        self._reader.close()
-        self._writer.close()
+        os.close(self._reader)
+        os.close(self._writer)
 
 
 def serve(socket: zmq.Socket, handler: Handler) -> int:
