@@ -1,0 +1,131 @@
+/**
+ * Where the pool's no-op latency over the floor goes, layer by layer, in the same trial:
+ *
+ *   floor     zeromq.js Request + msgpackr  ↔  bare pyzmq REP + msgpack (bench/python/floor_rep.py)
+ *   py:V      zeromq.js Request + msgpackr  ↔  the worker runtime with serve loop V
+ *             (bench/python/worker_variant.py; V = current is `python -m piton.worker` as shipped)
+ *   interp    the bridge's Interpreter.call  ↔  the worker runtime (no dispatcher, no pool)
+ *   pool      PythonPool.call (facade, dispatcher, interpreter) ↔  the worker runtime
+ *
+ *   npx tsx bench/latency-split.ts [--trials=7] [--calls=3000] [--py=current,block] [--layers=interp,pool]
+ *                                  [--interleave]
+ *
+ * Each trial runs every client once for `calls` sequential no-op calls, in a rotated order, and
+ * reports p50 (with --interleave, one call of each client in turn, so that all see the same load); the figures are medians over trials of p50 and of its ratio to the floor's p50.
+ */
+import { Request } from 'zeromq';
+import { BenchContext, PY_DIR } from './lib/context.js';
+import { FloorClient, packr } from './lib/floor.js';
+import { startPool } from './lib/pool.js';
+import { nowMs, percentile, summarize } from './lib/stats.js';
+import { latencies } from './lib/timing.js';
+
+interface Client {
+  name: string;
+  call(): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+function option(name: string, fallback: string): string {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg === undefined ? fallback : arg.slice(name.length + 3);
+}
+
+/** A bare Request socket with msgpackr talking to the worker runtime with serve loop `variant`. */
+async function bareToWorker(ctx: BenchContext, spec: string): Promise<Client> {
+  // `name@DIR`: the runtime as found in DIR (e.g. an older checkout's python/src), serve loop as shipped there.
+  const [variant, dir] = spec.includes('@') ? [spec.slice(0, spec.indexOf('@')), spec.slice(spec.indexOf('@') + 1)] : [spec, undefined];
+  const endpoint = ctx.endpoint();
+  const env = dir === undefined ? process.env : { ...process.env, PYTHONPATH: dir };
+  const child = ctx.spawnPython('worker_variant.py', [dir === undefined ? variant : 'current', '--endpoint', endpoint, '--path', PY_DIR], { env });
+  const socket = new Request({ linger: 0, reconnectInterval: 10 });
+  socket.connect(endpoint);
+  let id = 0;
+  const call = async () => {
+    const rid = ++id;
+    await socket.send(packr.pack(['call', rid, 'functions', 'noop', [1], null]));
+    const [head] = await socket.receive();
+    const reply = packr.unpack(head!) as [string, number, unknown];
+    if (reply[1] !== rid) throw new Error(`py:${variant}: reply ${reply[1]} to ${rid}`);
+    return reply[2];
+  };
+  return {
+    name: `py:${spec.includes('@') ? variant : spec}`,
+    call,
+    stop: async () => {
+      await socket.send(packr.pack(['stop', ++id]));
+      await socket.receive();
+      socket.close();
+      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    },
+  };
+}
+
+async function interpreterClient(ctx: BenchContext): Promise<Client> {
+  const { Interpreter } = await import('../packages/python-bridge/dist/interpreter.js');
+  const interpreter = await Interpreter.start({
+    id: 'split', python: ctx.python, path: [PY_DIR], startTimeout: 30_000, maxMessageSize: 256 * 1024 * 1024,
+  });
+  return {
+    name: 'interp',
+    call: () => interpreter.call('functions', 'noop', [1]),
+    stop: async () => { await interpreter.stop(); },
+  };
+}
+
+async function main(): Promise<void> {
+  const trials = Number(option('trials', '7'));
+  const calls = Number(option('calls', '3000'));
+  const variants = option('py', 'current').split(',').filter(Boolean);
+  const interleave = process.argv.includes('--interleave');
+  const layers = option('layers', 'interp,pool').split(',').filter(Boolean);
+  const ctx = new BenchContext({ quick: false, trials });
+  process.once('exit', () => ctx.killAll());
+  const clients: Client[] = [];
+  try {
+    const floor = await FloorClient.start(ctx);
+    clients.push({ name: 'floor', call: () => floor.call(1), stop: () => ctx.release(floor) });
+    for (const v of variants) clients.push(await bareToWorker(ctx, v));
+    if (layers.includes('interp')) clients.push(await interpreterClient(ctx));
+    if (layers.includes('pool')) {
+      const pool = await startPool(ctx, { size: 1 });
+      clients.push({ name: 'pool', call: () => pool.call('functions', 'noop', [1]), stop: () => ctx.release(pool) });
+    }
+    for (const c of clients) {
+      if ((await c.call()) !== 1) throw new Error(`${c.name}: the no-op did not return its argument`);
+      await latencies(c.call, 500);
+    }
+    const p50 = new Map<string, number[]>(clients.map((c) => [c.name, []]));
+    for (let t = 0; t < trials; t++) {
+      const order = clients.map((_, i) => clients[(i + t) % clients.length]!);
+      if (interleave) {
+        // One call of each client in turn: every client sees the same moments of the machine's load.
+        const samples = order.map(() => new Float64Array(calls));
+        for (let i = 0; i < calls; i++) {
+          for (let k = 0; k < order.length; k++) {
+            const t0 = nowMs();
+            await order[k]!.call();
+            samples[k]![i] = nowMs() - t0;
+          }
+        }
+        order.forEach((c, k) => p50.get(c.name)!.push(percentile(samples[k]!, 0.5) * 1000));
+      } else {
+        for (const c of order) p50.get(c.name)!.push(percentile(await latencies(c.call, calls), 0.5) * 1000);
+      }
+      process.stderr.write('.');
+    }
+    process.stderr.write('\n');
+    const floor50 = p50.get('floor')!;
+    console.log(`| client | p50 µs median (min–max) | × floor median (min–max) |\n|---|---:|---:|`);
+    for (const c of clients) {
+      const s = summarize(p50.get(c.name)!);
+      const r = summarize(p50.get(c.name)!.map((v, i) => v / floor50[i]!));
+      console.log(`| ${c.name} | ${s.median.toFixed(1)} (${s.min.toFixed(0)}–${s.max.toFixed(0)}) | ${r.median.toFixed(3)} (${r.min.toFixed(2)}–${r.max.toFixed(2)}) |`);
+    }
+  } finally {
+    for (const c of clients) await c.stop().catch(() => undefined);
+    await ctx.cleanup();
+  }
+}
+
+await main();
