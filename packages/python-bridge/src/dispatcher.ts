@@ -38,6 +38,11 @@ export interface Lease<E extends Executor> {
 
 export interface DispatcherOptions<E extends Executor> {
   maxQueue: number;
+  /**
+   * Queued calls to functions that have averaged under this many ms may share a round trip:
+   * below it the socket round trip, not Python, is what a call costs. 0: never.
+   */
+  batchCallsUnderMs: number;
   /** Calls an executor serves before it is handed to `onRetire` instead of back to the queue. */
   maxTasksPerExecutor?: number;
   /** Asked after each run: true retires the executor too (e.g. it holds too much memory). */
@@ -45,11 +50,6 @@ export interface DispatcherOptions<E extends Executor> {
   onRetire?: (executor: E) => void;
 }
 
-/**
- * Calls to functions that take less than this (ms, averaged) may share a round trip: below it
- * the socket round trip, not Python, is what a call costs.
- */
-const SHORT_CALL_MS = 1;
 /** The most calls one round trip carries. */
 const MAX_BATCH = 16;
 /** Weight of the newest sample in a function's average duration. */
@@ -71,7 +71,7 @@ interface Job<E extends Executor> {
 /**
  * Hands calls to idle interpreters, first come first served.
  *
- * When calls queue up and are short (their function has averaged under SHORT_CALL_MS), an
+ * When calls queue up and are short (their function has averaged under `batchCallsUnderMs`), an
  * interpreter that frees up takes its fair share of the head of the queue (queued ÷ interpreters,
  * at most MAX_BATCH) in one round trip: the order is kept, each call keeps its own result or
  * error, and the round trip, which dominates a short call, is paid once. Calls with a timeout or
@@ -314,7 +314,7 @@ export class Dispatcher<E extends Executor = Executor> {
     const { kind, request } = job;
     if (kind !== 'call' || request.timeout !== undefined || request.signal !== undefined) return false;
     const average = this.#durations.get(request.module)?.get(request.fn);
-    return average !== undefined && average < SHORT_CALL_MS;
+    return average !== undefined && average < this.#options.batchCallsUnderMs;
   }
 
   /** Timeout or abort: a queued job leaves the queue; a running one takes its interpreter down. */

@@ -34,6 +34,11 @@ export interface PoolOptions {
   maxMemoryPerWorker?: number;
   /** Largest message, in bytes, either side accepts. @default 268435456 (256 MiB) */
   maxMessageSize?: number;
+  /**
+   * Queued calls to functions that have averaged under this many ms share a round trip (up to
+   * 16 per trip, a fair share of the queue per interpreter); 0 turns this off. @default 1
+   */
+  batchCallsUnderMs?: number;
   /** Restart intensity: more than `intensity` restarts within `period` ms stop the pool. @default 10 */
   intensity?: number;
   /** @default 10000 */
@@ -81,6 +86,7 @@ export interface ResolvedPoolOptions {
   maxTasksPerWorker: number | undefined;
   maxMemoryPerWorker: number | undefined;
   maxMessageSize: number;
+  batchCallsUnderMs: number;
   intensity: number;
   period: number;
   shutdownTimeout: number;
@@ -94,6 +100,7 @@ const defaults = {
   startTimeout: 10_000,
   maxQueue: 10_000,
   maxMessageSize: 256 * 1024 * 1024,
+  batchCallsUnderMs: 1,
   intensity: 10,
   period: 10_000,
   shutdownTimeout: 5_000,
@@ -108,6 +115,13 @@ function describe(value: unknown): string {
 function integer(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw new RangeError(`options.${name} must be an integer >= ${min}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: unknown): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new RangeError(`options.${name} must be a number >= 0, got ${describe(value)}`);
   }
   return value;
 }
@@ -164,6 +178,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     maxTasksPerWorker: optionalInteger('maxTasksPerWorker', options.maxTasksPerWorker, 1),
     maxMemoryPerWorker: optionalInteger('maxMemoryPerWorker', options.maxMemoryPerWorker, 1),
     maxMessageSize: integer('maxMessageSize', options.maxMessageSize ?? defaults.maxMessageSize, 1024),
+    batchCallsUnderMs: nonNegative('batchCallsUnderMs', options.batchCallsUnderMs ?? defaults.batchCallsUnderMs),
     intensity: integer('intensity', options.intensity ?? defaults.intensity, 0),
     period: integer('period', options.period ?? defaults.period, 1),
     shutdownTimeout: integer('shutdownTimeout', options.shutdownTimeout ?? defaults.shutdownTimeout, 0),

@@ -72,6 +72,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const recyclers = new WeakMap<Interpreter, () => void>();
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
+    batchCallsUnderMs: options.batchCallsUnderMs,
     maxTasksPerExecutor: options.maxTasksPerWorker,
     shouldRetire: memoryPolicy(options.maxMemoryPerWorker),
     onRetire: (interpreter) => recyclers.get(interpreter)?.(),
