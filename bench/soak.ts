@@ -78,7 +78,7 @@ export async function runSoak(ctx: BenchContext): Promise<Row[]> {
   const heapAtStart = process.memoryUsage().heapTotal;
   const warmed = ctx.settings.quick
     ? await warmUp(noop, 4_000, 10_000, 2_000, 2)
-    : await warmUp(noop, 20_000, 150_000, 10_000, 3);
+    : await warmUp(noop, 100_000, 300_000, 10_000, 5);
   const base = sample(pool);
   const segments: { at: MemorySample; rate: number }[] = [];
   for (let s = 0; s < 5; s++) {

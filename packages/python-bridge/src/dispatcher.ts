@@ -72,8 +72,8 @@ interface Job<E extends Executor> {
  * Hands calls to idle interpreters, first come first served.
  *
  * When calls queue up and are short (their function has averaged under `batchCallsUnderMs`), an
- * interpreter that frees up takes its fair share of the head of the queue (queued ÷ interpreters,
- * at most MAX_BATCH) in one round trip: the order is kept, each call keeps its own result or
+ * interpreter that frees up takes the short calls at the head of the queue (at most MAX_BATCH:
+ * the others are busy when there is a queue) in one round trip: the order is kept, each call keeps its own result or
  * error, and the round trip, which dominates a short call, is paid once. Calls with a timeout or
  * an AbortSignal always run alone, so that cancelling one never takes another down with it; if the
  * interpreter dies during a batch, every call of the batch rejects with WorkerExitedError (and is
@@ -296,14 +296,15 @@ export class Dispatcher<E extends Executor = Executor> {
     }
   }
 
-  /** The head of the queue, and with it, if the calls are short, its followers up to a fair share. */
+  /** The head of the queue, and with it, if the calls are short, the short calls that follow it. */
   #takeFor(executor: E): Job<E>[] {
     const jobs = [this.#queue.shift()!];
     if (!executor.callBatch || !this.#batchable(jobs[0]!)) return jobs;
     const maxTasks = this.#options.maxTasksPerExecutor;
     const tasksLeft = maxTasks === undefined ? MAX_BATCH : maxTasks - (this.#tasksServed.get(executor) ?? 0);
-    const fairShare = Math.ceil((this.#queue.size + 1) / Math.max(1, this.#attached.size));
-    const share = Math.min(MAX_BATCH, fairShare, tasksLeft);
+    // Every other interpreter is busy (the queue is empty otherwise), so nothing is gained by
+    // leaving calls behind for them: the short calls at the head all go, up to MAX_BATCH.
+    const share = Math.min(MAX_BATCH, tasksLeft);
     for (let next = this.#queue.peek(); jobs.length < share && next && this.#batchable(next); next = this.#queue.peek()) {
       jobs.push(this.#queue.shift()!);
     }

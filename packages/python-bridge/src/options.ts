@@ -36,7 +36,7 @@ export interface PoolOptions {
   maxMessageSize?: number;
   /**
    * Queued calls to functions that have averaged under this many ms share a round trip (up to
-   * 16 per trip, a fair share of the queue per interpreter); 0 turns this off. @default 1
+   * 16 per trip, taken from the head of the queue); 0 turns this off. @default 1
    */
   batchCallsUnderMs?: number;
   /** Restart intensity: more than `intensity` restarts within `period` ms stop the pool. @default 10 */
