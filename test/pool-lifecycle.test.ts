@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +35,7 @@ describe('PythonPool: start, stop and the processes behind it', () => {
       const child = spawn(process.execPath, ['--import', 'tsx', join(fixtures, 'hold-pool.ts'), how === 'SIGKILL' ? 'wait' : how], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string];
+      const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
       const pids = JSON.parse(line) as number[];
       expect(pids).to.have.length(2);
       if (how === 'SIGKILL') child.kill('SIGKILL');
