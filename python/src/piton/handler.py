@@ -229,22 +229,24 @@ class Handler:
             return self._error(rid, exc)
 
     def _close(self, request: p.Close) -> List[Buffer]:
-        self._stream_error = None
-        stream, self._stream = self._stream, None
         try:
-            _close_iterator(stream)
+            self._forget_stream()
         except Terminated:
             raise
         except BaseException as exc:
             return self._error(request.id, exc)
         return self._encode(p.closed(request.id), request.id)
 
-    def _close_stream(self) -> None:
-        """Close the open stream before another request replaces it (PROTOCOL.md)."""
+    def _forget_stream(self) -> None:
+        """Drop the open stream, closing its iterator (its ``finally`` runs); raises what closing raised."""
         self._stream_error = None
         stream, self._stream = self._stream, None
+        _close_iterator(stream)
+
+    def _close_stream(self) -> None:
+        """Close the open stream before another request replaces it (PROTOCOL.md)."""
         try:
-            _close_iterator(stream)
+            self._forget_stream()
         except Terminated:
             raise
         except BaseException:
