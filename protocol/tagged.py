@@ -107,3 +107,12 @@ def same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     return a == b
+
+
+def as_decoded(value: Any) -> Any:
+    """The value as decoding gives it back: tuples come back as lists."""
+    if isinstance(value, (tuple, list)):
+        return [as_decoded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: as_decoded(v) for k, v in value.items()}
+    return value
