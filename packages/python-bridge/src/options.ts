@@ -36,7 +36,7 @@ export interface PoolOptions {
   maxMessageSize?: number;
   /**
    * Queued calls to functions that have averaged under this many ms share a round trip (up to
-   * 16 per trip, taken from the head of the queue); 0 turns this off. @default 1
+   * 16 per trip, taken from the head of the queue); 0 turns this off. @default 2
    */
   batchCallsUnderMs?: number;
   /** Restart intensity: more than `intensity` restarts within `period` ms stop the pool. @default 10 */
@@ -100,7 +100,7 @@ const defaults = {
   startTimeout: 10_000,
   maxQueue: 10_000,
   maxMessageSize: 256 * 1024 * 1024,
-  batchCallsUnderMs: 1,
+  batchCallsUnderMs: 2,
   intensity: 10,
   period: 10_000,
   shutdownTimeout: 5_000,
