@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { ActorSystem, backoffDelay, supervisor, SupervisorError, type ChildRef, type RestartingEvent, type SupervisorRef } from '../src/index.js';
-import { EventLog, is, probe, rejection, until, type ProbeCall } from './helpers.js';
+import { ActorSystem, backoffDelay, supervisor, SupervisorError, type RestartingEvent } from '../src/index.js';
+import { EventLog, crashChild, is, probe, rejection, until } from './helpers.js';
 
 describe('backoff', () => {
   it('backoffDelay grows by factor from min and caps at max', () => {
@@ -26,16 +26,12 @@ describe('backoff', () => {
     });
     afterEach(() => system.stop());
 
-    async function crashW(root: SupervisorRef): Promise<void> {
-      const w = await root.child<ChildRef<ProbeCall>>('w');
-      await rejection(w.call({ crash: 'boom' }));
-    }
 
     it('delays consecutive restarts exponentially, then resets after a stable run', async () => {
       const backoff = { min: 20, max: 80, factor: 2, resetAfter: 600 };
       const root = await system.start(supervisor({ intensity: 20, period: 60_000, children: [{ id: 'w', start: probe(log, 'w'), backoff }] }));
       for (let i = 1; i <= 4; i++) {
-        await crashW(root);
+        await crashChild(root);
         const exit = await events.waitFor(is('exited', 'w'), i);
         const started = await events.waitFor(is('started', 'w'), i + 1);
         const restarting = await events.waitFor<RestartingEvent>(is('restarting', 'w'), i);
@@ -45,7 +41,7 @@ describe('backoff', () => {
       expect(delays).to.deep.equal([20, 40, 80, 80]);
       const last = await events.waitFor(is('started', 'w'), 5);
       await until(() => Date.now() - last.at > backoff.resetAfter + 10);
-      await crashW(root);
+      await crashChild(root);
       expect((await events.waitFor<RestartingEvent>(is('restarting', 'w'), 5)).delay).to.equal(20);
     });
 
@@ -53,7 +49,7 @@ describe('backoff', () => {
       const root = await system.start(
         supervisor({ children: [{ id: 'w', start: probe(log, 'w'), backoff: { min: 60_000, max: 60_000 } }] }),
       );
-      await crashW(root);
+      await crashChild(root);
       await events.waitFor(is('restarting', 'w'));
       expect((await root.whichChildren())[0]).to.include({ id: 'w', status: 'restarting' });
       const err = await rejection(root.deleteChild('w'));

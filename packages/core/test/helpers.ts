@@ -1,4 +1,4 @@
-import { ActorSystem, worker, type ChildRef, type ExitReason, type StartFn, type SupervisorEvent } from '../src/index.js';
+import { ActorSystem, worker, type ChildRef, type ExitReason, type StartFn, type SupervisorEvent, type SupervisorRef } from '../src/index.js';
 
 /** Records every event of a system and lets tests wait for one, past or future. */
 export class EventLog {
@@ -111,4 +111,10 @@ export async function rejection(p: Promise<unknown> | (() => Promise<unknown>)):
     return error;
   }
   throw new Error('expected a rejection');
+}
+
+/** Makes the probe child `id` of `root` crash through a call, and waits for the call's rejection. */
+export async function crashChild(root: SupervisorRef, id = 'w'): Promise<void> {
+  const child = await root.child<ChildRef<ProbeCall>>(id);
+  await rejection(child.call({ crash: 'boom' }));
 }

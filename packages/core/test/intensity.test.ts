@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { ActorSystem, addRestart, supervisor, type ChildRef, type SupervisorRef } from '../src/index.js';
-import { EventLog, is, probe, rejection, until, type ProbeCall } from './helpers.js';
+import { ActorSystem, addRestart, supervisor } from '../src/index.js';
+import { EventLog, crashChild, is, probe, until } from './helpers.js';
 
 describe('restart intensity (pure add_restart, fake clock)', () => {
   function run(times: number[], intensity: number, period: number): boolean[] {
@@ -49,19 +49,15 @@ describe('restart intensity (real supervisor)', () => {
   });
   afterEach(() => system.stop());
 
-  async function crashW(root: SupervisorRef): Promise<void> {
-    const w = await root.child<ChildRef<ProbeCall>>('w');
-    await rejection(w.call({ crash: 'boom' }));
-  }
 
   it('survives `intensity` restarts within the period, gives up on the next and exits shutdown', async () => {
     const root = await system.start(supervisor({ intensity: 2, period: 60_000, children: [{ id: 'w', start: probe(log, 'w') }, { id: 'x', start: probe(log, 'x') }] }));
-    await crashW(root);
+    await crashChild(root);
     await events.waitFor(is('started', 'w'), 2);
-    await crashW(root);
+    await crashChild(root);
     await events.waitFor(is('started', 'w'), 3);
     expect(root.alive).to.equal(true);
-    await crashW(root);
+    await crashChild(root);
     const gaveUp = await events.waitFor(is('gave_up', 'w'));
     expect(gaveUp).to.include({ supervisor: 'int/root', reason: 'reached_max_restart_intensity' });
     const rootExit = await events.waitFor(is('exited', 'root'));
@@ -81,7 +77,7 @@ describe('restart intensity (real supervisor)', () => {
     const period = 40;
     const root = await system.start(supervisor({ intensity: 1, period, children: [{ id: 'w', start: probe(log, 'w') }] }));
     for (let i = 2; i <= 5; i++) {
-      await crashW(root);
+      await crashChild(root);
       const started = await events.waitFor(is('started', 'w'), i);
       await until(() => Date.now() - started.at > period + 5);
     }

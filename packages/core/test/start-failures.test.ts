@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { ActorSystem, StartChildError, supervisor, type ChildRef, type SupervisorRef } from '../src/index.js';
-import { EventLog, is, probe, rejection, type ProbeCall } from './helpers.js';
+import { ActorSystem, StartChildError, supervisor } from '../src/index.js';
+import { EventLog, crashChild, is, probe, rejection } from './helpers.js';
 
 describe('start failures', () => {
   let system: ActorSystem;
@@ -55,10 +55,6 @@ describe('start failures', () => {
     expect(log).to.deep.equal(['init:ok', 'init-failed:w', 'terminate:ok']);
   });
 
-  async function crashW(root: SupervisorRef): Promise<void> {
-    const w = await root.child<ChildRef<ProbeCall>>('w');
-    await rejection(w.call({ crash: 'boom' }));
-  }
 
   it('during a restart: retried through the mailbox, each attempt counted, until it starts', async () => {
     let failures = 0;
@@ -66,7 +62,7 @@ describe('start failures', () => {
       supervisor({ intensity: 3, period: 60_000, children: [{ id: 'w', start: probe(log, 'w', { initFails: () => failures-- > 0 }) }] }),
     );
     failures = 2;
-    await crashW(root);
+    await crashChild(root);
     await events.waitFor(is('started', 'w'), 2);
     expect(events.count(is('start_failed', 'w'))).to.equal(2);
     expect(events.count(is('restarting', 'w'))).to.equal(3);
@@ -80,7 +76,7 @@ describe('start failures', () => {
       supervisor({ intensity: 2, period: 60_000, children: [{ id: 'w', start: probe(log, 'w', { initFails: () => failures-- > 0 }) }] }),
     );
     failures = 5;
-    await crashW(root);
+    await crashChild(root);
     await events.waitFor(is('exited', 'root'));
     expect(events.count(is('start_failed', 'w'))).to.equal(2);
     expect(events.count(is('gave_up', 'w'))).to.equal(1);
