@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActorSystem, supervisor } from '@piton/core';
-import { PoolStartError, PythonPool, pythonPool, type InterpreterOutput, type PoolRef } from '@piton/python-bridge';
+import { PoolStartError, PoolStoppedError, PythonPool, pythonPool, WorkerExitedError, type InterpreterOutput, type PoolRef } from '@piton/python-bridge';
 import { eventually, fixtures, isAlive, workersOf } from './helpers.js';
 
 describe('PythonPool: start, stop and the processes behind it', () => {
@@ -43,6 +43,21 @@ describe('PythonPool: start, stop and the processes behind it', () => {
       await eventually(() => pids.every((pid) => !isAlive(pid)), 'the interpreters to exit', 2_000);
     });
   }
+
+  it('rejects whenReady() with PoolStoppedError when the pool gives up instead of healing', async () => {
+    const pool = await PythonPool.start({ size: 1, path: fixtures, intensity: 0, restartBackoff: false });
+    try {
+      const doomed = pool.call('calls', 'sleep', [30]).catch((e: unknown) => e);
+      process.kill(pool.interpreters()[0]!.pid, 'SIGKILL');
+      expect(await doomed).to.be.instanceOf(WorkerExitedError);
+      // intensity 0: the first restart is one too many, so the pool stops rather than heals.
+      const error = await pool.whenReady().then(() => 'ready', (e: unknown) => e);
+      expect(error).to.be.instanceOf(PoolStoppedError);
+      expect((error as Error).message).to.contain('more than 0 interpreter restarts');
+    } finally {
+      await pool.stop();
+    }
+  });
 
   it('rejects start with PoolStartError naming the cause when a preload raises', async () => {
     const error = await PythonPool.start({ size: 2, path: fixtures, preload: ['raises_on_import'] }).catch((e: unknown) => e);

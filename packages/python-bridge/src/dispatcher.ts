@@ -102,8 +102,8 @@ export class Dispatcher<E extends Executor = Executor> {
   readonly #drains = new Map<E, () => void>();
   readonly #tasksServed = new WeakMap<E, number>();
   readonly #latency = new LatencyWindow();
-  /** Resolvers of `whenServing` calls, checked whenever an executor joins. */
-  #servingWaiters: { count: number; resolve: () => void }[] = [];
+  /** Pending `whenServing` calls, checked whenever an executor joins; rejected on close. */
+  #servingWaiters: { count: number; resolve: () => void; reject: (error: Error) => void }[] = [];
   #closedWith: Error | undefined;
   #completed = 0;
   #failed = 0;
@@ -145,8 +145,10 @@ export class Dispatcher<E extends Executor = Executor> {
   /** Resolves once at least `count` executors are serving (at once if they already are). */
   whenServing(count: number): Promise<void> {
     if (this.#attached.size >= count) return Promise.resolve();
-    return new Promise((resolve) => this.#servingWaiters.push({ count, resolve }));
+    if (this.#closedWith) return Promise.reject(this.#closedWith);
+    return new Promise((resolve, reject) => this.#servingWaiters.push({ count, resolve, reject }));
   }
+
 
   /** A started interpreter joins the pool. */
   attach(executor: E): void {
@@ -173,6 +175,8 @@ export class Dispatcher<E extends Executor = Executor> {
     if (this.#closedWith) return;
     this.#closedWith = error;
     for (const job of this.#queue.drain()) this.#settle(job, { ok: false, error });
+    for (const waiter of this.#servingWaiters) waiter.reject(error);
+    this.#servingWaiters = [];
   }
 
   #submit(kind: Job<E>['kind'], request: CallRequest): Promise<unknown> {

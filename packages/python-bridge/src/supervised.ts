@@ -46,7 +46,7 @@ export interface PoolRef {
   interpreters(): InterpreterStatus[];
   /**
    * Resolves once all `size` interpreters are serving, e.g. after a crash once the replacement
-   * is ready; at once if they already are.
+   * is ready; at once if they already are. Rejects with `PoolStoppedError` if the pool stops first.
    */
   whenReady(): Promise<void>;
 }
