@@ -9,7 +9,7 @@ export interface Executor {
   readonly serviceable: boolean;
   call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown>;
   /** Several calls in one round trip, each with its own outcome; rejects only if the round trip fails. */
-  callBatch?(calls: { module: string; fn: string; args: unknown[]; kwargs?: Record<string, unknown> }[]): Promise<Outcome[]>;
+  callBatch(calls: { module: string; fn: string; args: unknown[]; kwargs?: Record<string, unknown> }[]): Promise<Outcome[]>;
   /** Abandons whatever runs: the interpreter is killed, its pending call rejects. */
   kill(): void;
 }
@@ -225,7 +225,7 @@ export class Dispatcher<E extends Executor = Executor> {
       const { module, fn, args, kwargs } = first.request;
       executor.call(module, fn, args, kwargs).then((value) => done([{ ok: true, value }]), failed);
     } else {
-      executor.callBatch!(jobs.map(({ request: { module, fn, args, kwargs } }) => ({ module, fn, args, kwargs }))).then(done, failed);
+      executor.callBatch(jobs.map(({ request: { module, fn, args, kwargs } }) => ({ module, fn, args, kwargs }))).then(done, failed);
     }
   }
 
@@ -303,7 +303,7 @@ export class Dispatcher<E extends Executor = Executor> {
   /** The head of the queue, and with it, if the calls are short, the short calls that follow it. */
   #takeFor(executor: E): Job<E>[] {
     const jobs = [this.#queue.shift()!];
-    if (!executor.callBatch || !this.#batchable(jobs[0]!)) return jobs;
+    if (!this.#batchable(jobs[0]!)) return jobs;
     const maxTasks = this.#options.maxTasksPerExecutor;
     const tasksLeft = maxTasks === undefined ? MAX_BATCH : maxTasks - (this.#tasksServed.get(executor) ?? 0);
     // Every other interpreter is busy (the queue is empty otherwise), so nothing is gained by
