@@ -1,0 +1,72 @@
+/**
+ * The launcher seam: how an interpreter process comes to be.
+ *
+ * An {@link Interpreter} asks a {@link Launcher} for a worker process that will bind the `ipc://`
+ * endpoint it is given, and from then on sees only a {@link LaunchedProcess}: a pid, an exit, its
+ * output and a way to signal it. The REQ channel and the dispatcher never learn which launcher made
+ * an interpreter: spawning a fresh `python -m piton.worker` (the spawn launcher), forking from a
+ * server that has already imported the preloads, or asking an agent on another host are all the
+ * same to them.
+ */
+import type { OutputStream, ProcessExit } from './process.js';
+
+/** Everything a launcher needs to make one worker (PROTOCOL.md, "The worker's command line"). */
+export interface LaunchSpec {
+  /** The worker's id, used in errors and output tagging. */
+  id: string;
+  /** The already-resolved Python executable (see `resolvePython`). */
+  python: string;
+  /** The `ipc://` endpoint the worker binds. */
+  endpoint: string;
+  /** Absolute directories put first on `sys.path`. */
+  path: string[];
+  /** Modules imported before the worker reports ready. */
+  preload?: string[];
+  /** Added to the environment; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Largest message in either direction, all frames together, in bytes. */
+  maxMessageSize: number;
+  /** Modules callable although they are not under `path`. */
+  allowModules?: string[];
+  /** Allow module and function names starting with `_`. */
+  allowPrivate?: boolean;
+  /** Every line the worker prints. */
+  onOutput?: (line: string, stream: OutputStream) => void;
+}
+
+/** A running (or failed-to-start) worker process, whoever made it. */
+export interface LaunchedProcess {
+  /** The worker's pid; `undefined` if it never ran. */
+  readonly pid: number | undefined;
+  /** Resolves once, never rejects, when the worker has exited (or could not be made at all). */
+  readonly exit: Promise<ProcessExit>;
+  /** Resolves once the worker's output has been delivered after its exit (bounded wait). */
+  readonly drained: Promise<void>;
+  /** Whether the worker still runs. */
+  readonly running: boolean;
+  /** The last lines the worker wrote to stderr. */
+  stderrTail(): string;
+  /** Sends a signal to the worker (and whatever it started) if it still runs; returns whether it was sent. */
+  signal(sig: NodeJS.Signals): boolean;
+}
+
+/** Makes worker processes. One per pool; `close()` when the pool is done with it. */
+export interface Launcher {
+  /** Short name for stats and errors: `'spawn'`, `'forkserver'`, … */
+  readonly kind: string;
+  launch(spec: LaunchSpec): Promise<LaunchedProcess>;
+  /** Releases what the launcher holds (a server process, a connection). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The worker's command-line arguments after `-m piton.worker` (PROTOCOL.md). */
+export function workerArgs(spec: LaunchSpec, parentPid: number = process.pid): string[] {
+  const args = ['--endpoint', spec.endpoint, '--parent-pid', String(parentPid)];
+  args.push('--max-message-size', String(spec.maxMessageSize));
+  for (const dir of spec.path) args.push('--path', dir);
+  for (const module of spec.preload ?? []) args.push('--preload', module);
+  for (const module of spec.allowModules ?? []) args.push('--allow-module', module);
+  if (spec.allowPrivate) args.push('--allow-private');
+  return args;
+}
