@@ -6,6 +6,7 @@ import { runData } from './data.js';
 import { runFairness } from './fairness.js';
 import { runLatency } from './latency.js';
 import { runNodeProfile } from './node-profile.js';
+import { runObserver } from './observer.js';
 import type { BenchContext } from './lib/context.js';
 import type { Row } from './lib/report.js';
 import { runProfile } from './profile.js';
@@ -27,6 +28,7 @@ export const families: Family[] = [
   { name: 'recovery', run: runRecovery },
   { name: 'soak', run: runSoak },
   { name: 'fairness', run: runFairness },
+  { name: 'observer', run: runObserver },
   { name: 'profile', run: runProfile },
   { name: 'node-profile', run: runNodeProfile },
   { name: 'codec', run: runCodec },

@@ -43,5 +43,34 @@ describe('examples run as documented', function () {
     expect(stdout).to.contain('the ledger kept its state');
     expect(stdout).to.contain('a fresh ledger');
   });
-});
 
+  it('observer: serves the live page of its tree, then stops on SIGINT with nothing left', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'examples', 'observer', 'index.ts')], {
+      cwd: repoRoot,
+      env: { ...process.env, OBSERVER_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+        const found = /observer: (http:\/\/\S+)/.exec(stdout);
+        if (found) resolve(found[1]!);
+      });
+      child.once('close', () => reject(new Error(`the example exited before printing its URL:\n${stdout}\n${stderr}`)));
+    });
+    const page = await fetch(url);
+    expect(page.status).to.equal(200);
+    expect(await page.text()).to.contain('Piton observer');
+    const snapshot = (await (await fetch(new URL('api/snapshot', url))).json()) as { tree: { path: string }[]; pools: { name: string }[] };
+    expect(snapshot.tree.map((n) => n.path)).to.deep.equal(['demo/root']);
+    expect(snapshot.pools.map((p) => p.name)).to.deep.equal(['python']);
+    child.kill('SIGINT');
+    expect(await closed, stderr).to.equal(0);
+    expect(stdout).to.contain('stopped');
+    expect(workersOf(child.pid!)).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * The observer's cost per call: no-op throughput of a pool of 2 at concurrency 8 with no
+ * observer, with an observer that nobody watches (its only work is copying events into a ring),
+ * and with one page open (an SSE client; tree and stats sampled every 100 ms, five times the
+ * default rate), all in the same trial.
+ */
+import { request } from 'node:http';
+import type { BenchContext } from './lib/context.js';
+import { startPool } from './lib/pool.js';
+import type { Row } from './lib/report.js';
+import { throughput } from './lib/timing.js';
+
+/** Opens the page's event stream, as a browser would; resolves once the first snapshot arrived. */
+function watch(url: string): Promise<{ close(): void }> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL('api/events', url), (res) => {
+      res.setEncoding('utf8');
+      let seen = '';
+      const onData = (chunk: string) => {
+        seen += chunk;
+        if (seen.includes('event: snapshot')) {
+          res.off('data', onData);
+          res.resume();
+          resolve({ close: () => req.destroy() });
+        }
+      };
+      res.on('data', onData);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function runObserver(ctx: BenchContext): Promise<Row[]> {
+  const { startObserver } = await import('@piton/observer');
+  const total = ctx.settings.quick ? 1_000 : 10_000;
+  const pool = await startPool(ctx, { size: 2 });
+  const call = () => pool.call('functions', 'noop', [1]);
+  await throughput(call, 1_000, 8);
+  const none: number[] = [], idle: number[] = [], watched: number[] = [];
+  for (let trial = 0; trial < ctx.settings.trials; trial++) {
+    none.push(await throughput(call, total, 8));
+    const observer = await startObserver(pool.system, { sampleInterval: 100 });
+    idle.push(await throughput(call, total, 8));
+    const page = await watch(observer.url);
+    watched.push(await throughput(call, total, 8));
+    page.close();
+    await observer.close();
+  }
+  await ctx.release(pool);
+  const b = 'observer';
+  const ratio = (samples: number[]) => ({ label: '× no observer', samples: samples.map((v, i) => v / none[i]!) });
+  return [
+    { benchmark: b, figure: 'pool of 2, concurrency 8, no observer', unit: 'calls/s', samples: none },
+    {
+      benchmark: b, figure: 'observer started, no page open', unit: 'calls/s', samples: idle, ratio: ratio(idle),
+      target: { text: '≥ 0.97× no observer', on: 'ratio', met: (r) => r >= 0.97 },
+    },
+    {
+      benchmark: b, figure: 'one page open, sampled every 100 ms', unit: 'calls/s', samples: watched, ratio: ratio(watched),
+      note: 'five times the default sampling rate',
+    },
+  ];
+}
