@@ -69,12 +69,26 @@ function pick(stats: Record<string, unknown>, ...path: string[]): unknown {
   return value;
 }
 
-/** Reads what a pool's stats() has, tolerating older shapes (a single latency, no causes). */
-export function sampleOf(raw: object, at: number, previous: PoolSample | undefined): PoolSample {
+/** Calls per second are measured over at least this many ms, however often samples are taken. */
+export const RATE_WINDOW_MS = 1_000;
+
+/**
+ * Reads what a pool's stats() has, tolerating older shapes (a single latency, no causes). The
+ * call rate is taken against the newest earlier sample at least RATE_WINDOW_MS old (else the
+ * oldest), so that a sample taken right after another (on an event) does not read as a stall.
+ */
+export function sampleOf(raw: object, at: number, history: readonly PoolSample[]): PoolSample {
   const stats = raw as Record<string, unknown>;
   const settled = num(stats.completed) + num(stats.failed);
-  const dt = previous === undefined ? 0 : (at - previous.at) / 1000;
-  const rate = previous === undefined || dt <= 0 ? 0 : Math.max(0, (settled - previous.settled) / dt);
+  let base: PoolSample | undefined = history[0];
+  for (let i = history.length - 1; i >= 0; i--) {
+    if (at - history[i]!.at >= RATE_WINDOW_MS) {
+      base = history[i];
+      break;
+    }
+  }
+  const dt = base === undefined ? 0 : (at - base.at) / 1000;
+  const rate = base === undefined || dt <= 0 ? 0 : Math.max(0, (settled - base.settled) / dt);
   const causes = pick(stats, 'restartsByCause');
   return {
     at,
@@ -88,8 +102,8 @@ export function sampleOf(raw: object, at: number, previous: PoolSample | undefin
     callsPerSecond: Math.round(rate * 10) / 10,
     waitP50: num(pick(stats, 'wait', 'p50')),
     waitP99: num(pick(stats, 'wait', 'p99')),
-    runP50: num(pick(stats, 'run', 'p50') ?? pick(stats, 'latency', 'p50')) || num(pick(stats, 'latency', 'p50')),
-    runP99: num(pick(stats, 'run', 'p99') ?? pick(stats, 'latency', 'p99')) || num(pick(stats, 'latency', 'p99')),
+    runP50: num(pick(stats, 'run', 'p50') ?? pick(stats, 'latency', 'p50')),
+    runP99: num(pick(stats, 'run', 'p99') ?? pick(stats, 'latency', 'p99')),
     restartsByCause:
       causes !== null && typeof causes === 'object'
         ? Object.fromEntries(Object.entries(causes as Record<string, unknown>).map(([k, v]) => [k, num(v)]))
@@ -149,7 +163,7 @@ export class ObserverModel {
         continue; // a pool that is gone has no stats; it leaves the page with its node
       }
       const history = this.#history.get(name) ?? [];
-      const latest = sampleOf(raw, at, history.at(-1));
+      const latest = sampleOf(raw, at, history);
       history.push(latest);
       if (history.length > this.#options.history) history.splice(0, history.length - this.#options.history);
       this.#history.set(name, history);

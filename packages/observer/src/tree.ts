@@ -43,16 +43,16 @@ function toNode(raw: Raw): ObservedNode {
   if (typeof flags.period === 'number') node.period = flags.period;
   const pid = info.pid ?? raw.pid;
   if (typeof pid === 'number') node.pid = pid;
-  const pool = info.pool ?? raw.ref;
-  if (typeof asRecord(pool)?.stats === 'function') node.pool = pool as ObservablePool;
+  // A pool says so in its node's info, with a snapshot of its stats() taken with the tree.
+  const stats = asRecord(info.stats);
+  if (stats !== undefined) node.pool = { stats: () => stats };
   return node;
 }
 
 /** The whole tree of `system`, top-level children first. */
 export async function readTree(system: ActorSystem): Promise<ObservedNode[]> {
-  const roots = (await system.tree()) as unknown;
-  const list = Array.isArray(roots) ? roots : [roots];
-  return list.map((r) => toNode(asRecord(r) ?? {}));
+  const { children } = await system.tree();
+  return children.map((node) => toNode(node as unknown as Raw));
 }
 
 /** The pools found in the tree, named by their node's id (or path where ids repeat). */

@@ -140,6 +140,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   return {
     ref,
     exited: tree.exited,
+    inspect: async () => ({ ...(await tree.inspect?.()), info: { stats: ref.stats() } }),
     shutdown: (reason) => {
       stop('the pool is stopping');
       tree.shutdown(reason);

@@ -119,6 +119,7 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
     return {
       ref: child.ref,
       exited,
+      inspect: () => (incarnation.interpreter === undefined ? {} : { info: { pid: incarnation.interpreter.pid } }),
       shutdown: (reason) => child.shutdown(reason),
       kill: () => {
         incarnation.ending = true;
