@@ -39,13 +39,18 @@ export async function runObserver(ctx: BenchContext): Promise<Row[]> {
   await throughput(call, 1_000, 8);
   const none: number[] = [], idle: number[] = [], watched: number[] = [];
   for (let trial = 0; trial < ctx.settings.trials; trial++) {
-    none.push(await throughput(call, total, 8));
+    // Odd trials run the three setups in reverse order, so that a machine warming up or slowing
+    // down over a trial does not favour one of them.
+    const forward = trial % 2 === 0;
+    if (forward) none.push(await throughput(call, total, 8));
     const observer = await startObserver(pool.system, { sampleInterval: 100 });
-    idle.push(await throughput(call, total, 8));
+    if (forward) idle.push(await throughput(call, total, 8));
     const page = await watch(observer.url);
     watched.push(await throughput(call, total, 8));
     page.close();
+    if (!forward) idle.push(await throughput(call, total, 8));
     await observer.close();
+    if (!forward) none.push(await throughput(call, total, 8));
   }
   await ctx.release(pool);
   const b = 'observer';
