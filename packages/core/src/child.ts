@@ -33,5 +33,29 @@ export interface StartContext {
   readonly parent: ActorParent;
 }
 
-/** Starts one child. Any function of this type is a valid `start` in a child spec. */
-export type StartFn<R = unknown> = (ctx: StartContext, ...extraArgs: unknown[]) => Promise<StartedChild<R>>;
+declare const ignoreBrand: unique symbol;
+
+/** The type of `IGNORE`. */
+export interface Ignore {
+  readonly [ignoreBrand]: 'ignore';
+}
+
+/**
+ * OTP's `ignore`: what a start function (or a worker's `init`) returns to say "do not start this
+ * child, and that is not an error". The supervisor keeps the child's spec with no ref (status
+ * `'undefined'`); a temporary child's spec is dropped and a simple_one_for_one child leaves
+ * nothing behind. APIs that start a child (`startChild`, `restartChild`, `system.start`) then
+ * resolve with `undefined`, as OTP answers `{ok, undefined}`. Compare by identity: `x === IGNORE`.
+ */
+export const IGNORE: Ignore = Object.freeze({ [Symbol.toStringTag]: 'IGNORE' }) as unknown as Ignore;
+
+/** Whether a start function's result is `IGNORE` (narrows `StartedChild<R> | Ignore`). */
+export function isIgnore(value: unknown): value is Ignore {
+  return value === IGNORE;
+}
+
+/**
+ * Starts one child. Any function of this type is a valid `start` in a child spec. It resolves with
+ * the running child, or with `IGNORE` to leave it unstarted; it throws (rejects) if it cannot start.
+ */
+export type StartFn<R = unknown> = (ctx: StartContext, ...extraArgs: unknown[]) => Promise<StartedChild<R> | Ignore>;

@@ -15,6 +15,8 @@ interface EventBase {
 
 /** A child is running (first start, restart or dynamic start). */
 export interface StartedEvent extends EventBase { readonly type: 'started' }
+/** A child's start function returned `IGNORE` (OTP's `ignore`): it is not running, and that is not an error. */
+export interface IgnoredEvent extends EventBase { readonly type: 'ignored' }
 /** A child's start function failed; `reason` is its error. */
 export interface StartFailedEvent extends EventBase { readonly type: 'start_failed'; readonly reason: unknown }
 /** A child exited, whether it crashed, stopped itself or was stopped by its supervisor. */
@@ -36,7 +38,7 @@ export interface ShutdownEvent extends EventBase {
 }
 
 /** Every event in a tree, discriminated on `type`. */
-export type SupervisorEvent = StartedEvent | StartFailedEvent | ExitedEvent | RestartingEvent | GaveUpEvent | ShutdownEvent;
+export type SupervisorEvent = StartedEvent | IgnoredEvent | StartFailedEvent | ExitedEvent | RestartingEvent | GaveUpEvent | ShutdownEvent;
 
 /**
  * Events of `system.events`. Packages that report their own events through the system extend

@@ -1,6 +1,6 @@
 export { ActorSystem, type ActorSystemOptions, type TopLevelOptions, type SystemTree } from './system.js';
 export type { TreeNode, ChildInspection, SupervisorFlagsInfo } from './tree.js';
-export type { ChildId, StartedChild, StartContext, StartFn } from './child.js';
+export { IGNORE, isIgnore, type Ignore, type ChildId, type StartedChild, type StartContext, type StartFn } from './child.js';
 export { isNormalExit, formatReason, type ExitReason } from './exit-reason.js';
 export {
   PitonError,
@@ -14,6 +14,7 @@ export {
 export type {
   SupervisorEvent,
   StartedEvent,
+  IgnoredEvent,
   StartFailedEvent,
   ExitedEvent,
   RestartingEvent,
@@ -22,20 +23,16 @@ export type {
   SystemEvents,
   SystemEventMap,
 } from './events.js';
-export {
-  worker,
-  DEFAULT_CALL_TIMEOUT,
-  type ChildRef,
-  type CallOptions,
-  type CallResult,
-  type WorkerBehaviour,
-  type WorkerContext,
-} from './worker.js';
+export { worker, DEFAULT_CALL_TIMEOUT, type WorkerBehaviour, type WorkerContext } from './worker.js';
+export type { ChildRef, CallOptions } from './child-ref.js';
+export type { CallResult } from './call-result.js';
+export type { From } from './pending-call.js';
 export { supervisor, type ChildInfo, type ChildCounts, type ChildStatus } from './supervisor/supervisor.js';
 export { SupervisorRef } from './supervisor/supervisor-ref.js';
 export { FLAG_DEFAULTS, type SupervisorFlags, type Strategy, type AutoShutdown } from './supervisor/flags.js';
 export {
   CHILD_DEFAULTS,
+  checkChildSpecs,
   type ChildSpec,
   type Restart,
   type Shutdown,

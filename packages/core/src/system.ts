@@ -1,4 +1,4 @@
-import type { ChildId, StartedChild, StartFn } from './child.js';
+import { isIgnore, type ChildId, type Ignore, type StartContext, type StartedChild, type StartFn } from './child.js';
 import { InvalidSpecError, StartChildError, SupervisorError } from './errors.js';
 import { SystemEvents, type SupervisorEvent } from './events.js';
 import type { ExitReason } from './exit-reason.js';
@@ -47,6 +47,8 @@ export class ActorSystem {
   readonly registry = new Registry();
   readonly #root: ActorParent;
   #top: TopChild[] = [];
+  /** Top-level starts in progress; each settles only once a child that started too late is stopped. */
+  readonly #starting = new Set<Promise<unknown>>();
   #stopping: Promise<void> | undefined;
   #counter = 0;
 
@@ -55,9 +57,25 @@ export class ActorSystem {
     this.#root = startNactSystem(this.name);
   }
 
-  /** Starts a top-level child (usually a supervisor) and resolves with its ref. */
-  async start<R>(start: StartFn<R>, options: TopLevelOptions = {}): Promise<R> {
+  /**
+   * Starts a top-level child (usually a supervisor) and resolves with its ref, or with `undefined`
+   * if its start returned `IGNORE`. If `stop()` is called while the child is starting, the child
+   * is stopped as soon as its start completes and this rejects with `SupervisorError('shutdown')`.
+   */
+  start<R>(start: (ctx: StartContext, ...extraArgs: unknown[]) => Promise<StartedChild<R>>, options?: TopLevelOptions): Promise<R>;
+  start<R>(start: StartFn<R>, options?: TopLevelOptions): Promise<R | undefined>;
+  async start<R>(start: StartFn<R>, options: TopLevelOptions = {}): Promise<R | undefined> {
     if (this.#stopping) throw new SupervisorError('shutdown', `actor system ${this.name} is stopped`);
+    const starting = this.#startTop(start, options);
+    this.#starting.add(starting);
+    try {
+      return await starting;
+    } finally {
+      this.#starting.delete(starting);
+    }
+  }
+
+  async #startTop<R>(start: StartFn<R>, options: TopLevelOptions): Promise<R | undefined> {
     this.#counter += 1;
     const id = options.id ?? (this.#counter === 1 ? 'root' : `root-${this.#counter}`);
     if (this.#top.some((t) => t.id === id)) throw new SupervisorError('already_started', `a top-level child ${JSON.stringify(id)} is running`);
@@ -66,15 +84,28 @@ export class ActorSystem {
     if (name !== undefined && this.registry.isTaken(name)) {
       throw new SupervisorError('already_started', `the name ${JSON.stringify(name)} is already registered`);
     }
-    let started: StartedChild<R>;
+    const shutdown = options.shutdown ?? 'infinity';
+    let result: StartedChild<R> | Ignore;
     try {
-      started = await start({ system: this, id, path, parent: this.#root });
+      result = await start({ system: this, id, path, parent: this.#root });
     } catch (error) {
       this.emit({ type: 'start_failed', supervisor: this.name, id, path, at: Date.now(), reason: error });
       // A bad spec is reported as it is; any other failure is named as this child's start failure.
       throw error instanceof SupervisorError || error instanceof InvalidSpecError ? error : new StartChildError(this.name, id, error);
     }
-    const top: TopChild = { id, started, shutdown: options.shutdown ?? 'infinity' };
+    if (isIgnore(result)) {
+      this.emit({ type: 'ignored', supervisor: this.name, id, path, at: Date.now() });
+      return undefined;
+    }
+    const started = result;
+    if (this.#stopping) {
+      // stop() began while this child was starting: it must not outlive the system.
+      this.emit({ type: 'started', supervisor: this.name, id, path, at: Date.now() });
+      const reason = await stopChild(started, shutdown);
+      this.emit({ type: 'exited', supervisor: this.name, id, path, at: Date.now(), reason });
+      throw new SupervisorError('shutdown', `actor system ${this.name} stopped while ${path} was starting; it was stopped`);
+    }
+    const top: TopChild = { id, started, shutdown };
     this.#top.push(top);
     if (name !== undefined) this.registry.register(name, started.ref);
     void started.exited.then((reason: ExitReason) => {
@@ -112,9 +143,15 @@ export class ActorSystem {
     return { name: this.name, children };
   }
 
-  /** Stops the top-level children in reverse start order, each by its shutdown, then nact. */
+  /**
+   * Stops the top-level children in reverse start order, each by its shutdown, then nact. A child
+   * still starting is the newest: its start is awaited first, and whatever it started is stopped
+   * before this resolves.
+   */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      // (Awaited only when there are any, so that the first stop request goes out right now.)
+      if (this.#starting.size > 0) await Promise.allSettled([...this.#starting]);
       for (const top of [...this.#top].reverse()) await stopChild(top.started, top.shutdown);
       stopNactSystem(this.#root);
     })();

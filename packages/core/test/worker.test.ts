@@ -26,7 +26,7 @@ describe('worker (gen_server)', () => {
   );
 
   it('call/cast thread the state; init gets the args', async () => {
-    const ref = await system.start(counter);
+    const ref = (await system.start(counter))!;
     ref.cast(1);
     ref.cast(2);
     expect(await ref.call('get')).to.equal(13);
@@ -35,7 +35,7 @@ describe('worker (gen_server)', () => {
   it('call rejects with CallTimeoutError; the worker keeps running and serves the next call', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const ref = await system.start(
+    const ref = (await system.start(
       worker<number, 'slow' | 'fast', string>({
         init: () => 0,
         handleCall: async (msg, state) => {
@@ -43,7 +43,7 @@ describe('worker (gen_server)', () => {
           return { reply: msg, state };
         },
       }),
-    );
+    ))!;
     const err = await rejection(ref.call('slow', { timeout: 20 }));
     expect(err).to.be.instanceOf(CallTimeoutError);
     expect((err as CallTimeoutError).timeout).to.equal(20);
@@ -56,7 +56,7 @@ describe('worker (gen_server)', () => {
   it('a throw in handleCall is a crash: the call rejects with it and the exit reason is the error', async () => {
     const exits: unknown[] = [];
     system.events.on('event', (e) => e.type === 'exited' && exits.push(e.reason));
-    const ref = await system.start(counter);
+    const ref = (await system.start(counter))!;
     const err = await rejection(ref.call('boom'));
     expect((err as Error).message).to.equal('call boom');
     await until(() => exits.length === 1);
@@ -68,7 +68,7 @@ describe('worker (gen_server)', () => {
   it('a throw in handleCast is a crash with that error as reason', async () => {
     const exits: unknown[] = [];
     system.events.on('event', (e) => e.type === 'exited' && exits.push(e.reason));
-    const ref = await system.start(counter);
+    const ref = (await system.start(counter))!;
     ref.cast('boom');
     await until(() => exits.length === 1);
     expect((exits[0] as Error).message).to.equal('cast boom');
@@ -79,7 +79,7 @@ describe('worker (gen_server)', () => {
     const terminated: unknown[] = [];
     let entered!: () => void;
     const inHandler = new Promise<void>((r) => (entered = r));
-    const ref = await system.start(
+    const ref = (await system.start(
       worker<{ n: number }, 'hang' | 'get', number>({
         init: (ctx) => {
           death.once('died', (code: number) => ctx.exit({ shutdown: `process died with ${code}` }));
@@ -96,7 +96,7 @@ describe('worker (gen_server)', () => {
           terminated.push(reason, state.n);
         },
       }),
-    );
+    ))!;
     const hanging = ref.call('hang', { timeout: 'infinity' });
     const queued = ref.call('get');
     await inHandler;
@@ -135,10 +135,10 @@ describe('worker (gen_server)', () => {
 
   it('handleInfo gets plain messages; send/cast to a dead worker are dropped silently', async () => {
     const seen: unknown[] = [];
-    const ref: ChildRef = await system.start(
+    const ref: ChildRef = (await system.start(
       worker({ init: () => 0, handleInfo: (msg, s) => (seen.push(msg), s), handleCall: (_m, s) => ({ reply: 'ok', state: s }) }),
       { shutdown: 100 },
-    );
+    ))!;
     ref.send('hello');
     expect(await ref.call('sync')).to.equal('ok');
     expect(seen).to.deep.equal(['hello']);

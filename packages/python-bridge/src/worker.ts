@@ -1,4 +1,4 @@
-import { worker, type ExitReason, type StartContext, type StartFn, type StartedChild } from '@piton/core';
+import { isIgnore, worker, type ExitReason, type Ignore, type StartContext, type StartFn, type StartedChild } from '@piton/core';
 import { WorkerExitedError } from './errors.js';
 import { Interpreter, type ExitInfo, type InterpreterOptions } from './interpreter.js';
 
@@ -47,7 +47,7 @@ interface Incarnation {
  * to the interpreter, since a mailbox hop per call would cost more than the socket round trip.
  */
 export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
-  return async (ctx: StartContext): Promise<StartedChild<unknown>> => {
+  return async (ctx: StartContext): Promise<StartedChild<unknown> | Ignore> => {
     const incarnation: Incarnation = {};
     const workerId = String(ctx.id);
 
@@ -99,6 +99,7 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
         await interpreter.stop();
       },
     })(ctx);
+    if (isIgnore(child)) return child; // a worker's start may ignore; forward it as the supervisor expects
 
     function watch(interpreter: Interpreter, workerCtx: { exit(reason: ExitReason): void }) {
       void interpreter.exited.then((info) => {

@@ -166,3 +166,12 @@ export function resolveChildSpecs(specs: unknown, autoShutdown: AutoShutdown): R
     return resolved;
   });
 }
+
+/**
+ * OTP's `check_childspecs`: validates `specs` as a supervisor's `children` without starting
+ * anything. Throws `InvalidSpecError` naming the first bad field (e.g. `children[1].restart`).
+ * `autoShutdown` is the supervisor's flag, which decides whether `significant: true` is allowed.
+ */
+export function checkChildSpecs(specs: readonly ChildSpec[], autoShutdown: AutoShutdown = 'never'): void {
+  resolveChildSpecs(specs, autoShutdown);
+}

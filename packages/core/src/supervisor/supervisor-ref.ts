@@ -25,40 +25,51 @@ export class SupervisorRef {
   }
 
   /**
-   * Adds and starts a child. Resolves with its ref. `already_started` / `already_present` if the
-   * id exists. For simple_one_for_one pass the extra args appended to the template's.
+   * Adds and starts a child. Resolves with its ref, or `undefined` if its start returned `IGNORE`
+   * (the spec is kept unless temporary; a simple_one_for_one child leaves nothing). `already_started`
+   * if the id runs, `already_present` if it exists and is not running (stopped, ignored or restarting).
+   * For simple_one_for_one pass the extra args appended to the template's.
    */
   startChild<R = unknown>(specOrExtraArgs: ChildSpec | readonly unknown[] = []): Promise<R> {
-    return this.#sup.request(() => this.#sup.startChild(specOrExtraArgs)) as Promise<R>;
+    return this.#sup.request(() => this.#sup.api.startChild(specOrExtraArgs)) as Promise<R>;
   }
 
-  /** Stops a child by its shutdown; its spec stays (unless temporary or dynamic). By ref for simple_one_for_one. */
+  /**
+   * Stops a child by its shutdown (a pending restart is cancelled); its spec stays unless temporary
+   * or dynamic. By ref for simple_one_for_one: a restarting child answers to the ref of the
+   * incarnation that exited, and a ref that has already exited is fine (OTP: a dead pid is `ok`).
+   */
   terminateChild(idOrRef: ChildId | object): Promise<void> {
-    return this.#sup.request(() => this.#sup.terminateChild(idOrRef));
+    return this.#sup.request(() => this.#sup.api.terminateChild(idOrRef));
   }
 
-  /** Starts a stopped child again from its spec; `running`, `restarting`, `not_found`. */
+  /** Starts a stopped child again from its spec; `undefined` if its start ignored. `running`, `restarting`, `not_found`. */
   restartChild<R = unknown>(id: ChildId): Promise<R> {
-    return this.#sup.request(() => this.#sup.restartChild(id)) as Promise<R>;
+    return this.#sup.request(() => this.#sup.api.restartChild(id)) as Promise<R>;
   }
 
   /** Forgets a stopped child's spec; `running`, `restarting`, `not_found`. */
   deleteChild(id: ChildId): Promise<void> {
-    return this.#sup.request(() => this.#sup.deleteChild(id));
+    return this.#sup.request(() => this.#sup.api.deleteChild(id));
   }
 
   /** The child's spec with defaults filled in (by ref for simple_one_for_one). */
   getChildSpec(idOrRef: ChildId | object): Promise<ChildSpec> {
-    return this.#sup.request(() => this.#sup.getChildSpec(idOrRef));
+    return this.#sup.request(() => this.#sup.api.getChildSpec(idOrRef));
   }
 
   /** Children in start order. */
   whichChildren(): Promise<ChildInfo[]> {
-    return this.#sup.request(() => this.#sup.whichChildren());
+    return this.#sup.request(() => this.#sup.api.whichChildren());
+  }
+
+  /** One child's row, as in `whichChildren()` (OTP 26's `which_child`); by ref for simple_one_for_one. `not_found`. */
+  whichChild(idOrRef: ChildId | object): Promise<ChildInfo> {
+    return this.#sup.request(() => this.#sup.api.whichChild(idOrRef));
   }
 
   countChildren(): Promise<ChildCounts> {
-    return this.#sup.request(() => this.#sup.countChildren());
+    return this.#sup.request(() => this.#sup.api.countChildren());
   }
 
   /**
@@ -71,6 +82,6 @@ export class SupervisorRef {
 
   /** The running child's ref; `not_found` for an unknown id, `NoProcessError` if it is not running. */
   child<R = unknown>(id: ChildId): Promise<R> {
-    return this.#sup.request(() => this.#sup.child(id)) as Promise<R>;
+    return this.#sup.request(() => this.#sup.api.child(id)) as Promise<R>;
   }
 }

@@ -48,58 +48,24 @@
  * rejects that call and counts no restart. A supervisor restarted by its parent comes back from
  * its initial spec.
  */
-import type { ChildId, StartContext, StartedChild, StartFn } from '../child.js';
+import { IGNORE, isIgnore, type ChildId, type Ignore, type StartContext, type StartedChild } from '../child.js';
 import { Deferred } from '../deferred.js';
-import { InvalidSpecError, NoProcessError, StartChildError, SupervisorError } from '../errors.js';
+import { NoProcessError, StartChildError, SupervisorError } from '../errors.js';
 import type { SupervisorEvent } from '../events.js';
 import { isNormalExit, type ExitReason } from '../exit-reason.js';
 import { Mailbox } from '../nact.js';
 import type { ActorSystem } from '../system.js';
 import { backoffDelay } from './backoff.js';
-import { resolveChildSpec, type ChildSpec, type ChildType, type Restart, type ResolvedChildSpec } from './child-spec.js';
+import type { ChildRecord } from './child-record.js';
+import type { Restart, ResolvedChildSpec } from './child-spec.js';
+import { DynamicApi } from './dynamic-api.js';
 import { resolveFlags, type ResolvedFlags, type SupervisorFlags } from './flags.js';
 import { addRestart } from './intensity.js';
 import { stopChild } from './shutdown.js';
 import { SupervisorRef } from './supervisor-ref.js';
 import { describeChildren, type ChildInspection } from '../tree.js';
 
-export type ChildStatus = 'running' | 'restarting' | 'undefined';
-
-/** One row of `whichChildren()`. `ref` is undefined unless the child is running. */
-export interface ChildInfo {
-  readonly id: ChildId | undefined;
-  readonly ref: unknown;
-  readonly type: ChildType;
-  readonly status: ChildStatus;
-}
-
-export interface ChildCounts {
-  readonly specs: number;
-  readonly active: number;
-  readonly supervisors: number;
-  readonly workers: number;
-}
-
-/** The supervisor's record of one child (OTP's `#child{}`). */
-interface ChildRecord {
-  readonly spec: ResolvedChildSpec;
-  /** The spec id; undefined for simple_one_for_one children. */
-  readonly id: ChildId | undefined;
-  readonly path: string;
-  /** simple_one_for_one extra args, kept for restarts. */
-  readonly extraArgs: readonly unknown[];
-  /** The running incarnation. Cleared as soon as the supervisor stops it or learns it exited, so
-   *  an exit notice that names another incarnation is stale and ignored. */
-  started: StartedChild | undefined;
-  status: ChildStatus;
-  /** Consecutive restart attempts since the last stable run (drives backoff). */
-  attempt: number;
-  startedAt: number;
-  /** A pending backoff wait before the next restart attempt. */
-  retryTimer: NodeJS.Timeout | undefined;
-  /** Successful starts of this record; all but the first are restarts (`system.tree()`). */
-  starts: number;
-}
+export type { ChildCounts, ChildInfo, ChildStatus } from './child-record.js';
 
 type Message =
   | { readonly type: 'init'; readonly done: Deferred<void> }
@@ -139,6 +105,10 @@ export class Supervisor {
   #gaveUp = false;
   /** Incarnations detached from their record and being stopped; a kill must reach them too. */
   readonly #beingStopped = new Set<StartedChild>();
+  /** Every ref a child of this incarnation ever had, so `terminateChild` knows an exited one. */
+  readonly #formerRefs = new WeakSet<object>();
+  /** The dynamic API bodies; `SupervisorRef` runs them through `request`. */
+  readonly api: DynamicApi;
 
   constructor(flags: ResolvedFlags, ctx: StartContext, internals: SupervisorInternals = {}) {
     this.#flags = flags;
@@ -147,6 +117,17 @@ export class Supervisor {
     this.#now = internals.now ?? Date.now;
     this.#random = internals.random ?? Math.random;
     this.ref = new SupervisorRef(this, ctx.id, ctx.path);
+    this.api = new DynamicApi({
+      path: this.path,
+      flags,
+      children: () => this.#children,
+      add: (record) => this.#children.push(record),
+      remove: (record) => this.#removeRecord(record),
+      newRecord: (spec, extraArgs) => this.#newRecord(spec, extraArgs),
+      start: (record) => this.#startOrReject(record),
+      stop: (record) => this.#stopRecord(record),
+      wasChild: (ref) => typeof ref === 'object' && ref !== null && this.#formerRefs.has(ref),
+    });
     this.#mailbox = new Mailbox<Message>(ctx.parent, ctx.id, (m) => this.#handle(m));
   }
 
@@ -230,8 +211,9 @@ export class Supervisor {
   async #init(done: Deferred<void>): Promise<void> {
     const records = this.#flags.strategy === 'simple_one_for_one' ? [] : this.#flags.children.map((spec) => this.#newRecord(spec));
     for (const record of records) {
+      let outcome: 'started' | 'ignored';
       try {
-        await this.#startRecord(record);
+        outcome = await this.#startRecord(record);
       } catch (error) {
         // Stop the ones already started, newest first, then fail the whole start.
         for (const started of [...this.#children].reverse()) await this.#stopRecord(started);
@@ -240,6 +222,8 @@ export class Supervisor {
         done.reject(error instanceof NoProcessError ? error : new StartChildError(this.path, record.id, error));
         return;
       }
+      // OTP's start_children: an ignored temporary child is forgotten; others keep their spec.
+      if (outcome === 'ignored' && record.spec.restart === 'temporary') continue;
       this.#children.push(record);
     }
     this.#phase = 'running';
@@ -251,6 +235,7 @@ export class Supervisor {
 
   /** OTP's `restart_child` + `do_restart`: restart type × exit reason. */
   async #onChildExit(record: ChildRecord, reason: ExitReason): Promise<Outcome> {
+    record.lastRef = record.started?.ref;
     record.started = undefined;
     if (!shouldRestart(record.spec.restart, reason)) {
       this.#dropChild(record);
@@ -291,8 +276,12 @@ export class Supervisor {
   async #restartByStrategy(record: ChildRecord): Promise<ChildRecord | undefined> {
     switch (this.#flags.strategy) {
       case 'one_for_one':
-      case 'simple_one_for_one':
-        return (await this.#tryStart(record)) ? undefined : record;
+        return (await this.#tryStart(record)) === 'failed' ? record : undefined;
+      case 'simple_one_for_one': {
+        const outcome = await this.#tryStart(record);
+        if (outcome === 'ignored') this.#removeRecord(record); // nothing is kept of an ignored dynamic child
+        return outcome === 'failed' ? record : undefined;
+      }
       case 'rest_for_one':
         return this.#restartGroup(record, this.#children.slice(this.#children.indexOf(record)));
       case 'one_for_all':
@@ -310,7 +299,7 @@ export class Supervisor {
     }
     for (const member of group) {
       if (!this.#children.includes(member) || member.started) continue;
-      if (!(await this.#tryStart(member))) return member;
+      if ((await this.#tryStart(member)) === 'failed') return member;
     }
     return undefined;
   }
@@ -357,6 +346,7 @@ export class Supervisor {
       path: dynamic ? `${this.path}/${spec.id}-${this.#dynamicCounter}` : `${this.path}/${spec.id}`,
       extraArgs,
       started: undefined,
+      lastRef: undefined,
       status: 'undefined',
       attempt: 0,
       startedAt: 0,
@@ -365,20 +355,29 @@ export class Supervisor {
     };
   }
 
-  /** Starts `record`; on failure emits `start_failed` and returns false. */
-  async #tryStart(record: ChildRecord): Promise<boolean> {
+  /** Starts `record`; a failure (already reported as `start_failed`) is `'failed'`. */
+  async #tryStart(record: ChildRecord): Promise<'started' | 'ignored' | 'failed'> {
     try {
-      await this.#startRecord(record);
-      return true;
+      return await this.#startRecord(record);
     } catch {
-      return false;
+      return 'failed';
+    }
+  }
+
+  /** For the dynamic API: a start failure rejects with `StartChildError`. */
+  async #startOrReject(record: ChildRecord): Promise<'started' | 'ignored'> {
+    try {
+      return await this.#startRecord(record);
+    } catch (error) {
+      if (error instanceof NoProcessError && error.reason === 'killed') throw error;
+      throw new StartChildError(this.path, record.id, error);
     }
   }
 
   /** Calls the child's start function and wires its exit back into this mailbox. */
-  async #startRecord(record: ChildRecord): Promise<void> {
+  async #startRecord(record: ChildRecord): Promise<'started' | 'ignored'> {
     const { spec } = record;
-    let started: StartedChild;
+    let started: StartedChild | Ignore;
     try {
       if (spec.name !== undefined && this.#system.registry.isTaken(spec.name)) {
         throw new SupervisorError('already_started', `the name ${JSON.stringify(spec.name)} is already registered`);
@@ -388,6 +387,11 @@ export class Supervisor {
     } catch (error) {
       this.#emit({ type: 'start_failed', ...this.#where(record), reason: error });
       throw error;
+    }
+    if (isIgnore(started)) {
+      record.status = 'undefined';
+      this.#emit({ type: 'ignored', ...this.#where(record) });
+      return 'ignored';
     }
     if (this.#phase === 'exited') {
       // Killed while the child was starting: it must not outlive us.
@@ -399,12 +403,15 @@ export class Supervisor {
     record.status = 'running';
     record.startedAt = this.#now();
     record.starts += 1;
-    void started.exited.then((reason) => {
-      if (spec.name !== undefined) this.#system.registry.unregister(spec.name, started.ref);
+    if (typeof started.ref === 'object' && started.ref !== null) this.#formerRefs.add(started.ref);
+    const incarnation = started;
+    void incarnation.exited.then((reason) => {
+      if (spec.name !== undefined) this.#system.registry.unregister(spec.name, incarnation.ref);
       this.#emit({ type: 'exited', ...this.#where(record), reason });
-      this.#mailbox.send({ type: 'exit', record, started, reason });
+      this.#mailbox.send({ type: 'exit', record, started: incarnation, reason });
     });
     this.#emit({ type: 'started', ...this.#where(record) });
+    return 'started';
   }
 
   /** Stops the running incarnation (if any) by the child's `shutdown` and waits for its exit. */
@@ -470,114 +477,6 @@ export class Supervisor {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Dynamic API bodies; `SupervisorRef` runs each inside the mailbox via `request`.
-
-  async startChild(specOrArgs: unknown): Promise<unknown> {
-    if (this.#flags.strategy === 'simple_one_for_one') {
-      const args = specOrArgs === undefined ? [] : specOrArgs;
-      if (!Array.isArray(args)) throw new InvalidSpecError('extraArgs', args, 'an array of extra arguments for the template');
-      const record = this.#newRecord(this.#flags.children[0]!, args);
-      await this.#startOrReject(record);
-      this.#children.push(record);
-      return record.started?.ref;
-    }
-    const spec = resolveChildSpec(specOrArgs, 'spec', this.#flags.autoShutdown);
-    const existing = this.#find(spec.id);
-    if (existing) {
-      if (existing.status === 'undefined') throw new SupervisorError('already_present', `child ${JSON.stringify(spec.id)} exists and is not running`);
-      throw new SupervisorError('already_started', `child ${JSON.stringify(spec.id)} is already running`);
-    }
-    if (spec.name !== undefined && this.#children.some((c) => c.spec.name === spec.name)) {
-      throw new InvalidSpecError('spec.name', spec.name, 'a name not used by another child of this supervisor');
-    }
-    const record = this.#newRecord(spec);
-    await this.#startOrReject(record);
-    this.#children.push(record);
-    return record.started?.ref;
-  }
-
-  async terminateChild(idOrRef: unknown): Promise<void> {
-    const record = this.#findForTerminate(idOrRef);
-    await this.#stopRecord(record);
-    if (record.spec.restart === 'temporary' || this.#flags.strategy === 'simple_one_for_one') this.#removeRecord(record);
-  }
-
-  async restartChild(id: unknown): Promise<unknown> {
-    const record = this.#findStatic(id);
-    if (record.status === 'running') throw new SupervisorError('running', `child ${JSON.stringify(id)} is running`);
-    if (record.status === 'restarting') throw new SupervisorError('restarting', `child ${JSON.stringify(id)} is being restarted`);
-    await this.#startOrReject(record);
-    return record.started?.ref;
-  }
-
-  async deleteChild(id: unknown): Promise<void> {
-    const record = this.#findStatic(id);
-    if (record.status === 'running') throw new SupervisorError('running', `child ${JSON.stringify(id)} is running`);
-    if (record.status === 'restarting') throw new SupervisorError('restarting', `child ${JSON.stringify(id)} is being restarted`);
-    this.#removeRecord(record);
-  }
-
-  async getChildSpec(idOrRef: unknown): Promise<ChildSpec> {
-    const record = this.#flags.strategy === 'simple_one_for_one' ? this.#findByRef(idOrRef) : this.#find(idOrRef);
-    if (!record) throw new SupervisorError('not_found', `no child ${describe(idOrRef)} in ${this.path}`);
-    const { name, backoff, ...rest } = record.spec;
-    return { ...rest, ...(name === undefined ? {} : { name }), ...(backoff === undefined ? {} : { backoff }) };
-  }
-
-  async whichChildren(): Promise<ChildInfo[]> {
-    return this.#children.map((c) => ({ id: c.id, ref: c.started?.ref, type: c.spec.type, status: c.status }));
-  }
-
-  async countChildren(): Promise<ChildCounts> {
-    const specs = this.#flags.strategy === 'simple_one_for_one' ? 1 : this.#children.length;
-    const active = this.#children.filter((c) => c.status === 'running').length;
-    const supervisors = this.#children.filter((c) => c.spec.type === 'supervisor').length;
-    return { specs, active, supervisors, workers: this.#children.length - supervisors };
-  }
-
-  async child(id: unknown): Promise<unknown> {
-    const record = this.#findStatic(id);
-    if (!record.started) throw new NoProcessError(record.path);
-    return record.started.ref;
-  }
-
-  async #startOrReject(record: ChildRecord): Promise<void> {
-    try {
-      await this.#startRecord(record);
-    } catch (error) {
-      if (error instanceof NoProcessError && error.reason === 'killed') throw error;
-      throw new StartChildError(this.path, record.id, error);
-    }
-  }
-
-  #find(id: unknown): ChildRecord | undefined {
-    return this.#children.find((c) => c.id === id);
-  }
-
-  #findByRef(ref: unknown): ChildRecord | undefined {
-    return ref === undefined ? undefined : this.#children.find((c) => c.started !== undefined && c.started.ref === ref);
-  }
-
-  #findStatic(id: unknown): ChildRecord {
-    if (this.#flags.strategy === 'simple_one_for_one') {
-      throw new SupervisorError('simple_one_for_one', `${this.path} is simple_one_for_one: its children have no ids`);
-    }
-    const record = this.#find(id);
-    if (!record) throw new SupervisorError('not_found', `no child ${describe(id)} in ${this.path}`);
-    return record;
-  }
-
-  #findForTerminate(idOrRef: unknown): ChildRecord {
-    if (this.#flags.strategy !== 'simple_one_for_one') return this.#findStatic(idOrRef);
-    if (typeof idOrRef === 'string') {
-      throw new SupervisorError('simple_one_for_one', `${this.path} is simple_one_for_one: terminate a child by its ref, not an id`);
-    }
-    const record = this.#findByRef(idOrRef);
-    if (!record) throw new SupervisorError('not_found', `no running child with that ref in ${this.path}`);
-    return record;
-  }
-
-  // ---------------------------------------------------------------------------------------------
   // Events
 
   #where(record: ChildRecord): { supervisor: string; id: ChildId | undefined; path: string; at: number } {
@@ -605,19 +504,16 @@ function shouldRestart(restart: Restart, reason: ExitReason): boolean {
   }
 }
 
-function checkStarted(value: unknown, path: string): StartedChild {
+function checkStarted(value: unknown, path: string): StartedChild | Ignore {
+  if (isIgnore(value)) return IGNORE;
   const v = value as Partial<StartedChild> | null;
   if (
     typeof v !== 'object' || v === null || !(v.exited instanceof Promise) ||
     typeof v.shutdown !== 'function' || typeof v.kill !== 'function'
   ) {
-    throw new TypeError(`the start function of ${path} must resolve with a StartedChild { ref, exited, shutdown, kill }`);
+    throw new TypeError(`the start function of ${path} must resolve with a StartedChild { ref, exited, shutdown, kill } or IGNORE`);
   }
   return v as StartedChild;
-}
-
-function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
 /**
@@ -625,7 +521,10 @@ function describe(value: unknown): string {
  * Flags and every child spec are validated up front; if any is bad, starting rejects with
  * `InvalidSpecError` naming the field, before any child starts.
  */
-export function supervisor(flags: SupervisorFlags, internals?: SupervisorInternals): StartFn<SupervisorRef> {
+export function supervisor(
+  flags: SupervisorFlags,
+  internals?: SupervisorInternals,
+): (ctx: StartContext, ...extraArgs: unknown[]) => Promise<StartedChild<SupervisorRef>> {
   let resolved: ResolvedFlags | undefined;
   let invalid: unknown;
   try {
