@@ -1,6 +1,7 @@
 import type { ActorSystem } from './system.js';
 import type { ExitReason } from './exit-reason.js';
 import type { ActorParent } from './nact.js';
+import type { ChildInspection } from './tree.js';
 
 /** A child's identifier inside its supervisor. */
 export type ChildId = string;
@@ -15,6 +16,11 @@ export interface StartedChild<R = unknown> {
   shutdown(reason: ExitReason): void;
   /** Brutal kill: the child must exit at once; its exit reason is `'killed'`. */
   kill(): void;
+  /**
+   * Optional: what `system.tree()` shows of this child beyond its supervisor's record (flags and
+   * children for a supervisor, `info` such as a process id for others). Without it, a leaf.
+   */
+  inspect?(): ChildInspection | Promise<ChildInspection>;
 }
 
 /** What a start function learns about where it is being started. */

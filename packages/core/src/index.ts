@@ -1,4 +1,5 @@
-export { ActorSystem, type ActorSystemOptions, type TopLevelOptions } from './system.js';
+export { ActorSystem, type ActorSystemOptions, type TopLevelOptions, type SystemTree } from './system.js';
+export type { TreeNode, ChildInspection, SupervisorFlagsInfo } from './tree.js';
 export type { ChildId, StartedChild, StartContext, StartFn } from './child.js';
 export { isNormalExit, formatReason, type ExitReason } from './exit-reason.js';
 export {

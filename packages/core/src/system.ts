@@ -6,6 +6,7 @@ import { startNactSystem, stopNactSystem, type ActorParent } from './nact.js';
 import { Registry } from './registry.js';
 import type { Shutdown } from './supervisor/child-spec.js';
 import { stopChild } from './supervisor/shutdown.js';
+import { describeChildren, type TreeNode } from './tree.js';
 
 export interface ActorSystemOptions {
   /** First segment of every path in the tree. @default 'system' */
@@ -19,6 +20,12 @@ export interface TopLevelOptions {
   readonly name?: string;
   /** How `system.stop()` stops it. @default 'infinity' */
   readonly shutdown?: Shutdown;
+}
+
+/** What `system.tree()` returns: the system's name and its top-level children, recursively. */
+export interface SystemTree {
+  readonly name: string;
+  readonly children: readonly TreeNode[];
 }
 
 interface TopChild {
@@ -91,6 +98,18 @@ export class ActorSystem {
   /** The ref of the incarnation registered as `name` right now, or undefined. */
   whereisCurrent<R = unknown>(name: string): R | undefined {
     return this.registry.current(name) as R | undefined;
+  }
+
+  /**
+   * A snapshot of the whole supervision tree: every child's id, path, type, status and restarts,
+   * the flags of supervisors, and what children say of themselves (`info`, e.g. an interpreter's
+   * pid), recursively. Top-level children are never restarted; a top-level child is shown as a
+   * supervisor when it reports supervisor flags.
+   */
+  async tree(): Promise<SystemTree> {
+    const rows = this.#top.map((top) => ({ id: top.id, path: `${this.name}/${top.id}`, type: 'worker' as const, status: 'running' as const, restarts: 0, started: top.started }));
+    const children = (await describeChildren(rows)).map((node) => (node.supervisor ? { ...node, type: 'supervisor' as const } : node));
+    return { name: this.name, children };
   }
 
   /** Stops the top-level children in reverse start order, each by its shutdown, then nact. */

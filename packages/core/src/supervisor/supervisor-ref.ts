@@ -1,5 +1,6 @@
 import type { ChildId } from '../child.js';
 import type { ChildSpec } from './child-spec.js';
+import type { ChildInspection } from '../tree.js';
 import type { ChildCounts, ChildInfo, Supervisor } from './supervisor.js';
 
 /**
@@ -58,6 +59,14 @@ export class SupervisorRef {
 
   countChildren(): Promise<ChildCounts> {
     return this.#sup.request(() => this.#sup.countChildren());
+  }
+
+  /**
+   * This supervisor's flags and its subtree (see `system.tree()`): each child with its status,
+   * restarts and, recursively, what it says of itself. `NoProcessError` if the supervisor is gone.
+   */
+  inspect(): Promise<ChildInspection> {
+    return this.#sup.inspect();
   }
 
   /** The running child's ref; `not_found` for an unknown id, `NoProcessError` if it is not running. */

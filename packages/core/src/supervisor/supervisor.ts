@@ -61,6 +61,7 @@ import { resolveFlags, type ResolvedFlags, type SupervisorFlags } from './flags.
 import { addRestart } from './intensity.js';
 import { stopChild } from './shutdown.js';
 import { SupervisorRef } from './supervisor-ref.js';
+import { describeChildren, type ChildInspection } from '../tree.js';
 
 export type ChildStatus = 'running' | 'restarting' | 'undefined';
 
@@ -96,6 +97,8 @@ interface ChildRecord {
   startedAt: number;
   /** A pending backoff wait before the next restart attempt. */
   retryTimer: NodeJS.Timeout | undefined;
+  /** Successful starts of this record; all but the first are restarts (`system.tree()`). */
+  starts: number;
 }
 
 type Message =
@@ -165,7 +168,20 @@ export class Supervisor {
       exited: this.#exited.promise,
       shutdown: (reason) => this.#mailbox.send({ type: 'shutdown', reason }),
       kill: () => this.#kill(),
+      inspect: () => this.inspect(),
     };
+  }
+
+  /**
+   * This supervisor's flags and its children, recursively (`system.tree()`). The records are read
+   * inside the mailbox; the children are asked outside it, so a slow child never blocks exits.
+   */
+  async inspect(): Promise<ChildInspection> {
+    const { strategy, intensity, period } = this.#flags;
+    const rows = await this.request(async () =>
+      this.#children.map((c) => ({ id: c.id, path: c.path, type: c.spec.type, status: c.status, restarts: Math.max(0, c.starts - 1), started: c.started })),
+    );
+    return { supervisor: { strategy, intensity, period }, children: await describeChildren(rows) };
   }
 
   /** Runs `op` inside the mailbox, in turn with child exits, so it sees a consistent state. */
@@ -345,6 +361,7 @@ export class Supervisor {
       attempt: 0,
       startedAt: 0,
       retryTimer: undefined,
+      starts: 0,
     };
   }
 
@@ -381,6 +398,7 @@ export class Supervisor {
     record.started = started;
     record.status = 'running';
     record.startedAt = this.#now();
+    record.starts += 1;
     void started.exited.then((reason) => {
       if (spec.name !== undefined) this.#system.registry.unregister(spec.name, started.ref);
       this.#emit({ type: 'exited', ...this.#where(record), reason });
