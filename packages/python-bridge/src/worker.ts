@@ -120,6 +120,8 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
       ref: child.ref,
       exited,
       shutdown: (reason) => child.shutdown(reason),
+      // system.tree(): the interpreter this worker owns now (none while it is being replaced).
+      inspect: () => ({ info: incarnation.interpreter ? { pid: incarnation.interpreter.pid } : {} }),
       kill: () => {
         incarnation.ending = true;
         incarnation.interpreter?.kill();
