@@ -1,6 +1,6 @@
 import { CallTimeoutError, QueueFullError, WorkerExitedError } from './errors.js';
 import { Fifo } from './fifo.js';
-import { LatencyWindow } from './stats.js';
+import { CallStats, type CallTiming } from './stats.js';
 
 /** One interpreter as the dispatcher sees it: something that runs one call at a time. */
 export interface Executor {
@@ -27,6 +27,8 @@ export interface CallRequest {
   signal?: AbortSignal;
   /** How many times a call whose interpreter died may be run again. */
   retries: number;
+  /** A traced call's context: given the outcome and timings before the call settles. */
+  trace?: CallTiming;
 }
 
 /** An interpreter held by one caller (for a stream) until it calls `release`. */
@@ -48,6 +50,8 @@ export interface DispatcherOptions<E extends Executor> {
   /** Asked after each run: true retires the executor too (e.g. it holds too much memory). */
   shouldRetire?: (executor: E) => boolean;
   onRetire?: (executor: E) => void;
+  /** A running call timed out or was aborted: its executor is about to be killed because of `error`. */
+  onCancel?: (executor: E, error: unknown) => void;
 }
 
 /** The most calls one round trip carries. */
@@ -63,6 +67,8 @@ interface Job<E extends Executor> {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   executor?: E;
+  /** When an interpreter took the job (its wait ends, its run begins). */
+  startedAt?: number;
   settled: boolean;
   timer?: ReturnType<typeof setTimeout>;
   onAbort?: () => void;
@@ -101,12 +107,14 @@ export class Dispatcher<E extends Executor = Executor> {
   /** Waiters for an executor's running job to finish (graceful drain). */
   readonly #drains = new Map<E, () => void>();
   readonly #tasksServed = new WeakMap<E, number>();
-  readonly #latency = new LatencyWindow();
+  readonly #stats = new CallStats();
+  /** Set by `seal`: new calls are refused, queued ones still run. */
+  #sealedWith: Error | undefined;
+  /** `whenIdle` callers, resolved once nothing is queued or running. */
+  #idleWaiters: (() => void)[] = [];
   /** Pending `whenServing` calls, checked whenever an executor joins; rejected on close. */
   #servingWaiters: { count: number; resolve: () => void; reject: (error: Error) => void }[] = [];
   #closedWith: Error | undefined;
-  #completed = 0;
-  #failed = 0;
 
   constructor(options: DispatcherOptions<E>) {
     this.#options = options;
@@ -117,10 +125,14 @@ export class Dispatcher<E extends Executor = Executor> {
       ready: this.#idle.length,
       busy: this.#running.size,
       queued: this.#queue.size,
-      completed: this.#completed,
-      failed: this.#failed,
-      latency: this.#latency.percentiles(),
+      completed: this.#stats.completed,
+      failed: this.#stats.failed,
     };
+  }
+
+  /** The calls' counters and percentiles. */
+  get stats(): CallStats {
+    return this.#stats;
   }
 
   get closed(): boolean {
@@ -177,15 +189,36 @@ export class Dispatcher<E extends Executor = Executor> {
     for (const job of this.#queue.drain()) this.#settle(job, { ok: false, error });
     for (const waiter of this.#servingWaiters) waiter.reject(error);
     this.#servingWaiters = [];
+    this.#checkIdle();
+  }
+
+  /** Refuses new calls with `error` while queued and running ones go on (a drain). */
+  seal(error: Error): void {
+    this.#sealedWith ??= error;
+  }
+
+  /** Resolves once no call is queued or running (at once if none is). */
+  whenIdle(): Promise<void> {
+    if (this.#queue.size === 0 && this.#running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #checkIdle(): void {
+    if (this.#idleWaiters.length === 0 || this.#queue.size > 0 || this.#running.size > 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   #submit(kind: Job<E>['kind'], request: CallRequest): Promise<unknown> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
+    if (this.#sealedWith) return Promise.reject(this.#sealedWith);
     const { signal, timeout } = request;
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#queue.size >= this.#options.maxQueue && this.#idle.length === 0) {
-      this.#failed++;
-      return Promise.reject(new QueueFullError(this.#options.maxQueue));
+      const error = new QueueFullError(this.#options.maxQueue);
+      this.#stats.refused(error, request.trace);
+      return Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
       const job: Job<E> = { kind, request, submittedAt: performance.now(), resolve, reject, settled: false };
@@ -205,7 +238,10 @@ export class Dispatcher<E extends Executor = Executor> {
   /** `startedAt`: now, or the submission time of a job that runs as it is submitted (one clock read less). */
   #run(executor: E, jobs: Job<E>[], startedAt = performance.now()): void {
     this.#running.set(executor, jobs);
-    for (const job of jobs) job.executor = executor;
+    for (const job of jobs) {
+      job.executor = executor;
+      job.startedAt = startedAt;
+    }
     const first = jobs[0]!;
     if (first.kind === 'lease') {
       const lease: Lease<E> = {
@@ -237,6 +273,7 @@ export class Dispatcher<E extends Executor = Executor> {
   #finish(executor: E, jobs: Job<E>[], outcomes: Outcome[], endedAt = performance.now()): void {
     if (this.#running.get(executor) !== jobs) return; // a lease released twice
     this.#running.delete(executor);
+    this.#stats.ran(endedAt - jobs[0]!.startedAt!);
     const retries: Job<E>[] = [];
     jobs.forEach((job, i) => {
       job.executor = undefined;
@@ -260,6 +297,7 @@ export class Dispatcher<E extends Executor = Executor> {
     if (executor.serviceable) this.#served(executor, jobs[0]!.kind === 'call' ? jobs.length : 1);
     else this.#attached.delete(executor);
     this.#pump();
+    this.#checkIdle();
   }
 
   /** Records how long each function took, a batch's time shared equally among its calls. */
@@ -329,9 +367,11 @@ export class Dispatcher<E extends Executor = Executor> {
     if (executor === undefined) {
       this.#queue.remove(job);
       this.#settle(job, { ok: false, error });
+      this.#checkIdle();
       return;
     }
     this.#settle(job, { ok: false, error });
+    this.#options.onCancel?.(executor, error);
     // The interpreter may be stuck in C code and its REQ socket now waits for a reply nobody
     // wants: it cannot serve again. Its worker sees the exit and the supervisor replaces it.
     this.#attached.delete(executor);
@@ -345,9 +385,9 @@ export class Dispatcher<E extends Executor = Executor> {
     if (job.timer) clearTimeout(job.timer);
     if (job.onAbort) job.request.signal?.removeEventListener('abort', job.onAbort);
     if (job.kind === 'call') {
-      if (outcome.ok) this.#completed++;
-      else this.#failed++;
-      this.#latency.record(at - job.submittedAt);
+      const { request } = job;
+      const error = outcome.ok ? undefined : outcome.error;
+      this.#stats.settled(outcome.ok, error, request.signal?.aborted === true, job.submittedAt, job.startedAt, at, request.trace);
     }
     if (outcome.ok) job.resolve(outcome.value);
     else job.reject(outcome.error);

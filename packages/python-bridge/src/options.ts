@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
+import type { PoolEvent } from './lifecycle.js';
 
 /** Options of `PythonPool.start` and `pythonPool`. Every field is optional. */
 export interface PoolOptions {
@@ -57,6 +58,14 @@ export interface PoolOptions {
   allowPrivate?: boolean;
   /** Receives every line an interpreter prints, tagged with its worker id. @default the system's events */
   onOutput?: (output: InterpreterOutput) => void;
+  /**
+   * Receives every event of the pool from its first moment: the supervisor's `started`,
+   * `exited`, `restarting`, `gave_up`… of each interpreter worker (including during `start`), and
+   * `'interpreter'` replacements with their cause. The same events reach `system.events` (`'event'`
+   * and `'interpreter'`), where a listener added after `start()` resolves misses the start-up.
+   * @default undefined
+   */
+  events?: (event: PoolEvent) => void;
 }
 
 /** A line an interpreter printed. */
@@ -94,6 +103,7 @@ export interface ResolvedPoolOptions {
   allowModules: string[];
   allowPrivate: boolean;
   onOutput: ((output: InterpreterOutput) => void) | undefined;
+  events: ((event: PoolEvent) => void) | undefined;
 }
 
 const defaults = {
@@ -165,6 +175,9 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (options.onOutput !== undefined && typeof options.onOutput !== 'function') {
     throw new TypeError(`options.onOutput must be a function, got ${describe(options.onOutput)}`);
   }
+  if (options.events !== undefined && typeof options.events !== 'function') {
+    throw new TypeError(`options.events must be a function, got ${describe(options.events)}`);
+  }
   return {
     size: options.size === undefined ? availableParallelism() : integer('size', options.size, 1),
     path: stringList('path', options.path).map((dir) => (isAbsolute(dir) ? dir : resolve(cwd, dir))),
@@ -186,6 +199,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     allowModules: stringList('allowModules', options.allowModules),
     allowPrivate: options.allowPrivate ?? false,
     onOutput: options.onOutput,
+    events: options.events,
   };
 }
 

@@ -1,4 +1,4 @@
-import { ActorSystem } from '@piton/core';
+import { ActorSystem, type SupervisorRef } from '@piton/core';
 import { PoolStartError, PoolStoppedError } from './errors.js';
 import type { CallOptions, PoolOptions, StreamOptions } from './options.js';
 import type { PoolStats } from './stats.js';
@@ -6,9 +6,22 @@ import { pythonPool, type InterpreterStatus, type PoolRef, type PythonModule } f
 
 let poolCount = 0;
 
+/** Options of `PythonPool.stop`. */
+export interface StopOptions {
+  /**
+   * Let queued calls run before stopping, for up to `shutdownTimeout` ms (new calls are refused
+   * meanwhile); then the calls still queued reject with `PoolStoppedError`. @default false
+   */
+  drain?: boolean;
+}
+
 /**
  * A standalone pool of Python interpreters: its own actor system with the pool as its only
  * child. To put a pool in a tree of your own, use `pythonPool(options)` as a child's `start`.
+ *
+ * `system.events` carries the pool's supervisor events (`'event'`), interpreter replacements
+ * (`'interpreter'`) and, unless `onOutput` is given, the interpreters' printed lines (`'output'`);
+ * pass `events` in the options to see the events of the start too.
  */
 export class PythonPool implements PoolRef {
   readonly system: ActorSystem;
@@ -46,6 +59,14 @@ export class PythonPool implements PoolRef {
     return this.#ref.stream<T>(module, fn, args, options);
   }
 
+  get path(): string {
+    return this.#ref.path;
+  }
+
+  get supervisor(): SupervisorRef {
+    return this.#ref.supervisor;
+  }
+
   stats(): PoolStats {
     return this.#ref.stats();
   }
@@ -58,13 +79,30 @@ export class PythonPool implements PoolRef {
     return this.#ref.whenReady();
   }
 
+  drain(timeoutMs?: number): Promise<void> {
+    return this.#ref.drain(timeoutMs);
+  }
+
   /**
    * Stops accepting calls, lets running ones finish within `shutdownTimeout`, then stops every
    * interpreter (stop request, then SIGTERM, then SIGKILL). Queued calls reject with
-   * `PoolStoppedError`. Idempotent.
+   * `PoolStoppedError`, unless `{ drain: true }` lets them run first (see `StopOptions`).
+   * Idempotent: a second call returns the first one's promise.
    */
-  stop(): Promise<void> {
-    this.#stopping ??= this.system.stop();
+  stop(options: StopOptions = {}): Promise<void> {
+    if (typeof options !== 'object' || options === null) {
+      return Promise.reject(new TypeError(`stop(options): options must be an object, got ${String(options)}`));
+    }
+    for (const key of Object.keys(options)) {
+      if (key !== 'drain') return Promise.reject(new TypeError(`stop(options): unknown option ${JSON.stringify(key)} (known: drain)`));
+    }
+    if (options.drain !== undefined && typeof options.drain !== 'boolean') {
+      return Promise.reject(new TypeError(`stop(options): options.drain must be a boolean, got ${String(options.drain)}`));
+    }
+    this.#stopping ??= (async () => {
+      if (options.drain) await this.#ref.drain();
+      await this.system.stop();
+    })();
     return this.#stopping;
   }
 }

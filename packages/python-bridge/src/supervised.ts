@@ -8,9 +8,11 @@ import {
   type StartFn,
   type StartedChild,
   type SupervisorEvent,
+  type SupervisorRef,
 } from '@piton/core';
 import { Dispatcher, type CallRequest } from './dispatcher.js';
-import { PoolStartError, PoolStoppedError } from './errors.js';
+import { CallTimeoutError, PoolStartError, PoolStoppedError } from './errors.js';
+import { followPoolEvents, PoolLifecycle } from './lifecycle.js';
 import type { Interpreter, InterpreterOptions } from './interpreter.js';
 import {
   checkCallOptions,
@@ -24,6 +26,7 @@ import {
 import { residentBytes } from './process.js';
 import { resolvePython } from './python-executable.js';
 import type { PoolStats } from './stats.js';
+import { traceCall, tracingCalls, type CallTraceContext } from './tracing.js';
 import { pythonWorker, type WorkerEnvironment } from './worker.js';
 
 /** The functions of one Python module, as async functions. */
@@ -35,6 +38,10 @@ export type PythonModule<T> = {
 
 /** What a running pool offers: `PythonPool` and `system.whereis(name)` of a mounted pool. */
 export interface PoolRef {
+  /** The pool's path in its supervision tree (`python-pool-1/root`, `app/root/py`). */
+  readonly path: string;
+  /** The supervisor of the pool's interpreter workers (`whichChildren()`, `inspect()`, …). */
+  readonly supervisor: SupervisorRef;
   /** `module.fn(*args, **kwargs)` on the next idle interpreter. */
   call<R = unknown>(module: string, fn: string, args?: unknown[], options?: CallOptions): Promise<R>;
   /** A typed proxy: `pool.module<{ fib(n: number): number }>('functions').fib(20)`. */
@@ -49,6 +56,12 @@ export interface PoolRef {
    * is ready; at once if they already are. Rejects with `PoolStoppedError` if the pool stops first.
    */
   whenReady(): Promise<void>;
+  /**
+   * Refuses new calls (`PoolStoppedError`) and resolves once every queued and running call has
+   * settled, or after `timeoutMs` (default: the pool's `shutdownTimeout`), whichever comes first.
+   * The pool keeps its interpreters: stop it (or its tree) next.
+   */
+  drain(timeoutMs?: number): Promise<void>;
 }
 
 export interface InterpreterStatus {
@@ -68,16 +81,30 @@ export function pythonPool(options: PoolOptions = {}): StartFn<PoolRef> {
 }
 
 async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promise<StartedChild<PoolRef>> {
-  const python = await resolvePython(options.python, options.cwd);
+  const unfollow = options.events && followPoolEvents(ctx.system, ctx.path, options.events);
+  let python: string;
+  try {
+    python = await resolvePython(options.python, options.cwd);
+  } catch (error) {
+    unfollow?.();
+    throw error;
+  }
+  const lifecycle = new PoolLifecycle(ctx.system, ctx.path);
   const recyclers = new WeakMap<Interpreter, () => void>();
+  const overMemory = new WeakSet<Interpreter>();
+  const memoryLimit = memoryPolicy(options.maxMemoryPerWorker);
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
     batchCallsUnderMs: options.batchCallsUnderMs,
     maxTasksPerExecutor: options.maxTasksPerWorker,
-    shouldRetire: memoryPolicy(options.maxMemoryPerWorker),
-    onRetire: (interpreter) => recyclers.get(interpreter)?.(),
+    shouldRetire: memoryLimit && ((interpreter) => memoryLimit(interpreter) && (overMemory.add(interpreter), true)),
+    onRetire: (interpreter) => {
+      lifecycle.note(interpreter.id, 'recycle', overMemory.has(interpreter) ? 'maxMemoryPerWorker' : 'maxTasksPerWorker');
+      recyclers.get(interpreter)?.();
+    },
+    onCancel: (interpreter, error) =>
+      lifecycle.note(interpreter.id, error instanceof CallTimeoutError ? 'timeout' : 'abort', error instanceof Error ? error.message : String(error)),
   });
-  let started = 0;
   const emitOutput = options.onOutput ?? ((output: InterpreterOutput) => ctx.system.events.emit('output', output));
 
   const environment: WorkerEnvironment = {
@@ -95,7 +122,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
     }),
     onReady: (interpreter, recycle) => {
-      started++;
+      lifecycle.ready(interpreter.id, interpreter.pid);
       recyclers.set(interpreter, recycle);
       dispatcher.attach(interpreter);
     },
@@ -119,14 +146,19 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       children,
     })(ctx);
   } catch (error) {
+    lifecycle.state = 'failed';
+    lifecycle.dispose();
     dispatcher.close(new PoolStoppedError('the pool failed to start'));
     throw new PoolStartError(error);
   }
+  lifecycle.state = 'running';
 
   const stop = (why: string) => dispatcher.close(new PoolStoppedError(why));
   const failures = watchFailures(ctx);
   void tree.exited.then((reason) => {
     failures.dispose();
+    lifecycle.dispose();
+    lifecycle.state = failures.gaveUp ? 'failed' : 'stopped';
     // After a give-up, say why the interpreters kept failing: that is what the caller must fix.
     stop(
       failures.gaveUp
@@ -136,19 +168,22 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     );
   });
 
-  const ref = new PoolHandle(dispatcher, options, () => ({ size: options.size, restarts: Math.max(0, started - options.size) }));
+  const ref = new PoolHandle(dispatcher, options, lifecycle, ctx.path, tree.ref as SupervisorRef);
   return {
     ref,
     exited: tree.exited,
-    inspect: async () => ({ ...(await tree.inspect?.()), info: { stats: ref.stats() } }),
     shutdown: (reason) => {
+      lifecycle.state = 'stopping';
       stop('the pool is stopping');
       tree.shutdown(reason);
     },
     kill: () => {
+      lifecycle.state = 'stopping';
       stop('the pool was killed');
       tree.kill();
     },
+    // The pool's node in system.tree() is its supervisor's, plus its stats() at that moment.
+    inspect: async () => ({ ...(await tree.inspect?.()), info: { stats: ref.stats() } }),
   };
 }
 
@@ -174,14 +209,18 @@ function watchFailures(ctx: StartContext): { gaveUp: boolean; last: string | und
 
 /** The pool's public face: validates each call, then hands it to the dispatcher. */
 class PoolHandle implements PoolRef {
+  readonly path: string;
+  readonly supervisor: SupervisorRef;
   readonly #dispatcher: Dispatcher<Interpreter>;
   readonly #options: ResolvedPoolOptions;
-  readonly #sizes: () => { size: number; restarts: number };
+  readonly #lifecycle: PoolLifecycle;
 
-  constructor(dispatcher: Dispatcher<Interpreter>, options: ResolvedPoolOptions, sizes: () => { size: number; restarts: number }) {
+  constructor(dispatcher: Dispatcher<Interpreter>, options: ResolvedPoolOptions, lifecycle: PoolLifecycle, path: string, supervisor: SupervisorRef) {
     this.#dispatcher = dispatcher;
     this.#options = options;
-    this.#sizes = sizes;
+    this.#lifecycle = lifecycle;
+    this.path = path;
+    this.supervisor = supervisor;
   }
 
   call<R = unknown>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {
@@ -195,7 +234,10 @@ class PoolHandle implements PoolRef {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#dispatcher.call(request) as Promise<R>;
+    if (!tracingCalls()) return this.#dispatcher.call(request) as Promise<R>;
+    const trace: CallTraceContext = { pool: this.path, module, fn, args, kwargs: options.kwargs };
+    request.trace = trace;
+    return traceCall(trace, () => this.#dispatcher.call(request)) as Promise<R>;
   }
 
   module<T extends object>(name: string): PythonModule<T> {
@@ -228,7 +270,23 @@ class PoolHandle implements PoolRef {
   }
 
   stats(): PoolStats {
-    return { ...this.#sizes(), ...this.#dispatcher.counts };
+    const { size } = this.#options;
+    const { ready, busy, queued } = this.#dispatcher.counts;
+    const { state } = this.#lifecycle;
+    const calls = this.#dispatcher.stats;
+    return {
+      state,
+      size,
+      ready,
+      busy,
+      // Only a running pool is bringing interpreters up; a stopping or failed one is not.
+      starting: state === 'starting' || state === 'running' ? Math.max(0, size - ready - busy) : 0,
+      queued,
+      restarts: this.#lifecycle.restarts,
+      restartsByCause: this.#lifecycle.restartsByCause,
+      ...calls.summary(size),
+      outcomes: calls.outcomes(),
+    };
   }
 
   interpreters(): InterpreterStatus[] {
@@ -240,6 +298,21 @@ class PoolHandle implements PoolRef {
 
   whenReady(): Promise<void> {
     return this.#dispatcher.whenServing(this.#options.size);
+  }
+
+  async drain(timeoutMs: number = this.#options.shutdownTimeout): Promise<void> {
+    if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+      throw new RangeError(`drain(timeoutMs): timeoutMs must be a number >= 0, got ${String(timeoutMs)}`);
+    }
+    if (this.#lifecycle.state === 'running') this.#lifecycle.state = 'stopping';
+    this.#dispatcher.seal(new PoolStoppedError('the pool is draining: it takes no new calls'));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    try {
+      await Promise.race([this.#dispatcher.whenIdle(), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

@@ -120,8 +120,9 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
     return {
       ref: child.ref,
       exited,
-      inspect: () => (incarnation.interpreter === undefined ? {} : { info: { pid: incarnation.interpreter.pid } }),
       shutdown: (reason) => child.shutdown(reason),
+      // system.tree(): the interpreter this worker owns now (none while it is being replaced).
+      inspect: () => ({ info: incarnation.interpreter ? { pid: incarnation.interpreter.pid } : {} }),
       kill: () => {
         incarnation.ending = true;
         incarnation.interpreter?.kill();

@@ -1,0 +1,147 @@
+/**
+ * A Prometheus exporter for pools, on `prom-client` (an optional peer dependency: only this
+ * entry point, `@piton/python-bridge/metrics`, imports it).
+ *
+ * | metric | type | labels |
+ * |---|---|---|
+ * | `piton_pool_calls_total` | counter | `pool`, `outcome`: ok, python_error, exited, timeout, aborted, queue_full, stopped, error |
+ * | `piton_pool_call_duration_seconds` | histogram | `pool`, `phase`: wait (queued until an interpreter took it), run (on the interpreter) |
+ * | `piton_pool_interpreters` | gauge | `pool`, `state`: ready, busy, starting |
+ * | `piton_pool_restarts_total` | counter | `pool`, `cause`: crash, recycle, timeout, abort |
+ * | `piton_pool_queue_length` | gauge | `pool` |
+ *
+ * `pool` is the pool's path (`python-pool-1/root`, `app/root/py`), stable across restarts of a
+ * pool mounted in a tree. Counters and gauges are read from `stats()` when the registry is
+ * scraped: they cost nothing per call. The histogram observes each call through the
+ * `piton:pool:call` tracing channel (see tracing.ts), which the exporter subscribes to.
+ */
+import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
+import { CALL_OUTCOMES, RESTART_CAUSES } from './stats.js';
+import type { PoolRef } from './supervised.js';
+import { callChannel, type CallTraceContext } from './tracing.js';
+
+export interface PoolMetricsOptions {
+  /** Where the metrics are registered. @default prom-client's default `register` */
+  registry?: Registry;
+  /**
+   * Upper bounds of the duration histogram's buckets, in seconds, increasing.
+   * @default [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+   */
+  buckets?: number[];
+}
+
+export const DEFAULT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** A running exporter; `close()` unregisters its metrics and stops observing calls. */
+export interface PoolMetrics {
+  close(): void;
+}
+
+type Phase = 'wait' | 'run';
+
+const METRIC_NAMES = [
+  'piton_pool_calls_total',
+  'piton_pool_call_duration_seconds',
+  'piton_pool_interpreters',
+  'piton_pool_restarts_total',
+  'piton_pool_queue_length',
+] as const;
+
+/**
+ * Exports the metrics of `pools` (one pool or several; each series has a `pool` label) to a
+ * prom-client registry. One exporter per registry: a second would register the same names.
+ */
+export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMetricsOptions = {}): PoolMetrics {
+  const list = Array.isArray(pools) ? (pools as readonly PoolRef[]) : [pools as PoolRef];
+  if (list.length === 0 || !list.every((p) => p && typeof p.stats === 'function' && typeof p.path === 'string')) {
+    throw new TypeError('poolMetrics(pools): expected a pool (PythonPool or PoolRef) or an array of them');
+  }
+  const { registry = defaultRegistry, buckets = DEFAULT_BUCKETS, ...unknown } = options;
+  const extra = Object.keys(unknown);
+  if (extra.length > 0) throw new TypeError(`poolMetrics: unknown option ${JSON.stringify(extra[0])} (known: registry, buckets)`);
+  if (!Array.isArray(buckets) || buckets.length === 0 || !buckets.every((b, i) => typeof b === 'number' && b > 0 && (i === 0 || b > buckets[i - 1]!))) {
+    throw new RangeError(`poolMetrics: options.buckets must be increasing positive numbers of seconds, got ${JSON.stringify(buckets)}`);
+  }
+  const registers = [registry];
+  const statsOf = () => list.map((pool) => ({ pool: pool.path, stats: pool.stats() }));
+
+  const calls = new Counter({
+    name: 'piton_pool_calls_total',
+    help: 'Calls to the pool that have settled, by outcome.',
+    labelNames: ['pool', 'outcome'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { pool, stats } of statsOf()) {
+        for (const outcome of CALL_OUTCOMES) this.inc({ pool, outcome }, stats.outcomes[outcome]);
+      }
+    },
+  });
+  const interpreters = new Gauge({
+    name: 'piton_pool_interpreters',
+    help: 'Interpreters of the pool, by state.',
+    labelNames: ['pool', 'state'] as const,
+    registers,
+    collect() {
+      for (const { pool, stats } of statsOf()) {
+        this.set({ pool, state: 'ready' }, stats.ready);
+        this.set({ pool, state: 'busy' }, stats.busy);
+        this.set({ pool, state: 'starting' }, stats.starting);
+      }
+    },
+  });
+  const restarts = new Counter({
+    name: 'piton_pool_restarts_total',
+    help: 'Interpreters replaced by a fresh one, by cause.',
+    labelNames: ['pool', 'cause'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { pool, stats } of statsOf()) {
+        for (const cause of RESTART_CAUSES) this.inc({ pool, cause }, stats.restartsByCause[cause]);
+      }
+    },
+  });
+  const queue = new Gauge({
+    name: 'piton_pool_queue_length',
+    help: 'Calls waiting for an interpreter.',
+    labelNames: ['pool'] as const,
+    registers,
+    collect() {
+      for (const { pool, stats } of statsOf()) this.set({ pool }, stats.queued);
+    },
+  });
+  const durations = new Histogram({
+    name: 'piton_pool_call_duration_seconds',
+    help: 'Time a call waited for an interpreter (phase "wait") and ran on it (phase "run").',
+    labelNames: ['pool', 'phase'] as const,
+    buckets,
+    registers,
+  });
+
+  // One histogram child per pool and phase, made up front: no label hashing per call.
+  const observers = new Map<string, Record<Phase, Histogram.Internal<'pool' | 'phase'>>>();
+  for (const { path } of list) {
+    observers.set(path, { wait: durations.labels({ pool: path, phase: 'wait' }), run: durations.labels({ pool: path, phase: 'run' }) });
+    // Series exist from the first scrape, before any call, so rates start at 0 rather than absent.
+    for (const outcome of CALL_OUTCOMES) calls.inc({ pool: path, outcome }, 0);
+  }
+  const onSettled = (message: unknown) => {
+    const context = message as CallTraceContext;
+    const observe = observers.get(context.pool);
+    if (!observe) return;
+    if (context.waitMs !== undefined) observe.wait.observe(context.waitMs / 1000);
+    if (context.runMs !== undefined) observe.run.observe(context.runMs / 1000);
+  };
+  callChannel.asyncEnd.subscribe(onSettled);
+
+  let closed = false;
+  return {
+    close() {
+      if (closed) return;
+      closed = true;
+      callChannel.asyncEnd.unsubscribe(onSettled);
+      for (const name of METRIC_NAMES) registry.removeSingleMetric(name);
+    },
+  };
+}
