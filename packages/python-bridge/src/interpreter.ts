@@ -14,11 +14,9 @@
  * {@link ProtocolError}, `onProtocolError` hears of it, and the interpreter is killed (its
  * supervisor starts a fresh one with a fresh socket).
  */
-import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Request } from 'zeromq';
 import { createCodec, type Codec } from './codec.js';
 import {
@@ -32,6 +30,7 @@ import {
   WorkerExitedError,
 } from './errors.js';
 import { ChildProcessHandle, type OutputStream, type ProcessExit } from './process.js';
+import { RUNTIME_SRC } from './runtime-location.js';
 import {
   encodeBatch,
   encodeCall,
@@ -100,13 +99,6 @@ export type BatchResult = { ok: true; value: unknown } | { ok: false; error: Pyt
 
 /** Default grace of `stop()` for each of its two waits (stop request, then SIGTERM), in ms. */
 export const DEFAULT_STOP_GRACE_MS = 5_000;
-
-/** The worker runtime's own sources, appended to PYTHONPATH so an interpreter without `pip install piton` works. */
-const RUNTIME_SRC = ((): string | undefined => {
-  // From dist/ and from src/ alike: packages/python-bridge/<dir>/ → <repo>/python/src.
-  const dir = fileURLToPath(new URL('../../../python/src', import.meta.url));
-  return existsSync(join(dir, 'piton')) ? dir : undefined;
-})();
 
 /** What the outstanding request expects back. */
 const enum Expect {

@@ -10,19 +10,21 @@ import {
   type SupervisorEvent,
 } from '@piton/core';
 import { Dispatcher, type CallRequest } from './dispatcher.js';
-import { PoolStartError, PoolStoppedError } from './errors.js';
+import { PoolStoppedError } from './errors.js';
 import type { Interpreter, InterpreterOptions } from './interpreter.js';
 import {
   checkCallOptions,
+  checkStreamOptions,
   resolvePoolOptions,
   type CallOptions,
-  type InterpreterOutput,
   type PoolOptions,
   type ResolvedPoolOptions,
   type StreamOptions,
 } from './options.js';
+import { outputSink } from './output.js';
 import { residentBytes } from './process.js';
 import { resolvePython } from './python-executable.js';
+import { checkPathEntries, poolStartError } from './start-checks.js';
 import type { PoolStats } from './stats.js';
 import { pythonWorker, type WorkerEnvironment } from './worker.js';
 
@@ -68,6 +70,7 @@ export function pythonPool(options: PoolOptions = {}): StartFn<PoolRef> {
 }
 
 async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promise<StartedChild<PoolRef>> {
+  await checkPathEntries(options.path, options.cwd);
   const python = await resolvePython(options.python, options.cwd);
   const recyclers = new WeakMap<Interpreter, () => void>();
   const dispatcher = new Dispatcher<Interpreter>({
@@ -78,7 +81,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     onRetire: (interpreter) => recyclers.get(interpreter)?.(),
   });
   let started = 0;
-  const emitOutput = options.onOutput ?? ((output: InterpreterOutput) => ctx.system.events.emit('output', output));
+  const emitOutput = outputSink(options.onOutput, ctx.system.events);
 
   const environment: WorkerEnvironment = {
     interpreterOptions: (workerId): InterpreterOptions => ({
@@ -120,7 +123,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     })(ctx);
   } catch (error) {
     dispatcher.close(new PoolStoppedError('the pool failed to start'));
-    throw new PoolStartError(error);
+    throw poolStartError(error, python);
   }
 
   const stop = (why: string) => dispatcher.close(new PoolStoppedError(why));
@@ -210,11 +213,11 @@ class PoolHandle implements PoolRef {
 
   stream<T = unknown>(module: string, fn: string, args: unknown[] = [], options: StreamOptions = {}): AsyncIterable<T> {
     const dispatcher = this.#dispatcher;
-    const batch = options.batch ?? 1;
     return {
       [Symbol.asyncIterator]: async function* () {
         checkName('module', module);
         checkName('function', fn);
+        const { batch } = checkStreamOptions(options);
         const lease = await dispatcher.acquire({ signal: options.signal, timeout: options.timeout });
         try {
           const items = lease.executor.stream(module, fn, args, options.kwargs, { batch });
