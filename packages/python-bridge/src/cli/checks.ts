@@ -38,8 +38,12 @@ function requirementCheck(report: PythonReport, requirement: Requirement, requir
       : ok
         ? found
         : `${found} is older than ${requirement.spec}`;
-  const setup = required ? 'npx piton setup' : 'npx piton setup --numpy';
-  const fixes = ok ? [] : [...(context.setupApplies ? [setup] : []), pipInstallCommand(context.python, [requirement])];
+  // setup is the fix for the project's environment; pip is the fix for an interpreter the user chose.
+  const fixes = ok
+    ? []
+    : context.setupApplies
+      ? [required ? 'npx piton setup' : 'npx piton setup --numpy']
+      : [pipInstallCommand(context.python, [requirement])];
   return { name: requirement.distribution, ok, required, detail, fixes };
 }
 

@@ -82,9 +82,10 @@ export async function setup(options: SetupOptions, log: Log = console.log): Prom
     log('piton setup: the environment is not usable yet; see the fixes above');
     return 1;
   }
-  log(`piton setup: ready. The pool uses ${python} by default: @piton/python-bridge looks for the`);
-  log(`  environment in the project whose node_modules hold it (${project}), whatever the working`);
-  log('  directory. $PITON_PYTHON or the `python` option choose another interpreter.');
+  log(`piton setup: ready. The pool uses ${python} by default:`);
+  log(`  @piton/python-bridge looks for <project>/.venv, the project being the directory whose`);
+  log(`  node_modules hold it (${project}), whatever the working directory.`);
+  log('  $PITON_PYTHON or the `python` option choose another interpreter.');
   return 0;
 }
 
