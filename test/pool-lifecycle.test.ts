@@ -86,9 +86,15 @@ describe('PythonPool: start, stop and the processes behind it', () => {
       const [code] = (await once(made, 'exit')) as [number];
       expect(code).to.equal(0);
       expect(existsSync(join(dir, 'bin', 'python'))).to.equal(true);
-      const error = await PythonPool.start({ size: 1, python: join(dir, 'bin', 'python'), path: fixtures }).catch((e: unknown) => e);
+      const python = join(dir, 'bin', 'python');
+      const error = await PythonPool.start({ size: 1, python, path: fixtures }).catch((e: unknown) => e);
       expect(error).to.be.instanceOf(PoolStartError);
-      expect((error as Error).message).to.match(/No module named '(zmq|msgpack)'/);
+      const message = (error as Error).message;
+      expect(message).to.match(/No module named '(zmq|msgpack)'/);
+      // It names the interpreter and both fixes: the project's environment, or pip for this interpreter.
+      expect(message).to.contain(`the interpreter ${python} lacks pyzmq`);
+      expect(message).to.contain('npx piton setup');
+      expect(message).to.contain(`${python} -m pip install 'pyzmq>=25' 'msgpack>=1.0'`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -112,6 +118,62 @@ describe('PythonPool: start, stop and the processes behind it', () => {
     } finally {
       await pool.stop();
     }
+  });
+
+  for (const mode of ['default', 'silenced'] as const) {
+    it(
+      mode === 'default'
+        ? "sends printed lines to the Node process's stderr, prefixed with the worker, when nothing listens for them"
+        : 'drops printed lines with onOutput: false',
+      async function () {
+        this.timeout(20_000);
+        const child = spawn(process.execPath, ['--import', 'tsx', join(fixtures, 'print-output.ts'), mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+        const [code] = (await once(child, 'close')) as [number | null];
+        expect(code, stderr).to.equal(0);
+        expect(stdout).to.equal('stopped\n');
+        if (mode === 'default') {
+          expect(stderr).to.contain('[python-1] printed to stdout\n');
+          expect(stderr).to.contain('[python-1] printed to stderr\n');
+        } else {
+          expect(stderr).to.not.contain('printed to');
+        }
+      },
+    );
+  }
+
+  it('rejects start with a TypeError naming an unknown option, and a likely intended one', async () => {
+    const error = await PythonPool.start({ sise: 2, path: fixtures } as never).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(TypeError);
+    expect((error as Error).message).to.contain('options.sise is not an option; did you mean size?');
+    expect(workersOf()).to.deep.equal([]);
+  });
+
+  it('rejects start with PoolStartError naming a path entry that does not exist, resolved against cwd', async () => {
+    const error = await PythonPool.start({ size: 1, path: ['.', 'no-such-dir'], cwd: fixtures }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(PoolStartError);
+    expect((error as Error).message).to.contain(`options.path entry "${join(fixtures, 'no-such-dir')}" does not exist`);
+    expect(workersOf()).to.deep.equal([]);
+  });
+
+  it('resolves relative path entries against the cwd option', async () => {
+    const pool = await PythonPool.start({ size: 1, path: '.', cwd: fixtures });
+    try {
+      expect(await pool.call('calls', 'add', [2, 3])).to.equal(5);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('stops at the end of an `await using` scope (Symbol.asyncDispose)', async () => {
+    const pool = await PythonPool.start({ size: 1, path: fixtures });
+    const pid = pool.interpreters()[0]!.pid;
+    await pool[Symbol.asyncDispose]();
+    expect(isAlive(pid)).to.equal(false);
+    expect(await pool.call('calls', 'add', [1, 2]).catch((e: unknown) => e)).to.be.instanceOf(PoolStoppedError);
   });
 
   it('mounts in a supervision tree, reachable by name across restarts of the pool', async () => {

@@ -158,6 +158,11 @@ export class ActorSystem {
     return this.#stopping;
   }
 
+  /** `await using system = new ActorSystem()` stops the system when the scope is left. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
   /** @internal Supervisors report through here. */
   emit(event: SupervisorEvent): void {
     this.events.emit('event', event);

@@ -91,7 +91,7 @@ export class PoolStartError extends BridgeError {
 
   /** Without `message`, the message is "the Python pool could not start: " and the cause's message. */
   constructor(cause: unknown, message?: string) {
-    super(message ?? `the Python pool could not start: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(message ?? `the Python pool could not start: ${cause instanceof Error ? cause.message : String(cause)}`, cause === undefined ? undefined : { cause });
   }
 }
 

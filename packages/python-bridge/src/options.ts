@@ -1,22 +1,28 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { PoolEvent } from './lifecycle.js';
+import { CALL_OPTION_NAMES, POOL_OPTION_NAMES, rejectUnknownOptions, STREAM_OPTION_NAMES } from './option-names.js';
 
-/** Options of `PythonPool.start` and `pythonPool`. Every field is optional. */
+/** Options of `PythonPool.start` and `pythonPool`. Every field is optional; an unknown name is a TypeError. */
 export interface PoolOptions {
   /** Interpreters kept running. Minimum 1. @default os.availableParallelism() */
   size?: number;
-  /** Directories added to the interpreters' `sys.path`; modules under them are callable. @default [] */
+  /**
+   * Directories added to the interpreters' `sys.path`; modules under them are callable. A relative
+   * entry resolves against `cwd` when given, else `process.cwd()`; an entry that is not a directory
+   * fails the start. @default []
+   */
   path?: string | string[];
   /**
-   * The Python executable. @default `$PITON_PYTHON`, else `./.venv/bin/python` if it exists, else
-   * `python3`. Resolved once, at start, to the real interpreter (`sys.executable`), so that
-   * restarts skip wrapper scripts such as pyenv shims.
+   * The Python executable. @default `$PITON_PYTHON`, else the project's environment made by
+   * `npx piton setup` (`<project>/.venv/bin/python`, the project being the one whose node_modules
+   * hold this package, whatever the cwd) if it exists, else `python3`. Resolved once, at start, to
+   * the real interpreter (`sys.executable`), so that restarts skip wrapper scripts such as pyenv shims.
    */
   python?: string;
   /** Extra environment for the interpreters (added to `process.env`). */
   env?: Record<string, string | undefined>;
-  /** Working directory of the interpreters. @default process.cwd() */
+  /** Working directory of the interpreters, and the base of a relative `path` or `python`. @default process.cwd() */
   cwd?: string;
   /** Modules imported before an interpreter reports ready (their import errors fail the start). */
   preload?: string[];
@@ -56,8 +62,12 @@ export interface PoolOptions {
   allowModules?: string[];
   /** Allow calling names that start with `_`. @default false */
   allowPrivate?: boolean;
-  /** Receives every line an interpreter prints, tagged with its worker id. @default the system's events */
-  onOutput?: (output: InterpreterOutput) => void;
+  /**
+   * Receives every line an interpreter prints, tagged with its worker id; `false` drops them.
+   * @default the system's `'output'` event when it has a listener, else the Node process's stderr,
+   * each line prefixed with its worker (`[python-1] …`)
+   */
+  onOutput?: ((output: InterpreterOutput) => void) | false;
   /**
    * Receives every event of the pool from its first moment: the supervisor's `started`,
    * `exited`, `restarting`, `gave_up`… of each interpreter worker (including during `start`), and
@@ -102,7 +112,7 @@ export interface ResolvedPoolOptions {
   restartBackoff: { min: number; max: number } | undefined;
   allowModules: string[];
   allowPrivate: boolean;
-  onOutput: ((output: InterpreterOutput) => void) | undefined;
+  onOutput: ((output: InterpreterOutput) => void) | false | undefined;
   events: ((event: PoolEvent) => void) | undefined;
 }
 
@@ -165,6 +175,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`options must be an object, got ${describe(options)}`);
   }
+  rejectUnknownOptions('options', options, POOL_OPTION_NAMES);
   const cwd = options.cwd === undefined ? process.cwd() : stringList('cwd', options.cwd)[0]!;
   if (options.python !== undefined && (typeof options.python !== 'string' || options.python === '')) {
     throw new TypeError(`options.python must be a non-empty string, got ${describe(options.python)}`);
@@ -172,8 +183,8 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null)) {
     throw new TypeError(`options.env must be an object of strings, got ${describe(options.env)}`);
   }
-  if (options.onOutput !== undefined && typeof options.onOutput !== 'function') {
-    throw new TypeError(`options.onOutput must be a function, got ${describe(options.onOutput)}`);
+  if (options.onOutput !== undefined && options.onOutput !== false && typeof options.onOutput !== 'function') {
+    throw new TypeError(`options.onOutput must be a function or false, got ${describe(options.onOutput)}`);
   }
   if (options.events !== undefined && typeof options.events !== 'function') {
     throw new TypeError(`options.events must be a function, got ${describe(options.events)}`);
@@ -226,6 +237,10 @@ export interface StreamOptions extends Omit<CallOptions, 'retries' | 'timeout'> 
 }
 
 export function checkCallOptions(options: CallOptions, poolTimeout: number | undefined) {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`call options must be an object, got ${describe(options)}`);
+  }
+  rejectUnknownOptions('options', options, CALL_OPTION_NAMES);
   const timeout = options.timeout ?? poolTimeout;
   if (timeout !== undefined) integer('timeout', timeout, 1);
   const retries = options.retries ?? 0;
@@ -234,4 +249,17 @@ export function checkCallOptions(options: CallOptions, poolTimeout: number | und
     throw new TypeError(`options.kwargs must be a plain object, got ${describe(options.kwargs)}`);
   }
   return { timeout, retries };
+}
+
+/** Checks the options of `stream`, naming the one that is wrong; returns the batch size. */
+export function checkStreamOptions(options: StreamOptions): { batch: number } {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`stream options must be an object, got ${describe(options)}`);
+  }
+  rejectUnknownOptions('options', options, STREAM_OPTION_NAMES);
+  if (options.timeout !== undefined) integer('timeout', options.timeout, 1);
+  if (options.kwargs !== undefined && (typeof options.kwargs !== 'object' || options.kwargs === null || Array.isArray(options.kwargs))) {
+    throw new TypeError(`options.kwargs must be a plain object, got ${describe(options.kwargs)}`);
+  }
+  return { batch: integer('batch', options.batch ?? 1, 1) };
 }

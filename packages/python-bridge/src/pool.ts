@@ -105,6 +105,11 @@ export class PythonPool implements PoolRef {
     })();
     return this.#stopping;
   }
+
+  /** `await using pool = await PythonPool.start(…)` stops the pool when the scope is left. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
 }
 
 function findCause<E extends Error>(error: unknown, type: new (...args: never[]) => E): E | undefined {

@@ -1,13 +1,16 @@
 /**
- * Which Python runs the workers. The choice, in order: an explicit option, `$PITON_PYTHON`,
- * `<cwd>/.venv/bin/python` if it exists, `python3` on PATH. It is resolved once to the real
+ * Which Python runs the workers. The choice, in order: an explicit option, `$PITON_PYTHON`, the
+ * project's environment made by `npx piton setup` (`<project>/.venv/bin/python`, found from where
+ * this package is installed, not from the cwd: see runtime-location.ts) if it exists, `python3` on
+ * PATH. It is resolved once to the real
  * executable (`sys.executable`), because a launcher such as a pyenv shim costs ~150 ms per start
  * where the interpreter itself starts in ~25 ms, and restarts should pay only the latter.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { InterpreterStartError } from './errors.js';
+import { projectVenv, venvPython } from './runtime-location.js';
 
 /** How long the probe (`python -c "import sys; print(sys.executable)"`) may take. */
 const PROBE_TIMEOUT_MS = 15_000;
@@ -16,15 +19,28 @@ const PROBE_TIMEOUT_MS = 15_000;
 // fixed installation is picked up on the next try.
 const cache = new Map<string, Promise<string>>();
 
-/** The candidate command before resolution, following the order above. */
-export function pythonCandidate(choice?: string, cwd: string = process.cwd()): string {
+/** Where the candidate comes from, for messages (`npx piton doctor`). */
+export type PythonSource = 'option' | 'PITON_PYTHON' | 'project environment' | 'PATH';
+
+/** The candidate command before resolution, following the order above, and where it came from. */
+export function choosePython(
+  choice?: string,
+  cwd: string = process.cwd(),
+  venv: string = projectVenv(),
+): { command: string; source: PythonSource } {
   const explicit = choice ?? process.env.PITON_PYTHON;
   if (explicit !== undefined && explicit !== '') {
     // A path relative to cwd ("./x/python", ".venv/bin/python"); a bare name is looked up on PATH.
-    return explicit.includes('/') && !isAbsolute(explicit) ? resolve(cwd, explicit) : explicit;
+    const command = explicit.includes('/') && !isAbsolute(explicit) ? resolve(cwd, explicit) : explicit;
+    return { command, source: choice !== undefined ? 'option' : 'PITON_PYTHON' };
   }
-  const venv = join(cwd, '.venv', 'bin', 'python');
-  return existsSync(venv) ? venv : 'python3';
+  const python = venvPython(venv);
+  return existsSync(python) ? { command: python, source: 'project environment' } : { command: 'python3', source: 'PATH' };
+}
+
+/** The candidate command before resolution, following the order above. */
+export function pythonCandidate(choice?: string, cwd: string = process.cwd(), venv: string = projectVenv()): string {
+  return choosePython(choice, cwd, venv).command;
 }
 
 /**

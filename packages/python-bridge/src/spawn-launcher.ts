@@ -1,18 +1,10 @@
 /**
  * The spawn launcher: each worker is a fresh `python -m piton.worker` process, started cold.
  */
-import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { delimiter } from 'node:path';
 import { workerArgs, type LaunchedProcess, type Launcher, type LaunchSpec } from './launcher.js';
 import { ChildProcessHandle } from './process.js';
-
-/** The worker runtime's own sources, appended to PYTHONPATH so an interpreter without `pip install piton` works. */
-export const RUNTIME_SRC = ((): string | undefined => {
-  // From dist/ and from src/ alike: packages/python-bridge/<dir>/ → <repo>/python/src.
-  const dir = fileURLToPath(new URL('../../../python/src', import.meta.url));
-  return existsSync(join(dir, 'piton')) ? dir : undefined;
-})();
+import { RUNTIME_SRC } from './runtime-location.js';
 
 /** The worker's environment: the caller's, `spec.env` applied, unbuffered output, the runtime importable. */
 export function workerEnv(spec: Pick<LaunchSpec, 'env'>): NodeJS.ProcessEnv {

@@ -11,20 +11,22 @@ import {
   type SupervisorRef,
 } from '@piton/core';
 import { Dispatcher, type CallRequest } from './dispatcher.js';
-import { CallTimeoutError, PoolStartError, PoolStoppedError } from './errors.js';
+import { CallTimeoutError, PoolStoppedError } from './errors.js';
 import { followPoolEvents, PoolLifecycle } from './lifecycle.js';
 import type { Interpreter, InterpreterOptions } from './interpreter.js';
 import {
   checkCallOptions,
+  checkStreamOptions,
   resolvePoolOptions,
   type CallOptions,
-  type InterpreterOutput,
   type PoolOptions,
   type ResolvedPoolOptions,
   type StreamOptions,
 } from './options.js';
+import { outputSink } from './output.js';
 import { residentBytes } from './process.js';
 import { resolvePython } from './python-executable.js';
+import { checkPathEntries, poolStartError } from './start-checks.js';
 import type { PoolStats } from './stats.js';
 import { traceCall, tracingCalls, type CallTraceContext } from './tracing.js';
 import { pythonWorker, type WorkerEnvironment } from './worker.js';
@@ -84,6 +86,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const unfollow = options.events && followPoolEvents(ctx.system, ctx.path, options.events);
   let python: string;
   try {
+    await checkPathEntries(options.path, options.cwd);
     python = await resolvePython(options.python, options.cwd);
   } catch (error) {
     unfollow?.();
@@ -105,7 +108,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     onCancel: (interpreter, error) =>
       lifecycle.note(interpreter.id, error instanceof CallTimeoutError ? 'timeout' : 'abort', error instanceof Error ? error.message : String(error)),
   });
-  const emitOutput = options.onOutput ?? ((output: InterpreterOutput) => ctx.system.events.emit('output', output));
+  const emitOutput = outputSink(options.onOutput, ctx.system.events);
 
   const environment: WorkerEnvironment = {
     interpreterOptions: (workerId): InterpreterOptions => ({
@@ -149,7 +152,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     lifecycle.state = 'failed';
     lifecycle.dispose();
     dispatcher.close(new PoolStoppedError('the pool failed to start'));
-    throw new PoolStartError(error);
+    throw poolStartError(error, python);
   }
   lifecycle.state = 'running';
 
@@ -253,11 +256,11 @@ class PoolHandle implements PoolRef {
 
   stream<T = unknown>(module: string, fn: string, args: unknown[] = [], options: StreamOptions = {}): AsyncIterable<T> {
     const dispatcher = this.#dispatcher;
-    const batch = options.batch ?? 1;
     return {
       [Symbol.asyncIterator]: async function* () {
         checkName('module', module);
         checkName('function', fn);
+        const { batch } = checkStreamOptions(options);
         const lease = await dispatcher.acquire({ signal: options.signal, timeout: options.timeout });
         try {
           const items = lease.executor.stream(module, fn, args, options.kwargs, { batch });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InterpreterStartError } from '../src/errors.js';
-import { pythonCandidate, resolvePython } from '../src/python-executable.js';
+import { choosePython, pythonCandidate, resolvePython } from '../src/python-executable.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const VENV_PYTHON = join(REPO, '.venv', 'bin', 'python');
@@ -38,12 +38,20 @@ describe('resolvePython', function () {
       expect(pythonCandidate(undefined, REPO)).to.equal('/from/env/python');
     });
 
-    it('then <cwd>/.venv/bin/python if it exists', () => {
-      expect(pythonCandidate(undefined, REPO)).to.equal(VENV_PYTHON);
+    it("then the project's environment if it exists, found from the package and not from the cwd", () => {
+      // In a checkout the project is the repository, whose .venv `npm install` made.
+      expect(choosePython(undefined, scratch)).to.deep.equal({ command: VENV_PYTHON, source: 'project environment' });
+      expect(pythonCandidate(undefined, '/')).to.equal(VENV_PYTHON);
     });
 
     it('else python3 on PATH', () => {
-      expect(pythonCandidate(undefined, scratch)).to.equal('python3');
+      expect(choosePython(undefined, REPO, join(scratch, '.venv'))).to.deep.equal({ command: 'python3', source: 'PATH' });
+    });
+
+    it('says where the choice came from', () => {
+      expect(choosePython('/explicit/python').source).to.equal('option');
+      process.env.PITON_PYTHON = '/from/env/python';
+      expect(choosePython().source).to.equal('PITON_PYTHON');
     });
 
     it('resolves a relative path against cwd and leaves a bare name to PATH', () => {

@@ -1,0 +1,49 @@
+/** The command line of `piton`: a command, then its options; unknown options are errors. */
+import { parseArgs } from 'node:util';
+import { closest } from '../option-names.js';
+
+export const USAGE = `Usage:
+  npx piton setup  [--python PYTHON] [--numpy] [--requirements FILE]...
+      Makes the project's Python environment (<project>/.venv) that the pool uses by default,
+      installs pyzmq and msgpack (and numpy, and FILE's requirements), checks it and says how the
+      pool finds it. Re-running only installs what is missing.
+  npx piton doctor [--python PYTHON]
+      Checks an interpreter (by default the one the pool would choose from here) and prints the
+      command that fixes each problem. Exits 1 when a required check fails.`;
+
+export type Command =
+  | { command: 'setup'; python: string | undefined; numpy: boolean; requirements: string[] }
+  | { command: 'doctor'; python: string | undefined }
+  | { command: 'help' };
+
+const OPTIONS: Record<string, string[]> = { setup: ['--python', '--numpy', '--requirements'], doctor: ['--python'] };
+
+/** Parses `argv` (without node and the script); throws an Error whose message is for the user. */
+export function parseCommand(argv: readonly string[]): Command {
+  try {
+    return parse(argv);
+  } catch (error) {
+    const unknown = /^Unknown option '(--?[^']+)'/.exec((error as Error).message)?.[1];
+    const guess = unknown === undefined ? undefined : closest(unknown, OPTIONS[argv[0] ?? ''] ?? []);
+    throw new Error(`${(error as Error).message.split('. ')[0]}${guess === undefined ? '' : `; did you mean ${guess}?`}`);
+  }
+}
+
+function parse(argv: readonly string[]): Command {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') return { command: 'help' };
+  if (command === 'setup') {
+    const { values } = parseArgs({
+      args: [...rest],
+      options: { python: { type: 'string' }, numpy: { type: 'boolean' }, requirements: { type: 'string', short: 'r', multiple: true } },
+      strict: true,
+      allowPositionals: false,
+    });
+    return { command, python: values.python, numpy: values.numpy ?? false, requirements: values.requirements ?? [] };
+  }
+  if (command === 'doctor') {
+    const { values } = parseArgs({ args: [...rest], options: { python: { type: 'string' } }, strict: true, allowPositionals: false });
+    return { command, python: values.python };
+  }
+  throw new Error(`unknown command "${command}"`);
+}

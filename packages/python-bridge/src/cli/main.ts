@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+/** `piton`: the command line of @piton/python-bridge (`npx piton setup`, `npx piton doctor`). */
+import { parseCommand, USAGE } from './args.js';
+import { doctor } from './doctor.js';
+import { setup, SetupError } from './setup.js';
+
+async function main(argv: readonly string[]): Promise<number> {
+  let command;
+  try {
+    command = parseCommand(argv);
+  } catch (error) {
+    console.error(`piton: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  switch (command.command) {
+    case 'help':
+      console.log(USAGE);
+      return 0;
+    case 'setup':
+      return setup(command);
+    case 'doctor':
+      return doctor(command);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`piton: ${error instanceof SetupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,54 @@
+import { expect } from 'chai';
+import { closest, editDistance, rejectUnknownOptions } from '../src/option-names.js';
+import { checkCallOptions, checkStreamOptions, resolvePoolOptions, type PoolOptions } from '../src/options.js';
+
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('unknown option names', () => {
+  it('edit distance counts insertions, deletions, substitutions and transpositions as one edit each', () => {
+    expect(editDistance('size', 'size')).to.equal(0);
+    expect(editDistance('sise', 'size')).to.equal(1);
+    expect(editDistance('pth', 'path')).to.equal(1);
+    expect(editDistance('szie', 'size')).to.equal(1);
+    expect(editDistance('', 'abc')).to.equal(3);
+  });
+
+  it('suggests a near name, and nothing for a name far from all', () => {
+    const known = ['size', 'path', 'callTimeout', 'startTimeout'];
+    expect(closest('sise', known)).to.equal('size');
+    expect(closest('pth', known)).to.equal('path');
+    expect(closest('calltimout', known)).to.equal('callTimeout');
+    expect(closest('startMethod', known)).to.equal(undefined);
+  });
+
+  it('pool options: a TypeError naming the option and the likely one', () => {
+    const error = thrown(() => resolvePoolOptions({ sise: 4 } as PoolOptions));
+    expect(error).to.be.instanceOf(TypeError);
+    expect(error.message).to.match(/^options\.sise is not an option; did you mean size\? \(known: size, path, /);
+    expect(thrown(() => resolvePoolOptions({ pth: 'x' } as PoolOptions)).message).to.contain('did you mean path?');
+    expect(thrown(() => resolvePoolOptions({ startMethod: 'fork' } as PoolOptions)).message).to.match(/^options\.startMethod is not an option \(known: /);
+  });
+
+  it('call and stream options alike', () => {
+    expect(thrown(() => checkCallOptions({ timout: 5 } as never, undefined)).message).to.contain('options.timout is not an option; did you mean timeout?');
+    expect(thrown(() => checkStreamOptions({ batchSize: 5 } as never)).message).to.match(/^options\.batchSize is not an option/);
+    expect(thrown(() => checkStreamOptions({ retries: 1 } as never))).to.be.instanceOf(TypeError);
+  });
+
+  it('lets every known name through', () => {
+    expect(() => rejectUnknownOptions('options', { a: 1, b: undefined }, ['a', 'b'])).to.not.throw();
+    expect(checkStreamOptions({ batch: 3, timeout: 10, kwargs: {}, signal: new AbortController().signal })).to.deep.equal({ batch: 3 });
+    expect(() => resolvePoolOptions({ size: 1, onOutput: false })).to.not.throw();
+  });
+
+  it('stream options are validated by name', () => {
+    expect(thrown(() => checkStreamOptions({ batch: 0 })).message).to.match(/^options\.batch must be an integer >= 1/);
+  });
+});
