@@ -3,12 +3,25 @@
  * the safe range become numbers and others bigints; a map with only string keys becomes a plain
  * object and any other map a `Map`; an aligned 1-d array views its frame (no copy).
  *
- * Any bytes whatsoever give either a value or a {@link ProtocolError} ({@link MessageTooLargeError}
- * over the limit), never another exception.
+ * Its contract, held by test/codec-fuzz.test.ts: any bytes whatsoever give either a value the
+ * encoder takes back or a {@link ProtocolError} ({@link MessageTooLargeError} over the limit),
+ * never another exception, and never a value for a message cut short. A declared length is checked
+ * against the bytes present before anything is allocated for it; nesting is bounded
+ * ({@link MAX_DECODE_DEPTH}) rather than left to the stack; a timestamp must be one both sides can
+ * hold.
  */
 import { MessageTooLargeError, PitonError, ProtocolError } from '../errors.js';
 import { NdArray, isDType, itemSize, typedArrayFromBytes, type TypedArray } from '../ndarray.js';
-import { EXT_BIGINT, EXT_NDARRAY, EXT_TIMESTAMP, TWO_32, bytesToBigint } from './wire.js';
+import {
+  EXT_BIGINT,
+  EXT_NDARRAY,
+  EXT_TIMESTAMP,
+  MAX_DATE_MS,
+  MAX_DECODE_DEPTH,
+  MIN_DATE_MS,
+  TWO_32,
+  bytesToBigint,
+} from './wire.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -19,6 +32,10 @@ export class Decoder {
   private src: Buffer = EMPTY;
   private at = 0;
   private end = 0;
+  /** Containers open around the value being read. */
+  private depth = 0;
+  /** Inside an ext 1 payload, where no extension belongs (msgpack-python would not decode one). */
+  private inArrayPayload = false;
   private frames: readonly Buffer[] = [];
 
   constructor(maxMessageSize: number) {
@@ -42,6 +59,8 @@ export class Decoder {
     this.at = 0;
     this.end = first.length;
     this.frames = frames;
+    this.depth = 0;
+    this.inArrayPayload = false;
     try {
       const value = this.read();
       if (this.at !== this.end) {
@@ -50,7 +69,8 @@ export class Decoder {
       return value;
     } catch (err) {
       if (err instanceof PitonError) throw err;
-      // A stack overflow on absurd nesting, or a RangeError from a Buffer read, is malformed input.
+      // Not expected (lengths are checked, nesting bounded), but whatever a Buffer read or the
+      // stack throws on hostile input is malformed input too, never another kind of error.
       throw new ProtocolError(`malformed message: ${err instanceof Error ? err.message : String(err)}`, {
         cause: err,
       });
@@ -241,17 +261,24 @@ export class Decoder {
   private array(length: number): unknown[] {
     // Each element takes at least one byte: refuse a header that claims more than the frame holds.
     this.need(length);
+    this.enter();
     const out = new Array<unknown>(length);
     for (let i = 0; i < length; i++) out[i] = this.read();
+    this.depth--;
     return out;
   }
 
   private map(size: number): Record<string, unknown> | Map<unknown, unknown> {
     this.need(size * 2);
+    this.enter();
     const obj: Record<string, unknown> = {};
     for (let i = 0; i < size; i++) {
       const key = this.read();
-      if (typeof key !== 'string') return this.continueAsMap(obj, key, i, size);
+      if (typeof key !== 'string') {
+        const map = this.continueAsMap(obj, key, i, size);
+        this.depth--;
+        return map;
+      }
       const value = this.read();
       if (key === '__proto__') {
         Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
@@ -259,7 +286,15 @@ export class Decoder {
         obj[key] = value;
       }
     }
+    this.depth--;
     return obj;
+  }
+
+  /** One more container open; beyond {@link MAX_DECODE_DEPTH} the message is refused. */
+  private enter(): void {
+    if (++this.depth > MAX_DECODE_DEPTH) {
+      throw new ProtocolError(`message nested deeper than ${MAX_DECODE_DEPTH} levels at offset ${this.at}`);
+    }
   }
 
   /** A map turned out to have a non-string key: carry on as a Map with the entries read so far. */
@@ -278,18 +313,26 @@ export class Decoder {
     const type = this.src.readInt8(this.at++);
     const start = this.at;
     const end = start + length;
+    if (this.inArrayPayload) throw new ProtocolError(`ext ${type} at offset ${start - 2} inside an ext 1 payload`);
     let value: unknown;
     switch (type) {
       case EXT_TIMESTAMP:
         value = this.timestamp(length);
         break;
       case EXT_NDARRAY: {
+        // The payload is a MessagePack value of its own (msgpack-python decodes it apart), so
+        // its nesting counts from zero; no extension may appear in it, so this cannot recurse.
         const outerEnd = this.end;
+        const outerDepth = this.depth;
         this.end = end;
+        this.depth = 0;
+        this.inArrayPayload = true;
         try {
           value = this.ndarrayPayload(this.read());
         } finally {
           this.end = outerEnd;
+          this.depth = outerDepth;
+          this.inArrayPayload = false;
         }
         if (this.at !== end) throw new ProtocolError(`ext 1 payload at offset ${start} has trailing bytes`);
         break;
@@ -322,8 +365,14 @@ export class Decoder {
     } else {
       throw new ProtocolError(`timestamp extension has ${length} bytes; expected 4, 8 or 12`);
     }
+    if (nsec > 999_999_999) throw new ProtocolError(`timestamp has ${nsec} nanoseconds; at most 999999999`);
     // Date holds milliseconds: finer digits are dropped (toward the past, as floor does).
-    return new Date(sec * 1000 + Math.floor(nsec / 1_000_000));
+    const ms = sec * 1000 + Math.floor(nsec / 1_000_000);
+    // Outside Python's datetime (and, far further out, outside Date): no sender could mean it.
+    if (!(ms >= MIN_DATE_MS && ms <= MAX_DATE_MS)) {
+      throw new ProtocolError(`timestamp of ${sec} seconds is outside the years 1 to 9999 that both sides hold`);
+    }
+    return new Date(ms);
   }
 
   private ndarrayPayload(payload: unknown): TypedArray | NdArray {
