@@ -57,3 +57,16 @@ export async function eventually(condition: () => boolean | Promise<boolean>, wh
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** One case of protocol/vectors.json: a tagged value and the frames (hex) both codecs agree on. */
+export interface VectorCase {
+  name: string;
+  value: unknown;
+  frames: string[];
+  encoders: string[];
+}
+
+/** The shared vectors, checked by both languages (protocol/vectors.json). */
+export function readVectors(): { protocol: number; cases: VectorCase[] } {
+  return JSON.parse(readFileSync(join(repoRoot, 'protocol', 'vectors.json'), 'utf8')) as { protocol: number; cases: VectorCase[] };
+}

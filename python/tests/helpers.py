@@ -116,3 +116,12 @@ class Worker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_vectors() -> dict:
+    """The shared vectors (protocol/vectors.json), checked by both languages."""
+    import json
+
+    path = os.path.join(os.path.dirname(os.path.dirname(TESTS)), "protocol", "vectors.json")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
