@@ -16,7 +16,7 @@
  * - `{ reply, state, continue: msg }` / `{ noreply: state, continue: msg }`: `handleContinue(msg,
  *   state)` runs right after, before any other message (OTP's `{continue, C}`).
  */
-import { IGNORE, isIgnore, type Ignore, type StartContext, type StartedChild, type StartFn } from './child.js';
+import { IGNORE, isIgnore, type ChildId, type Ignore, type StartContext, type StartedChild, type StartFn } from './child.js';
 import { WorkerRef, type CallOptions, type ChildRef } from './child-ref.js';
 import { Deferred } from './deferred.js';
 import { CallTimeoutError, InvalidSpecError, NoProcessError } from './errors.js';
@@ -30,7 +30,7 @@ import { readCallResult, type CallResult, type CallStep } from './call-result.js
 export const DEFAULT_CALL_TIMEOUT = 5_000;
 
 export interface WorkerContext<Call = unknown, Reply = unknown, Cast = unknown> {
-  readonly id: string;
+  readonly id: ChildId;
   readonly path: string;
   readonly system: ActorSystem;
   /** This worker's own ref, e.g. to cast to itself. */
