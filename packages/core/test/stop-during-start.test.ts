@@ -56,7 +56,7 @@ describe('system.stop() while a child is starting', () => {
     expect((err as SupervisorError).code).to.equal('shutdown');
   });
 
-  it('a supervisor still starting its children is stopped, all of them, once its start completes', async () => {
+  it('a supervisor still starting its children starts no more of them, stops those it started, and stop() waits', async () => {
     const child = controlledChild(log, 'b');
     const starting = system.start(
       supervisor({ children: [{ id: 'a', start: probe(log, 'a') }, { id: 'b', start: child.start }, { id: 'c', start: probe(log, 'c') }] }),
@@ -66,7 +66,32 @@ describe('system.stop() while a child is starting', () => {
     await settle();
     child.finishStart();
     await stopping;
-    expect(log).to.deep.equal(['init:a', 'started:b', 'init:c', 'terminate:c', 'stopped:b', 'terminate:a', 'system stopped']);
+    expect(log).to.deep.equal(['init:a', 'started:b', 'stopped:b', 'terminate:a', 'system stopped']);
+    const err = await rejection(starting);
+    expect(err).to.be.instanceOf(SupervisorError);
+    expect((err as SupervisorError).code).to.equal('shutdown');
+  });
+
+  it('a nested supervisor starting inside a starting tree winds down too', async () => {
+    const child = controlledChild(log, 'deep');
+    const starting = system.start(
+      supervisor({
+        children: [
+          { id: 'a', start: probe(log, 'a') },
+          {
+            id: 'inner',
+            type: 'supervisor',
+            start: supervisor({ children: [{ id: 'deep', start: child.start }, { id: 'x', start: probe(log, 'x') }] }),
+          },
+          { id: 'c', start: probe(log, 'c') },
+        ],
+      }),
+    );
+    await child.called;
+    const stopping = system.stop().then(() => log.push('system stopped'));
+    child.finishStart();
+    await stopping;
+    expect(log).to.deep.equal(['init:a', 'started:deep', 'stopped:deep', 'terminate:a', 'system stopped']);
     expect(await rejection(starting)).to.be.instanceOf(SupervisorError);
   });
 

@@ -52,8 +52,10 @@
  * - A supervisor killed brutally kills all its children at once, and a child whose start
  *   completes after that is killed as it arrives.
  * - A shutdown asked for while a child is starting (`startChild`, a restart) is served after that
- *   start, in mailbox order, so the new child is stopped with the others. (`system.stop()` waits
- *   likewise for top-level starts in progress, a supervisor's whole `init` included.)
+ *   start, in mailbox order, so the new child is stopped with the others. `system.stop()` waits
+ *   likewise for top-level starts in progress and stops what they started; a supervisor still in
+ *   its start sees `system.stopping` and starts no further child: it stops those it started and
+ *   its start rejects with `SupervisorError` code `'shutdown'`.
  *
  * ## Dynamic API (`supervisor-ref.ts`, bodies in `dynamic-api.ts`), with `SupervisorError` and OTP's codes
  * `startChild`, `terminateChild`, `restartChild`, `deleteChild`, `whichChildren`, `whichChild`,
@@ -68,7 +70,7 @@
  */
 import type { ChildId, StartContext, StartedChild } from '../child.js';
 import { Deferred } from '../deferred.js';
-import { NoProcessError, StartChildError } from '../errors.js';
+import { NoProcessError, StartChildError, SupervisorError } from '../errors.js';
 import type { SupervisorEvent } from '../events.js';
 import type { ExitReason } from '../exit-reason.js';
 import { Mailbox } from '../nact.js';
@@ -222,16 +224,17 @@ export class Supervisor {
   async #init(done: Deferred<void>): Promise<void> {
     const records = this.#flags.strategy === 'simple_one_for_one' ? [] : this.#flags.children.map((spec) => this.#life.newRecord(spec));
     for (const record of records) {
+      if (this.#system.stopping) {
+        // The whole system is going down: starting more children would only delay it.
+        const why = `actor system ${this.#system.name} is stopping; ${this.path} starts no more children`;
+        return this.#abandonInit(done, 'shutdown', new SupervisorError('shutdown', why));
+      }
       let outcome: 'started' | 'ignored';
       try {
         outcome = await this.#life.start(record);
       } catch (error) {
-        // Stop the ones already started, newest first, then fail the whole start.
-        for (const started of [...this.#children].reverse()) await this.#life.stop(started);
-        this.#children = [];
-        this.#finish(error as ExitReason);
-        done.reject(error instanceof NoProcessError ? error : new StartChildError(this.path, record.id, error));
-        return;
+        const rejection = error instanceof NoProcessError ? error : new StartChildError(this.path, record.id, error);
+        return this.#abandonInit(done, error as ExitReason, rejection);
       }
       // OTP's start_children: an ignored temporary child is forgotten; others keep their spec.
       if (outcome === 'ignored' && record.spec.restart === 'temporary') continue;
@@ -239,6 +242,14 @@ export class Supervisor {
     }
     this.#phase = 'running';
     done.resolve();
+  }
+
+  /** Stops the children already started, newest first, then fails the whole start. */
+  async #abandonInit(done: Deferred<void>, reason: ExitReason, rejection: unknown): Promise<void> {
+    for (const started of [...this.#children].reverse()) await this.#life.stop(started);
+    this.#children = [];
+    this.#finish(reason);
+    done.reject(rejection);
   }
 
   // ---------------------------------------------------------------------------------------------
