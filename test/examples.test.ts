@@ -37,9 +37,12 @@ describe('examples run as documented', function () {
     expect(stdout).to.not.match(/mismatch|WRONG/i);
   });
 
-  it('custom-tree: a crash, a restart and an escalation, then a clean stop', async () => {
+  it('custom-tree: an ignored child, deferred replies, a crash, a restart and an escalation, then a clean stop', async () => {
     const { code, stdout, stderr } = await runExample('custom-tree');
     expect(code, stderr).to.equal(0);
+    expect(stdout).to.match(/ignored\s+app\/root\/exporter/);
+    expect(stdout).to.contain('exporter: not started (EXPORT_TO is not set)');
+    expect(stdout).to.contain('pay 1 and pay 2 at once -> balances 31 and 33');
     expect(stdout).to.contain('the ledger kept its state');
     expect(stdout).to.contain('a fresh ledger');
   });

@@ -3,15 +3,17 @@
  *
  *   app/root            one_for_one, intensity 3 / 5 s
  *   ├── audit           worker: counts what happens
+ *   ├── exporter        worker: only when EXPORT_TO is set; otherwise its init returns IGNORE
  *   └── payments        supervisor: rest_for_one, intensity 1 / 5 s
  *       ├── ledger      worker: keeps balances
- *       └── api         worker: validates and forwards to the ledger
+ *       └── api         worker: validates, forwards to the ledger, answers when the ledger has
  *
  * Run: npm run example:tree   (or: npx tsx examples/custom-tree/index.ts after `npx tsc -b`)
  */
 import {
   ActorSystem,
   formatReason,
+  IGNORE,
   supervisor,
   worker,
   type ChildRef,
@@ -32,12 +34,28 @@ const ledger = worker<number, LedgerCall, number>({
 
 const api = worker<undefined, ApiCall, number>({
   init: () => undefined,
-  handleCall: async (msg, state, ctx) => {
+  handleCall: (msg, state, ctx, from) => {
     // A negative amount is a bug we did not plan for: the worker crashes and is restarted.
     if (msg.pay < 0) throw new Error(`negative amount ${msg.pay}`);
+    // A deferred reply: the api serves the next payment while the ledger works on this one, and
+    // answers this caller when the ledger has. If the ledger call fails, the api crashes with it.
     const ledgerRef = ctx.system.whereis<ChildRef<LedgerCall, number>>('ledger');
-    return { reply: await ledgerRef.call({ deposit: msg.pay }), state };
+    ledgerRef.call({ deposit: msg.pay }).then(
+      (balance) => ctx.reply(from, balance),
+      (error: unknown) => ctx.exit(error as Error),
+    );
+    return { noreply: state };
   },
+});
+
+// An optional child: without a destination there is nothing to export, so init returns IGNORE.
+// The supervisor keeps its spec (status 'undefined') and starts the rest as usual.
+const exporter = worker<{ destination: string }, 'destination', string>({
+  init: () => {
+    const destination = process.env.EXPORT_TO;
+    return destination ? { destination } : IGNORE;
+  },
+  handleCall: (_msg, state) => ({ reply: state.destination, state }),
 });
 
 const audit = worker<number, 'count', number>({
@@ -52,6 +70,8 @@ function print(e: SupervisorEvent): void {
   switch (e.type) {
     case 'started':
       return console.log(`${t}  started     ${who}`);
+    case 'ignored':
+      return console.log(`${t}  ignored     ${who}`);
     case 'exited':
       return console.log(`${t}  exited      ${who} reason: ${formatReason(e.reason)}`);
     case 'restarting':
@@ -87,6 +107,7 @@ async function main(): Promise<void> {
       period: 5_000,
       children: [
         { id: 'audit', start: audit },
+        { id: 'exporter', start: exporter },
         {
           id: 'payments',
           type: 'supervisor',
@@ -103,8 +124,12 @@ async function main(): Promise<void> {
       ],
     }),
   );
+  const exporterRow = await root.whichChild('exporter');
+  console.log(`exporter: ${exporterRow.status === 'running' ? 'running' : 'not started (EXPORT_TO is not set)'}`);
   const payApi = system.whereis<ChildRef<ApiCall, number>>('api');
   console.log(`pay 30 -> balance ${await payApi.call({ pay: 30 })}`);
+  const [a, b] = await Promise.all([payApi.call({ pay: 1 }), payApi.call({ pay: 2 })]);
+  console.log(`pay 1 and pay 2 at once -> balances ${a} and ${b} (the api answers each when the ledger has)`);
 
   console.log('--- a crash: api gets a negative amount; payments restarts it');
   const restarted = waitFor((e) => e.type === 'started' && e.id === 'api');

@@ -57,6 +57,11 @@ export class ActorSystem {
     this.#root = startNactSystem(this.name);
   }
 
+  /** True once `stop()` was called: starts in progress should wind down (supervisors start no further child). */
+  get stopping(): boolean {
+    return this.#stopping !== undefined;
+  }
+
   /**
    * Starts a top-level child (usually a supervisor) and resolves with its ref, or with `undefined`
    * if its start returned `IGNORE`. If `stop()` is called while the child is starting, the child

@@ -16,21 +16,21 @@
  * - `{ reply, state, continue: msg }` / `{ noreply: state, continue: msg }`: `handleContinue(msg,
  *   state)` runs right after, before any other message (OTP's `{continue, C}`).
  */
-import { IGNORE, isIgnore, type Ignore, type StartContext, type StartedChild, type StartFn } from './child.js';
+import { IGNORE, isIgnore, type ChildId, type Ignore, type StartContext, type StartedChild, type StartFn } from './child.js';
 import { WorkerRef, type CallOptions, type ChildRef } from './child-ref.js';
 import { Deferred } from './deferred.js';
 import { CallTimeoutError, InvalidSpecError, NoProcessError } from './errors.js';
 import type { ExitReason } from './exit-reason.js';
+import { readCallResult, type CallResult, type CallStep } from './call-result.js';
 import { Mailbox } from './nact.js';
 import { PendingCall, type From } from './pending-call.js';
 import type { ActorSystem } from './system.js';
-import { readCallResult, type CallResult, type CallStep } from './call-result.js';
 
 /** gen_server's default call timeout. */
 export const DEFAULT_CALL_TIMEOUT = 5_000;
 
 export interface WorkerContext<Call = unknown, Reply = unknown, Cast = unknown> {
-  readonly id: string;
+  readonly id: ChildId;
   readonly path: string;
   readonly system: ActorSystem;
   /** This worker's own ref, e.g. to cast to itself. */
@@ -202,17 +202,12 @@ class WorkerProcess<S, Call, Reply, Cast> {
       if (this.#phase !== 'running') return;
       this.#state = step.state;
       if (step.stop) {
-        const { reason } = step.stop;
         if (m.kind === 'call') this.#owe(m.pending, step.stop.reply);
-        this.#beginStop(reason);
+        this.#beginStop(step.stop.reason);
         return;
       }
-      if (step.continue && m.kind === 'call') {
-        this.#replyIfRunning(m.pending, step);
-        await this.#continue(step.continue.msg);
-      } else if (m.kind === 'call') {
-        this.#replyIfRunning(m.pending, step);
-      }
+      if (m.kind === 'call' && 'reply' in step) m.pending.resolve(step.reply);
+      if (step.continue) await this.#continue(step.continue.msg);
     } catch (error) {
       if (this.#phase === 'running') this.#beginStop(error as ExitReason);
       return;
@@ -237,10 +232,6 @@ class WorkerProcess<S, Call, Reply, Cast> {
         // Like gen_server without handle_info: an unexpected plain message is ignored.
         return { state: b.handleInfo ? await b.handleInfo(m.msg, this.#state, this.ctx) : this.#state };
     }
-  }
-
-  #replyIfRunning(pending: PendingCall<unknown>, step: CallStep<S>): void {
-    if ('reply' in step && this.#phase === 'running') pending.resolve(step.reply);
   }
 
   /** OTP's handle_continue: still inside the same mailbox turn, so no other message comes first. */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ActorSystem, InvalidSpecError, supervisor, worker, type ChildSpec, type SupervisorFlags } from '../src/index.js';
+import { ActorSystem, checkChildSpecs, InvalidSpecError, supervisor, worker, type ChildSpec, type SupervisorFlags } from '../src/index.js';
 import { probe, rejection } from './helpers.js';
 
 describe('validation of flags and child specs', () => {
@@ -52,6 +52,25 @@ describe('validation of flags and child specs', () => {
 
   it('checks every spec before starting any child', async () => {
     await invalid({ children: [ok(), { id: 'x', start: probe(log, 'x'), restart: 'bad' }] });
+    expect(log).to.deep.equal([]);
+  });
+
+  it('checkChildSpecs (OTP check_childspecs) validates specs, naming the field, without starting anything', () => {
+    const thrown = (run: () => void): InvalidSpecError => {
+      try {
+        run();
+      } catch (error) {
+        expect(error).to.be.instanceOf(InvalidSpecError);
+        return error as InvalidSpecError;
+      }
+      throw new Error('expected InvalidSpecError');
+    };
+    checkChildSpecs([ok(), { id: 'b', start: probe(log, 'b'), restart: 'temporary', shutdown: 'brutal_kill' }]);
+    expect(thrown(() => checkChildSpecs([ok(), ok({ restart: 'sometimes' })])).field).to.equal('children[1].restart');
+    expect(thrown(() => checkChildSpecs([ok(), ok()])).field).to.equal('children[1].id');
+    const significant = ok({ restart: 'transient', significant: true });
+    expect(thrown(() => checkChildSpecs([significant])).field).to.equal('children[0].significant');
+    checkChildSpecs([significant], 'any_significant');
     expect(log).to.deep.equal([]);
   });
 

@@ -141,6 +141,34 @@ describe('worker replies: noreply + ctx.reply, stop with a reply, continue', () 
       const reason = (await events.waitFor<ExitedEvent>(is('exited', 's'))).reason as ExitReason;
       expect(reason).to.be.instanceOf(Error).with.property('message', 'cleanup failed');
     });
+    it('no reply if the worker is killed while terminate runs: the caller gets NoProcessError (killed)', async () => {
+      const entered = new Deferred<void>();
+      const root = await system.start(
+        supervisor({
+          children: [
+            {
+              id: 's',
+              shutdown: 'brutal_kill',
+              start: worker<null, 'stop', string>({
+                init: () => null,
+                handleCall: () => ({ stop: 'normal', reply: 'never sent', state: null }),
+                terminate: async () => {
+                  entered.resolve();
+                  await new Promise<void>(() => undefined);
+                },
+              }),
+            },
+          ],
+        }),
+      );
+      const ref = await root.child<{ call(m: 'stop'): Promise<string> }>('s');
+      const stopping = ref.call('stop');
+      await entered.promise;
+      await root.terminateChild('s');
+      const err = await rejection(stopping);
+      expect(err).to.be.instanceOf(NoProcessError);
+      expect((err as NoProcessError).reason).to.equal('killed');
+    });
   });
 
   describe('continue: msg and handleContinue (OTP handle_continue)', () => {

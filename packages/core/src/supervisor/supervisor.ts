@@ -21,6 +21,14 @@
  * `{ id, start, restart = 'permanent', shutdown = 5000 | 'infinity' for supervisors,
  * type = 'worker', significant = false, name?, backoff? }`. All specs, duplicate ids and names
  * included, are checked before anything starts; a bad one throws `InvalidSpecError` naming it.
+ * `checkChildSpecs(specs)` runs the same checks without starting anything.
+ *
+ * ## Ignore (see `child-lifecycle.ts`)
+ * A start function (a worker's `init`) may resolve with `IGNORE` (OTP's `ignore`): the child is
+ * not started and that is no failure (event `ignored`). Its record stays with no ref and status
+ * `'undefined'`, except that a temporary child's spec is dropped and a simple_one_for_one child
+ * leaves nothing; `startChild`/`restartChild` then resolve with `undefined`. A restart that is
+ * ignored ends the restart: the child stays not running, nothing is retried.
  *
  * ## What a child's exit means (the single entry: `#onChildExit`)
  * - Exit reasons `'normal'`, `'shutdown'`, `{ shutdown: x }` are normal; all others abnormal.
@@ -29,7 +37,8 @@
  *   `autoShutdown` if it is significant.
  * - Every restart attempt counts toward intensity, failed ones too; a group restart counts once.
  * - A restart that fails marks the child `'restarting'` and the supervisor messages itself to
- *   retry, so requests queued meanwhile (e.g. a shutdown) are served between attempts.
+ *   retry, so requests queued meanwhile (e.g. a shutdown) are served between attempts. A
+ *   restarting child keeps the ref of the incarnation that exited (OTP's `{restarting, OldPid}`).
  * - `backoff`: the restart (each attempt) waits `min * factor^n` ms (≤ `max`, minus up to
  *   `jitter` of it); `n` goes back to 0 once the child ran `resetAfter` ms (default `max`).
  *
@@ -40,28 +49,39 @@
  * - Stopping a child: `'brutal_kill'` kills at once; a number asks for an orderly stop and kills
  *   after that many ms; `'infinity'` waits. Children stop one at a time in reverse start order,
  *   except simple_one_for_one children, which stop in parallel under the template's shutdown.
- * - A supervisor killed brutally kills all its children at once.
+ * - A supervisor killed brutally kills all its children at once, and a child whose start
+ *   completes after that is killed as it arrives.
+ * - A shutdown asked for while a child is starting (`startChild`, a restart) is served after that
+ *   start, in mailbox order, so the new child is stopped with the others. `system.stop()` waits
+ *   likewise for top-level starts in progress and stops what they started; a supervisor still in
+ *   its start sees `system.stopping` and starts no further child: it stops those it started and
+ *   its start rejects with `SupervisorError` code `'shutdown'`.
  *
- * ## Dynamic API (see `supervisor-ref.ts`), rejecting with `SupervisorError` and OTP's codes
- * `startChild`, `terminateChild`, `restartChild`, `deleteChild`, `whichChildren`,
+ * ## Dynamic API (`supervisor-ref.ts`, bodies in `dynamic-api.ts`), with `SupervisorError` and OTP's codes
+ * `startChild`, `terminateChild`, `restartChild`, `deleteChild`, `whichChildren`, `whichChild`,
  * `countChildren`, `getChildSpec`, `child`. A start failure in `startChild`/`restartChild`
  * rejects that call and counts no restart. A supervisor restarted by its parent comes back from
- * its initial spec.
+ * its initial spec. As `handle_start_child` / `find_child`:
+ * - `startChild(spec)` for an id that exists: `already_started` if it runs, else `already_present`
+ *   (stopped, ignored, or `'restarting'`: a restarting child has no ref to hand out).
+ * - simple_one_for_one children are found by ref (`terminateChild`, `getChildSpec`, `whichChild`);
+ *   a restarting one by the ref of the incarnation that exited. `terminateChild(ref)` of a ref that
+ *   has already exited (it was a child, or says `alive === false`) is ok; a live stranger is `not_found`.
  */
-import { IGNORE, isIgnore, type ChildId, type Ignore, type StartContext, type StartedChild } from '../child.js';
+import type { ChildId, StartContext, StartedChild } from '../child.js';
 import { Deferred } from '../deferred.js';
 import { NoProcessError, StartChildError, SupervisorError } from '../errors.js';
 import type { SupervisorEvent } from '../events.js';
-import { isNormalExit, type ExitReason } from '../exit-reason.js';
+import type { ExitReason } from '../exit-reason.js';
 import { Mailbox } from '../nact.js';
 import type { ActorSystem } from '../system.js';
 import { backoffDelay } from './backoff.js';
 import type { ChildRecord } from './child-record.js';
-import type { Restart, ResolvedChildSpec } from './child-spec.js';
+import { ChildLifecycle } from './child-lifecycle.js';
 import { DynamicApi } from './dynamic-api.js';
 import { resolveFlags, type ResolvedFlags, type SupervisorFlags } from './flags.js';
 import { addRestart } from './intensity.js';
-import { stopChild } from './shutdown.js';
+import { shouldRestart } from './restart-policy.js';
 import { SupervisorRef } from './supervisor-ref.js';
 import { describeChildren, type ChildInspection } from '../tree.js';
 
@@ -98,15 +118,12 @@ export class Supervisor {
   /** Timestamps of restarts inside the intensity window, oldest first. */
   #restarts: readonly number[] = [];
   #phase: Phase = 'starting';
-  #dynamicCounter = 0;
   /** Requests sent and not yet served; rejected if the supervisor exits first (its mailbox drops them). */
   readonly #pendingRequests = new Set<Deferred<unknown>>();
   /** Set when intensity was exceeded, so the shutdown event can say why. */
   #gaveUp = false;
-  /** Incarnations detached from their record and being stopped; a kill must reach them too. */
-  readonly #beingStopped = new Set<StartedChild>();
-  /** Every ref a child of this incarnation ever had, so `terminateChild` knows an exited one. */
-  readonly #formerRefs = new WeakSet<object>();
+  /** Starts and stops the children's incarnations. */
+  readonly #life: ChildLifecycle;
   /** The dynamic API bodies; `SupervisorRef` runs them through `request`. */
   readonly api: DynamicApi;
 
@@ -117,18 +134,28 @@ export class Supervisor {
     this.#now = internals.now ?? Date.now;
     this.#random = internals.random ?? Math.random;
     this.ref = new SupervisorRef(this, ctx.id, ctx.path);
+    this.#mailbox = new Mailbox<Message>(ctx.parent, ctx.id, (m) => this.#handle(m));
+    this.#life = new ChildLifecycle({
+      system: ctx.system,
+      path: this.path,
+      dynamic: flags.strategy === 'simple_one_for_one',
+      parent: this.#mailbox.ref,
+      now: this.#now,
+      killed: () => this.#phase === 'exited',
+      onExit: (record, started, reason) => this.#mailbox.send({ type: 'exit', record, started, reason }),
+    });
+    const life = this.#life;
     this.api = new DynamicApi({
       path: this.path,
       flags,
       children: () => this.#children,
       add: (record) => this.#children.push(record),
       remove: (record) => this.#removeRecord(record),
-      newRecord: (spec, extraArgs) => this.#newRecord(spec, extraArgs),
-      start: (record) => this.#startOrReject(record),
-      stop: (record) => this.#stopRecord(record),
-      wasChild: (ref) => typeof ref === 'object' && ref !== null && this.#formerRefs.has(ref),
+      newRecord: (spec, extraArgs) => life.newRecord(spec, extraArgs),
+      start: (record) => life.startOrReject(record),
+      stop: (record) => life.stop(record),
+      wasChild: (ref) => life.wasChild(ref),
     });
-    this.#mailbox = new Mailbox<Message>(ctx.parent, ctx.id, (m) => this.#handle(m));
   }
 
   get alive(): boolean {
@@ -209,18 +236,19 @@ export class Supervisor {
   }
 
   async #init(done: Deferred<void>): Promise<void> {
-    const records = this.#flags.strategy === 'simple_one_for_one' ? [] : this.#flags.children.map((spec) => this.#newRecord(spec));
+    const records = this.#flags.strategy === 'simple_one_for_one' ? [] : this.#flags.children.map((spec) => this.#life.newRecord(spec));
     for (const record of records) {
+      if (this.#system.stopping) {
+        // The whole system is going down: starting more children would only delay it.
+        const why = `actor system ${this.#system.name} is stopping; ${this.path} starts no more children`;
+        return this.#abandonInit(done, 'shutdown', new SupervisorError('shutdown', why));
+      }
       let outcome: 'started' | 'ignored';
       try {
-        outcome = await this.#startRecord(record);
+        outcome = await this.#life.start(record);
       } catch (error) {
-        // Stop the ones already started, newest first, then fail the whole start.
-        for (const started of [...this.#children].reverse()) await this.#stopRecord(started);
-        this.#children = [];
-        this.#finish(error as ExitReason);
-        done.reject(error instanceof NoProcessError ? error : new StartChildError(this.path, record.id, error));
-        return;
+        const rejection = error instanceof NoProcessError ? error : new StartChildError(this.path, record.id, error);
+        return this.#abandonInit(done, error as ExitReason, rejection);
       }
       // OTP's start_children: an ignored temporary child is forgotten; others keep their spec.
       if (outcome === 'ignored' && record.spec.restart === 'temporary') continue;
@@ -228,6 +256,14 @@ export class Supervisor {
     }
     this.#phase = 'running';
     done.resolve();
+  }
+
+  /** Stops the children already started, newest first, then fails the whole start. */
+  async #abandonInit(done: Deferred<void>, reason: ExitReason, rejection: unknown): Promise<void> {
+    for (const started of [...this.#children].reverse()) await this.#life.stop(started);
+    this.#children = [];
+    this.#finish(reason);
+    done.reject(rejection);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -255,14 +291,14 @@ export class Supervisor {
     const counted = addRestart(this.#restarts, this.#now(), this.#flags.intensity, this.#flags.period);
     this.#restarts = counted.restarts;
     if (counted.exceeded) {
-      this.#emit({ type: 'gave_up', ...this.#where(record), reason: 'reached_max_restart_intensity' });
+      this.#emit({ type: 'gave_up', ...this.#life.where(record), reason: 'reached_max_restart_intensity' });
       this.#dropChild(record);
       this.#gaveUp = true;
       return 'shutdown';
     }
     record.attempt += 1;
     if (!record.spec.backoff) {
-      this.#emit({ type: 'restarting', ...this.#where(record), reason, attempt: record.attempt, delay: 0 });
+      this.#emit({ type: 'restarting', ...this.#life.where(record), reason, attempt: record.attempt, delay: 0 });
     }
     const failed = await this.#restartByStrategy(record);
     if (failed) {
@@ -276,9 +312,9 @@ export class Supervisor {
   async #restartByStrategy(record: ChildRecord): Promise<ChildRecord | undefined> {
     switch (this.#flags.strategy) {
       case 'one_for_one':
-        return (await this.#tryStart(record)) === 'failed' ? record : undefined;
+        return (await this.#life.tryStart(record)) === 'failed' ? record : undefined;
       case 'simple_one_for_one': {
-        const outcome = await this.#tryStart(record);
+        const outcome = await this.#life.tryStart(record);
         if (outcome === 'ignored') this.#removeRecord(record); // nothing is kept of an ignored dynamic child
         return outcome === 'failed' ? record : undefined;
       }
@@ -293,13 +329,13 @@ export class Supervisor {
   async #restartGroup(record: ChildRecord, group: ChildRecord[]): Promise<ChildRecord | undefined> {
     for (const other of [...group].reverse()) {
       if (other === record) continue;
-      await this.#stopRecord(other);
+      await this.#life.stop(other);
       // Temporary children are never restarted, even when a sibling's death stopped them.
       if (other.spec.restart === 'temporary') this.#removeRecord(other);
     }
     for (const member of group) {
       if (!this.#children.includes(member) || member.started) continue;
-      if ((await this.#tryStart(member)) === 'failed') return member;
+      if ((await this.#life.tryStart(member)) === 'failed') return member;
     }
     return undefined;
   }
@@ -312,7 +348,7 @@ export class Supervisor {
       return;
     }
     const delay = backoffDelay(record.attempt, backoff, this.#random);
-    this.#emit({ type: 'restarting', ...this.#where(record), reason, attempt: record.attempt + 1, delay });
+    this.#emit({ type: 'restarting', ...this.#life.where(record), reason, attempt: record.attempt + 1, delay });
     record.retryTimer = setTimeout(() => this.#mailbox.send({ type: 'retry', record }), delay);
   }
 
@@ -334,102 +370,6 @@ export class Supervisor {
     else record.status = 'undefined';
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // Starting and stopping one child
-
-  #newRecord(spec: ResolvedChildSpec, extraArgs: readonly unknown[] = []): ChildRecord {
-    const dynamic = this.#flags.strategy === 'simple_one_for_one';
-    if (dynamic) this.#dynamicCounter += 1;
-    return {
-      spec,
-      id: dynamic ? undefined : spec.id,
-      path: dynamic ? `${this.path}/${spec.id}-${this.#dynamicCounter}` : `${this.path}/${spec.id}`,
-      extraArgs,
-      started: undefined,
-      lastRef: undefined,
-      status: 'undefined',
-      attempt: 0,
-      startedAt: 0,
-      retryTimer: undefined,
-      starts: 0,
-    };
-  }
-
-  /** Starts `record`; a failure (already reported as `start_failed`) is `'failed'`. */
-  async #tryStart(record: ChildRecord): Promise<'started' | 'ignored' | 'failed'> {
-    try {
-      return await this.#startRecord(record);
-    } catch {
-      return 'failed';
-    }
-  }
-
-  /** For the dynamic API: a start failure rejects with `StartChildError`. */
-  async #startOrReject(record: ChildRecord): Promise<'started' | 'ignored'> {
-    try {
-      return await this.#startRecord(record);
-    } catch (error) {
-      if (error instanceof NoProcessError && error.reason === 'killed') throw error;
-      throw new StartChildError(this.path, record.id, error);
-    }
-  }
-
-  /** Calls the child's start function and wires its exit back into this mailbox. */
-  async #startRecord(record: ChildRecord): Promise<'started' | 'ignored'> {
-    const { spec } = record;
-    let started: StartedChild | Ignore;
-    try {
-      if (spec.name !== undefined && this.#system.registry.isTaken(spec.name)) {
-        throw new SupervisorError('already_started', `the name ${JSON.stringify(spec.name)} is already registered`);
-      }
-      const ctx: StartContext = { system: this.#system, id: record.id ?? spec.id, path: record.path, parent: this.#mailbox.ref };
-      started = checkStarted(await spec.start(ctx, ...record.extraArgs), record.path);
-    } catch (error) {
-      this.#emit({ type: 'start_failed', ...this.#where(record), reason: error });
-      throw error;
-    }
-    if (isIgnore(started)) {
-      record.status = 'undefined';
-      this.#emit({ type: 'ignored', ...this.#where(record) });
-      return 'ignored';
-    }
-    if (this.#phase === 'exited') {
-      // Killed while the child was starting: it must not outlive us.
-      started.kill();
-      throw new NoProcessError(this.path, 'killed');
-    }
-    if (spec.name !== undefined) this.#system.registry.register(spec.name, started.ref);
-    record.started = started;
-    record.status = 'running';
-    record.startedAt = this.#now();
-    record.starts += 1;
-    if (typeof started.ref === 'object' && started.ref !== null) this.#formerRefs.add(started.ref);
-    const incarnation = started;
-    void incarnation.exited.then((reason) => {
-      if (spec.name !== undefined) this.#system.registry.unregister(spec.name, incarnation.ref);
-      this.#emit({ type: 'exited', ...this.#where(record), reason });
-      this.#mailbox.send({ type: 'exit', record, started: incarnation, reason });
-    });
-    this.#emit({ type: 'started', ...this.#where(record) });
-    return 'started';
-  }
-
-  /** Stops the running incarnation (if any) by the child's `shutdown` and waits for its exit. */
-  async #stopRecord(record: ChildRecord): Promise<void> {
-    clearTimeout(record.retryTimer);
-    record.retryTimer = undefined;
-    const started = record.started;
-    record.started = undefined;
-    record.status = 'undefined';
-    if (!started) return;
-    this.#beingStopped.add(started);
-    try {
-      await stopChild(started, record.spec.shutdown);
-    } finally {
-      this.#beingStopped.delete(started);
-    }
-  }
-
   #removeRecord(record: ChildRecord): void {
     this.#children = this.#children.filter((c) => c !== record);
   }
@@ -443,9 +383,9 @@ export class Supervisor {
     this.#emit({ type: 'shutdown', ...this.#self(), reason, cause });
     for (const record of this.#children) clearTimeout(record.retryTimer);
     if (this.#flags.strategy === 'simple_one_for_one') {
-      await Promise.all(this.#children.map((record) => this.#stopRecord(record)));
+      await Promise.all(this.#children.map((record) => this.#life.stop(record)));
     } else {
-      for (const record of [...this.#children].reverse()) await this.#stopRecord(record);
+      for (const record of [...this.#children].reverse()) await this.#life.stop(record);
     }
     this.#finish(reason);
   }
@@ -454,11 +394,7 @@ export class Supervisor {
     if (this.#phase === 'exited') return;
     this.#emit({ type: 'shutdown', ...this.#self(), reason: 'killed', cause: 'killed' });
     this.#phase = 'exited';
-    for (const record of this.#children) {
-      clearTimeout(record.retryTimer);
-      record.started?.kill();
-    }
-    for (const started of this.#beingStopped) started.kill();
+    this.#life.killAll(this.#children);
     this.#mailbox.stop();
     this.#rejectPendingRequests();
     this.#exited.resolve('killed');
@@ -479,10 +415,6 @@ export class Supervisor {
   // ---------------------------------------------------------------------------------------------
   // Events
 
-  #where(record: ChildRecord): { supervisor: string; id: ChildId | undefined; path: string; at: number } {
-    return { supervisor: this.path, id: record.id, path: record.path, at: Date.now() };
-  }
-
   #self(): { supervisor: string; id: ChildId | undefined; path: string; at: number } {
     return { supervisor: this.path, id: this.ref.id, path: this.path, at: Date.now() };
   }
@@ -490,30 +422,6 @@ export class Supervisor {
   #emit(event: SupervisorEvent): void {
     this.#system.emit(event);
   }
-}
-
-/** The restart-type half of OTP's `do_restart`. */
-function shouldRestart(restart: Restart, reason: ExitReason): boolean {
-  switch (restart) {
-    case 'permanent':
-      return true;
-    case 'transient':
-      return !isNormalExit(reason);
-    case 'temporary':
-      return false;
-  }
-}
-
-function checkStarted(value: unknown, path: string): StartedChild | Ignore {
-  if (isIgnore(value)) return IGNORE;
-  const v = value as Partial<StartedChild> | null;
-  if (
-    typeof v !== 'object' || v === null || !(v.exited instanceof Promise) ||
-    typeof v.shutdown !== 'function' || typeof v.kill !== 'function'
-  ) {
-    throw new TypeError(`the start function of ${path} must resolve with a StartedChild { ref, exited, shutdown, kill } or IGNORE`);
-  }
-  return v as StartedChild;
 }
 
 /**
