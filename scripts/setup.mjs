@@ -3,7 +3,7 @@
 // with one command. Re-running is cheap: pip is only called when python/ changed.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,6 +47,8 @@ function setupPython() {
 function buildTypeScript() {
   console.log('setup: building the TypeScript packages');
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b']);
+  // `npx piton` in the checkout runs the built command line, which tsc writes without the x bit.
+  chmodSync(join(root, 'packages', 'python-bridge', 'dist', 'cli', 'main.js'), 0o755);
 }
 
 if (process.env.PITON_SKIP_SETUP) process.exit(0);
