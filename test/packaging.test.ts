@@ -180,6 +180,7 @@ describe('packaging: installed from the tarballs into a project outside the repo
       expect(result.stdout).to.contain('fib(20) = 6765');
       expect(result.stdout).to.contain(`python: ${join(project, '.venv', 'bin', 'python')}`);
       if (script.endsWith('.cjs')) expect(result.stdout).to.contain('same classes: true');
+      expect(result.stderr, 'nothing on stderr: no warning about require() of ES modules').to.equal('');
       expect(workersOf(result.pid)).to.deep.equal([]);
     });
   }
