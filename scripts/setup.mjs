@@ -3,7 +3,7 @@
 // with one command. Re-running is cheap: pip is only called when python/ changed.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,6 +47,17 @@ function setupPython() {
 function buildTypeScript() {
   console.log('setup: building the TypeScript packages');
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b']);
+  // `npx piton` in the checkout runs the built command line. npm links a workspace's bin only if
+  // it exists at install time, which is before this build on a fresh clone; and tsc writes it
+  // without the x bit.
+  const cli = join(root, 'packages', 'python-bridge', 'dist', 'cli', 'main.js');
+  chmodSync(cli, 0o755);
+  const bin = join(root, 'node_modules', '.bin', 'piton');
+  if (!existsSync(bin)) {
+    mkdirSync(dirname(bin), { recursive: true });
+    rmSync(bin, { force: true }); // a dangling link
+    symlinkSync(join('..', '@piton', 'python-bridge', 'dist', 'cli', 'main.js'), bin);
+  }
 }
 
 if (process.env.PITON_SKIP_SETUP) process.exit(0);

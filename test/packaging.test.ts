@@ -122,6 +122,8 @@ describe('packaging: installed from the tarballs into a project outside the repo
     const { packageJson, lockfile } = projectLockfile(tarballs);
     writeFileSync(join(project, 'package.json'), JSON.stringify(packageJson, null, 2));
     writeFileSync(join(project, 'package-lock.json'), JSON.stringify(lockfile, null, 2));
+    // --offline: npm answers from its cache only (metadata and tarballs the repository's install
+    // fetched), and fails rather than touch the network.
     const installed = await run('npm', ['install', '--offline', '--no-audit', '--no-fund'], project);
     expect(installed.code, describeRun('npm install --offline', installed)).to.equal(0);
 
@@ -155,11 +157,20 @@ describe('packaging: installed from the tarballs into a project outside the repo
     expect(setupRun.stdout).to.contain(`The pool uses ${join(project, '.venv', 'bin', 'python')} by default`);
   });
 
-  it('`piton setup` again installs nothing', async () => {
-    const again = await run(join(project, 'node_modules', '.bin', 'piton'), ['setup'], project);
+  it('`piton setup` again installs nothing; a requirements file is installed once, until it changes', async () => {
+    const piton = join(project, 'node_modules', '.bin', 'piton');
+    const again = await run(piton, ['setup'], project);
     expect(again.code, describeRun('piton setup (again)', again)).to.equal(0);
     expect(again.stdout).to.contain('using the existing environment');
     expect(again.stdout).to.contain('pyzmq, msgpack: already installed, nothing to do');
+
+    writeFileSync(join(project, 'requirements.txt'), 'msgpack>=1.0\n');
+    const withFile = await run(piton, ['setup', '--requirements', 'requirements.txt'], project);
+    expect(withFile.code, describeRun('piton setup --requirements', withFile)).to.equal(0);
+    expect(withFile.stdout).to.contain(`installing -r ${join(project, 'requirements.txt')}`);
+    const unchanged = await run(piton, ['setup', '--requirements', 'requirements.txt'], project);
+    expect(unchanged.code, describeRun('piton setup --requirements (again)', unchanged)).to.equal(0);
+    expect(unchanged.stdout).to.contain('pyzmq, msgpack and the requirement files: already installed, nothing to do');
   });
 
   for (const script of ['quick-start.mjs', 'quick-start.cjs']) {
@@ -169,6 +180,7 @@ describe('packaging: installed from the tarballs into a project outside the repo
       expect(result.stdout).to.contain('fib(20) = 6765');
       expect(result.stdout).to.contain(`python: ${join(project, '.venv', 'bin', 'python')}`);
       if (script.endsWith('.cjs')) expect(result.stdout).to.contain('same classes: true');
+      expect(result.stderr, 'nothing on stderr: no warning about require() of ES modules').to.equal('');
       expect(workersOf(result.pid)).to.deep.equal([]);
     });
   }

@@ -4,7 +4,8 @@
  * this package carries. One short `python -c` run, with the runtime on PYTHONPATH as the pool puts it.
  */
 import { execFile } from 'node:child_process';
-import { delimiter } from 'node:path';
+import { tmpdir } from 'node:os';
+import { delimiter, isAbsolute, resolve } from 'node:path';
 import { RUNTIME_SRC } from '../runtime-location.js';
 
 /** A module's state: its version when it imports, else the error that stopped it. */
@@ -43,21 +44,26 @@ print(json.dumps({"executable": sys.executable, "version": platform.python_versi
 `;
 
 /** Runs `python` once and reports; rejects with a one-line reason when it cannot run at all. */
-export function inspectPython(python: string): Promise<PythonReport> {
+export function inspectPython(given: string): Promise<PythonReport> {
+  // A relative path is the user's, from where they stand; a bare name is looked up on PATH.
+  const python = given.includes('/') && !isAbsolute(given) ? resolve(given) : given;
   const env = { ...process.env };
   if (RUNTIME_SRC !== undefined) env.PYTHONPATH = [env.PYTHONPATH, RUNTIME_SRC].filter((p) => p !== undefined && p !== '').join(delimiter);
-  return new Promise((resolve, reject) => {
-    execFile(python, ['-c', SCRIPT], { env, timeout: 60_000, encoding: 'utf8' }, (error, stdout, stderr) => {
+  return new Promise((settle, fail) => {
+    // Run from the runtime's directory (or the temp directory): `python -c` puts its cwd first on
+    // sys.path, and a stray zmq.py in the user's cwd must not pass for pyzmq.
+    const cwd = RUNTIME_SRC ?? tmpdir();
+    execFile(python, ['-c', SCRIPT], { cwd, env, timeout: 60_000, encoding: 'utf8' }, (error, stdout, stderr) => {
       if (error) {
         const code = (error as NodeJS.ErrnoException).code;
         const why = code === 'ENOENT' ? 'not found' : code === 'EACCES' ? 'not executable' : (stderr.trim().split('\n').pop() ?? error.message);
-        reject(new Error(`cannot run ${python}: ${why}`));
+        fail(new Error(`cannot run ${python}: ${why}`));
         return;
       }
       try {
-        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as PythonReport);
+        settle(JSON.parse(stdout.trim().split('\n').pop() ?? '') as PythonReport);
       } catch {
-        reject(new Error(`cannot inspect ${python}: unexpected output ${JSON.stringify(stdout.slice(-200))}`));
+        fail(new Error(`cannot inspect ${python}: unexpected output ${JSON.stringify(stdout.slice(-200))}`));
       }
     });
   });
