@@ -3,7 +3,7 @@
  * Every envelope is `[kind, id, ...]`; a reply carries the id of the request it answers.
  */
 import type { Codec } from './codec.js';
-import { EncodeError, ProtocolError, PythonError } from './errors.js';
+import { EncodeError, ProtocolError, errorFromPython, type PythonReportedError } from './errors.js';
 
 /** The protocol version this side speaks (sent in `hello`). */
 export const PROTOCOL_VERSION = 1;
@@ -40,7 +40,7 @@ export type Reply =
   | { kind: 'items'; id: number; items: unknown[]; done: boolean }
   | { kind: 'closed'; id: number }
   | { kind: 'bye'; id: number }
-  | { kind: 'results'; id: number; results: Array<{ ok: true; value: unknown } | { ok: false; error: PythonError }> };
+  | { kind: 'results'; id: number; results: Array<{ ok: true; value: unknown } | { ok: false; error: PythonReportedError }> };
 
 // Root names used in EncodeError paths, one per envelope item.
 const CALL_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs'] as const;
@@ -106,9 +106,12 @@ export function encodeBatch(codec: Codec, id: number, calls: readonly BatchCall[
 
 const BATCH_CALL_FIELDS = ['module', 'fn', 'args', 'kwargs'];
 
-/** Turns the error shape into a {@link PythonError}. */
-export function toPythonError(error: RemoteError): PythonError {
-  return new PythonError(error.type, error.message, error.traceback);
+/**
+ * Turns the error shape into the error it stands for: a {@link PythonError}, or for the worker's
+ * `EncodeError`, `MessageTooLarge` and `ProtocolError` the class Node uses for the same condition.
+ */
+export function toPythonError(error: RemoteError): PythonReportedError {
+  return errorFromPython(error.type, error.message, error.traceback);
 }
 
 function fail(what: string): never {
