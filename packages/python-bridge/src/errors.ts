@@ -201,28 +201,3 @@ export class ProtocolError extends FoundByEitherSide {
 
 /** Every error an error reply of the worker can stand for. */
 export type PythonReportedError = PythonError | EncodeError | MessageTooLargeError | ProtocolError;
-
-// The worker's own messages, "request of N bytes exceeds the worker's maximum message size of M
-// bytes" (PROTOCOL.md, "Size limits"), give the numbers.
-const TOO_LARGE = /of (\d+) bytes exceeds .* of (\d+) bytes/;
-
-/**
- * The error an error reply `{type, message, traceback}` stands for: the worker's `EncodeError`,
- * `MessageTooLarge` and `ProtocolError` are the classes Node uses for the same conditions (with
- * `origin: 'python'`); any other type is a {@link PythonError}.
- */
-export function errorFromPython(type: string, message: string, traceback: string): PythonReportedError {
-  const python = { type, traceback };
-  switch (type) {
-    case 'EncodeError':
-      return new EncodeError(message, '', python);
-    case 'MessageTooLarge': {
-      const numbers = TOO_LARGE.exec(message);
-      return new MessageTooLargeError(Number(numbers?.[1] ?? NaN), Number(numbers?.[2] ?? NaN), message, python);
-    }
-    case 'ProtocolError':
-      return new ProtocolError(message, { python });
-    default:
-      return new PythonError(type, message, traceback);
-  }
-}

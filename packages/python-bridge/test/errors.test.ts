@@ -1,13 +1,11 @@
 import { expect } from 'chai';
-import {
-  EncodeError,
-  MessageTooLargeError,
-  PitonError,
-  ProtocolError,
-  PythonError,
-  errorFromPython,
-} from '../src/errors.js';
+import { EncodeError, MessageTooLargeError, PitonError, ProtocolError, PythonError } from '../src/errors.js';
 import { parseReply, toPythonError } from '../src/protocol.js';
+
+/** The error an error reply of this shape stands for. */
+function errorFromPython(type: string, message: string, traceback: string): Error {
+  return toPythonError({ type, message, traceback });
+}
 
 const TRACEBACK = 'Traceback (most recent call last):\n  ...\n';
 
