@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EncodeError, MessageTooLargeError, ProtocolError, PythonError, PythonPool } from '@piton/python-bridge';
-import { eventually, fixtures, repoRoot } from './helpers.js';
+import { eventually, fixtures, repoRoot, reportedByPython } from './helpers.js';
 
 const MAX_MESSAGE = 64 * 1024;
 const venvPython = join(repoRoot, '.venv', 'bin', 'python');
@@ -176,10 +176,10 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
   });
 
   describe('results', () => {
-    it('an unencodable result (object()): PythonError EncodeError naming the type; the interpreter stays', async () => {
-      const error = await pythonError(pool.call('bad_input', 'opaque'), 'EncodeError');
+    it('an unencodable result (object()): EncodeError from Python naming the type; the interpreter stays', async () => {
+      const error = await reportedByPython(pool.call('bad_input', 'opaque'), EncodeError, 'EncodeError');
       expect(error.message).to.contain("'object'");
-      const nested = await pythonError(pool.call('bad_input', 'nested_opaque'), 'EncodeError');
+      const nested = await reportedByPython(pool.call('bad_input', 'nested_opaque'), EncodeError, 'EncodeError');
       expect(nested.message).to.contain("'object'");
     });
     it('a result that breaks the protocol (a raw MessagePack ext): ProtocolError; the interpreter is replaced, no other call pays', async () => {
@@ -219,9 +219,11 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
       expect(await pool.call('bad_input', 'received')).to.equal(before);
     });
 
-    it('a result over the limit: refused by the worker with MessageTooLarge', async () => {
-      const error = await pythonError(pool.call('bad_input', 'blob', [MAX_MESSAGE]), 'MessageTooLarge');
+    it('a result over the limit: refused by the worker with MessageTooLargeError, as Node refuses a request', async () => {
+      const error = await reportedByPython(pool.call('bad_input', 'blob', [MAX_MESSAGE]), MessageTooLargeError, 'MessageTooLarge');
       expect(error.message).to.contain(`maximum message size of ${MAX_MESSAGE} bytes`);
+      expect(error.limit).to.equal(MAX_MESSAGE);
+      expect(error.size).to.be.greaterThan(MAX_MESSAGE);
       expect(await pool.call('bad_input', 'blob', [1000])).to.have.length(1000);
     });
 

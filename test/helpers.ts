@@ -1,3 +1,4 @@
+import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,4 +70,26 @@ export interface VectorCase {
 /** The shared vectors, checked by both languages (protocol/vectors.json). */
 export function readVectors(): { protocol: number; cases: VectorCase[] } {
   return JSON.parse(readFileSync(join(repoRoot, 'protocol', 'vectors.json'), 'utf8')) as { protocol: number; cases: VectorCase[] };
+}
+
+/**
+ * The rejection of `promise`, checked to be a `cls` that the Python worker reported (PROTOCOL.md,
+ * "The error shape"): `origin` is `'python'` and `pythonType` the worker's type name.
+ */
+export async function reportedByPython<E extends Error>(
+  promise: Promise<unknown>,
+  cls: abstract new (...args: never[]) => E,
+  pythonType: string,
+): Promise<E> {
+  let error: unknown;
+  try {
+    error = await promise;
+  } catch (e) {
+    error = e;
+    expect(error).to.be.instanceOf(cls);
+    expect(error).to.include({ origin: 'python', pythonType });
+    expect((error as { pythonTraceback?: unknown }).pythonTraceback).to.be.a('string');
+    return error as E;
+  }
+  throw new Error(`expected a rejection with ${cls.name}, got ${String(error)}`);
 }

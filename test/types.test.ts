@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { NdArray, PythonError, PythonPool, type TypedArray } from '@piton/python-bridge';
-import { fixtures } from './helpers.js';
+import { EncodeError, NdArray, PythonError, PythonPool, type TypedArray } from '@piton/python-bridge';
+import { fixtures, reportedByPython } from './helpers.js';
 
 /** What test/fixtures/types.py `describe` reports about a value Python received. */
 interface Seen {
@@ -237,6 +237,23 @@ describe('types through the pool (PROTOCOL.md "Values")', function () {
       expect((v['naive'] as Date).toISOString()).to.equal('2024-02-29T12:30:15.123Z');
       expect((v['before_1970'] as Date).toISOString()).to.equal('1969-07-20T20:17:40.000Z');
     });
+
+    it("sends the first and last instants Python's datetime holds, and refuses one past them before sending", async () => {
+      const [before] = pool.interpreters();
+      const first = new Date('0001-01-01T00:00:00.000Z');
+      const last = new Date('9999-12-31T23:59:59.999Z');
+      expect(await describeIn(first)).to.deep.equal({ type: 'datetime', tz: 0, iso: '0001-01-01T00:00:00+00:00' });
+      expect(await describeIn(last)).to.deep.equal({ type: 'datetime', tz: 0, iso: '9999-12-31T23:59:59.999000+00:00' });
+      expect(await echo<Date[]>([first, last])).to.deep.equal([first, last]);
+      for (const date of [new Date(8.64e15), new Date(-8.64e15), new Date(last.getTime() + 1), new Date(first.getTime() - 1)]) {
+        const error = await pool.call('value_types', 'echo', [{ at: [date] }]).catch((e: unknown) => e);
+        expect(error, date.toISOString()).to.be.instanceOf(EncodeError);
+        expect((error as EncodeError).path).to.equal('args[0].at[0]');
+        expect((error as EncodeError).message).to.contain("outside the years 1 to 9999 that Python's datetime holds");
+      }
+      expect(pool.interpreters()[0]!.pid).to.equal(before!.pid);
+      expect(pool.stats().restarts).to.equal(0);
+    });
   });
 
   describe('typed arrays and numpy', () => {
@@ -345,10 +362,18 @@ describe('types through the pool (PROTOCOL.md "Values")', function () {
 
     it('refuses a numpy bool array with an EncodeError naming the dtype, and the interpreter stays', async () => {
       const [before] = pool.interpreters();
-      const error = await pool.call('value_types', 'bool_array').catch((e: unknown) => e);
-      expect(error).to.be.instanceOf(PythonError);
-      expect((error as PythonError).pythonType).to.equal('EncodeError');
-      expect((error as PythonError).message).to.contain("dtype 'bool'");
+      const error = await reportedByPython(pool.call('value_types', 'bool_array'), EncodeError, 'EncodeError');
+      expect(error.message).to.contain("dtype 'bool'");
+      expect(pool.interpreters()[0]!.pid).to.equal(before!.pid);
+    });
+
+    it('refuses a numpy masked array (its mask would be lost) with an EncodeError naming the type', async () => {
+      const [before] = pool.interpreters();
+      for (const kind of ['masked', 'unmasked', 'constant']) {
+        const error = await reportedByPython(pool.call('value_types', 'masked_array', [kind]), EncodeError, 'EncodeError');
+        expect(error.message, kind).to.match(/cannot encode object of type 'numpy\.ma\.\S*Masked\w*': its mask would be lost/);
+      }
+      expect(await pool.call('value_types', 'masked_array', ['filled'])).to.deep.equal(new Float64Array([1, -1, 3]));
       expect(pool.interpreters()[0]!.pid).to.equal(before!.pid);
     });
 

@@ -1,8 +1,8 @@
 import { decode as unpack, encode as pack } from '@msgpack/msgpack';
 import { expect } from 'chai';
 import { Request } from 'zeromq';
-import { EncodeError, MessageTooLargeError, NdArray, PythonError, PythonPool } from '@piton/python-bridge';
-import { fixtures, processesMatching } from './helpers.js';
+import { EncodeError, MessageTooLargeError, NdArray, ProtocolError, PythonError, PythonPool } from '@piton/python-bridge';
+import { fixtures, processesMatching, reportedByPython } from './helpers.js';
 
 /** Rejection of `promise`, or a failure if it resolves. */
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
@@ -66,6 +66,13 @@ describe('bad values never break anything (issue 4, item 5)', function () {
       { what: 'a DataView', args: [new DataView(new ArrayBuffer(2))], path: 'args[0]', message: /DataView/ },
       { what: 'an invalid Date', args: [{ when: new Date(NaN) }], path: 'args[0].when', message: /an invalid Date at args\[0\]\.when/ },
       {
+        what: "a Date past Python's datetime (new Date(8.64e15))",
+        args: [{ when: new Date(8.64e15) }],
+        path: 'args[0].when',
+        message: /a Date outside the years 1 to 9999 that Python's datetime holds \(\+275760-09-13T00:00:00\.000Z\) at args\[0\]\.when/,
+      },
+      { what: 'a Date before the year 1 in kwargs', args: [], kwargs: { since: new Date(-8.64e15) }, path: 'kwargs.since', message: /outside the years 1 to 9999/ },
+      {
         what: 'a function as a Map value',
         args: [new Map<unknown, unknown>([['k', () => 0]])],
         path: 'args[0].get("k")',
@@ -126,15 +133,13 @@ describe('bad values never break anything (issue 4, item 5)', function () {
     });
 
     it('a Map key Python cannot hash is refused by Python as a ProtocolError, and the interpreter stays', async () => {
-      const error = await rejectionOf(pool.call('bad_values', 'echo', [new Map([[[1, 2], 'list key']])]));
-      expect(error).to.be.instanceOf(PythonError);
-      expect((error as PythonError).pythonType).to.equal('ProtocolError');
-      expect((error as PythonError).message).to.contain('unhashable');
+      const error = await reportedByPython(pool.call('bad_values', 'echo', [new Map([[[1, 2], 'list key']])]), ProtocolError, 'ProtocolError');
+      expect(error.message).to.contain('unhashable');
       await stillServing();
     });
   });
 
-  describe('Python results that cannot be encoded reject with PythonError naming the type', () => {
+  describe('Python results that cannot be encoded reject with EncodeError (origin python) naming the type', () => {
     const cases: Array<[string, string]> = [
       ['object', "cannot encode object of type 'object'"],
       ['set', "cannot encode object of type 'set'"],
@@ -148,33 +153,31 @@ describe('bad values never break anything (issue 4, item 5)', function () {
     ];
     for (const [kind, message] of cases) {
       it(`${kind}: EncodeError, same interpreter`, async () => {
-        const error = await rejectionOf(pool.call('bad_values', 'unsendable', [kind]));
-        expect(error).to.be.instanceOf(PythonError);
-        expect((error as PythonError).pythonType).to.equal('EncodeError');
-        expect((error as PythonError).message).to.equal(message);
+        const error = await reportedByPython(pool.call('bad_values', 'unsendable', [kind]), EncodeError, 'EncodeError');
+        expect(error.message).to.equal(message);
+        expect(error.path).to.equal('');
+        expect(error).to.not.be.instanceOf(PythonError);
         await stillServing();
       });
     }
 
     it('a str with a lone surrogate: EncodeError naming the character', async () => {
-      const error = await rejectionOf(pool.call('bad_values', 'unsendable', ['lone_surrogate']));
-      expect(error).to.be.instanceOf(PythonError);
-      expect((error as PythonError).pythonType).to.equal('EncodeError');
-      expect((error as PythonError).message).to.contain('\\ud800');
+      const error = await reportedByPython(pool.call('bad_values', 'unsendable', ['lone_surrogate']), EncodeError, 'EncodeError');
+      expect(error.message).to.contain('\\ud800');
       await stillServing();
     });
 
     it('a stream item that cannot be encoded rejects the iteration after the items before it', async () => {
       const seen: unknown[] = [];
-      const error = await rejectionOf(
+      const error = await reportedByPython(
         (async () => {
           for await (const item of pool.stream('bad_values', 'stream_then_unsendable', [], { batch: 1 })) seen.push(item);
         })(),
+        EncodeError,
+        'EncodeError',
       );
       expect(seen).to.deep.equal([1]);
-      expect(error).to.be.instanceOf(PythonError);
-      expect((error as PythonError).pythonType).to.equal('EncodeError');
-      expect((error as PythonError).message).to.contain("'object'");
+      expect(error.message).to.contain("'object'");
       await stillServing();
     });
   });
@@ -198,26 +201,28 @@ describe('bad values never break anything (issue 4, item 5)', function () {
       await stillServing();
     });
 
-    it('Python replies MessageTooLarge instead of a result above the limit, and the interpreter stays', async () => {
-      const error = await rejectionOf(pool.call('bad_values', 'bytes_of', [LIMIT + 1]));
-      expect(error).to.be.instanceOf(PythonError);
-      expect((error as PythonError).pythonType).to.equal('MessageTooLarge');
-      expect((error as PythonError).message).to.match(new RegExp(`\\b${LIMIT}\\b`));
+    it('Python refuses a result above the limit: MessageTooLargeError as on the Node side, and the interpreter stays', async () => {
+      const error = await reportedByPython(pool.call('bad_values', 'bytes_of', [LIMIT + 1]), MessageTooLargeError, 'MessageTooLarge');
+      expect(error.limit).to.equal(LIMIT);
+      expect(error.size).to.be.greaterThan(LIMIT + 1);
+      expect(error.message).to.match(new RegExp(`\\b${LIMIT}\\b`));
+      expect(error).to.not.be.instanceOf(PythonError);
       const fits = await pool.call<Buffer>('bad_values', 'bytes_of', [LIMIT - 100]);
       expect(fits.length).to.equal(LIMIT - 100);
       await stillServing();
     });
 
-    it('a stream item above the limit rejects the iteration with MessageTooLarge', async () => {
+    it('a stream item above the limit rejects the iteration with MessageTooLargeError', async () => {
       const seen: unknown[] = [];
-      const error = await rejectionOf(
+      const error = await reportedByPython(
         (async () => {
           for await (const item of pool.stream('bad_values', 'stream_then_big', [LIMIT * 2], { batch: 1 })) seen.push(item);
         })(),
+        MessageTooLargeError,
+        'MessageTooLarge',
       );
       expect(seen).to.deep.equal(['small']);
-      expect(error).to.be.instanceOf(PythonError);
-      expect((error as PythonError).pythonType).to.equal('MessageTooLarge');
+      expect(error.limit).to.equal(LIMIT);
       await stillServing();
     });
   });

@@ -99,6 +99,21 @@ def test_arrays_of_unsupported_dtypes_are_refused(dtype):
         encode(np.zeros(2, dtype=dtype))
 
 
+@pytest.mark.parametrize(
+    "masked",
+    [
+        np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False]),
+        np.ma.masked_array(np.arange(6, dtype="int32").reshape(2, 3)),  # no value masked: refused all the same
+        np.ma.masked,  # the masked constant, a 0-d masked array
+    ],
+    ids=["masked values", "nothing masked", "numpy.ma.masked"],
+)
+def test_masked_arrays_are_refused_rather_than_sent_without_their_mask(masked):
+    with pytest.raises(EncodeError, match=r"cannot encode object of type 'numpy\.ma\.[A-Za-z.]*Masked\w*': its mask would be lost"):
+        encode({"data": [masked]})
+    assert decode(encode(np.ma.getdata(np.ma.masked_array([1.0], mask=[True]))))[0] == 1.0  # the data alone goes
+
+
 def test_decoded_arrays_view_their_frame_without_a_copy():
     frame = bytearray(np.arange(4, dtype="int32").tobytes())
     head = encode(np.zeros(4, dtype="int32"))[0]

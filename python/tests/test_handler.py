@@ -2,6 +2,7 @@
 the resolver's memory of checked names never lets a refused name through."""
 
 import os
+import re
 import sys
 import types
 
@@ -63,6 +64,11 @@ def test_a_plain_calls_reply_over_the_size_limit_is_message_too_large():
     small = Handler(Resolver([FIXTURES]), max_message_size=64)
     reply = answer(small, "call", 3, "functions", "echo", ["x" * 100], None)
     assert reply[0] == "error" and reply[1] == 3 and reply[2]["type"] == "MessageTooLarge"
+    # Node reads the size and the limit from these forms (PROTOCOL.md, "Size limits").
+    assert re.fullmatch(r"request of \d+ bytes exceeds the worker's maximum message size of 64 bytes", reply[2]["message"])
+    result = answer(small, "call", 4, "functions", "big", [100], None)
+    assert result[0] == "error" and result[2]["type"] == "MessageTooLarge"
+    assert re.fullmatch(r"reply of \d+ bytes exceeds the worker's maximum message size of 64 bytes", result[2]["message"])
 
 
 def test_a_plain_call_closes_the_open_stream(handler, tmp_path):

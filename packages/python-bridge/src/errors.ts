@@ -2,6 +2,14 @@
  * Every error `@piton/python-bridge` raises. Each is a class so callers can branch with
  * `instanceof`, and all extend {@link PitonError} so one check catches them all.
  * Messages name what was wrong (the worker, the field, the value, the limit).
+ *
+ * One class per condition, whichever side found it: a value that cannot be encoded is an
+ * {@link EncodeError}, a message over the limit a {@link MessageTooLargeError}, bytes that break the
+ * protocol a {@link ProtocolError}, whether Node found it or the Python worker reported it in an
+ * error reply. Those three carry `origin` (`'node'` or `'python'`) and, from Python, the worker's
+ * `pythonType` and `pythonTraceback`, named as on {@link PythonError}. {@link PythonError} itself is
+ * only what the called Python code raised (and the worker's refusals of the call: no such module
+ * or function, a private name, wrong arguments).
  */
 
 import { CallTimeoutError as CoreCallTimeoutError, PitonError } from '@piton/core';
@@ -18,7 +26,10 @@ class BridgeError extends PitonError {
   }
 }
 
-/** The Python function raised. The interpreter stays usable. */
+/**
+ * The Python function raised, or the worker refused the call (no such module or function, a
+ * private name, wrong arguments). The interpreter stays usable.
+ */
 export class PythonError extends BridgeError {
   /** The exception's qualified class name, e.g. `ValueError` or `mymodule.MyError`. */
   readonly pythonType: string;
@@ -113,29 +124,80 @@ export class InterpreterStartError extends BridgeError {
   }
 }
 
-/** A value cannot be sent to Python; nothing was sent. `path` locates it, e.g. `args[1].user.callback`. */
-export class EncodeError extends BridgeError {
+/** Which side found the condition: this Node process, or the Python worker (in an error reply). */
+export type ErrorOrigin = 'node' | 'python';
+
+/** What an error reply of the worker carries besides its message. */
+export interface PythonReport {
+  /** The worker's type name of the condition: `EncodeError`, `MessageTooLarge`, `ProtocolError`. */
+  type: string;
+  /** The formatted Python traceback. */
+  traceback: string;
+}
+
+/** The base of the conditions either side can find: who found it, and Python's own account if it did. */
+abstract class FoundByEitherSide extends BridgeError {
+  readonly origin: ErrorOrigin;
+  /** The worker's type name when Python found it (`origin: 'python'`); else undefined. */
+  readonly pythonType: string | undefined;
+  /** The Python traceback when Python found it; else undefined. */
+  readonly pythonTraceback: string | undefined;
+
+  constructor(message: string, python: PythonReport | undefined, options?: { cause?: unknown }) {
+    super(message, options);
+    this.origin = python === undefined ? 'node' : 'python';
+    this.pythonType = python?.type;
+    this.pythonTraceback = python?.traceback;
+  }
+}
+
+/**
+ * A value cannot be sent: an argument (found by Node; nothing was sent) or a result (found by
+ * Python; the interpreter stays). From Node, `path` locates it, e.g. `args[1].user.callback`; from
+ * Python, `path` is empty and the message names the Python type (`cannot encode object of type 'set'`).
+ */
+export class EncodeError extends FoundByEitherSide {
   readonly path: string;
 
-  constructor(message: string, path: string) {
-    super(message);
+  constructor(message: string, path: string, python?: PythonReport) {
+    super(message, python);
     this.path = path;
   }
 }
 
-/** A message exceeds `maxMessageSize`; an outgoing one was not sent. */
-export class MessageTooLargeError extends BridgeError {
+/**
+ * A message exceeds its limit: Node's `maxMessageSize` (an outgoing one was not sent, an incoming
+ * one was dropped) or, found by Python, the worker's `--max-message-size` (a request it did not
+ * run, or a result it did not send; the interpreter stays).
+ */
+export class MessageTooLargeError extends FoundByEitherSide {
   /** The message's size in bytes, all frames together. */
   readonly size: number;
-  /** The configured maximum, in bytes. */
+  /** The maximum of the side that found it, in bytes. */
   readonly limit: number;
 
-  constructor(size: number, limit: number, message = `message of ${size} bytes exceeds maxMessageSize of ${limit} bytes`) {
-    super(message);
+  constructor(
+    size: number,
+    limit: number,
+    message = `message of ${size} bytes exceeds maxMessageSize of ${limit} bytes`,
+    python?: PythonReport,
+  ) {
+    super(message, python);
     this.size = size;
     this.limit = limit;
   }
 }
 
-/** Bytes on the socket do not follow PROTOCOL.md (malformed frame, unexpected kind or id, version mismatch). */
-export class ProtocolError extends BridgeError {}
+/**
+ * Bytes do not follow PROTOCOL.md. Found by Node in a reply (malformed frame, unexpected kind or
+ * id): the interpreter is replaced. Found by Python in a request (undecodable, e.g. a `Map` key
+ * Python cannot hash; wrong shape; version mismatch): that request fails and the interpreter stays.
+ */
+export class ProtocolError extends FoundByEitherSide {
+  constructor(message: string, options?: { cause?: unknown; python?: PythonReport }) {
+    super(message, options?.python, options?.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+/** Every error an error reply of the worker can stand for. */
+export type PythonReportedError = PythonError | EncodeError | MessageTooLargeError | ProtocolError;

@@ -16,7 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Expect, RequestChannel, type RequestLabel } from './channel.js';
 import { createCodec } from './codec.js';
-import { describeExit, InterpreterStartError, PitonError, PythonError, WorkerExitedError, type ProtocolError } from './errors.js';
+import {
+  describeExit,
+  InterpreterStartError,
+  PitonError,
+  WorkerExitedError,
+  type ProtocolError,
+  type PythonReportedError,
+} from './errors.js';
 import type { LaunchedProcess, Launcher, LaunchSpec } from './launcher.js';
 import type { ProcessExit } from './process.js';
 import {
@@ -62,7 +69,7 @@ export interface ExitInfo {
   killed: boolean;
 }
 
-export type BatchResult = { ok: true; value: unknown } | { ok: false; error: PythonError };
+export type BatchResult = { ok: true; value: unknown } | { ok: false; error: PythonReportedError };
 
 /** Default grace of `stop()` for each of its two waits (stop request, then SIGTERM), in ms. */
 export const DEFAULT_STOP_GRACE_MS = 5_000;
@@ -166,7 +173,7 @@ export class Interpreter {
       failure =
         error instanceof WorkerExitedError
           ? `${describeExit(error.exitCode, error.signal)} before reporting ready`
-          : error instanceof PythonError
+          : error instanceof PitonError && 'pythonType' in error && typeof error.pythonType === 'string'
             ? `answered the handshake with ${error.pythonType}: ${error.message}`
             : `failed the handshake: ${error instanceof Error ? error.message : String(error)}`;
     } finally {
@@ -220,7 +227,8 @@ export class Interpreter {
   /**
    * Calls `module.fn(*args, **kwargs)`. Rejects with {@link PythonError} when it raises,
    * {@link EncodeError} / {@link MessageTooLargeError} when the request cannot be sent (nothing
-   * was sent), {@link WorkerExitedError} when the process exits first. Calling while busy rejects
+   * was sent) or the result cannot (`origin: 'python'`), {@link WorkerExitedError} when the
+   * process exits first. Calling while busy rejects
    * with a plain `Error`: that is a bug in the caller.
    */
   call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown> {

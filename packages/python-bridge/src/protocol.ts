@@ -3,7 +3,7 @@
  * Every envelope is `[kind, id, ...]`; a reply carries the id of the request it answers.
  */
 import type { Codec } from './codec.js';
-import { EncodeError, ProtocolError, PythonError } from './errors.js';
+import { EncodeError, MessageTooLargeError, ProtocolError, PythonError, type PythonReportedError } from './errors.js';
 
 /** The protocol version this side speaks (sent in `hello`). */
 export const PROTOCOL_VERSION = 1;
@@ -40,7 +40,7 @@ export type Reply =
   | { kind: 'items'; id: number; items: unknown[]; done: boolean }
   | { kind: 'closed'; id: number }
   | { kind: 'bye'; id: number }
-  | { kind: 'results'; id: number; results: Array<{ ok: true; value: unknown } | { ok: false; error: PythonError }> };
+  | { kind: 'results'; id: number; results: Array<{ ok: true; value: unknown } | { ok: false; error: PythonReportedError }> };
 
 // Root names used in EncodeError paths, one per envelope item.
 const CALL_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs'] as const;
@@ -106,9 +106,29 @@ export function encodeBatch(codec: Codec, id: number, calls: readonly BatchCall[
 
 const BATCH_CALL_FIELDS = ['module', 'fn', 'args', 'kwargs'];
 
-/** Turns the error shape into a {@link PythonError}. */
-export function toPythonError(error: RemoteError): PythonError {
-  return new PythonError(error.type, error.message, error.traceback);
+// The worker's own messages, "request of N bytes exceeds the worker's maximum message size of M
+// bytes" (PROTOCOL.md, "Size limits"), give the numbers.
+const TOO_LARGE = /of (\d+) bytes exceeds .* of (\d+) bytes/;
+
+/**
+ * Turns the error shape into the error it stands for: one class per condition, whichever side
+ * found it, so the worker's `EncodeError`, `MessageTooLarge` and `ProtocolError` are the classes
+ * Node uses for the same conditions (with `origin: 'python'`); any other type is a {@link PythonError}.
+ */
+export function toPythonError({ type, message, traceback }: RemoteError): PythonReportedError {
+  const python = { type, traceback };
+  switch (type) {
+    case 'EncodeError':
+      return new EncodeError(message, '', python);
+    case 'MessageTooLarge': {
+      const numbers = TOO_LARGE.exec(message);
+      return new MessageTooLargeError(Number(numbers?.[1] ?? NaN), Number(numbers?.[2] ?? NaN), message, python);
+    }
+    case 'ProtocolError':
+      return new ProtocolError(message, { python });
+    default:
+      return new PythonError(type, message, traceback);
+  }
 }
 
 function fail(what: string): never {

@@ -265,6 +265,21 @@ describe('codec', () => {
       expect(encodeError(() => codec.encode(new Date(NaN))).message).to.equal('cannot send an invalid Date at value');
     });
 
+    it('refuses a Date Python cannot hold (outside the years 1 to 9999), naming the path; the edges go', () => {
+      const outside = [new Date(8.64e15), new Date(-8.64e15), new Date('+010000-01-01T00:00:00.000Z'), new Date('0000-12-31T23:59:59.999Z')];
+      for (const date of outside) {
+        const error = encodeError(() => encodeCall(codec, 1, 'm', 'f', [{ when: date }], undefined));
+        expect(error.path, date.toISOString()).to.equal('args[0].when');
+        expect(error.message).to.equal(
+          `cannot send a Date outside the years 1 to 9999 that Python's datetime holds (${date.toISOString()}) at args[0].when`,
+        );
+      }
+      const first = new Date('0001-01-01T00:00:00.000Z');
+      const last = new Date('9999-12-31T23:59:59.999Z');
+      expect(hex(codec.encode(first))).to.deep.equal(['c70cff00000000fffffff1886e0900']);
+      expect(codec.decode(codec.encode([first, last]))).to.deep.equal([first, last]);
+    });
+
     it('names the call of a batch the way the caller wrote it', () => {
       const error = encodeError(() =>
         encodeBatch(codec, 1, [

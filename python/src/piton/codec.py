@@ -9,7 +9,8 @@ of arrays, referenced from frame 0 by ext 1 values. Extensions on top of Message
 
 Everything else is plain MessagePack. Choices made here, on record in PROTOCOL.md:
 ``set``/``frozenset`` are refused (no order, no lossless JS counterpart), ``bool`` and other
-unsupported dtypes are refused, a 0-d array is sent as its scalar, numpy scalars as plain numbers.
+unsupported dtypes are refused, so are masked arrays (the mask would be lost), a 0-d array is sent
+as its scalar, numpy scalars as plain numbers.
 """
 
 from __future__ import annotations
@@ -132,10 +133,13 @@ def _timestamp(value: _dt.datetime) -> msgpack.Timestamp:
     return msgpack.Timestamp(delta.days * 86400 + delta.seconds, delta.microseconds * 1000)
 
 
-def _type_error(value: Any) -> EncodeError:
+def _type_name(value: Any) -> str:
     cls = type(value)
-    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    return EncodeError(f"cannot encode object of type '{name}'")
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _type_error(value: Any) -> EncodeError:
+    return EncodeError(f"cannot encode object of type '{_type_name(value)}'")
 
 
 class _Encoder:
@@ -183,6 +187,14 @@ class _Encoder:
         return msgpack.ExtType(EXT_ARRAY, meta)
 
     def _ndarray(self, np: Any, array: Any) -> Any:
+        # A masked array is an ndarray whose mask the wire has no place for: sent as one, its
+        # masked values would arrive as if they were data. (numpy.ma is imported only on use.)
+        ma = sys.modules.get("numpy.ma")
+        if ma is not None and isinstance(array, ma.MaskedArray):
+            raise EncodeError(
+                f"cannot encode object of type '{_type_name(array)}': its mask would be lost; send "
+                "array.filled(value), or array.data and array.mask.astype('uint8') as two arrays"
+            )
         if array.ndim == 0:
             return self._scalar(array[()])
         name = array.dtype.name

@@ -10,7 +10,7 @@
 import { MessageTooLargeError } from '../errors.js';
 import { NdArray, dtypeOf, type TypedArray } from '../ndarray.js';
 import { TooDeep, Unsupported, describeObject, toEncodeError } from './locate.js';
-import { EXT_NDARRAY, EXT_TIMESTAMP, FIXEXT_CODE, MAX_DEPTH, TWO_32 } from './wire.js';
+import { EXT_NDARRAY, EXT_TIMESTAMP, FIXEXT_CODE, MAX_DATE_MS, MAX_DEPTH, MIN_DATE_MS, TWO_32 } from './wire.js';
 import { KEEP_LIMIT, SCRATCH_SIZE, Writer } from './writer.js';
 
 export class Encoder extends Writer {
@@ -154,10 +154,13 @@ export class Encoder extends Writer {
     }
   }
 
-  /** ext −1, in the smallest timestamp form that holds it. */
+  /** ext −1, in the smallest timestamp form that holds it; only instants Python's datetime holds. */
   private date(value: Date): void {
     const ms = value.getTime();
     if (Number.isNaN(ms)) throw new Unsupported(value, 'an invalid Date');
+    if (ms < MIN_DATE_MS || ms > MAX_DATE_MS) {
+      throw new Unsupported(value, `a Date outside the years 1 to 9999 that Python's datetime holds (${value.toISOString()})`);
+    }
     const sec = Math.floor(ms / 1000);
     const nsec = (ms - sec * 1000) * 1_000_000;
     this.ensure(15);
