@@ -139,3 +139,10 @@ export class MessageTooLargeError extends BridgeError {
 
 /** Bytes on the socket do not follow PROTOCOL.md (malformed frame, unexpected kind or id, version mismatch). */
 export class ProtocolError extends BridgeError {}
+
+/**
+ * A call or stream was made to a pool from inside a function that pool exposes to Python (or from
+ * something that function started): it could wait forever for the interpreter that is waiting for
+ * the function, so it is refused at once. Nothing was sent.
+ */
+export class ReentrantCallError extends BridgeError {}

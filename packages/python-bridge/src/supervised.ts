@@ -9,11 +9,13 @@ import {
   type StartedChild,
   type SupervisorEvent,
 } from '@piton/core';
+import { currentScope, ExposedFunctions } from './callbacks.js';
 import { Dispatcher, type CallRequest } from './dispatcher.js';
 import { PoolStartError, PoolStoppedError } from './errors.js';
 import type { Interpreter, InterpreterOptions } from './interpreter.js';
 import {
   checkCallOptions,
+  checkStreamOptions,
   resolvePoolOptions,
   type CallOptions,
   type InterpreterOutput,
@@ -69,6 +71,8 @@ export function pythonPool(options: PoolOptions = {}): StartFn<PoolRef> {
 
 async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promise<StartedChild<PoolRef>> {
   const python = await resolvePython(options.python, options.cwd);
+  // One identity per pool incarnation: the reentrancy rule refuses calls to it from its own callbacks.
+  const callbacks = options.expose && new ExposedFunctions(options.expose, {}, `the pool ${String(ctx.path)}`);
   const recyclers = new WeakMap<Interpreter, () => void>();
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
@@ -93,6 +97,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       allowModules: options.allowModules,
       allowPrivate: options.allowPrivate,
       onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
+      callbacks,
     }),
     onReady: (interpreter, recycle) => {
       started++;
@@ -136,7 +141,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     );
   });
 
-  const ref = new PoolHandle(dispatcher, options, () => ({ size: options.size, restarts: Math.max(0, started - options.size) }));
+  const ref = new PoolHandle(dispatcher, options, callbacks, () => ({ size: options.size, restarts: Math.max(0, started - options.size) }));
   return {
     ref,
     exited: tree.exited,
@@ -176,10 +181,17 @@ class PoolHandle implements PoolRef {
   readonly #dispatcher: Dispatcher<Interpreter>;
   readonly #options: ResolvedPoolOptions;
   readonly #sizes: () => { size: number; restarts: number };
+  readonly #callbacks: ExposedFunctions | undefined;
 
-  constructor(dispatcher: Dispatcher<Interpreter>, options: ResolvedPoolOptions, sizes: () => { size: number; restarts: number }) {
+  constructor(
+    dispatcher: Dispatcher<Interpreter>,
+    options: ResolvedPoolOptions,
+    callbacks: ExposedFunctions | undefined,
+    sizes: () => { size: number; restarts: number },
+  ) {
     this.#dispatcher = dispatcher;
     this.#options = options;
+    this.#callbacks = callbacks;
     this.#sizes = sizes;
   }
 
@@ -191,6 +203,11 @@ class PoolHandle implements PoolRef {
       if (!Array.isArray(args)) throw new TypeError(`args must be an array, got ${typeof args}`);
       const { timeout, retries } = checkCallOptions(options, this.#options.callTimeout);
       request = { module, fn, args, kwargs: options.kwargs, timeout, signal: options.signal, retries };
+      const reentry = this.#callbacks?.reentry(`the call to ${module}.${fn}`);
+      if (reentry) throw reentry;
+      // Only what a call needs: most calls carry no context at all.
+      const scope = this.#callbacks && currentScope();
+      if (options.onProgress !== undefined || scope !== undefined) request.context = { onProgress: options.onProgress, scope };
     } catch (error) {
       return Promise.reject(error);
     }
@@ -211,10 +228,14 @@ class PoolHandle implements PoolRef {
   stream<T = unknown>(module: string, fn: string, args: unknown[] = [], options: StreamOptions = {}): AsyncIterable<T> {
     const dispatcher = this.#dispatcher;
     const batch = options.batch ?? 1;
+    const callbacks = this.#callbacks;
     return {
       [Symbol.asyncIterator]: async function* () {
         checkName('module', module);
         checkName('function', fn);
+        checkStreamOptions(options);
+        const reentry = callbacks?.reentry(`the stream of ${module}.${fn}`);
+        if (reentry) throw reentry;
         const lease = await dispatcher.acquire({ signal: options.signal, timeout: options.timeout });
         try {
           const items = lease.executor.stream(module, fn, args, options.kwargs, { batch });

@@ -12,7 +12,9 @@ import {
   PythonError,
   WorkerExitedError,
 } from '../src/errors.js';
+import { ExposedFunctions } from '../src/callbacks.js';
 import { Interpreter, type InterpreterOptions } from '../src/interpreter.js';
+import { PROTOCOL_VERSION } from '../src/protocol.js';
 import { NdArray, ndarray } from '../src/ndarray.js';
 import { resolvePython } from '../src/python-executable.js';
 
@@ -112,7 +114,7 @@ describe('Interpreter', function () {
     it('handshakes: pid, Python version, protocol and runtime version', async () => {
       const interpreter = await start();
       expect(interpreter.info.pid).to.equal(interpreter.pid);
-      expect(interpreter.info.protocol).to.equal(1);
+      expect(interpreter.info.protocol).to.equal(PROTOCOL_VERSION);
       expect(interpreter.info.python).to.match(/^3\.\d+/);
       expect(interpreter.info.piton).to.be.a('string').and.not.equal('');
       expect(interpreter.alive).to.equal(true);
@@ -180,8 +182,28 @@ describe('Interpreter', function () {
           Interpreter.start(options({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'old-protocol' } })),
         );
         expect(error).to.be.instanceOf(InterpreterStartError);
-        expect((error as Error).message).to.contain('speaks protocol 2, this Node side speaks 1');
+        expect((error as Error).message).to.contain('speaks protocol 1, this Node side speaks 2');
         expect(leftovers()).to.deep.equal([]);
+      });
+
+      it('is refused by a runtime of protocol 1, naming the versions, and the worker is gone', async () => {
+        const error = await rejection(Interpreter.start(options({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'v1-runtime' } })));
+        expect(error).to.be.instanceOf(InterpreterStartError);
+        // Its reply and its exit race to Node; either way the message says what is wrong.
+        expect((error as Error).message).to.match(/Node speaks 2, this worker \(piton 0\.1\.0\) speaks 1|exit code 2: it does not speak this Node side's protocol 2/);
+        expect(leftovers()).to.deep.equal([]);
+        expect(ourWorkers()).to.deep.equal([]);
+      });
+
+      it('is refused by a runtime of protocol 1 when it names exposed functions too (the hello it cannot read)', async () => {
+        const callbacks = new ExposedFunctions({ lookup: () => 1 }, {});
+        const error = await rejection(
+          Interpreter.start(options({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'v1-runtime' }, callbacks })),
+        );
+        expect(error).to.be.instanceOf(InterpreterStartError);
+        expect((error as Error).message).to.contain("'hello' must be").and.contain('this Node side speaks protocol 2');
+        expect(leftovers()).to.deep.equal([]);
+        expect(ourWorkers()).to.deep.equal([]);
       });
     });
   });
