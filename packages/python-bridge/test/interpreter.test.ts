@@ -481,6 +481,26 @@ describe('Interpreter', function () {
       expect(await interpreter.exited).to.include({ killed: true });
     });
 
+    it('a callback for a name Node does not expose is answered with a throw (ReferenceError)', async () => {
+      const callbacks = new ExposedFunctions({ lookup: () => 1 }, {});
+      const interpreter = await start({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'rogue-callback' }, callbacks });
+      const answer = (await interpreter.call('m', 'f', [])) as unknown[];
+      expect(answer[0]).to.equal('throw');
+      expect(answer[2]).to.include({ name: 'ReferenceError', message: 'no Node function named "not_exposed" is exposed to Python' });
+      expect(interpreter.alive).to.equal(true);
+    });
+
+    it('a callback where none may come (the answer to stop) breaks the protocol', async () => {
+      const reported: ProtocolError[] = [];
+      const interpreter = await start({
+        env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'callback-answers-bye' },
+        onProtocolError: (error) => reported.push(error),
+      });
+      await interpreter.stop();
+      expect(reported).to.have.length(1);
+      expect(reported[0]!.message).to.contain("unexpected 'callback'");
+    });
+
     it('an undecodable reply rejects the call with ProtocolError', async () => {
       const interpreter = await start({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'garbage' } });
       expect(await rejection(interpreter.call('m', 'f', []))).to.be.instanceOf(ProtocolError);
