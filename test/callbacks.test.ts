@@ -245,6 +245,36 @@ describe('PythonPool: Python calls back into Node', () => {
     });
   });
 
+  describe('stopping', () => {
+    it('stop() gives a call waiting on its callback shutdownTimeout, then kills it; nothing is left running', async function () {
+      this.timeout(20_000);
+      const never = gate<never>();
+      const pool = await PythonPool.start({ size: 1, path: fixtures, expose: { never: () => (never.enter(), never.promise) } });
+      const call = pool.call('callbacks', 'ask', ['never']).catch((e: unknown) => e);
+      await never.entered;
+      await pool.stop(); // resolves although the function never returns
+      expect(await call).to.be.instanceOf(WorkerExitedError);
+      expect(pool.interpreters()).to.deep.equal([]);
+    });
+  });
+
+  describe('values Python cannot send', () => {
+    it('an argument node.call cannot encode raises EncodeError in Python; nothing reaches Node', async () => {
+      let called = false;
+      const pool = await PythonPool.start({ size: 1, path: fixtures, expose: { record: () => (called = true) } });
+      try {
+        const error = await pool.call('callbacks', 'ask_with_set', ['record']).catch((e: unknown) => e);
+        expect(error).to.be.instanceOf(PythonError);
+        expect((error as PythonError).pythonType).to.equal('EncodeError');
+        expect((error as PythonError).message).to.contain('set');
+        expect(called).to.equal(false);
+        expect(await pool.call('callbacks', 'echo', ['in step'])).to.equal('in step');
+      } finally {
+        await pool.stop();
+      }
+    });
+  });
+
   describe('a callback that calls its own pool', () => {
     it('is refused with ReentrantCallError on a pool of 1 instead of deadlocking, and the call goes on', async () => {
       let pool!: PythonPool;
