@@ -11,6 +11,8 @@
  * not only when no interpreter is idle, keeps the behaviour the same under load as in a test.
  * The pools a callback is inside are followed across pools: Python in pool A calls back, the
  * function calls pool B, B's Python calls back, and that function calling A is refused too.
+ * Not seen: two unrelated calls whose callbacks each call the other's pool (A's waits for B, B's
+ * for A); only timeouts break that cycle, and the README says so.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ReentrantCallError } from './errors.js';
