@@ -1,5 +1,6 @@
 /** Every benchmark family, in the order of the table. */
 import { runAlternatives } from './alternatives.js';
+import { runCallbacks } from './callbacks.js';
 import { runCodec } from './codec.js';
 import { runCpu } from './cpu.js';
 import { runData } from './data.js';
@@ -29,6 +30,7 @@ export const families: Family[] = [
   { name: 'soak', run: runSoak },
   { name: 'fairness', run: runFairness },
   { name: 'observer', run: runObserver },
+  { name: 'callbacks', run: runCallbacks },
   { name: 'profile', run: runProfile },
   { name: 'node-profile', run: runNodeProfile },
   { name: 'codec', run: runCodec },

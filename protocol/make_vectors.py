@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python", "src"))
 sys.path.insert(0, HERE)
 
 from piton.codec import decode, encode  # noqa: E402
+from piton.protocol import PROTOCOL_VERSION  # noqa: E402
 from tagged import as_decoded, same, to_tagged  # noqa: E402
 
 OUT = os.path.join(HERE, "vectors.json")
@@ -169,10 +170,15 @@ def _arrays() -> List[Dict[str, Any]]:
 ERROR = {"type": "ValueError", "message": "n must be >= 0, got -1",
          "traceback": 'Traceback (most recent call last):\n  File "functions.py", line 3, in fib\nValueError: n must be >= 0, got -1\n'}
 
+THROWN = {"name": "TypeError", "message": "key must be a string",
+          "stack": "TypeError: key must be a string\n    at lookup (file:///app/index.js:3:11)"}
+
 ENVELOPES = [
-    case("envelope hello", ["hello", 1, 1], "93 a568656c6c6f 01 01"),
+    case("envelope hello", ["hello", 1, 2], "93 a568656c6c6f 01 02"),
+    case("envelope hello with exposed functions", ["hello", 1, 2, {"expose": ["lookup", "flag"]}],
+         "94 a568656c6c6f 01 02 81 a66578706f7365 92 a66c6f6f6b7570 a4666c6167"),
     case("envelope ready", ["ready", 1, {"pid": 4242, "python": "3.11.7 (main) [GCC 12.2.0]",
-                                         "protocol": 1, "piton": "0.1.0"}]),
+                                         "protocol": 2, "piton": "0.1.0"}]),
     case("envelope call", ["call", 2, "functions", "fib", [20], None],
          "96 a463616c6c 02 a966756e6374696f6e73 a3666962 91 14 c0"),
     case("envelope call with kwargs", ["call", 3, "functions", "scale", [1.5], {"factor": 2, "round": True}]),
@@ -193,6 +199,18 @@ ENVELOPES = [
           {"ddof": 1}]),
     case("envelope ok with an array", ["ok", 11, {"mean": 2.0, "values": np.array([0.5, 0.25], dtype="float32")}], None, PY),
     case("envelope ok with a big id", ["ok", 2**32 + 1, None], "93 a26f6b cf0000000100000001 c0"),
+    # --- calling back into Node, and progress (the call's reply is the worker's question)
+    case("envelope call listening for progress", ["call", 12, "jobs", "train", [3], None, {"progress": True}],
+         "97 a463616c6c 0c a46a6f6273 a5747261696e 91 03 c0 81 a870726f6772657373 c3"),
+    case("envelope callback", ["callback", 12, "lookup", ["user:1"], None],
+         "95 a863616c6c6261636b 0c a66c6f6f6b7570 91 a6757365723a31 c0"),
+    case("envelope callback with kwargs", ["callback", 12, "find", ["x"], {"limit": 3}]),
+    case("envelope callback with an array", ["callback", 12, "store", [np.array([1.0, 2.0])], None]),
+    case("envelope return", ["return", 13, {"name": "Ada"}], "93 a672657475726e 0d 81 a46e616d65 a3416461"),
+    case("envelope return with an array", ["return", 13, np.array([3, 4], dtype="int32")]),
+    case("envelope throw", ["throw", 14, THROWN]),
+    case("envelope progress", ["progress", 14, 0.25], "93 a870726f6772657373 0e cb3fd0000000000000"),
+    case("envelope resume", ["resume", 15], "92 a6726573756d65 0f"),
 ]
 
 
@@ -210,7 +228,7 @@ def build() -> Dict[str, Any]:
             raise SystemExit(f"{c['name']}: frames decode to {decoded!r}, not {c['value']!r}")
         cases.append({"name": c["name"], "value": to_tagged(c["value"]), "frames": frames,
                       "encoders": c["encoders"]})
-    return {"protocol": 1, "cases": cases}
+    return {"protocol": PROTOCOL_VERSION, "cases": cases}
 
 
 
@@ -218,7 +236,7 @@ def build() -> Dict[str, Any]:
 def render(doc: Dict[str, Any]) -> str:
     # One case per line: diffs of the file stay readable.
     lines = [json.dumps(c, ensure_ascii=False) for c in doc["cases"]]
-    return '{"protocol": 1,\n "cases": [\n  ' + ",\n  ".join(lines) + "\n]}\n"
+    return '{"protocol": %d,\n "cases": [\n  ' % doc["protocol"] + ",\n  ".join(lines) + "\n]}\n"
 
 
 def main() -> None:

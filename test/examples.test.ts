@@ -37,6 +37,18 @@ describe('examples run as documented', function () {
     expect(stdout).to.not.match(/mismatch|WRONG/i);
   });
 
+  it('callbacks (npm run example:callbacks): Python asks Node for prices, the bar reaches 100 %', async () => {
+    const { code, stdout, stderr, pid } = await runExample('callbacks');
+    expect(code, `${stdout}\n${stderr}`).to.equal(0);
+    expect(workersOf(pid)).to.deep.equal([]);
+    const bars = stdout.split('\n').filter((line) => line.startsWith('['));
+    expect(bars).to.have.length(8);
+    expect(bars.at(-1)).to.contain('100% (8/8)');
+    expect(stdout).to.contain('missing: caviar (UnknownSkuError: no price for caviar)');
+    expect(stdout).to.contain('prices looked up in Node: 24');
+    expect(stdout).to.contain('totals checked in JavaScript');
+  });
+
   it('custom-tree: an ignored child, deferred replies, a crash, a restart and an escalation, then a clean stop', async () => {
     const { code, stdout, stderr } = await runExample('custom-tree');
     expect(code, stderr).to.equal(0);

@@ -25,3 +25,31 @@ def sleep(seconds):
     """Keeps its interpreter busy, for the recovery benchmark (which kills it meanwhile)."""
     time.sleep(seconds)
     return seconds
+
+
+def call_back(n):
+    """Calls the Node function exposed as ``noop`` ``n`` times: n callback round trips in one call."""
+    from piton import node
+
+    for _ in range(n):
+        node.call("noop", 1)
+    return n
+
+
+def report(n):
+    """Reports progress ``n`` times: n round trips with an ``onProgress``, none without."""
+    from piton import progress
+
+    for i in range(n):
+        progress(i)
+    return n
+
+
+def silent_progress_ns(n):
+    """ns per ``progress()`` when nobody listens, timed inside Python (nothing crosses the wire)."""
+    from piton import progress
+
+    start = time.perf_counter_ns()
+    for i in range(n):
+        progress(i)
+    return (time.perf_counter_ns() - start) / n

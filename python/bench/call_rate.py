@@ -21,7 +21,7 @@ CALLS = 5000
 
 def main() -> None:
     with Worker() as w:
-        w.request("hello", 1)
+        w.hello()
         start = time.perf_counter()
         for i in range(CALLS):
             w.call("functions", "add", i, 1)

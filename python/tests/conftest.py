@@ -19,7 +19,7 @@ from helpers import Worker  # noqa: E402
 def worker():
     """A worker shared by the tests of one module: for tests that leave it serving."""
     with Worker() as w:
-        assert w.request("hello", 1)[0] == "ready"
+        assert w.hello()[0] == "ready"
         yield w
 
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, List, Optional, Sequence
 import zmq
 
 from piton.codec import decode, encode
+from piton.protocol import PROTOCOL_VERSION
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(os.path.dirname(TESTS), "src")
@@ -60,6 +61,10 @@ class Client:
         assert reply[1] == rid, f"reply {reply!r} answers another request than {rid}"
         return reply
 
+    def hello(self, **options: Any) -> list:
+        """The handshake in this worker's protocol version; ``options`` (e.g. ``expose=[...]``) if any."""
+        return self.request("hello", PROTOCOL_VERSION, *([options] if options else []))
+
     def call(self, module: str, function: str, *args: Any, **kwargs: Any) -> list:
         return self.request("call", module, function, list(args), kwargs or None)
 
@@ -87,6 +92,7 @@ class Worker:
         self.send_frames = self.client.send_frames
         self.request = self.client.request
         self.call = self.client.call
+        self.hello = self.client.hello
 
     @property
     def next_id(self) -> int:

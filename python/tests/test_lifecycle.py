@@ -33,7 +33,7 @@ def test_worker_exits_within_2s_when_its_parent_is_killed(mode):
         try:
             client = Client(endpoint)
             try:
-                assert client.request("hello", 1)[0] == "ready"
+                assert client.hello()[0] == "ready"
             finally:
                 client.close()
             parent.kill()
@@ -56,7 +56,7 @@ def test_parent_pid_that_is_not_the_parent_exits_at_once_with_code_4():
 
 def test_preload_runs_before_the_first_request():
     with Worker("--preload", "preloaded") as w:
-        assert w.request("hello", 1)[0] == "ready"
+        assert w.hello()[0] == "ready"
         assert isinstance(w.call("preloaded", "loaded_at")[2], float)
 
 

@@ -10,7 +10,7 @@ from piton.codec import encode
 
 def test_sigterm_while_idle_exits_0_quietly():
     with Worker() as w:
-        assert w.request("hello", 1)[0] == "ready"
+        assert w.hello()[0] == "ready"
         w.process.send_signal(signal.SIGTERM)
         assert w.wait() == 0
         assert w.stderr_text() == ""

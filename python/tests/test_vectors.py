@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from piton.codec import decode, encode
+from piton.protocol import PROTOCOL_VERSION
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTOCOL_DIR = os.path.join(ROOT, "protocol")
@@ -28,13 +29,15 @@ def _frames(case):
 
 
 
-def test_vectors_are_protocol_1_and_cover_the_required_cases():
-    assert VECTORS["protocol"] == 1
+def test_vectors_are_this_protocol_version_and_cover_the_required_cases():
+    assert VECTORS["protocol"] == PROTOCOL_VERSION
     names = " | ".join(IDS)
     for needle in ["nil", "int 2^64 (ext 2)", "int -2^63-1", "int 2^100", "int -2^100", "float NaN", "float -0",
                    "str astral emoji", "bytes", "map int keys", "datetime", "ndarray int32 empty 2-d",
                    "envelope hello", "envelope ready", "envelope call", "envelope ok", "envelope error",
-                   "envelope items", "envelope batch", "envelope results", "envelope bye"]:
+                   "envelope items", "envelope batch", "envelope results", "envelope bye", "envelope hello with exposed functions",
+                   "envelope call listening for progress", "envelope callback", "envelope return",
+                   "envelope throw", "envelope progress", "envelope resume"]:
         assert needle in names, needle
     for dtype in ["float64", "float32", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]:
         assert f"ndarray {dtype} 1-d" in names and f"ndarray {dtype} 2-d" in names

@@ -11,23 +11,24 @@ import pytest
 import piton
 from helpers import FIXTURES, Worker, wait_until
 from piton.codec import decode, encode
+from piton.protocol import PROTOCOL_VERSION
 
 
 # ------------------------------------------------------------------------------ handshake
 
 
 def test_hello_is_answered_with_ready(fresh_worker):
-    kind, _, info = fresh_worker.request("hello", 1)
+    kind, _, info = fresh_worker.hello()
     assert kind == "ready"
-    assert info == {"pid": fresh_worker.process.pid, "python": sys.version, "protocol": 1,
+    assert info == {"pid": fresh_worker.process.pid, "python": sys.version, "protocol": PROTOCOL_VERSION,
                     "piton": piton.__version__}
 
 
 def test_hello_of_another_version_is_a_protocol_error_and_exit_code_2(fresh_worker):
-    kind, _, err = fresh_worker.request("hello", 2)
+    kind, _, err = fresh_worker.request("hello", 1)
     assert kind == "error"
     assert err["type"] == "ProtocolError"
-    assert "Node speaks 2" in err["message"] and "speaks 1" in err["message"]
+    assert "Node speaks 1" in err["message"] and f"speaks {PROTOCOL_VERSION}" in err["message"]
     assert fresh_worker.wait() == 2
 
 
@@ -288,7 +289,7 @@ def test_stop_says_bye_and_exits_0(fresh_worker):
 
 
 def test_sigterm_while_idle_exits_0(fresh_worker):
-    assert fresh_worker.request("hello", 1)[0] == "ready"
+    assert fresh_worker.hello()[0] == "ready"
     fresh_worker.process.send_signal(signal.SIGTERM)
     assert fresh_worker.wait() == 0
 
@@ -310,7 +311,7 @@ def test_sigterm_taken_by_another_thread_still_stops_an_idle_worker(fresh_worker
 
 
 def test_sigint_is_ignored(fresh_worker):
-    assert fresh_worker.request("hello", 1)[0] == "ready"  # serving: the handlers are in place
+    assert fresh_worker.hello()[0] == "ready"  # serving: the handlers are in place
     fresh_worker.process.send_signal(signal.SIGINT)
     assert fresh_worker.call("functions", "add", 1, 2)[2] == 3
 

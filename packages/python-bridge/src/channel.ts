@@ -6,15 +6,23 @@
  * has exited ({@link RequestChannel.fail}): that, not a socket timeout, is what fails an outstanding
  * request, so a crash is reported as soon as it is known.
  *
+ * While it answers a request, the worker may ask something of Node instead of replying (PROTOCOL.md,
+ * "Calling back into Node"): a `callback` runs an exposed function and its result goes back as
+ * the next request (`return`/`throw`); a `progress` reaches the listener and `resume` goes back.
+ * The original request stays outstanding throughout; the worker's replies from then on answer
+ * the latest of these requests, so the id the channel waits for follows them. If the worker
+ * exits (or the request is failed) while a function runs, its result is dropped.
+ *
  * A reply that cannot be read, or that answers another id, means the socket can no longer be
  * trusted to pair replies with requests: the pending request rejects with {@link ProtocolError}
  * and `onProtocolError` hears of it (the owner kills the worker; a fresh one gets a fresh socket).
  * A reply that is merely too large was received whole, so only its request fails.
  */
 import { Request } from 'zeromq';
+import { thrownOf, type Conversation } from './callbacks.js';
 import type { Codec } from './codec.js';
 import { MessageTooLargeError, ProtocolError } from './errors.js';
-import { parseReply, toPythonError, type Reply } from './protocol.js';
+import { encodeResume, encodeReturn, encodeThrow, parseReply, toPythonError, type Reply } from './protocol.js';
 
 /** What the outstanding request expects back. */
 export const enum Expect {
@@ -43,8 +51,12 @@ export interface RequestLabel {
 }
 
 interface Inflight extends RequestLabel {
+  /** The id the next reply must carry: the request's, then that of each answer sent since. */
   id: number;
   expect: Expect;
+  conversation: Conversation | undefined;
+  /** What a progress listener threw: the request rejects with it once the worker has answered. */
+  listenerError?: { error: unknown };
   resolve: (value: never) => void;
   reject: (error: unknown) => void;
 }
@@ -100,7 +112,12 @@ export class RequestChannel {
    * with the Python error, the encoding error (nothing was sent), or what `fail()` was given.
    * Sending while another request is outstanding is a bug in the caller and rejects at once.
    */
-  request<T>(encode: (codec: Codec, id: number) => Buffer[], expect: Expect, label: RequestLabel): Promise<T> {
+  request<T>(
+    encode: (codec: Codec, id: number) => Buffer[],
+    expect: Expect,
+    label: RequestLabel,
+    conversation?: Conversation,
+  ): Promise<T> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure(label));
     if (this.#inflight !== undefined) {
       return Promise.reject(new Error(`channel of interpreter ${this.#id}: a request is already outstanding`));
@@ -113,7 +130,15 @@ export class RequestChannel {
       return Promise.reject(error);
     }
     return new Promise<T>((resolve, reject) => {
-      this.#inflight = { id, expect, resolve: resolve as (value: never) => void, reject, module: label.module, fn: label.fn };
+      this.#inflight = {
+        id,
+        expect,
+        conversation,
+        resolve: resolve as (value: never) => void,
+        reject,
+        module: label.module,
+        fn: label.fn,
+      };
       this.#socket.send(frames).then(this.#onSent, this.#onSocketError);
     });
   }
@@ -166,9 +191,13 @@ export class RequestChannel {
       );
       return;
     }
+    if ((reply.kind === 'callback' || reply.kind === 'progress') && inflight.expect !== Expect.Hello && inflight.expect !== Expect.Bye) {
+      this.#converse(inflight, reply);
+      return;
+    }
     if (reply.kind === 'error') {
       this.#inflight = undefined;
-      inflight.reject(toPythonError(reply.error));
+      inflight.reject(inflight.listenerError ? inflight.listenerError.error : toPythonError(reply.error));
       return;
     }
     if (reply.kind !== EXPECTED_KIND[inflight.expect]) {
@@ -178,8 +207,63 @@ export class RequestChannel {
       return;
     }
     this.#inflight = undefined;
-    (inflight.resolve as (value: unknown) => void)(payloadOf(reply));
+    if (inflight.listenerError) inflight.reject(inflight.listenerError.error);
+    else (inflight.resolve as (value: unknown) => void)(payloadOf(reply));
   };
+
+  /** The worker asked something of Node while answering `inflight`: answer, then wait again. */
+  #converse(inflight: Inflight, reply: Extract<Reply, { kind: 'callback' | 'progress' }>): void {
+    if (reply.kind === 'progress') {
+      if (inflight.listenerError === undefined) {
+        try {
+          inflight.conversation?.progress?.(reply.value);
+        } catch (error) {
+          inflight.listenerError = { error };
+        }
+      }
+      this.#answer(inflight, (codec, id) => encodeResume(codec, id));
+      return;
+    }
+    const run = inflight.conversation?.callback;
+    let result: Promise<unknown>;
+    if (run === undefined) {
+      result = Promise.reject(new ReferenceError(`no Node function is exposed to Python here (asked for ${JSON.stringify(reply.name)})`));
+    } else {
+      try {
+        result = run(reply.name, reply.args, reply.kwargs);
+      } catch (error) {
+        result = Promise.reject(error);
+      }
+    }
+    result.then(
+      (value) => this.#answer(inflight, (codec, id) => encodeReturn(codec, id, value)),
+      (error: unknown) => this.#answer(inflight, (codec, id) => encodeThrow(codec, id, thrownOf(error))),
+    );
+  }
+
+  /**
+   * Sends the answer to the worker's question as the next request, unless the request was given
+   * up meanwhile (the worker exited, or the channel failed): then the answer is dropped. An answer
+   * that cannot be sent (a value of a type calls cannot carry, or too large) goes as a `throw`
+   * naming why, so Python raises instead of waiting.
+   */
+  #answer(inflight: Inflight, encode: (codec: Codec, id: number) => Buffer[]): void {
+    if (this.#inflight !== inflight || this.#failure !== undefined) return;
+    const id = this.#nextId++;
+    let frames: Buffer[];
+    try {
+      frames = encode(this.#codec, id);
+    } catch (error) {
+      try {
+        frames = encodeThrow(this.#codec, id, thrownOf(error));
+      } catch (unsendable) {
+        this.#protocolFailure(new ProtocolError(`cannot answer the worker of interpreter ${this.#id}: ${String(unsendable)}`));
+        return;
+      }
+    }
+    inflight.id = id;
+    this.#socket.send(frames).then(this.#onSent, this.#onSocketError);
+  }
 
   /** The socket is out of step: fail the request and report (the owner kills the worker). */
   #protocolFailure(error: ProtocolError): void {

@@ -1,3 +1,4 @@
+import type { CallContext } from './callbacks.js';
 import { CallTimeoutError, QueueFullError, WorkerExitedError } from './errors.js';
 import { Fifo } from './fifo.js';
 import { CallStats, type CallTiming } from './stats.js';
@@ -7,7 +8,7 @@ export interface Executor {
   readonly id: string;
   /** False once the interpreter has exited or is being stopped or killed: it takes no more work. */
   readonly serviceable: boolean;
-  call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown>;
+  call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>, context?: CallContext): Promise<unknown>;
   /** Several calls in one round trip, each with its own outcome; rejects only if the round trip fails. */
   callBatch(calls: { module: string; fn: string; args: unknown[]; kwargs?: Record<string, unknown> }[]): Promise<Outcome[]>;
   /** Abandons whatever runs: the interpreter is killed, its pending call rejects. */
@@ -29,6 +30,8 @@ export interface CallRequest {
   retries: number;
   /** A traced call's context: given the outcome and timings before the call settles. */
   trace?: CallTiming;
+  /** Its progress listener and callback scope; a call with a progress listener runs alone. */
+  context?: CallContext;
 }
 
 /** An interpreter held by one caller (for a stream) until it calls `release`. */
@@ -81,7 +84,9 @@ interface Job<E extends Executor> {
  * interpreter that frees up takes the short calls at the head of the queue (at most MAX_BATCH:
  * the others are busy when there is a queue) in one round trip: the order is kept, each call keeps its own result or
  * error, and the round trip, which dominates a short call, is paid once. Calls with a timeout or
- * an AbortSignal always run alone, so that cancelling one never takes another down with it; if the
+ * an AbortSignal always run alone, so that cancelling one never takes another down with it, and
+ * so do calls with a progress listener, whose progress others would wait for (a pool that exposes
+ * Node functions turns batching off, so that no call waits on another call's callback); if the
  * interpreter dies during a batch, every call of the batch rejects with WorkerExitedError (and is
  * retried if it asked for retries), as a single call would.
  *
@@ -258,8 +263,8 @@ export class Dispatcher<E extends Executor = Executor> {
     };
     const failed = (error: unknown) => done(jobs.map(() => ({ ok: false, error })));
     if (jobs.length === 1) {
-      const { module, fn, args, kwargs } = first.request;
-      executor.call(module, fn, args, kwargs).then((value) => done([{ ok: true, value }]), failed);
+      const { module, fn, args, kwargs, context } = first.request;
+      executor.call(module, fn, args, kwargs, context).then((value) => done([{ ok: true, value }]), failed);
     } else {
       executor.callBatch(jobs.map(({ request: { module, fn, args, kwargs } }) => ({ module, fn, args, kwargs }))).then(done, failed);
     }
@@ -356,6 +361,8 @@ export class Dispatcher<E extends Executor = Executor> {
   #batchable(job: Job<E>): boolean {
     const { kind, request } = job;
     if (kind !== 'call' || request.timeout !== undefined || request.signal !== undefined) return false;
+    // Progress would be delivered while other calls of the batch wait for it.
+    if (request.context?.onProgress !== undefined) return false;
     const average = this.#durations.get(request.module)?.get(request.fn);
     return average !== undefined && average < this.#options.batchCallsUnderMs;
   }

@@ -201,3 +201,10 @@ export class ProtocolError extends FoundByEitherSide {
 
 /** Every error an error reply of the worker can stand for. */
 export type PythonReportedError = PythonError | EncodeError | MessageTooLargeError | ProtocolError;
+
+/**
+ * A call or stream was made to a pool from inside a function that pool exposes to Python (or from
+ * something that function started): it could wait forever for the interpreter that is waiting for
+ * the function, so it is refused at once. Nothing was sent.
+ */
+export class ReentrantCallError extends BridgeError {}

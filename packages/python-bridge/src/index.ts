@@ -6,4 +6,5 @@ export type { PoolOptions, CallOptions, StreamOptions, InterpreterOutput } from 
 export type { PoolStats, Percentiles, PoolState, RestartCause, CallOutcome } from './stats.js';
 export type { PoolEvent, InterpreterEvent, InterpreterReplacedEvent } from './lifecycle.js';
 export { CALL_CHANNEL, type CallTraceContext } from './tracing.js';
+export type { ExposedFunction } from './callbacks.js';
 export { resolvePython } from './python-executable.js';

@@ -14,6 +14,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CallContext, Conversation, ExposedFunctions } from './callbacks.js';
 import { Expect, RequestChannel, type RequestLabel } from './channel.js';
 import { createCodec } from './codec.js';
 import {
@@ -49,6 +50,8 @@ export interface InterpreterOptions extends Omit<LaunchSpec, 'endpoint'> {
   launcher?: Launcher;
   /** A reply broke the protocol; the pending request rejects with the same error and the interpreter is killed. */
   onProtocolError?: (error: ProtocolError) => void;
+  /** The Node functions its Python may call (`node.call`); their names go in the handshake. */
+  callbacks?: ExposedFunctions;
 }
 
 export interface HandshakeInfo {
@@ -94,9 +97,14 @@ export class Interpreter {
   #stopRequested = false;
   #killed = false;
   #stopping: Promise<ExitInfo> | undefined;
+  readonly #callbacks: ExposedFunctions | undefined;
+  /** The conversation of a request whose caller brought no context: callbacks only. */
+  readonly #plainConversation: Conversation | undefined;
 
   private constructor(opts: InterpreterOptions, endpoint: string, channel: RequestChannel, process: LaunchedProcess, dir: string) {
     this.id = opts.id;
+    this.#callbacks = opts.callbacks;
+    this.#plainConversation = this.#conversation(undefined);
     this.endpoint = endpoint;
     this.#channel = channel;
     this.#process = process;
@@ -133,7 +141,7 @@ export class Interpreter {
           }
         },
       });
-      const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, ...spec } = opts;
+      const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, callbacks: _c, ...spec } = opts;
       const process = await launcher.launch({ ...spec, endpoint });
       interpreter = self = new Interpreter(opts, endpoint, channel, process, dir);
     } catch (error) {
@@ -151,7 +159,8 @@ export class Interpreter {
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), opts.startTimeout);
     });
-    const ready = this.#channel.request<HandshakeInfo>((codec, id) => encodeHello(codec, id), Expect.Hello, { module: '', fn: '' });
+    const expose = opts.callbacks?.names ?? [];
+    const ready = this.#channel.request<HandshakeInfo>((codec, id) => encodeHello(codec, id, expose), Expect.Hello, { module: '', fn: '' });
     // Rejections of `ready` are read below; this keeps an early one from being reported as unhandled.
     ready.catch(() => undefined);
     let failure: string;
@@ -172,9 +181,15 @@ export class Interpreter {
       cause = error;
       failure =
         error instanceof WorkerExitedError
-          ? `${describeExit(error.exitCode, error.signal)} before reporting ready`
+          ? `${describeExit(error.exitCode, error.signal)} before reporting ready` +
+            // The worker's exit code for a hello of another protocol version (PROTOCOL.md).
+            (error.exitCode === 2 ? ` (exit code 2: it does not speak this Node side's protocol ${PROTOCOL_VERSION})` : '')
           : error instanceof PitonError && 'pythonType' in error && typeof error.pythonType === 'string'
-            ? `answered the handshake with ${error.pythonType}: ${error.message}`
+            ? `answered the handshake with ${error.pythonType}: ${error.message}` +
+              // An older runtime refuses a hello it cannot read before it compares versions.
+              (error.pythonType === 'ProtocolError' && !error.message.includes('version')
+                ? ` (this Node side speaks protocol ${PROTOCOL_VERSION}; is the worker runtime older?)`
+                : '')
             : `failed the handshake: ${error instanceof Error ? error.message : String(error)}`;
     } finally {
       clearTimeout(timer);
@@ -228,13 +243,31 @@ export class Interpreter {
    * Calls `module.fn(*args, **kwargs)`. Rejects with {@link PythonError} when it raises,
    * {@link EncodeError} / {@link MessageTooLargeError} when the request cannot be sent (nothing
    * was sent) or the result cannot (`origin: 'python'`), {@link WorkerExitedError} when the
-   * process exits first. Calling while busy rejects
-   * with a plain `Error`: that is a bug in the caller.
+   * process exits first. Calling while busy rejects with a plain `Error`: that is a bug in the
+   * caller. `context.onProgress` receives the call's `progress()` values; without it Python's
+   * `progress()` sends nothing.
    */
-  call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown> {
+  call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>, context?: CallContext): Promise<unknown> {
     const refusal = this.#refusal('call');
     if (refusal) return Promise.reject(refusal);
-    return this.#channel.request((codec, id) => encodeCall(codec, id, module, fn, args, kwargs), Expect.Call, { module, fn });
+    const listening = context?.onProgress !== undefined;
+    return this.#channel.request(
+      (codec, id) => encodeCall(codec, id, module, fn, args, kwargs, listening),
+      Expect.Call,
+      { module, fn },
+      context === undefined ? this.#plainConversation : this.#conversation(context),
+    );
+  }
+
+  /** What the worker may ask while answering a request made with `context`. */
+  #conversation(context: CallContext | undefined): Conversation | undefined {
+    const callbacks = this.#callbacks;
+    const onProgress = context?.onProgress;
+    if (callbacks === undefined && onProgress === undefined) return undefined;
+    return {
+      callback: callbacks && ((name, args, kwargs) => callbacks.run(name, args, kwargs, context?.scope)),
+      progress: onProgress,
+    };
   }
 
   /** Runs several calls in one round trip (protocol kind `batch`); each has its own outcome. */
@@ -243,10 +276,12 @@ export class Interpreter {
   ): Promise<BatchResult[]> {
     const refusal = this.#refusal('callBatch');
     if (refusal) return Promise.reject(refusal);
-    return this.#channel.request((codec, id) => encodeBatch(codec, id, calls as BatchCall[]), Expect.Batch, {
-      module: 'batch',
-      fn: `of ${calls.length} calls`,
-    });
+    return this.#channel.request(
+      (codec, id) => encodeBatch(codec, id, calls as BatchCall[]),
+      Expect.Batch,
+      { module: 'batch', fn: `of ${calls.length} calls` },
+      this.#plainConversation,
+    );
   }
 
   /**
@@ -354,7 +389,7 @@ export class Interpreter {
       if (this.#channel.pending || this.#stopRequested) {
         return Promise.reject(new PitonError(`Python interpreter ${this.id} is stopping; the stream of ${module}.${fn} ended`));
       }
-      return this.#channel.request<T>(encode, expect, { module, fn });
+      return this.#channel.request<T>(encode, expect, { module, fn }, this.#plainConversation);
     };
     return {
       open: (module, fn, args, kwargs, batch) =>

@@ -16,10 +16,10 @@ function names<T>() {
 export const POOL_OPTION_NAMES = names<PoolOptions>()([
   'size', 'path', 'python', 'env', 'cwd', 'preload', 'startTimeout', 'callTimeout', 'maxQueue',
   'maxTasksPerWorker', 'maxMemoryPerWorker', 'maxMessageSize', 'batchCallsUnderMs', 'intensity',
-  'period', 'shutdownTimeout', 'restartBackoff', 'allowModules', 'allowPrivate', 'onOutput', 'events',
+  'period', 'shutdownTimeout', 'restartBackoff', 'allowModules', 'allowPrivate', 'onOutput', 'events', 'expose',
 ]);
 
-export const CALL_OPTION_NAMES = names<CallOptions>()(['kwargs', 'timeout', 'signal', 'retries']);
+export const CALL_OPTION_NAMES = names<CallOptions>()(['kwargs', 'timeout', 'signal', 'retries', 'onProgress']);
 
 export const STREAM_OPTION_NAMES = names<StreamOptions>()(['kwargs', 'signal', 'batch', 'timeout']);
 

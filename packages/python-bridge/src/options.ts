@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { PoolEvent } from './lifecycle.js';
 import { CALL_OPTION_NAMES, POOL_OPTION_NAMES, rejectUnknownOptions, STREAM_OPTION_NAMES } from './option-names.js';
+import type { ExposedFunction } from './callbacks.js';
 
 /** Options of `PythonPool.start` and `pythonPool`. Every field is optional; an unknown name is a TypeError. */
 export interface PoolOptions {
@@ -76,6 +77,16 @@ export interface PoolOptions {
    * @default undefined
    */
   events?: (event: PoolEvent) => void;
+  /**
+   * Node functions Python may call during a call: `from piton import node; node.call('name', *args,
+   * **kwargs)` runs `expose.name(...args, kwargs?)` (keyword arguments, if any, as one last plain
+   * object) and returns its awaited result; a throw raises `piton.NodeError` in Python. The time
+   * spent counts toward the call's timeout. A pool that exposes functions runs every call alone
+   * (no batching), and refuses calls made to it from inside these functions
+   * (`ReentrantCallError`). @default {} (none)
+   * @example { lookup: async (key) => cache.get(key) }
+   */
+  expose?: Record<string, ExposedFunction>;
 }
 
 /** A line an interpreter printed. */
@@ -114,6 +125,8 @@ export interface ResolvedPoolOptions {
   allowPrivate: boolean;
   onOutput: ((output: InterpreterOutput) => void) | false | undefined;
   events: ((event: PoolEvent) => void) | undefined;
+  /** Undefined when nothing is exposed. */
+  expose: Readonly<Record<string, ExposedFunction>> | undefined;
 }
 
 const defaults = {
@@ -159,6 +172,21 @@ function stringList(name: string, value: unknown): string[] {
   return list;
 }
 
+/** The exposed functions: a plain object of functions, or undefined when there are none. */
+function exposed(value: unknown): ResolvedPoolOptions['expose'] {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Map) {
+    throw new TypeError(`options.expose must be an object of functions ({ name: fn }), got ${describe(value)}`);
+  }
+  const functions: Record<string, ExposedFunction> = {};
+  for (const [name, fn] of Object.entries(value)) {
+    if (typeof fn !== 'function') throw new TypeError(`options.expose.${name} must be a function, got ${describe(fn)}`);
+    if (name === '') throw new TypeError('options.expose: a function name must not be empty');
+    functions[name] = fn as ExposedFunction;
+  }
+  return Object.keys(functions).length === 0 ? undefined : Object.freeze(functions);
+}
+
 function backoff(value: PoolOptions['restartBackoff']): ResolvedPoolOptions['restartBackoff'] {
   if (value === false) return undefined;
   if (value === undefined) return { ...defaults.restartBackoff };
@@ -176,6 +204,13 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     throw new TypeError(`options must be an object, got ${describe(options)}`);
   }
   rejectUnknownOptions('options', options, POOL_OPTION_NAMES);
+  const expose = exposed(options.expose);
+  if (expose !== undefined && options.batchCallsUnderMs !== undefined && options.batchCallsUnderMs !== 0) {
+    throw new RangeError(
+      `options.batchCallsUnderMs cannot be used with options.expose: a pool that exposes functions runs every call alone, ` +
+        `so that no call waits on another call's callback (got batchCallsUnderMs ${describe(options.batchCallsUnderMs)})`,
+    );
+  }
   const cwd = options.cwd === undefined ? process.cwd() : stringList('cwd', options.cwd)[0]!;
   if (options.python !== undefined && (typeof options.python !== 'string' || options.python === '')) {
     throw new TypeError(`options.python must be a non-empty string, got ${describe(options.python)}`);
@@ -202,7 +237,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     maxTasksPerWorker: optionalInteger('maxTasksPerWorker', options.maxTasksPerWorker, 1),
     maxMemoryPerWorker: optionalInteger('maxMemoryPerWorker', options.maxMemoryPerWorker, 1),
     maxMessageSize: integer('maxMessageSize', options.maxMessageSize ?? defaults.maxMessageSize, 1024),
-    batchCallsUnderMs: nonNegative('batchCallsUnderMs', options.batchCallsUnderMs ?? defaults.batchCallsUnderMs),
+    batchCallsUnderMs: expose ? 0 : nonNegative('batchCallsUnderMs', options.batchCallsUnderMs ?? defaults.batchCallsUnderMs),
     intensity: integer('intensity', options.intensity ?? defaults.intensity, 0),
     period: integer('period', options.period ?? defaults.period, 1),
     shutdownTimeout: integer('shutdownTimeout', options.shutdownTimeout ?? defaults.shutdownTimeout, 0),
@@ -211,6 +246,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     allowPrivate: options.allowPrivate ?? false,
     onOutput: options.onOutput,
     events: options.events,
+    expose,
   };
 }
 
@@ -227,9 +263,17 @@ export interface CallOptions {
    * Only for idempotent functions: a call may then run more than once. @default 0
    */
   retries?: number;
+  /**
+   * Receives each value the call's Python passes to `piton.progress(value)`, in order, before the
+   * call settles. Each costs a round trip to Node while Python waits, so report at the rate you
+   * want to see; without `onProgress`, `progress()` sends nothing. Called synchronously, between
+   * two messages: if it throws, the call rejects with that error once Python has returned.
+   * A call with `onProgress` is never batched with others.
+   */
+  onProgress?: (value: unknown) => void;
 }
 
-export interface StreamOptions extends Omit<CallOptions, 'retries' | 'timeout'> {
+export interface StreamOptions extends Omit<CallOptions, 'retries' | 'timeout' | 'onProgress'> {
   /** Items the interpreter computes per round trip, so at most this many ahead of the consumer. @default 1 */
   batch?: number;
   /** ms to wait for an interpreter; the stream then rejects with `CallTimeoutError`. */
@@ -241,6 +285,9 @@ export function checkCallOptions(options: CallOptions, poolTimeout: number | und
     throw new TypeError(`call options must be an object, got ${describe(options)}`);
   }
   rejectUnknownOptions('options', options, CALL_OPTION_NAMES);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw new TypeError(`options.onProgress must be a function, got ${describe(options.onProgress)}`);
+  }
   const timeout = options.timeout ?? poolTimeout;
   if (timeout !== undefined) integer('timeout', timeout, 1);
   const retries = options.retries ?? 0;

@@ -6,7 +6,7 @@ import type { Codec } from './codec.js';
 import { EncodeError, MessageTooLargeError, ProtocolError, PythonError, type PythonReportedError } from './errors.js';
 
 /** The protocol version this side speaks (sent in `hello`). */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export type Kwargs = Record<string, unknown> | Map<string, unknown>;
 
@@ -25,6 +25,13 @@ export interface RemoteError {
   traceback: string;
 }
 
+/** What Node tells Python of an exposed function's error (`throw`): Python raises `NodeError` with it. */
+export interface ThrownError {
+  name: string;
+  message: string;
+  stack: string;
+}
+
 export interface ReadyInfo {
   pid: number;
   python: string;
@@ -40,16 +47,24 @@ export type Reply =
   | { kind: 'items'; id: number; items: unknown[]; done: boolean }
   | { kind: 'closed'; id: number }
   | { kind: 'bye'; id: number }
-  | { kind: 'results'; id: number; results: Array<{ ok: true; value: unknown } | { ok: false; error: PythonReportedError }> };
+  | { kind: 'results'; id: number; results: Array<{ ok: true; value: unknown } | { ok: false; error: PythonReportedError }> }
+  | { kind: 'callback'; id: number; name: string; args: unknown[]; kwargs: Record<string, unknown> | undefined }
+  | { kind: 'progress'; id: number; value: unknown };
 
 // Root names used in EncodeError paths, one per envelope item.
-const CALL_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs'] as const;
+const CALL_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs', 'options'] as const;
 const STREAM_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs', 'batch'] as const;
 const SIMPLE_NAMES = ['kind', 'id', 'batch'] as const;
 const BATCH_NAMES = ['kind', 'id', 'calls'] as const;
+const HELLO_NAMES = ['kind', 'id', 'protocol', 'options'] as const;
+const ANSWER_NAMES = ['kind', 'id', 'value'] as const;
+/** The options item of a call whose caller listens for progress. */
+const LISTENING = { progress: true } as const;
 
-export function encodeHello(codec: Codec, id: number): Buffer[] {
-  return codec.encodeEnvelope(['hello', id, PROTOCOL_VERSION], SIMPLE_NAMES);
+/** `["hello", id, protocol]`, with `{expose: [names]}` when Python may call Node functions. */
+export function encodeHello(codec: Codec, id: number, expose: readonly string[] = []): Buffer[] {
+  const envelope = expose.length === 0 ? ['hello', id, PROTOCOL_VERSION] : ['hello', id, PROTOCOL_VERSION, { expose }];
+  return codec.encodeEnvelope(envelope, HELLO_NAMES);
 }
 
 export function encodeCall(
@@ -59,8 +74,26 @@ export function encodeCall(
   fn: string,
   args: readonly unknown[],
   kwargs: Kwargs | undefined,
+  listening = false,
 ): Buffer[] {
-  return codec.encodeEnvelope(['call', id, module, fn, args, kwargs ?? null], CALL_NAMES);
+  // Without a listener the options item is left out: the worker's fast path takes 6 items.
+  const envelope = listening ? ['call', id, module, fn, args, kwargs ?? null, LISTENING] : ['call', id, module, fn, args, kwargs ?? null];
+  return codec.encodeEnvelope(envelope, CALL_NAMES);
+}
+
+/** `["return", id, value]`: the answer to a `callback`, the exposed function's result. */
+export function encodeReturn(codec: Codec, id: number, value: unknown): Buffer[] {
+  return codec.encodeEnvelope(['return', id, value], ANSWER_NAMES);
+}
+
+/** `["throw", id, {name, message, stack}]`: the answer to a `callback` whose function threw. */
+export function encodeThrow(codec: Codec, id: number, error: ThrownError): Buffer[] {
+  return codec.encodeEnvelope(['throw', id, { name: error.name, message: error.message, stack: error.stack }], ANSWER_NAMES);
+}
+
+/** `["resume", id]`: the answer to a `progress` message. */
+export function encodeResume(codec: Codec, id: number): Buffer[] {
+  return codec.encodeEnvelope(['resume', id], SIMPLE_NAMES);
 }
 
 export function encodeStream(
@@ -215,6 +248,19 @@ export function parseReply(envelope: unknown): Reply {
       });
       return { kind, id, results };
     }
+    case 'callback': {
+      expectLength(kind, envelope, 5);
+      const name = envelope[2] as unknown;
+      const args = envelope[3] as unknown;
+      const kwargs = envelope[4] as unknown;
+      if (typeof name !== 'string') fail(`'callback' item 2 (name) must be a string, got ${describe(name)}`);
+      if (!Array.isArray(args)) fail(`'callback' item 3 (args) must be an array, got ${describe(args)}`);
+      if (kwargs !== null && !isRecord(kwargs)) fail(`'callback' item 4 (kwargs) must be a map with string keys or nil, got ${describe(kwargs)}`);
+      return { kind, id, name, args, kwargs: kwargs ?? undefined };
+    }
+    case 'progress':
+      expectLength(kind, envelope, 3);
+      return { kind, id, value: envelope[2] };
     default:
       return fail(`unknown reply kind ${JSON.stringify(kind).slice(0, 60)}`);
   }

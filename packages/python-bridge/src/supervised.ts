@@ -10,6 +10,7 @@ import {
   type SupervisorEvent,
   type SupervisorRef,
 } from '@piton/core';
+import { currentScope, ExposedFunctions } from './callbacks.js';
 import { Dispatcher, type CallRequest } from './dispatcher.js';
 import { CallTimeoutError, PoolStoppedError } from './errors.js';
 import { followPoolEvents, PoolLifecycle } from './lifecycle.js';
@@ -93,6 +94,8 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     throw error;
   }
   const lifecycle = new PoolLifecycle(ctx.system, ctx.path);
+  // One identity per pool incarnation: the reentrancy rule refuses calls to it from its own callbacks.
+  const callbacks = options.expose && new ExposedFunctions(options.expose, {}, `the pool ${String(ctx.path)}`);
   const recyclers = new WeakMap<Interpreter, () => void>();
   const overMemory = new WeakSet<Interpreter>();
   const memoryLimit = memoryPolicy(options.maxMemoryPerWorker);
@@ -123,6 +126,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       allowModules: options.allowModules,
       allowPrivate: options.allowPrivate,
       onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
+      callbacks,
     }),
     onReady: (interpreter, recycle) => {
       lifecycle.ready(interpreter.id, interpreter.pid);
@@ -171,7 +175,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     );
   });
 
-  const ref = new PoolHandle(dispatcher, options, lifecycle, ctx.path, tree.ref as SupervisorRef);
+  const ref = new PoolHandle(dispatcher, options, lifecycle, ctx.path, tree.ref as SupervisorRef, callbacks);
   return {
     ref,
     exited: tree.exited,
@@ -217,13 +221,22 @@ class PoolHandle implements PoolRef {
   readonly #dispatcher: Dispatcher<Interpreter>;
   readonly #options: ResolvedPoolOptions;
   readonly #lifecycle: PoolLifecycle;
+  readonly #callbacks: ExposedFunctions | undefined;
 
-  constructor(dispatcher: Dispatcher<Interpreter>, options: ResolvedPoolOptions, lifecycle: PoolLifecycle, path: string, supervisor: SupervisorRef) {
+  constructor(
+    dispatcher: Dispatcher<Interpreter>,
+    options: ResolvedPoolOptions,
+    lifecycle: PoolLifecycle,
+    path: string,
+    supervisor: SupervisorRef,
+    callbacks: ExposedFunctions | undefined,
+  ) {
     this.#dispatcher = dispatcher;
     this.#options = options;
     this.#lifecycle = lifecycle;
     this.path = path;
     this.supervisor = supervisor;
+    this.#callbacks = callbacks;
   }
 
   call<R = unknown>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {
@@ -234,6 +247,11 @@ class PoolHandle implements PoolRef {
       if (!Array.isArray(args)) throw new TypeError(`args must be an array, got ${typeof args}`);
       const { timeout, retries } = checkCallOptions(options, this.#options.callTimeout);
       request = { module, fn, args, kwargs: options.kwargs, timeout, signal: options.signal, retries };
+      const reentry = this.#callbacks?.reentry(`the call to ${module}.${fn}`);
+      if (reentry) throw reentry;
+      // Only what a call needs: most calls carry no context at all.
+      const scope = this.#callbacks && currentScope();
+      if (options.onProgress !== undefined || scope !== undefined) request.context = { onProgress: options.onProgress, scope };
     } catch (error) {
       return Promise.reject(error);
     }
@@ -256,11 +274,14 @@ class PoolHandle implements PoolRef {
 
   stream<T = unknown>(module: string, fn: string, args: unknown[] = [], options: StreamOptions = {}): AsyncIterable<T> {
     const dispatcher = this.#dispatcher;
+    const callbacks = this.#callbacks;
     return {
       [Symbol.asyncIterator]: async function* () {
         checkName('module', module);
         checkName('function', fn);
         const { batch } = checkStreamOptions(options);
+        const reentry = callbacks?.reentry(`the stream of ${module}.${fn}`);
+        if (reentry) throw reentry;
         const lease = await dispatcher.acquire({ signal: options.signal, timeout: options.timeout });
         try {
           const items = lease.executor.stream(module, fn, args, options.kwargs, { batch });

@@ -12,7 +12,9 @@ import {
   PythonError,
   WorkerExitedError,
 } from '../src/errors.js';
+import { ExposedFunctions } from '../src/callbacks.js';
 import { Interpreter, type InterpreterOptions } from '../src/interpreter.js';
+import { PROTOCOL_VERSION } from '../src/protocol.js';
 import { NdArray, ndarray } from '../src/ndarray.js';
 import { resolvePython } from '../src/python-executable.js';
 import { reportedByPython } from '../../../test/helpers.js';
@@ -113,7 +115,7 @@ describe('Interpreter', function () {
     it('handshakes: pid, Python version, protocol and runtime version', async () => {
       const interpreter = await start();
       expect(interpreter.info.pid).to.equal(interpreter.pid);
-      expect(interpreter.info.protocol).to.equal(1);
+      expect(interpreter.info.protocol).to.equal(PROTOCOL_VERSION);
       expect(interpreter.info.python).to.match(/^3\.\d+/);
       expect(interpreter.info.piton).to.be.a('string').and.not.equal('');
       expect(interpreter.alive).to.equal(true);
@@ -181,8 +183,28 @@ describe('Interpreter', function () {
           Interpreter.start(options({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'old-protocol' } })),
         );
         expect(error).to.be.instanceOf(InterpreterStartError);
-        expect((error as Error).message).to.contain('speaks protocol 2, this Node side speaks 1');
+        expect((error as Error).message).to.contain('speaks protocol 1, this Node side speaks 2');
         expect(leftovers()).to.deep.equal([]);
+      });
+
+      it('is refused by a runtime of protocol 1, naming the versions, and the worker is gone', async () => {
+        const error = await rejection(Interpreter.start(options({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'v1-runtime' } })));
+        expect(error).to.be.instanceOf(InterpreterStartError);
+        // Its reply and its exit race to Node; either way the message says what is wrong.
+        expect((error as Error).message).to.match(/Node speaks 2, this worker \(piton 0\.1\.0\) speaks 1|exit code 2: it does not speak this Node side's protocol 2/);
+        expect(leftovers()).to.deep.equal([]);
+        expect(ourWorkers()).to.deep.equal([]);
+      });
+
+      it('is refused by a runtime of protocol 1 when it names exposed functions too (the hello it cannot read)', async () => {
+        const callbacks = new ExposedFunctions({ lookup: () => 1 }, {});
+        const error = await rejection(
+          Interpreter.start(options({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'v1-runtime' }, callbacks })),
+        );
+        expect(error).to.be.instanceOf(InterpreterStartError);
+        expect((error as Error).message).to.contain("'hello' must be").and.contain('this Node side speaks protocol 2');
+        expect(leftovers()).to.deep.equal([]);
+        expect(ourWorkers()).to.deep.equal([]);
       });
     });
   });
@@ -460,6 +482,26 @@ describe('Interpreter', function () {
       expect((error as Error).message).to.match(/answered request \d+ while request \d+ was outstanding/);
       expect(reported).to.deep.equal([error]);
       expect(await interpreter.exited).to.include({ killed: true });
+    });
+
+    it('a callback for a name Node does not expose is answered with a throw (ReferenceError)', async () => {
+      const callbacks = new ExposedFunctions({ lookup: () => 1 }, {});
+      const interpreter = await start({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'rogue-callback' }, callbacks });
+      const answer = (await interpreter.call('m', 'f', [])) as unknown[];
+      expect(answer[0]).to.equal('throw');
+      expect(answer[2]).to.include({ name: 'ReferenceError', message: 'no Node function named "not_exposed" is exposed to Python' });
+      expect(interpreter.alive).to.equal(true);
+    });
+
+    it('a callback where none may come (the answer to stop) breaks the protocol', async () => {
+      const reported: ProtocolError[] = [];
+      const interpreter = await start({
+        env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'callback-answers-bye' },
+        onProtocolError: (error) => reported.push(error),
+      });
+      await interpreter.stop();
+      expect(reported).to.have.length(1);
+      expect(reported[0]!.message).to.contain("unexpected 'callback'");
     });
 
     it('an undecodable reply rejects the call with ProtocolError', async () => {

@@ -20,17 +20,26 @@ _LAZY = {
     "ProtocolError": "errors",
     "EncodeError": "errors",
     "MessageTooLarge": "errors",
+    "NodeError": "errors",
+    "NotExposedError": "errors",
+    "progress": "conversation",
 }
+#: Submodules reachable as attributes: ``import piton; piton.node.call(...)``.
+_SUBMODULES = {"node"}
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY, *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'piton' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

@@ -15,6 +15,8 @@ __all__ = [
     "ProtocolError",
     "EncodeError",
     "MessageTooLarge",
+    "NodeError",
+    "NotExposedError",
     "error_info",
     "type_name",
 ]
@@ -81,3 +83,22 @@ class Terminated(BaseException):
     """Raised by the worker's SIGTERM handler to unwind whatever runs (user code included, its
     ``finally`` blocks run) back to the serve loop, which closes the socket and exits. It derives
     from BaseException so that ``except Exception`` in user code does not swallow it."""
+
+
+class NodeError(PitonError):
+    """A Node function called with ``node.call`` threw. ``name`` is the JavaScript error's name
+    (``TypeError``, ``Error``, a class of the user's), ``message`` its message, ``stack`` its
+    stack as Node formatted it; ``str(exc)`` is ``"name: message"``."""
+
+    def __init__(self, message: str, name: str = "Error", stack: str = "") -> None:
+        super().__init__(message)
+        self.name = name
+        self.message = message
+        self.stack = stack
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.message}"
+
+
+class NotExposedError(PitonError, LookupError):
+    """``node.call`` named a function the pool does not expose; raised before anything is sent."""

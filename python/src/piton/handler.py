@@ -1,6 +1,8 @@
 """Answering requests: frames in, frames out. No sockets here, so it is testable in-process.
 
-User code runs only inside :meth:`Handler.handle`; whatever it raises becomes an ``error`` reply
+User code runs only inside :meth:`Handler.handle`, with the :class:`~piton.conversation.Conversation`
+open (so that it may call back into Node and report progress: its questions go out as replies, and
+the reply that ends the request answers the latest request); whatever it raises becomes an ``error`` reply
 (``SystemExit`` and ``KeyboardInterrupt`` raised by a called function included: they are
 reported, the interpreter stays). Only :class:`~piton.errors.Terminated`, raised by the
 worker's own SIGTERM handler, passes through.
@@ -20,10 +22,11 @@ from . import __version__
 from . import protocol as p
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 from .codec import Buffer, decode, encode, frames_size
+from .conversation import CURRENT, Conversation
 from .dispatch import Resolver
 from .errors import EncodeError, MessageTooLarge, ProtocolError, Terminated, error_info
 
-__all__ = ["Handler", "Action"]
+__all__ = ["Handler", "Action", "peek_id"]
 
 
 class Action(enum.Enum):
@@ -34,7 +37,7 @@ class Action(enum.Enum):
     VERSION_MISMATCH = "version-mismatch"  # exit code 2
 
 
-def _peek_id(head: Buffer) -> int:
+def peek_id(head: Buffer) -> int:
     """The id of a request read from the start of frame 0 alone, for answering a message that is
     refused before it is decoded (too large) or that does not decode. 0 when it cannot be read."""
     try:
@@ -52,9 +55,12 @@ def _peek_id(head: Buffer) -> int:
 class Handler:
     """The request/reply logic of one worker: the resolver, the size limit and the open stream."""
 
-    def __init__(self, resolver: Resolver, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+    def __init__(self, resolver: Resolver, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+                 conversation: Conversation = CURRENT) -> None:
         self.resolver = resolver
         self.max_message_size = max_message_size
+        self.conversation = conversation
+        conversation.max_message_size = max_message_size
         # The open stream, if any; at most one per worker (PROTOCOL.md, "stream").
         self._stream: Optional[Iterator[Any]] = None
         # An exception the open stream raised after yielding items that were already sent in the
@@ -72,14 +78,14 @@ class Handler:
                 f"request of {size} bytes exceeds the worker's maximum message size of "
                 f"{self.max_message_size} bytes"
             )
-            return self._error(_peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+            return self._error(peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
         try:
             envelope = decode(frames)
         except ProtocolError as exc:
             # A message that does not decode as a whole (an unhashable map key deep inside) may
             # still start with a readable id: answering with it fails only that request, while
             # REP routes the reply to its sender, so no other caller can receive it.
-            return self._error(_peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+            return self._error(peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
         # Most requests are calls without kwargs: answered without building a Call. Anything that
         # is not plainly well-formed goes the general way, with its checks and messages.
         if type(envelope) is list and len(envelope) == 6 and envelope[0] == "call" and envelope[5] is None:
@@ -91,7 +97,7 @@ class Handler:
         try:
             request = p.parse_request(envelope)
         except ProtocolError as exc:
-            return self._error(rid or _peek_id(frames[0]), exc), Action.CONTINUE
+            return self._error(rid or peek_id(frames[0]), exc), Action.CONTINUE
         return self._dispatch(request)
 
     def _dispatch(self, request: p.Request) -> Tuple[List[Buffer], Action]:
@@ -113,6 +119,10 @@ class Handler:
         if isinstance(request, p.Stop):
             self._close_stream()
             return self._encode(p.bye(request.id), request.id), Action.STOP
+        if isinstance(request, (p.Return, p.Throw, p.Resume)):
+            kind = type(request).__name__.lower()
+            exc = ProtocolError(f"'{kind}' answers a callback or progress message, and none is pending")
+            return self._error(request.id, exc), Action.CONTINUE
         raise AssertionError(f"unhandled request {request!r}")  # parse_request returns only the above
 
     # ---------------------------------------------------------------------------------- kinds
@@ -124,6 +134,7 @@ class Handler:
                 f"this worker (piton {__version__}) speaks {p.PROTOCOL_VERSION}"
             )
             return self._error(request.id, exc), Action.VERSION_MISMATCH
+        self.conversation.exposed = frozenset(request.expose)
         reply = p.ready(request.id, os.getpid(), sys.version, __version__)
         return self._encode(reply, request.id), Action.CONTINUE
 
@@ -131,12 +142,15 @@ class Handler:
         """A ``call`` without kwargs: what :meth:`_dispatch` and :meth:`_call` do for it."""
         if self._stream is not None or self._stream_error is not None:
             self._close_stream()
+        conversation = self.conversation
+        conversation.rid = rid  # open(rid), inlined: this is every plain call's path
         try:
             result = self.resolver.resolve(module, function)(*args)
         except Terminated:
             raise
         except BaseException as exc:
-            return self._error(rid, exc)
+            return self._error(conversation.close(), exc)
+        rid = conversation.close()
         try:
             frames = encode(["ok", rid, result])
         except EncodeError as exc:
@@ -147,33 +161,39 @@ class Handler:
         return frames
 
     def _call(self, request: p.Call) -> List[Buffer]:
+        self.conversation.open(request.id, request.progress)
         try:
             fn = self.resolver.resolve(request.module, request.function)
             result = fn(*request.args, **request.kwargs)
         except Terminated:
             raise
         except BaseException as exc:
-            return self._error(request.id, exc)
-        return self._encode(p.ok(request.id, result), request.id)
+            return self._error(self.conversation.close(), exc)
+        rid = self.conversation.close()
+        return self._encode(p.ok(rid, result), rid)
 
     def _batch(self, request: p.Batch) -> List[Buffer]:
         entries: List[list] = []
-        for call in request.calls:
-            try:
-                fn = self.resolver.resolve(call.module, call.function)
-                entries.append(["ok", fn(*call.args, **call.kwargs)])
-            except Terminated:
-                raise
-            except BaseException as exc:
-                entries.append(["error", error_info(exc)])
+        self.conversation.open(request.id)
         try:
-            return self._encode_checked(p.results(request.id, entries))
+            for call in request.calls:
+                try:
+                    fn = self.resolver.resolve(call.module, call.function)
+                    entries.append(["ok", fn(*call.args, **call.kwargs)])
+                except Terminated:
+                    raise
+                except BaseException as exc:
+                    entries.append(["error", error_info(exc)])
+        finally:
+            rid = self.conversation.close()
+        try:
+            return self._encode_checked(p.results(rid, entries))
         except EncodeError:
             # Only the entries that cannot be encoded become errors; the others stand.
             entries = [self._encodable_entry(entry) for entry in entries]
-            return self._encode(p.results(request.id, entries), request.id)
+            return self._encode(p.results(rid, entries), rid)
         except MessageTooLarge as exc:
-            return self._error(request.id, exc)
+            return self._error(rid, exc)
 
     @staticmethod
     def _encodable_entry(entry: list) -> list:
@@ -186,6 +206,7 @@ class Handler:
     # -------------------------------------------------------------------------------- streams
 
     def _open_stream(self, request: p.Stream) -> List[Buffer]:
+        self.conversation.open(request.id)
         try:
             fn = self.resolver.resolve(request.module, request.function)
             iterable = fn(*request.args, **request.kwargs)
@@ -193,8 +214,8 @@ class Handler:
         except Terminated:
             raise
         except BaseException as exc:
-            return self._error(request.id, exc)
-        return self._pull(request.id, request.batch)
+            return self._error(self.conversation.close(), exc)
+        return self._pull(self.conversation.close(), request.batch)
 
     def _next(self, request: p.Next) -> List[Buffer]:
         if self._stream_error is not None:
@@ -208,6 +229,7 @@ class Handler:
         assert self._stream is not None
         values: List[Any] = []
         done = False
+        self.conversation.open(rid)
         try:
             for _ in range(batch):
                 values.append(next(self._stream))
@@ -218,9 +240,12 @@ class Handler:
             raise
         except BaseException as exc:
             self._stream = None  # a generator that raised is finished; its finally has run
+            rid = self.conversation.close()
             if not values:
                 return self._error(rid, exc)
             self._stream_error = exc
+        if self.conversation.rid is not None:
+            rid = self.conversation.close()
         try:
             return self._encode_checked(p.items(rid, values, done))
         except (EncodeError, MessageTooLarge) as exc:
@@ -229,13 +254,15 @@ class Handler:
             return self._error(rid, exc)
 
     def _close(self, request: p.Close) -> List[Buffer]:
+        self.conversation.open(request.id)  # the generator's finally runs here
         try:
             self._forget_stream()
         except Terminated:
             raise
         except BaseException as exc:
-            return self._error(request.id, exc)
-        return self._encode(p.closed(request.id), request.id)
+            return self._error(self.conversation.close(), exc)
+        rid = self.conversation.close()
+        return self._encode(p.closed(rid), rid)
 
     def _forget_stream(self) -> None:
         """Drop the open stream, closing its iterator (its ``finally`` runs); raises what closing raised."""

@@ -20,7 +20,11 @@ __all__ = [
     "Close",
     "Stop",
     "Batch",
+    "Return",
+    "Throw",
+    "Resume",
     "Request",
+    "Answer",
     "parse_request",
     "request_id",
     "ready",
@@ -30,9 +34,11 @@ __all__ = [
     "closed",
     "bye",
     "results",
+    "callback",
+    "progress",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 #: The largest message, all frames together, unless configured otherwise.
 DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024
 
@@ -76,18 +82,23 @@ class _Record:
 
 
 class Hello(_Record):
-    __slots__ = ("id", "protocol")  # protocol: checked by the worker, so a mismatch gets its own message
+    # protocol: checked by the worker, so a mismatch gets its own message. expose: the names of
+    # the Node functions Python may call (``node.call``), from the optional options map.
+    __slots__ = ("id", "protocol", "expose")
     id: int
     protocol: Any
+    expose: Tuple[str, ...]
 
 
 class Call(_Record):
-    __slots__ = ("id", "module", "function", "args", "kwargs")
+    # progress: someone in Node listens for ``progress()`` (the optional options map says so).
+    __slots__ = ("id", "module", "function", "args", "kwargs", "progress")
     id: int
     module: str
     function: str
     args: List[Any]
     kwargs: Dict[str, Any]
+    progress: bool
 
 
 class Stream(_Record):
@@ -130,7 +141,34 @@ class Batch(_Record):
     calls: List[BatchCall]
 
 
-Request = Union[Hello, Call, Stream, Next, Close, Stop, Batch]
+class Return(_Record):
+    """Node's answer to a ``callback``: the exposed function returned ``value``."""
+
+    __slots__ = ("id", "value")
+    id: int
+    value: Any
+
+
+class Throw(_Record):
+    """Node's answer to a ``callback``: the exposed function threw (``{name, message, stack}``)."""
+
+    __slots__ = ("id", "name", "message", "stack")
+    id: int
+    name: str
+    message: str
+    stack: str
+
+
+class Resume(_Record):
+    """Node's answer to a ``progress`` message: carry on."""
+
+    __slots__ = ("id",)
+    id: int
+
+
+Request = Union[Hello, Call, Stream, Next, Close, Stop, Batch, Return, Throw, Resume]
+#: The requests that answer a worker's ``callback`` or ``progress`` rather than start something.
+Answer = Union[Return, Throw, Resume]
 
 
 def _is_uint(value: Any) -> bool:
@@ -172,6 +210,33 @@ def _kwargs(kind: str, value: Any) -> Dict[str, Any]:
     return value
 
 
+def _options(kind: str, envelope: List[Any], n: int) -> Dict[str, Any]:
+    """The optional trailing options map of a request of ``n`` fixed items (empty when absent)."""
+    if len(envelope) == n:
+        return {}
+    value = envelope[n]
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProtocolError(f"'{kind}' options must be a map or nil, got {type(value).__name__}")
+    return value
+
+
+def _expose(value: Any) -> Tuple[str, ...]:
+    if value is None:
+        return ()
+    if not (isinstance(value, list) and all(isinstance(name, str) for name in value)):
+        raise ProtocolError(f"'hello' option 'expose' must be an array of strings, got {value!r:.80}")
+    return tuple(value)
+
+
+def _thrown(value: Any) -> Tuple[str, str, str]:
+    if not (isinstance(value, dict) and isinstance(value.get("name"), str) and isinstance(value.get("message"), str)):
+        raise ProtocolError(f"'throw' field 'error' must be a map {{name, message, stack}} of strings, got {value!r:.80}")
+    stack = value.get("stack")
+    return value["name"], value["message"], stack if isinstance(stack, str) else ""
+
+
 def _batch(kind: str, value: Any) -> int:
     if not (_is_uint(value) and value >= 1):
         raise ProtocolError(f"'{kind}' field 'batch' must be an integer >= 1, got {value!r}")
@@ -199,9 +264,11 @@ def parse_request(envelope: Any) -> Request:
     if not _is_uint(rid):
         raise ProtocolError(f"request id must be an unsigned integer, got {rid!r}")
     if kind == "call":
-        _expect_len(kind, envelope, 6, '["call", id, module, function, args, kwargs]')
+        if len(envelope) != 7:
+            _expect_len(kind, envelope, 6, '["call", id, module, function, args, kwargs, options?]')
+        listens = _options(kind, envelope, 6).get("progress") is True
         return Call(rid, _str(kind, "module", envelope[2]), _str(kind, "function", envelope[3]),
-                    _args(kind, envelope[4]), _kwargs(kind, envelope[5]))
+                    _args(kind, envelope[4]), _kwargs(kind, envelope[5]), listens)
     if kind == "stream":
         _expect_len(kind, envelope, 7, '["stream", id, module, function, args, kwargs, batch]')
         return Stream(rid, _str(kind, "module", envelope[2]), _str(kind, "function", envelope[3]),
@@ -216,8 +283,18 @@ def parse_request(envelope: Any) -> Request:
             raise ProtocolError(f"'batch' field 'calls' must be an array, got {type(calls).__name__}")
         return Batch(rid, [_batch_call(i, c) for i, c in enumerate(calls)])
     if kind == "hello":
-        _expect_len(kind, envelope, 3, '["hello", id, protocol]')
-        return Hello(rid, envelope[2])
+        if len(envelope) != 4:
+            _expect_len(kind, envelope, 3, '["hello", id, protocol, options?]')
+        return Hello(rid, envelope[2], _expose(_options(kind, envelope, 3).get("expose")))
+    if kind == "return":
+        _expect_len(kind, envelope, 3, '["return", id, value]')
+        return Return(rid, envelope[2])
+    if kind == "throw":
+        _expect_len(kind, envelope, 3, '["throw", id, {name, message, stack}]')
+        return Throw(rid, *_thrown(envelope[2]))
+    if kind == "resume":
+        _expect_len(kind, envelope, 2, '["resume", id]')
+        return Resume(rid)
     if kind == "close":
         _expect_len(kind, envelope, 2, '["close", id]')
         return Close(rid)
@@ -256,3 +333,13 @@ def bye(rid: int) -> list:
 
 def results(rid: int, entries: List[list]) -> list:
     return ["results", rid, entries]
+
+
+def callback(rid: int, name: str, args: List[Any], kwargs: Mapping[str, Any]) -> list:
+    """Asks Node to run its exposed function ``name``; answered by ``return`` or ``throw``."""
+    return ["callback", rid, name, args, dict(kwargs) if kwargs else None]
+
+
+def progress(rid: int, value: Any) -> list:
+    """Reports progress of the running call; answered by ``resume``."""
+    return ["progress", rid, value]

@@ -110,8 +110,34 @@ def serve(socket: zmq.Socket, handler: Handler) -> int:
     relay: Optional[_SigtermRelay] = _SigtermRelay() if hasattr(signal, "pthread_kill") else None
     recv, send, handle = socket.recv, socket.send, handler.handle
     socket.rcvtimeo = RECEIVE_TIMEOUT_MS
-    try:
+
+    def next_request() -> List[Any]:
         while True:
+            try:
+                head = recv()
+                break
+            except zmq.Again:
+                continue  # pyzmq has run pending signal handlers on the way out
+        rest = []
+        while socket.rcvmore:
+            rest.append(recv(copy=False))
+        return [head, *rest]
+
+    def reply_with(reply: List[Any]) -> None:
+        if len(reply) == 1:
+            send(reply[0], copy=False)  # copied anyway below ZERO_COPY_THRESHOLD
+        else:
+            socket.send_multipart(reply, copy=False)
+
+    def exchange(reply: List[Any]) -> List[Any]:
+        # A callback or progress message is the reply to the pending request; Node's answer is
+        # the next request (conversation.py).
+        reply_with(reply)
+        return next_request()
+
+    handler.conversation.exchange = exchange
+    try:
+        while True:  # next_request and reply_with, inlined: this loop is every call's path
             try:
                 frames: List[Any] = [recv()]
             except zmq.Again:
@@ -126,5 +152,6 @@ def serve(socket: zmq.Socket, handler: Handler) -> int:
             if action is not Action.CONTINUE:
                 return EXIT_OK if action is Action.STOP else EXIT_VERSION_MISMATCH
     finally:
+        handler.conversation.exchange = None
         if relay is not None:
             relay.close()

@@ -1,0 +1,23 @@
+"""Python that needs Node mid-call: prices come from the Node service, progress goes back to it."""
+
+from piton import NodeError, node, progress
+
+
+def totals(orders, currency="EUR"):
+    """Prices each order's lines with prices only Node has, and reports progress after each order.
+
+    ``node.call('price', sku)`` runs the Node function the pool exposes as ``price``; keyword
+    arguments arrive there as one last object (``{ currency }``)."""
+    rate = node.call("rate", currency=currency)
+    out = []
+    for done, order in enumerate(orders, start=1):
+        total = 0.0
+        missing = []
+        for sku, quantity in order["lines"]:
+            try:
+                total += node.call("price", sku) * quantity
+            except NodeError as exc:  # thrown in Node: name and message come with it
+                missing.append(f"{sku} ({exc.name}: {exc.message})")
+        out.append({"id": order["id"], "total": round(total * rate, 2), "missing": missing})
+        progress({"done": done, "of": len(orders)})
+    return out
