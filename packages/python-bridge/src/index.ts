@@ -7,3 +7,6 @@ export type { PoolStats, Percentiles, PoolState, RestartCause, CallOutcome } fro
 export type { PoolEvent, InterpreterEvent, InterpreterReplacedEvent } from './lifecycle.js';
 export { CALL_CHANNEL, type CallTraceContext } from './tracing.js';
 export { resolvePython } from './python-executable.js';
+export type { HostOptions } from './remote/options.js';
+export type { CurveKeyPair, Heartbeat } from './remote/agent-link.js';
+export { curveKeyPair } from './remote/keys.js';

@@ -16,6 +16,7 @@ import { followPoolEvents, PoolLifecycle } from './lifecycle.js';
 import type { Interpreter, InterpreterOptions } from './interpreter.js';
 import {
   checkCallOptions,
+  interpreterCount,
   checkStreamOptions,
   resolvePoolOptions,
   type CallOptions,
@@ -29,6 +30,7 @@ import { resolvePython } from './python-executable.js';
 import { checkPathEntries, poolStartError } from './start-checks.js';
 import type { PoolStats } from './stats.js';
 import { traceCall, tracingCalls, type CallTraceContext } from './tracing.js';
+import { hostChildren } from './remote/hosts.js';
 import { pythonWorker, type WorkerEnvironment } from './worker.js';
 
 /** The functions of one Python module, as async functions. */
@@ -139,6 +141,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     shutdown: options.shutdownTimeout,
     ...(options.restartBackoff && { backoff: { ...options.restartBackoff, factor: 2 } }),
   }));
+  if (options.remote) children.push(...hostChildren(environment, options.remote, options));
 
   let tree: StartedChild<unknown>;
   try {
@@ -273,7 +276,7 @@ class PoolHandle implements PoolRef {
   }
 
   stats(): PoolStats {
-    const { size } = this.#options;
+    const size = interpreterCount(this.#options);
     const { ready, busy, queued } = this.#dispatcher.counts;
     const { state } = this.#lifecycle;
     const calls = this.#dispatcher.stats;
@@ -300,7 +303,7 @@ class PoolHandle implements PoolRef {
   }
 
   whenReady(): Promise<void> {
-    return this.#dispatcher.whenServing(this.#options.size);
+    return this.#dispatcher.whenServing(interpreterCount(this.#options));
   }
 
   async drain(timeoutMs: number = this.#options.shutdownTimeout): Promise<void> {
