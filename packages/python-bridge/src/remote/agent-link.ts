@@ -93,6 +93,10 @@ export class AgentLink {
       heartbeatInterval: opts.heartbeat.interval,
       heartbeatTimeout: opts.heartbeat.timeout,
       reconnectInterval: 100,
+      // A TCP connect whose SYNs go nowhere (a cut link) is abandoned and tried afresh after this,
+      // rather than left to the kernel's retransmissions: a host whose link comes back is
+      // reached within about one heartbeat timeout.
+      connectTimeout: opts.heartbeat.timeout,
     });
     let authFailure: string | undefined;
     socket.events.on('handshake:error:auth', (e) => (authFailure = `the agent refused our key (${e.error.message})`));
