@@ -21,6 +21,7 @@
 import { Request } from 'zeromq';
 import { thrownOf, type Conversation } from './callbacks.js';
 import type { Codec } from './codec.js';
+import type { ConnectTarget } from './launcher.js';
 import { MessageTooLargeError, ProtocolError } from './errors.js';
 import { encodeResume, encodeReturn, encodeThrow, parseReply, toPythonError, type Reply } from './protocol.js';
 
@@ -68,6 +69,10 @@ export interface ChannelOptions {
   id: string;
   /** The socket is out of step; the request already rejected with `error`. */
   onProtocolError: (error: ProtocolError) => void;
+  /** For a worker on another host: the socket's CURVE keys and heartbeats (see `ConnectTarget`). */
+  socketOptions?: ConnectTarget['socketOptions'];
+  /** Told when an established connection drops (only asked for remote workers). */
+  onDisconnect?: (address: string) => void;
 }
 
 export class RequestChannel {
@@ -89,7 +94,9 @@ export class RequestChannel {
     // rejects it. The socket connects before the worker has bound and retries every reconnect
     // interval, so the interval is how late the handshake may go out after the bind: 2 ms (10 ms
     // cost ~10 ms per start; each retry is one failed connect, ~50 µs of CPU).
-    this.#socket = new Request({ linger: 0, reconnectInterval: 2 });
+    this.#socket = new Request({ linger: 0, reconnectInterval: 2, ...opts.socketOptions });
+    const onDisconnect = opts.onDisconnect;
+    if (onDisconnect !== undefined) this.#socket.events.on('disconnect', (event) => onDisconnect(event.address));
     this.#socket.connect(opts.endpoint);
   }
 

@@ -1,5 +1,5 @@
 import type { CallContext } from './callbacks.js';
-import { CallTimeoutError, QueueFullError, WorkerExitedError } from './errors.js';
+import { CallTimeoutError, HostLostError, QueueFullError, WorkerExitedError } from './errors.js';
 import { Fifo } from './fifo.js';
 import { CallStats, type CallTiming } from './stats.js';
 
@@ -284,7 +284,9 @@ export class Dispatcher<E extends Executor = Executor> {
       job.executor = undefined;
       if (job.settled) return;
       const outcome = outcomes[i]!;
-      const retryable = !outcome.ok && outcome.error instanceof WorkerExitedError && job.request.retries > 0;
+      // A lost host's call may still be running there: running it again could run it twice.
+      const retryable =
+        !outcome.ok && outcome.error instanceof WorkerExitedError && !(outcome.error instanceof HostLostError) && job.request.retries > 0;
       if (retryable && !this.#closedWith) {
         job.request.retries--;
         retries.push(job);

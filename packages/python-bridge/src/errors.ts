@@ -106,6 +106,33 @@ export class PoolStartError extends BridgeError {
   }
 }
 
+/**
+ * A remote interpreter was lost without a confirmed exit: its host's agent stopped answering (a
+ * partition, a dead host, a restarted agent) or its connection dropped and no exit report followed.
+ * The call may have run, or may still be running there until the agent kills it, so it is never
+ * retried, whatever `retries` says: a partition must not run a call twice.
+ */
+export class HostLostError extends WorkerExitedError {
+  /** The agent's endpoint, `tcp://host:port`. */
+  readonly agent: string;
+
+  constructor(agent: string, reason: string, details: { stderrTail?: string } = {}) {
+    super(null, null, { message: `the host of agent ${agent} was lost: ${reason}`, stderrTail: details.stderrTail ?? '' });
+    this.agent = agent;
+  }
+}
+
+/** The agent of a remote host could not be reached, or refused this Node (key, protocol), when its link was made. */
+export class AgentConnectError extends BridgeError {
+  /** The agent's endpoint, `tcp://host:port`. */
+  readonly agent: string;
+
+  constructor(agent: string, reason: string) {
+    super(`cannot reach the piton agent at ${agent}: ${reason}`);
+    this.agent = agent;
+  }
+}
+
 /** One interpreter failed to start: it exited, did not report ready in time, or could not be spawned. */
 export class InterpreterStartError extends BridgeError {
   readonly exitCode: number | null;

@@ -8,3 +8,6 @@ export type { PoolEvent, InterpreterEvent, InterpreterReplacedEvent } from './li
 export { CALL_CHANNEL, type CallTraceContext } from './tracing.js';
 export type { ExposedFunction } from './callbacks.js';
 export { resolvePython } from './python-executable.js';
+export type { HostOptions } from './remote/options.js';
+export type { CurveKeyPair, Heartbeat } from './remote/agent-link.js';
+export { curveKeyPair } from './remote/keys.js';

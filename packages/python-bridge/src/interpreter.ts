@@ -70,6 +70,8 @@ export interface ExitInfo {
   stopRequested: boolean;
   /** We killed it (`kill()`). */
   killed: boolean;
+  /** A remote worker lost without a confirmed exit: the error its requests failed with. */
+  lost?: Error;
 }
 
 export type BatchResult = { ok: true; value: unknown } | { ok: false; error: PythonReportedError };
@@ -111,7 +113,7 @@ export class Interpreter {
     void process.exit.then((exit) => this.#onExit(exit));
     this.exited = process.exit.then(async (exit) => {
       await Promise.all([rm(dir, { recursive: true, force: true }).catch(() => undefined), process.drained]);
-      return { code: exit.code, signal: exit.signal, stopRequested: this.#stopRequested, killed: this.#killed };
+      return { code: exit.code, signal: exit.signal, stopRequested: this.#stopRequested, killed: this.#killed, lost: exit.lost };
     });
   }
 
@@ -128,9 +130,14 @@ export class Interpreter {
     try {
       await chmod(dir, 0o700);
       let self: Interpreter | undefined;
-      // The channel connects first: it retries until the worker binds.
+      const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, callbacks: _c, ...spec } = opts;
+      const process = await launcher.launch({ ...spec, endpoint });
+      // A local worker binds the ipc endpoint; a remote one says where it is (tcp + CURVE).
+      const target = process.connect;
       channel = new RequestChannel({
-        endpoint,
+        endpoint: target?.endpoint ?? endpoint,
+        socketOptions: target?.socketOptions,
+        onDisconnect: process.lose && ((address) => process.lose?.(`its connection to ${address} dropped`)),
         codec: createCodec({ maxMessageSize: opts.maxMessageSize }),
         id: opts.id,
         onProtocolError: (error) => {
@@ -141,9 +148,7 @@ export class Interpreter {
           }
         },
       });
-      const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, callbacks: _c, ...spec } = opts;
-      const process = await launcher.launch({ ...spec, endpoint });
-      interpreter = self = new Interpreter(opts, endpoint, channel, process, dir);
+      interpreter = self = new Interpreter(opts, target?.endpoint ?? endpoint, channel, process, dir);
     } catch (error) {
       channel?.fail(() => new PitonError('launch failed'));
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
@@ -373,6 +378,7 @@ export class Interpreter {
   }
 
   #exitedError(exit: ProcessExit, { module, fn }: RequestLabel): WorkerExitedError {
+    if (exit.lost instanceof WorkerExitedError) return exit.lost;
     const during = module === '' ? '' : module === 'batch' ? ` during a batch ${fn}` : ` during a call to ${module}.${fn}`;
     const how = exit.spawnError ? `could not be spawned (${exit.spawnError.message})` : describeExit(exit.code, exit.signal);
     return new WorkerExitedError(exit.code, exit.signal, {

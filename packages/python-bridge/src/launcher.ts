@@ -35,8 +35,32 @@ export interface LaunchSpec {
   onOutput?: (line: string, stream: OutputStream) => void;
 }
 
+/**
+ * Where the channel reaches a worker that does not bind the spec's `ipc://` endpoint: one on
+ * another host, bound on tcp as a CURVE server.
+ */
+export interface ConnectTarget {
+  endpoint: string;
+  /** The REQ socket's options (zeromq.js names): CURVE keys and ZMTP heartbeats. */
+  socketOptions: {
+    curveServerKey: string;
+    curvePublicKey: string;
+    curveSecretKey: string;
+    heartbeatInterval: number;
+    heartbeatTimeout: number;
+  };
+}
+
 /** A running (or failed-to-start) worker process, whoever made it. */
 export interface LaunchedProcess {
+  /** Set when the worker is reached elsewhere than the spec's `ipc://` endpoint (a remote host). */
+  readonly connect?: ConnectTarget;
+  /**
+   * The channel's connection to the worker dropped. A launcher that offers this counts the worker
+   * as exited now (`exit` resolves soon, with the confirmed code or signal if it learns them at once,
+   * else with `lost`). Local workers never need it: their exit is seen directly.
+   */
+  lose?(reason: string): void;
   /** The worker's pid; `undefined` if it never ran. */
   readonly pid: number | undefined;
   /** Resolves once, never rejects, when the worker has exited (or could not be made at all). */

@@ -17,6 +17,7 @@ export const POOL_OPTION_NAMES = names<PoolOptions>()([
   'size', 'path', 'python', 'env', 'cwd', 'preload', 'startTimeout', 'callTimeout', 'maxQueue',
   'maxTasksPerWorker', 'maxMemoryPerWorker', 'maxMessageSize', 'batchCallsUnderMs', 'intensity',
   'period', 'shutdownTimeout', 'restartBackoff', 'allowModules', 'allowPrivate', 'onOutput', 'events', 'expose',
+  'hosts', 'keys', 'heartbeat',
 ]);
 
 export const CALL_OPTION_NAMES = names<CallOptions>()(['kwargs', 'timeout', 'signal', 'retries', 'onProgress']);

@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { PoolEvent } from './lifecycle.js';
+import type { CurveKeyPair, Heartbeat } from './remote/agent-link.js';
+import { resolveRemoteOptions, type HostOptions, type RemoteOptions } from './remote/options.js';
 import { CALL_OPTION_NAMES, POOL_OPTION_NAMES, rejectUnknownOptions, STREAM_OPTION_NAMES } from './option-names.js';
 import type { ExposedFunction } from './callbacks.js';
 
@@ -87,6 +89,16 @@ export interface PoolOptions {
    * @example { lookup: async (key) => cache.get(key) }
    */
   expose?: Record<string, ExposedFunction>;
+  /**
+   * Hosts that lend interpreters to the pool, each through its agent (`python -m piton.agent`):
+   * `[{ agent: 'tcp://gpu-1:7100', serverKey, size }]`. Their interpreters serve calls like local
+   * ones. With `hosts`, `size` (the local interpreters) defaults to 0. See README, "More than one machine".
+   */
+  hosts?: HostOptions[];
+  /** This Node's CURVE key pair `{ publicKey, secretKey }` (Z85; `npx piton keys`), required with `hosts`. */
+  keys?: CurveKeyPair;
+  /** Liveness of remote hosts, in ms: a ping every `interval`, lost after `timeout` of silence. @default { interval: 1000, timeout: 3000 } */
+  heartbeat?: Partial<Heartbeat>;
 }
 
 /** A line an interpreter printed. */
@@ -104,7 +116,10 @@ declare module '@piton/core' {
 }
 
 export interface ResolvedPoolOptions {
+  /** Local interpreters (0 when every interpreter is remote). */
   size: number;
+  /** Interpreters on other hosts, if any. */
+  remote: RemoteOptions | undefined;
   path: string[];
   python: string | undefined;
   env: Record<string, string | undefined>;
@@ -199,6 +214,11 @@ function backoff(value: PoolOptions['restartBackoff']): ResolvedPoolOptions['res
 }
 
 /** Checks every option, naming the one that is wrong, and fills in the defaults. */
+/** Every interpreter the pool keeps: its local `size` and each host's. */
+export function interpreterCount(options: Pick<ResolvedPoolOptions, 'size' | 'remote'>): number {
+  return options.size + (options.remote?.hosts.reduce((n, h) => n + h.size, 0) ?? 0);
+}
+
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`options must be an object, got ${describe(options)}`);
@@ -224,8 +244,10 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (options.events !== undefined && typeof options.events !== 'function') {
     throw new TypeError(`options.events must be a function, got ${describe(options.events)}`);
   }
+  const remote = resolveRemoteOptions(options);
   return {
-    size: options.size === undefined ? availableParallelism() : integer('size', options.size, 1),
+    size: options.size === undefined ? (remote ? 0 : availableParallelism()) : integer('size', options.size, remote ? 0 : 1),
+    remote,
     path: stringList('path', options.path).map((dir) => (isAbsolute(dir) ? dir : resolve(cwd, dir))),
     python: options.python,
     env: { ...options.env },

@@ -23,6 +23,8 @@ export interface ProcessExit {
   signal: NodeJS.Signals | null;
   /** Set when the process could not be spawned at all (ENOENT, EACCES, …). */
   spawnError?: Error;
+  /** Set when a remote worker was lost without a confirmed exit: what its requests fail with. */
+  lost?: Error;
 }
 
 export interface SpawnOptions {
@@ -80,7 +82,7 @@ class LineSplitter {
 }
 
 /** The last lines of a stream, bounded by count and by characters. */
-class Tail {
+export class Tail {
   private readonly lines: string[] = [];
   private chars = 0;
 

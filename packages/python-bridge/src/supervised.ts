@@ -17,6 +17,7 @@ import { followPoolEvents, PoolLifecycle } from './lifecycle.js';
 import type { Interpreter, InterpreterOptions } from './interpreter.js';
 import {
   checkCallOptions,
+  interpreterCount,
   checkStreamOptions,
   resolvePoolOptions,
   type CallOptions,
@@ -30,6 +31,7 @@ import { resolvePython } from './python-executable.js';
 import { checkPathEntries, poolStartError } from './start-checks.js';
 import type { PoolStats } from './stats.js';
 import { traceCall, tracingCalls, type CallTraceContext } from './tracing.js';
+import { hostChildren } from './remote/hosts.js';
 import { pythonWorker, type WorkerEnvironment } from './worker.js';
 
 /** The functions of one Python module, as async functions. */
@@ -143,6 +145,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     shutdown: options.shutdownTimeout,
     ...(options.restartBackoff && { backoff: { ...options.restartBackoff, factor: 2 } }),
   }));
+  if (options.remote) children.push(...hostChildren(environment, options.remote, options));
 
   let tree: StartedChild<unknown>;
   try {
@@ -294,7 +297,7 @@ class PoolHandle implements PoolRef {
   }
 
   stats(): PoolStats {
-    const { size } = this.#options;
+    const size = interpreterCount(this.#options);
     const { ready, busy, queued } = this.#dispatcher.counts;
     const { state } = this.#lifecycle;
     const calls = this.#dispatcher.stats;
@@ -321,7 +324,7 @@ class PoolHandle implements PoolRef {
   }
 
   whenReady(): Promise<void> {
-    return this.#dispatcher.whenServing(this.#options.size);
+    return this.#dispatcher.whenServing(interpreterCount(this.#options));
   }
 
   async drain(timeoutMs: number = this.#options.shutdownTimeout): Promise<void> {

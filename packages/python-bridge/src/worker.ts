@@ -27,6 +27,7 @@ export function exitReasonOf(info: ExitInfo): ExitReason {
   if (info.killed) return 'killed';
   if (info.stopRequested) return 'shutdown';
   if (info.code === 0) return 'normal';
+  if (info.lost !== undefined) return info.lost;
   return new WorkerExitedError(info.code, info.signal);
 }
 

@@ -60,6 +60,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="module callable although it is not under a --path (repeatable)")
     parser.add_argument("--allow-private", action="store_true",
                         help="allow module and function names starting with '_'")
+    parser.add_argument("--curve", action="store_true",
+                        help="bind as a CURVE server; key and allowed clients from the environment (piton.curve)")
+    parser.add_argument("--endpoint-fd", type=int, default=None, metavar="FD",
+                        help="write the bound endpoint (e.g. the port chosen for tcp://ADDR:0) to FD, then close it")
     return parser.parse_args(argv)
 
 
@@ -175,6 +179,10 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
 
         context = zmq.Context()
         socket = open_socket(context)  # starts libzmq's I/O thread
+        if args.curve:
+            from .curve import secure_server
+
+            secure_server(socket, context)  # its ZAP thread, too, blocks SIGTERM
     for path in reversed(args.path):
         sys.path.insert(0, os.path.abspath(path))
     with _sigterm_blocked():  # a preload may start threads too (numpy's, the user's own)
@@ -185,6 +193,10 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)  # inside: a SIGTERM from here on exits 0
         socket.bind(args.endpoint)
+        if args.endpoint_fd is not None:
+            from .curve import report_endpoint
+
+            report_endpoint(socket, args.endpoint_fd)
         code = serve(socket, handler)
         # The last reply must leave before the socket goes; the peer is there, so this is short.
         socket.close(linger=FINAL_REPLY_LINGER_MS)

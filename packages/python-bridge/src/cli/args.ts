@@ -9,14 +9,18 @@ export const USAGE = `Usage:
       pool finds it. Re-running only installs what is missing.
   npx piton doctor [--python PYTHON]
       Checks an interpreter (by default the one the pool would choose from here) and prints the
-      command that fixes each problem. Exits 1 when a required check fails.`;
+      command that fixes each problem. Exits 1 when a required check fails.
+  npx piton keys   [--out PREFIX]
+      Makes a CURVE key pair for an agent or a pool (interpreters on other hosts). Prints it; with
+      --out, writes the secret key to PREFIX.key (mode 0600) and the public key to PREFIX.pub.`;
 
 export type Command =
   | { command: 'setup'; python: string | undefined; numpy: boolean; requirements: string[] }
   | { command: 'doctor'; python: string | undefined }
+  | { command: 'keys'; out: string | undefined }
   | { command: 'help' };
 
-const OPTIONS: Record<string, string[]> = { setup: ['--python', '--numpy', '--requirements'], doctor: ['--python'] };
+const OPTIONS: Record<string, string[]> = { setup: ['--python', '--numpy', '--requirements'], doctor: ['--python'], keys: ['--out'] };
 
 /** Parses `argv` (without node and the script); throws an Error whose message is for the user. */
 export function parseCommand(argv: readonly string[]): Command {
@@ -44,6 +48,10 @@ function parse(argv: readonly string[]): Command {
   if (command === 'doctor') {
     const { values } = parseArgs({ args: [...rest], options: { python: { type: 'string' } }, strict: true, allowPositionals: false });
     return { command, python: values.python };
+  }
+  if (command === 'keys') {
+    const { values } = parseArgs({ args: [...rest], options: { out: { type: 'string' } }, strict: true, allowPositionals: false });
+    return { command, out: values.out };
   }
   throw new Error(`unknown command "${command}"`);
 }

@@ -2,6 +2,7 @@
 /** `piton`: the command line of @piton/python-bridge (`npx piton setup`, `npx piton doctor`). */
 import { parseCommand, USAGE } from './args.js';
 import { doctor } from './doctor.js';
+import { keys } from './keys.js';
 import { setup, SetupError } from './setup.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -20,6 +21,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return setup(command);
     case 'doctor':
       return doctor(command);
+    case 'keys':
+      return keys(command);
   }
 }
 

@@ -1,0 +1,84 @@
+/** The pool's options for interpreters on other hosts: their validation, one field at a time. */
+import type { CurveKeyPair, Heartbeat } from './agent-link.js';
+
+/** One host lending interpreters to the pool, through its agent. */
+export interface HostOptions {
+  /** The agent's control endpoint, `tcp://host:port` (`python -m piton.agent --bind …`). */
+  agent: string;
+  /** The agent's CURVE public key (Z85, 40 characters), as `npx piton keys` printed it. */
+  serverKey: string;
+  /** Interpreters to keep running on that host. Minimum 1. */
+  size: number;
+}
+
+export interface RemoteOptions {
+  hosts: HostOptions[];
+  keys: CurveKeyPair;
+  heartbeat: Heartbeat;
+}
+
+/** ZMTP and agent heartbeats: a ping every second, a peer silent for 3 s is lost. */
+export const DEFAULT_HEARTBEAT: Heartbeat = { interval: 1_000, timeout: 3_000 };
+
+const Z85 = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+function key(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !Z85.test(value)) {
+    throw new TypeError(`options.${field} must be a Z85 CURVE key of 40 characters (npx piton keys makes a pair), got ${typeof value === 'string' ? `${value.length} characters` : typeof value}`);
+  }
+  return value;
+}
+
+function ms(field: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 31 - 1) {
+    throw new TypeError(`options.${field} must be an integer from ${min} to ${2 ** 31 - 1} (ms), got ${String(value)}`);
+  }
+  return value;
+}
+
+function known(field: string, value: object, names: string[]): void {
+  for (const name of Object.keys(value)) {
+    if (!names.includes(name)) throw new TypeError(`options.${field}.${name} is not an option (known: ${names.join(', ')})`);
+  }
+}
+
+/** `undefined` when the pool has no remote hosts; else the checked options. */
+export function resolveRemoteOptions(options: { hosts?: unknown; keys?: unknown; heartbeat?: unknown }): RemoteOptions | undefined {
+  if (options.hosts === undefined) {
+    if (options.keys !== undefined || options.heartbeat !== undefined) {
+      throw new TypeError('options.keys and options.heartbeat are for remote interpreters: give options.hosts too');
+    }
+    return undefined;
+  }
+  if (!Array.isArray(options.hosts) || options.hosts.length === 0) throw new TypeError('options.hosts must be a non-empty array of { agent, serverKey, size }');
+  const hosts = options.hosts.map((h: unknown, i): HostOptions => {
+    const field = `hosts[${i}]`;
+    if (h === null || typeof h !== 'object') throw new TypeError(`options.${field} must be an object { agent, serverKey, size }`);
+    known(field, h, ['agent', 'serverKey', 'size']);
+    const host = h as Record<string, unknown>;
+    if (typeof host.agent !== 'string' || !/^tcp:\/\/.+:\d+$/.test(host.agent)) {
+      throw new TypeError(`options.${field}.agent must be a tcp://host:port endpoint (CURVE is mandatory on tcp), got ${String(host.agent)}`);
+    }
+    const size = host.size;
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 1) throw new TypeError(`options.${field}.size must be an integer >= 1, got ${String(size)}`);
+    return { agent: host.agent, serverKey: key(`${field}.serverKey`, host.serverKey), size };
+  });
+  const agents = hosts.map((h) => h.agent);
+  const twice = agents.find((a, i) => agents.indexOf(a) !== i);
+  if (twice !== undefined) throw new TypeError(`options.hosts names the agent ${twice} twice: give it one entry with the total size`);
+  const keys = options.keys;
+  if (keys === null || typeof keys !== 'object') throw new TypeError('options.keys must be this Node\'s CURVE key pair { publicKey, secretKey } (npx piton keys)');
+  known('keys', keys, ['publicKey', 'secretKey']);
+  const pair = keys as Record<string, unknown>;
+  const heartbeat = (options.heartbeat ?? DEFAULT_HEARTBEAT) as Record<string, unknown>;
+  if (heartbeat === null || typeof heartbeat !== 'object') throw new TypeError('options.heartbeat must be { interval, timeout } in ms');
+  known('heartbeat', heartbeat, ['interval', 'timeout']);
+  const interval = ms('heartbeat.interval', heartbeat.interval ?? DEFAULT_HEARTBEAT.interval, 10);
+  const timeout = ms('heartbeat.timeout', heartbeat.timeout ?? DEFAULT_HEARTBEAT.timeout, 10);
+  if (timeout <= interval) throw new TypeError(`options.heartbeat.timeout (${timeout}) must be greater than heartbeat.interval (${interval})`);
+  return {
+    hosts,
+    keys: { publicKey: key('keys.publicKey', pair.publicKey), secretKey: key('keys.secretKey', pair.secretKey) },
+    heartbeat: { interval, timeout },
+  };
+}

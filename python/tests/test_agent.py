@@ -1,0 +1,223 @@
+"""The agent for real: a process on loopback, a DEALER talking the agent protocol with CURVE, and
+the interpreters it starts reached over tcp + CURVE like a pool would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Iterator, List, Optional
+
+import pytest
+import zmq
+
+from helpers import FIXTURES, wait_until, worker_env
+from piton.agent_protocol import AGENT_PROTOCOL_VERSION
+from piton.codec import decode, encode
+
+REPLY_MS = 10_000
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Agent:
+    def __init__(self, allowed: List[bytes]) -> None:
+        self.public, secret = zmq.curve_keypair()
+        self.dir = tempfile.mkdtemp(prefix="piton-agent-test-")
+        key_file = os.path.join(self.dir, "agent.key")
+        with open(os.open(key_file, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
+            f.write(secret)
+        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
+        argv = [sys.executable, "-m", "piton.agent", "--bind", self.endpoint, "--secret-key-file", key_file]
+        for key in allowed:
+            argv += ["--allow", key.decode()]
+        self.proc = subprocess.Popen(argv, env=worker_env(), stderr=subprocess.PIPE)
+        line = self.proc.stderr.readline().decode()  # type: ignore[union-attr]
+        assert "listening" in line, line
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+        self.proc.stderr.close()  # type: ignore[union-attr]
+
+
+class Node:
+    """What the pool's agent link does, in Python."""
+
+    def __init__(self, agent: Agent, keys: Optional[tuple] = None) -> None:
+        self.public, self.secret = keys or zmq.curve_keypair()
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.curve_serverkey = agent.public
+        self.sock.curve_publickey = self.public
+        self.sock.curve_secretkey = self.secret
+        self.sock.connect(agent.endpoint)
+        self.agent = agent
+
+    def send(self, *items: Any) -> None:
+        self.sock.send_multipart(encode(list(items)))
+
+    def recv(self, timeout: int = REPLY_MS) -> list:
+        if not self.sock.poll(timeout):
+            raise TimeoutError("no message from the agent")
+        return decode(self.sock.recv_multipart())
+
+    def recv_kind(self, kind: str, timeout: int = REPLY_MS) -> list:
+        deadline = time.monotonic() + timeout / 1000
+        while True:
+            msg = self.recv(int(max(1, (deadline - time.monotonic()) * 1000)))
+            if msg[0] == kind:
+                return msg
+
+    def hello(self, timeout: int = 60_000) -> list:
+        self.send("hello", AGENT_PROTOCOL_VERSION, {"pid": os.getpid(), "timeout": timeout})
+        return self.recv()
+
+    def start(self, ref: int, **extra: Any) -> list:
+        self.send("start", ref, {"id": f"remote-{ref}", "path": [FIXTURES], "maxMessageSize": 1 << 20, **extra})
+        return self.recv_kind("started") if not extra.get("expect_fail") else self.recv_kind("failed")
+
+    def worker(self, started: list) -> zmq.Socket:
+        req = self.ctx.socket(zmq.REQ)
+        req.setsockopt(zmq.LINGER, 0)
+        req.curve_serverkey = started[2]["serverKey"].encode()
+        req.curve_publickey = self.public
+        req.curve_secretkey = self.secret
+        req.connect(started[2]["endpoint"])
+        return req
+
+    def close(self) -> None:
+        self.ctx.destroy(linger=0)
+
+
+def ask(req: zmq.Socket, *envelope: Any) -> list:
+    req.send_multipart(encode(list(envelope)))
+    assert req.poll(REPLY_MS), "no reply from the remote worker"
+    return decode(req.recv_multipart())
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.fixture
+def node() -> Iterator[Node]:
+    keys = zmq.curve_keypair()
+    agent = Agent([keys[0]])
+    n = Node(agent, keys)
+    yield n
+    n.close()
+    agent.stop()
+
+
+def test_hello_start_call_and_a_reported_kill(node: Node) -> None:
+    welcome = node.hello()
+    assert welcome[0] == "welcome" and welcome[1] == AGENT_PROTOCOL_VERSION
+    assert welcome[2]["pid"] == node.agent.proc.pid
+    started = node.start(1)
+    assert started[2]["endpoint"].startswith("tcp://127.0.0.1:")
+    req = node.worker(started)
+    ready = ask(req, "hello", 1, 1)
+    assert ready[0] == "ready" and ready[2]["pid"] == started[2]["pid"]
+    assert ask(req, "call", 2, "functions", "add", [2, 3], None) == ["ok", 2, 5]
+    node.send("signal", 1, "SIGKILL")
+    exited = node.recv_kind("exited")
+    assert exited[1] == 1 and exited[2]["signal"] == "SIGKILL" and exited[2]["code"] is None
+
+
+def test_output_is_forwarded_and_a_normal_exit_reported_with_its_code(node: Node) -> None:
+    node.hello()
+    started = node.start(1)
+    req = node.worker(started)
+    ask(req, "hello", 1, 1)
+    ask(req, "call", 2, "functions", "shout", ["over the wire"], None)
+    out = node.recv_kind("output")
+    assert out[1:] == [1, "stdout", "over the wire"]
+    assert ask(req, "stop", 3) == ["bye", 3]
+    exited = node.recv_kind("exited")
+    assert exited[2]["code"] == 0 and exited[2]["signal"] is None
+
+
+def test_a_worker_that_cannot_start_is_reported_failed_with_its_stderr(node: Node) -> None:
+    node.hello()
+    failed = node.start(1, preload=["raises_on_import"], expect_fail=True)
+    assert "before binding" in failed[2]["message"]
+    assert "ImportError" in failed[2]["stderr"] or "Error" in failed[2]["stderr"]
+
+
+def test_the_worker_accepts_only_the_key_of_the_node_that_started_it(node: Node) -> None:
+    node.hello()
+    started = node.start(1)
+    intruder = Node(node.agent)
+    try:
+        req = intruder.worker(started)
+        req.send_multipart(encode(["hello", 1, 1]))
+        assert not req.poll(500), "a worker answered a client whose key it was not given"
+    finally:
+        intruder.close()
+    assert ask(node.worker(started), "hello", 1, 1)[0] == "ready"
+
+
+def test_a_client_whose_key_is_not_allowed_gets_nothing(node: Node) -> None:
+    stranger = Node(node.agent)
+    try:
+        stranger.send("hello", AGENT_PROTOCOL_VERSION, {"pid": 1, "timeout": 1000})
+        with pytest.raises(TimeoutError):
+            stranger.recv(500)
+    finally:
+        stranger.close()
+
+
+def test_a_request_before_hello_or_of_another_version_is_refused(node: Node) -> None:
+    node.send("ping", 1)
+    assert node.recv()[0] == "refused"
+    node.send("hello", AGENT_PROTOCOL_VERSION + 1, {"pid": 1, "timeout": 1000})
+    refused = node.recv()
+    assert refused[0] == "refused" and "agent protocol" in refused[1]
+    node.send("start", 1, {"id": "x", "maxMessageSize": -1})
+    assert node.recv()[0] == "refused"
+
+
+def test_a_silent_node_loses_its_interpreters(node: Node) -> None:
+    node.hello(timeout=300)
+    pid = node.start(1)[2]["pid"]
+    assert alive(pid)
+    # No ping: the agent takes the Node as lost after 300 ms and kills what it started.
+    assert wait_until(lambda: not alive(pid), timeout=10)
+
+
+def test_ping_keeps_a_node_and_bye_ends_its_interpreters(node: Node) -> None:
+    node.hello(timeout=300)
+    pid = node.start(1)[2]["pid"]
+    for n in range(8):
+        node.send("ping", n)
+        pong = node.recv_kind("pong")
+        assert pong[1] == n
+        time.sleep(0.1)
+    assert alive(pid)
+    node.send("bye")
+    assert wait_until(lambda: not alive(pid), timeout=10)
+
+
+def test_interpreters_die_with_the_agent(node: Node) -> None:
+    node.hello()
+    pid = node.start(1)[2]["pid"]
+    node.agent.proc.kill()
+    node.agent.proc.wait()
+    assert wait_until(lambda: not alive(pid), timeout=10)
