@@ -113,7 +113,9 @@ export class Interpreter {
     void process.exit.then((exit) => this.#onExit(exit));
     this.exited = process.exit.then(async (exit) => {
       await Promise.all([rm(dir, { recursive: true, force: true }).catch(() => undefined), process.drained]);
-      return { code: exit.code, signal: exit.signal, stopRequested: this.#stopRequested, killed: this.#killed, lost: exit.lost };
+      const info: ExitInfo = { code: exit.code, signal: exit.signal, stopRequested: this.#stopRequested, killed: this.#killed };
+      if (exit.lost !== undefined) info.lost = exit.lost;
+      return info;
     });
   }
 
