@@ -17,6 +17,7 @@ import zmq
 from helpers import FIXTURES, wait_until, worker_env
 from piton.agent_protocol import AGENT_PROTOCOL_VERSION
 from piton.codec import decode, encode
+from piton.protocol import PROTOCOL_VERSION
 
 REPLY_MS = 10_000
 
@@ -133,7 +134,7 @@ def test_hello_start_call_and_a_reported_kill(node: Node) -> None:
     started = node.start(1)
     assert started[2]["endpoint"].startswith("tcp://127.0.0.1:")
     req = node.worker(started)
-    ready = ask(req, "hello", 1, 1)
+    ready = ask(req, "hello", 1, PROTOCOL_VERSION)
     assert ready[0] == "ready" and ready[2]["pid"] == started[2]["pid"]
     assert ask(req, "call", 2, "functions", "add", [2, 3], None) == ["ok", 2, 5]
     node.send("signal", 1, "SIGKILL")
@@ -145,7 +146,7 @@ def test_output_is_forwarded_and_a_normal_exit_reported_with_its_code(node: Node
     node.hello()
     started = node.start(1)
     req = node.worker(started)
-    ask(req, "hello", 1, 1)
+    ask(req, "hello", 1, PROTOCOL_VERSION)
     ask(req, "call", 2, "functions", "shout", ["over the wire"], None)
     out = node.recv_kind("output")
     assert out[1:] == [1, "stdout", "over the wire"]
@@ -167,11 +168,11 @@ def test_the_worker_accepts_only_the_key_of_the_node_that_started_it(node: Node)
     intruder = Node(node.agent)
     try:
         req = intruder.worker(started)
-        req.send_multipart(encode(["hello", 1, 1]))
+        req.send_multipart(encode(["hello", 1, PROTOCOL_VERSION]))
         assert not req.poll(500), "a worker answered a client whose key it was not given"
     finally:
         intruder.close()
-    assert ask(node.worker(started), "hello", 1, 1)[0] == "ready"
+    assert ask(node.worker(started), "hello", 1, PROTOCOL_VERSION)[0] == "ready"
 
 
 def test_a_client_whose_key_is_not_allowed_gets_nothing(node: Node) -> None:
@@ -221,3 +222,12 @@ def test_interpreters_die_with_the_agent(node: Node) -> None:
     node.agent.proc.kill()
     node.agent.proc.wait()
     assert wait_until(lambda: not alive(pid), timeout=10)
+
+
+def test_a_node_whose_connection_closes_loses_its_interpreters_at_once(node: Node) -> None:
+    node.hello(timeout=60_000)
+    pid = node.start(1)[2]["pid"]
+    # The Node process dies: its kernel closes the connection. Far sooner than the 60 s timeout,
+    # the agent sees the disconnect, cannot route to the peer any more, and kills what it ran.
+    node.sock.close(linger=0)
+    assert wait_until(lambda: not alive(pid), timeout=5)

@@ -10,7 +10,9 @@ their output, and reports each one's exit with its code or signal and stderr tai
 
 It keeps no interpreter of a Node it no longer hears: a Node pings every heartbeat interval, and
 one silent for its announced timeout is taken as lost and its interpreters are killed, so a
-partition never leaves a call running unseen. Interpreters die with the agent (the worker's
+partition never leaves a call running unseen. A Node whose connection closes (its process died,
+and its kernel closed the socket) is lost at once: on every disconnect the agent sends each peer
+a pong, and one it can no longer route to is gone. Interpreters die with the agent (the worker's
 parent-death signal), and each runs in its own process group, which a kill takes down whole.
 """
 
@@ -152,6 +154,7 @@ class Agent:
         self.router.curve_secretkey = secret
         self.router.zap_domain = ZAP_DOMAIN.encode("ascii")
         self.router.bind(args.bind)
+        self.monitor = self.router.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         self.peers: Dict[bytes, Tuple[str, float, float]] = {}  # routing id -> (client key, last seen, timeout s)
         self.interpreters: Dict[Tuple[bytes, int], Interpreter] = {}
         self.wake_r, wake_w = os.pipe()
@@ -168,11 +171,21 @@ class Agent:
 
     # ---- sending ------------------------------------------------------------------------------
 
-    def send(self, peer: bytes, *items: object) -> None:
+    def send(self, peer: bytes, *items: object) -> bool:
+        """Whether the message could be routed: with ROUTER_MANDATORY, a peer whose connection
+        has closed is EHOSTUNREACH at once."""
         try:
             self.router.send_multipart([peer, message(*items)])
+            return True
         except zmq.ZMQError:
-            pass  # the peer is gone (ROUTER_MANDATORY): it is forgotten when its timeout passes
+            return False
+
+    def on_disconnect(self) -> None:
+        """Some connection closed: find whose, by trying to reach every peer."""
+        for peer in list(self.peers):
+            if not self.send(peer, "pong", 0, self.instance):
+                sys.stderr.write("piton agent: a Node's connection closed; its interpreters are killed\n")
+                self.forget(peer)
 
     # ---- requests -----------------------------------------------------------------------------
 
@@ -323,6 +336,7 @@ class Agent:
             poller = zmq.Poller()
             poller.register(self.router, zmq.POLLIN)
             poller.register(self.wake_r, zmq.POLLIN)
+            poller.register(self.monitor, zmq.POLLIN)
             fds = self.poll_fds()
             for fd in fds:
                 poller.register(fd, zmq.POLLIN)
@@ -336,6 +350,13 @@ class Agent:
                         pass
                 except BlockingIOError:
                     pass
+            if self.monitor in ready:
+                while True:
+                    try:
+                        self.monitor.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                self.on_disconnect()
             if self.router in ready:
                 while True:
                     try:
@@ -356,6 +377,8 @@ class Agent:
             interp.signal("SIGKILL")
         for interp in self.interpreters.values():
             interp.proc.wait()
+        self.router.disable_monitor()
+        self.monitor.close(linger=0)
         self.router.close(linger=0)
         self.context.term()
         return 0
