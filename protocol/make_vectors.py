@@ -211,6 +211,26 @@ ENVELOPES = [
     case("envelope throw", ["throw", 14, THROWN]),
     case("envelope progress", ["progress", 14, 0.25], "93 a870726f6772657373 0e cb3fd0000000000000"),
     case("envelope resume", ["resume", 15], "92 a6726573756d65 0f"),
+    # --- the agent protocol (PROTOCOL.md, "The agent protocol"): one frame per message
+    case("agent hello", ["hello", 1, {"pid": 4242, "timeout": 3000}],
+         "93 a568656c6c6f 01 82 a3706964 cd1092 a774696d656f7574 cd0bb8"),
+    case("agent welcome", ["welcome", 1, {"agent": "0.1.0", "instance": "9f1c2d", "host": "gpu-1", "pid": 77,
+                                          "python": "3.11.7"}]),
+    case("agent start", ["start", 1, {"id": "host-1/python-1", "path": ["/srv/app"], "preload": ["model"],
+                                      "maxMessageSize": 67108864, "allowModules": [], "allowPrivate": False,
+                                      "env": {"OMP_NUM_THREADS": "1", "DEBUG": None}, "cwd": None}]),
+    case("agent started", ["started", 1, {"pid": 4343, "endpoint": "tcp://10.0.0.7:41235",
+                                          "serverKey": "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"}]),
+    case("agent failed", ["failed", 2, {"message": "the worker exited with code 3 before binding",
+                                        "stderr": "ImportError: no module named model"}]),
+    case("agent signal", ["signal", 1, "SIGKILL"], "93 a67369676e616c 01 a75349474b494c4c"),
+    case("agent output", ["output", 1, "stdout", "epoch 3"], "94 a66f7574707574 01 a67374646f7574 a765706f63682033"),
+    case("agent exited by a signal", ["exited", 1, {"code": None, "signal": "SIGKILL", "stderr": ""}]),
+    case("agent exited with a code", ["exited", 1, {"code": 0, "signal": None, "stderr": ""}]),
+    case("agent ping", ["ping", 7], "92 a470696e67 07"),
+    case("agent pong", ["pong", 7, "9f1c2d"], "93 a4706f6e67 07 a6396631633264"),
+    case("agent bye", ["bye"], "91 a3627965"),
+    case("agent refused", ["refused", "say hello first"]),
 ]
 
 

@@ -231,3 +231,49 @@ def test_a_node_whose_connection_closes_loses_its_interpreters_at_once(node: Nod
     # the agent sees the disconnect, cannot route to the peer any more, and kills what it ran.
     node.sock.close(linger=0)
     assert wait_until(lambda: not alive(pid), timeout=5)
+
+
+# ---- the agent protocol against the shared vectors ------------------------------------------------
+
+from helpers import read_vectors  # noqa: E402
+from piton.agent_protocol import StartSpec, message, parse_request  # noqa: E402
+from piton.errors import ProtocolError  # noqa: E402
+
+VECTORS = {c["name"]: [bytes.fromhex(f) for f in c["frames"]] for c in read_vectors()["cases"]}
+
+
+def test_the_agent_parses_nodes_messages_as_the_vectors_mean_them() -> None:
+    assert parse_request(VECTORS["agent hello"]) == ["hello", 1, {"pid": 4242, "timeout": 3000}]
+    assert parse_request(VECTORS["agent signal"]) == ["signal", 1, "SIGKILL"]
+    assert parse_request(VECTORS["agent ping"]) == ["ping", 7]
+    assert parse_request(VECTORS["agent bye"]) == ["bye"]
+    kind, ref, spec = parse_request(VECTORS["agent start"])
+    assert (kind, ref) == ("start", 1) and isinstance(spec, StartSpec)
+    assert (spec.id, spec.path, spec.preload, spec.max_message_size) == ("host-1/python-1", ["/srv/app"], ["model"], 67108864)
+    assert spec.env == {"OMP_NUM_THREADS": "1", "DEBUG": None} and spec.cwd is None and spec.allow_private is False
+
+
+def test_the_agent_writes_the_vectors_bytes() -> None:
+    written = {
+        "agent welcome": ["welcome", 1, {"agent": "0.1.0", "instance": "9f1c2d", "host": "gpu-1", "pid": 77, "python": "3.11.7"}],
+        "agent output": ["output", 1, "stdout", "epoch 3"],
+        "agent exited by a signal": ["exited", 1, {"code": None, "signal": "SIGKILL", "stderr": ""}],
+        "agent pong": ["pong", 7, "9f1c2d"],
+        "agent refused": ["refused", "say hello first"],
+    }
+    for name, items in written.items():
+        assert [message(*items)] == VECTORS[name], name
+
+
+@pytest.mark.parametrize("envelope, says", [
+    (["launch", 1], "unknown agent message kind"),
+    (["ping"], "ping: expected 2 items"),
+    (["signal", 1, "SIGSTOP"], "signal: must be one of SIGTERM, SIGKILL"),
+    (["start", 1, {"id": "", "maxMessageSize": 1}], "start: id must be a non-empty string"),
+    (["start", 1, {"id": "x", "maxMessageSize": 0}], "maxMessageSize must be a positive integer"),
+    (["start", 1, {"id": "x", "maxMessageSize": 1, "env": {"A": 1}}], "env must be a map"),
+    (["hello", 1, {"pid": 1}], "hello: timeout must be an unsigned integer"),
+])
+def test_malformed_messages_are_protocol_errors_naming_the_field(envelope, says) -> None:
+    with pytest.raises(ProtocolError, match=says):
+        parse_request(encode(envelope))
