@@ -47,7 +47,13 @@ export interface LaunchedProcess {
   readonly running: boolean;
   /** The last lines the worker wrote to stderr. */
   stderrTail(): string;
-  /** Sends a signal to the worker (and whatever it started) if it still runs; returns whether it was sent. */
+  /**
+   * Sends a signal to the worker if it still runs; returns whether it was sent. The contract
+   * every launcher keeps: the worker leads a process group of its own (signals sent to Node's
+   * group never reach it), signal() reaches the worker's whole process group (whatever a call
+   * started: subprocesses, forks), and once the worker has exited whatever is left of its group
+   * is SIGKILLed. Only a process that leaves the group (`setsid`) escapes.
+   */
   signal(sig: NodeJS.Signals): boolean;
 }
 

@@ -41,6 +41,7 @@ export class SpawnLauncher implements Launcher {
         env: workerEnv(spec),
         cwd: spec.cwd,
         onLine: spec.onOutput,
+        group: true,
       }),
     );
   }

@@ -1,7 +1,8 @@
 """The worker process: ``python -m piton.worker --endpoint ENDPOINT [--path DIR]...``.
 
-Start-up order: tie the worker's life to its parent (PR_SET_PDEATHSIG on Linux, then the
-``--parent-pid`` check, then a watchdog thread), put ``--path`` directories at the front of
+Start-up order: lead a process group of its own and fork its guard (``group.py``: whatever a
+call starts dies with the worker), tie the worker's life to its parent (PR_SET_PDEATHSIG on Linux,
+then the ``--parent-pid`` check, then a watchdog thread), put ``--path`` directories at the front of
 ``sys.path``, import ``--preload`` modules, bind a REP socket, serve until ``stop`` or SIGTERM.
 
 Exit codes: 0 after ``stop`` or on SIGTERM; 2 after a protocol version mismatch; 3 when a preload
@@ -27,6 +28,7 @@ from typing import Iterator, List, NoReturn, Optional, Sequence
 # thread pool are started inside main(), with SIGTERM blocked, so that the kernel delivers
 # SIGTERM to the main thread.
 from .errors import Terminated
+from .group import lead_own_group, start_guard
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 
 __all__ = ["main", "parse_args", "EXIT_OK", "EXIT_FAILED", "EXIT_VERSION_MISMATCH", "EXIT_PRELOAD_FAILED",
@@ -160,6 +162,9 @@ def _sigterm_blocked() -> Iterator[None]:
 
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     args = parse_args(argv)
+    # First, while this is the only thread: the guard must be forked before any other starts.
+    if lead_own_group():
+        start_guard()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # stdout is a pipe to the pool, which logs it line by line: a block buffer would hold prints
     # back until 8 KiB have piled up or the worker exits.
