@@ -263,3 +263,37 @@ describe('security: what can be called', function () {
     }
   });
 });
+
+describe("security: the pool's working directory is not importable", function () {
+  this.timeout(30_000);
+  let cwd: string;
+  let marker: string;
+
+  before(() => {
+    // Modules the worker or the standard library import at start-up, planted where `python -m`
+    // would find them first; and a package named like the runtime itself.
+    cwd = mkdtempSync(join(tmpdir(), 'piton-planted-'));
+    marker = join(cwd, 'planted-code-ran');
+    const planted = `open(${JSON.stringify(marker)}, "a").write(__name__ + "\\n")\nraise ImportError("planted")\n`;
+    for (const name of ['enum', 'random', 'typing', 'zmq']) writeFileSync(join(cwd, `${name}.py`), planted);
+    mkdirSync(join(cwd, 'piton'));
+    writeFileSync(join(cwd, 'piton', '__init__.py'), planted);
+  });
+
+  after(() => rmSync(cwd, { recursive: true, force: true }));
+
+  it('modules planted in cwd never run; path and PYTHONPATH still work', async () => {
+    const outside = join(cwd, 'on-pythonpath');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'helper_mod.py'), 'def answer():\n    return 42\n');
+    const pool = await PythonPool.start({ size: 1, cwd, python: venvPython, path: fixtures, env: { PYTHONPATH: outside }, allowModules: ['helper_mod'] });
+    try {
+      expect(await pool.call('calls', 'add', [1, 2])).to.equal(3);
+      expect(await pool.call('helper_mod', 'answer')).to.equal(42);
+      expect(await pool.call('security_probe', 'cwd')).to.equal(cwd);
+    } finally {
+      await pool.stop();
+    }
+    expect(existsSync(marker), `planted code ran: ${existsSync(marker) ? readFileSync(marker, 'utf8') : ''}`).to.equal(false);
+  });
+});

@@ -4,7 +4,7 @@
  * An {@link Interpreter} asks a {@link Launcher} for a worker process that will bind the `ipc://`
  * endpoint it is given, and from then on sees only a {@link LaunchedProcess}: a pid, an exit, its
  * output and a way to signal it. The REQ channel and the dispatcher never learn which launcher made
- * an interpreter: spawning a fresh `python -m piton.worker` (the spawn launcher), forking from a
+ * an interpreter: spawning a fresh Python running `piton.worker` (the spawn launcher), forking from a
  * server that has already imported the preloads, or asking an agent on another host are all the
  * same to them.
  */
@@ -66,7 +66,7 @@ export interface Launcher {
   close(): Promise<void>;
 }
 
-/** The worker's command-line arguments after `-m piton.worker` (PROTOCOL.md). */
+/** The worker's command-line arguments, after `-m piton.worker` or the spawn launcher's `-c` (PROTOCOL.md). */
 export function workerArgs(spec: LaunchSpec, parentPid: number = process.pid): string[] {
   const args = ['--endpoint', spec.endpoint, '--parent-pid', String(parentPid)];
   args.push('--max-message-size', String(spec.maxMessageSize));
