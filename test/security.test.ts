@@ -203,6 +203,7 @@ describe('security: what can be called', function () {
     mkdirSync(join(root, 'inside'));
     mkdirSync(join(root, 'outside'));
     writeFileSync(join(root, 'inside', 'allowed.py'), 'def ok():\n    return "ok"\n');
+    writeFileSync(join(root, 'inside', 'reexports.py'), 'from os import system\nfrom pickle import loads\n\ndef own():\n    return "own"\n');
     writeFileSync(
       join(root, 'outside', 'side_effect.py'),
       `open(${JSON.stringify(marker)}, "w").close()  # proof that this module's top level ran\n\ndef run():\n    return "ran"\n`,
@@ -241,6 +242,30 @@ describe('security: what can be called', function () {
         await refused(pool, module, fn, [...args]);
       }
       expect(existsSync(marker), 'the outside module was imported').to.equal(false);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('names a path module imports from elsewhere (from os import system, from pickle import loads) are refused', async () => {
+    const pool = await PythonPool.start({ size: 1, path: join(root, 'inside') });
+    try {
+      expect(await pool.call('reexports', 'own')).to.equal('own');
+      const system = await refused(pool, 'reexports', 'system', [`touch ${marker}`]);
+      expect(system.message).to.contain("reexports.system is defined in module 'posix'");
+      const payload = Buffer.from(`cos\nsystem\n(S'touch ${marker}'\ntR.`);
+      expect((await refused(pool, 'reexports', 'loads', [payload])).message).to.contain("defined in module '_pickle'");
+      expect(existsSync(marker), 'the payload ran').to.equal(false);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('allowReexports opens them for the modules it names', async () => {
+    const pool = await PythonPool.start({ size: 1, path: join(root, 'inside'), allowReexports: ['reexports'] });
+    try {
+      expect(await pool.call('reexports', 'system', ['true'])).to.equal(0);
+      await refused(pool, 'os', 'system', ['true']);
     } finally {
       await pool.stop();
     }

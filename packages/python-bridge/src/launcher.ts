@@ -31,6 +31,8 @@ export interface LaunchSpec {
   allowModules?: string[];
   /** Allow module and function names starting with `_`. */
   allowPrivate?: boolean;
+  /** Modules (`'*'`: all) whose callable names may be defined in modules that are not callable. */
+  allowReexports?: string[];
   /** Every line the worker prints. */
   onOutput?: (line: string, stream: OutputStream) => void;
 }
@@ -74,5 +76,6 @@ export function workerArgs(spec: LaunchSpec, parentPid: number = process.pid): s
   for (const module of spec.preload ?? []) args.push('--preload', module);
   for (const module of spec.allowModules ?? []) args.push('--allow-module', module);
   if (spec.allowPrivate) args.push('--allow-private');
+  for (const module of spec.allowReexports ?? []) args.push('--allow-reexports', module);
   return args;
 }

@@ -55,6 +55,12 @@ export interface PoolOptions {
   allowModules?: string[];
   /** Allow calling names that start with `_`. @default false */
   allowPrivate?: boolean;
+  /**
+   * A callable name must be defined in a module that is itself callable: a path module's
+   * `from os import system` does not make `system` callable. `true` lifts this for every module,
+   * a list for the modules named. @default false
+   */
+  allowReexports?: boolean | string[];
   /** Receives every line an interpreter prints, tagged with its worker id. @default the system's events */
   onOutput?: (output: InterpreterOutput) => void;
 }
@@ -93,6 +99,8 @@ export interface ResolvedPoolOptions {
   restartBackoff: { min: number; max: number } | undefined;
   allowModules: string[];
   allowPrivate: boolean;
+  /** `['*']` for all. */
+  allowReexports: string[];
   onOutput: ((output: InterpreterOutput) => void) | undefined;
 }
 
@@ -150,6 +158,15 @@ function backoff(value: PoolOptions['restartBackoff']): ResolvedPoolOptions['res
   return { min, max };
 }
 
+function reexports(value: PoolOptions['allowReexports']): string[] {
+  if (value === undefined || value === false) return [];
+  if (value === true) return ['*'];
+  if (!Array.isArray(value)) {
+    throw new TypeError(`options.allowReexports must be a boolean or an array of module names, got ${describe(value)}`);
+  }
+  return stringList('allowReexports', value);
+}
+
 /** Checks every option, naming the one that is wrong, and fills in the defaults. */
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
   if (typeof options !== 'object' || options === null) {
@@ -185,6 +202,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     restartBackoff: backoff(options.restartBackoff),
     allowModules: stringList('allowModules', options.allowModules),
     allowPrivate: options.allowPrivate ?? false,
+    allowReexports: reexports(options.allowReexports),
     onOutput: options.onOutput,
   };
 }

@@ -92,6 +92,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       maxMessageSize: options.maxMessageSize,
       allowModules: options.allowModules,
       allowPrivate: options.allowPrivate,
+      allowReexports: options.allowReexports,
       onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
     }),
     onReady: (interpreter, recycle) => {

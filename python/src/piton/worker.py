@@ -62,6 +62,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="module callable although it is not under a --path (repeatable)")
     parser.add_argument("--allow-private", action="store_true",
                         help="allow module and function names starting with '_'")
+    parser.add_argument("--allow-reexports", action="append", default=[], metavar="MODULE",
+                        help="callable names of MODULE may be defined elsewhere ('*': of every module; repeatable)")
     return parser.parse_args(argv)
 
 
@@ -185,7 +187,7 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     with _sigterm_blocked():  # a preload may start threads too (numpy's, the user's own)
         _preload(args.preload)
 
-    handler = Handler(Resolver(args.path, args.allow_module, args.allow_private), args.max_message_size)
+    handler = Handler(Resolver(args.path, args.allow_module, args.allow_private, args.allow_reexports), args.max_message_size)
     code = EXIT_FAILED
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)  # inside: a SIGTERM from here on exits 0
