@@ -68,7 +68,7 @@ export function pythonPool(options: PoolOptions = {}): StartFn<PoolRef> {
 }
 
 async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promise<StartedChild<PoolRef>> {
-  const python = await resolvePython(options.python, options.cwd);
+  const python = await resolvePython(options.python, options.cwd, options.startTimeout);
   const recyclers = new WeakMap<Interpreter, () => void>();
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
