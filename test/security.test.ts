@@ -3,6 +3,7 @@
 // (or explicitly allowed modules) can be called. SECURITY.md states the threat model.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -320,5 +321,31 @@ describe("security: the pool's working directory is not importable", function ()
       await pool.stop();
     }
     expect(existsSync(marker), `planted code ran: ${existsSync(marker) ? readFileSync(marker, 'utf8') : ''}`).to.equal(false);
+  });
+});
+
+describe('security: socket directories a SIGKILLed Node process left behind', function () {
+  this.timeout(30_000);
+
+  it('are removed by the next pool started, once their owner is gone', async () => {
+    const owner = spawn(process.execPath, ['--import', 'tsx', join(fixtures, 'hold-pool.ts'), 'wait'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = (await once(createInterface({ input: owner.stdout }), 'line')) as [string];
+    const interpreters = JSON.parse(line) as number[];
+    const leftBehind = () => readdirSync(tmpdir()).filter((name) => name.startsWith(`piton-${owner.pid}-`));
+    expect(leftBehind()).to.have.length(2);
+    owner.kill('SIGKILL'); // no code of the owner runs: its interpreters die, their directories stay
+    await once(owner, 'exit');
+    await eventually(() => interpreters.every((pid) => !isAlive(pid)), 'the interpreters to be gone');
+    const stale = leftBehind();
+    expect(stale, 'directories left by the SIGKILL').to.have.length(2);
+    for (const name of stale) expect(readdirSync(join(tmpdir(), name))).to.include('worker.sock');
+    const pool = await PythonPool.start({ size: 1, path: fixtures });
+    try {
+      expect(leftBehind()).to.deep.equal([]);
+      // The running pool's own directory is kept.
+      expect(existsSync(dirname(socketPathOf(pool.interpreters()[0]!.pid)))).to.equal(true);
+    } finally {
+      await pool.stop();
+    }
   });
 });

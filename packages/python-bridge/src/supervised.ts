@@ -23,6 +23,7 @@ import {
 } from './options.js';
 import { residentBytes } from './process.js';
 import { resolvePython } from './python-executable.js';
+import { sweepStaleSocketDirs } from './socket-dir.js';
 import type { PoolStats } from './stats.js';
 import { pythonWorker, type WorkerEnvironment } from './worker.js';
 
@@ -69,6 +70,8 @@ export function pythonPool(options: PoolOptions = {}): StartFn<PoolRef> {
 
 async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promise<StartedChild<PoolRef>> {
   const python = await resolvePython(options.python, options.cwd, options.startTimeout);
+  // Socket directories of Node processes that were SIGKILLed (nothing else leaves them behind).
+  await sweepStaleSocketDirs();
   const recyclers = new WeakMap<Interpreter, () => void>();
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
