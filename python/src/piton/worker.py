@@ -92,9 +92,17 @@ def _set_parent_death_signal() -> None:
         pass  # the watchdog thread still catches an orphaned worker
 
 
+#: The pid of this worker's group guard (``group.py``), if it has one.
+_guard_pid: Optional[int] = None
+
+
 def _orphaned(expected_parent: int) -> NoReturn:
     sys.stderr.write(f"piton: parent process {expected_parent} is gone; worker exits\n")
     sys.stderr.flush()
+    if _guard_pid is None and os.getpgrp() == os.getpid():
+        # No guard to end the group once this process is gone (not Linux): end it now, this
+        # process included, so nothing a call started outlives the parent either.
+        os.killpg(os.getpgrp(), signal.SIGKILL)
     os._exit(EXIT_ORPHANED)
 
 
@@ -165,8 +173,9 @@ def _sigterm_blocked() -> Iterator[None]:
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     args = parse_args(argv)
     # First, while this is the only thread: the guard must be forked before any other starts.
+    global _guard_pid
     if lead_own_group():
-        start_guard()
+        _guard_pid = start_guard()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # stdout is a pipe to the pool, which logs it line by line: a block buffer would hold prints
     # back until 8 KiB have piled up or the worker exits.
