@@ -217,7 +217,7 @@ ENVELOPES = [
     case("agent welcome", ["welcome", 1, {"agent": "0.1.0", "instance": "9f1c2d", "host": "gpu-1", "pid": 77,
                                           "python": "3.11.7"}]),
     case("agent start", ["start", 1, {"id": "host-1/python-1", "path": ["/srv/app"], "preload": ["model"],
-                                      "maxMessageSize": 67108864, "allowModules": [], "allowPrivate": False,
+                                      "maxMessageSize": 67108864, "allowModules": [], "allowPrivate": False, "allowReexports": [],
                                       "env": {"OMP_NUM_THREADS": "1", "DEBUG": None}, "cwd": None}]),
     case("agent started", ["started", 1, {"pid": 4343, "endpoint": "tcp://10.0.0.7:41235",
                                           "serverKey": "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"}]),

@@ -30,11 +30,27 @@ function isZombie(pid: number): boolean {
   }
 }
 
-/** Python workers started by the Node process `parentPid`. */
-export function workersOf(parentPid: number = process.pid): number[] {
+/**
+ * Every process with the command line of a Python worker started by the Node process `parentPid`:
+ * interpreters, their process-group guards, and forks made by user code.
+ */
+export function workerProcessesOf(parentPid: number = process.pid): number[] {
   return processesMatching(`piton.worker`)
     .filter((p) => p.args.includes(`--parent-pid ${parentPid} `) || p.args.endsWith(`--parent-pid ${parentPid}`))
     .map((p) => p.pid);
+}
+
+/** The interpreters among {@link workerProcessesOf} (not their guards, which die with them). */
+export function workersOf(parentPid: number = process.pid): number[] {
+  return workerProcessesOf(parentPid).filter((pid) => commOf(pid) !== 'piton-guard');
+}
+
+function commOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 export function isAlive(pid: number): boolean {

@@ -3,6 +3,7 @@
 // (or explicitly allowed modules) can be called. SECURITY.md states the threat model.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -203,6 +204,7 @@ describe('security: what can be called', function () {
     mkdirSync(join(root, 'inside'));
     mkdirSync(join(root, 'outside'));
     writeFileSync(join(root, 'inside', 'allowed.py'), 'def ok():\n    return "ok"\n');
+    writeFileSync(join(root, 'inside', 'reexports.py'), 'from os import system\nfrom pickle import loads\n\ndef own():\n    return "own"\n');
     writeFileSync(
       join(root, 'outside', 'side_effect.py'),
       `open(${JSON.stringify(marker)}, "w").close()  # proof that this module's top level ran\n\ndef run():\n    return "ran"\n`,
@@ -246,6 +248,30 @@ describe('security: what can be called', function () {
     }
   });
 
+  it('names a path module imports from elsewhere (from os import system, from pickle import loads) are refused', async () => {
+    const pool = await PythonPool.start({ size: 1, path: join(root, 'inside') });
+    try {
+      expect(await pool.call('reexports', 'own')).to.equal('own');
+      const system = await refused(pool, 'reexports', 'system', [`touch ${marker}`]);
+      expect(system.message).to.contain("reexports.system is defined in module 'posix'");
+      const payload = Buffer.from(`cos\nsystem\n(S'touch ${marker}'\ntR.`);
+      expect((await refused(pool, 'reexports', 'loads', [payload])).message).to.contain("defined in module '_pickle'");
+      expect(existsSync(marker), 'the payload ran').to.equal(false);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('allowReexports opens them for the modules it names', async () => {
+    const pool = await PythonPool.start({ size: 1, path: join(root, 'inside'), allowReexports: ['reexports'] });
+    try {
+      expect(await pool.call('reexports', 'system', ['true'])).to.equal(0);
+      await refused(pool, 'os', 'system', ['true']);
+    } finally {
+      await pool.stop();
+    }
+  });
+
   it('allowModules is the explicit way to open a module outside the paths', async () => {
     const pool = await PythonPool.start({
       size: 1,
@@ -260,6 +286,66 @@ describe('security: what can be called', function () {
     } finally {
       await pool.stop();
       rmSync(marker, { force: true });
+    }
+  });
+});
+
+describe("security: the pool's working directory is not importable", function () {
+  this.timeout(30_000);
+  let cwd: string;
+  let marker: string;
+
+  before(() => {
+    // Modules the worker or the standard library import at start-up, planted where `python -m`
+    // would find them first; and a package named like the runtime itself.
+    cwd = mkdtempSync(join(tmpdir(), 'piton-planted-'));
+    marker = join(cwd, 'planted-code-ran');
+    const planted = `open(${JSON.stringify(marker)}, "a").write(__name__ + "\\n")\nraise ImportError("planted")\n`;
+    for (const name of ['enum', 'random', 'typing', 'zmq']) writeFileSync(join(cwd, `${name}.py`), planted);
+    mkdirSync(join(cwd, 'piton'));
+    writeFileSync(join(cwd, 'piton', '__init__.py'), planted);
+  });
+
+  after(() => rmSync(cwd, { recursive: true, force: true }));
+
+  it('modules planted in cwd never run; path and PYTHONPATH still work', async () => {
+    const outside = join(cwd, 'on-pythonpath');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'helper_mod.py'), 'def answer():\n    return 42\n');
+    const pool = await PythonPool.start({ size: 1, cwd, python: venvPython, path: fixtures, env: { PYTHONPATH: outside }, allowModules: ['helper_mod'] });
+    try {
+      expect(await pool.call('calls', 'add', [1, 2])).to.equal(3);
+      expect(await pool.call('helper_mod', 'answer')).to.equal(42);
+      expect(await pool.call('security_probe', 'cwd')).to.equal(cwd);
+    } finally {
+      await pool.stop();
+    }
+    expect(existsSync(marker), `planted code ran: ${existsSync(marker) ? readFileSync(marker, 'utf8') : ''}`).to.equal(false);
+  });
+});
+
+describe('security: socket directories a SIGKILLed Node process left behind', function () {
+  this.timeout(30_000);
+
+  it('are removed by the next pool started, once their owner is gone', async () => {
+    const owner = spawn(process.execPath, ['--import', 'tsx', join(fixtures, 'hold-pool.ts'), 'wait'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = (await once(createInterface({ input: owner.stdout }), 'line')) as [string];
+    const interpreters = JSON.parse(line) as number[];
+    const leftBehind = () => readdirSync(tmpdir()).filter((name) => name.startsWith(`piton-${owner.pid}-`));
+    expect(leftBehind()).to.have.length(2);
+    owner.kill('SIGKILL'); // no code of the owner runs: its interpreters die, their directories stay
+    await once(owner, 'exit');
+    await eventually(() => interpreters.every((pid) => !isAlive(pid)), 'the interpreters to be gone');
+    const stale = leftBehind();
+    expect(stale, 'directories left by the SIGKILL').to.have.length(2);
+    for (const name of stale) expect(readdirSync(join(tmpdir(), name))).to.include('worker.sock');
+    const pool = await PythonPool.start({ size: 1, path: fixtures });
+    try {
+      expect(leftBehind()).to.deep.equal([]);
+      // The running pool's own directory is kept.
+      expect(existsSync(dirname(socketPathOf(pool.interpreters()[0]!.pid)))).to.equal(true);
+    } finally {
+      await pool.stop();
     }
   });
 });

@@ -81,12 +81,12 @@ def test_a_plain_call_closes_the_open_stream(handler, tmp_path):
 def test_a_function_the_module_rebinds_is_the_one_called():
     module = types.ModuleType("rebinding")
     module.__file__ = os.path.join(FIXTURES, "rebinding.py")
-    module.f = lambda: "first"
+    exec('f = lambda: "first"\nsecond = lambda: "second"', module.__dict__)  # defined in the module
     sys.modules["rebinding"] = module
     try:
         resolver = Resolver([FIXTURES])
         assert resolver.resolve("rebinding", "f")() == "first"
-        module.f = lambda: "second"
+        module.f = module.second
         assert resolver.resolve("rebinding", "f")() == "second"
         module.f = 42
         with pytest.raises(TypeError, match="not callable"):

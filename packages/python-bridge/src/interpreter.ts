@@ -2,7 +2,7 @@
  * One Python interpreter: a worker process made by a {@link Launcher} and the {@link RequestChannel}
  * that talks to it (PROTOCOL.md).
  *
- * Life: `Interpreter.start` makes a private directory (0700) for the `ipc://` endpoint, asks the
+ * Life: `Interpreter.start` makes a private directory (0700, `socket-dir.ts`) for the `ipc://` endpoint, asks the
  * launcher for a worker (which binds), connects the channel, and completes the `hello`/`ready`
  * handshake. From then on one request is outstanding at a time. The worker's exit — not a socket
  * timeout — fails an outstanding request, so a crash is reported as soon as it is known. After the
@@ -11,8 +11,7 @@
  * A reply that breaks the protocol rejects its request with {@link ProtocolError}, `onProtocolError`
  * hears of it, and the interpreter is killed (its supervisor starts a fresh one with a fresh socket).
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CallContext, Conversation, ExposedFunctions } from './callbacks.js';
 import { Expect, RequestChannel, type RequestLabel } from './channel.js';
@@ -38,6 +37,7 @@ import {
   PROTOCOL_VERSION,
   type BatchCall,
 } from './protocol.js';
+import { makeSocketDir, SOCKET_NAME } from './socket-dir.js';
 import { SpawnLauncher } from './spawn-launcher.js';
 import { failedIterator, PythonStream, type ItemsReply, type StreamOptions, type StreamPort } from './stream.js';
 
@@ -125,12 +125,11 @@ export class Interpreter {
    * after the process is gone and the directory removed.
    */
   static async start(opts: InterpreterOptions): Promise<Interpreter> {
-    const dir = await mkdtemp(join(tmpdir(), 'piton-'));
-    const endpoint = `ipc://${join(dir, 'worker.sock')}`;
+    const dir = await makeSocketDir();
+    const endpoint = `ipc://${join(dir, SOCKET_NAME)}`;
     let channel: RequestChannel | undefined;
     let interpreter: Interpreter;
     try {
-      await chmod(dir, 0o700);
       let self: Interpreter | undefined;
       const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, callbacks: _c, ...spec } = opts;
       const process = await launcher.launch({ ...spec, endpoint });

@@ -4,7 +4,7 @@
  * An {@link Interpreter} asks a {@link Launcher} for a worker process that will bind the `ipc://`
  * endpoint it is given, and from then on sees only a {@link LaunchedProcess}: a pid, an exit, its
  * output and a way to signal it. The REQ channel and the dispatcher never learn which launcher made
- * an interpreter: spawning a fresh `python -m piton.worker` (the spawn launcher), forking from a
+ * an interpreter: spawning a fresh Python running `piton.worker` (the spawn launcher), forking from a
  * server that has already imported the preloads, or asking an agent on another host are all the
  * same to them.
  */
@@ -31,6 +31,8 @@ export interface LaunchSpec {
   allowModules?: string[];
   /** Allow module and function names starting with `_`. */
   allowPrivate?: boolean;
+  /** Modules (`'*'`: all) whose callable names may be defined in modules that are not callable. */
+  allowReexports?: string[];
   /** Every line the worker prints. */
   onOutput?: (line: string, stream: OutputStream) => void;
 }
@@ -71,7 +73,13 @@ export interface LaunchedProcess {
   readonly running: boolean;
   /** The last lines the worker wrote to stderr. */
   stderrTail(): string;
-  /** Sends a signal to the worker (and whatever it started) if it still runs; returns whether it was sent. */
+  /**
+   * Sends a signal to the worker if it still runs; returns whether it was sent. The contract
+   * every launcher keeps: the worker leads a process group of its own (signals sent to Node's
+   * group never reach it), signal() reaches the worker's whole process group (whatever a call
+   * started: subprocesses, forks), and once the worker has exited whatever is left of its group
+   * is SIGKILLed. Only a process that leaves the group (`setsid`) escapes.
+   */
   signal(sig: NodeJS.Signals): boolean;
 }
 
@@ -84,7 +92,7 @@ export interface Launcher {
   close(): Promise<void>;
 }
 
-/** The worker's command-line arguments after `-m piton.worker` (PROTOCOL.md). */
+/** The worker's command-line arguments, after `-m piton.worker` or the spawn launcher's `-c` (PROTOCOL.md). */
 export function workerArgs(spec: LaunchSpec, parentPid: number = process.pid): string[] {
   const args = ['--endpoint', spec.endpoint, '--parent-pid', String(parentPid)];
   args.push('--max-message-size', String(spec.maxMessageSize));
@@ -92,5 +100,6 @@ export function workerArgs(spec: LaunchSpec, parentPid: number = process.pid): s
   for (const module of spec.preload ?? []) args.push('--preload', module);
   for (const module of spec.allowModules ?? []) args.push('--allow-module', module);
   if (spec.allowPrivate) args.push('--allow-private');
+  for (const module of spec.allowReexports ?? []) args.push('--allow-reexports', module);
   return args;
 }

@@ -66,6 +66,12 @@ export interface PoolOptions {
   /** Allow calling names that start with `_`. @default false */
   allowPrivate?: boolean;
   /**
+   * A callable name must be defined in a module that is itself callable: a path module's
+   * `from os import system` does not make `system` callable. `true` lifts this for every module,
+   * a list for the modules named. @default false
+   */
+  allowReexports?: boolean | string[];
+  /**
    * Receives every line an interpreter prints, tagged with its worker id; `false` drops them.
    * @default the system's `'output'` event when it has a listener, else the Node process's stderr,
    * each line prefixed with its worker (`[python-1] …`)
@@ -138,6 +144,8 @@ export interface ResolvedPoolOptions {
   restartBackoff: { min: number; max: number } | undefined;
   allowModules: string[];
   allowPrivate: boolean;
+  /** `['*']` for all. */
+  allowReexports: string[];
   onOutput: ((output: InterpreterOutput) => void) | false | undefined;
   events: ((event: PoolEvent) => void) | undefined;
   /** Undefined when nothing is exposed. */
@@ -213,6 +221,15 @@ function backoff(value: PoolOptions['restartBackoff']): ResolvedPoolOptions['res
   return { min, max };
 }
 
+function reexports(value: PoolOptions['allowReexports']): string[] {
+  if (value === undefined || value === false) return [];
+  if (value === true) return ['*'];
+  if (!Array.isArray(value)) {
+    throw new TypeError(`options.allowReexports must be a boolean or an array of module names, got ${describe(value)}`);
+  }
+  return stringList('allowReexports', value);
+}
+
 /** Checks every option, naming the one that is wrong, and fills in the defaults. */
 /** Every interpreter the pool keeps: its local `size` and each host's. */
 export function interpreterCount(options: Pick<ResolvedPoolOptions, 'size' | 'remote'>): number {
@@ -266,6 +283,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     restartBackoff: backoff(options.restartBackoff),
     allowModules: stringList('allowModules', options.allowModules),
     allowPrivate: options.allowPrivate ?? false,
+    allowReexports: reexports(options.allowReexports),
     onOutput: options.onOutput,
     events: options.events,
     expose,

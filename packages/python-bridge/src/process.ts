@@ -33,6 +33,13 @@ export interface SpawnOptions {
   env: NodeJS.ProcessEnv;
   cwd?: string;
   onLine?: (line: string, stream: OutputStream) => void;
+  /**
+   * Run the process as the leader of a new session and process group (POSIX), so that signals
+   * reach whatever it starts too, and signals meant for Node's own group never reach it.
+   * `signal()` then signals the whole group, and what is left of the group when the process has
+   * exited is SIGKILLed. @default false
+   */
+  group?: boolean;
 }
 
 /** Splits a byte stream into lines, bounded in length. */
@@ -109,13 +116,19 @@ export class ChildProcessHandle {
   readonly drained: Promise<void>;
   private readonly tail = new Tail();
   private exitInfo: ProcessExit | undefined;
+  /** Signals go to the process group whose id is the child's pid. */
+  private readonly group: boolean;
 
   constructor(opts: SpawnOptions) {
+    this.group = opts.group === true && process.platform !== 'win32';
     this.child = spawn(opts.command, [...opts.args], {
       cwd: opts.cwd,
       env: opts.env,
       stdio: ['ignore', 'pipe', 'pipe'],
       windowsHide: true,
+      // setsid() in the child before exec: a new session and group, with no controlling terminal
+      // (stdin is ignored and stdout/stderr are pipes, so nothing needs one).
+      detached: this.group,
     });
     const onLine = opts.onLine;
     // A throwing output hook must not break the pipes (and with them the exit bookkeeping).
@@ -135,6 +148,9 @@ export class ChildProcessHandle {
     this.exit = new Promise<ProcessExit>((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.exitInfo ??= { code, signal };
+        // Whatever the process started and left behind goes with it. Done at once, while the
+        // group id cannot yet have been handed to another process.
+        this.signalGroup('SIGKILL');
         resolve(this.exitInfo);
       });
       this.child.once('error', (error) => {
@@ -176,13 +192,28 @@ export class ChildProcessHandle {
     return this.tail.toString();
   }
 
-  /** Sends a signal if the process still runs; returns whether it was sent. */
+  /**
+   * Sends a signal if the process still runs (to its whole group with `group: true`); returns
+   * whether it was sent.
+   */
   signal(sig: NodeJS.Signals): boolean {
     if (!this.running) return false;
+    if (this.group && this.signalGroup(sig)) return true;
     try {
       return this.child.kill(sig);
     } catch {
       return false;
+    }
+  }
+
+  private signalGroup(sig: NodeJS.Signals): boolean {
+    const pid = this.child.pid;
+    if (!this.group || pid === undefined) return false;
+    try {
+      process.kill(-pid, sig);
+      return true;
+    } catch {
+      return false; // ESRCH: the group is empty
     }
   }
 

@@ -1,5 +1,6 @@
 /**
- * The spawn launcher: each worker is a fresh `python -m piton.worker` process, started cold.
+ * The spawn launcher: each worker is a fresh Python process running `piton.worker`, started cold
+ * (PROTOCOL.md, "The worker process").
  */
 import { delimiter } from 'node:path';
 import { workerArgs, type LaunchedProcess, type Launcher, type LaunchSpec } from './launcher.js';
@@ -22,6 +23,22 @@ export function workerEnv(spec: Pick<LaunchSpec, 'env'>): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * The worker's start: `python -c WORKER_LAUNCHER ARGS…`, which runs `piton.worker` as
+ * `python -m piton.worker` would, except that the working directory is never importable.
+ * `-m` (and `-c`) put the cwd first on `sys.path`, so a planted `enum.py` or `piton/` there would
+ * run in every interpreter; `-P` fixes that only from Python 3.11 on. The launcher drops that
+ * first entry (unless safe-path mode already left it out) before anything is imported, and leaves
+ * `PYTHONPATH` and `path` as they are. Nothing is set in the environment, so subprocesses of
+ * user code see the ordinary `sys.path` rules.
+ */
+export const WORKER_LAUNCHER = [
+  'import sys',
+  "if not getattr(sys.flags, 'safe_path', False) and sys.path[:1] == ['']: del sys.path[0]",
+  'from piton.worker import main',
+  'main()',
+].join('\n');
+
 export class SpawnLauncher implements Launcher {
   readonly kind = 'spawn';
 
@@ -29,10 +46,11 @@ export class SpawnLauncher implements Launcher {
     return Promise.resolve(
       new ChildProcessHandle({
         command: spec.python,
-        args: ['-m', 'piton.worker', ...workerArgs(spec)],
+        args: ['-c', WORKER_LAUNCHER, ...workerArgs(spec)],
         env: workerEnv(spec),
         cwd: spec.cwd,
         onLine: spec.onOutput,
+        group: true,
       }),
     );
   }

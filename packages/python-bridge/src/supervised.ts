@@ -29,6 +29,7 @@ import { outputSink } from './output.js';
 import { residentBytes } from './process.js';
 import { resolvePython } from './python-executable.js';
 import { checkPathEntries, poolStartError } from './start-checks.js';
+import { sweepStaleSocketDirs } from './socket-dir.js';
 import type { PoolStats } from './stats.js';
 import { traceCall, tracingCalls, type CallTraceContext } from './tracing.js';
 import { hostChildren } from './remote/hosts.js';
@@ -90,7 +91,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   let python: string;
   try {
     await checkPathEntries(options.path, options.cwd);
-    python = await resolvePython(options.python, options.cwd);
+    python = await resolvePython(options.python, options.cwd, options.startTimeout);
   } catch (error) {
     unfollow?.();
     throw error;
@@ -98,6 +99,8 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const lifecycle = new PoolLifecycle(ctx.system, ctx.path);
   // One identity per pool incarnation: the reentrancy rule refuses calls to it from its own callbacks.
   const callbacks = options.expose && new ExposedFunctions(options.expose, {}, `the pool ${String(ctx.path)}`);
+  // Socket directories of Node processes that were SIGKILLed (nothing else leaves them behind).
+  await sweepStaleSocketDirs();
   const recyclers = new WeakMap<Interpreter, () => void>();
   const overMemory = new WeakSet<Interpreter>();
   const memoryLimit = memoryPolicy(options.maxMemoryPerWorker);
@@ -127,6 +130,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       maxMessageSize: options.maxMessageSize,
       allowModules: options.allowModules,
       allowPrivate: options.allowPrivate,
+      allowReexports: options.allowReexports,
       onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
       callbacks,
     }),

@@ -1,6 +1,7 @@
 import { isIgnore, worker, type ExitReason, type Ignore, type StartContext, type StartFn, type StartedChild } from '@piton/core';
 import { WorkerExitedError } from './errors.js';
-import { Interpreter, type ExitInfo, type InterpreterOptions } from './interpreter.js';
+import type { ExitInfo, Interpreter, InterpreterOptions } from './interpreter.js';
+import { LiveInterpreters } from './live-interpreters.js';
 
 /** What every worker of one pool shares: how to start an interpreter, and where to report it. */
 export interface WorkerEnvironment {
@@ -51,6 +52,7 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
   return async (ctx: StartContext): Promise<StartedChild<unknown> | Ignore> => {
     const incarnation: Incarnation = {};
     const workerId = String(ctx.id);
+    const lives = new LiveInterpreters();
 
     const serve = (interpreter: Interpreter, self: { cast(msg: Message): void }) => {
       if (incarnation.ending) {
@@ -64,7 +66,7 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
 
     const child = await worker<Incarnation, PythonWorkerRequest, PythonWorkerInfo | undefined, Message>({
       init: async (workerCtx) => {
-        const interpreter = await Interpreter.start(env.interpreterOptions(workerId));
+        const interpreter = await lives.start(env.interpreterOptions(workerId));
         watch(interpreter, workerCtx);
         serve(interpreter, workerCtx.self);
         return incarnation;
@@ -87,7 +89,7 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
         state.interpreter = undefined;
         await env.onLeave(old);
         await old.stop();
-        const fresh = await Interpreter.start(env.interpreterOptions(workerId));
+        const fresh = await lives.start(env.interpreterOptions(workerId));
         watch(fresh, workerCtx);
         serve(fresh, workerCtx.self);
         return state;
@@ -111,10 +113,10 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
       });
     }
 
-    // The actor has exited only once its interpreter has too: a pool's stop() must not resolve
-    // while a killed interpreter is still being reaped.
+    // The actor has exited only once its interpreters have too (the one serving, one being
+    // recycled, one starting): a pool's stop() must not resolve while any of them runs.
     const exited = child.exited.then(async (reason) => {
-      await incarnation.interpreter?.exited;
+      await lives.allExited();
       return reason;
     });
 
@@ -126,7 +128,7 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
       inspect: () => ({ info: incarnation.interpreter ? { pid: incarnation.interpreter.pid } : {} }),
       kill: () => {
         incarnation.ending = true;
-        incarnation.interpreter?.kill();
+        lives.killAll();
         child.kill();
       },
     };

@@ -29,7 +29,7 @@ describe('agent protocol', () => {
         'agent start',
         ['start', 1, {
           id: 'host-1/python-1', path: ['/srv/app'], preload: ['model'], maxMessageSize: 67108864,
-          allowModules: [], allowPrivate: false, env: { OMP_NUM_THREADS: '1', DEBUG: null }, cwd: null,
+          allowModules: [], allowPrivate: false, allowReexports: [], env: { OMP_NUM_THREADS: '1', DEBUG: null }, cwd: null,
         }],
       ],
     ];

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +114,48 @@ describe('resolvePython', function () {
       }
       expect(error).to.be.instanceOf(InterpreterStartError);
       expect((error as Error).message).to.contain('broken install: libpython missing');
+    });
+  });
+
+  describe('a probe that cannot succeed', () => {
+    function alive(pid: number): boolean {
+      try {
+        process.kill(pid, 0);
+        return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      } catch {
+        return false;
+      }
+    }
+
+    it('gives up a wrapper that hangs at the given limit, and kills it and what it started', async () => {
+      const pidFile = join(scratch, 'child.pid');
+      const hangs = join(scratch, 'hanging-python');
+      writeFileSync(hangs, `#!/bin/sh\nsleep 600 &\necho $! > "${pidFile}"\nwait\n`);
+      chmodSync(hangs, 0o755);
+      const started = performance.now();
+      const error = await resolvePython(hangs, scratch, 500).catch((e: unknown) => e);
+      expect(performance.now() - started).to.be.below(5_000);
+      expect(error).to.be.instanceOf(InterpreterStartError);
+      expect((error as Error).message).to.contain(`cannot run Python "${hangs}": it did not answer within 500 ms (startTimeout) and was killed`);
+      const sleeper = Number(readFileSync(pidFile, 'utf8'));
+      const deadline = Date.now() + 5_000;
+      while (alive(sleeper) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(alive(sleeper), `the wrapper's child ${sleeper}`).to.equal(false);
+    });
+
+    it('names a program that is not a Python (it echoes its arguments), not what it printed', async () => {
+      const error = await resolvePython('/bin/echo', scratch).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(InterpreterStartError);
+      expect((error as Error).message).to.match(/^cannot run Python "\/bin\/echo": it is not a Python interpreter/);
+    });
+
+    it('names a working directory that does not exist, not the interpreter', async () => {
+      const missing = join(scratch, 'no-such-dir');
+      const error = await resolvePython(VENV_PYTHON, missing).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(InterpreterStartError);
+      expect((error as Error).message).to.equal(
+        `cannot start Python "${VENV_PYTHON}": the working directory "${missing}" does not exist (options.cwd)`,
+      );
     });
   });
 });

@@ -249,6 +249,8 @@ class Agent:
             argv += ["--allow-module", module]
         if spec.allow_private:
             argv.append("--allow-private")
+        for module in spec.allow_reexports:
+            argv += ["--allow-reexports", module]
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     env=env, cwd=spec.cwd, pass_fds=(write_fd,), start_new_session=True)

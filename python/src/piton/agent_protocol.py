@@ -24,7 +24,8 @@ SIGNALS = ("SIGTERM", "SIGKILL")
 class StartSpec:
     """The body of ``start``: how to run one interpreter (the worker's command-line options)."""
 
-    __slots__ = ("id", "path", "preload", "max_message_size", "allow_modules", "allow_private", "env", "cwd")
+    __slots__ = ("id", "path", "preload", "max_message_size", "allow_modules", "allow_private", "allow_reexports",
+                 "env", "cwd")
 
     def __init__(self, body: Dict[str, Any]) -> None:
         self.id = _str("start", "id", body.get("id"))
@@ -36,6 +37,7 @@ class StartSpec:
         self.max_message_size = size
         self.allow_modules = _strs("start", "allowModules", body.get("allowModules", []))
         self.allow_private = body.get("allowPrivate", False) is True
+        self.allow_reexports = _strs("start", "allowReexports", body.get("allowReexports", []))
         env = body.get("env") or {}
         if not isinstance(env, dict) or not all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in env.items()):
             raise ProtocolError("start: env must be a map of string to string or nil")

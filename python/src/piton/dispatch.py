@@ -5,6 +5,13 @@ modules named by ``--allow-module``, are callable: a request can never reach ``o
 ``builtins.eval`` unless the user allowed that module. Names starting with ``_`` are refused
 unless ``--allow-private``. A module's location is checked *before* it is imported, so a refused
 module's top-level code never runs.
+
+A name must also be *at home* where it is called: the module a function (or class, or callable
+object) was defined in must itself be callable under these rules. A path module that does
+``from os import system`` or ``from json import loads`` does not make ``system`` or ``loads``
+callable (their homes, ``posix`` and ``json``, are not), while a package re-exporting its own
+submodule's function (``from .impl import run``) does. ``--allow-reexports MODULE`` lifts this for
+one module, ``--allow-reexports '*'`` for all; a module named by ``--allow-module`` is opened whole.
 """
 
 from __future__ import annotations
@@ -30,22 +37,24 @@ class Resolver:
         paths: Iterable[str] = (),
         allow_modules: Iterable[str] = (),
         allow_private: bool = False,
+        allow_reexports: Iterable[str] = (),
     ) -> None:
         self.paths: List[str] = [os.path.realpath(p) for p in paths]
         self.allow_modules = frozenset(allow_modules)
         self.allow_private = allow_private
+        self.allow_reexports = frozenset(allow_reexports)
         self._modules: Dict[str, ModuleType] = {}
-        # (module, function) names that passed every check, with their module: the checks depend
-        # on the names alone, so they need not run again. The attribute itself is still looked up
-        # on each call, so a function the module rebinds is the one called.
-        self._checked: Dict[Tuple[str, str], ModuleType] = {}
+        # (module, function) names that passed every check, with their module and the object that
+        # passed: the attribute is still looked up on each call, and a module that rebinds it to
+        # another object has that object checked again.
+        self._checked: Dict[Tuple[str, str], Tuple[ModuleType, object]] = {}
 
     def resolve(self, module: str, function: str) -> Callable[..., Any]:
-        mod = self._checked.get((module, function))
-        if mod is not None:
-            fn = getattr(mod, function, None)
-            if callable(fn):
-                return fn
+        checked = self._checked.get((module, function))
+        if checked is not None:
+            fn = getattr(checked[0], function, None)
+            if fn is checked[1]:
+                return fn  # type: ignore[return-value]
         mod = self.module(module)
         if not function.isidentifier():
             raise AttributeError(f"{function!r} is not a function name (module {module!r})")
@@ -56,10 +65,30 @@ class Resolver:
             raise AttributeError(f"module {module!r} has no function {function!r}") from None
         if not callable(fn):
             raise TypeError(f"{module}.{function} is not callable: it is a {type(fn).__name__}")
+        self._check_home(module, function, fn)
         if len(self._checked) >= _MAX_CHECKED:  # a module's __getattr__ may answer any name
             self._checked.clear()
-        self._checked[(module, function)] = mod
+        self._checked[(module, function)] = (mod, fn)
         return fn
+
+    def _check_home(self, module: str, function: str, fn: object) -> None:
+        """Refuses a name the module took from elsewhere (``from os import system``) unless its
+        home is callable too, or re-exports are allowed for this module."""
+        if module in self.allow_modules or module in self.allow_reexports or "*" in self.allow_reexports:
+            return
+        # A function's, class's or callable object's __module__ (an instance answers its class's):
+        # functools.partial objects and such answer 'functools', and are refused like the rest.
+        home = getattr(fn, "__module__", None)
+        if home == module:
+            return
+        home_module = sys.modules.get(home) if isinstance(home, str) else None
+        if home_module is not None and (home in self.allow_modules or self._allowed_file(home_module)):
+            return
+        raise PermissionError(
+            f"{module}.{function} is defined in module {home!r}, which is not under the worker's paths: "
+            f"names a module imports from elsewhere are not callable through it unless re-exports are "
+            f"allowed for {module!r} (--allow-reexports)"
+        )
 
     def module(self, name: str) -> ModuleType:
         cached = self._modules.get(name)

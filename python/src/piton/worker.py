@@ -1,7 +1,8 @@
 """The worker process: ``python -m piton.worker --endpoint ENDPOINT [--path DIR]...``.
 
-Start-up order: tie the worker's life to its parent (PR_SET_PDEATHSIG on Linux, then the
-``--parent-pid`` check, then a watchdog thread), put ``--path`` directories at the front of
+Start-up order: lead a process group of its own and fork its guard (``group.py``: whatever a
+call starts dies with the worker), tie the worker's life to its parent (PR_SET_PDEATHSIG on Linux,
+then the ``--parent-pid`` check, then a watchdog thread), put ``--path`` directories at the front of
 ``sys.path``, import ``--preload`` modules, bind a REP socket, serve until ``stop`` or SIGTERM.
 
 Exit codes: 0 after ``stop`` or on SIGTERM; 2 after a protocol version mismatch; 3 when a preload
@@ -27,6 +28,7 @@ from typing import Iterator, List, NoReturn, Optional, Sequence
 # thread pool are started inside main(), with SIGTERM blocked, so that the kernel delivers
 # SIGTERM to the main thread.
 from .errors import Terminated
+from .group import lead_own_group, start_guard
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 
 __all__ = ["main", "parse_args", "EXIT_OK", "EXIT_FAILED", "EXIT_VERSION_MISMATCH", "EXIT_PRELOAD_FAILED",
@@ -64,6 +66,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="bind as a CURVE server; key and allowed clients from the environment (piton.curve)")
     parser.add_argument("--endpoint-fd", type=int, default=None, metavar="FD",
                         help="write the bound endpoint (e.g. the port chosen for tcp://ADDR:0) to FD, then close it")
+    parser.add_argument("--allow-reexports", action="append", default=[], metavar="MODULE",
+                        help="callable names of MODULE may be defined elsewhere ('*': of every module; repeatable)")
     return parser.parse_args(argv)
 
 
@@ -92,9 +96,17 @@ def _set_parent_death_signal() -> None:
         pass  # the watchdog thread still catches an orphaned worker
 
 
+#: The pid of this worker's group guard (``group.py``), if it has one.
+_guard_pid: Optional[int] = None
+
+
 def _orphaned(expected_parent: int) -> NoReturn:
     sys.stderr.write(f"piton: parent process {expected_parent} is gone; worker exits\n")
     sys.stderr.flush()
+    if _guard_pid is None and os.getpgrp() == os.getpid():
+        # No guard to end the group once this process is gone (not Linux): end it now, this
+        # process included, so nothing a call started outlives the parent either.
+        os.killpg(os.getpgrp(), signal.SIGKILL)
     os._exit(EXIT_ORPHANED)
 
 
@@ -164,6 +176,10 @@ def _sigterm_blocked() -> Iterator[None]:
 
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     args = parse_args(argv)
+    # First, while this is the only thread: the guard must be forked before any other starts.
+    global _guard_pid
+    if lead_own_group():
+        _guard_pid = start_guard()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # stdout is a pipe to the pool, which logs it line by line: a block buffer would hold prints
     # back until 8 KiB have piled up or the worker exits.
@@ -188,7 +204,7 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     with _sigterm_blocked():  # a preload may start threads too (numpy's, the user's own)
         _preload(args.preload)
 
-    handler = Handler(Resolver(args.path, args.allow_module, args.allow_private), args.max_message_size)
+    handler = Handler(Resolver(args.path, args.allow_module, args.allow_private, args.allow_reexports), args.max_message_size)
     code = EXIT_FAILED
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)  # inside: a SIGTERM from here on exits 0

@@ -21,6 +21,7 @@ export interface StartBody {
   maxMessageSize: number;
   allowModules: string[];
   allowPrivate: boolean;
+  allowReexports: string[];
   env: Record<string, string | null>;
   cwd: string | null;
 }

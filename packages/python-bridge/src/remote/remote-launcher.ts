@@ -41,6 +41,7 @@ export class RemoteLauncher implements Launcher {
         maxMessageSize: spec.maxMessageSize,
         allowModules: spec.allowModules ?? [],
         allowPrivate: spec.allowPrivate ?? false,
+        allowReexports: spec.allowReexports ?? [],
         env: Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, v ?? null])),
         cwd: spec.cwd ?? null,
       },

@@ -1,0 +1,135 @@
+// Each interpreter leads a process group of its own: whatever a call starts (a subprocess, a fork)
+// ends with its interpreter, whether it is timed out, stopped, or its Node process is SIGKILLed;
+// and signals sent to Node's process group (a terminal's SIGHUP, a process manager's SIGTERM) do
+// not reach the interpreters: Node decides.
+import { expect } from 'chai';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { CallTimeoutError, PythonPool } from '@piton/python-bridge';
+import { eventually, fixtures, isAlive } from './helpers.js';
+
+function processGroupOf(pid: number): number {
+  // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces, so split after ')'.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
+/** A pool's call starts a subprocess and a fork; returns their pids, both alive. */
+async function startChildren(pool: PythonPool): Promise<number[]> {
+  const children = [await pool.call<number>('runaways', 'spawn_child'), await pool.call<number>('runaways', 'fork_child')];
+  for (const pid of children) expect(isAlive(pid), `child ${pid}`).to.equal(true);
+  return children;
+}
+
+describe('process groups: nothing a call starts outlives its interpreter', function () {
+  this.timeout(30_000);
+  let pool: PythonPool;
+
+  beforeEach(async () => {
+    pool = await PythonPool.start({ size: 1, path: fixtures });
+  });
+
+  afterEach(() => pool.stop());
+
+  it('each interpreter leads a process group of its own, not Node\'s', () => {
+    const { pid } = pool.interpreters()[0]!;
+    expect(processGroupOf(pid)).to.equal(pid);
+    expect(processGroupOf(pid)).to.not.equal(processGroupOf(process.pid));
+  });
+
+  it('a subprocess and a fork started by a call end when a later call times out', async () => {
+    const interpreter = pool.interpreters()[0]!.pid;
+    const children = await startChildren(pool);
+    const error = await pool.call('calls', 'sleep', [60], { timeout: 300 }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(CallTimeoutError);
+    await eventually(() => !isAlive(interpreter), `interpreter ${interpreter} to be gone`);
+    await eventually(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
+    await pool.whenReady();
+    expect(await pool.call('runaways', 'pid')).to.equal(pool.interpreters()[0]!.pid);
+  });
+
+  it('a subprocess and a fork started by a call end with pool.stop()', async () => {
+    const interpreter = pool.interpreters()[0]!.pid;
+    const children = await startChildren(pool);
+    await pool.stop();
+    expect(isAlive(interpreter)).to.equal(false);
+    await eventually(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
+  });
+
+  it('a fork ends when its interpreter dies on its own', async () => {
+    const interpreter = pool.interpreters()[0]!.pid;
+    const children = await startChildren(pool);
+    process.kill(interpreter, 'SIGKILL'); // the interpreter alone, as a crash would
+    await eventually(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
+  });
+
+  it('what escapes (SECURITY.md): a grandchild that leaves the group with setsid', async () => {
+    const escaped = await pool.call<number>('runaways', 'spawn_detached_child');
+    try {
+      await pool.stop();
+      expect(isAlive(escaped), 'a setsid() grandchild survives the pool').to.equal(true);
+    } finally {
+      process.kill(escaped, 'SIGKILL');
+    }
+  });
+});
+
+describe('process groups: the Node process and its group', function () {
+  this.timeout(30_000);
+  let child: ChildProcessWithoutNullStreams;
+  let lines: AsyncIterableIterator<string>;
+  let reader: Interface;
+
+  async function next(): Promise<unknown> {
+    const { value, done } = await lines.next();
+    expect(done, 'the Node process ended early').to.not.equal(true);
+    return JSON.parse(value as string);
+  }
+
+  beforeEach(() => {
+    // In a process group of its own, so that the test can signal that group as a terminal would.
+    child = spawn(process.execPath, ['--import', 'tsx', join(fixtures, 'hold-children.ts')], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      detached: true,
+    }) as unknown as ChildProcessWithoutNullStreams;
+    reader = createInterface({ input: child.stdout });
+    lines = reader[Symbol.asyncIterator]();
+  });
+
+  afterEach(async () => {
+    reader.close();
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  });
+
+  it('a subprocess and a fork started by a call end when the Node process is SIGKILLed', async () => {
+    const { interpreter, children } = (await next()) as { interpreter: number; children: number[] };
+    for (const pid of [interpreter, ...children]) expect(isAlive(pid)).to.equal(true);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    await eventually(() => [interpreter, ...children].every((pid) => !isAlive(pid)), 'the interpreter and its children to be gone');
+  });
+
+  it("SIGHUP, SIGTERM and SIGUSR1 sent to Node's process group do not reach its interpreters", async () => {
+    const { interpreter, children } = (await next()) as { interpreter: number; children: number[] };
+    for (const signal of ['SIGHUP', 'SIGTERM', 'SIGUSR1'] as const) {
+      child.stdin.write('call\n');
+      expect(await next()).to.equal('calling');
+      process.kill(-child.pid!, signal); // the whole group, as a terminal or a process manager does
+      // Node hears the signal; the call that was running when it came completes, on the same
+      // interpreter (in either order: they are independent).
+      expect([await next(), await next()]).to.have.deep.members([{ signal }, { result: 'slept', pid: interpreter }]);
+    }
+    for (const pid of children) expect(isAlive(pid), `child ${pid}`).to.equal(true);
+    // Node decides: it stops the pool, and everything goes.
+    child.stdin.write('stop\n');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).to.equal(0);
+    await eventually(() => [interpreter, ...children].every((pid) => !isAlive(pid)), 'the interpreter and its children to be gone');
+  });
+});
