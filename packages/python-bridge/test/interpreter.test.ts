@@ -51,7 +51,10 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** Workers started by this Node process, found in /proc by their --parent-pid argument. */
+/**
+ * Workers started by this Node process, found in /proc by their --parent-pid argument (not their
+ * process-group guards, named piton-guard, which die with them).
+ */
 function ourWorkers(): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -59,7 +62,8 @@ function ourWorkers(): number[] {
     try {
       const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const at = args.indexOf('--parent-pid');
-      if (args.includes('piton.worker') && at !== -1 && args[at + 1] === String(process.pid) && isRunning(Number(entry))) {
+      const guard = readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'piton-guard';
+      if (args.some((arg) => arg.includes('piton.worker')) && !guard && at !== -1 && args[at + 1] === String(process.pid) && isRunning(Number(entry))) {
         found.push(Number(entry));
       }
     } catch {
