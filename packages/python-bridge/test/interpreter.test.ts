@@ -171,6 +171,14 @@ describe('Interpreter', function () {
         expect(leftovers()).to.deep.equal([]);
       });
 
+      it('names a working directory that does not exist, not the executable', async () => {
+        const missing = join(scratch, 'no-such-dir');
+        const error = await rejection(Interpreter.start(options({ cwd: missing })));
+        expect(error).to.be.instanceOf(InterpreterStartError);
+        expect((error as Error).message).to.contain(`could not be spawned from "${python}": the working directory "${missing}" does not exist`);
+        expect(leftovers()).to.deep.equal([]);
+      });
+
       it('kills an interpreter that does not report ready in time', async () => {
         const error = await rejection(Interpreter.start(options({ preload: ['slow_preload'], startTimeout: 1_000 })));
         expect(error).to.be.instanceOf(InterpreterStartError);
