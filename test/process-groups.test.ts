@@ -5,7 +5,8 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { CallTimeoutError, PythonPool } from '@piton/python-bridge';
@@ -49,6 +50,21 @@ describe('process groups: nothing a call starts outlives its interpreter', funct
     await eventually(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
     await pool.whenReady();
     expect(await pool.call('runaways', 'pid')).to.equal(pool.interpreters()[0]!.pid);
+  });
+
+  it('the subprocess and fork a call started end when that call times out', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'piton-groups-'));
+    try {
+      const pidFile = join(scratch, 'children');
+      const error = await pool.call('runaways', 'start_children_then_hang', [pidFile], { timeout: 3_000 }).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(CallTimeoutError);
+      expect(existsSync(pidFile), 'the call started its children before it timed out').to.equal(true);
+      const children = readFileSync(pidFile, 'utf8').split(' ').map(Number);
+      expect(children).to.have.length(2);
+      await eventually(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   it('a subprocess and a fork started by a call end with pool.stop()', async () => {

@@ -58,3 +58,13 @@ def test_a_fork_of_the_worker_dies_with_it(fresh_worker, how):
     fresh_worker.wait()
     assert wait_until(lambda: not _alive(fork)), f"fork {fork} outlived the worker"
     assert wait_until(lambda: not _group_members(fresh_worker.process.pid)), "the group outlived the worker"
+
+
+def test_on_its_way_out_the_worker_reaps_its_guard_no_zombie_is_left(fresh_worker):
+    assert fresh_worker.request("hello", 1)[0] == "ready"
+    pid = fresh_worker.process.pid
+    guard = next(p for p, comm in _group_members(pid).items() if comm == GUARD_NAME.decode())
+    assert fresh_worker.request("stop")[0] == "bye"
+    assert fresh_worker.wait() == 0
+    # Reaped by the worker, so not even a zombie waits for the system's reaper.
+    assert not os.path.exists(f"/proc/{guard}")

@@ -13,7 +13,7 @@ function isOurWorker(pid: number): boolean {
   try {
     const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const parent = args.indexOf('--parent-pid');
-    return args.includes('piton.worker') && args[parent + 1] === String(process.pid);
+    return args.some((arg) => arg.includes('piton.worker')) && args[parent + 1] === String(process.pid);
   } catch {
     return false;
   }

@@ -26,6 +26,7 @@ import {
 } from './errors.js';
 import type { LaunchedProcess, Launcher, LaunchSpec } from './launcher.js';
 import type { ProcessExit } from './process.js';
+import { badDirectory } from './python-executable.js';
 import {
   encodeBatch,
   encodeCall,
@@ -205,8 +206,10 @@ export class Interpreter {
     const exit = await this.exited;
     const spawnError = this.#exit?.spawnError;
     const tail = this.#process.stderrTail();
+    // spawn() says ENOENT for a missing cwd as for a missing executable: name the real one.
+    const noDirectory = spawnError && opts.cwd !== undefined ? badDirectory(opts.cwd) : undefined;
     const message = spawnError
-      ? `Python interpreter ${this.id} could not be spawned from "${opts.python}": ${spawnError.message}`
+      ? `Python interpreter ${this.id} could not be spawned from "${opts.python}": ${noDirectory ?? spawnError.message}`
       : withTail(`Python interpreter ${this.id} (${opts.python}) ${failure}`, tail);
     throw new InterpreterStartError(message, {
       exitCode: exit.code,

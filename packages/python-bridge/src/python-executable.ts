@@ -74,7 +74,7 @@ function cannotRun(candidate: string, why: string, stderr: string, cause?: unkno
 }
 
 /** Why `cwd` cannot be a working directory, or `undefined` if it can. */
-function badDirectory(cwd: string): string | undefined {
+export function badDirectory(cwd: string): string | undefined {
   try {
     return statSync(cwd).isDirectory() ? undefined : `the working directory "${cwd}" is not a directory (options.cwd)`;
   } catch {

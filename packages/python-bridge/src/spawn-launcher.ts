@@ -30,14 +30,11 @@ export function workerEnv(spec: Pick<LaunchSpec, 'env'>): NodeJS.ProcessEnv {
  * run in every interpreter; `-P` fixes that only from Python 3.11 on. The launcher drops that
  * first entry (unless safe-path mode already left it out) before anything is imported, and leaves
  * `PYTHONPATH` and `path` as they are. Nothing is set in the environment, so subprocesses of
- * user code see the ordinary `sys.path` rules.
+ * user code see the ordinary `sys.path` rules. One line, so that `ps` shows it whole.
  */
-export const WORKER_LAUNCHER = [
-  'import sys',
-  "if not getattr(sys.flags, 'safe_path', False) and sys.path[:1] == ['']: del sys.path[0]",
-  'from piton.worker import main',
-  'main()',
-].join('\n');
+export const WORKER_LAUNCHER =
+  "import sys; sys.path[:1] == [''] and not getattr(sys.flags, 'safe_path', False) and sys.path.pop(0); " +
+  'from piton.worker import main; main()';
 
 export class SpawnLauncher implements Launcher {
   readonly kind = 'spawn';

@@ -54,7 +54,10 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** Workers started by this Node process, found in /proc by their --parent-pid argument. */
+/**
+ * Workers started by this Node process, found in /proc by their --parent-pid argument (not their
+ * process-group guards, named piton-guard, which die with them).
+ */
 function ourWorkers(): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -62,7 +65,8 @@ function ourWorkers(): number[] {
     try {
       const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const at = args.indexOf('--parent-pid');
-      if (args.includes('piton.worker') && at !== -1 && args[at + 1] === String(process.pid) && isRunning(Number(entry))) {
+      const guard = readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'piton-guard';
+      if (args.some((arg) => arg.includes('piton.worker')) && !guard && at !== -1 && args[at + 1] === String(process.pid) && isRunning(Number(entry))) {
         found.push(Number(entry));
       }
     } catch {
@@ -167,6 +171,14 @@ describe('Interpreter', function () {
         const error = await rejection(Interpreter.start(options({ python: join(scratch, 'no-such-python') })));
         expect(error).to.be.instanceOf(InterpreterStartError);
         expect((error as Error).message).to.contain('could not be spawned').and.contain('ENOENT');
+        expect(leftovers()).to.deep.equal([]);
+      });
+
+      it('names a working directory that does not exist, not the executable', async () => {
+        const missing = join(scratch, 'no-such-dir');
+        const error = await rejection(Interpreter.start(options({ cwd: missing })));
+        expect(error).to.be.instanceOf(InterpreterStartError);
+        expect((error as Error).message).to.contain(`could not be spawned from "${python}": the working directory "${missing}" does not exist`);
         expect(leftovers()).to.deep.equal([]);
       });
 

@@ -12,6 +12,10 @@ thread or import of user code, that holds no file of the worker (its stdio is ``
 ignores the signals a stop sends to the group, and waits for its own parent-death signal: when the
 worker is gone, for whatever reason, the guard SIGKILLs the group, itself included.
 
+On its way out (``stop``, SIGTERM, a dead parent) the worker ends the group itself and reaps those
+members that are its children, the guard among them: only a worker that is SIGKILLed leaves its
+guard (and what its calls started) to the system's reaper, as any orphan.
+
 What still escapes: a process that leaves the group (``setsid``, ``setpgid``, a daemonising
 double fork) is out of reach of the group and of the guard.
 """
@@ -21,9 +25,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Optional
+import time
+from typing import Dict, Optional
 
-__all__ = ["lead_own_group", "start_guard", "GUARD_NAME", "GUARD_SIGNAL"]
+__all__ = ["lead_own_group", "start_guard", "end_group", "GUARD_NAME", "GUARD_SIGNAL"]
 
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
@@ -31,6 +36,8 @@ PR_SET_NAME = 15
 GUARD_NAME = b"piton-guard"
 #: The guard's parent-death signal: one that a stop never sends to the group.
 GUARD_SIGNAL = signal.SIGUSR2
+#: How long the worker waits on its way out for the members it killed to be reaped, in seconds.
+REAP_WAIT = 0.5
 #: Signals the group may receive that must not end the guard before the worker.
 _IGNORED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGPIPE, signal.SIGQUIT)
 
@@ -91,3 +98,55 @@ def _guard(libc: "object", leader: int) -> None:  # pragma: no cover - runs in t
     while os.getppid() == leader:
         signal.sigwait({GUARD_SIGNAL})
     os.killpg(leader, signal.SIGKILL)
+
+
+def _members(pgid: int) -> Optional[Dict[int, int]]:
+    """pid → parent pid of the live processes of group ``pgid``; ``None`` without /proc."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    members = {}
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[0] != b"Z" and int(fields[2]) == pgid:
+            members[int(entry)] = int(fields[1])
+    return members
+
+
+def end_group() -> None:
+    """SIGKILLs the other members of the group this process leads (what its calls started, and
+    its guard, whose job this is then done), and reaps those that are its own children, so that
+    none is left as a zombie. Without /proc, nothing is done: the Node side ends the group."""
+    me = os.getpid()
+    if os.getpgrp() != me:
+        return
+    members = _members(me)
+    if not members:
+        return
+    children = set()
+    for pid, parent in members.items():
+        if pid == me:
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+        if parent == me:
+            children.add(pid)
+    deadline = time.monotonic() + REAP_WAIT
+    while children and time.monotonic() < deadline:
+        for pid in list(children):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] != 0:
+                    children.discard(pid)
+            except ChildProcessError:
+                children.discard(pid)
+        if children:
+            time.sleep(0.002)

@@ -28,7 +28,7 @@ from typing import Iterator, List, NoReturn, Optional, Sequence
 # thread pool are started inside main(), with SIGTERM blocked, so that the kernel delivers
 # SIGTERM to the main thread.
 from .errors import Terminated
-from .group import lead_own_group, start_guard
+from .group import end_group, lead_own_group, start_guard
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 
 __all__ = ["main", "parse_args", "EXIT_OK", "EXIT_FAILED", "EXIT_VERSION_MISMATCH", "EXIT_PRELOAD_FAILED",
@@ -103,9 +103,9 @@ _guard_pid: Optional[int] = None
 def _orphaned(expected_parent: int) -> NoReturn:
     sys.stderr.write(f"piton: parent process {expected_parent} is gone; worker exits\n")
     sys.stderr.flush()
-    if _guard_pid is None and os.getpgrp() == os.getpid():
-        # No guard to end the group once this process is gone (not Linux): end it now, this
-        # process included, so nothing a call started outlives the parent either.
+    end_group()  # what calls started, and the guard: nothing outlives the parent
+    if _guard_pid is None and os.getpgrp() == os.getpid() and not sys.platform.startswith("linux"):
+        # No /proc to find the members by: end the whole group, this process included.
         os.killpg(os.getpgrp(), signal.SIGKILL)
     os._exit(EXIT_ORPHANED)
 
@@ -150,6 +150,9 @@ def _exit(code: int) -> NoReturn:
     # expects the process to end right after `bye`. atexit handlers still run.
     try:
         atexit._run_exitfuncs()
+        # After the user's atexit handlers (which may stop their subprocesses gracefully): what
+        # is left of the group goes, and the guard is reaped rather than left to the system.
+        end_group()
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
