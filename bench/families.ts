@@ -5,6 +5,7 @@ import { runCpu } from './cpu.js';
 import { runData } from './data.js';
 import { runFairness } from './fairness.js';
 import { runLatency } from './latency.js';
+import { runMetrics } from './metrics.js';
 import { runNodeProfile } from './node-profile.js';
 import type { BenchContext } from './lib/context.js';
 import type { Row } from './lib/report.js';
@@ -27,6 +28,7 @@ export const families: Family[] = [
   { name: 'recovery', run: runRecovery },
   { name: 'soak', run: runSoak },
   { name: 'fairness', run: runFairness },
+  { name: 'metrics', run: runMetrics },
   { name: 'profile', run: runProfile },
   { name: 'node-profile', run: runNodeProfile },
   { name: 'codec', run: runCodec },

@@ -12,10 +12,12 @@
  *
  * `pool` is the pool's path (`python-pool-1/root`, `app/root/py`), stable across restarts of a
  * pool mounted in a tree. Counters and gauges are read from `stats()` when the registry is
- * scraped: they cost nothing per call. The histogram observes each call through the
- * `piton:pool:call` tracing channel (see tracing.ts), which the exporter subscribes to.
+ * scraped: they cost nothing per call. The histogram counts each call (see metrics-histogram.ts)
+ * as it settles, through the `piton:pool:call` tracing channel (see tracing.ts), which the
+ * exporter subscribes to.
  */
-import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
+import { Counter, Gauge, register as defaultRegistry, type Registry } from 'prom-client';
+import { CountedHistogram, type BucketCounts } from './metrics-histogram.js';
 import { CALL_OUTCOMES, RESTART_CAUSES } from './stats.js';
 import type { PoolRef } from './supervised.js';
 import { callChannel, type CallTraceContext } from './tracing.js';
@@ -111,7 +113,7 @@ export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMe
       for (const { pool, stats } of statsOf()) this.set({ pool }, stats.queued);
     },
   });
-  const durations = new Histogram({
+  const durations = new CountedHistogram({
     name: 'piton_pool_call_duration_seconds',
     help: 'Time a call waited for an interpreter (phase "wait") and ran on it (phase "run").',
     labelNames: ['pool', 'phase'] as const,
@@ -119,10 +121,10 @@ export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMe
     registers,
   });
 
-  // One histogram child per pool and phase, made up front: no label hashing per call.
-  const observers = new Map<string, Record<Phase, Histogram.Internal<'pool' | 'phase'>>>();
+  // One series per pool and phase, made up front: no label hashing per call.
+  const observers = new Map<string, Record<Phase, BucketCounts>>();
   for (const { path } of list) {
-    observers.set(path, { wait: durations.labels({ pool: path, phase: 'wait' }), run: durations.labels({ pool: path, phase: 'run' }) });
+    observers.set(path, { wait: durations.series({ pool: path, phase: 'wait' }), run: durations.series({ pool: path, phase: 'run' }) });
     // Series exist from the first scrape, before any call, so rates start at 0 rather than absent.
     for (const outcome of CALL_OUTCOMES) calls.inc({ pool: path, outcome }, 0);
   }
