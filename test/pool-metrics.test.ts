@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import { tracingChannel } from 'node:diagnostics_channel';
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { CALL_CHANNEL, PythonError, PythonPool, type CallTraceContext } from '@piton/python-bridge';
+import { ActorSystem, NoProcessError, supervisor } from '@piton/core';
+import { CALL_CHANNEL, pythonPool, PythonError, PythonPool, type CallTraceContext, type PoolRef } from '@piton/python-bridge';
 import { poolMetrics, type PoolMetrics } from '@piton/python-bridge/metrics';
 import { fixtures, parsePrometheusText, promValue, type PromExposition } from './helpers.js';
 
@@ -73,6 +74,44 @@ describe('PythonPool: Prometheus metrics and tracing', () => {
     expect(() => poolMetrics({} as never)).to.throw(TypeError, 'expected a pool');
     expect(() => poolMetrics(pool, { registry: new Registry(), prefix: 'x' } as never)).to.throw(TypeError, '"prefix"');
     expect(() => poolMetrics(pool, { registry: new Registry(), buckets: [1, 0.5] })).to.throw(RangeError, 'options.buckets');
+  });
+
+  it('follows a pool mounted in a tree through its whereis handle, across a restart of the pool', async () => {
+    const system = new ActorSystem({ name: 'metered' });
+    try {
+      await system.start(supervisor({ children: [{ id: 'py', name: 'py', type: 'supervisor', start: pythonPool({ size: 1, path: fixtures, intensity: 0 }) }] }));
+      const py = system.whereis<PoolRef>('py');
+      const registry = new Registry();
+      metrics = poolMetrics(py, { registry });
+      await py.call('calls', 'echo', [1]);
+      const labels = { pool: 'metered/root/py' };
+      expect(promValue((await scrape(registry)).samples, 'piton_pool_calls_total', { ...labels, outcome: 'ok' })).to.equal(1);
+      // intensity 0: the interpreter's death makes the pool give up, and its supervisor restarts it.
+      const restarted = new Promise<void>((resolve) => system.events.on('event', (e) => e.type === 'started' && e.id === 'py' && resolve()));
+      process.kill(py.interpreters()[0]!.pid, 'SIGKILL');
+      await restarted;
+      await py.call('calls', 'echo', [2]);
+      const { samples } = await scrape(registry);
+      // Counters start again with the new incarnation (Prometheus reads that as a counter reset).
+      expect(promValue(samples, 'piton_pool_calls_total', { ...labels, outcome: 'ok' })).to.equal(1);
+      expect(promValue(samples, 'piton_pool_call_duration_seconds_count', { ...labels, phase: 'run' })).to.equal(2);
+    } finally {
+      await system.stop();
+    }
+  });
+
+  it('leaves out of a scrape a pool that has no running incarnation, rather than failing it', async () => {
+    pool = await PythonPool.start({ size: 1, path: fixtures });
+    // What a whereis handle does between two incarnations: its methods reject with NoProcessError.
+    const between = { path: 'app/root/gone', stats: () => Promise.reject(new NoProcessError('registered name "gone"')) };
+    const registry = new Registry();
+    metrics = poolMetrics([pool, between as unknown as PoolRef], { registry });
+    const { samples } = await scrape(registry);
+    expect(samples.some((s) => s.labels.pool === pool.path)).to.equal(true);
+    // Only its (empty) duration series remain: no counter or gauge reads a pool that is not there.
+    const gone = samples.filter((s) => s.labels.pool === 'app/root/gone');
+    expect([...new Set(gone.map((s) => s.family))]).to.deep.equal(['piton_pool_call_duration_seconds']);
+    expect(gone.every((s) => s.value === 0)).to.equal(true);
   });
 
   it('publishes each call on the piton:pool:call tracing channel, with its outcome and timings', async () => {

@@ -18,7 +18,7 @@
  */
 import { Counter, Gauge, register as defaultRegistry, type Registry } from 'prom-client';
 import { CountedHistogram, type BucketCounts } from './metrics-histogram.js';
-import { CALL_OUTCOMES, RESTART_CAUSES } from './stats.js';
+import { CALL_OUTCOMES, RESTART_CAUSES, type PoolStats } from './stats.js';
 import type { PoolRef } from './supervised.js';
 import { callChannel, type CallTraceContext } from './tracing.js';
 
@@ -65,7 +65,19 @@ export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMe
     throw new RangeError(`poolMetrics: options.buckets must be increasing positive numbers of seconds, got ${JSON.stringify(buckets)}`);
   }
   const registers = [registry];
-  const statsOf = () => list.map((pool) => ({ pool: pool.path, stats: pool.stats() }));
+  // Paths are read once: a pool mounted in a tree keeps its path across restarts, and its
+  // `whereis` handle has none while no incarnation runs.
+  const mounted = list.map((pool) => ({ pool, path: pool.path }));
+  /** Each pool's stats now; a pool between two incarnations (its handle's stats() rejects) is left out. */
+  const statsOf = () =>
+    mounted.flatMap(({ pool, path }) => {
+      const stats: PoolStats | Promise<never> = pool.stats();
+      if (stats instanceof Promise) {
+        stats.catch(() => {});
+        return [];
+      }
+      return [{ pool: path, stats }];
+    });
 
   const calls = new Counter({
     name: 'piton_pool_calls_total',
@@ -123,10 +135,8 @@ export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMe
 
   // One series per pool and phase, made up front: no label hashing per call.
   const observers = new Map<string, Record<Phase, BucketCounts>>();
-  for (const { path } of list) {
+  for (const { path } of mounted) {
     observers.set(path, { wait: durations.series({ pool: path, phase: 'wait' }), run: durations.series({ pool: path, phase: 'run' }) });
-    // Series exist from the first scrape, before any call, so rates start at 0 rather than absent.
-    for (const outcome of CALL_OUTCOMES) calls.inc({ pool: path, outcome }, 0);
   }
   const onSettled = (message: unknown) => {
     const context = message as CallTraceContext;
