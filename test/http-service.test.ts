@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, WorkerExitedError } from '@piton/python-bridge';
@@ -51,7 +52,7 @@ describe('examples/http-service (npm run example:service)', function () {
     if (service && service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGKILL');
   });
 
-  it('predicts, probes, exports metrics, counts a killed interpreter as a crash, and drains on SIGTERM', async () => {
+  it('predicts, probes, exports metrics, counts a killed interpreter as a crash, and finishes a request in progress on SIGTERM', async () => {
     service = await startService();
     const { child, base } = service;
 
@@ -97,8 +98,37 @@ describe('examples/http-service (npm run example:service)', function () {
     expect(again.status).to.equal(200);
     expect(JSON.parse(again.body).predictions).to.deep.equal(['versicolor']);
 
+    // A request in progress when SIGTERM comes: its headers are in (the server answered
+    // `100 Continue`), its body comes after the service began shutting down. It is answered.
+    const body = JSON.stringify({ features: [[5.1, 3.5, 1.4, 0.2]] });
+    const late = httpRequest(`${base}/predict`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Expect: '100-continue' },
+    });
+    const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      late.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, text }));
+      });
+      late.on('error', reject);
+    });
+    await once(late, 'continue');
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
+    await eventually(() => service!.stderr().includes('"message":"shutting down"'), 'the service began shutting down');
+    // A new connection (not one of fetch's pooled keep-alive sockets, which the server closed).
+    const refused = await new Promise<string | undefined>((resolve) => {
+      const probe = httpRequest(`${base}/healthz`, { agent: false });
+      probe.on('response', (res) => resolve(`answered ${res.statusCode}`));
+      probe.on('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+      probe.end();
+    });
+    expect(refused, 'a new connection during shutdown').to.equal('ECONNREFUSED');
+    late.end(body);
+    const reply = await answered;
+    expect(reply.status, reply.text).to.equal(200);
+    expect(JSON.parse(reply.text)).to.deep.equal({ predictions: ['setosa'] });
     const [code, signal] = await exited;
     expect({ code, signal }, service.stderr()).to.deep.equal({ code: 0, signal: null });
     expect(service.stderr()).to.contain('"message":"stopped"');

@@ -125,18 +125,26 @@ const server = createServer((req, res) => {
 });
 
 /**
- * SIGTERM (a deploy, a scale-down): stop accepting connections, let the requests in progress and
- * the predictions queued finish (bounded by shutdownTimeout), stop the interpreters, exit 0.
+ * SIGTERM (a deploy, a scale-down): stop accepting connections, let the requests in progress
+ * finish (their predictions run on the pool as usual), then let any prediction still queued run
+ * and stop the interpreters, and exit 0. Within Kubernetes' default grace period of 30 s:
+ * SHUTDOWN_GRACE_MS for the requests, then at most 2 × shutdownTimeout for the pool.
  */
+const SHUTDOWN_GRACE_MS = 10_000;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log('shutting down', { signal });
+  // No new connections; idle keep-alive ones close now, busy ones after their response
+  // (`Connection: close`, see send()).
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  log('shutting down', { signal });
+  // A client that keeps its request open past the grace period is cut off.
+  const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  await closed;
+  clearTimeout(cut);
   await pool.stop({ drain: true });
   metrics.close();
-  server.closeIdleConnections();
-  await closed;
   log('stopped', { completed: pool.stats().completed });
   // Nothing is left holding the event loop: the process exits by itself, with code 0. If
   // something did, say so rather than hang a deploy.
