@@ -97,6 +97,7 @@ export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMe
     labelNames: ['pool', 'state'] as const,
     registers,
     collect() {
+      this.reset(); // a pool between two incarnations shows no stale figures
       for (const { pool, stats } of statsOf()) {
         this.set({ pool, state: 'ready' }, stats.ready);
         this.set({ pool, state: 'busy' }, stats.busy);
@@ -122,6 +123,7 @@ export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMe
     labelNames: ['pool'] as const,
     registers,
     collect() {
+      this.reset();
       for (const { pool, stats } of statsOf()) this.set({ pool }, stats.queued);
     },
   });
