@@ -24,10 +24,10 @@ function predict(base: string, body: string): Promise<Reply> {
 }
 
 /** Starts the example as `npm run example:service` would, on a free port; resolves with its URL. */
-async function startService(): Promise<{ child: ChildProcessWithoutNullStreams; base: string; stderr: () => string }> {
+async function startService(env: Record<string, string> = {}): Promise<{ child: ChildProcessWithoutNullStreams; base: string; stderr: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'examples', 'http-service', 'index.ts')], {
     cwd: repoRoot,
-    env: { ...process.env, PORT: '0' },
+    env: { ...process.env, PORT: '0', ...env },
   });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -52,8 +52,9 @@ describe('examples/http-service (npm run example:service)', function () {
     if (service && service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGKILL');
   });
 
-  it('predicts, probes, exports metrics, counts a killed interpreter as a crash, and finishes a request in progress on SIGTERM', async () => {
-    service = await startService();
+  it('predicts, probes, exports metrics, sheds overload with 503, counts a killed interpreter as a crash, and finishes a request in progress on SIGTERM', async () => {
+    // A queue of one, so that overload is reached with a few requests.
+    service = await startService({ MAX_QUEUE: '1' });
     const { child, base } = service;
 
     const ok = await predict(base, JSON.stringify({ features: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] }));
@@ -79,11 +80,38 @@ describe('examples/http-service (npm run example:service)', function () {
     expect(promValue(samples, 'piton_pool_restarts_total', { pool, cause: 'crash' })).to.equal(0);
     expect(samples.some((s) => s.name === 'process_cpu_user_seconds_total')).to.equal(true);
 
-    // Kill one interpreter, found through the supervision tree.
     const tree = JSON.parse((await request(base, '/debug/tree')).body) as SystemTree;
     const workers = tree.children[0]!.children;
     expect(workers.map((w) => w.id)).to.deep.equal(['python-1', 'python-2']);
-    const victim = workers[0]!.info!.pid as number;
+    const pids = workers.map((w) => w.info!.pid as number);
+
+    // Overload: both interpreters held (SIGSTOP) by a prediction each, one more queued, the queue
+    // (MAX_QUEUE=1) full: the next prediction is shed with 503 and Retry-After. Then all resume.
+    const body = JSON.stringify({ features: [[6.3, 3.3, 6.0, 2.5]] });
+    const held: Promise<Reply>[] = [];
+    const gauge = async (name: string, labels: Record<string, string>) =>
+      promValue(parsePrometheusText((await request(base, '/metrics')).body).samples, name, { pool, ...labels });
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    try {
+      held.push(predict(base, body), predict(base, body));
+      await eventually(async () => (await gauge('piton_pool_interpreters', { state: 'busy' })) === 2, 'both interpreters busy');
+      held.push(predict(base, body));
+      await eventually(async () => (await gauge('piton_pool_queue_length', {})) === 1, 'one prediction queued');
+      const shed = await predict(base, body);
+      expect(shed.status, shed.body).to.equal(503);
+      expect(shed.headers.get('retry-after')).to.equal('1');
+      expect(JSON.parse(shed.body).error).to.contain('overloaded');
+    } finally {
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
+    }
+    for (const reply of await Promise.all(held)) {
+      expect(reply.status, reply.body).to.equal(200);
+      expect(JSON.parse(reply.body).predictions).to.deep.equal(['virginica']);
+    }
+    expect(await gauge('piton_pool_calls_total', { outcome: 'queue_full' })).to.equal(1);
+
+    // Kill one interpreter, found through the supervision tree.
+    const victim = pids[0]!;
     expect(workersOf(child.pid)).to.include(victim);
     process.kill(victim, 'SIGKILL');
 
@@ -100,10 +128,10 @@ describe('examples/http-service (npm run example:service)', function () {
 
     // A request in progress when SIGTERM comes: its headers are in (the server answered
     // `100 Continue`), its body comes after the service began shutting down. It is answered.
-    const body = JSON.stringify({ features: [[5.1, 3.5, 1.4, 0.2]] });
+    const lateBody = JSON.stringify({ features: [[5.1, 3.5, 1.4, 0.2]] });
     const late = httpRequest(`${base}/predict`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Expect: '100-continue' },
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(lateBody), Expect: '100-continue' },
     });
     const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
       late.on('response', (res) => {
@@ -125,7 +153,7 @@ describe('examples/http-service (npm run example:service)', function () {
       probe.end();
     });
     expect(refused, 'a new connection during shutdown').to.equal('ECONNREFUSED');
-    late.end(body);
+    late.end(lateBody);
     const reply = await answered;
     expect(reply.status, reply.text).to.equal(200);
     expect(JSON.parse(reply.text)).to.deep.equal({ predictions: ['setosa'] });
