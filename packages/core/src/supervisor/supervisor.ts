@@ -44,7 +44,8 @@
  *
  * ## Dynamic API (see `supervisor-ref.ts`), rejecting with `SupervisorError` and OTP's codes
  * `startChild`, `terminateChild`, `restartChild`, `deleteChild`, `whichChildren`,
- * `countChildren`, `getChildSpec`, `child`. A start failure in `startChild`/`restartChild`
+ * `countChildren`, `getChildSpec`, `child`; `inspect` gives the flags and the subtree, each child
+ * with its status and restarts (starts after its first), for `system.tree()`. A start failure in `startChild`/`restartChild`
  * rejects that call and counts no restart. A supervisor restarted by its parent comes back from
  * its initial spec.
  */
