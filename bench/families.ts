@@ -6,6 +6,7 @@ import { runCpu } from './cpu.js';
 import { runData } from './data.js';
 import { runFairness } from './fairness.js';
 import { runLatency } from './latency.js';
+import { runMetrics } from './metrics.js';
 import { runNodeProfile } from './node-profile.js';
 import { runObserver } from './observer.js';
 import type { BenchContext } from './lib/context.js';
@@ -31,6 +32,7 @@ export const families: Family[] = [
   { name: 'fairness', run: runFairness },
   { name: 'observer', run: runObserver },
   { name: 'callbacks', run: runCallbacks },
+  { name: 'metrics', run: runMetrics },
   { name: 'profile', run: runProfile },
   { name: 'node-profile', run: runNodeProfile },
   { name: 'codec', run: runCodec },

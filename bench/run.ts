@@ -7,6 +7,7 @@
  *   npm run bench -- --codec       only the codec micro-benchmark
  *   npm run bench -- --only=floor,latency   only the named families
  *   npm run bench -- --trials=7    trials per figure
+ *   npm run bench -- --metrics     every pool with the Prometheus exporter attached
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,22 +24,24 @@ interface Cli {
 
 function parseArgs(argv: readonly string[]): Cli {
   let quick = false;
+  let metrics = false;
   let trials: number | undefined;
   let only: string[] | undefined;
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
+    else if (arg === '--metrics') metrics = true;
     else if (arg === '--codec') only = ['codec'];
     else if (arg.startsWith('--only=')) only = arg.slice('--only='.length).split(',').filter(Boolean);
     else if (arg.startsWith('--trials=')) {
       trials = Number(arg.slice('--trials='.length));
       if (!Number.isInteger(trials) || trials < 1) throw new RangeError(`--trials must be a positive integer, got ${arg}`);
-    } else throw new RangeError(`unknown argument ${JSON.stringify(arg)} (expected --quick, --codec, --only=a,b, --trials=N)`);
+    } else throw new RangeError(`unknown argument ${JSON.stringify(arg)} (expected --quick, --codec, --metrics, --only=a,b, --trials=N)`);
   }
   const known = families.map((f) => f.name);
   for (const name of only ?? []) {
     if (!known.includes(name)) throw new RangeError(`--only: unknown family ${JSON.stringify(name)} (known: ${known.join(', ')})`);
   }
-  return { settings: { quick, trials: trials ?? (quick ? 3 : 5) }, only };
+  return { settings: { quick, trials: trials ?? (quick ? 3 : 5), metrics }, only };
 }
 
 async function main(): Promise<number> {
@@ -75,7 +78,7 @@ async function main(): Promise<number> {
   }
   const results = rows.map(resolveRow);
   const seconds = (nowMs() - started) / 1000;
-  const mode = cli.settings.quick ? 'quick' : 'full';
+  const mode = `${cli.settings.quick ? 'quick' : 'full'}${cli.settings.metrics ? ', every pool with metrics' : ''}`;
   console.log(renderMachine(machine));
   console.log(`Run: ${mode}, ${cli.settings.trials} trials per figure, ${seconds.toFixed(0)} s.\n`);
   console.log(renderTable(results));

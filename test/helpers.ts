@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,4 +109,47 @@ export async function reportedByPython<E extends Error>(
     return error as E;
   }
   throw new Error(`expected a rejection with ${cls.name}, got ${String(error)}`);
+}
+
+/** One sample of a Prometheus exposition: `name` with its suffix (`_bucket`, `_count`, `_total`). */
+export interface PromSample {
+  family: string;
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** A parsed exposition: each family's type (`counter`, `gauge`, `histogram`), and every sample. */
+export interface PromExposition {
+  types: Record<string, string>;
+  samples: PromSample[];
+}
+
+const PROMETHEUS_PARSER = `
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+types, samples = {}, []
+for family in text_string_to_metric_families(sys.stdin.read()):
+    types[family.name] = family.type
+    for s in family.samples:
+        samples.append({"family": family.name, "name": s.name, "labels": s.labels, "value": s.value})
+print(json.dumps({"types": types, "samples": samples}))
+`;
+
+/**
+ * Parses Prometheus text exposition with the Prometheus project's own parser (`prometheus_client`
+ * in .venv), which rejects malformed input: a check of the format, not of our own regexes.
+ */
+export function parsePrometheusText(text: string): PromExposition {
+  const python = join(repoRoot, '.venv', 'bin', 'python');
+  const result = spawnSync(python, ['-c', PROMETHEUS_PARSER], { input: text, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`the Prometheus parser refused the exposition: ${result.stderr}\n${text}`);
+  return JSON.parse(result.stdout) as PromExposition;
+}
+
+/** The value of the one sample called `name` whose labels include `labels`; throws if there is none. */
+export function promValue(samples: PromSample[], name: string, labels: Record<string, string> = {}): number {
+  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  if (found.length !== 1) throw new Error(`expected one sample ${name} ${JSON.stringify(labels)}, found ${found.length}`);
+  return found[0]!.value;
 }

@@ -18,6 +18,8 @@ export interface Settings {
   quick: boolean;
   /** Trials per benchmark; each figure is the median over them. */
   trials: number;
+  /** Attach the Prometheus exporter to every pool (`--metrics`), to check the targets with it. */
+  metrics: boolean;
 }
 
 /** Something that must be stopped at the end of the run (a pool, a socket). */

@@ -11,6 +11,12 @@ export async function startPool(ctx: BenchContext, options: PoolOptions = {}): P
   // Recovery kills interpreters on purpose, many times within a period: the default intensity
   // would rightly give up on such a pool.
   const pool = await PythonPool.start({ path: PY_DIR, python: ctx.python, intensity: 1000, period: 1000, ...options });
+  if (ctx.settings.metrics) {
+    const { poolMetrics } = await import('@piton/python-bridge/metrics');
+    const { Registry } = await import('prom-client');
+    const metrics = poolMetrics(pool, { registry: new Registry() });
+    ctx.own({ stop: async () => metrics.close() });
+  }
   return ctx.own(pool);
 }
 

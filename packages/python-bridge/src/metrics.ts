@@ -12,11 +12,13 @@
  *
  * `pool` is the pool's path (`python-pool-1/root`, `app/root/py`), stable across restarts of a
  * pool mounted in a tree. Counters and gauges are read from `stats()` when the registry is
- * scraped: they cost nothing per call. The histogram observes each call through the
- * `piton:pool:call` tracing channel (see tracing.ts), which the exporter subscribes to.
+ * scraped: they cost nothing per call. The histogram counts each call (see metrics-histogram.ts)
+ * as it settles, through the `piton:pool:call` tracing channel (see tracing.ts), which the
+ * exporter subscribes to.
  */
-import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
-import { CALL_OUTCOMES, RESTART_CAUSES } from './stats.js';
+import { Counter, Gauge, register as defaultRegistry, type Registry } from 'prom-client';
+import { CountedHistogram, type BucketCounts } from './metrics-histogram.js';
+import { CALL_OUTCOMES, RESTART_CAUSES, type PoolStats } from './stats.js';
 import type { PoolRef } from './supervised.js';
 import { callChannel, type CallTraceContext } from './tracing.js';
 
@@ -63,7 +65,19 @@ export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMe
     throw new RangeError(`poolMetrics: options.buckets must be increasing positive numbers of seconds, got ${JSON.stringify(buckets)}`);
   }
   const registers = [registry];
-  const statsOf = () => list.map((pool) => ({ pool: pool.path, stats: pool.stats() }));
+  // Paths are read once: a pool mounted in a tree keeps its path across restarts, and its
+  // `whereis` handle has none while no incarnation runs.
+  const mounted = list.map((pool) => ({ pool, path: pool.path }));
+  /** Each pool's stats now; a pool between two incarnations (its handle's stats() rejects) is left out. */
+  const statsOf = () =>
+    mounted.flatMap(({ pool, path }) => {
+      const stats: PoolStats | Promise<never> = pool.stats();
+      if (stats instanceof Promise) {
+        stats.catch(() => {});
+        return [];
+      }
+      return [{ pool: path, stats }];
+    });
 
   const calls = new Counter({
     name: 'piton_pool_calls_total',
@@ -83,6 +97,7 @@ export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMe
     labelNames: ['pool', 'state'] as const,
     registers,
     collect() {
+      this.reset(); // a pool between two incarnations shows no stale figures
       for (const { pool, stats } of statsOf()) {
         this.set({ pool, state: 'ready' }, stats.ready);
         this.set({ pool, state: 'busy' }, stats.busy);
@@ -108,10 +123,11 @@ export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMe
     labelNames: ['pool'] as const,
     registers,
     collect() {
+      this.reset();
       for (const { pool, stats } of statsOf()) this.set({ pool }, stats.queued);
     },
   });
-  const durations = new Histogram({
+  const durations = new CountedHistogram({
     name: 'piton_pool_call_duration_seconds',
     help: 'Time a call waited for an interpreter (phase "wait") and ran on it (phase "run").',
     labelNames: ['pool', 'phase'] as const,
@@ -119,12 +135,10 @@ export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMe
     registers,
   });
 
-  // One histogram child per pool and phase, made up front: no label hashing per call.
-  const observers = new Map<string, Record<Phase, Histogram.Internal<'pool' | 'phase'>>>();
-  for (const { path } of list) {
-    observers.set(path, { wait: durations.labels({ pool: path, phase: 'wait' }), run: durations.labels({ pool: path, phase: 'run' }) });
-    // Series exist from the first scrape, before any call, so rates start at 0 rather than absent.
-    for (const outcome of CALL_OUTCOMES) calls.inc({ pool: path, outcome }, 0);
+  // One series per pool and phase, made up front: no label hashing per call.
+  const observers = new Map<string, Record<Phase, BucketCounts>>();
+  for (const { path } of mounted) {
+    observers.set(path, { wait: durations.series({ pool: path, phase: 'wait' }), run: durations.series({ pool: path, phase: 'run' }) });
   }
   const onSettled = (message: unknown) => {
     const context = message as CallTraceContext;

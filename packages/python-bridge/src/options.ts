@@ -53,7 +53,7 @@ export interface PoolOptions {
   intensity?: number;
   /** @default 10000 */
   period?: number;
-  /** ms an interpreter is given to finish its call and exit when the pool stops. @default 5000 */
+  /** ms an interpreter is given to finish its call and exit when the pool stops; also how long `stop({ drain: true })` and `drain()` wait for queued calls. @default 5000 */
   shutdownTimeout?: number;
   /**
    * Delay before restarting a crashed interpreter: `min` ms, doubling with each crash that follows

@@ -59,7 +59,8 @@
  *
  * ## Dynamic API (`supervisor-ref.ts`, bodies in `dynamic-api.ts`), with `SupervisorError` and OTP's codes
  * `startChild`, `terminateChild`, `restartChild`, `deleteChild`, `whichChildren`, `whichChild`,
- * `countChildren`, `getChildSpec`, `child`. A start failure in `startChild`/`restartChild`
+ * `countChildren`, `getChildSpec`, `child`; `inspect` gives the flags and the subtree, each child
+ * with its status and restarts (starts after its first), for `system.tree()`. A start failure in `startChild`/`restartChild`
  * rejects that call and counts no restart. A supervisor restarted by its parent comes back from
  * its initial spec. As `handle_start_child` / `find_child`:
  * - `startChild(spec)` for an id that exists: `already_started` if it runs, else `already_present`
