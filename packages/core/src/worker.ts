@@ -9,6 +9,7 @@
  */
 import type { ChildId, StartContext, StartedChild, StartFn } from './child.js';
 import { Deferred } from './deferred.js';
+import { setLongTimeout, type LongTimeout } from './long-timeout.js';
 import { CallTimeoutError, InvalidSpecError, NoProcessError } from './errors.js';
 import type { ExitReason } from './exit-reason.js';
 import { Mailbox } from './nact.js';
@@ -78,12 +79,12 @@ type Message<Call, Reply, Cast> =
 /** A caller waiting for a reply; settles once, whichever of reply, timeout or exit comes first. */
 class PendingCall<Reply> {
   readonly #deferred = new Deferred<Reply>();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: LongTimeout | undefined;
   #settled = false;
   readonly promise = this.#deferred.promise;
 
   constructor(timeout: number | 'infinity', onTimeout: () => Error) {
-    if (timeout !== 'infinity') this.#timer = setTimeout(() => this.reject(onTimeout()), timeout);
+    if (timeout !== 'infinity' && timeout !== Infinity) this.#timer = setLongTimeout(() => this.reject(onTimeout()), timeout);
   }
 
   get settled(): boolean {
@@ -101,7 +102,7 @@ class PendingCall<Reply> {
   #settle(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     return true;
   }
 }
