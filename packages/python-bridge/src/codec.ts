@@ -43,9 +43,11 @@ export interface Codec {
   encode(value: unknown, path?: string): Buffer[];
   /**
    * Encodes an envelope: a MessagePack array of `items`; `names[i]` is the root path of item i in
-   * error messages (`args`, `kwargs`, …). Same errors as {@link encode}.
+   * error messages (`args`, `kwargs`, …). Same errors as {@link encode}. When `frameIndexAt` is
+   * given, the offset in frame 0 of each ext 1 frame index is pushed onto it, in frame order, so
+   * that the message can be spliced into a larger one with its frames renumbered (payload.ts).
    */
-  encodeEnvelope(items: readonly unknown[], names: readonly string[]): Buffer[];
+  encodeEnvelope(items: readonly unknown[], names: readonly string[], frameIndexAt?: number[]): Buffer[];
   /** Decodes frames. Throws {@link ProtocolError} for malformed input, {@link MessageTooLargeError} over the limit. */
   decode(frames: readonly Buffer[]): unknown;
 }
@@ -83,6 +85,8 @@ class MessagePackCodec implements Codec {
   private start = 0;
   private extra: Buffer[] = [];
   private depth = 0;
+  /** Where to record the offsets of ext 1 frame indices, during one encodeEnvelope() call. */
+  private indexAt: number[] | undefined;
 
   // Decoder state, valid during one decode() call.
   private src: Buffer = Buffer.alloc(0);
@@ -104,13 +108,17 @@ class MessagePackCodec implements Codec {
     return this.finish();
   }
 
-  encodeEnvelope(items: readonly unknown[], names: readonly string[]): Buffer[] {
+  encodeEnvelope(items: readonly unknown[], names: readonly string[], frameIndexAt?: number[]): Buffer[] {
     this.begin();
+    this.indexAt = frameIndexAt;
     try {
       this.arrayHeader(items.length);
       for (let i = 0; i < items.length; i++) this.write(items[i]);
     } catch (err) {
+      if (frameIndexAt) frameIndexAt.length = 0;
       throw this.fail(err, items, names);
+    } finally {
+      this.indexAt = undefined;
     }
     return this.finish();
   }
@@ -488,10 +496,12 @@ class MessagePackCodec implements Codec {
       this.arrayHeader(shape.length);
       for (let i = 0; i < shape.length; i++) this.number(shape[i]!);
     }
+    const indexAt = this.pos;
     this.number(frameIndex);
     const size = this.pos - headerAt - 3;
     // Headers: fixext is 2 bytes, ext 8 is 3, ext 16 is 4.
     const headerSize = FIXEXT_CODE[size] !== undefined ? 2 : size < 0x100 ? 3 : 4;
+    this.indexAt?.push(indexAt + headerSize - 3 - this.start);
     if (headerSize !== 3) this.buf.copyWithin(headerAt + headerSize, headerAt + 3, this.pos);
     this.pos = headerAt;
     this.extHeader(EXT_NDARRAY, size);

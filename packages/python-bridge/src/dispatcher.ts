@@ -1,5 +1,7 @@
+import { setLongTimeout, type LongTimeout } from '@piton/core';
 import { CallTimeoutError, QueueFullError, WorkerExitedError } from './errors.js';
 import { Fifo } from './fifo.js';
+import { fitsInBatch, type EncodedCall } from './payload.js';
 import { LatencyWindow } from './stats.js';
 
 /** One interpreter as the dispatcher sees it: something that runs one call at a time. */
@@ -7,9 +9,13 @@ export interface Executor {
   readonly id: string;
   /** False once the interpreter has exited or is being stopped or killed: it takes no more work. */
   readonly serviceable: boolean;
-  call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown>;
-  /** Several calls in one round trip, each with its own outcome; rejects only if the round trip fails. */
-  callBatch(calls: { module: string; fn: string; args: unknown[]; kwargs?: Record<string, unknown> }[]): Promise<Outcome[]>;
+  run(call: EncodedCall): Promise<unknown>;
+  /**
+   * Several calls in one round trip, each with its own outcome; rejects only if the round trip
+   * fails. May resolve with fewer outcomes than calls: the first ones ran, the others did not
+   * (their results would have made the reply too large) and are queued again.
+   */
+  runBatch(calls: readonly EncodedCall[]): Promise<Outcome[]>;
   /** Abandons whatever runs: the interpreter is killed, its pending call rejects. */
   kill(): void;
 }
@@ -18,10 +24,8 @@ export interface Executor {
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export interface CallRequest {
-  module: string;
-  fn: string;
-  args: unknown[];
-  kwargs?: Record<string, unknown>;
+  /** The call, encoded when it was made (a lease has none). */
+  call?: EncodedCall;
   /** ms from submission to settlement; past it the call rejects and its interpreter is killed. */
   timeout?: number;
   signal?: AbortSignal;
@@ -38,6 +42,8 @@ export interface Lease<E extends Executor> {
 
 export interface DispatcherOptions<E extends Executor> {
   maxQueue: number;
+  /** A batch (its calls' bytes together) stays within this, as one message must. */
+  maxMessageSize: number;
   /**
    * Queued calls to functions that have averaged under this many ms may share a round trip:
    * below it the socket round trip, not Python, is what a call costs. 0: never.
@@ -64,7 +70,7 @@ interface Job<E extends Executor> {
   readonly reject: (error: unknown) => void;
   executor?: E;
   settled: boolean;
-  timer?: ReturnType<typeof setTimeout>;
+  timer?: LongTimeout;
   onAbort?: () => void;
 }
 
@@ -133,8 +139,7 @@ export class Dispatcher<E extends Executor = Executor> {
 
   /** Holds an idle interpreter for the caller, in queue order like a call. */
   acquire(request: Pick<CallRequest, 'signal' | 'timeout'>): Promise<Lease<E>> {
-    const full: CallRequest = { module: '', fn: '', args: [], retries: 0, ...request };
-    return this.#submit('lease', full) as Promise<Lease<E>>;
+    return this.#submit('lease', { retries: 0, ...request }) as Promise<Lease<E>>;
   }
 
   /** Executors serving now (idle or running a call), in no particular order. */
@@ -144,8 +149,8 @@ export class Dispatcher<E extends Executor = Executor> {
 
   /** Resolves once at least `count` executors are serving (at once if they already are). */
   whenServing(count: number): Promise<void> {
-    if (this.#attached.size >= count) return Promise.resolve();
     if (this.#closedWith) return Promise.reject(this.#closedWith);
+    if (this.#attached.size >= count) return Promise.resolve();
     return new Promise((resolve, reject) => this.#servingWaiters.push({ count, resolve, reject }));
   }
 
@@ -190,7 +195,7 @@ export class Dispatcher<E extends Executor = Executor> {
     return new Promise((resolve, reject) => {
       const job: Job<E> = { kind, request, submittedAt: performance.now(), resolve, reject, settled: false };
       if (timeout !== undefined) {
-        job.timer = setTimeout(() => this.#cancel(job, new CallTimeoutError(timeout)), timeout);
+        job.timer = setLongTimeout(() => this.#cancel(job, new CallTimeoutError(timeout)), timeout);
       }
       if (signal) {
         job.onAbort = () => this.#cancel(job, signal.reason);
@@ -217,15 +222,14 @@ export class Dispatcher<E extends Executor = Executor> {
     }
     const done = (outcomes: Outcome[]) => {
       const endedAt = performance.now();
-      this.#timed(jobs, endedAt - startedAt);
+      this.#timed(jobs, Math.min(jobs.length, outcomes.length), endedAt - startedAt);
       this.#finish(executor, jobs, outcomes, endedAt);
     };
     const failed = (error: unknown) => done(jobs.map(() => ({ ok: false, error })));
     if (jobs.length === 1) {
-      const { module, fn, args, kwargs } = first.request;
-      executor.call(module, fn, args, kwargs).then((value) => done([{ ok: true, value }]), failed);
+      executor.run(first.request.call!).then((value) => done([{ ok: true, value }]), failed);
     } else {
-      executor.callBatch(jobs.map(({ request: { module, fn, args, kwargs } }) => ({ module, fn, args, kwargs }))).then(done, failed);
+      executor.runBatch(jobs.map((job) => job.request.call!)).then(done, failed);
     }
   }
 
@@ -237,39 +241,46 @@ export class Dispatcher<E extends Executor = Executor> {
   #finish(executor: E, jobs: Job<E>[], outcomes: Outcome[], endedAt = performance.now()): void {
     if (this.#running.get(executor) !== jobs) return; // a lease released twice
     this.#running.delete(executor);
-    const retries: Job<E>[] = [];
+    const again: Job<E>[] = [];
     jobs.forEach((job, i) => {
       job.executor = undefined;
       if (job.settled) return;
-      const outcome = outcomes[i]!;
+      const outcome = outcomes[i];
+      if (outcome === undefined) {
+        // Not run: the batch ended before it. It goes again, its retries untouched.
+        if (this.#closedWith) this.#settle(job, { ok: false, error: this.#closedWith }, endedAt);
+        else again.push(job);
+        return;
+      }
       const retryable = !outcome.ok && outcome.error instanceof WorkerExitedError && job.request.retries > 0;
       if (retryable && !this.#closedWith) {
         job.request.retries--;
-        retries.push(job);
+        again.push(job);
       } else if (job.kind === 'call') {
         this.#settle(job, outcome, endedAt);
       }
     });
     // Back at the head, in their original order: a retried call keeps its place in line.
-    for (let i = retries.length - 1; i >= 0; i--) this.#queue.unshift(retries[i]!);
+    for (let i = again.length - 1; i >= 0; i--) this.#queue.unshift(again[i]!);
     const drained = this.#drains.get(executor);
     if (drained) {
       this.#drains.delete(executor);
       drained();
     }
-    if (executor.serviceable) this.#served(executor, jobs[0]!.kind === 'call' ? jobs.length : 1);
+    if (executor.serviceable) this.#served(executor, jobs[0]!.kind === 'call' ? Math.min(jobs.length, outcomes.length) : 1);
     else this.#attached.delete(executor);
     this.#pump();
   }
 
-  /** Records how long each function took, a batch's time shared equally among its calls. */
-  #timed(jobs: Job<E>[], ms: number): void {
-    const each = ms / jobs.length;
-    for (const { request } of jobs) {
-      let functions = this.#durations.get(request.module);
-      if (functions === undefined) this.#durations.set(request.module, (functions = new Map()));
-      const average = functions.get(request.fn);
-      functions.set(request.fn, average === undefined ? each : average + EWMA_WEIGHT * (each - average));
+  /** Records how long each function took, a batch's time shared equally among the calls it ran. */
+  #timed(jobs: Job<E>[], ran: number, ms: number): void {
+    const each = ms / ran;
+    for (let i = 0; i < ran; i++) {
+      const { module, fn } = jobs[i]!.request.call!;
+      let functions = this.#durations.get(module);
+      if (functions === undefined) this.#durations.set(module, (functions = new Map()));
+      const average = functions.get(fn);
+      functions.set(fn, average === undefined ? each : average + EWMA_WEIGHT * (each - average));
     }
   }
 
@@ -309,7 +320,16 @@ export class Dispatcher<E extends Executor = Executor> {
     // Every other interpreter is busy (the queue is empty otherwise), so nothing is gained by
     // leaving calls behind for them: the short calls at the head all go, up to MAX_BATCH.
     const share = Math.min(MAX_BATCH, tasksLeft);
+    // The batch must fit in one message, as each of its calls does alone: one that would not
+    // fit waits for the next round trip.
+    const { maxMessageSize } = this.#options;
+    let bytes = jobs[0]!.request.call!.size;
+    let frames = jobs[0]!.request.call!.frames.length;
     for (let next = this.#queue.peek(); jobs.length < share && next && this.#batchable(next); next = this.#queue.peek()) {
+      const call = next.request.call!;
+      if (!fitsInBatch(bytes, frames, call, maxMessageSize)) break;
+      bytes += call.size;
+      frames += call.frames.length;
       jobs.push(this.#queue.shift()!);
     }
     return jobs;
@@ -318,7 +338,8 @@ export class Dispatcher<E extends Executor = Executor> {
   #batchable(job: Job<E>): boolean {
     const { kind, request } = job;
     if (kind !== 'call' || request.timeout !== undefined || request.signal !== undefined) return false;
-    const average = this.#durations.get(request.module)?.get(request.fn);
+    const { module, fn } = request.call!;
+    const average = this.#durations.get(module)?.get(fn);
     return average !== undefined && average < this.#options.batchCallsUnderMs;
   }
 
@@ -342,7 +363,7 @@ export class Dispatcher<E extends Executor = Executor> {
   #settle(job: Job<E>, outcome: Outcome, at = performance.now()): void {
     if (job.settled) return;
     job.settled = true;
-    if (job.timer) clearTimeout(job.timer);
+    job.timer?.clear();
     if (job.onAbort) job.request.signal?.removeEventListener('abort', job.onAbort);
     if (job.kind === 'call') {
       if (outcome.ok) this.#completed++;

@@ -16,8 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Expect, RequestChannel, type RequestLabel } from './channel.js';
 import { createCodec } from './codec.js';
-import { describeExit, InterpreterStartError, PitonError, PythonError, WorkerExitedError, type ProtocolError } from './errors.js';
+import { setLongTimeout, type LongTimeout } from '@piton/core';
+import { describeExit, InterpreterStartError, PitonError, ProtocolError, PythonError, WorkerExitedError } from './errors.js';
 import type { LaunchedProcess, Launcher, LaunchSpec } from './launcher.js';
+import { encodeCallBody, type EncodedCall } from './payload.js';
 import type { ProcessExit } from './process.js';
 import {
   encodeBatch,
@@ -28,6 +30,8 @@ import {
   encodeStop,
   encodeStream,
   PROTOCOL_VERSION,
+  spliceBatch,
+  spliceCall,
   type BatchCall,
 } from './protocol.js';
 import { SpawnLauncher } from './spawn-launcher.js';
@@ -80,6 +84,7 @@ export class Interpreter {
 
   readonly #process: LaunchedProcess;
   readonly #channel: RequestChannel;
+  readonly #onProtocolError: ((error: ProtocolError) => void) | undefined;
   #info: HandshakeInfo | undefined;
   /** A stream is open on the Python side (or reserved and not yet opened). */
   #streamOpen = false;
@@ -93,6 +98,7 @@ export class Interpreter {
     this.endpoint = endpoint;
     this.#channel = channel;
     this.#process = process;
+    this.#onProtocolError = opts.onProtocolError;
     void process.exit.then((exit) => this.#onExit(exit));
     this.exited = process.exit.then(async (exit) => {
       await Promise.all([rm(dir, { recursive: true, force: true }).catch(() => undefined), process.drained]);
@@ -140,9 +146,9 @@ export class Interpreter {
   }
 
   async #handshake(opts: InterpreterOptions): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: LongTimeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), opts.startTimeout);
+      timer = setLongTimeout(() => resolve('timeout'), opts.startTimeout);
     });
     const ready = this.#channel.request<HandshakeInfo>((codec, id) => encodeHello(codec, id), Expect.Hello, { module: '', fn: '' });
     // Rejections of `ready` are read below; this keeps an early one from being reported as unhandled.
@@ -170,7 +176,7 @@ export class Interpreter {
             ? `answered the handshake with ${error.pythonType}: ${error.message}`
             : `failed the handshake: ${error instanceof Error ? error.message : String(error)}`;
     } finally {
-      clearTimeout(timer);
+      timer?.clear();
     }
     this.#killed = true;
     this.#process.signal('SIGKILL');
@@ -229,6 +235,39 @@ export class Interpreter {
     return this.#channel.request((codec, id) => encodeCall(codec, id, module, fn, args, kwargs), Expect.Call, { module, fn });
   }
 
+  /** Runs a call encoded in advance ({@link encodeCallBody}); settles as {@link call}. */
+  run(call: EncodedCall): Promise<unknown> {
+    const refusal = this.#refusal('call');
+    if (refusal) return Promise.reject(refusal);
+    return this.#channel.request((codec, id) => spliceCall(codec, id, call), Expect.Call, call);
+  }
+
+  /**
+   * Runs calls encoded in advance in one round trip (protocol kind `batch`); each has its own
+   * outcome. Resolves with fewer outcomes than calls when the worker ended the batch early (the
+   * results so far reached the size limit, PROTOCOL.md "Batches"): the others did not run.
+   */
+  runBatch(calls: readonly EncodedCall[]): Promise<BatchResult[]> {
+    const refusal = this.#refusal('callBatch');
+    if (refusal) return Promise.reject(refusal);
+    const label = { module: 'batch', fn: `of ${calls.length} calls` };
+    return this.#channel.request<BatchResult[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label).then((results) => {
+      if (results.length >= 1 && results.length <= calls.length) return results;
+      const error = new ProtocolError(`interpreter ${this.id} answered a batch of ${calls.length} calls with ${results.length} results`);
+      try {
+        this.#onProtocolError?.(error);
+      } finally {
+        this.kill();
+      }
+      throw error;
+    });
+  }
+
+  /** Encodes a call with this interpreter's codec, for {@link run}. */
+  encode(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>): EncodedCall {
+    return encodeCallBody(this.#channel.codec, module, fn, args, kwargs);
+  }
+
   /** Runs several calls in one round trip (protocol kind `batch`); each has its own outcome. */
   callBatch(
     calls: Array<{ module: string; fn: string; args: unknown[]; kwargs?: Record<string, unknown> }>,
@@ -260,7 +299,7 @@ export class Interpreter {
     const refusal = this.#refusal('stream');
     if (refusal) return failedIterator(refusal);
     this.#streamOpen = true;
-    return new PythonStream(this.#streamPort(), module, fn, args, kwargs, batch);
+    return new PythonStream(this.#streamPort(), module, fn, args, kwargs, batch, opts);
   }
 
   /**
@@ -298,9 +337,9 @@ export class Interpreter {
 
   #exitWithin(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), ms);
+      const timer = setLongTimeout(() => resolve(false), ms);
       void this.#process.exit.then(() => {
-        clearTimeout(timer);
+        timer.clear();
         resolve(true);
       });
     });
@@ -356,6 +395,7 @@ export class Interpreter {
       end: () => {
         this.#streamOpen = false;
       },
+      abort: () => this.kill(),
     };
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { Codec } from './codec.js';
 import { EncodeError, ProtocolError, PythonError } from './errors.js';
+import type { EncodedCall } from './payload.js';
 
 /** The protocol version this side speaks (sent in `hello`). */
 export const PROTOCOL_VERSION = 1;
@@ -105,6 +106,66 @@ export function encodeBatch(codec: Codec, id: number, calls: readonly BatchCall[
 }
 
 const BATCH_CALL_FIELDS = ['module', 'fn', 'args', 'kwargs'];
+
+const HEAD_NAMES = ['kind', 'id'] as const;
+/** MessagePack fixarray headers: `["call", id, …4 body items]` and `["batch", id, calls]`. */
+const FIXARRAY_6 = 0x96;
+const FIXARRAY_3 = 0x93;
+
+/**
+ * `["call", id, module, function, args, kwargs]` from a call encoded in advance: the same bytes
+ * {@link encodeCall} writes, made of the head `["call", id` and the body's four items.
+ */
+export function spliceCall(codec: Codec, id: number, call: EncodedCall): Buffer[] {
+  const head = codec.encodeEnvelope(['call', id], HEAD_NAMES)[0]!;
+  const frame0 = Buffer.allocUnsafe(head.length + call.body.length - 1);
+  head.copy(frame0, 0);
+  frame0[0] = FIXARRAY_6;
+  call.body.copy(frame0, head.length, 1);
+  return call.frames.length === 0 ? [frame0] : [frame0, ...call.frames];
+}
+
+/**
+ * `["batch", id, [[module, function, args, kwargs], …]]` from calls encoded in advance: the same
+ * bytes {@link encodeBatch} writes. Each call's frames follow those of the calls before it, so its
+ * frame indices are renumbered; they must stay one-byte fixints (the batch holds at most
+ * `MAX_FIXINT_FRAMES` frames), which {@link fitsInBatch} ensures.
+ */
+export function spliceBatch(codec: Codec, id: number, calls: readonly EncodedCall[]): Buffer[] {
+  const head = codec.encodeEnvelope(['batch', id], HEAD_NAMES)[0]!;
+  const callsHeader = arrayHeader(calls.length);
+  let length = head.length + callsHeader.length;
+  for (const call of calls) length += call.body.length;
+  const frame0 = Buffer.allocUnsafe(length);
+  head.copy(frame0, 0);
+  frame0[0] = FIXARRAY_3;
+  let at = head.length + callsHeader.copy(frame0, head.length);
+  const frames: Buffer[] = [frame0];
+  for (const call of calls) {
+    call.body.copy(frame0, at);
+    const offset = frames.length - 1;
+    if (offset > 0) {
+      for (let i = 0; i < call.frameIndexAt.length; i++) {
+        const index = offset + i + 1;
+        if (index > 0x7f) throw new RangeError(`a batch may hold at most 127 array frames, got ${index}`);
+        frame0[at + call.frameIndexAt[i]!] = index;
+      }
+    }
+    for (const frame of call.frames) frames.push(frame);
+    at += call.body.length;
+  }
+  return frames;
+}
+
+/** A MessagePack array header (fixarray, array 16, array 32). */
+function arrayHeader(length: number): Buffer {
+  if (length < 16) return Buffer.of(0x90 | length);
+  if (length < 0x10000) return Buffer.of(0xdc, length >> 8, length & 0xff);
+  const header = Buffer.alloc(5);
+  header[0] = 0xdd;
+  header.writeUInt32BE(length, 1);
+  return header;
+}
 
 /** Turns the error shape into a {@link PythonError}. */
 export function toPythonError(error: RemoteError): PythonError {

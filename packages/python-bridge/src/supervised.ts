@@ -9,11 +9,13 @@ import {
   type StartedChild,
   type SupervisorEvent,
 } from '@piton/core';
+import { createCodec, type Codec } from './codec.js';
 import { Dispatcher, type CallRequest } from './dispatcher.js';
 import { PoolStartError, PoolStoppedError } from './errors.js';
 import type { Interpreter, InterpreterOptions } from './interpreter.js';
 import {
-  checkCallOptions,
+  checkCall,
+  checkStream,
   resolvePoolOptions,
   type CallOptions,
   type InterpreterOutput,
@@ -21,6 +23,7 @@ import {
   type ResolvedPoolOptions,
   type StreamOptions,
 } from './options.js';
+import { encodeCallBody } from './payload.js';
 import { residentBytes } from './process.js';
 import { resolvePython } from './python-executable.js';
 import type { PoolStats } from './stats.js';
@@ -72,6 +75,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const recyclers = new WeakMap<Interpreter, () => void>();
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
+    maxMessageSize: options.maxMessageSize,
     batchCallsUnderMs: options.batchCallsUnderMs,
     maxTasksPerExecutor: options.maxTasksPerWorker,
     shouldRetire: memoryPolicy(options.maxMemoryPerWorker),
@@ -171,26 +175,32 @@ function watchFailures(ctx: StartContext): { gaveUp: boolean; last: string | und
   return state;
 }
 
-/** The pool's public face: validates each call, then hands it to the dispatcher. */
+/**
+ * The pool's public face: validates each call and encodes it (so that a value that cannot be
+ * sent fails that call alone, and Python receives the value as it was at `call()`), then hands
+ * it to the dispatcher.
+ */
 class PoolHandle implements PoolRef {
   readonly #dispatcher: Dispatcher<Interpreter>;
   readonly #options: ResolvedPoolOptions;
   readonly #sizes: () => { size: number; restarts: number };
+  readonly #codec: Codec;
 
   constructor(dispatcher: Dispatcher<Interpreter>, options: ResolvedPoolOptions, sizes: () => { size: number; restarts: number }) {
     this.#dispatcher = dispatcher;
     this.#options = options;
     this.#sizes = sizes;
+    this.#codec = createCodec({ maxMessageSize: options.maxMessageSize });
   }
 
   call<R = unknown>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {
     let request: CallRequest;
     try {
-      checkName('module', module);
-      checkName('function', fn);
-      if (!Array.isArray(args)) throw new TypeError(`args must be an array, got ${typeof args}`);
-      const { timeout, retries } = checkCallOptions(options, this.#options.callTimeout);
-      request = { module, fn, args, kwargs: options.kwargs, timeout, signal: options.signal, retries };
+      const { timeout, retries, transfer } = checkCall(module, fn, args, options, this.#options.callTimeout);
+      // A stopped pool refuses the call as it is: no need to encode it first.
+      if (this.#dispatcher.closed) return this.#dispatcher.call({ retries }) as Promise<R>;
+      const call = encodeCallBody(this.#codec, module, fn, args, options.kwargs, { transfer });
+      request = { call, timeout, signal: options.signal, retries };
     } catch (error) {
       return Promise.reject(error);
     }
@@ -198,7 +208,9 @@ class PoolHandle implements PoolRef {
   }
 
   module<T extends object>(name: string): PythonModule<T> {
-    checkName('module', name);
+    if (typeof name !== 'string' || name === '') {
+      throw new TypeError(`the module name must be a non-empty string, got ${String(name)} (${typeof name})`);
+    }
     return new Proxy({} as PythonModule<T>, {
       get: (_target, prop) => {
         // Not thenable: `await pool.module('m')` must not call a Python function named `then`.
@@ -210,14 +222,16 @@ class PoolHandle implements PoolRef {
 
   stream<T = unknown>(module: string, fn: string, args: unknown[] = [], options: StreamOptions = {}): AsyncIterable<T> {
     const dispatcher = this.#dispatcher;
-    const batch = options.batch ?? 1;
+    const poolIdleTimeout = this.#options.streamIdleTimeout;
     return {
       [Symbol.asyncIterator]: async function* () {
-        checkName('module', module);
-        checkName('function', fn);
-        const lease = await dispatcher.acquire({ signal: options.signal, timeout: options.timeout });
+        const { timeout, batch, idleTimeout } = checkStream(module, fn, args, options, poolIdleTimeout);
+        const { signal, kwargs } = options;
+        const lease = await dispatcher.acquire({ signal, timeout });
         try {
-          const items = lease.executor.stream(module, fn, args, options.kwargs, { batch });
+          // Ended from outside (abort, idle timeout), the stream gives the interpreter back
+          // itself: this generator may have been dropped without `return()`.
+          const items = lease.executor.stream(module, fn, args, kwargs, { batch, signal, idleTimeout, onEnd: lease.release });
           for await (const item of items) yield item as T;
         } finally {
           lease.release();
@@ -239,11 +253,5 @@ class PoolHandle implements PoolRef {
 
   whenReady(): Promise<void> {
     return this.#dispatcher.whenServing(this.#options.size);
-  }
-}
-
-function checkName(what: string, name: unknown): void {
-  if (typeof name !== 'string' || name === '') {
-    throw new TypeError(`the ${what} name must be a non-empty string, got ${String(name)} (${typeof name})`);
   }
 }
