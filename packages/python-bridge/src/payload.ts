@@ -47,6 +47,8 @@ export interface EncodedCall {
 export interface EncodeCallOptions {
   /** Send typed arrays' memory as it is, without the snapshot copy (the caller leaves it alone). */
   transfer?: boolean;
+  /** Makes the snapshot of one array frame (e.g. into reused memory, snapshots.ts); a fresh copy by default. */
+  copy?: (view: Buffer) => Buffer;
 }
 
 /**
@@ -64,7 +66,8 @@ export function encodeCallBody(
   const frameIndexAt: number[] = [];
   const [body, ...views] = codec.encodeEnvelope([module, fn, args, kwargs ?? null], BODY_NAMES, frameIndexAt);
   // A frame views the caller's array: without `transfer`, copy it now (Buffer.from copies).
-  const frames = options.transfer || views.length === 0 ? views : views.map((view) => Buffer.from(view));
+  const { transfer, copy = (view: Buffer) => Buffer.from(view) } = options;
+  const frames = transfer || views.length === 0 ? views : views.map(copy);
   let size = body!.length;
   for (const frame of frames) size += frame.length;
   if (size + ENVELOPE_OVERHEAD > codec.maxMessageSize) {

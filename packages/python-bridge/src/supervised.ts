@@ -23,8 +23,9 @@ import {
   type ResolvedPoolOptions,
   type StreamOptions,
 } from './options.js';
-import { encodeCallBody } from './payload.js';
+import { encodeCallBody, type EncodedCall } from './payload.js';
 import { residentBytes } from './process.js';
+import { SnapshotBuffers } from './snapshots.js';
 import { resolvePython } from './python-executable.js';
 import type { PoolStats } from './stats.js';
 import { pythonWorker, type WorkerEnvironment } from './worker.js';
@@ -175,6 +176,11 @@ function watchFailures(ctx: StartContext): { gaveUp: boolean; last: string | und
   return state;
 }
 
+/** Free snapshot memory a pool keeps for reuse, at most (snapshots.ts). */
+const SNAPSHOT_MEMORY_BYTES = 128 * 1024 * 1024;
+/** ms without a snapshot after which that memory is let go. */
+const SNAPSHOT_IDLE_MS = 1_000;
+
 /**
  * The pool's public face: validates each call and encodes it (so that a value that cannot be
  * sent fails that call alone, and Python receives the value as it was at `call()`), then hands
@@ -185,6 +191,8 @@ class PoolHandle implements PoolRef {
   readonly #options: ResolvedPoolOptions;
   readonly #sizes: () => { size: number; restarts: number };
   readonly #codec: Codec;
+  readonly #snapshots = new SnapshotBuffers({ maxBytes: SNAPSHOT_MEMORY_BYTES, idleMs: SNAPSHOT_IDLE_MS });
+  readonly #copy = (view: Buffer) => this.#snapshots.take(view);
 
   constructor(dispatcher: Dispatcher<Interpreter>, options: ResolvedPoolOptions, sizes: () => { size: number; restarts: number }) {
     this.#dispatcher = dispatcher;
@@ -194,17 +202,23 @@ class PoolHandle implements PoolRef {
   }
 
   call<R = unknown>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {
+    let call: EncodedCall;
     let request: CallRequest;
     try {
       const { timeout, retries, transfer } = checkCall(module, fn, args, options, this.#options.callTimeout);
       // A stopped pool refuses the call as it is: no need to encode it first.
       if (this.#dispatcher.closed) return this.#dispatcher.call({ retries }) as Promise<R>;
-      const call = encodeCallBody(this.#codec, module, fn, args, options.kwargs, { transfer });
+      call = encodeCallBody(this.#codec, module, fn, args, options.kwargs, { transfer, copy: this.#copy });
       request = { call, timeout, signal: options.signal, retries };
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#dispatcher.call(request) as Promise<R>;
+    const settled = this.#dispatcher.call(request) as Promise<R>;
+    if (call.frames.length === 0) return settled;
+    // Settled, the call no longer needs its snapshots: their memory serves the next ones.
+    const giveBack = () => this.#snapshots.give(call.frames);
+    settled.then(giveBack, giveBack);
+    return settled;
   }
 
   module<T extends object>(name: string): PythonModule<T> {

@@ -4,6 +4,8 @@ import { EncodeError, MessageTooLargeError } from '../src/errors.js';
 import { NdArray } from '../src/ndarray.js';
 import { encodeCallBody } from '../src/payload.js';
 import { encodeBatch, encodeCall, spliceBatch, spliceCall } from '../src/protocol.js';
+import { MIN_REUSED_BYTES, SnapshotBuffers } from '../src/snapshots.js';
+import { FakeClock } from './helpers.js';
 
 const hex = (frames: Buffer[]) => frames.map((f) => f.toString('hex'));
 
@@ -69,5 +71,57 @@ describe('calls encoded in advance (payload.ts) and spliced into messages (proto
     expect((error as EncodeError).path).to.equal('args[1].fn');
     const small = createCodec({ maxMessageSize: 1024 });
     expect(() => encodeCallBody(small, 'm', 'f', [Buffer.alloc(1024)], undefined)).to.throw(MessageTooLargeError);
+  });
+});
+
+describe('SnapshotBuffers (snapshot memory reused from call to call)', () => {
+  let clock: FakeClock;
+
+  beforeEach(() => {
+    clock = new FakeClock().install();
+  });
+
+  afterEach(() => clock.uninstall());
+
+  const view = (bytes: number, fill: number) => Buffer.alloc(bytes, fill);
+
+  it('copies, and reuses the memory of a snapshot given back for the next of its size only', () => {
+    const snapshots = new SnapshotBuffers({ maxBytes: 1 << 20, idleMs: 1_000 });
+    const first = snapshots.take(view(MIN_REUSED_BYTES, 1));
+    const second = snapshots.take(view(MIN_REUSED_BYTES, 2));
+    expect(first).to.not.equal(second); // first is still lent: never handed out twice
+    expect(first[0]).to.equal(1);
+    snapshots.give([first]);
+    const third = snapshots.take(view(MIN_REUSED_BYTES, 3));
+    expect(third).to.equal(first);
+    expect(third[0]).to.equal(3);
+    expect(snapshots.take(view(MIN_REUSED_BYTES + 8, 4))).to.not.equal(second);
+  });
+
+  it('ignores buffers it did not lend, or lent and got back already', () => {
+    const snapshots = new SnapshotBuffers({ maxBytes: 1 << 20, idleMs: 1_000 });
+    const lent = snapshots.take(view(MIN_REUSED_BYTES, 1));
+    snapshots.give([view(MIN_REUSED_BYTES, 0), lent, lent]);
+    expect(snapshots.freeBytes).to.equal(MIN_REUSED_BYTES);
+  });
+
+  it('keeps at most maxBytes, and lets all go once idle for idleMs', () => {
+    const snapshots = new SnapshotBuffers({ maxBytes: MIN_REUSED_BYTES * 2, idleMs: 1_000 });
+    const lent = [1, 2, 3].map((i) => snapshots.take(view(MIN_REUSED_BYTES, i)));
+    snapshots.give(lent);
+    expect(snapshots.freeBytes).to.equal(MIN_REUSED_BYTES * 2);
+    clock.tick(999);
+    expect(snapshots.freeBytes).to.equal(MIN_REUSED_BYTES * 2);
+    clock.tick(1);
+    expect(snapshots.freeBytes).to.equal(0);
+    expect(clock.pending).to.equal(0);
+  });
+
+  it('copies small frames into fresh memory, never kept', () => {
+    const snapshots = new SnapshotBuffers({ maxBytes: 1 << 20, idleMs: 1_000 });
+    const small = snapshots.take(view(100, 7));
+    snapshots.give([small]);
+    expect(snapshots.freeBytes).to.equal(0);
+    expect(small[99]).to.equal(7);
   });
 });
