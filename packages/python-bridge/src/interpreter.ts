@@ -19,7 +19,7 @@ import { createCodec } from './codec.js';
 import { setLongTimeout, type LongTimeout } from '@piton/core';
 import { describeExit, InterpreterStartError, PitonError, ProtocolError, PythonError, WorkerExitedError } from './errors.js';
 import type { LaunchedProcess, Launcher, LaunchSpec } from './launcher.js';
-import { encodeCallBody, type EncodedCall } from './payload.js';
+import type { EncodedCall } from './payload.js';
 import type { ProcessExit } from './process.js';
 import {
   encodeBatch,
@@ -263,12 +263,10 @@ export class Interpreter {
     });
   }
 
-  /** Encodes a call with this interpreter's codec, for {@link run}. */
-  encode(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>): EncodedCall {
-    return encodeCallBody(this.#channel.codec, module, fn, args, kwargs);
-  }
-
-  /** Runs several calls in one round trip (protocol kind `batch`); each has its own outcome. */
+  /**
+   * Runs several calls in one round trip (protocol kind `batch`); each has its own outcome. Like
+   * {@link runBatch}, may resolve with fewer outcomes than calls (the others did not run).
+   */
   callBatch(
     calls: Array<{ module: string; fn: string; args: unknown[]; kwargs?: Record<string, unknown> }>,
   ): Promise<BatchResult[]> {
