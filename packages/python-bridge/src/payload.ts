@@ -61,20 +61,32 @@ export function encodeCallBody(
   fn: string,
   args: readonly unknown[],
   kwargs: Record<string, unknown> | undefined,
-  options: EncodeCallOptions = {},
+  options?: EncodeCallOptions,
 ): EncodedCall {
-  const frameIndexAt: number[] = [];
-  const [body, ...views] = codec.encodeEnvelope([module, fn, args, kwargs ?? null], BODY_NAMES, frameIndexAt);
-  // A frame views the caller's array: without `transfer`, copy it now (Buffer.from copies).
-  const { transfer, copy = (view: Buffer) => Buffer.from(view) } = options;
-  const frames = transfer || views.length === 0 ? views : views.map(copy);
-  let size = body!.length;
-  for (const frame of frames) size += frame.length;
+  // Most calls carry no array: they share the empty lists, and the codec writes into a scratch list.
+  indexScratch.length = 0;
+  const encoded = codec.encodeEnvelope([module, fn, args, kwargs ?? null], BODY_NAMES, indexScratch);
+  const body = encoded[0]!;
+  let size = body.length;
+  let frames: readonly Buffer[] = NO_FRAMES;
+  let frameIndexAt: readonly number[] = NO_FRAMES_AT;
+  if (encoded.length > 1) {
+    const views = encoded.slice(1);
+    // A frame views the caller's array: without `transfer`, copy it now (the snapshot).
+    frames = options?.transfer ? views : views.map(options?.copy ?? freshCopy);
+    frameIndexAt = indexScratch.slice();
+    for (const frame of frames) size += frame.length;
+  }
   if (size + ENVELOPE_OVERHEAD > codec.maxMessageSize) {
     throw new MessageTooLargeError(size + ENVELOPE_OVERHEAD, codec.maxMessageSize);
   }
-  return { module, fn, body: body!, frames, frameIndexAt, size };
+  return { module, fn, body, frames, frameIndexAt, size };
 }
+
+const indexScratch: number[] = [];
+const NO_FRAMES: readonly Buffer[] = Object.freeze([]);
+const NO_FRAMES_AT: readonly number[] = Object.freeze([]);
+const freshCopy = (view: Buffer): Buffer => Buffer.from(view);
 
 /**
  * Whether `next` may join a batch that holds `calls` (whose sizes add up to `bytes`, frames to

@@ -107,21 +107,21 @@ export function encodeBatch(codec: Codec, id: number, calls: readonly BatchCall[
 
 const BATCH_CALL_FIELDS = ['module', 'fn', 'args', 'kwargs'];
 
-const HEAD_NAMES = ['kind', 'id'] as const;
-/** MessagePack fixarray headers: `["call", id, …4 body items]` and `["batch", id, calls]`. */
-const FIXARRAY_6 = 0x96;
-const FIXARRAY_3 = 0x93;
+/** MessagePack of the envelopes' fixed starts: fixarray 6 + "call", fixarray 3 + "batch". */
+const CALL_HEAD = Buffer.from([0x96, 0xa4, ...Buffer.from('call')]);
+const BATCH_HEAD = Buffer.from([0x93, 0xa5, ...Buffer.from('batch')]);
 
 /**
  * `["call", id, module, function, args, kwargs]` from a call encoded in advance: the same bytes
- * {@link encodeCall} writes, made of the head `["call", id` and the body's four items.
+ * {@link encodeCall} writes, made of the head `["call", id` and the body's four items (the body
+ * without its own array header).
  */
-export function spliceCall(codec: Codec, id: number, call: EncodedCall): Buffer[] {
-  const head = codec.encodeEnvelope(['call', id], HEAD_NAMES)[0]!;
-  const frame0 = Buffer.allocUnsafe(head.length + call.body.length - 1);
-  head.copy(frame0, 0);
-  frame0[0] = FIXARRAY_6;
-  call.body.copy(frame0, head.length, 1);
+export function spliceCall(_codec: Codec, id: number, call: EncodedCall): Buffer[] {
+  const idSize = uintSize(id);
+  const frame0 = Buffer.allocUnsafe(CALL_HEAD.length + idSize + call.body.length - 1);
+  CALL_HEAD.copy(frame0, 0);
+  writeUint(frame0, CALL_HEAD.length, id, idSize);
+  call.body.copy(frame0, CALL_HEAD.length + idSize, 1);
   return call.frames.length === 0 ? [frame0] : [frame0, ...call.frames];
 }
 
@@ -131,15 +131,16 @@ export function spliceCall(codec: Codec, id: number, call: EncodedCall): Buffer[
  * frame indices are renumbered; they must stay one-byte fixints (the batch holds at most
  * `MAX_FIXINT_FRAMES` frames), which {@link fitsInBatch} ensures.
  */
-export function spliceBatch(codec: Codec, id: number, calls: readonly EncodedCall[]): Buffer[] {
-  const head = codec.encodeEnvelope(['batch', id], HEAD_NAMES)[0]!;
+export function spliceBatch(_codec: Codec, id: number, calls: readonly EncodedCall[]): Buffer[] {
+  const idSize = uintSize(id);
   const callsHeader = arrayHeader(calls.length);
-  let length = head.length + callsHeader.length;
+  const headLength = BATCH_HEAD.length + idSize;
+  let length = headLength + callsHeader.length;
   for (const call of calls) length += call.body.length;
   const frame0 = Buffer.allocUnsafe(length);
-  head.copy(frame0, 0);
-  frame0[0] = FIXARRAY_3;
-  let at = head.length + callsHeader.copy(frame0, head.length);
+  BATCH_HEAD.copy(frame0, 0);
+  writeUint(frame0, BATCH_HEAD.length, id, idSize);
+  let at = headLength + callsHeader.copy(frame0, headLength);
   const frames: Buffer[] = [frame0];
   for (const call of calls) {
     call.body.copy(frame0, at);
@@ -155,6 +156,35 @@ export function spliceBatch(codec: Codec, id: number, calls: readonly EncodedCal
     at += call.body.length;
   }
   return frames;
+}
+
+/** Bytes of a non-negative integer in its smallest MessagePack form (PROTOCOL.md, canonical encoding). */
+function uintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
+}
+
+/** Writes `n` (a safe integer >= 0) in its smallest MessagePack form of `size` bytes. */
+function writeUint(buf: Buffer, at: number, n: number, size: number): void {
+  switch (size) {
+    case 1:
+      buf[at] = n;
+      return;
+    case 2:
+      buf[at] = 0xcc;
+      buf[at + 1] = n;
+      return;
+    case 3:
+      buf[at] = 0xcd;
+      buf.writeUInt16BE(n, at + 1);
+      return;
+    case 5:
+      buf[at] = 0xce;
+      buf.writeUInt32BE(n, at + 1);
+      return;
+    default:
+      buf[at] = 0xcf;
+      buf.writeBigUInt64BE(BigInt(n), at + 1);
+  }
 }
 
 /** A MessagePack array header (fixarray, array 16, array 32). */
