@@ -126,7 +126,7 @@ describe('PythonPool: each call its own outcome, with the default options', () =
 });
 
 describe('PythonPool: sizes are per call', () => {
-  it('never fails a queued call that fits maxMessageSize alone, arguments or results', async () => {
+  it('never fails a queued call or a stream item that fits maxMessageSize alone, arguments or results', async () => {
     const pool = await PythonPool.start({ size: 1, path: fixtures, maxMessageSize: 1024 * 1024 });
     try {
       // Time both functions with small values, so that queued calls to them share a round trip.
@@ -144,6 +144,10 @@ describe('PythonPool: sizes are per call', () => {
         expect(result).to.be.instanceOf(Uint8Array);
         expect((result as Uint8Array).length).to.equal(200_000);
       }
+      // Stream items too: 8 items of 200 KB asked for in one round trip all arrive.
+      const lengths: number[] = [];
+      for await (const item of pool.stream<Uint8Array>('fates', 'sized_items', [200_000, 8], { batch: 8 })) lengths.push(item.length);
+      expect(lengths).to.deep.equal(Array(8).fill(200_000));
     } finally {
       await pool.stop();
     }
