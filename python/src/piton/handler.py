@@ -178,7 +178,7 @@ class Handler:
                 entries.add(entry)
             except (EncodeError, MessageTooLarge) as exc:
                 entries.add(["error", error_info(exc)])
-        return entries.message(["results", request.id])
+        return entries.message(*p.results(request.id))
 
     # -------------------------------------------------------------------------------- streams
 
@@ -233,7 +233,7 @@ class Handler:
                     return self._error(rid, exc)
                 self._stream_error = exc
                 break
-        return entries.message(["items", rid], [done])
+        return entries.message(*p.items(rid, done))
 
     def _close(self, request: p.Close) -> List[Buffer]:
         try:
