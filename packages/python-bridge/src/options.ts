@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { MAX_TIMER_DELAY } from '@piton/core';
 import { isAbsolute, resolve } from 'node:path';
 
 /** Options of `PythonPool.start` and `pythonPool`. Every field is optional. */
@@ -155,6 +156,10 @@ function backoff(value: PoolOptions['restartBackoff']): ResolvedPoolOptions['res
   }
   const min = integer('restartBackoff.min', value.min, 1);
   const max = integer('restartBackoff.max', value.max, min);
+  // The supervisor waits it out in one Node timer: beyond its limit it would fire after 1 ms.
+  if (max > MAX_TIMER_DELAY) {
+    throw new RangeError(`options.restartBackoff.max must be at most ${MAX_TIMER_DELAY} ms (Node's timer limit, ~24.8 days), got ${max}`);
+  }
   return { min, max };
 }
 
