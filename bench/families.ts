@@ -13,6 +13,7 @@ import type { BenchContext } from './lib/context.js';
 import type { Row } from './lib/report.js';
 import { runProfile } from './profile.js';
 import { runRecovery } from './recovery.js';
+import { runSnapshot } from './snapshot.js';
 import { runSoak } from './soak.js';
 import { runThroughput } from './throughput.js';
 
@@ -26,6 +27,7 @@ export const families: Family[] = [
   { name: 'throughput', run: runThroughput },
   { name: 'cpu', run: runCpu },
   { name: 'data', run: runData },
+  { name: 'snapshot', run: runSnapshot },
   { name: 'alternatives', run: runAlternatives },
   { name: 'recovery', run: runRecovery },
   { name: 'soak', run: runSoak },

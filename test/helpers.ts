@@ -153,3 +153,13 @@ export function promValue(samples: PromSample[], name: string, labels: Record<st
   if (found.length !== 1) throw new Error(`expected one sample ${name} ${JSON.stringify(labels)}, found ${found.length}`);
   return found[0]!.value;
 }
+
+/** Awaits a promise expected to reject and returns the error; fails if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection, the promise resolved');
+}

@@ -22,14 +22,6 @@ from piton.protocol import PROTOCOL_VERSION
 REPLY_MS = 10_000
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Agent:
     def __init__(self, allowed: List[bytes]) -> None:
         self.public, secret = zmq.curve_keypair()
@@ -37,13 +29,14 @@ class Agent:
         key_file = os.path.join(self.dir, "agent.key")
         with open(os.open(key_file, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
             f.write(secret)
-        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
-        argv = [sys.executable, "-m", "piton.agent", "--bind", self.endpoint, "--secret-key-file", key_file]
+        # Port 0: the kernel picks a free one, and the agent says which.
+        argv = [sys.executable, "-m", "piton.agent", "--bind", "tcp://127.0.0.1:0", "--secret-key-file", key_file]
         for key in allowed:
             argv += ["--allow", key.decode()]
         self.proc = subprocess.Popen(argv, env=worker_env(), stderr=subprocess.PIPE)
         line = self.proc.stderr.readline().decode()  # type: ignore[union-attr]
-        assert "listening" in line, line
+        assert "listening on tcp://" in line, line
+        self.endpoint = line.split("listening on ")[1].split(",")[0]
 
     def stop(self) -> None:
         if self.proc.poll() is None:

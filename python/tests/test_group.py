@@ -39,7 +39,7 @@ def _group_members(pgid: int) -> dict:
 
 
 def test_the_worker_leads_its_own_group_with_a_guard(fresh_worker):
-    assert fresh_worker.request("hello", 1)[0] == "ready"
+    assert fresh_worker.hello()[0] == "ready"
     pid = fresh_worker.process.pid
     assert os.getpgid(pid) == pid != os.getpgrp()
     guards = [p for p, comm in _group_members(pid).items() if comm == GUARD_NAME.decode()]
@@ -48,7 +48,7 @@ def test_the_worker_leads_its_own_group_with_a_guard(fresh_worker):
 
 @pytest.mark.parametrize("how", ["SIGKILL", "stop"])
 def test_a_fork_of_the_worker_dies_with_it(fresh_worker, how):
-    assert fresh_worker.request("hello", 1)[0] == "ready"
+    assert fresh_worker.hello()[0] == "ready"
     fork = fresh_worker.call("functions", "fork_sleeper")[2]
     assert _alive(fork)
     if how == "SIGKILL":  # the worker alone, as the death of its parent does: the guard ends the rest
@@ -61,7 +61,7 @@ def test_a_fork_of_the_worker_dies_with_it(fresh_worker, how):
 
 
 def test_on_its_way_out_the_worker_reaps_its_guard_no_zombie_is_left(fresh_worker):
-    assert fresh_worker.request("hello", 1)[0] == "ready"
+    assert fresh_worker.hello()[0] == "ready"
     pid = fresh_worker.process.pid
     guard = next(p for p, comm in _group_members(pid).items() if comm == GUARD_NAME.decode())
     assert fresh_worker.request("stop")[0] == "bye"

@@ -216,12 +216,32 @@ def test_stream_item_that_cannot_be_encoded_closes_the_stream(worker, tmp_path):
     assert worker.request("next", 1)[2]["type"] == "ProtocolError"
 
 
-def test_stream_reply_over_the_size_limit_is_message_too_large():
+def test_stream_items_that_fit_alone_are_never_refused_together():
+    # 600-byte items under a 1000-byte limit: a reply ends once it reaches the limit, with fewer
+    # items than asked for; the others come with the next pull.
     with Worker("--max-message-size", "1000") as w:
-        assert w.request("stream", "functions", "chunks", [600, 5], None, 1)[2] == [b"x" * 600]
-        kind, _, err = w.request("next", 2)
-        assert (kind, err["type"]) == ("error", "MessageTooLarge")
+        assert w.request("stream", "functions", "chunks", [600, 5], None, 5)[2:] == [[b"x" * 600] * 2, False]
+        assert w.request("next", 5)[2:] == [[b"x" * 600] * 2, False]
+        assert w.request("next", 5)[2:] == [[b"x" * 600], True]
+
+
+def test_stream_item_over_the_size_limit_alone_is_message_too_large_after_the_items_before_it():
+    with Worker("--max-message-size", "1000") as w:
+        assert w.request("stream", "functions", "chunks", [2000, 5], None, 1)[2]["type"] == "MessageTooLarge"
         assert w.request("next", 1)[2]["type"] == "ProtocolError"  # the stream is closed
+
+
+def test_stream_items_are_taken_when_yielded_whatever_the_batch(worker):
+    # The generator refills one buffer: each item is the buffer as it was when yielded.
+    for batch in (1, 2, 3):
+        items, done = [], False
+        reply = worker.request("stream", "functions", "refills", [3], None, batch)
+        while True:
+            items.extend(item.tolist() for item in reply[2])
+            if reply[3]:
+                break
+            reply = worker.request("next", batch)
+        assert items == [[0.0] * 3, [1.0] * 3, [2.0] * 3], f"batch {batch}"
 
 
 # ---------------------------------------------------------------------------------- batches
@@ -239,6 +259,33 @@ def test_batch_calls_are_independent(worker):
     assert entries[1][0] == "error" and entries[1][1]["type"] == "ValueError"
     assert entries[2][0] == "error" and entries[2][1]["message"] == "cannot encode object of type 'set'"
     assert entries[3] == ["ok", 10]
+
+
+def test_batch_results_are_taken_when_each_call_returns(worker):
+    # Both calls return the same module-level array, refilled by the second call.
+    kind, _, entries = worker.request("batch", [["functions", "refill", [1], None], ["functions", "refill", [2], None]])
+    assert kind == "results"
+    assert [entry[1].tolist() for entry in entries] == [[1.0] * 3, [2.0] * 3]
+
+
+def test_batch_results_that_fit_alone_end_the_batch_early_instead_of_failing_it():
+    with Worker("--max-message-size", "1000") as w:
+        kind, _, entries = w.request("batch", [["functions", "big", [400], None]] * 5 + [["functions", "add", [1, 1], None]])
+        # 3 results of ~400 bytes reach the limit: the other calls did not run (Node sends them again).
+        assert kind == "results"
+        assert entries == [["ok", b"x" * 400]] * 3
+
+
+def test_a_batch_result_over_the_size_limit_alone_fails_only_its_call():
+    with Worker("--max-message-size", "1000") as w:
+        kind, _, entries = w.request("batch", [
+            ["functions", "add", [1, 2], None],
+            ["functions", "big", [5000], None],
+            ["functions", "add", [3, 4], None],
+        ])
+        assert kind == "results"
+        assert entries[0] == ["ok", 3] and entries[2] == ["ok", 7]
+        assert entries[1][0] == "error" and entries[1][1]["type"] == "MessageTooLarge"
 
 
 # ------------------------------------------------------------------------------- bad input

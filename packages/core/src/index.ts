@@ -42,4 +42,5 @@ export {
 export { addRestart, type IntensityResult } from './supervisor/intensity.js';
 export { backoffDelay } from './supervisor/backoff.js';
 export { stopChild } from './supervisor/shutdown.js';
+export { setLongTimeout, MAX_TIMER_DELAY, type LongTimeout } from './long-timeout.js';
 export type { ActorParent } from './nact.js';

@@ -1,4 +1,5 @@
 import { Deferred } from './deferred.js';
+import { setLongTimeout, type LongTimeout } from './long-timeout.js';
 
 declare const fromBrand: unique symbol;
 
@@ -17,13 +18,14 @@ export interface From<Reply = unknown> {
 export class PendingCall<Reply> {
   readonly #deferred = new Deferred<Reply>();
   readonly #onSettled: (call: PendingCall<Reply>) => void;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: LongTimeout | undefined;
   #settled = false;
   readonly promise = this.#deferred.promise;
 
   constructor(timeout: number | 'infinity', onTimeout: () => Error, onSettled: (call: PendingCall<Reply>) => void) {
     this.#onSettled = onSettled;
-    if (timeout !== 'infinity') this.#timer = setTimeout(() => this.reject(onTimeout()), timeout);
+    // Chained timers: a timeout past Node's 2^31 − 1 ms limit waits as long as it says.
+    if (timeout !== 'infinity' && timeout !== Infinity) this.#timer = setLongTimeout(() => this.reject(onTimeout()), timeout);
   }
 
   /** The opaque handle `handleCall` receives. */
@@ -53,7 +55,7 @@ export class PendingCall<Reply> {
   #settle(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     this.#onSettled(this);
     return true;
   }

@@ -20,7 +20,7 @@
  */
 import { Request } from 'zeromq';
 import { thrownOf, type Conversation } from './callbacks.js';
-import type { Codec } from './codec.js';
+import { createCodec, type Codec } from './codec.js';
 import type { ConnectTarget } from './launcher.js';
 import { MessageTooLargeError, ProtocolError } from './errors.js';
 import { encodeResume, encodeReturn, encodeThrow, parseReply, toPythonError, type Reply } from './protocol.js';
@@ -78,6 +78,12 @@ export interface ChannelOptions {
 export class RequestChannel {
   readonly #socket: Request;
   readonly #codec: Codec;
+  /**
+   * Decodes replies that carry several entries (`results`, `items`): the worker stops adding
+   * entries once the reply reaches the limit, so such a reply may exceed it by one entry, itself
+   * within the limit (PROTOCOL.md, "Size limits"): twice the limit at most.
+   */
+  #entriesCodec: Codec | undefined;
   readonly #id: string;
   readonly #onProtocolError: (error: ProtocolError) => void;
   #nextId = 1;
@@ -180,7 +186,8 @@ export class RequestChannel {
     if (inflight === undefined) return;
     let reply: Reply;
     try {
-      reply = parseReply(this.#codec.decode(frames));
+      const codec = inflight.expect === Expect.Batch || inflight.expect === Expect.Items ? this.#entriesDecoder() : this.#codec;
+      reply = parseReply(codec.decode(frames));
     } catch (error) {
       if (error instanceof MessageTooLargeError) {
         this.#inflight = undefined;
@@ -272,6 +279,11 @@ export class RequestChannel {
     this.#socket.send(frames).then(this.#onSent, this.#onSocketError);
   }
 
+  #entriesDecoder(): Codec {
+    this.#entriesCodec ??= createCodec({ maxMessageSize: 2 * this.#codec.maxMessageSize + ENTRIES_SLACK });
+    return this.#entriesCodec;
+  }
+
   /** The socket is out of step: fail the request and report (the owner kills the worker). */
   #protocolFailure(error: ProtocolError): void {
     const inflight = this.#inflight;
@@ -280,6 +292,9 @@ export class RequestChannel {
     this.#onProtocolError(error);
   }
 }
+
+/** Bytes of a `results`/`items` envelope around its entries, at most (kind, id, headers, done). */
+const ENTRIES_SLACK = 64;
 
 /** What a request resolves with, per reply kind. */
 function payloadOf(reply: Reply): unknown {

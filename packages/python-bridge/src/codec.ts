@@ -42,9 +42,11 @@ export interface Codec {
   encode(value: unknown, path?: string): Buffer[];
   /**
    * Encodes an envelope: a MessagePack array of `items`; `names[i]` is the root path of item i in
-   * error messages (`args`, `kwargs`, …). Same errors as {@link encode}.
+   * error messages (`args`, `kwargs`, …). Same errors as {@link encode}. When `frameIndexAt` is
+   * given, the offset in frame 0 of each ext 1 frame index is pushed onto it, in frame order, so
+   * that the message can be spliced into a larger one with its frames renumbered (payload.ts).
    */
-  encodeEnvelope(items: readonly unknown[], names: readonly string[]): Buffer[];
+  encodeEnvelope(items: readonly unknown[], names: readonly string[], frameIndexAt?: number[]): Buffer[];
   /** Decodes frames. Throws {@link ProtocolError} for malformed input, {@link MessageTooLargeError} over the limit. */
   decode(frames: readonly Buffer[]): unknown;
 }
@@ -73,8 +75,8 @@ class MessagePackCodec implements Codec {
     return this.#encoder.encode(value, path);
   }
 
-  encodeEnvelope(items: readonly unknown[], names: readonly string[]): Buffer[] {
-    return this.#encoder.encodeEnvelope(items, names);
+  encodeEnvelope(items: readonly unknown[], names: readonly string[], frameIndexAt?: number[]): Buffer[] {
+    return this.#encoder.encodeEnvelope(items, names, frameIndexAt);
   }
 
   decode(frames: readonly Buffer[]): unknown {

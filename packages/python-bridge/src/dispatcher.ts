@@ -1,6 +1,8 @@
+import { setLongTimeout, type LongTimeout } from '@piton/core';
 import type { CallContext } from './callbacks.js';
 import { CallTimeoutError, HostLostError, QueueFullError, WorkerExitedError } from './errors.js';
 import { Fifo } from './fifo.js';
+import { fitsInBatch, type EncodedCall } from './payload.js';
 import { CallStats, type CallTiming } from './stats.js';
 
 /** One interpreter as the dispatcher sees it: something that runs one call at a time. */
@@ -8,9 +10,14 @@ export interface Executor {
   readonly id: string;
   /** False once the interpreter has exited or is being stopped or killed: it takes no more work. */
   readonly serviceable: boolean;
-  call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>, context?: CallContext): Promise<unknown>;
-  /** Several calls in one round trip, each with its own outcome; rejects only if the round trip fails. */
-  callBatch(calls: { module: string; fn: string; args: unknown[]; kwargs?: Record<string, unknown> }[]): Promise<Outcome[]>;
+  /** Runs one call encoded in advance; `context` carries its progress listener and callback scope. */
+  run(call: EncodedCall, context?: CallContext): Promise<unknown>;
+  /**
+   * Several calls in one round trip, each with its own outcome; rejects only if the round trip
+   * fails. May resolve with fewer outcomes than calls: the first ones ran, the others did not
+   * (their results would have made the reply too large) and are queued again.
+   */
+  runBatch(calls: readonly EncodedCall[]): Promise<Outcome[]>;
   /** Abandons whatever runs: the interpreter is killed, its pending call rejects. */
   kill(): void;
 }
@@ -19,10 +26,8 @@ export interface Executor {
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export interface CallRequest {
-  module: string;
-  fn: string;
-  args: unknown[];
-  kwargs?: Record<string, unknown>;
+  /** The call, encoded when it was made (a lease has none). */
+  call?: EncodedCall;
   /** ms from submission to settlement; past it the call rejects and its interpreter is killed. */
   timeout?: number;
   signal?: AbortSignal;
@@ -43,6 +48,8 @@ export interface Lease<E extends Executor> {
 
 export interface DispatcherOptions<E extends Executor> {
   maxQueue: number;
+  /** A batch (its calls' bytes together) stays within this, as one message must. */
+  maxMessageSize: number;
   /**
    * Queued calls to functions that have averaged under this many ms may share a round trip:
    * below it the socket round trip, not Python, is what a call costs. 0: never.
@@ -73,7 +80,7 @@ interface Job<E extends Executor> {
   /** When an interpreter took the job (its wait ends, its run begins). */
   startedAt?: number;
   settled: boolean;
-  timer?: ReturnType<typeof setTimeout>;
+  timer?: LongTimeout;
   onAbort?: () => void;
 }
 
@@ -150,8 +157,7 @@ export class Dispatcher<E extends Executor = Executor> {
 
   /** Holds an idle interpreter for the caller, in queue order like a call. */
   acquire(request: Pick<CallRequest, 'signal' | 'timeout'>): Promise<Lease<E>> {
-    const full: CallRequest = { module: '', fn: '', args: [], retries: 0, ...request };
-    return this.#submit('lease', full) as Promise<Lease<E>>;
+    return this.#submit('lease', { retries: 0, ...request }) as Promise<Lease<E>>;
   }
 
   /** Executors serving now (idle or running a call), in no particular order. */
@@ -161,8 +167,8 @@ export class Dispatcher<E extends Executor = Executor> {
 
   /** Resolves once at least `count` executors are serving (at once if they already are). */
   whenServing(count: number): Promise<void> {
-    if (this.#attached.size >= count) return Promise.resolve();
     if (this.#closedWith) return Promise.reject(this.#closedWith);
+    if (this.#attached.size >= count) return Promise.resolve();
     return new Promise((resolve, reject) => this.#servingWaiters.push({ count, resolve, reject }));
   }
 
@@ -228,7 +234,7 @@ export class Dispatcher<E extends Executor = Executor> {
     return new Promise((resolve, reject) => {
       const job: Job<E> = { kind, request, submittedAt: performance.now(), resolve, reject, settled: false };
       if (timeout !== undefined) {
-        job.timer = setTimeout(() => this.#cancel(job, new CallTimeoutError(timeout)), timeout);
+        job.timer = setLongTimeout(() => this.#cancel(job, new CallTimeoutError(timeout)), timeout);
       }
       if (signal) {
         job.onAbort = () => this.#cancel(job, signal.reason);
@@ -258,15 +264,14 @@ export class Dispatcher<E extends Executor = Executor> {
     }
     const done = (outcomes: Outcome[]) => {
       const endedAt = performance.now();
-      this.#timed(jobs, endedAt - startedAt);
+      this.#timed(jobs, Math.min(jobs.length, outcomes.length), endedAt - startedAt);
       this.#finish(executor, jobs, outcomes, endedAt);
     };
     const failed = (error: unknown) => done(jobs.map(() => ({ ok: false, error })));
     if (jobs.length === 1) {
-      const { module, fn, args, kwargs, context } = first.request;
-      executor.call(module, fn, args, kwargs, context).then((value) => done([{ ok: true, value }]), failed);
+      executor.run(first.request.call!, first.request.context).then((value) => done([{ ok: true, value }]), failed);
     } else {
-      executor.callBatch(jobs.map(({ request: { module, fn, args, kwargs } }) => ({ module, fn, args, kwargs }))).then(done, failed);
+      executor.runBatch(jobs.map((job) => job.request.call!)).then(done, failed);
     }
   }
 
@@ -279,42 +284,49 @@ export class Dispatcher<E extends Executor = Executor> {
     if (this.#running.get(executor) !== jobs) return; // a lease released twice
     this.#running.delete(executor);
     this.#stats.ran(endedAt - jobs[0]!.startedAt!);
-    const retries: Job<E>[] = [];
+    const again: Job<E>[] = [];
     jobs.forEach((job, i) => {
       job.executor = undefined;
       if (job.settled) return;
-      const outcome = outcomes[i]!;
+      const outcome = outcomes[i];
+      if (outcome === undefined) {
+        // Not run: the batch ended before it. It goes again, its retries untouched.
+        if (this.#closedWith) this.#settle(job, { ok: false, error: this.#closedWith }, endedAt);
+        else again.push(job);
+        return;
+      }
       // A lost host's call may still be running there: running it again could run it twice.
       const retryable =
         !outcome.ok && outcome.error instanceof WorkerExitedError && !(outcome.error instanceof HostLostError) && job.request.retries > 0;
       if (retryable && !this.#closedWith) {
         job.request.retries--;
-        retries.push(job);
+        again.push(job);
       } else if (job.kind === 'call') {
         this.#settle(job, outcome, endedAt);
       }
     });
     // Back at the head, in their original order: a retried call keeps its place in line.
-    for (let i = retries.length - 1; i >= 0; i--) this.#queue.unshift(retries[i]!);
+    for (let i = again.length - 1; i >= 0; i--) this.#queue.unshift(again[i]!);
     const drained = this.#drains.get(executor);
     if (drained) {
       this.#drains.delete(executor);
       drained();
     }
-    if (executor.serviceable) this.#served(executor, jobs[0]!.kind === 'call' ? jobs.length : 1);
+    if (executor.serviceable) this.#served(executor, jobs[0]!.kind === 'call' ? Math.min(jobs.length, outcomes.length) : 1);
     else this.#attached.delete(executor);
     this.#pump();
     this.#checkIdle();
   }
 
-  /** Records how long each function took, a batch's time shared equally among its calls. */
-  #timed(jobs: Job<E>[], ms: number): void {
-    const each = ms / jobs.length;
-    for (const { request } of jobs) {
-      let functions = this.#durations.get(request.module);
-      if (functions === undefined) this.#durations.set(request.module, (functions = new Map()));
-      const average = functions.get(request.fn);
-      functions.set(request.fn, average === undefined ? each : average + EWMA_WEIGHT * (each - average));
+  /** Records how long each function took, a batch's time shared equally among the calls it ran. */
+  #timed(jobs: Job<E>[], ran: number, ms: number): void {
+    const each = ms / ran;
+    for (let i = 0; i < ran; i++) {
+      const { module, fn } = jobs[i]!.request.call!;
+      let functions = this.#durations.get(module);
+      if (functions === undefined) this.#durations.set(module, (functions = new Map()));
+      const average = functions.get(fn);
+      functions.set(fn, average === undefined ? each : average + EWMA_WEIGHT * (each - average));
     }
   }
 
@@ -354,7 +366,16 @@ export class Dispatcher<E extends Executor = Executor> {
     // Every other interpreter is busy (the queue is empty otherwise), so nothing is gained by
     // leaving calls behind for them: the short calls at the head all go, up to MAX_BATCH.
     const share = Math.min(MAX_BATCH, tasksLeft);
+    // The batch must fit in one message, as each of its calls does alone: one that would not
+    // fit waits for the next round trip.
+    const { maxMessageSize } = this.#options;
+    let bytes = jobs[0]!.request.call!.size;
+    let frames = jobs[0]!.request.call!.frames.length;
     for (let next = this.#queue.peek(); jobs.length < share && next && this.#batchable(next); next = this.#queue.peek()) {
+      const call = next.request.call!;
+      if (!fitsInBatch(bytes, frames, call, maxMessageSize)) break;
+      bytes += call.size;
+      frames += call.frames.length;
       jobs.push(this.#queue.shift()!);
     }
     return jobs;
@@ -365,7 +386,8 @@ export class Dispatcher<E extends Executor = Executor> {
     if (kind !== 'call' || request.timeout !== undefined || request.signal !== undefined) return false;
     // Progress would be delivered while other calls of the batch wait for it.
     if (request.context?.onProgress !== undefined) return false;
-    const average = this.#durations.get(request.module)?.get(request.fn);
+    const { module, fn } = request.call!;
+    const average = this.#durations.get(module)?.get(fn);
     return average !== undefined && average < this.#options.batchCallsUnderMs;
   }
 
@@ -391,7 +413,7 @@ export class Dispatcher<E extends Executor = Executor> {
   #settle(job: Job<E>, outcome: Outcome, at = performance.now()): void {
     if (job.settled) return;
     job.settled = true;
-    if (job.timer) clearTimeout(job.timer);
+    job.timer?.clear();
     if (job.onAbort) job.request.signal?.removeEventListener('abort', job.onAbort);
     if (job.kind === 'call') {
       const { request } = job;

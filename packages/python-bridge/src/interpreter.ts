@@ -13,6 +13,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setLongTimeout, type LongTimeout } from '@piton/core';
 import type { CallContext, Conversation, ExposedFunctions } from './callbacks.js';
 import { Expect, RequestChannel, type RequestLabel } from './channel.js';
 import { createCodec } from './codec.js';
@@ -20,11 +21,12 @@ import {
   describeExit,
   InterpreterStartError,
   PitonError,
+  ProtocolError,
   WorkerExitedError,
-  type ProtocolError,
   type PythonReportedError,
 } from './errors.js';
 import type { LaunchedProcess, Launcher, LaunchSpec } from './launcher.js';
+import type { EncodedCall } from './payload.js';
 import type { ProcessExit } from './process.js';
 import { badDirectory } from './python-executable.js';
 import {
@@ -36,6 +38,8 @@ import {
   encodeStop,
   encodeStream,
   PROTOCOL_VERSION,
+  spliceBatch,
+  spliceCall,
   type BatchCall,
 } from './protocol.js';
 import { makeSocketDir, SOCKET_NAME } from './socket-dir.js';
@@ -93,6 +97,7 @@ export class Interpreter {
 
   readonly #process: LaunchedProcess;
   readonly #channel: RequestChannel;
+  readonly #onProtocolError: ((error: ProtocolError) => void) | undefined;
   #info: HandshakeInfo | undefined;
   /** A stream is open on the Python side (or reserved and not yet opened). */
   #streamOpen = false;
@@ -111,6 +116,7 @@ export class Interpreter {
     this.endpoint = endpoint;
     this.#channel = channel;
     this.#process = process;
+    this.#onProtocolError = opts.onProtocolError;
     void process.exit.then((exit) => this.#onExit(exit));
     this.exited = process.exit.then(async (exit) => {
       await Promise.all([rm(dir, { recursive: true, force: true }).catch(() => undefined), process.drained]);
@@ -162,9 +168,9 @@ export class Interpreter {
   }
 
   async #handshake(opts: InterpreterOptions): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: LongTimeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), opts.startTimeout);
+      timer = setLongTimeout(() => resolve('timeout'), opts.startTimeout);
     });
     const expose = opts.callbacks?.names ?? [];
     const ready = this.#channel.request<HandshakeInfo>((codec, id) => encodeHello(codec, id, expose), Expect.Hello, { module: '', fn: '' });
@@ -199,7 +205,7 @@ export class Interpreter {
                 : '')
             : `failed the handshake: ${error instanceof Error ? error.message : String(error)}`;
     } finally {
-      clearTimeout(timer);
+      timer?.clear();
     }
     this.#killed = true;
     this.#process.signal('SIGKILL');
@@ -279,7 +285,44 @@ export class Interpreter {
     };
   }
 
-  /** Runs several calls in one round trip (protocol kind `batch`); each has its own outcome. */
+  /** Runs a call encoded in advance ({@link encodeCallBody}); settles as {@link call}. */
+  run(call: EncodedCall, context?: CallContext): Promise<unknown> {
+    const refusal = this.#refusal('call');
+    if (refusal) return Promise.reject(refusal);
+    const listening = context?.onProgress !== undefined;
+    return this.#channel.request(
+      (codec, id) => spliceCall(codec, id, call, listening),
+      Expect.Call,
+      call,
+      context === undefined ? this.#plainConversation : this.#conversation(context),
+    );
+  }
+
+  /**
+   * Runs calls encoded in advance in one round trip (protocol kind `batch`); each has its own
+   * outcome. Resolves with fewer outcomes than calls when the worker ended the batch early (the
+   * results so far reached the size limit, PROTOCOL.md "Batches"): the others did not run.
+   */
+  runBatch(calls: readonly EncodedCall[]): Promise<BatchResult[]> {
+    const refusal = this.#refusal('callBatch');
+    if (refusal) return Promise.reject(refusal);
+    const label = { module: 'batch', fn: `of ${calls.length} calls` };
+    return this.#channel.request<BatchResult[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label).then((results) => {
+      if (results.length >= 1 && results.length <= calls.length) return results;
+      const error = new ProtocolError(`interpreter ${this.id} answered a batch of ${calls.length} calls with ${results.length} results`);
+      try {
+        this.#onProtocolError?.(error);
+      } finally {
+        this.kill();
+      }
+      throw error;
+    });
+  }
+
+  /**
+   * Runs several calls in one round trip (protocol kind `batch`); each has its own outcome. Like
+   * {@link runBatch}, may resolve with fewer outcomes than calls (the others did not run).
+   */
   callBatch(
     calls: Array<{ module: string; fn: string; args: unknown[]; kwargs?: Record<string, unknown> }>,
   ): Promise<BatchResult[]> {
@@ -312,7 +355,7 @@ export class Interpreter {
     const refusal = this.#refusal('stream');
     if (refusal) return failedIterator(refusal);
     this.#streamOpen = true;
-    return new PythonStream(this.#streamPort(), module, fn, args, kwargs, batch);
+    return new PythonStream(this.#streamPort(), module, fn, args, kwargs, batch, opts);
   }
 
   /**
@@ -350,9 +393,9 @@ export class Interpreter {
 
   #exitWithin(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), ms);
+      const timer = setLongTimeout(() => resolve(false), ms);
       void this.#process.exit.then(() => {
-        clearTimeout(timer);
+        timer.clear();
         resolve(true);
       });
     });
@@ -409,6 +452,7 @@ export class Interpreter {
       end: () => {
         this.#streamOpen = false;
       },
+      abort: () => this.kill(),
     };
   }
 }

@@ -16,13 +16,13 @@ function names<T>() {
 export const POOL_OPTION_NAMES = names<PoolOptions>()([
   'size', 'path', 'python', 'env', 'cwd', 'preload', 'startTimeout', 'callTimeout', 'maxQueue',
   'maxTasksPerWorker', 'maxMemoryPerWorker', 'maxMessageSize', 'batchCallsUnderMs', 'intensity',
-  'period', 'shutdownTimeout', 'restartBackoff', 'allowModules', 'allowPrivate', 'allowReexports', 'onOutput', 'events', 'expose',
+  'period', 'shutdownTimeout', 'restartBackoff', 'allowModules', 'allowPrivate', 'allowReexports', 'onOutput', 'events', 'expose', 'streamIdleTimeout',
   'hosts', 'keys', 'heartbeat',
 ]);
 
-export const CALL_OPTION_NAMES = names<CallOptions>()(['kwargs', 'timeout', 'signal', 'retries', 'onProgress']);
+export const CALL_OPTION_NAMES = names<CallOptions>()(['kwargs', 'timeout', 'signal', 'retries', 'onProgress', 'transfer']);
 
-export const STREAM_OPTION_NAMES = names<StreamOptions>()(['kwargs', 'signal', 'batch', 'timeout']);
+export const STREAM_OPTION_NAMES = names<StreamOptions>()(['kwargs', 'signal', 'batch', 'timeout', 'idleTimeout']);
 
 /**
  * Throws a TypeError naming the first own property of `options` that is not in `known`, with the

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { MAX_TIMER_DELAY } from '@piton/core';
 import { isAbsolute, resolve } from 'node:path';
 import type { PoolEvent } from './lifecycle.js';
 import type { CurveKeyPair, Heartbeat } from './remote/agent-link.js';
@@ -55,6 +56,12 @@ export interface PoolOptions {
   period?: number;
   /** ms an interpreter is given to finish its call and exit when the pool stops; also how long `stop({ drain: true })` and `drain()` wait for queued calls. @default 5000 */
   shutdownTimeout?: number;
+  /**
+   * ms an open stream may go without being pulled before its generator is closed and its
+   * interpreter freed (an iterator dropped without `break` would otherwise hold it for good);
+   * `0` turns the limit off. @default 60000
+   */
+  streamIdleTimeout?: number;
   /**
    * Delay before restarting a crashed interpreter: `min` ms, doubling with each crash that follows
    * closely, up to `max`; so a crash loop never spins hot while intensity bounds its length.
@@ -141,6 +148,7 @@ export interface ResolvedPoolOptions {
   intensity: number;
   period: number;
   shutdownTimeout: number;
+  streamIdleTimeout: number | undefined;
   restartBackoff: { min: number; max: number } | undefined;
   allowModules: string[];
   allowPrivate: boolean;
@@ -160,6 +168,7 @@ const defaults = {
   intensity: 10,
   period: 10_000,
   shutdownTimeout: 5_000,
+  streamIdleTimeout: 60_000,
   restartBackoff: { min: 1, max: 1_000 },
 } as const;
 
@@ -218,6 +227,10 @@ function backoff(value: PoolOptions['restartBackoff']): ResolvedPoolOptions['res
   }
   const min = integer('restartBackoff.min', value.min, 1);
   const max = integer('restartBackoff.max', value.max, min);
+  // The supervisor waits it out in one Node timer: beyond its limit it would fire after 1 ms.
+  if (max > MAX_TIMER_DELAY) {
+    throw new RangeError(`options.restartBackoff.max must be at most ${MAX_TIMER_DELAY} ms (Node's timer limit, ~24.8 days), got ${max}`);
+  }
   return { min, max };
 }
 
@@ -280,6 +293,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     intensity: integer('intensity', options.intensity ?? defaults.intensity, 0),
     period: integer('period', options.period ?? defaults.period, 1),
     shutdownTimeout: integer('shutdownTimeout', options.shutdownTimeout ?? defaults.shutdownTimeout, 0),
+    streamIdleTimeout: integer('streamIdleTimeout', options.streamIdleTimeout ?? defaults.streamIdleTimeout, 0) || undefined,
     restartBackoff: backoff(options.restartBackoff),
     allowModules: stringList('allowModules', options.allowModules),
     allowPrivate: options.allowPrivate ?? false,
@@ -311,42 +325,71 @@ export interface CallOptions {
    * A call with `onProgress` is never batched with others.
    */
   onProgress?: (value: unknown) => void;
+  /**
+   * Send the memory of typed arrays (and `NdArray`s) in the arguments as it is, without copying it
+   * at `call()`. The caller promises not to write to those arrays until the call settles; without
+   * `transfer`, Python receives the values as they were at `call()`, at the cost of one copy.
+   * @default false
+   */
+  transfer?: boolean;
 }
 
-export interface StreamOptions extends Omit<CallOptions, 'retries' | 'timeout' | 'onProgress'> {
+export interface StreamOptions extends Omit<CallOptions, 'retries' | 'timeout' | 'onProgress' | 'transfer'> {
   /** Items the interpreter computes per round trip, so at most this many ahead of the consumer. @default 1 */
   batch?: number;
   /** ms to wait for an interpreter; the stream then rejects with `CallTimeoutError`. */
   timeout?: number;
+  /**
+   * ms an open stream may go without being pulled: then its generator is closed, its interpreter
+   * freed, and a later pull rejects with `CallTimeoutError`. Bounds what an iterator that was
+   * dropped without `break` or `return()` holds. @default the pool's streamIdleTimeout
+   */
+  idleTimeout?: number;
 }
 
-export function checkCallOptions(options: CallOptions, poolTimeout: number | undefined) {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`call options must be an object, got ${describe(options)}`);
+function checkName(what: string, name: unknown): void {
+  if (typeof name !== 'string' || name === '') {
+    throw new TypeError(`the ${what} name must be a non-empty string, got ${String(name)} (${typeof name})`);
   }
-  rejectUnknownOptions('options', options, CALL_OPTION_NAMES);
+}
+
+/** What `call` and `stream` share: names, args, kwargs, signal, unknown options. */
+function checkRequest(module: unknown, fn: unknown, args: unknown, options: unknown, known: readonly string[]): void {
+  checkName('module', module);
+  checkName('function', fn);
+  if (!Array.isArray(args)) throw new TypeError(`args must be an array, got ${describe(args)}`);
+  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  rejectUnknownOptions('options', options, known);
+  const { kwargs, signal } = options as CallOptions;
+  if (kwargs !== undefined && (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs))) {
+    throw new TypeError(`options.kwargs must be a plain object, got ${describe(kwargs)}`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+}
+
+/** Checks a call's module, function, args and options; resolves the timeout. Throws naming the field. */
+export function checkCall(module: unknown, fn: unknown, args: unknown, options: CallOptions, poolTimeout: number | undefined) {
+  checkRequest(module, fn, args, options, CALL_OPTION_NAMES);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
     throw new TypeError(`options.onProgress must be a function, got ${describe(options.onProgress)}`);
   }
   const timeout = options.timeout ?? poolTimeout;
   if (timeout !== undefined) integer('timeout', timeout, 1);
-  const retries = options.retries ?? 0;
-  integer('retries', retries, 0);
-  if (options.kwargs !== undefined && (typeof options.kwargs !== 'object' || options.kwargs === null || Array.isArray(options.kwargs))) {
-    throw new TypeError(`options.kwargs must be a plain object, got ${describe(options.kwargs)}`);
+  const retries = integer('retries', options.retries ?? 0, 0);
+  if (options.transfer !== undefined && typeof options.transfer !== 'boolean') {
+    throw new TypeError(`options.transfer must be a boolean, got ${describe(options.transfer)}`);
   }
-  return { timeout, retries };
+  return { timeout, retries, transfer: options.transfer ?? false };
 }
 
-/** Checks the options of `stream`, naming the one that is wrong; returns the batch size. */
-export function checkStreamOptions(options: StreamOptions): { batch: number } {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`stream options must be an object, got ${describe(options)}`);
-  }
-  rejectUnknownOptions('options', options, STREAM_OPTION_NAMES);
-  if (options.timeout !== undefined) integer('timeout', options.timeout, 1);
-  if (options.kwargs !== undefined && (typeof options.kwargs !== 'object' || options.kwargs === null || Array.isArray(options.kwargs))) {
-    throw new TypeError(`options.kwargs must be a plain object, got ${describe(options.kwargs)}`);
-  }
-  return { batch: integer('batch', options.batch ?? 1, 1) };
+/** Checks a stream's module, function, args and options, as {@link checkCall} does a call's. */
+export function checkStream(module: unknown, fn: unknown, args: unknown, options: StreamOptions, poolIdleTimeout: number | undefined) {
+  checkRequest(module, fn, args, options, STREAM_OPTION_NAMES);
+  const timeout = options.timeout === undefined ? undefined : integer('timeout', options.timeout, 1);
+  const batch = integer('batch', options.batch ?? 1, 1);
+  const idleTimeout = options.idleTimeout === undefined ? poolIdleTimeout : integer('idleTimeout', options.idleTimeout, 1);
+  return { timeout, batch, idleTimeout };
 }
+

@@ -76,6 +76,7 @@ export class PythonPool implements PoolRef {
   }
 
   whenReady(): Promise<void> {
+    if (this.#stopping) return Promise.reject(new PoolStoppedError('the pool is stopped'));
     return this.#ref.whenReady();
   }
 

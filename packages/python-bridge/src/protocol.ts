@@ -4,6 +4,7 @@
  */
 import type { Codec } from './codec.js';
 import { EncodeError, MessageTooLargeError, ProtocolError, PythonError, type PythonReportedError } from './errors.js';
+import type { EncodedCall } from './payload.js';
 
 /** The protocol version this side speaks (sent in `hello`). */
 export const PROTOCOL_VERSION = 2;
@@ -162,6 +163,101 @@ export function toPythonError({ type, message, traceback }: RemoteError): Python
     default:
       return new PythonError(type, message, traceback);
   }
+}
+
+/** MessagePack of the envelopes' fixed starts: fixarray 6 + "call", fixarray 3 + "batch". */
+const CALL_HEAD = Buffer.from([0x96, 0xa4, ...Buffer.from('call')]);
+/** A call whose caller listens for progress has a 7th item, its options (protocol 2). */
+const LISTENING_CALL_HEAD = Buffer.from([0x97, 0xa4, ...Buffer.from('call')]);
+const BATCH_HEAD = Buffer.from([0x93, 0xa5, ...Buffer.from('batch')]);
+
+/**
+ * `["call", id, module, function, args, kwargs]` from a call encoded in advance: the same bytes
+ * {@link encodeCall} writes, made of the head `["call", id` and the body's four items (the body
+ * without its own array header), then, when the caller listens for progress, the options item.
+ */
+export function spliceCall(codec: Codec, id: number, call: EncodedCall, listening = false): Buffer[] {
+  const head = listening ? LISTENING_CALL_HEAD : CALL_HEAD;
+  const options = listening ? codec.encode(LISTENING)[0]! : undefined;
+  const idSize = uintSize(id);
+  const frame0 = Buffer.allocUnsafe(head.length + idSize + call.body.length - 1 + (options?.length ?? 0));
+  head.copy(frame0, 0);
+  writeUint(frame0, head.length, id, idSize);
+  const end = head.length + idSize + call.body.copy(frame0, head.length + idSize, 1);
+  options?.copy(frame0, end);
+  return call.frames.length === 0 ? [frame0] : [frame0, ...call.frames];
+}
+
+/**
+ * `["batch", id, [[module, function, args, kwargs], …]]` from calls encoded in advance: the same
+ * bytes {@link encodeBatch} writes. Each call's frames follow those of the calls before it, so its
+ * frame indices are renumbered; they must stay one-byte fixints (the batch holds at most
+ * `MAX_FIXINT_FRAMES` frames), which {@link fitsInBatch} ensures.
+ */
+export function spliceBatch(_codec: Codec, id: number, calls: readonly EncodedCall[]): Buffer[] {
+  const idSize = uintSize(id);
+  const callsHeader = arrayHeader(calls.length);
+  const headLength = BATCH_HEAD.length + idSize;
+  let length = headLength + callsHeader.length;
+  for (const call of calls) length += call.body.length;
+  const frame0 = Buffer.allocUnsafe(length);
+  BATCH_HEAD.copy(frame0, 0);
+  writeUint(frame0, BATCH_HEAD.length, id, idSize);
+  let at = headLength + callsHeader.copy(frame0, headLength);
+  const frames: Buffer[] = [frame0];
+  for (const call of calls) {
+    call.body.copy(frame0, at);
+    const offset = frames.length - 1;
+    if (offset > 0) {
+      for (let i = 0; i < call.frameIndexAt.length; i++) {
+        const index = offset + i + 1;
+        if (index > 0x7f) throw new RangeError(`a batch may hold at most 127 array frames, got ${index}`);
+        frame0[at + call.frameIndexAt[i]!] = index;
+      }
+    }
+    for (const frame of call.frames) frames.push(frame);
+    at += call.body.length;
+  }
+  return frames;
+}
+
+/** Bytes of a non-negative integer in its smallest MessagePack form (PROTOCOL.md, canonical encoding). */
+function uintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
+}
+
+/** Writes `n` (a safe integer >= 0) in its smallest MessagePack form of `size` bytes. */
+function writeUint(buf: Buffer, at: number, n: number, size: number): void {
+  switch (size) {
+    case 1:
+      buf[at] = n;
+      return;
+    case 2:
+      buf[at] = 0xcc;
+      buf[at + 1] = n;
+      return;
+    case 3:
+      buf[at] = 0xcd;
+      buf.writeUInt16BE(n, at + 1);
+      return;
+    case 5:
+      buf[at] = 0xce;
+      buf.writeUInt32BE(n, at + 1);
+      return;
+    default:
+      buf[at] = 0xcf;
+      buf.writeBigUInt64BE(BigInt(n), at + 1);
+  }
+}
+
+/** A MessagePack array header (fixarray, array 16, array 32). */
+function arrayHeader(length: number): Buffer {
+  if (length < 16) return Buffer.of(0x90 | length);
+  if (length < 0x10000) return Buffer.of(0xdc, length >> 8, length & 0xff);
+  const header = Buffer.alloc(5);
+  header[0] = 0xdd;
+  header.writeUInt32BE(length, 1);
+  return header;
 }
 
 function fail(what: string): never {

@@ -2,11 +2,28 @@
  * The async iterator of a Python iterable (`Interpreter.stream`), pulled `batch` items per round
  * trip as they are consumed. It sees its interpreter only through a {@link StreamPort}.
  */
-import { WorkerExitedError } from './errors.js';
+import { setLongTimeout, type LongTimeout } from '@piton/core';
+import { CallTimeoutError, WorkerExitedError } from './errors.js';
 
 export interface StreamOptions {
   /** Items fetched per round trip: the generator runs at most this far ahead. Default 1. */
   batch?: number;
+  /**
+   * Aborting ends the stream: a pull in flight rejects at once with the signal's reason and the
+   * interpreter, whose reply nobody will read, is killed; between pulls the generator is closed.
+   */
+  signal?: AbortSignal;
+  /**
+   * ms the stream may stay open without being pulled; then the generator is closed, the
+   * interpreter freed, and the next pull rejects with `CallTimeoutError`. Undefined: no limit.
+   */
+  idleTimeout?: number;
+  /**
+   * Called once when the stream was ended from outside (abort, idle timeout) and its interpreter
+   * is no longer held: whoever lent the interpreter takes it back even if the iterator's consumer
+   * never comes back to see the end.
+   */
+  onEnd?: () => void;
 }
 
 /** The narrow view of an interpreter a stream needs. */
@@ -16,6 +33,8 @@ export interface StreamPort {
   close(module: string, fn: string): Promise<void>;
   /** The stream is over: the interpreter is no longer busy because of it. */
   end(): void;
+  /** A request is in flight and will not be waited for: kill the interpreter. */
+  abort(): void;
 }
 
 export type ItemsReply = { items: unknown[]; done: boolean };
@@ -31,7 +50,19 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
   #exhausted = false;
   /** port.end() was called: it must happen once, or it could free a later stream's interpreter. */
   #released = false;
+  /** onEnd was called (once the consumer has seen the end, or the stream was ended for it). */
+  #finished = false;
   #queue: Promise<unknown> = Promise.resolve();
+  /** A request (`stream`, `next` or `close`) is in flight. */
+  #inflight = false;
+  /** Why the stream was ended from outside (abort, idle timeout): what every later pull rejects with. */
+  #endedWith: unknown;
+  /** Rejects with `#endedWith` once set, so that a pull in flight does not wait for its reply. */
+  #ended: Promise<never>;
+  #rejectEnded!: (reason: unknown) => void;
+  #idleTimer: LongTimeout | undefined;
+  readonly #options: StreamOptions;
+  readonly #onAbort: (() => void) | undefined;
 
   constructor(
     private readonly port: StreamPort,
@@ -40,14 +71,29 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
     private readonly args: unknown[],
     private readonly kwargs: Record<string, unknown> | undefined,
     private readonly batch: number,
-  ) {}
+    options: StreamOptions = {},
+  ) {
+    this.#options = options;
+    this.#ended = new Promise<never>((_resolve, reject) => {
+      this.#rejectEnded = reject;
+    });
+    this.#ended.catch(() => undefined);
+    const { signal } = options;
+    if (signal) {
+      this.#onAbort = () => this.#endFromOutside(signal.reason);
+      if (signal.aborted) this.#onAbort();
+      else signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<unknown> {
     return this;
   }
 
   next(): Promise<IteratorResult<unknown>> {
-    return this.#serial(() => this.#next());
+    if (this.#endedWith !== undefined) return this.#serial(() => this.#next());
+    // Ended from outside while in flight: the caller hears of it at once, not at the reply.
+    return Promise.race([this.#serial(() => this.#next()), this.#ended]);
   }
 
   return(): Promise<IteratorResult<unknown>> {
@@ -62,18 +108,59 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
   }
 
   #serial<T>(op: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(op);
-    this.#queue = result.catch(() => undefined);
+    const result = this.#queue.then(() => {
+      this.#idleTimer?.clear();
+      this.#idleTimer = undefined;
+      return op();
+    });
+    this.#queue = result.then(
+      () => this.#armIdle(),
+      () => this.#armIdle(),
+    );
     return result;
   }
 
+  /** Between pulls of a stream still open, the idle timeout runs. */
+  #armIdle(): void {
+    const ms = this.#options.idleTimeout;
+    if (ms === undefined || this.#finished) return;
+    this.#idleTimer = setLongTimeout(
+      () => this.#endFromOutside(new CallTimeoutError(ms, `the stream of ${this.module}.${this.fn} was not pulled for ${ms} ms (idleTimeout) and was closed`)),
+      ms,
+      { unref: true },
+    );
+  }
+
+  /**
+   * Abort or idle timeout: every later pull rejects with `reason`. A request in flight is not
+   * waited for (the interpreter is killed); otherwise an open generator is closed in turn.
+   */
+  #endFromOutside(reason: unknown): void {
+    if (this.#endedWith !== undefined || this.#finished) return;
+    this.#endedWith = reason;
+    this.#rejectEnded(reason);
+    this.#idleTimer?.clear();
+    if (this.#inflight) {
+      this.#state = 'ended';
+      this.port.abort();
+      this.#end();
+    } else {
+      void this.#serial(() => this.#close()).catch(() => undefined);
+    }
+  }
+
   async #next(): Promise<IteratorResult<unknown>> {
+    if (this.#endedWith !== undefined) {
+      if (this.#state !== 'ended') await this.#close().catch(() => undefined);
+      throw this.#endedWith;
+    }
     if (this.#index < this.#buffer.length) return { done: false, value: this.#buffer[this.#index++] };
     if (this.#state === 'ended' || this.#exhausted) {
       this.#end();
       return DONE;
     }
     let reply: ItemsReply;
+    this.#inflight = true;
     try {
       reply =
         this.#state === 'unopened'
@@ -82,8 +169,11 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
     } catch (error) {
       // An error reply means Python closed the iterator; an exit or a refused request ends it too.
       this.#end();
-      throw error;
+      throw this.#endedWith ?? error;
+    } finally {
+      this.#inflight = false;
     }
+    if (this.#endedWith !== undefined) throw this.#endedWith;
     this.#state = 'open';
     this.#buffer = reply.items;
     this.#index = 0;
@@ -103,6 +193,7 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
     this.#index = 0;
     if (mustClose) {
       this.#state = 'ended';
+      this.#inflight = true;
       try {
         await this.port.close(this.module, this.fn);
       } catch (error) {
@@ -111,17 +202,26 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
           this.#end();
           throw error;
         }
+      } finally {
+        this.#inflight = false;
       }
     }
     this.#end();
     return DONE;
   }
 
+  /** The stream is over for its consumer too (and, ended from outside, its lender hears of it). */
   #end(): void {
     this.#state = 'ended';
     this.#release();
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#idleTimer?.clear();
+    if (this.#onAbort) this.#options.signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#endedWith !== undefined) this.#options.onEnd?.();
   }
 
+  /** Python has closed the iterator: the interpreter is no longer busy because of this stream. */
   #release(): void {
     if (this.#released) return;
     this.#released = true;

@@ -11,14 +11,15 @@ import {
   type SupervisorRef,
 } from '@piton/core';
 import { currentScope, ExposedFunctions } from './callbacks.js';
+import { createCodec, type Codec } from './codec.js';
 import { Dispatcher, type CallRequest } from './dispatcher.js';
 import { CallTimeoutError, PoolStoppedError } from './errors.js';
 import { followPoolEvents, PoolLifecycle } from './lifecycle.js';
 import type { Interpreter, InterpreterOptions } from './interpreter.js';
 import {
-  checkCallOptions,
+  checkCall,
+  checkStream,
   interpreterCount,
-  checkStreamOptions,
   resolvePoolOptions,
   type CallOptions,
   type PoolOptions,
@@ -26,7 +27,9 @@ import {
   type StreamOptions,
 } from './options.js';
 import { outputSink } from './output.js';
+import { encodeCallBody, type EncodedCall } from './payload.js';
 import { residentBytes } from './process.js';
+import { SnapshotBuffers } from './snapshots.js';
 import { resolvePython } from './python-executable.js';
 import { checkPathEntries, poolStartError } from './start-checks.js';
 import { sweepStaleSocketDirs } from './socket-dir.js';
@@ -106,6 +109,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const memoryLimit = memoryPolicy(options.maxMemoryPerWorker);
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
+    maxMessageSize: options.maxMessageSize,
     batchCallsUnderMs: options.batchCallsUnderMs,
     maxTasksPerExecutor: options.maxTasksPerWorker,
     shouldRetire: memoryLimit && ((interpreter) => memoryLimit(interpreter) && (overMemory.add(interpreter), true)),
@@ -221,7 +225,16 @@ function watchFailures(ctx: StartContext): { gaveUp: boolean; last: string | und
   return state;
 }
 
-/** The pool's public face: validates each call, then hands it to the dispatcher. */
+/** Free snapshot memory a pool keeps for reuse, at most (snapshots.ts). */
+const SNAPSHOT_MEMORY_BYTES = 128 * 1024 * 1024;
+/** ms without a snapshot after which that memory is let go. */
+const SNAPSHOT_IDLE_MS = 1_000;
+
+/**
+ * The pool's public face: validates each call and encodes it (so that a value that cannot be
+ * sent fails that call alone, and Python receives the value as it was at `call()`), then hands
+ * it to the dispatcher.
+ */
 class PoolHandle implements PoolRef {
   readonly path: string;
   readonly supervisor: SupervisorRef;
@@ -229,6 +242,9 @@ class PoolHandle implements PoolRef {
   readonly #options: ResolvedPoolOptions;
   readonly #lifecycle: PoolLifecycle;
   readonly #callbacks: ExposedFunctions | undefined;
+  readonly #codec: Codec;
+  readonly #snapshots = new SnapshotBuffers({ maxBytes: SNAPSHOT_MEMORY_BYTES, idleMs: SNAPSHOT_IDLE_MS });
+  readonly #copy = (view: Buffer) => this.#snapshots.take(view);
 
   constructor(
     dispatcher: Dispatcher<Interpreter>,
@@ -244,32 +260,45 @@ class PoolHandle implements PoolRef {
     this.path = path;
     this.supervisor = supervisor;
     this.#callbacks = callbacks;
+    this.#codec = createCodec({ maxMessageSize: options.maxMessageSize });
   }
 
   call<R = unknown>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {
+    let call: EncodedCall;
     let request: CallRequest;
     try {
-      checkName('module', module);
-      checkName('function', fn);
-      if (!Array.isArray(args)) throw new TypeError(`args must be an array, got ${typeof args}`);
-      const { timeout, retries } = checkCallOptions(options, this.#options.callTimeout);
-      request = { module, fn, args, kwargs: options.kwargs, timeout, signal: options.signal, retries };
+      const { timeout, retries, transfer } = checkCall(module, fn, args, options, this.#options.callTimeout);
       const reentry = this.#callbacks?.reentry(`the call to ${module}.${fn}`);
       if (reentry) throw reentry;
+      // A stopped pool refuses the call as it is: no need to encode it first.
+      if (this.#dispatcher.closed) return this.#dispatcher.call({ retries }) as Promise<R>;
+      call = encodeCallBody(this.#codec, module, fn, args, options.kwargs, { transfer, copy: this.#copy });
+      request = { call, timeout, signal: options.signal, retries };
       // Only what a call needs: most calls carry no context at all.
       const scope = this.#callbacks && currentScope();
       if (options.onProgress !== undefined || scope !== undefined) request.context = { onProgress: options.onProgress, scope };
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!tracingCalls()) return this.#dispatcher.call(request) as Promise<R>;
-    const trace: CallTraceContext = { pool: this.path, module, fn, args, kwargs: options.kwargs };
-    request.trace = trace;
-    return traceCall(trace, () => this.#dispatcher.call(request)) as Promise<R>;
+    let settled: Promise<R>;
+    if (!tracingCalls()) {
+      settled = this.#dispatcher.call(request) as Promise<R>;
+    } else {
+      const trace: CallTraceContext = { pool: this.path, module, fn, args, kwargs: options.kwargs };
+      request.trace = trace;
+      settled = traceCall(trace, () => this.#dispatcher.call(request)) as Promise<R>;
+    }
+    if (call.frames.length === 0) return settled;
+    // Settled, the call no longer needs its snapshots: their memory serves the next ones.
+    const giveBack = () => this.#snapshots.give(call.frames);
+    settled.then(giveBack, giveBack);
+    return settled;
   }
 
   module<T extends object>(name: string): PythonModule<T> {
-    checkName('module', name);
+    if (typeof name !== 'string' || name === '') {
+      throw new TypeError(`the module name must be a non-empty string, got ${String(name)} (${typeof name})`);
+    }
     return new Proxy({} as PythonModule<T>, {
       get: (_target, prop) => {
         // Not thenable: `await pool.module('m')` must not call a Python function named `then`.
@@ -282,16 +311,18 @@ class PoolHandle implements PoolRef {
   stream<T = unknown>(module: string, fn: string, args: unknown[] = [], options: StreamOptions = {}): AsyncIterable<T> {
     const dispatcher = this.#dispatcher;
     const callbacks = this.#callbacks;
+    const poolIdleTimeout = this.#options.streamIdleTimeout;
     return {
       [Symbol.asyncIterator]: async function* () {
-        checkName('module', module);
-        checkName('function', fn);
-        const { batch } = checkStreamOptions(options);
+        const { timeout, batch, idleTimeout } = checkStream(module, fn, args, options, poolIdleTimeout);
         const reentry = callbacks?.reentry(`the stream of ${module}.${fn}`);
         if (reentry) throw reentry;
-        const lease = await dispatcher.acquire({ signal: options.signal, timeout: options.timeout });
+        const { signal, kwargs } = options;
+        const lease = await dispatcher.acquire({ signal, timeout });
         try {
-          const items = lease.executor.stream(module, fn, args, options.kwargs, { batch });
+          // Ended from outside (abort, idle timeout), the stream gives the interpreter back
+          // itself: this generator may have been dropped without `return()`.
+          const items = lease.executor.stream(module, fn, args, kwargs, { batch, signal, idleTimeout, onEnd: lease.release });
           for await (const item of items) yield item as T;
         } finally {
           lease.release();
@@ -344,11 +375,5 @@ class PoolHandle implements PoolRef {
     } finally {
       clearTimeout(timer);
     }
-  }
-}
-
-function checkName(what: string, name: unknown): void {
-  if (typeof name !== 'string' || name === '') {
-    throw new TypeError(`the ${what} name must be a non-empty string, got ${String(name)} (${typeof name})`);
   }
 }

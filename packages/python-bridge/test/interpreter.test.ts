@@ -16,9 +16,12 @@ import { ExposedFunctions } from '../src/callbacks.js';
 import { Interpreter, type InterpreterOptions } from '../src/interpreter.js';
 import { PROTOCOL_VERSION } from '../src/protocol.js';
 import { NdArray, ndarray } from '../src/ndarray.js';
+import { createCodec } from '../src/codec.js';
+import { encodeCallBody } from '../src/payload.js';
 import { resolvePython } from '../src/python-executable.js';
 import { reportedByPython } from '../../../test/helpers.js';
 
+const codec = createCodec();
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/interp', import.meta.url));
 const FAKE_WORKER = fileURLToPath(new URL('./fixtures/fake-worker', import.meta.url));
@@ -515,6 +518,19 @@ describe('Interpreter', function () {
       expect(reported).to.have.length(1);
       expect(reported[0]!.message).to.contain("unexpected 'callback'");
     });
+
+    for (const mode of ['no-results', 'extra-results']) {
+      it(`a batch answered with ${mode === 'no-results' ? 'no results' : 'more results than calls'} rejects with ProtocolError and kills the interpreter`, async () => {
+        const reported: ProtocolError[] = [];
+        const interpreter = await start({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: mode }, onProtocolError: (error) => reported.push(error) });
+        const calls = [encodeCallBody(codec, 'm', 'f', [1], undefined), encodeCallBody(codec, 'm', 'g', [2], undefined)];
+        const error = await rejection(interpreter.runBatch(calls));
+        expect(error).to.be.instanceOf(ProtocolError);
+        expect((error as Error).message).to.match(/answered a batch of 2 calls with (0|3) results/);
+        expect(reported).to.deep.equal([error]);
+        expect(await interpreter.exited).to.include({ killed: true });
+      });
+    }
 
     it('an undecodable reply rejects the call with ProtocolError', async () => {
       const interpreter = await start({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'garbage' } });

@@ -41,6 +41,8 @@ MAX_LINE = 64 * 1024
 TAIL_LINES = 50
 #: How often the loop wakes to look for silent peers and late starts, in ms.
 TICK_MS = 50
+#: After a disconnect, when (s) to try reaching every peer again.
+DISCONNECT_PROBES_S = (0.02, 0.1, 0.5)
 #: ZMTP heartbeats on the control socket: a dead TCP peer is dropped after this long.
 HEARTBEAT_IVL_MS, HEARTBEAT_TIMEOUT_MS = 1000, 3000
 
@@ -155,6 +157,7 @@ class Agent:
         self.router.zap_domain = ZAP_DOMAIN.encode("ascii")
         self.router.bind(args.bind)
         self.monitor = self.router.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self.probes: List[float] = []  # when to look for a peer whose connection closed
         self.peers: Dict[bytes, Tuple[str, float, float]] = {}  # routing id -> (client key, last seen, timeout s)
         self.interpreters: Dict[Tuple[bytes, int], Interpreter] = {}
         self.wake_r, wake_w = os.pipe()
@@ -181,7 +184,14 @@ class Agent:
             return False
 
     def on_disconnect(self) -> None:
-        """Some connection closed: find whose, by trying to reach every peer."""
+        """Some connection closed: find whose, by trying to reach every peer, now and a few times
+        more (the monitor's event can come before the ROUTER has dropped the peer's pipe, when a
+        send to it still succeeds)."""
+        now = time.monotonic()
+        self.probes = sorted(set(self.probes) | {now + d for d in DISCONNECT_PROBES_S})
+        self.probe_peers()
+
+    def probe_peers(self) -> None:
         for peer in list(self.peers):
             if not self.send(peer, "pong", 0, self.instance):
                 sys.stderr.write("piton agent: a Node's connection closed; its interpreters are killed\n")
@@ -370,6 +380,9 @@ class Agent:
                 if fd in ready and (interp.peer, interp.ref) in self.interpreters:
                     if fd in interp.readers or (interp.endpoint_reader and interp.endpoint_reader.fd == fd):
                         self.read_fd(fd, interp)
+            if self.probes and time.monotonic() >= self.probes[0]:
+                self.probes = [t for t in self.probes if t > time.monotonic()]
+                self.probe_peers()
             self.reap()
             self.expire_peers()
         return self.shutdown()
@@ -395,7 +408,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if not zmq.has("curve"):
         raise SystemExit("piton agent: this libzmq has no CURVE support")
     agent = Agent(args, read_secret_key(args.secret_key_file), allowed_keys(args))
-    sys.stderr.write(f"piton agent {__version__}: listening on {args.bind}, interpreters on {args.interface}\n")
+    # The endpoint as bound: with port 0 in --bind, the one the kernel chose.
+    bound = agent.router.getsockopt(zmq.LAST_ENDPOINT).decode()
+    sys.stderr.write(f"piton agent {__version__}: listening on {bound}, interpreters on {args.interface}\n")
+    sys.stderr.flush()
     sys.exit(agent.run())
 
 

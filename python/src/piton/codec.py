@@ -150,10 +150,12 @@ class _Encoder:
 
     def __init__(self) -> None:
         self.frames: List[Buffer] = []
+        self._offset = 0
         self._packer = msgpack.Packer(default=self._default, use_bin_type=True, datetime=False)
 
-    def encode(self, value: Any) -> List[Buffer]:
+    def encode(self, value: Any, frame_offset: int = 0) -> List[Buffer]:
         self.frames = []
+        self._offset = frame_offset
         try:
             head = self._packer.pack(value)
         except EncodeError:
@@ -183,7 +185,7 @@ class _Encoder:
 
     def _array(self, dtype: str, shape: Sequence[int], data: Buffer) -> msgpack.ExtType:
         self.frames.append(data)
-        meta = msgpack.packb([dtype, list(shape), len(self.frames)], use_bin_type=True)
+        meta = msgpack.packb([dtype, list(shape), self._offset + len(self.frames)], use_bin_type=True)
         return msgpack.ExtType(EXT_ARRAY, meta)
 
     def _ndarray(self, np: Any, array: Any) -> Any:
@@ -223,15 +225,17 @@ class _Encoder:
 _local = threading.local()
 
 
-def encode(value: Any) -> List[Buffer]:
+def encode(value: Any, frame_offset: int = 0) -> List[Buffer]:
     """Encode ``value`` as frames: ``[msgpack bytes, array buffer, ...]``.
 
+    ``frame_offset``: the frames that will precede these in the message, when ``value`` is one
+    part of a message assembled from parts (its ext 1 indices then start at ``frame_offset + 1``).
     Raises :class:`EncodeError` naming the Python type of the first value it cannot encode.
     """
     encoder = getattr(_local, "encoder", None)
     if encoder is None:
         encoder = _local.encoder = _Encoder()
-    return encoder.encode(value)
+    return encoder.encode(value, frame_offset)
 
 
 # ---------------------------------------------------------------------------------- decoding

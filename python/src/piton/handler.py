@@ -24,6 +24,7 @@ from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 from .codec import Buffer, decode, encode, frames_size
 from .conversation import CURRENT, Conversation
 from .dispatch import Resolver
+from .entries import Entries
 from .errors import EncodeError, MessageTooLarge, ProtocolError, Terminated, error_info
 
 __all__ = ["Handler", "Action", "peek_id"]
@@ -173,35 +174,32 @@ class Handler:
         return self._encode(p.ok(rid, result), rid)
 
     def _batch(self, request: p.Batch) -> List[Buffer]:
-        entries: List[list] = []
+        # Each result is encoded as soon as its call returns (entries.py): one that cannot be
+        # encoded, or is too large alone, becomes that call's error entry. Once the results
+        # reach the size limit the batch ends: the calls not run are Node's to send again.
+        entries = Entries(self.max_message_size)
         self.conversation.open(request.id)
         try:
             for call in request.calls:
+                if entries.full:
+                    break
+                if len(entries):
+                    entries.freeze_last()
                 try:
                     fn = self.resolver.resolve(call.module, call.function)
-                    entries.append(["ok", fn(*call.args, **call.kwargs)])
+                    entry = ["ok", fn(*call.args, **call.kwargs)]
                 except Terminated:
                     raise
                 except BaseException as exc:
-                    entries.append(["error", error_info(exc)])
+                    entry = ["error", error_info(exc)]
+                try:
+                    entries.add(entry)
+                except (EncodeError, MessageTooLarge) as exc:
+                    entries.add(["error", error_info(exc)])
         finally:
+            # A callback during the batch moved the request id on: the reply carries the last one.
             rid = self.conversation.close()
-        try:
-            return self._encode_checked(p.results(rid, entries))
-        except EncodeError:
-            # Only the entries that cannot be encoded become errors; the others stand.
-            entries = [self._encodable_entry(entry) for entry in entries]
-            return self._encode(p.results(rid, entries), rid)
-        except MessageTooLarge as exc:
-            return self._error(rid, exc)
-
-    @staticmethod
-    def _encodable_entry(entry: list) -> list:
-        try:
-            encode(entry)
-            return entry
-        except EncodeError as exc:
-            return ["error", error_info(exc)]
+        return entries.message(*p.results(rid))
 
     # -------------------------------------------------------------------------------- streams
 
@@ -226,32 +224,47 @@ class Handler:
         return self._pull(request.id, request.batch)
 
     def _pull(self, rid: int, batch: int) -> List[Buffer]:
+        # Each item is encoded as it is yielded (entries.py), so what Node receives does not
+        # depend on `batch`: an item that cannot be sent ends the stream after the items before
+        # it, as an exception in the generator does; the reply ends early at the size limit.
         assert self._stream is not None
-        values: List[Any] = []
+        entries = Entries(self.max_message_size)
         done = False
+        failure: Optional[BaseException] = None  # the reply is this error instead of items
         self.conversation.open(rid)
         try:
-            for _ in range(batch):
-                values.append(next(self._stream))
-        except StopIteration:
-            done = True
-            self._stream = None
-        except Terminated:
-            raise
-        except BaseException as exc:
-            self._stream = None  # a generator that raised is finished; its finally has run
+            while len(entries) < batch and not entries.full:
+                if len(entries):
+                    entries.freeze_last()
+                try:
+                    value = next(self._stream)
+                except StopIteration:
+                    done = True
+                    self._stream = None
+                    break
+                except Terminated:
+                    raise
+                except BaseException as exc:
+                    self._stream = None  # a generator that raised is finished; its finally has run
+                    if not len(entries):
+                        failure = exc
+                    else:
+                        self._stream_error = exc
+                    break
+                try:
+                    entries.add(value)
+                except (EncodeError, MessageTooLarge) as exc:
+                    self._close_stream()
+                    if not len(entries):
+                        failure = exc
+                    else:
+                        self._stream_error = exc
+                    break
+        finally:
             rid = self.conversation.close()
-            if not values:
-                return self._error(rid, exc)
-            self._stream_error = exc
-        if self.conversation.rid is not None:
-            rid = self.conversation.close()
-        try:
-            return self._encode_checked(p.items(rid, values, done))
-        except (EncodeError, MessageTooLarge) as exc:
-            self._close_stream()
-            self._stream_error = None
-            return self._error(rid, exc)
+        if failure is not None:
+            return self._error(rid, failure)
+        return entries.message(*p.items(rid, done))
 
     def _close(self, request: p.Close) -> List[Buffer]:
         self.conversation.open(request.id)  # the generator's finally runs here

@@ -319,8 +319,9 @@ def error(rid: int, info: Mapping[str, str]) -> list:
     return ["error", rid, dict(info)]
 
 
-def items(rid: int, values: List[Any], done: bool) -> list:
-    return ["items", rid, values, done]
+def items(rid: int, done: bool) -> Tuple[list, list]:
+    """``["items", id, [item...], done]`` around its items, which entries.py assembles."""
+    return ["items", rid], [done]
 
 
 def closed(rid: int) -> list:
@@ -331,8 +332,9 @@ def bye(rid: int) -> list:
     return ["bye", rid]
 
 
-def results(rid: int, entries: List[list]) -> list:
-    return ["results", rid, entries]
+def results(rid: int) -> Tuple[list, list]:
+    """``["results", id, [entry...]]`` around its entries, which entries.py assembles."""
+    return ["results", rid], []
 
 
 def callback(rid: int, name: str, args: List[Any], kwargs: Mapping[str, Any]) -> list:

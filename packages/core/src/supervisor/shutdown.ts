@@ -1,5 +1,6 @@
 import type { StartedChild } from '../child.js';
 import type { ExitReason } from '../exit-reason.js';
+import { setLongTimeout, type LongTimeout } from '../long-timeout.js';
 import type { Shutdown } from './child-spec.js';
 
 /**
@@ -14,9 +15,9 @@ export async function stopChild(child: StartedChild, shutdown: Shutdown): Promis
   }
   child.shutdown('shutdown');
   if (shutdown === 'infinity') return child.exited;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), shutdown);
+    timer = setLongTimeout(() => resolve('timeout'), shutdown);
   });
   try {
     const first = await Promise.race([child.exited.then((reason) => ({ reason })), timedOut]);
@@ -24,6 +25,6 @@ export async function stopChild(child: StartedChild, shutdown: Shutdown): Promis
     child.kill();
     return await child.exited;
   } finally {
-    clearTimeout(timer);
+    timer?.clear();
   }
 }

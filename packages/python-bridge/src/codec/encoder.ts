@@ -19,6 +19,8 @@ export class Encoder extends Writer {
   /** The array frames of the message in progress (frames 1…n). */
   private extra: Buffer[] = [];
   private depth = 0;
+  /** Where to record the offsets of ext 1 frame indices, during one encodeEnvelope() call (payload.ts). */
+  private indexAt: number[] | undefined;
 
   constructor(maxMessageSize: number) {
     super();
@@ -37,13 +39,17 @@ export class Encoder extends Writer {
   }
 
   /** See `Codec.encodeEnvelope`. */
-  encodeEnvelope(items: readonly unknown[], names: readonly string[]): Buffer[] {
+  encodeEnvelope(items: readonly unknown[], names: readonly string[], frameIndexAt?: number[]): Buffer[] {
     this.begin();
+    this.indexAt = frameIndexAt;
     try {
       this.arrayHeader(items.length);
       for (let i = 0; i < items.length; i++) this.write(items[i]);
     } catch (err) {
+      if (frameIndexAt) frameIndexAt.length = 0;
       throw this.fail(err, items, names);
+    } finally {
+      this.indexAt = undefined;
     }
     return this.finish();
   }
@@ -200,10 +206,12 @@ export class Encoder extends Writer {
       this.arrayHeader(shape.length);
       for (let i = 0; i < shape.length; i++) this.number(shape[i]!);
     }
+    const indexAt = this.pos;
     this.number(frameIndex);
     const size = this.pos - headerAt - 3;
     // Headers: fixext is 2 bytes, ext 8 is 3, ext 16 is 4.
     const headerSize = FIXEXT_CODE[size] !== undefined ? 2 : size < 0x100 ? 3 : 4;
+    this.indexAt?.push(indexAt + headerSize - 3 - this.start);
     if (headerSize !== 3) this.buf.copyWithin(headerAt + headerSize, headerAt + 3, this.pos);
     this.pos = headerAt;
     this.extHeader(EXT_NDARRAY, size);
