@@ -43,9 +43,8 @@ function toNode(raw: Raw): ObservedNode {
   if (typeof flags.period === 'number') node.period = flags.period;
   const pid = info.pid ?? raw.pid;
   if (typeof pid === 'number') node.pid = pid;
-  // A pool says so in its node's info, with a snapshot of its stats() taken with the tree.
-  const stats = asRecord(info.stats);
-  if (stats !== undefined) node.pool = { stats: () => stats };
+  // A pool says so in its node's info (`kind: 'python-pool'`), which is its stats() taken with the tree.
+  if (info.kind === 'python-pool') node.pool = { stats: () => info };
   return node;
 }
 

@@ -200,8 +200,9 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       stop('the pool was killed');
       tree.kill();
     },
-    // The pool's node in system.tree() is its supervisor's, plus its stats() at that moment.
-    inspect: async () => ({ ...(await tree.inspect?.()), info: { stats: ref.stats() } }),
+    // The pool's node in system.tree() is its supervisor's, plus what its stats() say at that
+    // moment, marked as a pool's so that tools (the observer) can tell it from other supervisors.
+    inspect: async () => ({ ...(await tree.inspect?.()), info: { kind: 'python-pool', ...ref.stats() } }),
   };
 }
 

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { Fifo } from '../src/fifo.js';
-import { LatencyWindow } from '../src/stats.js';
 
 const items = (n: number) => Array.from({ length: n }, (_, i) => ({ i }));
 
@@ -40,20 +39,5 @@ describe('Fifo', () => {
     out.push(...q.drain());
     expect(out.slice(0, 5_000)).to.deep.equal(all);
     expect(out).to.have.length(5_010);
-  });
-});
-
-describe('LatencyWindow', () => {
-  it('reports 0 before any call, then nearest-rank percentiles', () => {
-    const w = new LatencyWindow(100);
-    expect(w.percentiles()).to.deep.equal({ p50: 0, p99: 0 });
-    for (let ms = 1; ms <= 100; ms++) w.record(ms);
-    expect(w.percentiles()).to.deep.equal({ p50: 50, p99: 99 });
-  });
-
-  it('forgets the oldest samples once the window is full', () => {
-    const w = new LatencyWindow(4);
-    for (const ms of [1000, 1000, 1000, 1000, 1, 2, 3, 4]) w.record(ms);
-    expect(w.percentiles()).to.deep.equal({ p50: 2, p99: 4 });
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { closest, editDistance, rejectUnknownOptions } from '../src/option-names.js';
-import { checkCallOptions, checkStreamOptions, resolvePoolOptions, type PoolOptions } from '../src/options.js';
+import { checkCall, checkStream, resolvePoolOptions, type PoolOptions } from '../src/options.js';
 
 function thrown(fn: () => unknown): Error {
   try {
@@ -37,18 +37,22 @@ describe('unknown option names', () => {
   });
 
   it('call and stream options alike', () => {
-    expect(thrown(() => checkCallOptions({ timout: 5 } as never, undefined)).message).to.contain('options.timout is not an option; did you mean timeout?');
-    expect(thrown(() => checkStreamOptions({ batchSize: 5 } as never)).message).to.match(/^options\.batchSize is not an option/);
-    expect(thrown(() => checkStreamOptions({ retries: 1 } as never))).to.be.instanceOf(TypeError);
+    expect(thrown(() => checkCall('m', 'f', [], { timout: 5 } as never, undefined)).message).to.contain('options.timout is not an option; did you mean timeout?');
+    expect(thrown(() => checkStream('m', 'f', [], { batchSize: 5 } as never, undefined)).message).to.match(/^options\.batchSize is not an option/);
+    expect(thrown(() => checkStream('m', 'f', [], { retries: 1 } as never, undefined))).to.be.instanceOf(TypeError);
   });
 
   it('lets every known name through', () => {
     expect(() => rejectUnknownOptions('options', { a: 1, b: undefined }, ['a', 'b'])).to.not.throw();
-    expect(checkStreamOptions({ batch: 3, timeout: 10, kwargs: {}, signal: new AbortController().signal })).to.deep.equal({ batch: 3 });
+    expect(checkStream('m', 'f', [], { batch: 3, timeout: 10, kwargs: {}, signal: new AbortController().signal }, undefined)).to.deep.equal({
+      batch: 3,
+      timeout: 10,
+      idleTimeout: undefined,
+    });
     expect(() => resolvePoolOptions({ size: 1, onOutput: false })).to.not.throw();
   });
 
   it('stream options are validated by name', () => {
-    expect(thrown(() => checkStreamOptions({ batch: 0 })).message).to.match(/^options\.batch must be an integer >= 1/);
+    expect(thrown(() => checkStream('m', 'f', [], { batch: 0 }, undefined)).message).to.match(/^options\.batch must be an integer >= 1/);
   });
 });

@@ -35,7 +35,7 @@ describe('pool, call and stream options', () => {
       expect(fromStream?.message).to.equal(fromCall?.message);
       expect(fromStream?.constructor).to.equal(fromCall?.constructor);
     }
-    expect(() => checkStream('m', 'f', [], { retries: 1 } as never, undefined)).to.throw(TypeError, /unknown option "retries"/);
+    expect(() => checkStream('m', 'f', [], { retries: 1 } as never, undefined)).to.throw(TypeError, /^options\.retries is not an option/);
     expect(() => checkStream('m', 'f', [], { batch: 0 }, undefined)).to.throw(RangeError, /options\.batch/);
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ActorSystem } from '@piton/core';
-import { Dispatcher, type Executor, type Outcome } from '../src/dispatcher.js';
+import { Dispatcher } from '../src/dispatcher.js';
+import { encoded, FakeExecutor } from './helpers.js';
 import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, WorkerExitedError } from '../src/errors.js';
 import { followPoolEvents, PoolLifecycle, type InterpreterEvent, type PoolEvent } from '../src/lifecycle.js';
 import { CallStats, LatencyWindow, outcomeOf, type CallTiming } from '../src/stats.js';
@@ -50,47 +51,25 @@ describe('CallStats', () => {
   });
 });
 
-/** An executor whose calls settle when the test says so. */
-class FakeExecutor implements Executor {
-  readonly id: string;
-  serviceable = true;
-  readonly pending: ((outcome: Outcome) => void)[] = [];
-  constructor(id: string) {
-    this.id = id;
-  }
-  call(): Promise<unknown> {
-    return new Promise((resolve, reject) => this.pending.push((o) => (o.ok ? resolve(o.value) : reject(o.error))));
-  }
-  callBatch(calls: unknown[]): Promise<Outcome[]> {
-    return Promise.all(calls.map(() => this.call().then((value) => ({ ok: true as const, value }))));
-  }
-  kill(): void {
-    this.serviceable = false;
-  }
-  finish(value: unknown): void {
-    this.pending.shift()!({ ok: true, value });
-  }
-}
-
 describe('Dispatcher: seal and whenIdle (a drain)', () => {
-  const request = { module: 'm', fn: 'f', args: [], retries: 0 };
+  const request = () => ({ call: encoded('f'), retries: 0 });
 
   it('refuses new calls once sealed, runs the queued ones, and resolves whenIdle when none is left', async () => {
     const dispatcher = new Dispatcher<FakeExecutor>({ maxQueue: 10, batchCallsUnderMs: 0 });
     const executor = new FakeExecutor('python-1');
     dispatcher.attach(executor);
-    const first = dispatcher.call(request);
-    const second = dispatcher.call(request);
+    const first = dispatcher.call(request());
+    const second = dispatcher.call(request());
     dispatcher.seal(new PoolStoppedError('draining'));
-    const refused = await dispatcher.call(request).catch((e: unknown) => e);
+    const refused = await dispatcher.call(request()).catch((e: unknown) => e);
     expect(refused).to.be.instanceOf(PoolStoppedError);
     let idle = false;
     const whenIdle = dispatcher.whenIdle().then(() => (idle = true));
-    executor.finish(1);
-    expect(await first).to.equal(1);
+    executor.answer();
+    expect(await first).to.equal('f');
     expect(idle).to.equal(false); // the second call is running now
-    executor.finish(2);
-    expect(await second).to.equal(2);
+    executor.answer();
+    expect(await second).to.equal('f');
     await whenIdle;
     expect(idle).to.equal(true);
   });
