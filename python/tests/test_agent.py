@@ -32,7 +32,7 @@ class Agent:
         # Port 0: the kernel picks a free one, and the agent says which.
         argv = [sys.executable, "-m", "piton.agent", "--bind", "tcp://127.0.0.1:0", "--secret-key-file", key_file]
         for key in allowed:
-            argv += ["--allow", key.decode()]
+            argv.append(f"--allow={key.decode()}")  # a Z85 key may begin with '-'
         self.proc = subprocess.Popen(argv, env=worker_env(), stderr=subprocess.PIPE)
         line = self.proc.stderr.readline().decode()  # type: ignore[union-attr]
         assert "listening on tcp://" in line, line

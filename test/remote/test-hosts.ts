@@ -106,7 +106,7 @@ export class TestHosts {
   async startAgent(host: TestHost, allow: string[] = [this.client.publicKey]): Promise<ChildProcess> {
     const bind = host.agent;
     const args = ['netns', 'exec', host.name, PYTHON, '-m', 'piton.agent', '--bind', bind, '--secret-key-file', this.#secrets.get(host.name)!];
-    for (const key of allow) args.push('--allow', key);
+    for (const key of allow) args.push(`--allow=${key}`); // a Z85 key may begin with '-'
     const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PYTHONPATH: join(repoRoot, 'python', 'src') } });
     host.process = child;
     await new Promise<void>((resolve, reject) => {

@@ -55,7 +55,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--secret-key-file", required=True, metavar="FILE",
                         help="the agent's CURVE secret key (Z85, 40 characters); readable by its owner only")
     parser.add_argument("--allow", action="append", default=[], metavar="KEY",
-                        help="a client public key (Z85) allowed to connect (repeatable)")
+                        help="a client public key (Z85) allowed to connect (repeatable); write --allow=KEY, "
+                             "since a key may begin with '-'")
     parser.add_argument("--allow-file", metavar="FILE", help="allowed client public keys, one per line")
     parser.add_argument("--interface", metavar="ADDRESS",
                         help="address interpreters bind (default: the --bind address)")
