@@ -12,13 +12,7 @@ import {
   type SupervisorRef,
 } from '../src/index.js';
 import { Deferred } from '../src/deferred.js';
-import { EventLog, crashChild, is, probe, rejection, type ProbeCall } from './helpers.js';
-
-async function code(p: Promise<unknown>): Promise<string> {
-  const err = await rejection(p);
-  expect(err).to.be.instanceOf(SupervisorError);
-  return (err as SupervisorError).code;
-}
+import { EventLog, crashChild, is, probe, rejection, type ProbeCall, supervisorCode } from './helpers.js';
 
 /**
  * A first restart attempt after 1 ms, then 60 s before the next: a restart that fails leaves the
@@ -59,9 +53,9 @@ describe('child administration while restarting and after exit (supervisor_SUITE
     await crashChild(root, 'child1');
     await restartFailed(events);
 
-    expect(await code(root.startChild(child1()))).to.equal('already_present');
-    expect(await code(root.restartChild('child1'))).to.equal('restarting');
-    expect(await code(root.deleteChild('child1'))).to.equal('restarting');
+    expect(await supervisorCode(root.startChild(child1()))).to.equal('already_present');
+    expect(await supervisorCode(root.restartChild('child1'))).to.equal('restarting');
+    expect(await supervisorCode(root.deleteChild('child1'))).to.equal('restarting');
     expect(await root.whichChildren()).to.deep.equal([{ id: 'child1', ref: undefined, type: 'worker', status: 'restarting' }]);
     expect(await root.countChildren()).to.deep.equal({ specs: 1, active: 0, supervisors: 0, workers: 1 });
 
@@ -88,8 +82,8 @@ describe('child administration while restarting and after exit (supervisor_SUITE
     await rejection(cpid1.call({ crash: 'boom' }));
     await restartFailed(events);
 
-    expect(await code(root.restartChild('child1'))).to.equal('simple_one_for_one');
-    expect(await code(root.deleteChild('child1'))).to.equal('simple_one_for_one');
+    expect(await supervisorCode(root.restartChild('child1'))).to.equal('simple_one_for_one');
+    expect(await supervisorCode(root.deleteChild('child1'))).to.equal('simple_one_for_one');
     expect(await root.whichChildren()).to.deep.equal([{ id: undefined, ref: undefined, type: 'worker', status: 'restarting' }]);
     expect(await root.whichChild(cpid1)).to.include({ status: 'restarting' });
     expect(await root.countChildren()).to.deep.equal({ specs: 1, active: 0, supervisors: 0, workers: 1 });
@@ -124,7 +118,7 @@ describe('child administration while restarting and after exit (supervisor_SUITE
 
     const spec = await sup.getChildSpec(cpid1);
     expect(await sup.getChildSpec(cpid2)).to.deep.equal(spec);
-    expect(await code(sup.getChildSpec('hej'))).to.equal('not_found');
+    expect(await supervisorCode(sup.getChildSpec('hej'))).to.equal('not_found');
 
     // A start with ignore: { ok, undefined }, nothing stored.
     expect(await sup.startChild(['ignore'])).to.equal(undefined);
@@ -132,9 +126,9 @@ describe('child administration while restarting and after exit (supervisor_SUITE
 
     await sup.terminateChild(cpid2);
     expect(await sup.countChildren()).to.deep.equal({ specs: 1, active: 1, supervisors: 0, workers: 1 });
-    expect(await code(sup.terminateChild('hej'))).to.equal('simple_one_for_one');
-    expect(await code(sup.restartChild('child'))).to.equal('simple_one_for_one');
-    expect(await code(sup.deleteChild('child'))).to.equal('simple_one_for_one');
+    expect(await supervisorCode(sup.terminateChild('hej'))).to.equal('simple_one_for_one');
+    expect(await supervisorCode(sup.restartChild('child'))).to.equal('simple_one_for_one');
+    expect(await supervisorCode(sup.deleteChild('child'))).to.equal('simple_one_for_one');
 
     await sup.terminateChild(cpid1);
     expect(await sup.whichChildren()).to.deep.equal([]);
@@ -145,7 +139,7 @@ describe('child administration while restarting and after exit (supervisor_SUITE
     // A ref that is alive but not a child of this supervisor is not ok.
     const stranger = await system.start(template, { id: 'stranger' });
     expect(stranger?.alive).to.equal(true);
-    expect(await code(sup.terminateChild(stranger!))).to.equal('not_found');
+    expect(await supervisorCode(sup.terminateChild(stranger!))).to.equal('not_found');
   });
 
   it('a custom ref without `alive` is known as exited once it was a child; a stranger object is not_found', async () => {
@@ -161,7 +155,7 @@ describe('child administration while restarting and after exit (supervisor_SUITE
     const ref = await sup.startChild<Plain>([]);
     await sup.terminateChild(ref);
     await sup.terminateChild(ref);
-    expect(await code(sup.terminateChild({ n: 1 }))).to.equal('not_found');
+    expect(await supervisorCode(sup.terminateChild({ n: 1 }))).to.equal('not_found');
   });
 
   it('whichChild(id): one row; not_found for an unknown id', async () => {
@@ -170,6 +164,6 @@ describe('child administration while restarting and after exit (supervisor_SUITE
     expect(await root.whichChild('a')).to.deep.equal({ id: 'a', ref: a, type: 'worker', status: 'running' });
     await root.terminateChild('child1');
     expect(await root.whichChild('child1')).to.deep.equal({ id: 'child1', ref: undefined, type: 'worker', status: 'undefined' });
-    expect(await code(root.whichChild('zz'))).to.equal('not_found');
+    expect(await supervisorCode(root.whichChild('zz'))).to.equal('not_found');
   });
 });

@@ -8,13 +8,7 @@ import {
   type ChildRef,
   type SupervisorRef,
 } from '../src/index.js';
-import { probe, rejection, type ProbeCall } from './helpers.js';
-
-async function code(p: Promise<unknown>): Promise<string> {
-  const err = await rejection(p);
-  expect(err).to.be.instanceOf(SupervisorError);
-  return (err as SupervisorError).code;
-}
+import { probe, rejection, type ProbeCall, supervisorCode } from './helpers.js';
 
 describe('dynamic supervisor API', () => {
   let system: ActorSystem;
@@ -36,23 +30,23 @@ describe('dynamic supervisor API', () => {
   });
 
   it('already_started, already_present, running and not_found', async () => {
-    expect(await code(root.startChild({ id: 'a', start: probe(log, 'a2') }))).to.equal('already_started');
+    expect(await supervisorCode(root.startChild({ id: 'a', start: probe(log, 'a2') }))).to.equal('already_started');
     await root.terminateChild('a');
     expect((await root.whichChildren())[0]).to.deep.include({ id: 'a', status: 'undefined', ref: undefined });
-    expect(await code(root.startChild({ id: 'a', start: probe(log, 'a2') }))).to.equal('already_present');
+    expect(await supervisorCode(root.startChild({ id: 'a', start: probe(log, 'a2') }))).to.equal('already_present');
     const again = await root.restartChild<ChildRef<ProbeCall>>('a');
     expect(await again.call('ping')).to.equal('pong');
-    expect(await code(root.restartChild('a'))).to.equal('running');
-    expect(await code(root.deleteChild('a'))).to.equal('running');
+    expect(await supervisorCode(root.restartChild('a'))).to.equal('running');
+    expect(await supervisorCode(root.deleteChild('a'))).to.equal('running');
     for (const op of [root.terminateChild('zz'), root.restartChild('zz'), root.deleteChild('zz'), root.getChildSpec('zz'), root.child('zz')]) {
-      expect(await code(op)).to.equal('not_found');
+      expect(await supervisorCode(op)).to.equal('not_found');
     }
   });
 
   it('deleteChild forgets a stopped child; terminateChild of a temporary child drops its spec', async () => {
     await root.terminateChild('a');
     await root.deleteChild('a');
-    expect(await code(root.getChildSpec('a'))).to.equal('not_found');
+    expect(await supervisorCode(root.getChildSpec('a'))).to.equal('not_found');
     await root.startChild({ id: 't', start: probe(log, 't'), restart: 'temporary' });
     await root.terminateChild('t');
     expect(await root.whichChildren()).to.deep.equal([]);
@@ -93,7 +87,7 @@ describe('dynamic supervisor API', () => {
     const j1 = await jobs.startChild<ChildRef>([]);
     const j2 = await jobs.startChild<ChildRef>([]);
     for (const op of [jobs.restartChild('job'), jobs.deleteChild('job'), jobs.terminateChild('job'), jobs.child('job')]) {
-      expect(await code(op)).to.equal('simple_one_for_one');
+      expect(await supervisorCode(op)).to.equal('simple_one_for_one');
     }
     expect(await jobs.getChildSpec(j1)).to.include({ id: 'job' });
     await jobs.terminateChild(j1);

@@ -1,4 +1,14 @@
-import { ActorSystem, worker, type ChildRef, type ExitReason, type StartFn, type SupervisorEvent, type SupervisorRef } from '../src/index.js';
+import { expect } from 'chai';
+import {
+  ActorSystem,
+  SupervisorError,
+  worker,
+  type ChildRef,
+  type ExitReason,
+  type StartFn,
+  type SupervisorEvent,
+  type SupervisorRef,
+} from '../src/index.js';
 
 /** Records every event of a system and lets tests wait for one, past or future. */
 export class EventLog {
@@ -111,6 +121,13 @@ export async function rejection(p: Promise<unknown> | (() => Promise<unknown>)):
     return error;
   }
   throw new Error('expected a rejection');
+}
+
+/** The OTP code of the `SupervisorError` that `p` rejects with (fails on any other outcome). */
+export async function supervisorCode(p: Promise<unknown>): Promise<string> {
+  const err = await rejection(p);
+  expect(err).to.be.instanceOf(SupervisorError);
+  return (err as SupervisorError).code;
 }
 
 /** Makes the probe child `id` of `root` crash through a call, and waits for the call's rejection. */
