@@ -31,14 +31,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import zmq
 
 from . import __version__
+from .agent_children import TAIL_LINES, Interpreter, LineReader
 from .agent_protocol import AGENT_PROTOCOL_VERSION, StartSpec, message, parse_request
 from .curve import CLIENT_KEYS_ENV, SECRET_KEY_ENV, ZAP_DOMAIN, ZapHandler
 from .errors import ProtocolError
 
-#: The most a forwarded output line may be; longer ones are cut (as the local pool does).
-MAX_LINE = 64 * 1024
-#: The stderr tail kept for exit reports.
-TAIL_LINES = 50
 #: How often the loop wakes to look for silent peers and late starts, in ms.
 TICK_MS = 50
 #: After a disconnect, when (s) to try reaching every peer again.
@@ -92,54 +89,6 @@ def allowed_keys(args: argparse.Namespace) -> List[str]:
     if bad or not keys:
         raise SystemExit("piton agent: give at least one --allow key, each a Z85 public key of 40 characters")
     return keys
-
-
-class LineReader:
-    """Splits a non-blocking pipe into lines, bounded in length."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.partial = b""
-
-    def read(self) -> Tuple[List[str], bool]:
-        try:
-            chunk = os.read(self.fd, 65536)
-        except BlockingIOError:
-            return [], False
-        if not chunk:
-            lines = [self.partial.decode("utf-8", "replace")] if self.partial else []
-            self.partial = b""
-            return lines, True
-        data = self.partial + chunk
-        *complete, self.partial = data.split(b"\n")
-        if len(self.partial) > MAX_LINE:
-            complete.append(self.partial[:MAX_LINE])
-            self.partial = b""
-        return [line[:MAX_LINE].decode("utf-8", "replace") for line in complete], False
-
-
-class Interpreter:
-    """One worker this agent started for a Node, until its exit is reported."""
-
-    def __init__(self, peer: bytes, ref: int, proc: subprocess.Popen, endpoint_fd: int, server_key: bytes, deadline: float) -> None:
-        self.peer, self.ref, self.proc = peer, ref, proc
-        self.endpoint_reader: Optional[LineReader] = LineReader(endpoint_fd)
-        self.server_key = server_key
-        self.deadline = deadline
-        self.started = False
-        self.readers: Dict[int, Tuple[str, LineReader]] = {}
-        for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
-            assert stream is not None
-            os.set_blocking(stream.fileno(), False)
-            self.readers[stream.fileno()] = (name, LineReader(stream.fileno()))
-        os.set_blocking(endpoint_fd, False)
-        self.tail: List[str] = []
-
-    def signal(self, name: str) -> None:
-        try:
-            os.killpg(self.proc.pid, getattr(signal, name))
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 class Agent:
