@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import zmq
 
 from . import __version__
-from .agent_children import TAIL_LINES, Interpreter, LineReader
+from .agent_children import TAIL_LINES, Interpreter
 from .agent_protocol import AGENT_PROTOCOL_VERSION, StartSpec, message, parse_request
 from .curve import CLIENT_KEYS_ENV, SECRET_KEY_ENV, ZAP_DOMAIN, ZapHandler
 from .errors import ProtocolError
