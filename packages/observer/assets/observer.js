@@ -10,6 +10,8 @@ const $ = (id) => document.getElementById(id);
 let gaveUp = {};
 /** Restart counts last drawn, by node path and pool name: a rise makes the node flash. */
 const drawnRestarts = new Map();
+/** Each pool's samples for its charts: the history a page gets when it opens, then each tick's latest. */
+const histories = new Map();
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -101,7 +103,7 @@ function format(n) {
 
 function drawPool(view) {
   const s = view.latest;
-  const h = view.history;
+  const h = histories.get(view.name) ?? [];
   const causes = Object.entries(s.restartsByCause).map(([cause, n]) => `${cause} ${n}`).join(', ');
   const panel = el('article', { class: 'pool', 'data-pool': view.name, 'data-restarts': String(s.restarts), 'data-state': s.state });
   panel.append(el('h3', {}, view.name));
@@ -179,6 +181,15 @@ function connect() {
     const snapshot = JSON.parse(m.data);
     gaveUp = snapshot.gaveUp;
     $('system').textContent = snapshot.system;
+    for (const view of snapshot.pools) {
+      if (view.history) histories.set(view.name, view.history);
+      else {
+        const h = histories.get(view.name) ?? [];
+        if (h.length === 0 || h[h.length - 1].at !== view.latest.at) h.push(view.latest);
+        if (h.length > snapshot.historyLimit) h.splice(0, h.length - snapshot.historyLimit);
+        histories.set(view.name, h);
+      }
+    }
     drawTree(snapshot.tree);
     $('pools').replaceChildren(...snapshot.pools.map(drawPool));
     document.body.dataset.updated = String(snapshot.at);

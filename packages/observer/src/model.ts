@@ -35,7 +35,8 @@ export interface PoolView {
   name: string;
   path: string | undefined;
   latest: PoolSample;
-  history: PoolSample[];
+  /** The samples kept, oldest first (the latest included). Left out of the live stream's ticks: a page keeps its own. */
+  history?: PoolSample[];
 }
 
 export interface ObservedEvent {
@@ -57,6 +58,8 @@ export interface Snapshot {
   pools: PoolView[];
   /** How many times each supervisor (by path) gave up since the observer started. */
   gaveUp: Record<string, number>;
+  /** How many samples per pool a page keeps for its charts. */
+  historyLimit: number;
 }
 
 function num(value: unknown): number {
@@ -167,9 +170,14 @@ export class ObserverModel {
       history.push(latest);
       if (history.length > this.#options.history) history.splice(0, history.length - this.#options.history);
       this.#history.set(name, history);
-      views.push({ name, path, latest, history });
+      views.push({ name, path, latest, history: [...history] });
     }
-    return { at, system: this.#system.name, tree: stripRefs(tree), pools: views, gaveUp: Object.fromEntries(this.#gaveUp) };
+    return { at, system: this.#system.name, tree: stripRefs(tree), pools: views, gaveUp: Object.fromEntries(this.#gaveUp), historyLimit: this.#options.history };
+  }
+
+  /** The snapshot as a tick of the live stream carries it: each pool's latest sample only. */
+  static tick(snapshot: Snapshot): Snapshot {
+    return { ...snapshot, pools: snapshot.pools.map(({ history: _history, ...view }) => view) };
   }
 
   close(): void {

@@ -150,7 +150,11 @@ class Handler implements ObserverHandler {
       if (this.#streams.size === 0) this.#stopSampling();
     });
     this.#startSampling();
-    void this.#sample();
+    // A page that opens gets the charts' whole history once; the ticks after carry the latest samples.
+    void this.#model.snapshot().then(
+      (snapshot) => res.write(frame('snapshot', snapshot)),
+      () => undefined,
+    );
   }
 
   #startSampling(): void {
@@ -177,7 +181,7 @@ class Handler implements ObserverHandler {
     if (this.#sampling || this.#streams.size === 0) return;
     this.#sampling = true;
     try {
-      this.#broadcast(frame('snapshot', await this.#model.snapshot()));
+      this.#broadcast(frame('snapshot', ObserverModel.tick(await this.#model.snapshot())));
     } catch {
       // The system is stopping: the next tick (if any) tries again.
     } finally {
