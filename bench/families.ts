@@ -12,6 +12,7 @@ import type { BenchContext } from './lib/context.js';
 import type { Row } from './lib/report.js';
 import { runProfile } from './profile.js';
 import { runRecovery } from './recovery.js';
+import { runRemote } from './remote.js';
 import { runSoak } from './soak.js';
 import { runThroughput } from './throughput.js';
 
@@ -27,6 +28,7 @@ export const families: Family[] = [
   { name: 'data', run: runData },
   { name: 'alternatives', run: runAlternatives },
   { name: 'recovery', run: runRecovery },
+  { name: 'remote', run: runRemote },
   { name: 'soak', run: runSoak },
   { name: 'fairness', run: runFairness },
   { name: 'observer', run: runObserver },

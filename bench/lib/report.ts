@@ -5,6 +5,14 @@
  */
 import { summarize, type Summary } from './stats.js';
 
+/**
+ * Thrown by a family that cannot run here (say, it needs root): the run reports it after the table,
+ * with `message` saying why, and it does not count as a failure.
+ */
+export class FamilySkipped extends Error {
+  override name = 'FamilySkipped';
+}
+
 export interface Target {
   /** How the target reads in the table, e.g. `≤ 1.15× floor`. */
   text: string;
