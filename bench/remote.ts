@@ -144,13 +144,12 @@ interface Figures {
 function rows(f: Figures): Row[] {
   const b = 'remote hosts (namespaces)';
   const median = (values: number[]) => summarize(values).median;
-  const reject = f.kills.map((t) => median(t.map((k) => k.rejectMs)));
-  const next = f.kills.map((t) => median(t.map((k) => k.nextMs)));
-  const withSignal = f.kills.map((t) => (100 * t.filter((k) => k.signal === 'SIGKILL').length) / t.length);
-  const allKills = f.kills.flat();
   const worst = (values: number[]) => Math.max(...values);
+  const killsPerTrial = f.kills[0]!.length;
+  const all = f.kills.flat();
+  const carried = all.filter((k) => k.signal === 'SIGKILL').length;
   const bound = (h: typeof DEFAULT_HEARTBEAT) => h.timeout + h.interval + 100;
-  const rows: Row[] = [
+  return [
     { benchmark: b, figure: 'ipc (local) pool of 1: no-op p50', unit: 'µs', samples: f.localP50 },
     {
       benchmark: b, figure: 'tcp + CURVE pool of 1: no-op p50', unit: 'µs', samples: f.remoteP50,
@@ -162,20 +161,20 @@ function rows(f: Figures): Row[] {
       benchmark: b, figure: 'tcp + CURVE pool of 1: no-op p99', unit: 'µs', samples: f.remoteP99,
       ratio: { label: '× ipc p99', samples: f.remoteP99.map((v, i) => v / f.localP99[i]!) },
     },
+    { benchmark: b, figure: `remote SIGKILL → its call rejects, median of ${killsPerTrial} kills`, unit: 'ms', samples: f.kills.map((t) => median(t.map((k) => k.rejectMs))) },
     {
-      benchmark: b, figure: 'remote SIGKILL → its call rejects', unit: 'ms', samples: reject,
-      note: `median of 4 kills per trial; worst of all ${fmtMs(worst(allKills.map((k) => k.rejectMs)))}`,
-      target: { text: '≤ 20 ms', on: 'value', met: (v) => v <= 20 },
+      benchmark: b, figure: `remote SIGKILL → its call rejects, worst of ${killsPerTrial} kills`, unit: 'ms', samples: f.kills.map((t) => worst(t.map((k) => k.rejectMs))),
+      target: { text: '≤ 20 ms, every trial', on: 'every', met: (v) => v <= 20 },
     },
     {
-      benchmark: b, figure: 'remote SIGKILL: rejections that carry SIGKILL', unit: '%', samples: withSignal,
-      note: `${allKills.filter((k) => k.signal === 'SIGKILL').length} of ${allKills.length} kills`,
-      target: { text: 'all (100 %)', on: 'value', met: (v) => v >= 100 },
+      benchmark: b, figure: 'remote SIGKILL: rejections that carry SIGKILL', unit: '%', samples: f.kills.map((t) => (100 * t.filter((k) => k.signal === 'SIGKILL').length) / t.length),
+      note: `${carried} of ${all.length} kills`,
+      target: { text: 'all, every trial', on: 'every', met: (v) => v >= 100 },
     },
+    { benchmark: b, figure: `remote SIGKILL → next call served by the replacement (pool of 1), median of ${killsPerTrial}`, unit: 'ms', samples: f.kills.map((t) => median(t.map((k) => k.nextMs))) },
     {
-      benchmark: b, figure: 'remote SIGKILL → next call served by the replacement (pool of 1)', unit: 'ms', samples: next,
-      note: `worst of all ${fmtMs(worst(allKills.map((k) => k.nextMs)))}`,
-      target: { text: '≤ 1 s', on: 'value', met: (v) => v <= 1_000 },
+      benchmark: b, figure: `remote SIGKILL → next call served by the replacement (pool of 1), worst of ${killsPerTrial}`, unit: 'ms', samples: f.kills.map((t) => worst(t.map((k) => k.nextMs))),
+      target: { text: '≤ 1 s, every trial', on: 'every', met: (v) => v <= 1_000 },
     },
     { benchmark: b, figure: `${SLEEP_S * 1000} ms sleeps: 1 interpreter`, unit: 'calls/s', samples: f.rates[0]! },
     ...SCALE.slice(1).map((n, j): Row => ({
@@ -186,31 +185,25 @@ function rows(f: Figures): Row[] {
     {
       benchmark: b, figure: `random kills: calls run twice (${f.ledgerCalls} calls, pool of 2 + 2)`, unit: '', samples: f.duplicates,
       note: `kills per trial ${f.ledgerKilled.join(', ')}; calls completed ${f.ledgerCompleted.join(', ')}`,
-      target: { text: '0', on: 'value', met: (v) => v === 0 },
+      target: { text: '0, every trial', on: 'every', met: (v) => v === 0 },
     },
     {
       benchmark: b, figure: 'Node SIGKILLed → its 2 remote interpreters gone', unit: 'ms', samples: f.nodeDeath,
-      note: `worst ${fmtMs(worst(f.nodeDeath))}`,
-      target: { text: '≤ 1 s', on: 'value', met: (v) => v <= 1_000 },
+      target: { text: '≤ 1 s, every trial', on: 'every', met: (v) => v <= 1_000 },
     },
     {
       benchmark: b, figure: 'host cut off → its call rejects (HostLostError), heartbeat 1 s / 3 s', unit: 'ms', samples: f.lostDefault,
       ratio: { label: ' ms over the timeout', samples: f.lostDefault.map((v) => v - DEFAULT_HEARTBEAT.timeout) },
-      target: { text: `≤ ${bound(DEFAULT_HEARTBEAT)} ms (timeout + interval + 100)`, on: 'value', met: (v) => v <= bound(DEFAULT_HEARTBEAT) },
+      target: { text: `≤ ${bound(DEFAULT_HEARTBEAT)} ms (timeout + interval + 100), every trial`, on: 'every', met: (v) => v <= bound(DEFAULT_HEARTBEAT) },
     },
     {
       benchmark: b, figure: `meanwhile, 4 s calls on another host that succeed (${f.longCallsPerTrial} per trial)`, unit: '%', samples: f.longOk,
-      target: { text: 'all (no false loss)', on: 'value', met: (v) => v >= 100 },
+      target: { text: 'all (no false loss), every trial', on: 'every', met: (v) => v >= 100 },
     },
     {
       benchmark: b, figure: 'host cut off → its call rejects (HostLostError), heartbeat 100 / 300 ms', unit: 'ms', samples: f.lostShort,
       ratio: { label: ' ms over the timeout', samples: f.lostShort.map((v) => v - SHORT_HEARTBEAT.timeout) },
-      target: { text: `≤ ${bound(SHORT_HEARTBEAT)} ms (timeout + interval + 100)`, on: 'value', met: (v) => v <= bound(SHORT_HEARTBEAT) },
+      target: { text: `≤ ${bound(SHORT_HEARTBEAT)} ms (timeout + interval + 100), every trial`, on: 'every', met: (v) => v <= bound(SHORT_HEARTBEAT) },
     },
   ];
-  return rows;
-}
-
-function fmtMs(ms: number): string {
-  return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
 }

@@ -69,8 +69,9 @@ export async function killRemote(bridge: Bridge, pool: PythonPool): Promise<Remo
 }
 
 /**
- * Cuts `host` off while a pool's only interpreter, there, runs a call; resolves with the time
- * from the cut to the call's rejection with `HostLostError`. The link is restored and the pool
+ * Cuts `host` off while a pool's only interpreter, there, runs a call, at a random moment of the
+ * heartbeat's period; resolves with the time from the cut to the call's rejection with
+ * `HostLostError`. The link is restored and the pool
  * stopped before it resolves.
  */
 export async function lostHostMs(ctx: BenchContext, bridge: Bridge, hosts: TestHosts, host: TestHost, heartbeat: Heartbeat): Promise<number> {
@@ -81,6 +82,9 @@ export async function lostHostMs(ctx: BenchContext, bridge: Bridge, hosts: TestH
       (error: unknown) => ({ error, at: nowMs() }),
     );
     await until(() => pool.interpreters().some((i) => i.busy), 'the call to run on the host to be cut');
+    // A partition comes at any moment of the heartbeat's period: when the last pong was heard
+    // decides how long the silence must last.
+    await new Promise((r) => setTimeout(r, Math.random() * heartbeat.interval));
     const t0 = nowMs();
     hosts.setLink(host, false);
     const { error, at } = await settled;
