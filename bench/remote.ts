@@ -8,7 +8,7 @@
  *   interpreter having run past the restart backoff's reset window: time to the rejection (and
  *   whether it carries SIGKILL), and to the next call, served by the replacement;
  * - sequential no-op calls on a pool of 1 local (ipc) and a pool of 1 remote (tcp + CURVE)
- *   interpreter, back to back, alternating which goes first: p50 and p99, and their ratio;
+ *   interpreter, one call of each in turn (so both see the same load): p50 and p99, and their ratio;
  * - 50 ms sleep calls at concurrency n on pools of n = 1, 2, 4, 8 interpreters split over A and B:
  *   calls per second against n × the pool of 1's rate, in the same trial;
  * - 120 calls recording themselves in a ledger on a pool of 2 + 2 while busy interpreters are
@@ -32,7 +32,7 @@ import {
 } from './lib/remote.js';
 import { FamilySkipped, type Row } from './lib/report.js';
 import { nowMs, percentile, summarize } from './lib/stats.js';
-import { latencies, throughput } from './lib/timing.js';
+import { interleavedLatencies, throughput } from './lib/timing.js';
 
 const DEFAULT_HEARTBEAT = { interval: 1_000, timeout: 3_000 };
 const SHORT_HEARTBEAT = { interval: 100, timeout: 300 };
@@ -46,11 +46,13 @@ async function sleepRate(pool: PythonPool, n: number, perInterpreter: number): P
   }, n * perInterpreter, n);
 }
 
-async function noopP(pool: PythonPool, calls: number): Promise<{ p50: number; p99: number }> {
-  const times = await latencies(async () => {
+/** p50 and p99 in µs of sequential no-op calls on each of `pools`, one call of each in turn. */
+async function noopPercentiles(pools: readonly PythonPool[], calls: number): Promise<{ p50: number; p99: number }[]> {
+  const noop = (pool: PythonPool) => async () => {
     if (await pool.call('functions', 'noop', [1]) !== 1) throw new Error('the no-op did not return its argument');
-  }, calls);
-  return { p50: percentile(times, 0.5) * 1000, p99: percentile(times, 0.99) * 1000 };
+  };
+  const times = await interleavedLatencies(pools.map(noop), calls);
+  return times.map((t) => ({ p50: percentile(t, 0.5) * 1000, p99: percentile(t, 0.99) * 1000 }));
 }
 
 /** Starts `count` calls of `sleep(4)` on `pool`; resolves with how many succeeded. */
@@ -89,8 +91,7 @@ async function measure(ctx: BenchContext, hosts: TestHosts): Promise<Row[]> {
   const scalePools = await Promise.all(SCALE.map((n) => startRemotePool(ctx, hosts, n === 1 ? [[a, 1]] : [[a, n / 2], [b, n / 2]])));
   const longPool = await startRemotePool(ctx, hosts, [[b, longCallsPerTrial]]);
   // Warm-up: every pool has served, and the JIT has seen both paths.
-  await noopP(local, 200);
-  await noopP(remote, 200);
+  await noopPercentiles([local, remote], 200);
   for (const [i, pool] of scalePools.entries()) await sleepRate(pool, SCALE[i]!, 1);
 
   const kills: RemoteKill[][] = [];
@@ -109,11 +110,9 @@ async function measure(ctx: BenchContext, hosts: TestHosts): Promise<Row[]> {
     }
     kills.push(trialKills);
 
-    const order = trial % 2 === 0 ? [local, remote] : [remote, local];
-    const measured = new Map<PythonPool, { p50: number; p99: number }>();
-    for (const pool of order) measured.set(pool, await noopP(pool, latencyCalls));
-    localP50.push(measured.get(local)!.p50); localP99.push(measured.get(local)!.p99);
-    remoteP50.push(measured.get(remote)!.p50); remoteP99.push(measured.get(remote)!.p99);
+    const [ipc, tcp] = await noopPercentiles([local, remote], latencyCalls);
+    localP50.push(ipc!.p50); localP99.push(ipc!.p99);
+    remoteP50.push(tcp!.p50); remoteP99.push(tcp!.p99);
 
     const scaleOrder = trial % 2 === 0 ? [0, 1, 2, 3] : [3, 2, 1, 0];
     for (const i of scaleOrder) rates[i]!.push(await sleepRate(scalePools[i]!, SCALE[i]!, perInterpreter));
