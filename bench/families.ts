@@ -14,6 +14,7 @@ import type { Row } from './lib/report.js';
 import { runProfile } from './profile.js';
 import { runRecovery } from './recovery.js';
 import { runSnapshot } from './snapshot.js';
+import { runRemote } from './remote.js';
 import { runSoak } from './soak.js';
 import { runThroughput } from './throughput.js';
 
@@ -30,6 +31,7 @@ export const families: Family[] = [
   { name: 'snapshot', run: runSnapshot },
   { name: 'alternatives', run: runAlternatives },
   { name: 'recovery', run: runRecovery },
+  { name: 'remote', run: runRemote },
   { name: 'soak', run: runSoak },
   { name: 'fairness', run: runFairness },
   { name: 'observer', run: runObserver },

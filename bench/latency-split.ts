@@ -17,8 +17,8 @@ import { Request } from 'zeromq';
 import { BenchContext, PY_DIR } from './lib/context.js';
 import { FloorClient, packr } from './lib/floor.js';
 import { startPool } from './lib/pool.js';
-import { nowMs, percentile, summarize } from './lib/stats.js';
-import { latencies } from './lib/timing.js';
+import { percentile, summarize } from './lib/stats.js';
+import { interleavedLatencies, latencies } from './lib/timing.js';
 
 interface Client {
   name: string;
@@ -100,14 +100,7 @@ async function main(): Promise<void> {
       const order = clients.map((_, i) => clients[(i + t) % clients.length]!);
       if (interleave) {
         // One call of each client in turn: every client sees the same moments of the machine's load.
-        const samples = order.map(() => new Float64Array(calls));
-        for (let i = 0; i < calls; i++) {
-          for (let k = 0; k < order.length; k++) {
-            const t0 = nowMs();
-            await order[k]!.call();
-            samples[k]![i] = nowMs() - t0;
-          }
-        }
+        const samples = await interleavedLatencies(order.map((c) => c.call), calls);
         order.forEach((c, k) => p50.get(c.name)!.push(percentile(samples[k]!, 0.5) * 1000));
       } else {
         for (const c of order) p50.get(c.name)!.push(percentile(await latencies(c.call, calls), 0.5) * 1000);

@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, BenchContext, type Settings } from './lib/context.js';
 import { describeMachine, renderMachine } from './lib/machine.js';
-import { renderTable, resolveRow, type Row } from './lib/report.js';
+import { FamilySkipped, renderTable, resolveRow, type Row } from './lib/report.js';
 import { nowMs } from './lib/stats.js';
 import { families } from './families.js';
 
@@ -59,6 +59,7 @@ async function main(): Promise<number> {
   const started = nowMs();
   const rows: Row[] = [];
   const failures: { family: string; error: string }[] = [];
+  const skipped: { family: string; why: string }[] = [];
   try {
     for (const family of families) {
       if (cli.only && !cli.only.includes(family.name)) continue;
@@ -67,6 +68,11 @@ async function main(): Promise<number> {
       try {
         rows.push(...(await family.run(ctx)));
       } catch (error) {
+        if (error instanceof FamilySkipped) {
+          skipped.push({ family: family.name, why: error.message });
+          ctx.log(`${family.name}: skipped: ${error.message}`);
+          continue;
+        }
         const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
         failures.push({ family: family.name, error: message });
         ctx.log(`${family.name}: FAILED: ${message}`);
@@ -86,12 +92,13 @@ async function main(): Promise<number> {
   if (targets.length > 0) {
     console.log(`\nTargets met: ${targets.filter((r) => r.target!.met).length} of ${targets.length}.`);
   }
+  for (const s of skipped) console.log(`\nSKIPPED: ${s.family}: ${s.why}`);
   for (const f of failures) console.log(`\nFAILED: ${f.family}: ${f.error.split('\n')[0]}`);
 
   const dir = join(BENCH_DIR, 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'latest.json');
-  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), mode, settings: cli.settings, seconds, machine, rows: results, failures }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), mode, settings: cli.settings, seconds, machine, rows: results, skipped, failures }, null, 2)}\n`);
   ctx.log(`figures written to ${file}`);
   return failures.length === 0 ? 0 : 1;
 }

@@ -1,4 +1,4 @@
-import { expect } from 'chai';
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -103,9 +103,13 @@ export async function reportedByPython<E extends Error>(
     error = await promise;
   } catch (e) {
     error = e;
-    expect(error).to.be.instanceOf(cls);
-    expect(error).to.include({ origin: 'python', pythonType });
-    expect((error as { pythonTraceback?: unknown }).pythonTraceback).to.be.a('string');
+    // node:assert rather than chai: this module is also imported by the benchmarks (the remote
+    // hosts), which are type-checked, and chai ships no types.
+    assert.ok(error instanceof cls, `expected ${cls.name}, got ${String(error)}`);
+    const reported = error as { origin?: unknown; pythonType?: unknown; pythonTraceback?: unknown };
+    assert.equal(reported.origin, 'python');
+    assert.equal(reported.pythonType, pythonType);
+    assert.equal(typeof reported.pythonTraceback, 'string');
     return error as E;
   }
   throw new Error(`expected a rejection with ${cls.name}, got ${String(error)}`);

@@ -38,6 +38,7 @@ export class BenchContext {
   readonly python = pythonExecutable();
   readonly #children = new Set<ChildProcess>();
   readonly #stoppables = new Set<Stoppable>();
+  readonly #lastResorts = new Set<() => void>();
   readonly #tmp = mkdtempSync(join(tmpdir(), 'piton-bench-'));
   #endpoints = 0;
 
@@ -84,12 +85,26 @@ export class BenchContext {
     process.stderr.write(`bench: ${message}\n`);
   }
 
+  /**
+   * Registers a synchronous undo for something that is not a process (network namespaces, say),
+   * run by {@link killAll} if the run ends before the family undid it; returns the deregistration.
+   */
+  atKill(undo: () => void): () => void {
+    this.#lastResorts.add(undo);
+    return () => this.#lastResorts.delete(undo);
+  }
+
   /** Stops everything still registered, then kills any process still alive. */
   async cleanup(): Promise<void> {
+    await this.stopOwned();
+    this.killAll();
+  }
+
+  /** Stops every pool or socket still registered (a family's, before what they run on goes). */
+  async stopOwned(): Promise<void> {
     const pending = [...this.#stoppables];
     this.#stoppables.clear();
     await Promise.allSettled(pending.map((s) => s.stop()));
-    this.killAll();
   }
 
   /** Synchronous last resort (process 'exit', signals): kills what is alive, removes the endpoints. */
@@ -97,6 +112,14 @@ export class BenchContext {
     for (const child of this.#children) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
+    for (const undo of this.#lastResorts) {
+      try {
+        undo();
+      } catch (error) {
+        this.log(`clean-up failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    this.#lastResorts.clear();
     rmSync(this.#tmp, { recursive: true, force: true });
   }
 }

@@ -5,13 +5,24 @@
  */
 import { summarize, type Summary } from './stats.js';
 
+/**
+ * Thrown by a family that cannot run here (say, it needs root): the run reports it after the table,
+ * with `message` saying why, and it does not count as a failure.
+ */
+export class FamilySkipped extends Error {
+  override name = 'FamilySkipped';
+}
+
 export interface Target {
   /** How the target reads in the table, e.g. `≤ 1.15× floor`. */
   text: string;
-  /** Which median the target is checked on. */
-  on: 'value' | 'ratio';
-  /** Whether the median meets the target. */
-  met: (median: number) => boolean;
+  /**
+   * What the target is checked on: the median value or ratio, or every trial's value (for a bound
+   * that must hold each time, not typically: one trial over it misses the target).
+   */
+  on: 'value' | 'ratio' | 'every';
+  /** Whether a figure (the median, or each trial's value) meets the target. */
+  met: (figure: number) => boolean;
 }
 
 export interface Row {
@@ -45,8 +56,12 @@ export function resolveRow(row: Row): RowResult {
     : undefined;
   let target: RowResult['target'];
   if (row.target) {
-    const on = row.target.on === 'ratio' ? ratio?.median : value.median;
-    target = { text: row.target.text, met: on !== undefined && row.target.met(on) };
+    if (row.target.on === 'every') {
+      target = { text: row.target.text, met: row.samples.every(row.target.met) };
+    } else {
+      const on = row.target.on === 'ratio' ? ratio?.median : value.median;
+      target = { text: row.target.text, met: on !== undefined && row.target.met(on) };
+    }
   }
   return {
     benchmark: row.benchmark, figure: row.figure, unit: row.unit, value, samples: row.samples,

@@ -50,3 +50,21 @@ export async function throughput(op: () => Promise<unknown>, total: number, conc
   await Promise.all(Array.from({ length: concurrency }, caller));
   return (total * 1000) / (nowMs() - t0);
 }
+
+/**
+ * Per-call latencies in ms of `count` rounds in which each of `ops` makes one call, the order
+ * rotating each round: all see the same moments of the machine's load, so their ratio moves far
+ * less with other work than when each makes its calls in a batch of its own.
+ */
+export async function interleavedLatencies(ops: readonly (() => Promise<unknown>)[], count: number): Promise<Float64Array[]> {
+  const out = ops.map(() => new Float64Array(count));
+  for (let i = 0; i < count; i++) {
+    for (let j = 0; j < ops.length; j++) {
+      const k = (i + j) % ops.length;
+      const t0 = nowMs();
+      await ops[k]!();
+      out[k]![i] = nowMs() - t0;
+    }
+  }
+  return out;
+}

@@ -226,6 +226,18 @@ def test_a_node_whose_connection_closes_loses_its_interpreters_at_once(node: Nod
     assert wait_until(lambda: not alive(pid), timeout=5)
 
 
+def test_each_of_many_closed_connections_is_seen_at_once(node: Node) -> None:
+    # libzmq's monitor may report a disconnect before the ROUTER has dropped the peer, so that a
+    # probe made at the event still routes: the agent probes again for a moment. Several Nodes in
+    # turn, each closing with a 60 s timeout announced, so that one probe alone would be caught out.
+    for round_ in range(6):
+        other = Node(node.agent, (node.public, node.secret))
+        other.hello(timeout=60_000)
+        pid = other.start(1)[2]["pid"]
+        other.close()
+        assert wait_until(lambda: not alive(pid), timeout=5), f"Node {round_}'s interpreter outlived its connection"
+
+
 # ---- the agent protocol against the shared vectors ------------------------------------------------
 
 from helpers import read_vectors  # noqa: E402

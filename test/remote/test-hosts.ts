@@ -154,7 +154,21 @@ export class TestHosts {
         await exited;
       }
     }
+    this.destroyNow();
+  }
+
+  /**
+   * What {@link destroy} does, without waiting for the agents' exits: for a process about to exit
+   * (a signal, `process.on('exit')`), which cannot wait but must not leave namespaces behind.
+   * Idempotent.
+   */
+  destroyNow(): void {
     for (const host of this.hosts) {
+      const child = host.process;
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    for (const host of this.hosts) {
+      this.setLink(host, true); // a cut's blackhole route in this namespace would outlive the host
       try {
         // Interpreters are children of the agent and die with it; anything else left in the
         // namespace goes too, before the namespace does.
@@ -176,6 +190,7 @@ export class TestHosts {
       } catch {
         // already gone
       }
+      this.#guard = undefined;
     }
     rmSync(this.#dir, { recursive: true, force: true });
   }

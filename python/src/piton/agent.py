@@ -11,8 +11,8 @@ their output, and reports each one's exit with its code or signal and stderr tai
 It keeps no interpreter of a Node it no longer hears: a Node pings every heartbeat interval, and
 one silent for its announced timeout is taken as lost and its interpreters are killed, so a
 partition never leaves a call running unseen. A Node whose connection closes (its process died,
-and its kernel closed the socket) is lost at once: on every disconnect the agent sends each peer
-a pong, and one it can no longer route to is gone. Interpreters die with the agent (the worker's
+and its kernel closed the socket) is lost at once: after every disconnect the agent sends each
+peer a pong, every few ms for a moment, and one it can no longer route to is gone. Interpreters die with the agent (the worker's
 parent-death signal), and each runs in its own process group, which a kill takes down whole.
 """
 
@@ -42,6 +42,10 @@ TICK_MS = 50
 DISCONNECT_PROBES_S = (0.02, 0.1, 0.5)
 #: ZMTP heartbeats on the control socket: a dead TCP peer is dropped after this long.
 HEARTBEAT_IVL_MS, HEARTBEAT_TIMEOUT_MS = 1000, 3000
+#: After a connection closes, every peer is probed again this often, for this long: libzmq's I/O
+#: thread reports the disconnect to the monitor before the socket has dropped the peer, so a probe
+#: made at the event alone can still route (and a dead Node would then be seen only at its timeout).
+PROBE_EVERY_MS, PROBE_FOR_MS = 10, 300
 
 RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -133,6 +137,16 @@ class Agent:
         except zmq.ZMQError:
             return False
 
+    def reachable(self, peer: bytes) -> bool:
+        """Whether the socket still has a connection to ``peer`` (a pong is sent to find out)."""
+        try:
+            self.router.send_multipart([peer, message("pong", 0, self.instance)], zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            return True  # its queue is full: connected, only slow to read
+        except zmq.ZMQError as exc:
+            return exc.errno != zmq.EHOSTUNREACH
+
     def on_disconnect(self) -> None:
         """Some connection closed: find whose, by trying to reach every peer, now and a few times
         more (the monitor's event can come before the ROUTER has dropped the peer's pipe, when a
@@ -143,7 +157,7 @@ class Agent:
 
     def probe_peers(self) -> None:
         for peer in list(self.peers):
-            if not self.send(peer, "pong", 0, self.instance):
+            if not self.reachable(peer):
                 sys.stderr.write("piton agent: a Node's connection closed; its interpreters are killed\n")
                 self.forget(peer)
 
@@ -294,6 +308,7 @@ class Agent:
                 self.forget(peer)
 
     def run(self) -> int:
+        probe_until = 0.0  # peers are probed on every turn until then (see PROBE_FOR_MS)
         while self.running:
             poller = zmq.Poller()
             poller.register(self.router, zmq.POLLIN)
@@ -303,7 +318,7 @@ class Agent:
             for fd in fds:
                 poller.register(fd, zmq.POLLIN)
             try:
-                ready = dict(poller.poll(TICK_MS))
+                ready = dict(poller.poll(PROBE_EVERY_MS if time.monotonic() < probe_until else TICK_MS))
             except zmq.ZMQError:
                 continue  # EINTR from a signal
             if self.wake_r in ready:
@@ -318,6 +333,8 @@ class Agent:
                         self.monitor.recv_multipart(zmq.NOBLOCK)
                     except zmq.Again:
                         break
+                probe_until = time.monotonic() + PROBE_FOR_MS / 1000
+            if time.monotonic() < probe_until:
                 self.on_disconnect()
             if self.router in ready:
                 while True:
