@@ -87,6 +87,8 @@ export class Interpreter {
   #stopRequested = false;
   #killed = false;
   #stopping: Promise<ExitInfo> | undefined;
+  /** A call, batch or stream was sent: the interpreter has served (the pool's crash policy asks). */
+  #served = false;
 
   private constructor(opts: InterpreterOptions, endpoint: string, channel: RequestChannel, process: LaunchedProcess, dir: string) {
     this.id = opts.id;
@@ -203,6 +205,15 @@ export class Interpreter {
     return this.#process.stderrTail();
   }
 
+  /**
+   * Whether the interpreter was given work (a call, batch or stream) since its handshake. One that
+   * dies before that counts as a failed start for the pool's crash policy; one that dies after is
+   * a crash in a call.
+   */
+  get served(): boolean {
+    return this.#served;
+  }
+
   get alive(): boolean {
     return this.#exit === undefined;
   }
@@ -226,6 +237,7 @@ export class Interpreter {
   call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown> {
     const refusal = this.#refusal('call');
     if (refusal) return Promise.reject(refusal);
+    this.#served = true;
     return this.#channel.request((codec, id) => encodeCall(codec, id, module, fn, args, kwargs), Expect.Call, { module, fn });
   }
 
@@ -235,6 +247,7 @@ export class Interpreter {
   ): Promise<BatchResult[]> {
     const refusal = this.#refusal('callBatch');
     if (refusal) return Promise.reject(refusal);
+    this.#served = true;
     return this.#channel.request((codec, id) => encodeBatch(codec, id, calls as BatchCall[]), Expect.Batch, {
       module: 'batch',
       fn: `of ${calls.length} calls`,
@@ -259,6 +272,7 @@ export class Interpreter {
     }
     const refusal = this.#refusal('stream');
     if (refusal) return failedIterator(refusal);
+    this.#served = true;
     this.#streamOpen = true;
     return new PythonStream(this.#streamPort(), module, fn, args, kwargs, batch);
   }

@@ -38,6 +38,12 @@ export interface PoolStats {
   queued: number;
   /** Interpreters started to replace one that exited or was recycled. */
   restarts: number;
+  /** Interpreters that died after serving (replaced at once; never stop the pool). */
+  crashes: number;
+  /** Starts that failed, and interpreters that died before serving (these count toward `intensity`). */
+  startFailures: number;
+  /** How interpreters are made: `'forkserver'` or `'spawn'`. */
+  startMethod: 'forkserver' | 'spawn';
   /** Calls that returned a result. */
   completed: number;
   /** Calls that rejected, for any reason. */
