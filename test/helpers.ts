@@ -29,9 +29,12 @@ function isZombie(pid: number): boolean {
   }
 }
 
-/** Python workers started by the Node process `parentPid`. */
+/**
+ * Python workers started by the Node process `parentPid`: spawned interpreters, fork servers and
+ * the interpreters they forked (which keep the server's command line).
+ */
 export function workersOf(parentPid: number = process.pid): number[] {
-  return processesMatching(`piton.worker`)
+  return [...processesMatching(`piton.worker`), ...processesMatching('piton.forkserver')]
     .filter((p) => p.args.includes(`--parent-pid ${parentPid} `) || p.args.endsWith(`--parent-pid ${parentPid}`))
     .map((p) => p.pid);
 }

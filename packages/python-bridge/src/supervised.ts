@@ -1,7 +1,6 @@
 import {
   formatReason,
   isNormalExit,
-  supervisor,
   type ChildSpec,
   type ExitReason,
   type StartContext,
@@ -10,6 +9,9 @@ import {
   type SupervisorEvent,
 } from '@piton/core';
 import { Dispatcher, type CallRequest } from './dispatcher.js';
+import type { InterpreterEvent } from './interpreter-events.js';
+import { InterpreterStarts } from './interpreter-starts.js';
+import { PoolLaunchers } from './pool-launchers.js';
 import { PoolStartError, PoolStoppedError } from './errors.js';
 import type { Interpreter, InterpreterOptions } from './interpreter.js';
 import {
@@ -77,11 +79,17 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     shouldRetire: memoryPolicy(options.maxMemoryPerWorker),
     onRetire: (interpreter) => recyclers.get(interpreter)?.(),
   });
-  let started = 0;
+  const counts = { started: 0, crashes: 0, startFailures: 0 };
   const emitOutput = options.onOutput ?? ((output: InterpreterOutput) => ctx.system.events.emit('output', output));
+  const emit = (event: InterpreterEvent) => ctx.system.events.emit('interpreter', event);
+  const launchers = new PoolLaunchers(ctx, options, python, emitOutput);
 
-  const environment: WorkerEnvironment = {
-    interpreterOptions: (workerId): InterpreterOptions => ({
+  const starts = new InterpreterStarts({
+    pool: ctx.path,
+    startMethod: () => launchers.current.kind,
+    emit,
+    onStartFailure: () => counts.startFailures++,
+    options: (workerId): InterpreterOptions => ({
       id: workerId,
       python,
       path: options.path,
@@ -92,33 +100,43 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       maxMessageSize: options.maxMessageSize,
       allowModules: options.allowModules,
       allowPrivate: options.allowPrivate,
+      launcher: launchers.current,
       onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
     }),
+  });
+  const workerIds = Array.from({ length: options.size }, (_, i) => `python-${i + 1}`);
+
+  const environment: WorkerEnvironment = {
+    start: (workerId) => starts.start(workerId),
     onReady: (interpreter, recycle) => {
-      started++;
+      counts.started++;
       recyclers.set(interpreter, recycle);
       dispatcher.attach(interpreter);
     },
     onLeave: (interpreter) => dispatcher.detach(interpreter),
+    canLaunch: () => launchers.canLaunch,
+    onExit: (workerId, interpreter, info, cause) => {
+      if (cause === 'crash') counts.crashes++;
+      else if (cause === 'start_failure') counts.startFailures++;
+      emit({ type: 'exited', pool: ctx.path, worker: workerId, at: Date.now(), cause, pid: interpreter.pid, code: info.code, signal: info.signal });
+    },
   };
 
-  const children: ChildSpec[] = Array.from({ length: options.size }, (_, i) => ({
-    id: `python-${i + 1}`,
+  const interpreters: ChildSpec[] = workerIds.map((id) => ({
+    id,
     start: pythonWorker(environment),
     restart: 'permanent',
     shutdown: options.shutdownTimeout,
+    // Only failed starts reach the supervisor (crashes are replaced in place), so its backoff
+    // grows only while starts keep failing.
     ...(options.restartBackoff && { backoff: { ...options.restartBackoff, factor: 2 } }),
   }));
 
   let tree: StartedChild<unknown>;
   try {
-    tree = await supervisor({
-      strategy: 'one_for_one',
-      intensity: options.intensity,
-      period: options.period,
-      children,
-    })(ctx);
+    tree = await launchers.startTree(interpreters, () => starts.launchAhead(workerIds));
   } catch (error) {
+    await starts.discard();
     dispatcher.close(new PoolStoppedError('the pool failed to start'));
     throw new PoolStartError(error);
   }
@@ -127,6 +145,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const failures = watchFailures(ctx);
   void tree.exited.then((reason) => {
     failures.dispose();
+    void starts.discard();
     // After a give-up, say why the interpreters kept failing: that is what the caller must fix.
     stop(
       failures.gaveUp
@@ -136,7 +155,13 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     );
   });
 
-  const ref = new PoolHandle(dispatcher, options, () => ({ size: options.size, restarts: Math.max(0, started - options.size) }));
+  const ref = new PoolHandle(dispatcher, options, () => ({
+    size: options.size,
+    restarts: Math.max(0, counts.started - options.size),
+    crashes: counts.crashes,
+    startFailures: counts.startFailures,
+    startMethod: launchers.current.kind as PoolStats['startMethod'],
+  }));
   return {
     ref,
     exited: tree.exited,
@@ -161,7 +186,8 @@ function memoryPolicy(maxMemory: number | undefined): ((interpreter: Interpreter
 function watchFailures(ctx: StartContext): { gaveUp: boolean; last: string | undefined; dispose(): void } {
   const state = { gaveUp: false, last: undefined as string | undefined, dispose: () => {} };
   const listener = (event: SupervisorEvent) => {
-    if (event.supervisor !== ctx.path) return;
+    // The pool's own supervisor, and with a fork server the interpreters' supervisor under it.
+    if (event.supervisor !== ctx.path && !event.supervisor.startsWith(`${ctx.path}/`)) return;
     if (event.type === 'gave_up') state.gaveUp = true;
     else if (event.type === 'start_failed') state.last = formatReason(event.reason as ExitReason);
     else if (event.type === 'exited' && !isNormalExit(event.reason)) state.last = formatReason(event.reason);
@@ -171,13 +197,15 @@ function watchFailures(ctx: StartContext): { gaveUp: boolean; last: string | und
   return state;
 }
 
+type PoolSizes = Pick<PoolStats, 'size' | 'restarts' | 'crashes' | 'startFailures' | 'startMethod'>;
+
 /** The pool's public face: validates each call, then hands it to the dispatcher. */
 class PoolHandle implements PoolRef {
   readonly #dispatcher: Dispatcher<Interpreter>;
   readonly #options: ResolvedPoolOptions;
-  readonly #sizes: () => { size: number; restarts: number };
+  readonly #sizes: () => PoolSizes;
 
-  constructor(dispatcher: Dispatcher<Interpreter>, options: ResolvedPoolOptions, sizes: () => { size: number; restarts: number }) {
+  constructor(dispatcher: Dispatcher<Interpreter>, options: ResolvedPoolOptions, sizes: () => PoolSizes) {
     this.#dispatcher = dispatcher;
     this.#options = options;
     this.#sizes = sizes;

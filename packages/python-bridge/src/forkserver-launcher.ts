@@ -1,0 +1,369 @@
+/**
+ * The fork-server launcher: one `python -m piton.forkserver` per pool imports the runtime and the
+ * preloads once; each launch asks it to fork an interpreter, which then binds its endpoint and
+ * serves exactly as a spawned one does (PROTOCOL.md, "The fork server").
+ *
+ * Every guarantee of the spawn launcher holds for a forked interpreter:
+ * - its exit is known promptly, with its code or signal: the server reaps it and says so;
+ * - its stdout and stderr come back line by line, tagged with its worker (the server relays them);
+ * - it leads its own process group, and `signal()` reaches the whole group (the server sends it,
+ *   as only the server knows whether the pid is still its child's);
+ * - it dies with the server (PR_SET_PDEATHSIG), and the server dies with this process
+ *   (PR_SET_PDEATHSIG, the parent-pid check, the control channel's end).
+ * If the server dies, each interpreter it forked is killed here too (by process group, in case it
+ * has not died yet) and reported as exited with SIGKILL once its process is gone; launches fail.
+ */
+import { readFileSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { describeExit, InterpreterStartError } from './errors.js';
+import type { LaunchedProcess, Launcher, LaunchSpec } from './launcher.js';
+import { ChildProcessHandle, DRAIN_TIMEOUT_MS, LineSplitter, Tail, type OutputStream, type ProcessExit } from './process.js';
+import { workerEnv } from './spawn-launcher.js';
+
+/** What the server is started with: everything of a launch but what differs per interpreter. */
+export interface ForkServerSpec extends Omit<LaunchSpec, 'id' | 'endpoint' | 'onOutput'> {
+  /** ms from spawn to the server's `ready`. */
+  startTimeout: number;
+  /** Every line the server itself prints (a preload's output, its traceback). */
+  onOutput?: (line: string, stream: OutputStream) => void;
+}
+
+type ServerMessage =
+  | { op: 'ready'; pid: number; threads: string[]; python: string }
+  | { op: 'forked'; id: string; pid: number }
+  | { op: 'fork_failed'; id: string; error: string }
+  | { op: 'exit'; pid: number; code: number | null; signal: NodeJS.Signals | null }
+  | { op: 'output'; pid: number; stream: OutputStream; data: string }
+  | { op: 'closed'; pid: number };
+
+/** How long `close()` waits for the server at each step (channel closed, SIGTERM) before the next. */
+const CLOSE_GRACE_MS = 2_000;
+/** After the server died, how long to wait for an interpreter it forked to be gone. */
+const ORPHAN_WAIT_MS = 2_000;
+
+/** The server's arguments after `-m piton.forkserver` (PROTOCOL.md). */
+export function forkServerArgs(spec: ForkServerSpec, parentPid: number = process.pid): string[] {
+  const args = ['--parent-pid', String(parentPid), '--max-message-size', String(spec.maxMessageSize)];
+  for (const dir of spec.path) args.push('--path', dir);
+  for (const module of spec.preload ?? []) args.push('--preload', module);
+  for (const module of spec.allowModules ?? []) args.push('--allow-module', module);
+  if (spec.allowPrivate) args.push('--allow-private');
+  return args;
+}
+
+interface PendingFork {
+  resolve(process: ForkedProcess): void;
+  reject(error: Error): void;
+  onOutput: LaunchSpec['onOutput'];
+}
+
+export class ForkServerLauncher implements Launcher {
+  readonly kind = 'forkserver';
+  /** Threads the preloads left running in the server (forking is unsafe if there are any). */
+  readonly threads: readonly string[];
+  /** Resolves when the server has exited. */
+  readonly exit: Promise<ProcessExit>;
+  readonly #server: ChildProcessHandle;
+  readonly #control: Writable;
+  readonly #children = new Map<number, ForkedProcess>();
+  readonly #forks = new Map<string, PendingFork>();
+  #nextFork = 0;
+  #closing: Promise<void> | undefined;
+  #orphansGone: Promise<void> = Promise.resolve();
+
+  private constructor(server: ChildProcessHandle, control: Writable, threads: string[], exit: Promise<ProcessExit>) {
+    this.#server = server;
+    this.#control = control;
+    this.threads = threads;
+    this.exit = exit;
+  }
+
+  /**
+   * Spawns the server and waits for its `ready`. Rejects with {@link InterpreterStartError} (the
+   * server gone, with its stderr: a preload's traceback) if it exits or stays silent first.
+   */
+  static async start(spec: ForkServerSpec): Promise<ForkServerLauncher> {
+    const server = new ChildProcessHandle({
+      command: spec.python,
+      args: ['-m', 'piton.forkserver', ...forkServerArgs(spec)],
+      env: workerEnv(spec),
+      cwd: spec.cwd,
+      onLine: spec.onOutput,
+      control: true,
+    });
+    const control = server.child.stdio[3] as (Readable & Writable) | undefined | null;
+    let launcher: ForkServerLauncher | undefined;
+    let ready: (message: Extract<ServerMessage, { op: 'ready' }>) => void = () => undefined;
+    const readied = new Promise<Extract<ServerMessage, { op: 'ready' }>>((resolve) => (ready = resolve));
+    if (control) {
+      control.on('error', () => undefined); // EPIPE after the server died: its exit says the rest
+      const lines = new LineSplitter((line) => {
+        if (line === '') return;
+        const message = JSON.parse(line) as ServerMessage;
+        if (message.op === 'ready') ready(message);
+        else if (launcher) launcher.#receive(message);
+      });
+      control.on('data', (chunk: Buffer) => lines.push(chunk));
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      readied,
+      server.exit.then((exit) => ({ exit })),
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), spec.startTimeout))),
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'timeout' || 'exit' in outcome || !control) {
+      server.signal('SIGKILL');
+      const exit = await server.exit;
+      await server.drained;
+      const tail = server.stderrTail();
+      const why = exit.spawnError
+        ? `could not be spawned from "${spec.python}": ${exit.spawnError.message}`
+        : outcome === 'timeout'
+          ? `did not report ready within ${spec.startTimeout} ms`
+          : `${describeExit(exit.code, exit.signal)} before reporting ready`;
+      throw new InterpreterStartError(tail === '' ? `the fork server ${why}` : `the fork server ${why}; stderr:\n${tail}`, {
+        exitCode: exit.code,
+        signal: exit.signal,
+        stderrTail: tail,
+        cause: exit.spawnError,
+      });
+    }
+    // The server's exit is told at once (its supervisor restarts it and the interpreters); the
+    // interpreters it forked are accounted for meanwhile.
+    const exit = server.exit.then((info) => {
+      void launcher!.#serverGone(info);
+      return info;
+    });
+    launcher = new ForkServerLauncher(server, control, outcome.threads, exit);
+    return launcher;
+  }
+
+  /** The server's pid. */
+  get pid(): number | undefined {
+    return this.#server.pid;
+  }
+
+  get running(): boolean {
+    return this.#server.running;
+  }
+
+  /** The server's last stderr lines. */
+  stderrTail(): string {
+    return this.#server.stderrTail();
+  }
+
+  launch(spec: LaunchSpec): Promise<LaunchedProcess> {
+    if (!this.#server.running || this.#closing) {
+      return Promise.reject(new InterpreterStartError(`Python interpreter ${spec.id} could not be forked: the fork server is not running`));
+    }
+    const id = `${spec.id}#${++this.#nextFork}`;
+    return new Promise<LaunchedProcess>((resolve, reject) => {
+      this.#forks.set(id, { resolve, reject, onOutput: spec.onOutput });
+      this.#send({ op: 'fork', id, endpoint: spec.endpoint });
+    });
+  }
+
+  /** Closes the control channel (the server then kills what is left and exits), then SIGTERM, then SIGKILL. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#control.end();
+      if (await this.#exitWithin(CLOSE_GRACE_MS)) return;
+      this.#server.signal('SIGTERM');
+      if (await this.#exitWithin(CLOSE_GRACE_MS)) return;
+      this.#server.signal('SIGKILL');
+      await this.exit;
+    })();
+    // Resolves once the interpreters it forked are gone too.
+    this.#closing = this.#closing.then(() => this.#orphansGone);
+    return this.#closing;
+  }
+
+  /** SIGKILL to the server now; its interpreters die with it. */
+  kill(): void {
+    this.#server.signal('SIGKILL');
+  }
+
+  async #exitWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([this.exit.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
+    clearTimeout(timer);
+    return done;
+  }
+
+  #send(message: object): boolean {
+    if (!this.#server.running || this.#control.writableEnded) return false;
+    this.#control.write(`${JSON.stringify(message)}\n`);
+    return true;
+  }
+
+  #receive(message: ServerMessage): void {
+    switch (message.op) {
+      case 'forked': {
+        const pending = this.#forks.get(message.id);
+        if (!pending) return;
+        this.#forks.delete(message.id);
+        const child = new ForkedProcess(message.pid, pending.onOutput, (sig) => this.#signal(message.pid, sig));
+        this.#children.set(message.pid, child);
+        pending.resolve(child);
+        return;
+      }
+      case 'fork_failed': {
+        const pending = this.#forks.get(message.id);
+        this.#forks.delete(message.id);
+        pending?.reject(new InterpreterStartError(`Python interpreter ${message.id.split('#')[0]} could not be forked: ${message.error}`));
+        return;
+      }
+      case 'output':
+        this.#children.get(message.pid)?.output(message.stream, Buffer.from(message.data, 'base64'));
+        return;
+      case 'exit':
+        this.#children.get(message.pid)?.exited({ code: message.code, signal: message.signal });
+        return;
+      case 'closed':
+        this.#children.get(message.pid)?.closed();
+        this.#children.delete(message.pid);
+        return;
+      case 'ready':
+        return;
+    }
+  }
+
+  #signal(pid: number, sig: NodeJS.Signals): boolean {
+    if (this.#send({ op: 'signal', pid, signal: sig })) return true;
+    return killGroup(pid, sig);
+  }
+
+  /** The server is gone: fail the launches under way, and make sure every interpreter it forked is too. */
+  #serverGone(exit: ProcessExit): Promise<void> {
+    this.#orphansGone = this.#accountForOrphans(exit);
+    return this.#orphansGone;
+  }
+
+  async #accountForOrphans(exit: ProcessExit): Promise<void> {
+    const why = new InterpreterStartError(`the fork server ${describeExit(exit.code, exit.signal)}`, {
+      exitCode: exit.code,
+      signal: exit.signal,
+      stderrTail: this.#server.stderrTail(),
+    });
+    for (const pending of this.#forks.values()) pending.reject(why);
+    this.#forks.clear();
+    const orphans = [...this.#children.values()];
+    this.#children.clear();
+    await Promise.all(
+      orphans.map(async (child) => {
+        if (child.running) {
+          killGroup(child.pid, 'SIGKILL');
+          await gone(child.pid, ORPHAN_WAIT_MS);
+          child.exited({ code: null, signal: 'SIGKILL' });
+        }
+        child.closed();
+      }),
+    );
+  }
+}
+
+/** An interpreter forked by the server: its exit and output arrive as the server's messages. */
+class ForkedProcess implements LaunchedProcess {
+  readonly pid: number;
+  readonly exit: Promise<ProcessExit>;
+  readonly drained: Promise<void>;
+  readonly #tail = new Tail();
+  readonly #lines: Record<OutputStream, LineSplitter>;
+  readonly #signal: (sig: NodeJS.Signals) => boolean;
+  #exitInfo: ProcessExit | undefined;
+  #resolveExit!: (exit: ProcessExit) => void;
+  #resolveClosed!: () => void;
+  #closed = false;
+
+  constructor(pid: number, onOutput: LaunchSpec['onOutput'], signal: (sig: NodeJS.Signals) => boolean) {
+    this.pid = pid;
+    this.#signal = signal;
+    const deliver = (line: string, stream: OutputStream) => {
+      try {
+        onOutput?.(line, stream);
+      } catch {
+        // ignored on purpose: the hook is the user's logging, not part of the protocol
+      }
+    };
+    this.#lines = {
+      stdout: new LineSplitter((line) => deliver(line, 'stdout')),
+      stderr: new LineSplitter((line) => {
+        this.#tail.add(line);
+        deliver(line, 'stderr');
+      }),
+    };
+    this.exit = new Promise((resolve) => (this.#resolveExit = resolve));
+    const closed = new Promise<void>((resolve) => (this.#resolveClosed = resolve));
+    // As with a spawned process: output written before the exit is delivered first, and a
+    // grandchild holding the pipes open delays the drain by at most DRAIN_TIMEOUT_MS.
+    this.drained = this.exit.then(async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+      this.#endLines();
+    });
+  }
+
+  get running(): boolean {
+    return this.#exitInfo === undefined;
+  }
+
+  stderrTail(): string {
+    return this.#tail.toString();
+  }
+
+  signal(sig: NodeJS.Signals): boolean {
+    if (!this.running) return false;
+    return this.#signal(sig);
+  }
+
+  output(stream: OutputStream, data: Buffer): void {
+    this.#lines[stream].push(data);
+  }
+
+  exited(exit: ProcessExit): void {
+    if (this.#exitInfo !== undefined) return;
+    this.#exitInfo = exit;
+    this.#resolveExit(exit);
+  }
+
+  closed(): void {
+    this.#endLines();
+    this.#resolveClosed();
+  }
+
+  #endLines(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#lines.stdout.end();
+    this.#lines.stderr.end();
+  }
+}
+
+/** SIGKILL (or `sig`) to the process group `pid` leads, else to the process; whether it was sent. */
+function killGroup(pid: number, sig: NodeJS.Signals): boolean {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, sig);
+      return true;
+    } catch {
+      // no such group (it had not called setpgid yet): try the process
+    }
+  }
+  return false;
+}
+
+/** Waits until `pid` is gone or a zombie (Linux /proc), for at most `ms`. */
+async function gone(pid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return;
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
