@@ -11,6 +11,7 @@ import type { Row } from './lib/report.js';
 import { runProfile } from './profile.js';
 import { runRecovery } from './recovery.js';
 import { runSoak } from './soak.js';
+import { runStartup } from './startup.js';
 import { runThroughput } from './throughput.js';
 
 export interface Family {
@@ -25,6 +26,7 @@ export const families: Family[] = [
   { name: 'data', run: runData },
   { name: 'alternatives', run: runAlternatives },
   { name: 'recovery', run: runRecovery },
+  { name: 'startup', run: runStartup },
   { name: 'soak', run: runSoak },
   { name: 'fairness', run: runFairness },
   { name: 'profile', run: runProfile },

@@ -97,13 +97,22 @@ export class ForkServerLauncher implements Launcher {
     const readied = new Promise<Extract<ServerMessage, { op: 'ready' }>>((resolve) => (ready = resolve));
     if (control) {
       control.on('error', () => undefined); // EPIPE after the server died: its exit says the rest
-      const lines = new LineSplitter((line) => {
-        if (line === '') return;
-        const message = JSON.parse(line) as ServerMessage;
-        if (message.op === 'ready') ready(message);
-        else if (launcher) launcher.#receive(message);
+      // One JSON message per line, unbounded (an output message carries up to 64 KiB of base64).
+      let inbox = '';
+      control.setEncoding('utf8');
+      control.on('data', (chunk: string) => {
+        inbox += chunk;
+        let newline = inbox.indexOf('\n');
+        while (newline !== -1) {
+          const line = inbox.slice(0, newline);
+          inbox = inbox.slice(newline + 1);
+          newline = inbox.indexOf('\n');
+          if (line === '') continue;
+          const message = JSON.parse(line) as ServerMessage;
+          if (message.op === 'ready') ready(message);
+          else if (launcher) launcher.#receive(message);
+        }
       });
-      control.on('data', (chunk: Buffer) => lines.push(chunk));
     }
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([

@@ -36,7 +36,7 @@ import signal
 import sys
 import threading
 import traceback
-from typing import Dict, List, NoReturn, Optional, Sequence
+from typing import Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from . import worker
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
@@ -65,6 +65,25 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.endpoint = FORKED_ENDPOINT_ARG
     return args
+
+
+#: The output pipes of the child being forked, for the after-fork hook (set only around a fork).
+_forking: List[Tuple[int, int]] = []
+
+
+def _become_own_process() -> None:
+    """The first thing a forked interpreter does (an after-fork hook registered before any preload's,
+    so it runs before theirs): lead its own process group, and write to its own pipes, so that even
+    what a preload's own after-fork hooks print is tagged with this interpreter."""
+    if not _forking:
+        return
+    out_w, err_w = _forking[-1]
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
 
 
 class _Child:
@@ -158,9 +177,11 @@ class ForkServer:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # nothing buffered may be written twice
         gc.freeze()
+        _forking.append((out_w, err_w))
         try:
             pid = os.fork()
         except OSError as exc:
+            _forking.clear()
             for fd in (out_r, out_w, err_r, err_w):
                 os.close(fd)
             self.send({"op": "fork_failed", "id": worker_id, "error": str(exc)})
@@ -170,6 +191,7 @@ class ForkServer:
                 self.become_interpreter(endpoint, out_w, err_w, (out_r, err_r))
             finally:
                 os._exit(worker.EXIT_FAILED)
+        _forking.clear()
         try:
             os.setpgid(pid, pid)  # also done in the child: whichever runs first
         except OSError:
@@ -266,7 +288,7 @@ class ForkServer:
 
     def become_interpreter(self, endpoint: str, out_w: int, err_w: int, others: Sequence[int]) -> NoReturn:
         """Runs in the forked child: detach from the server's state, then serve like a spawned worker."""
-        os.setpgid(0, 0)
+        _forking.clear()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         # The server's descriptors are not the interpreter's: without this, a child would hold the
@@ -277,9 +299,7 @@ class ForkServer:
                 os.close(fd)
             except OSError:
                 pass
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.close(out_w)
+        os.close(out_w)  # _become_own_process made them fds 1 and 2
         os.close(err_w)
         gc.enable()
         args = argparse.Namespace(**vars(self.args))
@@ -315,6 +335,7 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     if os.getppid() != args.parent_pid:
         worker._orphaned(args.parent_pid)
     _preload_runtime()
+    os.register_at_fork(after_in_child=_become_own_process)
     for path in reversed(args.path):
         sys.path.insert(0, os.path.abspath(path))
     worker._preload(args.preload)
