@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -59,4 +59,28 @@ export async function eventually(condition: () => boolean | Promise<boolean>, wh
     if (Date.now() > deadline) throw new Error(`timed out after ${withinMs} ms waiting for: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * The `ipc://` endpoint an interpreter listens on, whoever made it (a spawned worker has it on its
+ * command line; a forked one keeps its fork server's): the path of the listening Unix socket among
+ * the process's open descriptors, from /proc/net/unix.
+ */
+export function endpointOf(pid: number): string {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // closed while we looked
+    }
+  }
+  // Columns: Num RefCount Protocol Flags Type St Inode Path; St 01 is listening.
+  for (const line of readFileSync('/proc/net/unix', 'latin1').split('\n').slice(1)) {
+    const [, , , , , state, inode, path] = line.trim().split(/\s+/);
+    if (state === '01' && inode !== undefined && inodes.has(inode) && path?.endsWith('/worker.sock')) return `ipc://${path}`;
+  }
+  throw new Error(`no listening ipc socket among the descriptors of ${pid}`);
 }

@@ -60,9 +60,11 @@ export interface InterpreterStatus {
 }
 
 /**
- * A pool as a child of any supervision tree: a `one_for_one` supervisor of `size` Python workers,
- * plus the dispatcher that queues calls for them. Give the child spec a `name` to reach the pool
- * with `system.whereis(name)` across its restarts.
+ * A pool as a child of any supervision tree: a `one_for_one` supervisor of `size` Python workers
+ * (under a `rest_for_one` supervisor whose first child is the fork server, with `startMethod:
+ * 'forkserver'`: pool-launchers.ts), plus the dispatcher that queues calls for them. The workers
+ * apply the crash policy (crash-policy.ts). Give the child spec a `name` to reach the pool with
+ * `system.whereis(name)` across its restarts.
  */
 export function pythonPool(options: PoolOptions = {}): StartFn<PoolRef> {
   const resolved = resolvePoolOptions(options);
