@@ -229,10 +229,14 @@ export class ForkServerLauncher implements Launcher {
       case 'exit':
         this.#children.get(message.pid)?.exited({ code: message.code, signal: message.signal });
         return;
-      case 'closed':
-        this.#children.get(message.pid)?.closed();
+      case 'closed': {
+        // Only for the child whose exit was reported: a newer child may have the pid by now.
+        const child = this.#children.get(message.pid);
+        if (child === undefined || child.running) return;
+        child.closed();
         this.#children.delete(message.pid);
         return;
+      }
       case 'ready':
         return;
     }

@@ -147,7 +147,6 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const failures = watchFailures(ctx);
   void tree.exited.then((reason) => {
     failures.dispose();
-    void starts.discard();
     // After a give-up, say why the interpreters kept failing: that is what the caller must fix.
     stop(
       failures.gaveUp
@@ -166,7 +165,11 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   }));
   return {
     ref,
-    exited: tree.exited,
+    // Not exited while an interpreter launched ahead (and never taken) may still run.
+    exited: tree.exited.then(async (reason) => {
+      await starts.discard();
+      return reason;
+    }),
     shutdown: (reason) => {
       stop('the pool is stopping');
       tree.shutdown(reason);

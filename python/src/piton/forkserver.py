@@ -101,6 +101,9 @@ class ForkServer:
     def __init__(self, args: argparse.Namespace, control: int) -> None:
         self.args = args
         self.control = control
+        # Node's end of the socket pair is non-blocking and ours may have inherited the flag: a
+        # message must go out whole, so a full buffer waits for the pool to read rather than fail.
+        os.set_blocking(control, True)
         self.selector = selectors.DefaultSelector()
         self.children: Dict[int, _Child] = {}
         self.by_pipe: Dict[int, _Child] = {}
@@ -273,7 +276,10 @@ class ForkServer:
 
     def forget_if_done(self, child: _Child) -> None:
         if child.reaped and not child.pipes:
-            self.children.pop(child.pid, None)
+            # Its pid may already belong to a newer child (reaped pids are free for reuse): forget
+            # only this one.
+            if self.children.get(child.pid) is child:
+                del self.children[child.pid]
             self.send({"op": "closed", "pid": child.pid})
 
     def kill_children(self) -> None:
