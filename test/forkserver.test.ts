@@ -143,6 +143,27 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     await eventually(() => supervision.some((e) => e.type === 'started' && e.id === 'interpreters'), 'the interpreters restarted');
   });
 
+  it('ends a kill even when the server does not answer (stopped): the pool kills the group itself and confirms the exit', async () => {
+    pool = await PythonPool.start({ size: 1, path: fixtures, startMethod: 'forkserver' });
+    const server = serverOf(pool);
+    const victim = pool.interpreters()[0]!.pid;
+    const exited = new Promise<InterpreterExitedEvent>((resolve) =>
+      pool!.system.events.on('interpreter', (event) => event.type === 'exited' && resolve(event)),
+    );
+    process.kill(server, 'SIGSTOP');
+    try {
+      const error = await pool.call('calls', 'sleep', [30], { timeout: 300 }).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(CallTimeoutError);
+      expect(await exited).to.include({ pid: victim, cause: 'crash', signal: 'SIGKILL' });
+      expect(isAlive(victim)).to.equal(false);
+    } finally {
+      process.kill(server, 'SIGCONT');
+    }
+    // The server, running again, forks the replacement.
+    await pool.whenReady();
+    expect(await pool.call('calls', 'add', [1, 1])).to.equal(2);
+  });
+
   it('falls back to spawn, saying why, when a preload leaves a thread running (default start method)', async function () {
     if (DEFAULT_START_METHOD !== 'forkserver') this.skip();
     let listener: ((warning: Error) => void) | undefined;

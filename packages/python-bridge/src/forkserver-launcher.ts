@@ -40,6 +40,18 @@ type ServerMessage =
 const CLOSE_GRACE_MS = 2_000;
 /** After the server died, how long to wait for an interpreter it forked to be gone. */
 const ORPHAN_WAIT_MS = 2_000;
+/** How long the server may take to report the exit of an interpreter sent SIGKILL… */
+const KILL_REPORT_MS = 2_000;
+/** …and, once the process is seen gone, how much longer before its exit is reported without it. */
+const GONE_REPORT_MS = 250;
+
+/** Whether `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([promise.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  clearTimeout(timer);
+  return settled;
+}
 
 /** The server's arguments after `-m piton.forkserver` (PROTOCOL.md). */
 export function forkServerArgs(spec: ForkServerSpec, parentPid: number = process.pid): string[] {
@@ -266,8 +278,8 @@ export class ForkServerLauncher implements Launcher {
     await Promise.all(
       orphans.map(async (child) => {
         if (child.running) {
-          killGroup(child.pid, 'SIGKILL');
-          await gone(child.pid, ORPHAN_WAIT_MS);
+          if (stillRuns(child.pid, child.startTime)) killGroup(child.pid, 'SIGKILL');
+          await gone(child.pid, ORPHAN_WAIT_MS, child.startTime);
           child.exited({ code: null, signal: 'SIGKILL' });
         }
         child.closed();
@@ -284,6 +296,9 @@ class ForkedProcess implements LaunchedProcess {
   readonly #tail = new Tail();
   readonly #lines: Record<OutputStream, LineSplitter>;
   readonly #signal: (sig: NodeJS.Signals) => boolean;
+  /** Tells this process from a later one with its pid. */
+  readonly #startTime: string | undefined;
+  #confirming = false;
   #exitInfo: ProcessExit | undefined;
   #resolveExit!: (exit: ProcessExit) => void;
   #resolveClosed!: () => void;
@@ -292,6 +307,7 @@ class ForkedProcess implements LaunchedProcess {
   constructor(pid: number, onOutput: LaunchSpec['onOutput'], signal: (sig: NodeJS.Signals) => boolean) {
     this.pid = pid;
     this.#signal = signal;
+    this.#startTime = startTimeOf(pid);
     const deliver = (line: string, stream: OutputStream) => {
       try {
         onOutput?.(line, stream);
@@ -322,13 +338,38 @@ class ForkedProcess implements LaunchedProcess {
     return this.#exitInfo === undefined;
   }
 
+  get startTime(): string | undefined {
+    return this.#startTime;
+  }
+
   stderrTail(): string {
     return this.#tail.toString();
   }
 
   signal(sig: NodeJS.Signals): boolean {
     if (!this.running) return false;
-    return this.#signal(sig);
+    const sent = this.#signal(sig);
+    if (sig === 'SIGKILL') void this.#confirmKill();
+    return sent;
+  }
+
+  /**
+   * Kill and confirm: the server reports the exit of what it killed within milliseconds. Should
+   * that report not come (the server wedged, or its bookkeeping lost the pid), a stop or a kill
+   * must still end: after KILL_REPORT_MS the process group is killed from here, and once the
+   * process is gone (and GONE_REPORT_MS more without a report) its exit is reported as SIGKILL,
+   * with a line in its stderr tail saying so.
+   */
+  async #confirmKill(): Promise<void> {
+    if (this.#confirming) return;
+    this.#confirming = true;
+    if (await settlesWithin(this.exit, KILL_REPORT_MS)) return;
+    if (stillRuns(this.pid, this.#startTime)) killGroup(this.pid, 'SIGKILL');
+    await gone(this.pid, ORPHAN_WAIT_MS, this.#startTime);
+    if (await settlesWithin(this.exit, GONE_REPORT_MS)) return;
+    this.#tail.add(`piton: the fork server did not report the exit of pid ${this.pid}; it was killed and found gone`);
+    this.exited({ code: null, signal: 'SIGKILL' });
+    this.closed();
   }
 
   output(stream: OutputStream, data: Buffer): void {
@@ -367,16 +408,31 @@ function killGroup(pid: number, sig: NodeJS.Signals): boolean {
   return false;
 }
 
+/** The start time of `pid` (clock ticks since boot, /proc/PID/stat field 22), to tell it from a later process with its pid. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` still runs (not a zombie) and, if `startTime` is given, is the process that had it. */
+function stillRuns(pid: number, startTime?: string): boolean {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const rest = fields.slice(fields.lastIndexOf(')') + 2);
+    return !rest.startsWith('Z') && (startTime === undefined || rest.split(' ')[19] === startTime);
+  } catch {
+    return false;
+  }
+}
+
 /** Waits until `pid` is gone or a zombie (Linux /proc), for at most `ms`. */
-async function gone(pid: number, ms: number): Promise<void> {
+async function gone(pid: number, ms: number, startTime?: string): Promise<void> {
   const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return;
-    } catch {
-      return;
-    }
+  while (Date.now() < deadline && stillRuns(pid, startTime)) {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
