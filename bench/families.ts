@@ -16,6 +16,7 @@ import { runRecovery } from './recovery.js';
 import { runSnapshot } from './snapshot.js';
 import { runRemote } from './remote.js';
 import { runSoak } from './soak.js';
+import { runStartup } from './startup.js';
 import { runThroughput } from './throughput.js';
 
 export interface Family {
@@ -32,6 +33,7 @@ export const families: Family[] = [
   { name: 'alternatives', run: runAlternatives },
   { name: 'recovery', run: runRecovery },
   { name: 'remote', run: runRemote },
+  { name: 'startup', run: runStartup },
   { name: 'soak', run: runSoak },
   { name: 'fairness', run: runFairness },
   { name: 'observer', run: runObserver },

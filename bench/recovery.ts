@@ -4,9 +4,9 @@
  * of 2 the other (idle) interpreter serves it. Also the cold start of an interpreter (spawn →
  * ready), with and without numpy preloaded.
  *
- * Each kill hits interpreters that have run longer than the pool's restart-backoff reset window,
- * as a first crash does. Crashes in close succession are restarted after a growing delay on
- * purpose (a crash loop must not spin), which is not what these rows measure.
+ * These rows use `startMethod: 'spawn'`, so that a replacement is a cold start; the `startup`
+ * family measures the fork server. A kill of an interpreter busy in a call is a crash, which the
+ * pool replaces at once whatever the rate (only failed starts back off).
  */
 import type { PythonPool } from '@piton/python-bridge';
 import { exited, type BenchContext } from './lib/context.js';
@@ -39,7 +39,7 @@ async function killBusy(pool: PythonPool, WorkerExitedError: new (...a: never[])
 
 async function coldStartMs(ctx: BenchContext, preload: string[]): Promise<number> {
   const t0 = nowMs();
-  const pool = await startPool(ctx, { size: 1, preload });
+  const pool = await startPool(ctx, { size: 1, preload, startMethod: 'spawn' });
   const ms = nowMs() - t0;
   await ctx.release(pool);
   return ms;
@@ -54,16 +54,13 @@ async function pythonRunMs(ctx: BenchContext, code: string): Promise<number> {
   return nowMs() - t0;
 }
 
-/** The pool's default `restartBackoff.max` (1 s), which is also its reset window, plus a margin. */
-const STABLE_RUN_MS = 1_100;
-
 export async function runRecovery(ctx: BenchContext): Promise<Row[]> {
   const { WorkerExitedError } = await import('@piton/python-bridge');
   const kills = ctx.settings.quick ? 1 : 3;
   const cold: number[] = [], coldNumpy: number[] = [], bare: number[] = [], imports: number[] = [], importsNumpy: number[] = [];
   const reject1: number[] = [], next1: number[] = [], reject2: number[] = [], next2: number[] = [];
-  const one = await startPool(ctx, { size: 1 });
-  const two = await startPool(ctx, { size: 2 });
+  const one = await startPool(ctx, { size: 1, startMethod: 'spawn' });
+  const two = await startPool(ctx, { size: 2, startMethod: 'spawn' });
   for (let trial = 0; trial < ctx.settings.trials; trial++) {
     bare.push(await pythonRunMs(ctx, 'pass'));
     imports.push(await pythonRunMs(ctx, 'import zmq, msgpack'));
@@ -74,7 +71,6 @@ export async function runRecovery(ctx: BenchContext): Promise<Row[]> {
     const t1: KillTiming[] = [], t2: KillTiming[] = [];
     for (let k = 0; k < kills; k++) {
       await Promise.all([one.whenReady(), two.whenReady()]);
-      await new Promise((r) => setTimeout(r, STABLE_RUN_MS));
       t1.push(await killBusy(one, WorkerExitedError));
       t2.push(await killBusy(two, WorkerExitedError));
     }

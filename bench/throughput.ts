@@ -1,7 +1,9 @@
 /**
  * Throughput of no-op calls: pools of 1 and 2 at concurrency 1, 2, 8 and 64, against the bare
  * floor with one socket and with two sockets in lockstep (each socket one call per round trip,
- * each to its own Python process), all in the same trial.
+ * each to its own Python process), all in the same trial. The pools use the default start method
+ * (the fork server on Linux); a pool of 2 made with `startMethod: 'spawn'` runs at concurrency 8 in
+ * the same trial, to show that how an interpreter was made does not change what a call costs.
  */
 import type { BenchContext } from './lib/context.js';
 import { cpuDuring } from './lib/cpu-time.js';
@@ -31,10 +33,12 @@ export async function runThroughput(ctx: BenchContext): Promise<Row[]> {
   const total = ctx.settings.quick ? 400 : 5_000;
   const floors = [await FloorClient.start(ctx), await FloorClient.start(ctx)];
   const pools = { 1: await startPool(ctx, { size: 1 }), 2: await startPool(ctx, { size: 2 }) };
-  const floor1: number[] = [], floor2: number[] = [];
+  const spawned = await startPool(ctx, { size: 2, startMethod: 'spawn' });
+  const floor1: number[] = [], floor2: number[] = [], spawned8: number[] = [];
   const rates = new Map<string, number[]>();
   await floorRate(floors, 500);
   for (const size of [1, 2] as const) await throughput(() => pools[size].call('functions', 'noop', [1]), 500, 8);
+  await throughput(() => spawned.call('functions', 'noop', [1]), 500, 8);
   for (let trial = 0; trial < ctx.settings.trials; trial++) {
     floor1.push(await floorRate(floors.slice(0, 1), total));
     floor2.push(await floorRate(floors, total));
@@ -45,6 +49,7 @@ export async function runThroughput(ctx: BenchContext): Promise<Row[]> {
         (rates.get(key) ?? rates.set(key, []).get(key)!).push(rate);
       }
     }
+    spawned8.push(await throughput(() => spawned.call('functions', 'noop', [1]), total, 8));
   }
   // CPU per call, Node (all threads) and Python, for the two setups the target compares: what
   // bounds the rate on a machine whose 2 cores both sides share.
@@ -57,7 +62,7 @@ export async function runThroughput(ctx: BenchContext): Promise<Row[]> {
     cpu.pool.node.push((p.node / total) * 1e6);
     cpu.pool.python.push((p.python / total) * 1e6);
   }
-  for (const p of Object.values(pools)) await ctx.release(p);
+  for (const p of [...Object.values(pools), spawned]) await ctx.release(p);
   for (const f of floors) await ctx.release(f);
 
   const b = 'no-op throughput';
@@ -77,6 +82,11 @@ export async function runThroughput(ctx: BenchContext): Promise<Row[]> {
       rows.push(row);
     }
   }
+  const default8 = rates.get('2:8')!;
+  rows.push({
+    benchmark: b, figure: "pool of 2, concurrency 8, startMethod 'spawn'", unit: 'calls/s', samples: spawned8,
+    ratio: { label: '× the default start method’s', samples: spawned8.map((v, i) => v / default8[i]!) },
+  });
   rows.push(
     { benchmark: b, figure: 'CPU per call, floor 2 sockets: Node process (all threads)', unit: 'µs', samples: cpu.floor.node },
     { benchmark: b, figure: 'CPU per call, floor 2 sockets: Python processes', unit: 'µs', samples: cpu.floor.python },

@@ -3,22 +3,14 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EncodeError, MessageTooLargeError, ProtocolError, PythonError, PythonPool } from '@piton/python-bridge';
-import { eventually, fixtures, repoRoot, reportedByPython } from './helpers.js';
+import { endpointOf, eventually, fixtures, repoRoot, reportedByPython } from './helpers.js';
 
 const MAX_MESSAGE = 64 * 1024;
 const venvPython = join(repoRoot, '.venv', 'bin', 'python');
 
-/** The ipc:// endpoint an interpreter binds, read from its command line. */
-function endpointOf(pid: number): string {
-  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  const endpoint = args[args.indexOf('--endpoint') + 1];
-  if (endpoint === undefined || !endpoint.startsWith('ipc://')) throw new Error(`no ipc endpoint in the command line of ${pid}`);
-  return endpoint;
-}
 
 type Seen = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,10 +33,11 @@ function isZombie(pid: number): boolean {
 
 /**
  * Every process with the command line of a Python worker started by the Node process `parentPid`:
- * interpreters, their process-group guards, and forks made by user code.
+ * spawned interpreters, fork servers and the interpreters they forked (which keep the server's
+ * command line), their process-group guards, and forks made by user code.
  */
 export function workerProcessesOf(parentPid: number = process.pid): number[] {
-  return processesMatching(`piton.worker`)
+  return [...processesMatching(`piton.worker`), ...processesMatching('piton.forkserver')]
     .filter((p) => p.args.includes(`--parent-pid ${parentPid} `) || p.args.endsWith(`--parent-pid ${parentPid}`))
     .map((p) => p.pid);
 }
@@ -166,4 +167,28 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected a rejection, the promise resolved');
+}
+
+/**
+ * The `ipc://` endpoint an interpreter listens on, whoever made it (a spawned worker has it on its
+ * command line; a forked one keeps its fork server's): the path of the listening Unix socket among
+ * the process's open descriptors, from /proc/net/unix.
+ */
+export function endpointOf(pid: number): string {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // closed while we looked
+    }
+  }
+  // Columns: Num RefCount Protocol Flags Type St Inode Path; St 01 is listening.
+  for (const line of readFileSync('/proc/net/unix', 'latin1').split('\n').slice(1)) {
+    const [, , , , , state, inode, path] = line.trim().split(/\s+/);
+    if (state === '01' && inode !== undefined && inodes.has(inode) && path?.endsWith('/worker.sock')) return `ipc://${path}`;
+  }
+  throw new Error(`no listening ipc socket among the descriptors of ${pid}`);
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActorSystem, supervisor } from '@piton/core';
-import { PoolStartError, PoolStoppedError, PythonPool, pythonPool, WorkerExitedError, type InterpreterOutput, type PoolRef } from '@piton/python-bridge';
+import { DEFAULT_START_METHOD, PoolStartError, PoolStoppedError, PythonPool, pythonPool, WorkerExitedError, type InterpreterEvent, type InterpreterOutput, type PoolRef } from '@piton/python-bridge';
 import { eventually, fixtures, isAlive, workersOf } from './helpers.js';
 
 describe('PythonPool: start, stop and the processes behind it', () => {
@@ -36,24 +36,48 @@ describe('PythonPool: start, stop and the processes behind it', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
-      const pids = JSON.parse(line) as number[];
-      expect(pids).to.have.length(2);
+      const interpreters = JSON.parse(line) as number[];
+      expect(interpreters).to.have.length(2);
+      // Everything the pool runs: with the default start method, the fork server too.
+      const pids = workersOf(child.pid!);
+      expect(pids).to.include.members(interpreters);
+      if (DEFAULT_START_METHOD === 'forkserver') expect(pids).to.have.length(3);
       if (how === 'SIGKILL') child.kill('SIGKILL');
       if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
-      await eventually(() => pids.every((pid) => !isAlive(pid)), 'the interpreters to exit', 2_000);
+      await eventually(() => pids.every((pid) => !isAlive(pid)), 'the interpreters (and the fork server) to exit', 2_000);
     });
   }
 
   it('rejects whenReady() with PoolStoppedError when the pool gives up instead of healing', async () => {
     const pool = await PythonPool.start({ size: 1, path: fixtures, intensity: 0, restartBackoff: false });
     try {
-      const doomed = pool.call('calls', 'sleep', [30]).catch((e: unknown) => e);
+      // Killed before it served anything: a failed start, which counts toward intensity.
+      const exited = new Promise<InterpreterEvent>((resolve) =>
+        pool.system.events.on('interpreter', (event) => event.type === 'exited' && resolve(event)),
+      );
       process.kill(pool.interpreters()[0]!.pid, 'SIGKILL');
-      expect(await doomed).to.be.instanceOf(WorkerExitedError);
+      expect(await exited).to.include({ cause: 'start_failure', signal: 'SIGKILL' });
       // intensity 0: the first restart is one too many, so the pool stops rather than heals.
       const error = await pool.whenReady().then(() => 'ready', (e: unknown) => e);
       expect(error).to.be.instanceOf(PoolStoppedError);
       expect((error as Error).message).to.contain('more than 0 interpreter restarts');
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('replaces an interpreter that dies in a call, however small the restart budget', async () => {
+    const pool = await PythonPool.start({ size: 1, path: fixtures, intensity: 0, restartBackoff: false });
+    try {
+      for (let kill = 0; kill < 3; kill++) {
+        const doomed = pool.call('calls', 'sleep', [30]).catch((e: unknown) => e);
+        await eventually(() => pool.interpreters().some((i) => i.busy), 'the call to run');
+        process.kill(pool.interpreters()[0]!.pid, 'SIGKILL');
+        expect(await doomed).to.be.instanceOf(WorkerExitedError);
+        await pool.whenReady();
+        expect(await pool.call('calls', 'add', [kill, 1])).to.equal(kill + 1);
+      }
+      expect(pool.stats()).to.include({ crashes: 3, startFailures: 0, restarts: 3 });
     } finally {
       await pool.stop();
     }
@@ -186,9 +210,9 @@ describe('PythonPool: start, stop and the processes behind it', () => {
         }),
       );
       const py = system.whereis('py') as PoolRef;
-      expect(await py.call('calls', 'add', [20, 22])).to.equal(42);
       const firstPid = py.interpreters()[0]!.pid;
-      // intensity 0: the interpreter's death makes the pool give up; its supervisor restarts it.
+      // intensity 0: the death of an interpreter that never served makes the pool give up; its
+      // supervisor restarts it.
       const restarted = new Promise<void>((resolve) =>
         system.events.on('event', (e) => e.type === 'started' && e.id === 'py' && resolve()),
       );

@@ -9,13 +9,12 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PythonError, PythonPool } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive, repoRoot } from './helpers.js';
+import { endpointOf, eventually, fixtures, isAlive, repoRoot } from './helpers.js';
 
 const venvPython = join(repoRoot, '.venv', 'bin', 'python');
 
 function socketPathOf(pid: number): string {
-  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  const endpoint = args[args.indexOf('--endpoint') + 1] ?? '';
+  const endpoint = endpointOf(pid);
   expect(endpoint, `endpoint of interpreter ${pid}`).to.match(/^ipc:\/\//);
   return endpoint.slice('ipc://'.length);
 }

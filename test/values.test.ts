@@ -2,7 +2,7 @@ import { decode as unpack, encode as pack } from '@msgpack/msgpack';
 import { expect } from 'chai';
 import { Request } from 'zeromq';
 import { EncodeError, MessageTooLargeError, NdArray, ProtocolError, PythonError, PythonPool } from '@piton/python-bridge';
-import { fixtures, processesMatching, reportedByPython } from './helpers.js';
+import { endpointOf, fixtures, processesMatching, reportedByPython } from './helpers.js';
 
 /** Rejection of `promise`, or a failure if it resolves. */
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
@@ -229,9 +229,7 @@ describe('bad values never break anything (issue 4, item 5)', function () {
 
   describe('foreign frames on a worker socket', () => {
     it('answers the sender of a malformed or foreign request, never the pool, and keeps serving', async () => {
-      const worker = processesMatching('piton.worker').find((p) => p.pid === pid);
-      expect(worker, 'the worker process').to.not.equal(undefined);
-      const endpoint = /--endpoint (\S+)/.exec(worker!.args)![1]!;
+      const endpoint = endpointOf(pid);
       const foreign = new Request({ linger: 0, receiveTimeout: 10_000 });
       try {
         foreign.connect(endpoint);

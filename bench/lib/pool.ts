@@ -8,9 +8,9 @@ import { PY_DIR, type BenchContext } from './context.js';
 /** Starts a pool calling bench/python/functions.py, registered with `ctx` for clean-up. */
 export async function startPool(ctx: BenchContext, options: PoolOptions = {}): Promise<PythonPool> {
   const { PythonPool } = await import('@piton/python-bridge');
-  // Recovery kills interpreters on purpose, many times within a period: the default intensity
-  // would rightly give up on such a pool.
-  const pool = await PythonPool.start({ path: PY_DIR, python: ctx.python, intensity: 1000, period: 1000, ...options });
+  // Default options: recovery kills interpreters busy in calls, which the pool replaces whatever
+  // their rate (only failed starts count toward intensity).
+  const pool = await PythonPool.start({ path: PY_DIR, python: ctx.python, ...options });
   if (ctx.settings.metrics) {
     const { poolMetrics } = await import('@piton/python-bridge/metrics');
     const { Registry } = await import('prom-client');

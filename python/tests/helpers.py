@@ -131,3 +131,84 @@ def read_vectors() -> dict:
     path = os.path.join(os.path.dirname(os.path.dirname(TESTS)), "protocol", "vectors.json")
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+class ForkServer:
+    """A fork server (``python -m piton.forkserver``) with its control channel on fd 3, as the pool
+    starts it: ``send`` a request, ``expect`` the next message of a kind (others are kept)."""
+
+    def __init__(self, *extra: str, paths: Sequence[str] = (FIXTURES,)) -> None:
+        import json
+        import socket
+
+        self._json = json
+        self.dir = tempfile.mkdtemp(prefix="piton-test-")
+        ours, theirs = socket.socketpair()
+        self.control = ours
+        args = [sys.executable, "-m", "piton.forkserver", "--parent-pid", str(os.getpid())]
+        for path in paths:
+            args += ["--path", path]
+        fd = theirs.fileno()
+        self.process = subprocess.Popen(
+            args + list(extra), env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.dir,
+            pass_fds=(fd, 3), preexec_fn=lambda: _move_fd(fd, 3),
+        )
+        theirs.close()
+        self.reader = ours.makefile("rb")
+        self.seen: List[dict] = []
+        self.ready = self.expect("ready")
+
+    def send(self, **message: Any) -> None:
+        self.control.sendall((self._json.dumps(message) + "\n").encode())
+
+    def expect(self, op: str, timeout: float = REPLY_TIMEOUT_MS / 1000, **fields: Any) -> dict:
+        """The first message (seen already or to come) with ``op`` and ``fields``."""
+        def matches(m: dict) -> bool:
+            return m.get("op") == op and all(m.get(k) == v for k, v in fields.items())
+        for m in self.seen:
+            if matches(m):
+                self.seen.remove(m)
+                return m
+        self.control.settimeout(timeout)
+        while True:
+            line = self.reader.readline()
+            if not line:
+                raise EOFError(f"the fork server closed its channel before {op} {fields}")
+            m = self._json.loads(line)
+            if matches(m):
+                return m
+            self.seen.append(m)
+
+    def fork(self, name: str = "w1") -> "tuple[int, str]":
+        endpoint = f"ipc://{self.dir}/{name}.sock"
+        self.send(op="fork", id=name, endpoint=endpoint)
+        return self.expect("forked", id=name)["pid"], endpoint
+
+    def close(self) -> None:
+        self.reader.close()
+        self.control.close()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        for name in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, name))
+        os.rmdir(self.dir)
+
+    def __enter__(self) -> "ForkServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _move_fd(fd: int, target: int) -> None:
+    """In the child before exec: make ``fd`` appear as ``target`` (and inheritable)."""
+    if fd != target:
+        os.dup2(fd, target)
+    else:
+        os.set_inheritable(fd, True)

@@ -40,7 +40,12 @@ async function chaos(pool: PythonPool, title: string, callOptions?: CallOptions)
   expect(after.failed - before.failed, 'failed calls in stats').to.equal(report.calls - report.ok);
   await healed(pool);
   const run = { report, kills: killer.killed.length, restarts: pool.stats().restarts - before.restarts };
-  console.log(formatReport(title, report, { kills: run.kills, restarts: run.restarts }));
+  // Kills in calls are crashes; a kill of an interpreter not yet given work is a failed start.
+  const crashes = pool.stats().crashes - before.crashes;
+  const startFailures = pool.stats().startFailures - before.startFailures;
+  expect(crashes, 'crashes').to.be.greaterThan(0);
+  expect(crashes + startFailures, 'crashes and failed starts, each replaced once').to.equal(run.restarts);
+  console.log(formatReport(title, report, { kills: run.kills, restarts: run.restarts, crashes, 'failed starts': startFailures }));
   return run;
 }
 
@@ -75,7 +80,8 @@ describe('chaos: interpreters SIGKILLed at random under load', function () {
   let pool: PythonPool;
 
   beforeEach(async () => {
-    pool = await PythonPool.start({ size: SIZE, path: fixtures, preload: ['calls'], intensity: 1000, period: 10_000 });
+    // Default options: kills in calls are crashes, which are replaced whatever their rate.
+    pool = await PythonPool.start({ size: SIZE, path: fixtures, preload: ['calls'] });
   });
 
   afterEach(() => pool.stop());

@@ -90,11 +90,11 @@ async function expectGaveUpCleanly(pool: PythonPool, record: LoopRecord): Promis
   );
 }
 
-describe('chaos: a crash loop after a good start', function () {
+for (const startMethod of ['forkserver', 'spawn'] as const) describe(`chaos: a crash loop after a good start (${startMethod})`, function () {
   this.timeout(60_000);
 
   it(`gives up after at most ${INTENSITY} failed restarts, with growing delays, leaving no interpreter`, async () => {
-    const { pool, record } = await crashLoop({});
+    const { pool, record } = await crashLoop({ startMethod });
     try {
       await expectGaveUpCleanly(pool, record);
     } finally {
@@ -103,7 +103,7 @@ describe('chaos: a crash loop after a good start', function () {
   });
 
   it('waits at least the backoff delay between two attempts', async () => {
-    const { pool, record } = await crashLoop({ restartBackoff: { min: 100, max: 400 } });
+    const { pool, record } = await crashLoop({ startMethod, restartBackoff: { min: 100, max: 400 } });
     try {
       await expectGaveUpCleanly(pool, record);
       // Attempt n+1 starts after attempt n failed plus its delay, so failures are at least that far apart.

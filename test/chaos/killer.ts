@@ -13,7 +13,8 @@ function isOurWorker(pid: number): boolean {
   try {
     const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const parent = args.indexOf('--parent-pid');
-    return args.some((arg) => arg.includes('piton.worker')) && args[parent + 1] === String(process.pid);
+    // A forked interpreter keeps its fork server's command line.
+    return args.some((arg) => arg.includes('piton.worker') || arg.includes('piton.forkserver')) && args[parent + 1] === String(process.pid);
   } catch {
     return false;
   }

@@ -2,9 +2,18 @@ export { PythonPool, type StopOptions } from './pool.js';
 export { pythonPool, type PoolRef, type PythonModule, type InterpreterStatus } from './supervised.js';
 export * from './errors.js';
 export * from './ndarray.js';
-export type { PoolOptions, CallOptions, StreamOptions, InterpreterOutput } from './options.js';
+export type { PoolOptions, CallOptions, StreamOptions, InterpreterOutput, StartMethod } from './options.js';
+export { DEFAULT_START_METHOD } from './options.js';
 export type { PoolStats, Percentiles, PoolState, RestartCause, CallOutcome } from './stats.js';
-export type { PoolEvent, InterpreterEvent, InterpreterReplacedEvent } from './lifecycle.js';
+export type { PoolEvent } from './lifecycle.js';
+export type { InterpreterExitCause } from './crash-policy.js';
+export type {
+  InterpreterEvent,
+  InterpreterLaunchingEvent,
+  InterpreterReadyEvent,
+  InterpreterExitedEvent,
+  InterpreterReplacedEvent,
+} from './interpreter-events.js';
 export { CALL_CHANNEL, type CallTraceContext } from './tracing.js';
 export type { ExposedFunction } from './callbacks.js';
 export { resolvePython } from './python-executable.js';

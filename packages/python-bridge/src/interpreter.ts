@@ -108,6 +108,8 @@ export class Interpreter {
   readonly #callbacks: ExposedFunctions | undefined;
   /** The conversation of a request whose caller brought no context: callbacks only. */
   readonly #plainConversation: Conversation | undefined;
+  /** A call, batch or stream was sent: the interpreter has served (the pool's crash policy asks). */
+  #served = false;
 
   private constructor(opts: InterpreterOptions, endpoint: string, channel: RequestChannel, process: LaunchedProcess, dir: string) {
     this.id = opts.id;
@@ -240,6 +242,15 @@ export class Interpreter {
     return this.#process.stderrTail();
   }
 
+  /**
+   * Whether the interpreter was given work (a call, batch or stream) since its handshake. One that
+   * dies before that counts as a failed start for the pool's crash policy; one that dies after is
+   * a crash in a call.
+   */
+  get served(): boolean {
+    return this.#served;
+  }
+
   get alive(): boolean {
     return this.#exit === undefined;
   }
@@ -265,6 +276,7 @@ export class Interpreter {
   call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>, context?: CallContext): Promise<unknown> {
     const refusal = this.#refusal('call');
     if (refusal) return Promise.reject(refusal);
+    this.#served = true;
     const listening = context?.onProgress !== undefined;
     return this.#channel.request(
       (codec, id) => encodeCall(codec, id, module, fn, args, kwargs, listening),
@@ -289,6 +301,7 @@ export class Interpreter {
   run(call: EncodedCall, context?: CallContext): Promise<unknown> {
     const refusal = this.#refusal('call');
     if (refusal) return Promise.reject(refusal);
+    this.#served = true;
     const listening = context?.onProgress !== undefined;
     return this.#channel.request(
       (codec, id) => spliceCall(codec, id, call, listening),
@@ -306,6 +319,7 @@ export class Interpreter {
   runBatch(calls: readonly EncodedCall[]): Promise<BatchResult[]> {
     const refusal = this.#refusal('callBatch');
     if (refusal) return Promise.reject(refusal);
+    this.#served = true;
     const label = { module: 'batch', fn: `of ${calls.length} calls` };
     return this.#channel.request<BatchResult[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label).then((results) => {
       if (results.length >= 1 && results.length <= calls.length) return results;
@@ -328,6 +342,7 @@ export class Interpreter {
   ): Promise<BatchResult[]> {
     const refusal = this.#refusal('callBatch');
     if (refusal) return Promise.reject(refusal);
+    this.#served = true;
     return this.#channel.request(
       (codec, id) => encodeBatch(codec, id, calls as BatchCall[]),
       Expect.Batch,
@@ -354,6 +369,7 @@ export class Interpreter {
     }
     const refusal = this.#refusal('stream');
     if (refusal) return failedIterator(refusal);
+    this.#served = true;
     this.#streamOpen = true;
     return new PythonStream(this.#streamPort(), module, fn, args, kwargs, batch, opts);
   }

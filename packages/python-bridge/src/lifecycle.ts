@@ -6,36 +6,11 @@
  * ready, so `restarts` keeps meaning "interpreters started to replace one".
  */
 import { formatReason, isNormalExit, type ActorSystem, type SupervisorEvent } from '@piton/core';
+import type { InterpreterEvent } from './interpreter-events.js';
 import { RESTART_CAUSES, type PoolState, type RestartCause } from './stats.js';
-
-/** An interpreter was replaced by a fresh one, for `cause`. */
-export interface InterpreterReplacedEvent {
-  readonly type: 'replaced';
-  /** The pool's path. */
-  readonly pool: string;
-  /** The worker that owns the interpreter (`python-1`), and its path. */
-  readonly worker: string;
-  readonly path: string;
-  readonly cause: RestartCause;
-  /** What happened: the exit (`exited with code 3`, `killed`), `maxTasksPerWorker`, `maxMemoryPerWorker`, the timeout. */
-  readonly reason: string;
-  readonly previousPid: number;
-  readonly pid: number;
-  /** `Date.now()` when the new interpreter was ready. */
-  readonly at: number;
-}
-
-/** Events on `system.events` under `'interpreter'`. */
-export type InterpreterEvent = InterpreterReplacedEvent;
 
 /** Everything a pool reports: its supervisors' events and its interpreters'. */
 export type PoolEvent = SupervisorEvent | InterpreterEvent;
-
-declare module '@piton/core' {
-  interface SystemEventMap {
-    interpreter: [InterpreterEvent];
-  }
-}
 
 export class PoolLifecycle {
   state: PoolState = 'starting';

@@ -1,4 +1,4 @@
-import { Interpreter, type InterpreterOptions } from './interpreter.js';
+import type { Interpreter } from './interpreter.js';
 
 /**
  * Every interpreter a PythonWorker has started and not yet seen exit: the one serving, one being
@@ -9,9 +9,9 @@ export class LiveInterpreters {
   readonly #starting = new Set<Promise<unknown>>();
   readonly #running = new Set<Interpreter>();
 
-  /** `Interpreter.start`, tracked from the first moment. */
-  start(options: InterpreterOptions): Promise<Interpreter> {
-    const started = Interpreter.start(options).then((interpreter) => {
+  /** Starts an interpreter with `begin` (however the pool makes it), tracked from the first moment. */
+  start(begin: () => Promise<Interpreter>): Promise<Interpreter> {
+    const started = begin().then((interpreter) => {
       this.#running.add(interpreter);
       void interpreter.exited.then(() => this.#running.delete(interpreter));
       return interpreter;

@@ -16,7 +16,7 @@ function names<T>() {
 export const POOL_OPTION_NAMES = names<PoolOptions>()([
   'size', 'path', 'python', 'env', 'cwd', 'preload', 'startTimeout', 'callTimeout', 'maxQueue',
   'maxTasksPerWorker', 'maxMemoryPerWorker', 'maxMessageSize', 'batchCallsUnderMs', 'intensity',
-  'period', 'shutdownTimeout', 'restartBackoff', 'allowModules', 'allowPrivate', 'allowReexports', 'onOutput', 'events', 'expose', 'streamIdleTimeout',
+  'period', 'shutdownTimeout', 'restartBackoff', 'allowModules', 'allowPrivate', 'allowReexports', 'onOutput', 'events', 'expose', 'streamIdleTimeout', 'startMethod',
   'hosts', 'keys', 'heartbeat',
 ]);
 

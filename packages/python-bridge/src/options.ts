@@ -30,6 +30,14 @@ export interface PoolOptions {
   cwd?: string;
   /** Modules imported before an interpreter reports ready (their import errors fail the start). */
   preload?: string[];
+  /**
+   * How interpreters are made. `'forkserver'`: one server process per pool imports the runtime and
+   * `preload` once and forks each interpreter from it (milliseconds, preloaded memory shared
+   * copy-on-write); a preload must not leave threads running (else see README). `'spawn'`: each
+   * interpreter is a fresh `python -m piton.worker` that imports everything itself.
+   * @default 'forkserver' on Linux, else 'spawn'
+   */
+  startMethod?: StartMethod;
   /** ms an interpreter may take from spawn to ready. @default 10000 */
   startTimeout?: number;
   /** Default per-call timeout in ms; `undefined` means none. @default undefined */
@@ -114,6 +122,11 @@ export interface PoolOptions {
   heartbeat?: Partial<Heartbeat>;
 }
 
+export type StartMethod = 'forkserver' | 'spawn';
+
+/** The default start method: the fork server needs fork() and PR_SET_PDEATHSIG (Linux). */
+export const DEFAULT_START_METHOD: StartMethod = process.platform === 'linux' ? 'forkserver' : 'spawn';
+
 /** A line an interpreter printed. */
 export interface InterpreterOutput {
   worker: string;
@@ -138,6 +151,9 @@ export interface ResolvedPoolOptions {
   env: Record<string, string | undefined>;
   cwd: string;
   preload: string[];
+  startMethod: StartMethod;
+  /** The user chose `startMethod` (a fork-unsafe preload then fails the start instead of falling back to spawn). */
+  startMethodExplicit: boolean;
   startTimeout: number;
   callTimeout: number | undefined;
   maxQueue: number;
@@ -243,6 +259,17 @@ function reexports(value: PoolOptions['allowReexports']): string[] {
   return stringList('allowReexports', value);
 }
 
+function startMethod(value: unknown): StartMethod {
+  if (value === undefined) return DEFAULT_START_METHOD;
+  if (value !== 'forkserver' && value !== 'spawn') {
+    throw new TypeError(`options.startMethod must be 'forkserver' or 'spawn', got ${describe(value)}`);
+  }
+  if (value === 'forkserver' && process.platform !== 'linux') {
+    throw new RangeError(`options.startMethod 'forkserver' needs Linux (fork and PR_SET_PDEATHSIG); use 'spawn' on ${process.platform}`);
+  }
+  return value;
+}
+
 /** Checks every option, naming the one that is wrong, and fills in the defaults. */
 /** Every interpreter the pool keeps: its local `size` and each host's. */
 export function interpreterCount(options: Pick<ResolvedPoolOptions, 'size' | 'remote'>): number {
@@ -283,6 +310,8 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     env: { ...options.env },
     cwd: resolve(cwd),
     preload: stringList('preload', options.preload),
+    startMethod: startMethod(options.startMethod),
+    startMethodExplicit: options.startMethod !== undefined,
     startTimeout: integer('startTimeout', options.startTimeout ?? defaults.startTimeout, 1),
     callTimeout: optionalInteger('callTimeout', options.callTimeout, 1),
     maxQueue: integer('maxQueue', options.maxQueue ?? defaults.maxQueue, 0),

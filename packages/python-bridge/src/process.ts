@@ -14,7 +14,7 @@ export const STDERR_TAIL_LINES = 50;
 /** …and at most this many characters. */
 export const STDERR_TAIL_CHARS = 8 * 1024;
 /** After exit, how long to wait for the output pipes to drain (a grandchild may hold them open). */
-const DRAIN_TIMEOUT_MS = 1_000;
+export const DRAIN_TIMEOUT_MS = 1_000;
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -40,10 +40,12 @@ export interface SpawnOptions {
    * exited is SIGKILLed. @default false
    */
   group?: boolean;
+  /** Also open fd 3 as a stream socket to the child (`child.stdio[3]`): the fork server's control channel. */
+  control?: boolean;
 }
 
 /** Splits a byte stream into lines, bounded in length. */
-class LineSplitter {
+export class LineSplitter {
   private readonly decoder = new StringDecoder('utf8');
   private partial = '';
   private cutting = false;
@@ -124,7 +126,7 @@ export class ChildProcessHandle {
     this.child = spawn(opts.command, [...opts.args], {
       cwd: opts.cwd,
       env: opts.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: opts.control ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
       windowsHide: true,
       // setsid() in the child before exec: a new session and group, with no controlling terminal
       // (stdin is ignored and stdout/stderr are pipes, so nothing needs one).

@@ -176,6 +176,12 @@ export interface PoolStats {
   restarts: number;
   /** The same restarts by cause: crashed, recycled (`maxTasksPerWorker`, `maxMemoryPerWorker`), killed after a timeout or an abort. */
   restartsByCause: Record<RestartCause, number>;
+  /** Interpreters that died after serving (replaced at once; never stop the pool). */
+  crashes: number;
+  /** Starts that failed, and interpreters that died before serving (these count toward `intensity`). */
+  startFailures: number;
+  /** How interpreters are made: `'forkserver'` or `'spawn'`. */
+  startMethod: 'forkserver' | 'spawn';
   /** Calls that returned a result. */
   completed: number;
   /** Calls that rejected, for any reason. */

@@ -1,7 +1,6 @@
 import {
   formatReason,
   isNormalExit,
-  supervisor,
   type ChildSpec,
   type ExitReason,
   type StartContext,
@@ -14,7 +13,10 @@ import { currentScope, ExposedFunctions } from './callbacks.js';
 import { createCodec, type Codec } from './codec.js';
 import { Dispatcher, type CallRequest } from './dispatcher.js';
 import { CallTimeoutError, PoolStoppedError } from './errors.js';
+import type { InterpreterEvent } from './interpreter-events.js';
+import { InterpreterStarts } from './interpreter-starts.js';
 import { followPoolEvents, PoolLifecycle } from './lifecycle.js';
+import { PoolLaunchers } from './pool-launchers.js';
 import type { Interpreter, InterpreterOptions } from './interpreter.js';
 import {
   checkCall,
@@ -80,9 +82,11 @@ export interface InterpreterStatus {
 }
 
 /**
- * A pool as a child of any supervision tree: a `one_for_one` supervisor of `size` Python workers,
- * plus the dispatcher that queues calls for them. Give the child spec a `name` to reach the pool
- * with `system.whereis(name)` across its restarts.
+ * A pool as a child of any supervision tree: a `one_for_one` supervisor of `size` Python workers
+ * (under a `rest_for_one` supervisor whose first child is the fork server, with `startMethod:
+ * 'forkserver'`: pool-launchers.ts), plus the dispatcher that queues calls for them. The workers
+ * apply the crash policy (crash-policy.ts). Give the child spec a `name` to reach the pool with
+ * `system.whereis(name)` across its restarts.
  */
 export function pythonPool(options: PoolOptions = {}): StartFn<PoolRef> {
   const resolved = resolvePoolOptions(options);
@@ -120,10 +124,12 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     onCancel: (interpreter, error) =>
       lifecycle.note(interpreter.id, error instanceof CallTimeoutError ? 'timeout' : 'abort', error instanceof Error ? error.message : String(error)),
   });
+  const counts = { crashes: 0, startFailures: 0 };
   const emitOutput = outputSink(options.onOutput, ctx.system.events);
+  const emit = (event: InterpreterEvent) => ctx.system.events.emit('interpreter', event);
+  const launchers = new PoolLaunchers(ctx, options, python, emitOutput);
 
-  const environment: WorkerEnvironment = {
-    interpreterOptions: (workerId): InterpreterOptions => ({
+  const interpreterOptions = (workerId: string): InterpreterOptions => ({
       id: workerId,
       python,
       path: options.path,
@@ -135,37 +141,53 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       allowModules: options.allowModules,
       allowPrivate: options.allowPrivate,
       allowReexports: options.allowReexports,
+      launcher: launchers.current,
       onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
       callbacks,
-    }),
+  });
+  const starts = new InterpreterStarts({
+    pool: ctx.path,
+    startMethod: () => launchers.current.kind,
+    emit,
+    onStartFailure: () => counts.startFailures++,
+    options: interpreterOptions,
+  });
+  const workerIds = Array.from({ length: options.size }, (_, i) => `python-${i + 1}`);
+
+  const environment: WorkerEnvironment = {
+    start: (workerId) => starts.start(workerId),
     onReady: (interpreter, recycle) => {
       lifecycle.ready(interpreter.id, interpreter.pid);
       recyclers.set(interpreter, recycle);
       dispatcher.attach(interpreter);
     },
     onLeave: (interpreter) => dispatcher.detach(interpreter),
+    canLaunch: () => launchers.canLaunch,
+    onExit: (workerId, interpreter, info, cause) => {
+      if (cause === 'crash') counts.crashes++;
+      else if (cause === 'start_failure') counts.startFailures++;
+      emit({ type: 'exited', pool: ctx.path, worker: workerId, at: Date.now(), cause, pid: interpreter.pid, code: info.code, signal: info.signal });
+    },
   };
 
-  const children: ChildSpec[] = Array.from({ length: options.size }, (_, i) => ({
-    id: `python-${i + 1}`,
+  const interpreters: ChildSpec[] = workerIds.map((id) => ({
+    id,
     start: pythonWorker(environment),
     restart: 'permanent',
     shutdown: options.shutdownTimeout,
+    // Only failed starts reach the supervisor (crashes are replaced in place), so its backoff
+    // grows only while starts keep failing.
     ...(options.restartBackoff && { backoff: { ...options.restartBackoff, factor: 2 } }),
   }));
-  if (options.remote) children.push(...hostChildren(environment, options.remote, options));
+  if (options.remote) interpreters.push(...hostChildren(environment, interpreterOptions, options.remote, options));
 
   let tree: StartedChild<unknown>;
   try {
-    tree = await supervisor({
-      strategy: 'one_for_one',
-      intensity: options.intensity,
-      period: options.period,
-      children,
-    })(ctx);
+    tree = await launchers.startTree(interpreters, () => starts.launchAhead(workerIds));
   } catch (error) {
     lifecycle.state = 'failed';
     lifecycle.dispose();
+    await starts.discard();
     dispatcher.close(new PoolStoppedError('the pool failed to start'));
     throw poolStartError(error, python);
   }
@@ -186,10 +208,18 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     );
   });
 
-  const ref = new PoolHandle(dispatcher, options, lifecycle, ctx.path, tree.ref as SupervisorRef, callbacks);
+  const ref = new PoolHandle(dispatcher, options, lifecycle, ctx.path, tree.ref as SupervisorRef, callbacks, () => ({
+    crashes: counts.crashes,
+    startFailures: counts.startFailures,
+    startMethod: launchers.current.kind as PoolStats['startMethod'],
+  }));
   return {
     ref,
-    exited: tree.exited,
+    // Not exited while an interpreter launched ahead (and never taken) may still run.
+    exited: tree.exited.then(async (reason) => {
+      await starts.discard();
+      return reason;
+    }),
     shutdown: (reason) => {
       lifecycle.state = 'stopping';
       stop('the pool is stopping');
@@ -216,7 +246,8 @@ function memoryPolicy(maxMemory: number | undefined): ((interpreter: Interpreter
 function watchFailures(ctx: StartContext): { gaveUp: boolean; last: string | undefined; dispose(): void } {
   const state = { gaveUp: false, last: undefined as string | undefined, dispose: () => {} };
   const listener = (event: SupervisorEvent) => {
-    if (event.supervisor !== ctx.path) return;
+    // The pool's own supervisor, and with a fork server the interpreters' supervisor under it.
+    if (event.supervisor !== ctx.path && !event.supervisor.startsWith(`${ctx.path}/`)) return;
     if (event.type === 'gave_up') state.gaveUp = true;
     else if (event.type === 'start_failed') state.last = formatReason(event.reason as ExitReason);
     else if (event.type === 'exited' && !isNormalExit(event.reason)) state.last = formatReason(event.reason);
@@ -236,6 +267,9 @@ const SNAPSHOT_IDLE_MS = 1_000;
  * sent fails that call alone, and Python receives the value as it was at `call()`), then hands
  * it to the dispatcher.
  */
+/** What the pool's start machinery counts, for `stats()`. */
+type PoolCounts = Pick<PoolStats, 'crashes' | 'startFailures' | 'startMethod'>;
+
 class PoolHandle implements PoolRef {
   readonly path: string;
   readonly supervisor: SupervisorRef;
@@ -243,6 +277,7 @@ class PoolHandle implements PoolRef {
   readonly #options: ResolvedPoolOptions;
   readonly #lifecycle: PoolLifecycle;
   readonly #callbacks: ExposedFunctions | undefined;
+  readonly #counts: () => PoolCounts;
   readonly #codec: Codec;
   readonly #snapshots = new SnapshotBuffers({ maxBytes: SNAPSHOT_MEMORY_BYTES, idleMs: SNAPSHOT_IDLE_MS });
   readonly #copy = (view: Buffer) => this.#snapshots.take(view);
@@ -254,7 +289,9 @@ class PoolHandle implements PoolRef {
     path: string,
     supervisor: SupervisorRef,
     callbacks: ExposedFunctions | undefined,
+    counts: () => PoolCounts,
   ) {
+    this.#counts = counts;
     this.#dispatcher = dispatcher;
     this.#options = options;
     this.#lifecycle = lifecycle;
@@ -349,6 +386,7 @@ class PoolHandle implements PoolRef {
       restartsByCause: this.#lifecycle.restartsByCause,
       ...calls.summary(size),
       outcomes: calls.outcomes(),
+      ...this.#counts(),
     };
   }
 

@@ -31,7 +31,7 @@ from .errors import Terminated
 from .group import end_group, lead_own_group, start_guard
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 
-__all__ = ["main", "parse_args", "EXIT_OK", "EXIT_FAILED", "EXIT_VERSION_MISMATCH", "EXIT_PRELOAD_FAILED",
+__all__ = ["main", "parse_args", "serve_until_stopped", "EXIT_OK", "EXIT_FAILED", "EXIT_VERSION_MISMATCH", "EXIT_PRELOAD_FAILED",
            "EXIT_ORPHANED"]
 
 EXIT_OK = 0
@@ -192,9 +192,7 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
         _tie_to_parent(args.parent_pid)
         import zmq
 
-        from .dispatch import Resolver
-        from .handler import Handler
-        from .server import open_socket, serve
+        from .server import open_socket
 
         context = zmq.Context()
         socket = open_socket(context)  # starts libzmq's I/O thread
@@ -206,6 +204,18 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
         sys.path.insert(0, os.path.abspath(path))
     with _sigterm_blocked():  # a preload may start threads too (numpy's, the user's own)
         _preload(args.preload)
+
+    serve_until_stopped(args, context, socket)
+
+
+def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket: "zmq.Socket") -> NoReturn:
+    """Binds ``args.endpoint`` and serves until ``stop`` or SIGTERM, then exits the process. Shared
+    by a spawned worker and an interpreter forked by the fork server (``piton.forkserver``)."""
+    import zmq
+
+    from .dispatch import Resolver
+    from .handler import Handler
+    from .server import serve
 
     handler = Handler(Resolver(args.path, args.allow_module, args.allow_private, args.allow_reexports), args.max_message_size)
     code = EXIT_FAILED

@@ -16,6 +16,7 @@
  */
 import { supervisor, type ChildSpec, type StartContext, type StartedChild, type StartFn } from '@piton/core';
 import { HostLostError } from '../errors.js';
+import { Interpreter, type InterpreterOptions } from '../interpreter.js';
 import { pythonWorker, type WorkerEnvironment } from '../worker.js';
 import { AgentLink } from './agent-link.js';
 import type { HostOptions, RemoteOptions } from './options.js';
@@ -54,6 +55,7 @@ function agentLinkChild(host: HostOptions, remote: RemoteOptions, connectTimeout
 /** One supervisor per host, as children of the pool's supervisor. */
 export function hostChildren(
   environment: WorkerEnvironment,
+  interpreterOptions: (workerId: string) => InterpreterOptions,
   remote: RemoteOptions,
   settings: { startTimeout: number; shutdownTimeout: number },
 ): ChildSpec[] {
@@ -70,7 +72,9 @@ export function hostChildren(
     );
     const hostEnvironment: WorkerEnvironment = {
       ...environment,
-      interpreterOptions: (workerId) => ({ ...environment.interpreterOptions(`${hostId}/${workerId}`), launcher }),
+      start: (workerId) => Interpreter.start({ ...interpreterOptions(`${hostId}/${workerId}`), launcher }),
+      // A host's interpreters never wait for the local fork server.
+      canLaunch: () => true,
     };
     const backoff = { min: HOST_RETRY_MIN_MS, max: HOST_RETRY_MAX_MS, factor: 2 };
     const children: ChildSpec[] = [

@@ -1,0 +1,90 @@
+"""The fork server, talked to over its real control channel: forks, exits, output, lifetimes."""
+
+import base64
+import os
+import signal
+
+from helpers import Client, ForkServer, wait_until
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1].startswith("Z")
+    except FileNotFoundError:
+        return True
+
+
+def _stat(pid: int) -> "tuple[int, int]":
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(") ", 1)[1].split()
+    return int(fields[1]), int(fields[2])  # ppid, pgid
+
+
+def test_forks_an_interpreter_that_serves_in_its_own_process_group():
+    with ForkServer("--preload", "preloaded") as server:
+        assert server.ready["threads"] == []
+        pid, endpoint = server.fork()
+        assert _stat(pid) == (server.process.pid, pid)
+        client = Client(endpoint)
+        try:
+            assert client.request("hello", 1)[0] == "ready"
+            assert client.call("functions", "add", 2, 3) == ["ok", 2, 5]
+        finally:
+            client.close()
+
+
+def test_reports_exits_with_their_code_or_signal():
+    with ForkServer() as server:
+        pid, endpoint = server.fork("w1")
+        client = Client(endpoint)
+        try:
+            client.request("hello", 999)  # a version this runtime does not speak: exit code 2
+            assert server.expect("exit", pid=pid) == {"op": "exit", "pid": pid, "code": 2, "signal": None}
+        finally:
+            client.close()
+        pid2, _ = server.fork("w2")
+        server.send(op="signal", pid=pid2, signal="SIGKILL")
+        assert server.expect("exit", pid=pid2)["signal"] == "SIGKILL"
+        server.expect("closed", pid=pid2)
+
+
+def test_relays_each_interpreters_output_tagged_with_its_pid():
+    with ForkServer() as server:
+        pid, endpoint = server.fork()
+        client = Client(endpoint)
+        try:
+            client.request("hello", 1)
+            assert client.call("functions", "shout", "hi") == ["ok", 2, "HI"]
+            streams = {"stdout": b"", "stderr": b""}
+            while not all(data.endswith(b"\n") for data in streams.values()):
+                message = server.expect("output", pid=pid)
+                streams[message["stream"]] += base64.b64decode(message["data"])
+            assert streams == {"stdout": b"hi\n", "stderr": b"hi\n"}
+        finally:
+            client.close()
+
+
+def test_names_the_threads_a_preload_left_running():
+    with ForkServer("--preload", "starts_thread") as server:
+        assert server.ready["threads"] == ["preload-ticker"]
+
+
+def test_when_the_pool_closes_the_channel_the_server_kills_its_interpreters_and_exits_0():
+    server = ForkServer()
+    pid, _ = server.fork()
+    server.control.shutdown(__import__("socket").SHUT_WR)
+    assert server.process.wait(5) == 0
+    assert wait_until(lambda: _gone(pid), 2)
+    server.close()
+
+
+def test_interpreters_die_with_their_server():
+    server = ForkServer()
+    try:
+        pid, _ = server.fork()
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait(5)
+        assert wait_until(lambda: _gone(pid), 2), "the forked interpreter outlived its server"
+    finally:
+        server.close()
