@@ -28,7 +28,7 @@ def test_forks_an_interpreter_that_serves_in_its_own_process_group():
         assert _stat(pid) == (server.process.pid, pid)
         client = Client(endpoint)
         try:
-            assert client.request("hello", 1)[0] == "ready"
+            assert client.hello()[0] == "ready"
             assert client.call("functions", "add", 2, 3) == ["ok", 2, 5]
         finally:
             client.close()
@@ -54,7 +54,7 @@ def test_relays_each_interpreters_output_tagged_with_its_pid():
         pid, endpoint = server.fork()
         client = Client(endpoint)
         try:
-            client.request("hello", 1)
+            client.hello()
             assert client.call("functions", "shout", "hi") == ["ok", 2, "HI"]
             streams = {"stdout": b"", "stderr": b""}
             while not all(data.endswith(b"\n") for data in streams.values()):

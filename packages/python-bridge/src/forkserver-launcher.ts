@@ -65,6 +65,7 @@ export function forkServerArgs(spec: ForkServerSpec, parentPid: number = process
   for (const module of spec.preload ?? []) args.push('--preload', module);
   for (const module of spec.allowModules ?? []) args.push('--allow-module', module);
   if (spec.allowPrivate) args.push('--allow-private');
+  for (const module of spec.allowReexports ?? []) args.push('--allow-reexports', module);
   return args;
 }
 

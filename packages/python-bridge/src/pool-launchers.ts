@@ -48,6 +48,7 @@ export class PoolLaunchers {
       maxMessageSize: options.maxMessageSize,
       allowModules: options.allowModules,
       allowPrivate: options.allowPrivate,
+      allowReexports: options.allowReexports,
       startTimeout: options.startTimeout,
       onOutput: (line, stream) => emitOutput({ worker: FORKSERVER_ID, stream, line }),
     };

@@ -33,7 +33,8 @@ describe('unknown option names', () => {
     expect(error).to.be.instanceOf(TypeError);
     expect(error.message).to.match(/^options\.sise is not an option; did you mean size\? \(known: size, path, /);
     expect(thrown(() => resolvePoolOptions({ pth: 'x' } as PoolOptions)).message).to.contain('did you mean path?');
-    expect(thrown(() => resolvePoolOptions({ startMethod: 'fork' } as PoolOptions)).message).to.match(/^options\.startMethod is not an option \(known: /);
+    expect(thrown(() => resolvePoolOptions({ startmethod: 'spawn' } as PoolOptions)).message).to.contain('did you mean startMethod?');
+    expect(thrown(() => resolvePoolOptions({ launcher: 'fork' } as PoolOptions)).message).to.match(/^options\.launcher is not an option \(known: /);
   });
 
   it('call and stream options alike', () => {

@@ -62,8 +62,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         metavar="BYTES")
     parser.add_argument("--allow-module", action="append", default=[], metavar="NAME")
     parser.add_argument("--allow-private", action="store_true")
+    parser.add_argument("--allow-reexports", action="append", default=[], metavar="MODULE",
+                        help="callable names of MODULE may be defined elsewhere ('*': of every module)")
     args = parser.parse_args(argv)
     args.endpoint = FORKED_ENDPOINT_ARG
+    # The worker options a forked interpreter serves with that the server does not take: forked
+    # interpreters are local (ipc), never CURVE servers reporting their endpoint (those are an agent's).
+    args.curve = False
+    args.endpoint_fd = None
     return args
 
 
