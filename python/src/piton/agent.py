@@ -112,6 +112,7 @@ class Agent:
         self.router.bind(args.bind)
         self.monitor = self.router.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         self.probes: List[float] = []  # when to look for a peer whose connection closed
+        self.slow_peers: set = set()  # peers told once that their messages are dropped
         self.peers: Dict[bytes, Tuple[str, float, float]] = {}  # routing id -> (client key, last seen, timeout s)
         self.interpreters: Dict[Tuple[bytes, int], Interpreter] = {}
         self.wake_r, wake_w = os.pipe()
@@ -130,9 +131,16 @@ class Agent:
 
     def send(self, peer: bytes, *items: object) -> bool:
         """Whether the message could be routed: with ROUTER_MANDATORY, a peer whose connection
-        has closed is EHOSTUNREACH at once."""
+        has closed is EHOSTUNREACH at once. Never blocks: the agent serves every Node from one
+        loop, so a Node that stops reading (its queue full) loses messages rather than freezing
+        the others; it is told on stderr, once."""
         try:
-            self.router.send_multipart([peer, message(*items)])
+            self.router.send_multipart([peer, message(*items)], zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            if peer not in self.slow_peers:
+                self.slow_peers.add(peer)
+                sys.stderr.write("piton agent: a Node does not read its messages; dropping them until it does\n")
             return True
         except zmq.ZMQError:
             return False
