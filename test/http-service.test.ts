@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, WorkerExitedError } from '@piton/python-bridge';
-import type { SystemTree } from '@piton/core';
+import type { SystemTree, TreeNode } from '@piton/core';
 import { BadRequest, errorResponse, parsePredictBody } from '../examples/http-service/responses.js';
 import { eventually, parsePrometheusText, promValue, repoRoot, workersOf } from './helpers.js';
 
@@ -81,7 +81,9 @@ describe('examples/http-service (npm run example:service)', function () {
     expect(samples.some((s) => s.name === 'process_cpu_user_seconds_total')).to.equal(true);
 
     const tree = JSON.parse((await request(base, '/debug/tree')).body) as SystemTree;
-    const workers = tree.children[0]!.children;
+    // The interpreter workers, wherever the start method puts them (under `interpreters` with a fork server).
+    const all = (nodes: readonly TreeNode[]): TreeNode[] => nodes.flatMap((n) => [n, ...all(n.children)]);
+    const workers = all(tree.children).filter((n) => n.id?.startsWith('python-'));
     expect(workers.map((w) => w.id)).to.deep.equal(['python-1', 'python-2']);
     const pids = workers.map((w) => w.info!.pid as number);
 

@@ -1,12 +1,19 @@
-import { once } from 'node:events';
 import { expect } from 'chai';
-import { CallTimeoutError, PythonError, PythonPool, WorkerExitedError, type InterpreterEvent, type PoolEvent } from '@piton/python-bridge';
+import { CallTimeoutError, PythonError, PythonPool, WorkerExitedError, type InterpreterEvent, type InterpreterReplacedEvent, type PoolEvent } from '@piton/python-bridge';
 import type { SupervisorEvent } from '@piton/core';
 import { fixtures } from './helpers.js';
 
 /** The next `'interpreter'` event of `pool` (subscribe before causing it). */
-function nextReplacement(pool: PythonPool): Promise<InterpreterEvent> {
-  return once(pool.system.events, 'interpreter').then(([event]) => event as InterpreterEvent);
+/** The next `'interpreter'` event that reports a replacement (launching, ready and exited come too). */
+function nextReplacement(pool: PythonPool): Promise<InterpreterReplacedEvent> {
+  return new Promise((resolve) => {
+    const on = (event: InterpreterEvent) => {
+      if (event.type !== 'replaced') return;
+      pool.system.events.off('interpreter', on);
+      resolve(event);
+    };
+    pool.system.events.on('interpreter', on);
+  });
 }
 
 describe('PythonPool: stats() and lifecycle events', () => {
@@ -84,7 +91,9 @@ describe('PythonPool: stats() and lifecycle events', () => {
     expect(recycle).to.include({ cause: 'recycle', reason: 'maxTasksPerWorker' });
     expect(recycle.pid).to.not.equal(recycle.previousPid);
 
-    expect(events.map((e) => e.cause)).to.deep.equal(['crash', 'timeout', 'recycle']);
+    expect(events.filter((e) => e.type === 'replaced').map((e) => e.cause)).to.deep.equal(['crash', 'timeout', 'recycle']);
+    // The processes' side: the crash and the timeout's kill were exits of served interpreters.
+    expect(events.filter((e) => e.type === 'exited').map((e) => e.cause)).to.deep.equal(['crash', 'crash', 'recycle']);
     expect(pool.stats().restartsByCause).to.deep.equal({ crash: 1, recycle: 1, timeout: 1, abort: 0 });
     expect(pool.stats().restarts).to.equal(3);
   });
@@ -112,7 +121,9 @@ describe('PythonPool: stats() and lifecycle events', () => {
     const exited = new Promise<void>((resolve) =>
       pool.system.events.on('event', (e) => e.type === 'exited' && e.path === pool.path && resolve()),
     );
-    await pool.call('calls', 'kill_self').catch(() => {});
+    // An interpreter that dies before serving anything is a failed start (a crash in a call would
+    // be replaced in place): with intensity 0, the first one makes the pool give up.
+    process.kill(pool.interpreters()[0]!.pid, 'SIGKILL');
     await exited;
     expect(pool.stats().state).to.equal('failed');
   });

@@ -35,7 +35,9 @@ function toNode(raw: Raw): ObservedNode {
     id: typeof raw.id === 'string' ? raw.id : undefined,
     type: raw.type === 'supervisor' ? 'supervisor' : 'worker',
     status: typeof raw.status === 'string' ? raw.status : 'running',
-    restarts: typeof raw.restarts === 'number' ? raw.restarts : 0,
+    // A supervisor's restarts of the child, plus what the child replaced inside itself (a Python
+    // worker replaces an interpreter that crashed in a call in place, without a restart).
+    restarts: (typeof raw.restarts === 'number' ? raw.restarts : 0) + (typeof info.replacements === 'number' ? info.replacements : 0),
     children: Array.isArray(raw.children) ? raw.children.map((c) => toNode(asRecord(c) ?? {})) : [],
   };
   if (typeof flags.strategy === 'string') node.strategy = flags.strategy;

@@ -13,6 +13,7 @@
  * If the server dies, each interpreter it forked is killed here too (by process group, in case it
  * has not died yet) and reported as exited with SIGKILL once its process is gone; launches fail.
  */
+import { setLongTimeout, type LongTimeout } from '@piton/core';
 import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { describeExit, InterpreterStartError } from './errors.js';
@@ -137,13 +138,14 @@ export class ForkServerLauncher implements Launcher {
         }
       });
     }
-    let timer: NodeJS.Timeout | undefined;
+    let timer: LongTimeout | undefined;
     const outcome = await Promise.race([
       readied,
       server.exit.then((exit) => ({ exit })),
-      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), spec.startTimeout))),
+      // Chained timers: a startTimeout past Node's 2^31 − 1 ms limit waits as long as it says.
+      new Promise<'timeout'>((resolve) => (timer = setLongTimeout(() => resolve('timeout'), spec.startTimeout))),
     ]);
-    clearTimeout(timer);
+    timer?.clear();
     if (outcome === 'timeout' || 'exit' in outcome || !control) {
       server.signal('SIGKILL');
       const exit = await server.exit;
@@ -217,9 +219,9 @@ export class ForkServerLauncher implements Launcher {
   }
 
   async #exitWithin(ms: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const done = await Promise.race([this.exit.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
-    clearTimeout(timer);
+    let timer: LongTimeout | undefined;
+    const done = await Promise.race([this.exit.then(() => true), new Promise<false>((r) => (timer = setLongTimeout(() => r(false), ms)))]);
+    timer?.clear();
     return done;
   }
 

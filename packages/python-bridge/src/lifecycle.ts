@@ -34,6 +34,11 @@ export class PoolLifecycle {
     this.#pending.set(worker, { cause, reason });
   }
 
+  /** `worker`'s interpreter died in a call (replaced in place): a crash, unless the pool caused it. */
+  crashed(worker: string, reason: string): void {
+    if (!this.#pending.has(worker)) this.#pending.set(worker, { cause: 'crash', reason });
+  }
+
   /** `worker` has a ready interpreter; if it replaces another, count and report the replacement. */
   ready(worker: string, pid: number): void {
     const previousPid = this.#pids.get(worker);
@@ -60,7 +65,9 @@ export class PoolLifecycle {
 
   /** A worker's interpreter exited under the supervisor: a crash, unless the pool caused it. */
   #onEvent(event: SupervisorEvent): void {
-    if (event.type !== 'exited' || event.supervisor !== this.#path || event.id === undefined) return;
+    // The pool's workers are its supervisor's children, or (with a fork server) its `interpreters` supervisor's.
+    const ours = event.supervisor === this.#path || event.supervisor === `${this.#path}/interpreters`;
+    if (event.type !== 'exited' || !ours || event.id === undefined) return;
     if (isNormalExit(event.reason) || this.#pending.has(event.id)) return;
     this.#pending.set(event.id, { cause: 'crash', reason: formatReason(event.reason) });
   }

@@ -12,7 +12,7 @@ import {
 import { currentScope, ExposedFunctions } from './callbacks.js';
 import { createCodec, type Codec } from './codec.js';
 import { Dispatcher, type CallRequest } from './dispatcher.js';
-import { CallTimeoutError, PoolStoppedError } from './errors.js';
+import { CallTimeoutError, describeExit, PoolStoppedError } from './errors.js';
 import type { InterpreterEvent } from './interpreter-events.js';
 import { InterpreterStarts } from './interpreter-starts.js';
 import { followPoolEvents, PoolLifecycle } from './lifecycle.js';
@@ -164,7 +164,10 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     onLeave: (interpreter) => dispatcher.detach(interpreter),
     canLaunch: () => launchers.canLaunch,
     onExit: (workerId, interpreter, info, cause) => {
-      if (cause === 'crash') counts.crashes++;
+      if (cause === 'crash') {
+        counts.crashes++;
+        lifecycle.crashed(workerId, describeExit(info.code, info.signal));
+      }
       else if (cause === 'start_failure') counts.startFailures++;
       emit({ type: 'exited', pool: ctx.path, worker: workerId, at: Date.now(), cause, pid: interpreter.pid, code: info.code, signal: info.signal });
     },

@@ -66,6 +66,8 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
     // Every interpreter this worker started and has not seen exit (serving, being recycled,
     // starting): a kill reaches them all, and the worker has exited only once they have.
     const lives = new LiveInterpreters();
+    /** Interpreters replaced inside this worker (crashes in calls, recycles): system.tree() shows them. */
+    let replacements = 0;
 
     const serve = (interpreter: Interpreter, self: { cast(msg: Message): void }) => {
       if (incarnation.ending) {
@@ -108,6 +110,7 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
         }
         // A failure to start here throws: the actor exits with it, and the supervisor counts it.
         const fresh = await lives.start(() => env.start(workerId));
+        replacements++;
         watch(fresh, workerCtx);
         serve(fresh, workerCtx.self);
         return state;
@@ -149,7 +152,7 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
       exited,
       shutdown: (reason) => child.shutdown(reason),
       // system.tree(): the interpreter this worker owns now (none while it is being replaced).
-      inspect: () => ({ info: incarnation.interpreter ? { pid: incarnation.interpreter.pid } : {} }),
+      inspect: () => ({ info: { ...(incarnation.interpreter && { pid: incarnation.interpreter.pid }), replacements } }),
       kill: () => {
         incarnation.ending = true;
         lives.killAll();
