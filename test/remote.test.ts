@@ -135,6 +135,27 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
     }
   });
 
+  it('SIGSTOP of an agent: its calls reject with HostLostError; resumed, it kills what it ran and the host comes back', async () => {
+    const host = hosts.hosts[1]!;
+    const pool = await startPool(hosts, [host], 1, { heartbeat: { interval: 100, timeout: 300 } });
+    try {
+      const [, pid] = await pool.call<[number, number]>('remote_calls', 'net_inode');
+      const pending = pool.call('remote_calls', 'sleep', [30], { retries: 3 });
+      await eventually(() => pool.interpreters()[0]?.busy === true, 'the call to run');
+      host.process!.kill('SIGSTOP');
+      // Never retried, whatever retries says: the call may still be running there.
+      expect(await pending.then(() => undefined, (e: unknown) => e)).to.be.instanceOf(HostLostError);
+      host.process!.kill('SIGCONT');
+      // The agent, back, finds the Node silent for longer than its timeout and kills what it ran.
+      await eventually(() => !isAlive(pid), 'the stopped agent, resumed, to kill its interpreter', 10_000);
+      await pool.whenReady();
+      expect(await pool.call('calls', 'add', [3, 4])).to.equal(7);
+    } finally {
+      host.process?.kill('SIGCONT');
+      await pool.stop();
+    }
+  });
+
   it('remote interpreters are gone soon after the Node process is SIGKILLed', async () => {
     const host = hosts.hosts[1]!;
     const child = spawn(process.execPath, ['--import', 'tsx', join(fixtures, 'hold-remote-pool.ts'),
