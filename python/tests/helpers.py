@@ -109,13 +109,7 @@ class Worker:
         self.client.close()
         if self.process.poll() is None:
             self.process.kill()
-        self.process.wait(5)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
-        for name in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, name))
-        os.rmdir(self.dir)
+        _reap(self.process, self.dir)
 
     def __enter__(self) -> "Worker":
         return self
@@ -191,19 +185,24 @@ class ForkServer:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.wait(5)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
-        for name in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, name))
-        os.rmdir(self.dir)
+        _reap(self.process, self.dir)
 
     def __enter__(self) -> "ForkServer":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reap(process: subprocess.Popen, directory: str) -> None:
+    """Waits for a process the test ended, closes its pipes and removes its socket directory."""
+    process.wait(5)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+    for name in os.listdir(directory):
+        os.unlink(os.path.join(directory, name))
+    os.rmdir(directory)
 
 
 def _move_fd(fd: int, target: int) -> None:

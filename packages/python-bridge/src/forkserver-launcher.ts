@@ -17,7 +17,7 @@ import { setLongTimeout, type LongTimeout } from '@piton/core';
 import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { describeExit, InterpreterStartError } from './errors.js';
-import type { LaunchedProcess, Launcher, LaunchSpec } from './launcher.js';
+import { serveArgs, type LaunchedProcess, type Launcher, type LaunchSpec } from './launcher.js';
 import { ChildProcessHandle, DRAIN_TIMEOUT_MS, LineSplitter, Tail, type OutputStream, type ProcessExit } from './process.js';
 import { workerEnv } from './spawn-launcher.js';
 
@@ -61,13 +61,7 @@ export const FORKSERVER_LAUNCHER =
 
 /** The server's arguments after `-m piton.forkserver` (PROTOCOL.md). */
 export function forkServerArgs(spec: ForkServerSpec, parentPid: number = process.pid): string[] {
-  const args = ['--parent-pid', String(parentPid), '--max-message-size', String(spec.maxMessageSize)];
-  for (const dir of spec.path) args.push('--path', dir);
-  for (const module of spec.preload ?? []) args.push('--preload', module);
-  for (const module of spec.allowModules ?? []) args.push('--allow-module', module);
-  if (spec.allowPrivate) args.push('--allow-private');
-  for (const module of spec.allowReexports ?? []) args.push('--allow-reexports', module);
-  return args;
+  return serveArgs(spec, parentPid);
 }
 
 interface PendingFork {

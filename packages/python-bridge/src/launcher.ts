@@ -94,8 +94,18 @@ export interface Launcher {
 
 /** The worker's command-line arguments, after `-m piton.worker` or the spawn launcher's `-c` (PROTOCOL.md). */
 export function workerArgs(spec: LaunchSpec, parentPid: number = process.pid): string[] {
-  const args = ['--endpoint', spec.endpoint, '--parent-pid', String(parentPid)];
-  args.push('--max-message-size', String(spec.maxMessageSize));
+  return ['--endpoint', spec.endpoint, ...serveArgs(spec, parentPid)];
+}
+
+/**
+ * What every process that serves calls is told, a worker and a fork server alike: its parent, the
+ * size limit, and what it imports and may call.
+ */
+export function serveArgs(
+  spec: Pick<LaunchSpec, 'maxMessageSize' | 'path' | 'preload' | 'allowModules' | 'allowPrivate' | 'allowReexports'>,
+  parentPid: number = process.pid,
+): string[] {
+  const args = ['--parent-pid', String(parentPid), '--max-message-size', String(spec.maxMessageSize)];
   for (const dir of spec.path) args.push('--path', dir);
   for (const module of spec.preload ?? []) args.push('--preload', module);
   for (const module of spec.allowModules ?? []) args.push('--allow-module', module);
