@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import type { BenchContext } from './lib/context.js';
 import { startPool } from './lib/pool.js';
 import type { Row } from './lib/report.js';
+import { nowMs } from './lib/stats.js';
 import { throughput } from './lib/timing.js';
 
 /** Opens the page's event stream, as a browser would; resolves once the first snapshot arrived. */
@@ -33,24 +34,39 @@ function watch(url: string): Promise<{ close(): void }> {
 
 export async function runObserver(ctx: BenchContext): Promise<Row[]> {
   const { startObserver } = await import('@piton/observer');
-  const total = ctx.settings.quick ? 1_000 : 10_000;
+  // Each trial alternates short blocks of the three setups many times and sums each setup's
+  // blocks, so that the machine's drift over a trial (other work, frequency) falls on all three
+  // alike: whole runs one after another moved by ±15 % between setups that differ by nothing.
+  const block = ctx.settings.quick ? 500 : 2_000;
+  const rounds = ctx.settings.quick ? 2 : 6;
   const pool = await startPool(ctx, { size: 2 });
   const call = () => pool.call('functions', 'noop', [1]);
   await throughput(call, 1_000, 8);
   const none: number[] = [], idle: number[] = [], watched: number[] = [];
+  const timed = async (ms: number[], i: number) => {
+    const t0 = nowMs();
+    await throughput(call, block, 8);
+    ms[i] = (ms[i] ?? 0) + (nowMs() - t0);
+  };
+  const noneMs: number[] = [], idleMs: number[] = [], watchedMs: number[] = [];
   for (let trial = 0; trial < ctx.settings.trials; trial++) {
-    // Odd trials run the three setups in reverse order, so that a machine warming up or slowing
-    // down over a trial does not favour one of them.
-    const forward = trial % 2 === 0;
-    if (forward) none.push(await throughput(call, total, 8));
-    const observer = await startObserver(pool.system, { sampleInterval: 100 });
-    if (forward) idle.push(await throughput(call, total, 8));
-    const page = await watch(observer.url);
-    watched.push(await throughput(call, total, 8));
-    page.close();
-    if (!forward) idle.push(await throughput(call, total, 8));
-    await observer.close();
-    if (!forward) none.push(await throughput(call, total, 8));
+    for (let round = 0; round < rounds; round++) {
+      // Alternate the order within the trial too, so that no setup always runs first.
+      const forward = round % 2 === 0;
+      if (forward) await timed(noneMs, trial);
+      const observer = await startObserver(pool.system, { sampleInterval: 100 });
+      if (forward) await timed(idleMs, trial);
+      const page = await watch(observer.url);
+      await timed(watchedMs, trial);
+      page.close();
+      if (!forward) await timed(idleMs, trial);
+      await observer.close();
+      if (!forward) await timed(noneMs, trial);
+    }
+    const calls = block * rounds;
+    none.push((calls * 1000) / noneMs[trial]!);
+    idle.push((calls * 1000) / idleMs[trial]!);
+    watched.push((calls * 1000) / watchedMs[trial]!);
   }
   await ctx.release(pool);
   const b = 'observer';
