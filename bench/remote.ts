@@ -17,7 +17,7 @@
  * - C cut off while a call runs there, with the default heartbeat (1 s / 3 s) while 4 calls of 4 s
  *   run on B (none may be taken for lost), then with a 100 / 300 ms heartbeat: time to the rejection.
  */
-import type { PythonPool } from '@piton/python-bridge';
+import type { Heartbeat, PythonPool } from '@piton/python-bridge';
 import { namespacesUnavailable, TestHosts, type TestHost } from '../test/remote/test-hosts.js';
 import type { BenchContext } from './lib/context.js';
 import { startPool } from './lib/pool.js';
@@ -26,6 +26,7 @@ import {
   ledgerRun,
   lostHostMs,
   nodeDeathMs,
+  POOL_DEFAULT_HEARTBEAT,
   REMOTE_STABLE_RUN_MS,
   startRemotePool,
   type RemoteKill,
@@ -34,7 +35,7 @@ import { FamilySkipped, type Row } from './lib/report.js';
 import { nowMs, percentile, summarize } from './lib/stats.js';
 import { interleavedLatencies, throughput } from './lib/timing.js';
 
-const DEFAULT_HEARTBEAT = { interval: 1_000, timeout: 3_000 };
+const DEFAULT_HEARTBEAT = POOL_DEFAULT_HEARTBEAT;
 const SHORT_HEARTBEAT = { interval: 100, timeout: 300 };
 const SLEEP_S = 0.05;
 const SCALE = [1, 2, 4, 8] as const;
@@ -124,7 +125,7 @@ async function measure(ctx: BenchContext, hosts: TestHosts): Promise<Row[]> {
     nodeDeath.push(await nodeDeathMs(ctx, hosts, c));
 
     const long = longCalls(longPool, longCallsPerTrial);
-    lostDefault.push(await lostHostMs(ctx, bridge, hosts, c, DEFAULT_HEARTBEAT));
+    lostDefault.push(await lostHostMs(ctx, bridge, hosts, c, 'default'));
     longOk.push((100 * await long) / longCallsPerTrial);
     lostShort.push(await lostHostMs(ctx, bridge, hosts, c, SHORT_HEARTBEAT));
   }
@@ -147,7 +148,7 @@ function rows(f: Figures): Row[] {
   const killsPerTrial = f.kills[0]!.length;
   const all = f.kills.flat();
   const carried = all.filter((k) => k.signal === 'SIGKILL').length;
-  const bound = (h: typeof DEFAULT_HEARTBEAT) => h.timeout + h.interval + 100;
+  const bound = (h: Heartbeat) => h.timeout + h.interval + 100;
   return [
     { benchmark: b, figure: 'ipc (local) pool of 1: no-op p50', unit: 'µs', samples: f.localP50 },
     {

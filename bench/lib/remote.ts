@@ -25,6 +25,9 @@ type Bridge = typeof import('@piton/python-bridge');
  */
 export const REMOTE_STABLE_RUN_MS = 5_100;
 
+/** The pool's default heartbeat (`DEFAULT_HEARTBEAT` in the bridge's remote options), for the bounds. */
+export const POOL_DEFAULT_HEARTBEAT: Heartbeat = { interval: 1_000, timeout: 3_000 };
+
 /** A pool whose interpreters are all remote: `size` on each of the given hosts. */
 export function startRemotePool(
   ctx: BenchContext,
@@ -74,8 +77,10 @@ export async function killRemote(bridge: Bridge, pool: PythonPool): Promise<Remo
  * `HostLostError`. The link is restored and the pool
  * stopped before it resolves.
  */
-export async function lostHostMs(ctx: BenchContext, bridge: Bridge, hosts: TestHosts, host: TestHost, heartbeat: Heartbeat): Promise<number> {
-  const pool = await startRemotePool(ctx, hosts, [[host, 1]], { heartbeat });
+export async function lostHostMs(ctx: BenchContext, bridge: Bridge, hosts: TestHosts, host: TestHost, heartbeat: Heartbeat | 'default'): Promise<number> {
+  // The default is measured as users get it: without the option.
+  const pool = await startRemotePool(ctx, hosts, [[host, 1]], heartbeat === 'default' ? {} : { heartbeat });
+  const interval = heartbeat === 'default' ? POOL_DEFAULT_HEARTBEAT.interval : heartbeat.interval;
   try {
     const settled = pool.call('functions', 'sleep', [60]).then(
       () => ({ error: undefined as unknown, at: nowMs() }),
@@ -84,7 +89,7 @@ export async function lostHostMs(ctx: BenchContext, bridge: Bridge, hosts: TestH
     await until(() => pool.interpreters().some((i) => i.busy), 'the call to run on the host to be cut');
     // A partition comes at any moment of the heartbeat's period: when the last pong was heard
     // decides how long the silence must last.
-    await new Promise((r) => setTimeout(r, Math.random() * heartbeat.interval));
+    await new Promise((r) => setTimeout(r, Math.random() * interval));
     const t0 = nowMs();
     hosts.setLink(host, false);
     const { error, at } = await settled;
