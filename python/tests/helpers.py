@@ -27,6 +27,16 @@ def worker_env() -> dict:
     return env
 
 
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has exited. A zombie counts as gone: an orphan is reaped by PID 1,
+    which in a container may never reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1].startswith("Z")
+    except FileNotFoundError:
+        return True
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0, interval: float = 0.01) -> bool:
     """Poll ``condition`` until it holds or ``timeout`` seconds pass; return whether it held."""
     deadline = time.monotonic() + timeout

@@ -14,7 +14,7 @@ from typing import Any, Iterator, List, Optional
 import pytest
 import zmq
 
-from helpers import FIXTURES, wait_until, worker_env
+from helpers import FIXTURES, gone, wait_until, worker_env
 from piton.agent_protocol import AGENT_PROTOCOL_VERSION
 from piton.codec import decode, encode
 from piton.protocol import PROTOCOL_VERSION
@@ -101,13 +101,6 @@ def ask(req: zmq.Socket, *envelope: Any) -> list:
     return decode(req.recv_multipart())
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split(")")[-1].split()[0] != "Z"
 
 
 @pytest.fixture
@@ -191,9 +184,9 @@ def test_a_request_before_hello_or_of_another_version_is_refused(node: Node) -> 
 def test_a_silent_node_loses_its_interpreters(node: Node) -> None:
     node.hello(timeout=300)
     pid = node.start(1)[2]["pid"]
-    assert alive(pid)
+    assert not gone(pid)
     # No ping: the agent takes the Node as lost after 300 ms and kills what it started.
-    assert wait_until(lambda: not alive(pid), timeout=10)
+    assert wait_until(lambda: gone(pid), timeout=10)
 
 
 def test_ping_keeps_a_node_and_bye_ends_its_interpreters(node: Node) -> None:
@@ -204,9 +197,9 @@ def test_ping_keeps_a_node_and_bye_ends_its_interpreters(node: Node) -> None:
         pong = node.recv_kind("pong")
         assert pong[1] == n
         time.sleep(0.1)
-    assert alive(pid)
+    assert not gone(pid)
     node.send("bye")
-    assert wait_until(lambda: not alive(pid), timeout=10)
+    assert wait_until(lambda: gone(pid), timeout=10)
 
 
 def test_interpreters_die_with_the_agent(node: Node) -> None:
@@ -214,7 +207,7 @@ def test_interpreters_die_with_the_agent(node: Node) -> None:
     pid = node.start(1)[2]["pid"]
     node.agent.proc.kill()
     node.agent.proc.wait()
-    assert wait_until(lambda: not alive(pid), timeout=10)
+    assert wait_until(lambda: gone(pid), timeout=10)
 
 
 def test_a_node_whose_connection_closes_loses_its_interpreters_at_once(node: Node) -> None:
@@ -223,7 +216,7 @@ def test_a_node_whose_connection_closes_loses_its_interpreters_at_once(node: Nod
     # The Node process dies: its kernel closes the connection. Far sooner than the 60 s timeout,
     # the agent sees the disconnect, cannot route to the peer any more, and kills what it ran.
     node.sock.close(linger=0)
-    assert wait_until(lambda: not alive(pid), timeout=5)
+    assert wait_until(lambda: gone(pid), timeout=5)
 
 
 def test_each_of_many_closed_connections_is_seen_at_once(node: Node) -> None:
@@ -235,7 +228,7 @@ def test_each_of_many_closed_connections_is_seen_at_once(node: Node) -> None:
         other.hello(timeout=60_000)
         pid = other.start(1)[2]["pid"]
         other.close()
-        assert wait_until(lambda: not alive(pid), timeout=5), f"Node {round_}'s interpreter outlived its connection"
+        assert wait_until(lambda: gone(pid), timeout=5), f"Node {round_}'s interpreter outlived its connection"
 
 
 # ---- the agent protocol against the shared vectors ------------------------------------------------

@@ -4,15 +4,9 @@ import base64
 import os
 import signal
 
-from helpers import Client, ForkServer, wait_until
+from helpers import Client, ForkServer, wait_until, gone
 
 
-def _gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(") ", 1)[1].startswith("Z")
-    except FileNotFoundError:
-        return True
 
 
 def _stat(pid: int) -> "tuple[int, int]":
@@ -75,7 +69,7 @@ def test_when_the_pool_closes_the_channel_the_server_kills_its_interpreters_and_
     pid, _ = server.fork()
     server.control.shutdown(__import__("socket").SHUT_WR)
     assert server.process.wait(5) == 0
-    assert wait_until(lambda: _gone(pid), 2)
+    assert wait_until(lambda: gone(pid), 2)
     server.close()
 
 
@@ -85,6 +79,6 @@ def test_interpreters_die_with_their_server():
         pid, _ = server.fork()
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait(5)
-        assert wait_until(lambda: _gone(pid), 2), "the forked interpreter outlived its server"
+        assert wait_until(lambda: gone(pid), 2), "the forked interpreter outlived its server"
     finally:
         server.close()

@@ -9,16 +9,9 @@ import tempfile
 import numpy as np
 import pytest
 
-from helpers import FIXTURES, Client, Worker, wait_until, worker_env
+from helpers import FIXTURES, Client, Worker, wait_until, worker_env, gone
 
 
-def _gone(pid: int) -> bool:
-    # An orphan is reaped by PID 1, which in a container may never reap it: a zombie is gone too.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(") ", 1)[1].startswith("Z")
-    except FileNotFoundError:
-        return True
 
 
 @pytest.mark.parametrize("mode", ["pdeathsig", "watchdog"])
@@ -38,9 +31,9 @@ def test_worker_exits_within_2s_when_its_parent_is_killed(mode):
                 client.close()
             parent.kill()
             parent.wait(5)
-            assert wait_until(lambda: _gone(worker_pid), timeout=2.0), "worker outlived its parent by 2 s"
+            assert wait_until(lambda: gone(worker_pid), timeout=2.0), "worker outlived its parent by 2 s"
         finally:
-            if not _gone(worker_pid):
+            if not gone(worker_pid):
                 os.kill(worker_pid, signal.SIGKILL)
             parent.kill()
             parent.wait(5)
