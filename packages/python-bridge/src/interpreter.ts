@@ -30,7 +30,6 @@ import type { EncodedCall } from './payload.js';
 import type { ProcessExit } from './process.js';
 import { badDirectory } from './python-executable.js';
 import {
-  encodeBatch,
   encodeCall,
   encodeClose,
   encodeHello,
@@ -40,7 +39,6 @@ import {
   PROTOCOL_VERSION,
   spliceBatch,
   spliceCall,
-  type BatchCall,
 } from './protocol.js';
 import { makeSocketDir, SOCKET_NAME } from './socket-dir.js';
 import { SpawnLauncher } from './spawn-launcher.js';
@@ -317,7 +315,7 @@ export class Interpreter {
    * results so far reached the size limit, PROTOCOL.md "Batches"): the others did not run.
    */
   runBatch(calls: readonly EncodedCall[]): Promise<BatchResult[]> {
-    const refusal = this.#refusal('callBatch');
+    const refusal = this.#refusal('runBatch');
     if (refusal) return Promise.reject(refusal);
     this.#served = true;
     const label = { module: 'batch', fn: `of ${calls.length} calls` };
@@ -331,24 +329,6 @@ export class Interpreter {
       }
       throw error;
     });
-  }
-
-  /**
-   * Runs several calls in one round trip (protocol kind `batch`); each has its own outcome. Like
-   * {@link runBatch}, may resolve with fewer outcomes than calls (the others did not run).
-   */
-  callBatch(
-    calls: Array<{ module: string; fn: string; args: unknown[]; kwargs?: Record<string, unknown> }>,
-  ): Promise<BatchResult[]> {
-    const refusal = this.#refusal('callBatch');
-    if (refusal) return Promise.reject(refusal);
-    this.#served = true;
-    return this.#channel.request(
-      (codec, id) => encodeBatch(codec, id, calls as BatchCall[]),
-      Expect.Batch,
-      { module: 'batch', fn: `of ${calls.length} calls` },
-      this.#plainConversation,
-    );
   }
 
   /**

@@ -312,10 +312,10 @@ describe('Interpreter', function () {
 
     it('runs a batch, each call with its own outcome', async () => {
       const interpreter = await start();
-      const results = await interpreter.callBatch([
-        { module: 'bridge_funcs', fn: 'add', args: [1, 2] },
-        { module: 'bridge_funcs', fn: 'fail', args: ['second'] },
-        { module: 'bridge_funcs', fn: 'add', args: [1], kwargs: { scale: 5 } },
+      const results = await interpreter.runBatch([
+        encodeCallBody(codec, 'bridge_funcs', 'add', [1, 2], undefined),
+        encodeCallBody(codec, 'bridge_funcs', 'fail', ['second'], undefined),
+        encodeCallBody(codec, 'bridge_funcs', 'add', [1], { scale: 5 }),
       ]);
       expect(results[0]).to.deep.equal({ ok: true, value: 3 });
       expect(results[1]!.ok).to.equal(false);
