@@ -7,7 +7,7 @@ import { PipeClient, ShellClient } from './lib/alternatives.js';
 import type { BenchContext } from './lib/context.js';
 import { FloorClient } from './lib/floor.js';
 import { startPool } from './lib/pool.js';
-import type { Row } from './lib/report.js';
+import { ratioTo, type Row } from './lib/report.js';
 import { percentile, summarize } from './lib/stats.js';
 import { latencies } from './lib/timing.js';
 
@@ -52,10 +52,10 @@ export async function runAlternatives(ctx: BenchContext): Promise<Row[]> {
   const b = 'alternatives, sequential';
   return [
     { benchmark: b, figure: 'pool of 1, no-op p50', unit: 'µs', samples: p50.pool },
-    { benchmark: b, figure: 'python-shell (JSON lines), no-op p50', unit: 'µs', samples: p50.shell, ratio: { label: '× pool', samples: p50.shell.map((v, i) => v / p50.pool[i]!) } },
+    { benchmark: b, figure: 'python-shell (JSON lines), no-op p50', unit: 'µs', samples: p50.shell, ratio: ratioTo('× pool', p50.shell, p50.pool) },
     { benchmark: b, figure: 'pool of 1, fib(20) per call', unit: 'ms', samples: fib.pool },
-    { benchmark: b, figure: 'python-shell, fib(20) per call', unit: 'ms', samples: fib.shell, ratio: { label: '× pool', samples: fib.shell.map((v, i) => v / fib.pool[i]!) } },
+    { benchmark: b, figure: 'python-shell, fib(20) per call', unit: 'ms', samples: fib.shell, ratio: ratioTo('× pool', fib.shell, fib.pool) },
     { benchmark: b, figure: 'floor (bare ZeroMQ), no-op p50', unit: 'µs', samples: p50.floor },
-    { benchmark: b, figure: 'stdio pipe, length-prefixed MessagePack, no-op p50', unit: 'µs', samples: p50.pipe, ratio: { label: '× floor', samples: p50.pipe.map((v, i) => v / p50.floor[i]!) } },
+    { benchmark: b, figure: 'stdio pipe, length-prefixed MessagePack, no-op p50', unit: 'µs', samples: p50.pipe, ratio: ratioTo('× floor', p50.pipe, p50.floor) },
   ];
 }

@@ -8,7 +8,7 @@
  */
 import type { BenchContext } from './lib/context.js';
 import { startPool } from './lib/pool.js';
-import type { Row } from './lib/report.js';
+import { ratioTo, type Row } from './lib/report.js';
 import { percentile } from './lib/stats.js';
 import { latencies } from './lib/timing.js';
 
@@ -48,13 +48,13 @@ export async function runCallbacks(ctx: BenchContext): Promise<Row[]> {
     { benchmark: b, figure: 'call round trip (no-op), p50', unit: 'µs', samples: call50 },
     {
       benchmark: b, figure: 'callback round trip (node.call of a no-op)', unit: 'µs', samples: callback,
-      ratio: { label: '× call', samples: callback.map((v, i) => v / call50[i]!) },
+      ratio: ratioTo('× call', callback, call50),
       // A callback is one round trip the other way round, plus a JavaScript function call.
       target: { text: '≤ 1.5× call', on: 'ratio', met: (r) => r <= 1.5 },
     },
     {
       benchmark: b, figure: 'progress message, with onProgress', unit: 'µs', samples: progress,
-      ratio: { label: '× call', samples: progress.map((v, i) => v / call50[i]!) },
+      ratio: ratioTo('× call', progress, call50),
       target: { text: '≤ 1.5× call', on: 'ratio', met: (r) => r <= 1.5 },
     },
     {

@@ -4,7 +4,7 @@
  */
 import { firstLine, type BenchContext } from './lib/context.js';
 import { startPool } from './lib/pool.js';
-import type { Row } from './lib/report.js';
+import { ratioTo, type Row } from './lib/report.js';
 import { nowMs } from './lib/stats.js';
 import type { PythonPool } from '@piton/python-bridge';
 
@@ -44,7 +44,7 @@ export async function runCpu(ctx: BenchContext): Promise<Row[]> {
   const b = `CPU-bound: ${count} × fib(${N})`;
   return [
     { benchmark: b, figure: 'plain Python loop, in one process', unit: 's', samples: sq },
-    { benchmark: b, figure: 'pool of 1', unit: 's', samples: s1, ratio: { label: '× plain loop time', samples: s1.map((v, i) => v / sq[i]!) } },
+    { benchmark: b, figure: 'pool of 1', unit: 's', samples: s1, ratio: ratioTo('× plain loop time', s1, sq) },
     {
       benchmark: b, figure: 'pool of 2: speed-up over pool of 1', unit: 's', samples: s2,
       ratio: { label: '× pool of 1 speed', samples: s2.map((v, i) => s1[i]! / v) },

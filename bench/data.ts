@@ -5,7 +5,7 @@
 import type { BenchContext } from './lib/context.js';
 import { FloorClient } from './lib/floor.js';
 import { startPool } from './lib/pool.js';
-import type { Row } from './lib/report.js';
+import { ratioTo, type Row } from './lib/report.js';
 import { nowMs } from './lib/stats.js';
 
 const MiB = 1024 * 1024;
@@ -41,7 +41,7 @@ export async function runData(ctx: BenchContext): Promise<Row[]> {
     }
     const b = `Float64Array round trip, ${mib} MiB`;
     rows.push({ benchmark: b, figure: 'floor: bytes as a second frame', unit: 'MB/s', samples: f });
-    const row: Row = { benchmark: b, figure: 'pool of 1, numpy echo', unit: 'MB/s', samples: p, ratio: { label: '× floor', samples: p.map((v, i) => v / f[i]!) } };
+    const row: Row = { benchmark: b, figure: 'pool of 1, numpy echo', unit: 'MB/s', samples: p, ratio: ratioTo('× floor', p, f) };
     if (mib === 64) row.target = { text: '≥ 0.8× floor', on: 'ratio', met: (r) => r >= 0.8 };
     rows.push(row);
   }

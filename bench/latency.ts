@@ -5,7 +5,7 @@
 import type { BenchContext } from './lib/context.js';
 import { FloorClient } from './lib/floor.js';
 import { startPool } from './lib/pool.js';
-import type { Row } from './lib/report.js';
+import { ratioTo, type Row } from './lib/report.js';
 import { percentile } from './lib/stats.js';
 import { latencies } from './lib/timing.js';
 
@@ -36,9 +36,9 @@ export async function runLatency(ctx: BenchContext): Promise<Row[]> {
     { benchmark: b, figure: 'floor p99', unit: 'µs', samples: f99 },
     {
       benchmark: b, figure: 'pool of 1, p50', unit: 'µs', samples: p50,
-      ratio: { label: '× floor', samples: p50.map((v, i) => v / f50[i]!) },
+      ratio: ratioTo('× floor', p50, f50),
       target: { text: '≤ 1.15× floor', on: 'ratio', met: (r) => r <= 1.15 },
     },
-    { benchmark: b, figure: 'pool of 1, p99', unit: 'µs', samples: p99, ratio: { label: '× floor p99', samples: p99.map((v, i) => v / f99[i]!) } },
+    { benchmark: b, figure: 'pool of 1, p99', unit: 'µs', samples: p99, ratio: ratioTo('× floor p99', p99, f99) },
   ];
 }

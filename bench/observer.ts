@@ -7,7 +7,7 @@
 import { request } from 'node:http';
 import type { BenchContext } from './lib/context.js';
 import { startPool } from './lib/pool.js';
-import type { Row } from './lib/report.js';
+import { ratioTo, type Row } from './lib/report.js';
 import { nowMs } from './lib/stats.js';
 import { throughput } from './lib/timing.js';
 
@@ -70,7 +70,7 @@ export async function runObserver(ctx: BenchContext): Promise<Row[]> {
   }
   await ctx.release(pool);
   const b = 'observer';
-  const ratio = (samples: number[]) => ({ label: '× no observer', samples: samples.map((v, i) => v / none[i]!) });
+  const ratio = (samples: number[]) => (ratioTo('× no observer', samples, none));
   return [
     { benchmark: b, figure: 'pool of 2, concurrency 8, no observer', unit: 'calls/s', samples: none },
     {

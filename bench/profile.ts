@@ -8,7 +8,7 @@
 import { firstLine, type BenchContext } from './lib/context.js';
 import { FloorClient, packr } from './lib/floor.js';
 import { startPool } from './lib/pool.js';
-import type { Row } from './lib/report.js';
+import { ratioTo, type Row } from './lib/report.js';
 import { percentile } from './lib/stats.js';
 import { latencies, timeSync } from './lib/timing.js';
 
@@ -73,8 +73,8 @@ export async function runProfile(ctx: BenchContext): Promise<Row[]> {
     pyRow('pyzmq_nocopy_us', 'Python: pyzmq ipc send + recv_multipart(copy=False)'),
     pyRow('pyzmq_poll_us', 'Python: pyzmq ipc send + poll(socket, pipe) + recv()'),
     { benchmark: b, figure: 'round trip p50: transport only (Python echoes bytes unread)', unit: 'µs', samples: s.raw },
-    { benchmark: b, figure: 'round trip p50: floor (transport + msgpack both sides)', unit: 'µs', samples: s.floor, ratio: { label: '× transport', samples: s.floor.map((v, i) => v / s.raw[i]!) } },
-    { benchmark: b, figure: 'round trip p50: pool of 1', unit: 'µs', samples: s.pool, ratio: { label: '× transport', samples: s.pool.map((v, i) => v / s.raw[i]!) } },
+    { benchmark: b, figure: 'round trip p50: floor (transport + msgpack both sides)', unit: 'µs', samples: s.floor, ratio: ratioTo('× transport', s.floor, s.raw) },
+    { benchmark: b, figure: 'round trip p50: pool of 1', unit: 'µs', samples: s.pool, ratio: ratioTo('× transport', s.pool, s.raw) },
     { benchmark: b, figure: 'pool p50 − floor p50 (the framework\'s share)', unit: 'µs', samples: s.pool.map((v, i) => v - s.floor[i]!) },
   ];
 }

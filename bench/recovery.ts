@@ -11,7 +11,7 @@
 import type { PythonPool } from '@piton/python-bridge';
 import { exited, type BenchContext } from './lib/context.js';
 import { startPool, until } from './lib/pool.js';
-import type { Row } from './lib/report.js';
+import { ratioTo, type Row } from './lib/report.js';
 import { nowMs, summarize } from './lib/stats.js';
 
 interface KillTiming {
@@ -87,7 +87,7 @@ export async function runRecovery(ctx: BenchContext): Promise<Row[]> {
     { benchmark: b, figure: 'for scale: python -c "import zmq, msgpack"', unit: 'ms', samples: imports },
     { benchmark: b, figure: 'for scale: python -c "import zmq, msgpack, numpy"', unit: 'ms', samples: importsNumpy },
     { benchmark: b, figure: 'cold start, spawn → ready (pool of 1 started)', unit: 'ms', samples: cold },
-    { benchmark: b, figure: 'cold start with numpy preloaded', unit: 'ms', samples: coldNumpy, ratio: { label: '× without', samples: coldNumpy.map((v, i) => v / cold[i]!) } },
+    { benchmark: b, figure: 'cold start with numpy preloaded', unit: 'ms', samples: coldNumpy, ratio: ratioTo('× without', coldNumpy, cold) },
     {
       benchmark: b, figure: 'pool of 1: SIGKILL → its call rejects', unit: 'ms', samples: reject1,
       target: { text: '≤ 10 ms', on: 'value', met: (v) => v <= 10 },

@@ -31,7 +31,7 @@ import {
   startRemotePool,
   type RemoteKill,
 } from './lib/remote.js';
-import { FamilySkipped, type Row } from './lib/report.js';
+import { ratioTo, FamilySkipped, type Row } from './lib/report.js';
 import { nowMs, percentile, summarize } from './lib/stats.js';
 import { interleavedLatencies, throughput } from './lib/timing.js';
 
@@ -153,13 +153,13 @@ function rows(f: Figures): Row[] {
     { benchmark: b, figure: 'ipc (local) pool of 1: no-op p50', unit: 'µs', samples: f.localP50 },
     {
       benchmark: b, figure: 'tcp + CURVE pool of 1: no-op p50', unit: 'µs', samples: f.remoteP50,
-      ratio: { label: '× ipc p50', samples: f.remoteP50.map((v, i) => v / f.localP50[i]!) },
+      ratio: ratioTo('× ipc p50', f.remoteP50, f.localP50),
       target: { text: '≤ 2.5× ipc p50', on: 'ratio', met: (r) => r <= 2.5 },
     },
     { benchmark: b, figure: 'ipc (local) pool of 1: no-op p99', unit: 'µs', samples: f.localP99 },
     {
       benchmark: b, figure: 'tcp + CURVE pool of 1: no-op p99', unit: 'µs', samples: f.remoteP99,
-      ratio: { label: '× ipc p99', samples: f.remoteP99.map((v, i) => v / f.localP99[i]!) },
+      ratio: ratioTo('× ipc p99', f.remoteP99, f.localP99),
     },
     { benchmark: b, figure: `remote SIGKILL → its call rejects, median of ${killsPerTrial} kills`, unit: 'ms', samples: f.kills.map((t) => median(t.map((k) => k.rejectMs))) },
     {

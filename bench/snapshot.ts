@@ -15,7 +15,7 @@
  */
 import type { BenchContext } from './lib/context.js';
 import { startPool } from './lib/pool.js';
-import type { Row } from './lib/report.js';
+import { ratioTo, type Row } from './lib/report.js';
 import { nowMs } from './lib/stats.js';
 import { timeSync } from './lib/timing.js';
 
@@ -80,7 +80,7 @@ export async function runSnapshot(ctx: BenchContext): Promise<Row[]> {
       figure: 'pool of 1, numpy echo, transfer: true',
       unit: 'MB/s',
       samples: transferred,
-      ratio: { label: '× default', samples: transferred.map((v, i) => v / byDefault[i]!) },
+      ratio: ratioTo('× default', transferred, byDefault),
     };
     if (mib === 64) row.target = { text: '≤ 1.25× default (the snapshot stays a small share)', on: 'ratio', met: (r) => r <= 1.25 };
     rows.push(row);

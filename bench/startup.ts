@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import type { PythonPool, StartMethod } from '@piton/python-bridge';
 import type { BenchContext } from './lib/context.js';
 import { startPool, until } from './lib/pool.js';
-import type { Row } from './lib/report.js';
+import { ratioTo, type Row } from './lib/report.js';
 import { nowMs } from './lib/stats.js';
 
 const PRELOAD = ['heavy_preload'];
@@ -87,22 +87,22 @@ export async function runStartup(ctx: BenchContext): Promise<Row[]> {
     { benchmark: b, figure: 'cold start, spawn → ready (pool of 1, spawn)', unit: 'ms', samples: cold },
     {
       benchmark: b, figure: 'pool of 4 ready, forkserver', unit: 'ms', samples: fork4,
-      ratio: { label: '× cold start', samples: fork4.map((v, i) => v / cold[i]!) },
+      ratio: ratioTo('× cold start', fork4, cold),
       target: { text: '≤ 1.3× cold start', on: 'ratio', met: (r) => r <= 1.3 },
     },
     {
       benchmark: b, figure: 'pool of 4 ready, spawn (started side by side)', unit: 'ms', samples: spawn4,
-      ratio: { label: '× cold start', samples: spawn4.map((v, i) => v / cold[i]!) },
+      ratio: ratioTo('× cold start', spawn4, cold),
     },
     { benchmark: b, figure: 'PSS of one spawned interpreter', unit: 'MiB', samples: mib(coldPss) },
     {
       benchmark: b, figure: 'PSS of a forkserver pool of 4 (server + interpreters)', unit: 'MiB', samples: mib(forkPss),
-      ratio: { label: '× one spawned', samples: forkPss.map((v, i) => v / coldPss[i]!) },
+      ratio: ratioTo('× one spawned', forkPss, coldPss),
       target: { text: '≤ 1.5× one spawned interpreter', on: 'ratio', met: (r) => r <= 1.5 },
     },
     {
       benchmark: b, figure: 'forkserver pool of 1: SIGKILL → next call served', unit: 'ms', samples: recover,
-      ratio: { label: '× cold start', samples: recover.map((v, i) => v / cold[i]!) },
+      ratio: ratioTo('× cold start', recover, cold),
       target: { text: '≤ 100 ms and ≤ 0.1× cold start', on: 'ratio', met: (r) => r <= 0.1 },
     },
   ];

@@ -9,7 +9,7 @@ import type { BenchContext } from './lib/context.js';
 import { cpuDuring } from './lib/cpu-time.js';
 import { FloorClient } from './lib/floor.js';
 import { startPool } from './lib/pool.js';
-import type { Row } from './lib/report.js';
+import { ratioTo, type Row } from './lib/report.js';
 import { nowMs } from './lib/stats.js';
 import { throughput } from './lib/timing.js';
 
@@ -76,7 +76,7 @@ export async function runThroughput(ctx: BenchContext): Promise<Row[]> {
       const samples = rates.get(`${size}:${c}`)!;
       const row: Row = {
         benchmark: b, figure: `pool of ${size}, concurrency ${c}`, unit: 'calls/s', samples,
-        ratio: { label: size === 1 ? '× floor 1 socket' : '× floor 2 sockets', samples: samples.map((v, i) => v / base[i]!) },
+        ratio: ratioTo(size === 1 ? '× floor 1 socket' : '× floor 2 sockets', samples, base),
       };
       if (size === 2 && c === 8) row.target = { text: '≥ 1.4× floor 2 sockets', on: 'ratio', met: (r) => r >= 1.4 };
       rows.push(row);
@@ -85,7 +85,7 @@ export async function runThroughput(ctx: BenchContext): Promise<Row[]> {
   const default8 = rates.get('2:8')!;
   rows.push({
     benchmark: b, figure: "pool of 2, concurrency 8, startMethod 'spawn'", unit: 'calls/s', samples: spawned8,
-    ratio: { label: '× the default start method’s', samples: spawned8.map((v, i) => v / default8[i]!) },
+    ratio: ratioTo('× the default start method’s', spawned8, default8),
   });
   rows.push(
     { benchmark: b, figure: 'CPU per call, floor 2 sockets: Node process (all threads)', unit: 'µs', samples: cpu.floor.node },

@@ -38,6 +38,11 @@ export interface Row {
   note?: string;
 }
 
+/** A row's `ratio`: `samples` over `base`, trial by trial (ratios are taken within each trial). */
+export function ratioTo(label: string, samples: readonly number[], base: readonly number[]): { label: string; samples: number[] } {
+  return { label, samples: samples.map((v, i) => v / base[i]!) };
+}
+
 export interface RowResult {
   benchmark: string;
   figure: string;
