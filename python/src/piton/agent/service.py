@@ -30,11 +30,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import zmq
 
-from . import __version__
-from .agent_children import TAIL_LINES, Interpreter
-from .agent_protocol import AGENT_PROTOCOL_VERSION, StartSpec, message, parse_request
-from .curve import CLIENT_KEYS_ENV, SECRET_KEY_ENV, ZAP_DOMAIN, ZapHandler
-from .errors import ProtocolError
+from .. import __version__
+from .children import TAIL_LINES, Interpreter
+from .protocol import AGENT_PROTOCOL_VERSION, StartSpec, message, parse_request
+from ..curve import CLIENT_KEYS_ENV, SECRET_KEY_ENV, ZAP_DOMAIN, ZapHandler
+from ..errors import ProtocolError
 
 #: How often the loop wakes to look for silent peers and late starts, in ms.
 TICK_MS = 50
@@ -47,7 +47,7 @@ HEARTBEAT_IVL_MS, HEARTBEAT_TIMEOUT_MS = 1000, 3000
 #: made at the event alone can still route (and a dead Node would then be seen only at its timeout).
 PROBE_EVERY_MS, PROBE_FOR_MS = 10, 300
 
-RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -389,6 +389,3 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     sys.stderr.flush()
     sys.exit(agent.run())
 
-
-if __name__ == "__main__":
-    main()

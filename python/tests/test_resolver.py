@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from piton.dispatch import Resolver
+from piton.resolver import Resolver
 
 MODULE = textwrap.dedent(
     """

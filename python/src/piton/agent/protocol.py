@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from .codec import decode, encode
-from .errors import ProtocolError
+from ..codec import decode, encode
+from ..errors import ProtocolError
 
 __all__ = ["AGENT_PROTOCOL_VERSION", "SIGNALS", "StartSpec", "parse_request", "message"]
 
