@@ -23,6 +23,8 @@ _LAZY = {
     "NodeError": "errors",
     "NotExposedError": "errors",
     "progress": "conversation",
+    "context": "call_context",
+    "CallContext": "call_context",
 }
 #: Submodules reachable as attributes: ``import piton; piton.node.call(...)``.
 _SUBMODULES = {"node"}

@@ -289,9 +289,31 @@ export class Interpreter {
     const callbacks = this.#callbacks;
     const onProgress = context?.onProgress;
     if (callbacks === undefined && onProgress === undefined) return undefined;
+    const trace = context?.trace;
+    if (trace === undefined && context?.resource === undefined) {
+      return {
+        callback: callbacks && ((name, args, kwargs) => callbacks.run(name, args, kwargs, context?.scope)),
+        progress: onProgress,
+      };
+    }
+    // A traced call: the tracer hears of each callback and progress value, and the callbacks run
+    // in the caller's async context, inside the tracer's span.
+    const resource = context?.resource;
     return {
-      callback: callbacks && ((name, args, kwargs) => callbacks.run(name, args, kwargs, context?.scope)),
-      progress: onProgress,
+      callback:
+        callbacks &&
+        ((name, args, kwargs) => {
+          trace?.onEvent?.({ kind: 'callback', name });
+          const run = () => callbacks.run(name, args, kwargs, context?.scope);
+          const inSpan = trace?.runInContext ? () => trace.runInContext!(run) : run;
+          return resource ? resource.runInAsyncScope(inSpan) : inSpan();
+        }),
+      progress:
+        onProgress &&
+        ((value) => {
+          trace?.onEvent?.({ kind: 'progress', value });
+          onProgress(value);
+        }),
     };
   }
 
@@ -441,8 +463,8 @@ export class Interpreter {
       return this.#channel.request<T>(encode, expect, { module, fn }, this.#plainConversation);
     };
     return {
-      open: (module, fn, args, kwargs, batch) =>
-        request<ItemsReply>((codec, id) => encodeStream(codec, id, module, fn, args, kwargs, batch), Expect.Items, module, fn),
+      open: (module, fn, args, kwargs, batch, options) =>
+        request<ItemsReply>((codec, id) => encodeStream(codec, id, module, fn, args, kwargs, batch, options), Expect.Items, module, fn),
       next: (batch, module, fn) => request<ItemsReply>((codec, id) => encodeNext(codec, id, batch), Expect.Items, module, fn),
       close: (module, fn) => request<void>((codec, id) => encodeClose(codec, id), Expect.Closed, module, fn),
       end: () => {

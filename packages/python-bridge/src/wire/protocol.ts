@@ -5,6 +5,7 @@
 import type { Codec } from './codec.js';
 import { EncodeError, MessageTooLargeError, ProtocolError, PythonError, type PythonReportedError } from '../errors.js';
 import type { EncodedCall } from './encoded-call.js';
+import { optionsMap, type CallOptionsItem } from './call-options.js';
 
 /** The protocol version this side speaks (sent in `hello`). */
 export const PROTOCOL_VERSION = 2;
@@ -105,8 +106,11 @@ export function encodeStream(
   args: readonly unknown[],
   kwargs: Kwargs | undefined,
   batch: number,
+  options?: CallOptionsItem,
 ): Buffer[] {
-  return codec.encodeEnvelope(['stream', id, module, fn, args, kwargs ?? null, batch], STREAM_NAMES);
+  const map = options && optionsMap(options);
+  const envelope = map === undefined ? ['stream', id, module, fn, args, kwargs ?? null, batch] : ['stream', id, module, fn, args, kwargs ?? null, batch, map];
+  return codec.encodeEnvelope(envelope, STREAM_NAMES);
 }
 
 export function encodeNext(codec: Codec, id: number, batch: number): Buffer[] {
@@ -170,6 +174,8 @@ const CALL_HEAD = Buffer.from([0x96, 0xa4, ...Buffer.from('call')]);
 /** A call whose caller listens for progress has a 7th item, its options (protocol 2). */
 const LISTENING_CALL_HEAD = Buffer.from([0x97, 0xa4, ...Buffer.from('call')]);
 const BATCH_HEAD = Buffer.from([0x93, 0xa5, ...Buffer.from('batch')]);
+/** The header of a batch entry that carries its options item. */
+const BATCH_ENTRY_WITH_OPTIONS = 0x95;
 
 /**
  * `["call", id, module, function, args, kwargs]` from a call encoded in advance: the same bytes
@@ -177,8 +183,9 @@ const BATCH_HEAD = Buffer.from([0x93, 0xa5, ...Buffer.from('batch')]);
  * without its own array header), then, when the caller listens for progress, the options item.
  */
 export function spliceCall(codec: Codec, id: number, call: EncodedCall, listening = false): Buffer[] {
-  const head = listening ? LISTENING_CALL_HEAD : CALL_HEAD;
-  const options = listening ? codec.encode(LISTENING)[0]! : undefined;
+  // A call made with options (trace context, values) carries them, its progress flag among them.
+  const options = call.options ?? (listening ? codec.encode(LISTENING)[0]! : undefined);
+  const head = options === undefined ? CALL_HEAD : LISTENING_CALL_HEAD;
   const idSize = uintSize(id);
   const frame0 = Buffer.allocUnsafe(head.length + idSize + call.body.length - 1 + (options?.length ?? 0));
   head.copy(frame0, 0);
@@ -199,7 +206,7 @@ export function spliceBatch(_codec: Codec, id: number, calls: readonly EncodedCa
   const callsHeader = arrayHeader(calls.length);
   const headLength = BATCH_HEAD.length + idSize;
   let length = headLength + callsHeader.length;
-  for (const call of calls) length += call.body.length;
+  for (const call of calls) length += call.body.length + (call.options?.length ?? 0);
   const frame0 = Buffer.allocUnsafe(length);
   BATCH_HEAD.copy(frame0, 0);
   writeUint(frame0, BATCH_HEAD.length, id, idSize);
@@ -207,6 +214,8 @@ export function spliceBatch(_codec: Codec, id: number, calls: readonly EncodedCa
   const frames: Buffer[] = [frame0];
   for (const call of calls) {
     call.body.copy(frame0, at);
+    // With options, the entry is [module, function, args, kwargs, options]: fixarray 5, not 4.
+    if (call.options !== undefined) frame0[at] = BATCH_ENTRY_WITH_OPTIONS;
     const offset = frames.length - 1;
     if (offset > 0) {
       for (let i = 0; i < call.frameIndexAt.length; i++) {
@@ -217,6 +226,7 @@ export function spliceBatch(_codec: Codec, id: number, calls: readonly EncodedCa
     }
     for (const frame of call.frames) frames.push(frame);
     at += call.body.length;
+    if (call.options !== undefined) at += call.options.copy(frame0, at);
   }
   return frames;
 }
