@@ -11,6 +11,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { PythonPool, type PoolEvent } from '@piton/python-bridge';
 import { poolMetrics } from '@piton/python-bridge/metrics';
 import { BadRequest, errorResponse, parsePredictBody } from './responses.js';
+import { traced } from './tracing.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const port = Number(process.env.PORT ?? 8080);
@@ -102,7 +103,7 @@ function readyz(res: ServerResponse): void {
   send(res, isReady ? 200 : 503, { status: isReady ? 'ready' : 'not ready', state, size, ready, busy, starting, queued });
 }
 
-const server = createServer((req, res) => {
+const server = createServer(traced((req, res) => {
   const route = `${req.method} ${new URL(req.url ?? '/', 'http://service').pathname}`;
   switch (route) {
     case 'POST /predict':
@@ -122,7 +123,7 @@ const server = createServer((req, res) => {
     default:
       return send(res, 404, { error: `no route ${route}` });
   }
-});
+}));
 
 /**
  * SIGTERM (a deploy, a scale-down): stop accepting connections, let the requests in progress
