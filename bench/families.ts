@@ -18,6 +18,7 @@ import { runRemote } from './remote.js';
 import { runSoak } from './soak.js';
 import { runStartup } from './startup.js';
 import { runThroughput } from './throughput.js';
+import { runTracing } from './tracing.js';
 
 export interface Family {
   name: string;
@@ -39,6 +40,7 @@ export const families: Family[] = [
   { name: 'observer', run: runObserver },
   { name: 'callbacks', run: runCallbacks },
   { name: 'metrics', run: runMetrics },
+  { name: 'tracing', run: runTracing },
   { name: 'profile', run: runProfile },
   { name: 'node-profile', run: runNodeProfile },
   { name: 'codec', run: runCodec },
