@@ -1,6 +1,8 @@
 /**
  * What tracing costs per call (issue: "one trace from the HTTP request into Python").
  *
+ * In-process figures are CPU time of the Node process (alternating blocks); end-to-end ones wall time.
+ *
  * - The path every call takes when no OpenTelemetry context is active (or `@opentelemetry/api`
  *   is absent): `activeTraceHeaders()` and the `context` option's check. Timed in-process in
  *   alternating blocks against nothing, and set against the same run's no-op round trip: the
@@ -22,17 +24,21 @@ import type { BenchContext } from './lib/context.js';
 import { activeTraceHeaders } from './lib/internals.js';
 import { startPool } from './lib/pool.js';
 import type { Row } from './lib/report.js';
-import { nowMs, percentile, summarize } from './lib/stats.js';
+import { percentile, summarize } from './lib/stats.js';
 import { latencies } from './lib/timing.js';
 
 const PER_BLOCK = 20_000;
 
-/** Median over alternating blocks of (µs per iteration of `b`) − (µs per iteration of `a`). */
+/**
+ * Median over alternating blocks of (µs per iteration of `b`) − (µs per iteration of `a`), in this
+ * process's CPU time: what the work costs Node, whatever else the machine runs meanwhile.
+ */
 async function difference(a: () => unknown, b: () => unknown, blocks: number): Promise<number> {
   const time = async (op: () => unknown) => {
-    const t0 = nowMs();
+    const c0 = process.cpuUsage();
     for (let i = 0; i < PER_BLOCK; i++) await op();
-    return ((nowMs() - t0) * 1000) / PER_BLOCK;
+    const { user, system } = process.cpuUsage(c0);
+    return (user + system) / PER_BLOCK;
   };
   await time(a);
   await time(b);
