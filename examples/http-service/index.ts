@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { PythonPool, type PoolEvent } from '@piton/python-bridge';
+import { ndarray, PythonPool, type PoolEvent } from '@piton/python-bridge';
 import { poolMetrics } from '@piton/python-bridge/metrics';
 import { BadRequest, errorResponse, parsePredictBody } from './responses.js';
 import { traced } from './tracing.js';
@@ -79,7 +79,9 @@ async function predict(req: IncomingMessage, res: ServerResponse): Promise<void>
   try {
     const features = parsePredictBody(await readBody(req));
     // predict() is idempotent: a call whose interpreter died may safely run once more.
-    const predictions = await pool.call<string[]>('model', 'predict', [features], { retries: 1 });
+    // One float64 array per request: the batched predict() gets every waiting request's rows as one.
+    const rows = ndarray(Float64Array.from(features.flat()), [features.length, features[0]!.length]);
+    const predictions = await pool.call<string[]>('model', 'predict', [rows], { retries: 1 });
     send(res, 200, { predictions });
   } catch (error) {
     const { status, retryAfter, message } = errorResponse(error);

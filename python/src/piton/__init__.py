@@ -23,6 +23,8 @@ _LAZY = {
     "NodeError": "errors",
     "NotExposedError": "errors",
     "progress": "conversation",
+    "batched": "batching",
+    "BatchError": "errors",
     "context": "call_context",
     "CallContext": "call_context",
 }

@@ -14,11 +14,12 @@ import enum
 import os
 import sys
 import traceback
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 
 from . import __version__
 from . import call_context
+from .batching import BatchedFunction
 from . import protocol as p
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 from .codec import Buffer, decode, encode, frames_size
@@ -134,7 +135,10 @@ class Handler:
         conversation.rid = rid  # open(rid), inlined: this is every plain call's path
         scope = call_context.enter(None)
         try:
-            result = self.resolver.resolve(module, function)(*args)
+            fn = self.resolver.resolve(module, function)
+            if type(fn) is BatchedFunction:
+                return self._batched_call(fn, args, {}, False)
+            result = fn(*args)
         except Terminated:
             raise
         except BaseException as exc:
@@ -156,6 +160,10 @@ class Handler:
         scope = call_context.enter(request.meta)
         try:
             fn = self.resolver.resolve(request.module, request.function)
+            if type(fn) is BatchedFunction:
+                return self._batched_call(fn, request.args, request.kwargs, request.batched)
+            if request.batched:
+                raise TypeError(f"{request.module}.{request.function} is not a batched function (piton.batched)")
             result = fn(*request.args, **request.kwargs)
         except Terminated:
             raise
@@ -165,6 +173,22 @@ class Handler:
             scope.leave()
         rid = self.conversation.close()
         return self._encode(p.ok(rid, result), rid)
+
+    def _batched_call(self, fn: BatchedFunction, args: List[Any], kwargs: Dict[str, Any], merged: bool) -> List[Buffer]:
+        """A call to a batched function: one input (Node does not know yet, or would not merge
+        this call), or the inputs of several calls; the reply tells Node the function's policy."""
+        if kwargs:
+            raise TypeError(f"batched function {fn.__name__} takes one input per call and no keyword arguments")
+        if merged:
+            if len(args) != 1 or not isinstance(args[0], list):
+                raise ProtocolError("a merged call to a batched function carries one list of inputs")
+            result: Any = fn.run(args[0])
+        else:
+            if len(args) != 1:
+                raise TypeError(f"batched function {fn.__name__} takes one input per call, got {len(args)} arguments")
+            result = fn.run([args[0]])[0]
+        rid = self.conversation.close()
+        return self._encode(p.ok_batched(rid, result, fn.policy), rid)
 
     def _batch(self, request: p.Batch) -> List[Buffer]:
         # Each result is encoded as soon as its call returns (entries.py): one that cannot be
@@ -181,7 +205,10 @@ class Handler:
                 scope = call_context.enter(call.meta)
                 try:
                     fn = self.resolver.resolve(call.module, call.function)
-                    entry = ["ok", fn(*call.args, **call.kwargs)]
+                    if type(fn) is BatchedFunction and not call.kwargs and len(call.args) == 1:
+                        entry = ["ok", fn.run([call.args[0]])[0]]  # one input, as its own call would
+                    else:
+                        entry = ["ok", fn(*call.args, **call.kwargs)]
                 except Terminated:
                     raise
                 except BaseException as exc:

@@ -107,7 +107,8 @@ class Meta(_Record):
 class Call(_Record):
     # progress: someone in Node listens for ``progress()`` (the optional options map says so).
     # meta: the call's trace context and values, None when it carries none (most calls).
-    __slots__ = ("id", "module", "function", "args", "kwargs", "progress", "meta")
+    # batched: args[0] is the inputs of several calls merged by Node, for a batched function.
+    __slots__ = ("id", "module", "function", "args", "kwargs", "progress", "meta", "batched")
     id: int
     module: str
     function: str
@@ -115,6 +116,7 @@ class Call(_Record):
     kwargs: Dict[str, Any]
     progress: bool
     meta: Optional[Meta]
+    batched: bool
 
 
 class Stream(_Record):
@@ -291,6 +293,13 @@ def _batch_call(index: int, value: Any) -> BatchCall:
 _TRACE_KEYS = ("traceparent", "tracestate", "baggage")
 
 
+def _merged(options: Dict[str, Any]) -> bool:
+    value = options.get("batched", False)
+    if type(value) is not bool:
+        raise ProtocolError(f"'call' option 'batched' must be a boolean, got {value!r:.40}")
+    return value
+
+
 def _meta(kind: str, options: Dict[str, Any]) -> Optional[Meta]:
     """The call's trace context and values from its options map; None when it carries neither."""
     trace = options.get("trace")
@@ -324,7 +333,7 @@ def parse_request(envelope: Any) -> Request:
         options = _options(kind, envelope, 6)
         return Call(rid, _str(kind, "module", envelope[2]), _str(kind, "function", envelope[3]),
                     _args(kind, envelope[4]), _kwargs(kind, envelope[5]), options.get("progress") is True,
-                    _meta(kind, options) if options else None)
+                    _meta(kind, options) if options else None, _merged(options))
     if kind == "stream":
         if len(envelope) != 8:
             _expect_len(kind, envelope, 7, '["stream", id, module, function, args, kwargs, batch, options?]')
@@ -372,6 +381,12 @@ def ready(rid: int, pid: int, python: str, piton: str) -> list:
 
 def ok(rid: int, result: Any) -> list:
     return ["ok", rid, result]
+
+
+def ok_batched(rid: int, result: Any, policy: Mapping[str, Any]) -> list:
+    """The reply of a call to a batched function: its result, and the batching policy that Node
+    follows for the calls to it that come next (PROTOCOL.md, "Dynamic batching")."""
+    return ["ok", rid, result, {"batched": dict(policy)}]
 
 
 def error(rid: int, info: Mapping[str, str]) -> list:

@@ -39,6 +39,7 @@ import {
   PROTOCOL_VERSION,
   spliceBatch,
   spliceCall,
+  type BatchPolicy,
 } from '../wire/protocol.js';
 import { makeSocketDir, SOCKET_NAME } from './socket-dir.js';
 import { SpawnLauncher } from '../launch/spawn.js';
@@ -55,6 +56,8 @@ export interface InterpreterOptions extends Omit<LaunchSpec, 'endpoint'> {
   onProtocolError?: (error: ProtocolError) => void;
   /** The Node functions its Python may call (`node.call`); their names go in the handshake. */
   callbacks?: ExposedFunctions;
+  /** Told when a call's reply says its function is batched (`@piton.batched`), with the policy. */
+  onBatched?: (module: string, fn: string, policy: BatchPolicy) => void;
 }
 
 export interface HandshakeInfo {
@@ -138,7 +141,7 @@ export class Interpreter {
     let interpreter: Interpreter;
     try {
       let self: Interpreter | undefined;
-      const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, callbacks: _c, ...spec } = opts;
+      const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, callbacks: _c, onBatched: _b, ...spec } = opts;
       const process = await launcher.launch({ ...spec, endpoint });
       // A local worker binds the ipc endpoint; a remote one says where it is (tcp + CURVE).
       const target = process.connect;
@@ -148,6 +151,7 @@ export class Interpreter {
         onDisconnect: process.lose && ((address) => process.lose?.(`its connection to ${address} dropped`)),
         codec: createCodec({ maxMessageSize: opts.maxMessageSize }),
         id: opts.id,
+        onBatched: opts.onBatched && ((label, policy) => opts.onBatched!(label.module, label.fn, policy)),
         onProtocolError: (error) => {
           try {
             opts.onProtocolError?.(error);

@@ -13,6 +13,7 @@ import {
 import { currentScope, ExposedFunctions } from '../interpreter/callbacks.js';
 import { createCodec, type Codec } from '../wire/codec.js';
 import { Dispatcher, type CallRequest } from '../dispatch/dispatcher.js';
+import { BatchPolicies, DynamicBatcher, snapshotArrays } from '../dispatch/batcher.js';
 import { CallTimeoutError, describeExit, PoolStoppedError } from '../errors.js';
 import type { InterpreterEvent } from '../ops/events.js';
 import { InterpreterStarts } from '../supervision/interpreter-starts.js';
@@ -115,6 +116,8 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const recyclers = new WeakMap<Interpreter, () => void>();
   const overMemory = new WeakSet<Interpreter>();
   const memoryLimit = memoryPolicy(options.maxMemoryPerWorker);
+  // Learned from replies (`@piton.batched`); the pool's handle merges calls to those functions.
+  const batchPolicies = new BatchPolicies();
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
     maxMessageSize: options.maxMessageSize,
@@ -148,6 +151,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       launcher: launchers.current,
       onOutput: attributedOutput(workerId, emitOutput),
       callbacks,
+      onBatched: batchPolicies.learn,
   });
   const starts = new InterpreterStarts({
     pool: ctx.path,
@@ -200,7 +204,10 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   }
   lifecycle.state = 'running';
 
-  const stop = (why: string) => dispatcher.close(new PoolStoppedError(why));
+  const stop = (why: string) => {
+    ref.closeBatches(new PoolStoppedError(why));
+    dispatcher.close(new PoolStoppedError(why));
+  };
   const failures = watchFailures(ctx);
   void tree.exited.then((reason) => {
     failures.dispose();
@@ -215,7 +222,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     );
   });
 
-  const ref = new PoolHandle(dispatcher, options, lifecycle, ctx.path, tree.ref as SupervisorRef, callbacks, () => ({
+  const ref = new PoolHandle(dispatcher, options, lifecycle, ctx.path, tree.ref as SupervisorRef, callbacks, batchPolicies, () => ({
     crashes: counts.crashes,
     startFailures: counts.startFailures,
     startMethod: launchers.current.kind as PoolStats['startMethod'],
@@ -286,6 +293,7 @@ class PoolHandle implements PoolRef {
   readonly #callbacks: ExposedFunctions | undefined;
   readonly #counts: () => PoolCounts;
   readonly #codec: Codec;
+  readonly #batcher: DynamicBatcher;
   readonly #snapshots = new SnapshotBuffers({ maxBytes: SNAPSHOT_MEMORY_BYTES, idleMs: SNAPSHOT_IDLE_MS });
   readonly #copy = (view: Buffer) => this.#snapshots.take(view);
 
@@ -296,6 +304,7 @@ class PoolHandle implements PoolRef {
     path: string,
     supervisor: SupervisorRef,
     callbacks: ExposedFunctions | undefined,
+    batchPolicies: BatchPolicies,
     counts: () => PoolCounts,
   ) {
     this.#counts = counts;
@@ -306,6 +315,24 @@ class PoolHandle implements PoolRef {
     this.supervisor = supervisor;
     this.#callbacks = callbacks;
     this.#codec = createCodec({ maxMessageSize: options.maxMessageSize });
+    this.#batcher = new DynamicBatcher(batchPolicies, (module, fn, inputs, timeout) => this.#sendBatch(module, fn, inputs, timeout), () => dispatcher.counts.ready > 0);
+  }
+
+  /** One merged call to a batched function: its one argument is the list of the calls' inputs. */
+  #sendBatch(module: string, fn: string, inputs: unknown[], timeout: number | undefined): Promise<unknown> {
+    let call: EncodedCall;
+    try {
+      const body = encodeCallBody(this.#codec, module, fn, [inputs], undefined, { transfer: true });
+      call = withOptions(body, encodeCallOptions(this.#codec, { batched: true }), this.#options.maxMessageSize);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#dispatcher.call({ call, timeout, retries: 0 });
+  }
+
+  /** Open batches' calls reject with `error` (the pool is stopping). */
+  closeBatches(error: unknown): void {
+    this.#batcher.close(error);
   }
 
   call<R = unknown>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {
@@ -317,6 +344,17 @@ class PoolHandle implements PoolRef {
       if (reentry) throw reentry;
       // A stopped pool refuses the call as it is: no need to encode it first.
       if (this.#dispatcher.closed) return this.#dispatcher.call({ retries }) as Promise<R>;
+      // A batched function's call joins a batch: one input, nothing that would need a call of its own.
+      if (
+        args.length === 1 && options.kwargs === undefined && options.onProgress === undefined && context === undefined &&
+        this.#batcher.policy(module, fn) !== undefined && !tracingCalls()
+      ) {
+        // Checked alone now (an EncodeError is this call's), sent with the others later: the
+        // memory of typed arrays is copied now unless the caller said `transfer`.
+        encodeCallBody(this.#codec, module, fn, args, undefined, { transfer: true });
+        const input = transfer ? args[0] : snapshotArrays(args[0]);
+        return this.#batcher.submit(module, fn, input, { timeout, signal: options.signal, retries }) as Promise<R>;
+      }
       call = encodeCallBody(this.#codec, module, fn, args, options.kwargs, { transfer, copy: this.#copy });
       request = { call, timeout, signal: options.signal, retries };
       // Only what a call needs: most calls carry no context at all. A pool that exposes functions

@@ -17,6 +17,8 @@ export interface CallOptionsItem {
   progress?: boolean;
   trace?: TraceHeaders;
   context?: Readonly<Record<string, unknown>>;
+  /** The call's one argument is the inputs of several calls to a batched function. */
+  batched?: boolean;
 }
 
 const NAMES = ['options'] as const;
@@ -32,9 +34,10 @@ export function encodeCallOptions(codec: Codec, item: CallOptionsItem): Buffer |
 
 /** The options item as a map, or undefined when it would be empty. */
 export function optionsMap(item: CallOptionsItem): Record<string, unknown> | undefined {
-  if (!item.progress && item.trace === undefined && item.context === undefined) return undefined;
+  if (!item.progress && item.trace === undefined && item.context === undefined && !item.batched) return undefined;
   const map: Record<string, unknown> = {};
   if (item.progress) map.progress = true;
+  if (item.batched) map.batched = true;
   if (item.trace !== undefined) map.trace = item.trace;
   if (item.context !== undefined) map.context = item.context;
   return map;

@@ -3,7 +3,7 @@
  * Every envelope is `[kind, id, ...]`; a reply carries the id of the request it answers.
  */
 import type { Codec } from './codec.js';
-import { EncodeError, MessageTooLargeError, ProtocolError, PythonError, type PythonReportedError } from '../errors.js';
+import { BatchError, EncodeError, MessageTooLargeError, ProtocolError, PythonError, type PythonReportedError } from '../errors.js';
 import type { EncodedCall } from './encoded-call.js';
 import { optionsMap, type CallOptionsItem } from './call-options.js';
 
@@ -44,7 +44,7 @@ export interface ReadyInfo {
 /** A reply, checked against PROTOCOL.md. */
 export type Reply =
   | { kind: 'ready'; id: number; info: ReadyInfo }
-  | { kind: 'ok'; id: number; value: unknown }
+  | { kind: 'ok'; id: number; value: unknown; batched?: BatchPolicy }
   | { kind: 'error'; id: number; error: RemoteError }
   | { kind: 'items'; id: number; items: unknown[]; done: boolean }
   | { kind: 'closed'; id: number }
@@ -164,6 +164,8 @@ export function toPythonError({ type, message, traceback }: RemoteError): Python
     }
     case 'ProtocolError':
       return new ProtocolError(message, { python });
+    case 'BatchError':
+      return new BatchError(message, traceback);
     default:
       return new PythonError(type, message, traceback);
   }
@@ -304,6 +306,27 @@ export function replyId(envelope: unknown): number | undefined {
   return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : undefined;
 }
 
+/** How the pool merges calls to a batched function (PROTOCOL.md, "Dynamic batching"). */
+export interface BatchPolicy {
+  /** Inputs per merged call, at most. */
+  readonly maxSize: number;
+  /** ms a merged call waits for more inputs once it has one, at most. */
+  readonly maxWaitMs: number;
+}
+
+/** The 4th item of an `ok`: `{batched: {maxSize, maxWaitMs}}`. */
+function parseBatchPolicy(options: unknown): BatchPolicy {
+  const batched = (options as { batched?: unknown } | null)?.batched as { maxSize?: unknown; maxWaitMs?: unknown } | undefined;
+  const maxSize = batched?.maxSize;
+  const maxWaitMs = batched?.maxWaitMs;
+  if (typeof options !== 'object' || options === null || typeof batched !== 'object' || batched === null ||
+      typeof maxSize !== 'number' || !Number.isSafeInteger(maxSize) || maxSize < 1 ||
+      typeof maxWaitMs !== 'number' || !(maxWaitMs >= 0 && maxWaitMs <= 60_000)) {
+    fail(`'ok' item 3 must be {batched: {maxSize, maxWaitMs}}, got ${describe(options)}`);
+  }
+  return { maxSize, maxWaitMs };
+}
+
 /** Checks a decoded reply against PROTOCOL.md. Throws {@link ProtocolError} naming what is wrong. */
 export function parseReply(envelope: unknown): Reply {
   if (!Array.isArray(envelope)) fail(`expected an array [kind, id, ...], got ${describe(envelope)}`);
@@ -312,9 +335,11 @@ export function parseReply(envelope: unknown): Reply {
   if (typeof kind !== 'string') fail(`kind must be a string, got ${describe(kind)}`);
   if (id === undefined) fail(`'${kind}' has no valid request id`);
   switch (kind) {
-    case 'ok':
+    case 'ok': {
+      if (envelope.length === 4) return { kind, id, value: envelope[2], batched: parseBatchPolicy(envelope[3]) };
       expectLength(kind, envelope, 3);
       return { kind, id, value: envelope[2] };
+    }
     case 'error':
       expectLength(kind, envelope, 3);
       return { kind, id, error: parseRemoteError(envelope[2], "'error' item 2") };
