@@ -1,6 +1,6 @@
 """The worker process: ``python -m piton.worker --endpoint ENDPOINT [--path DIR]...``.
 
-Start-up order: lead a process group of its own and fork its guard (``group.py``: whatever a
+Start-up order: lead a process group of its own and start its guard (``group.py``: whatever a
 call starts dies with the worker), tie the worker's life to its parent (PR_SET_PDEATHSIG on Linux,
 then the ``--parent-pid`` check, then a watchdog thread), put ``--path`` directories at the front of
 ``sys.path``, import ``--preload`` modules, bind a REP socket, serve until ``stop`` or SIGTERM.
@@ -179,7 +179,7 @@ def _sigterm_blocked() -> Iterator[None]:
 
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     args = parse_args(argv)
-    # First, while this is the only thread: the guard must be forked before any other starts.
+    # First, while this is the only thread and before any user code: the guard (group.py).
     global _guard_pid
     if lead_own_group():
         _guard_pid = start_guard()
