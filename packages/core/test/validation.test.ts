@@ -74,8 +74,13 @@ describe('validation of flags and child specs', () => {
     expect(log).to.deep.equal([]);
   });
 
-  it('worker(): a behaviour without init is rejected at start', async () => {
-    const err = await rejection(system.start(worker({} as never)));
+  it('worker(): a behaviour without init is refused by worker() itself, before any start', () => {
+    let err: unknown;
+    try {
+      worker({} as never);
+    } catch (error) {
+      err = error;
+    }
     expect(err).to.be.instanceOf(InvalidSpecError);
     expect((err as InvalidSpecError).field).to.equal('behaviour.init');
   });
