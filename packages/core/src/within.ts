@@ -8,23 +8,26 @@ import { setLongTimeout, type LongTimeout } from './long-timeout.js';
 
 /**
  * `promise`, unless `ms` pass first: then whatever `onTimeout()` returns (or throws). `ms` is a
- * timeout by the one rule (finite, >= 0, any length) or `'infinity'`, which waits for good. The
- * timer is cleared as soon as either side wins; a rejection of `promise` passes through.
+ * timeout by the one rule (finite, >= 0, any length) or `'infinity'`, which waits for good; any
+ * other throws a RangeError at once. The timer is cleared as soon as either side wins; a rejection
+ * of `promise` passes through.
  */
 export function within<T, U>(promise: Promise<T>, ms: number | 'infinity', onTimeout: () => U | Promise<U>): Promise<T | U> {
   if (ms === 'infinity') return promise;
-  let timer: LongTimeout | undefined;
+  let fire!: () => void;
   const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setLongTimeout(() => resolve('timeout'), ms);
+    fire = () => resolve('timeout');
   });
+  // Armed out here so that a bad `ms` throws (RangeError) to the caller rather than rejecting.
+  const timer: LongTimeout = setLongTimeout(fire, ms);
   const first = Promise.race([promise.then((value) => ({ value })), timedOut]);
   return first.then(
     (won) => {
-      timer?.clear();
+      timer.clear();
       return won === 'timeout' ? onTimeout() : won.value;
     },
     (error: unknown) => {
-      timer?.clear();
+      timer.clear();
       throw error;
     },
   );
