@@ -7,7 +7,7 @@ import type { ExitReason } from './exit-reason.js';
 import { startNactSystem, stopNactSystem, type ActorParent } from './nact.js';
 import { track } from './process-control.js';
 import { Registry, type Registered } from './registry.js';
-import type { Shutdown } from './supervisor/child-spec.js';
+import { checkShutdown, type Shutdown } from './supervisor/child-spec.js';
 import { stopChild } from './supervisor/shutdown.js';
 import { describeChildren, type TreeNode } from './tree.js';
 import { checkNonEmptyString, checkOptions, checkTimeout, names } from './validation.js';
@@ -129,7 +129,7 @@ export class ActorSystem {
     if (name !== undefined && this.registry.isTaken(name)) {
       throw new SupervisorError('already_started', `the name ${JSON.stringify(name)} is already registered`);
     }
-    const shutdown = topLevelShutdown(options.shutdown);
+    const shutdown = options.shutdown === undefined ? 'infinity' : checkShutdown('options.shutdown', options.shutdown);
     const startTimeout = options.startTimeout === undefined ? 'infinity' : checkTimeout('options.startTimeout', options.startTimeout, { infinity: true });
     let result: StartedChild<R> | Ignore;
     const abandon = new AbortController();
@@ -222,11 +222,4 @@ export class ActorSystem {
   emit(event: SupervisorEvent): void {
     this.events.emit('event', event);
   }
-}
-
-function topLevelShutdown(value: unknown): Shutdown {
-  if (value === undefined) return 'infinity';
-  if (value === 'brutal_kill') return value;
-  if (typeof value === 'string' && value !== 'infinity') throw new InvalidSpecError('options.shutdown', value, "a finite number of ms >= 0, 'brutal_kill' or 'infinity'");
-  return checkTimeout('options.shutdown', value, { infinity: true });
 }

@@ -106,11 +106,16 @@ function validType(field: string, v: unknown): ChildType {
   return v === undefined ? CHILD_DEFAULTS.type : checkOneOf(field, v, ['worker', 'supervisor']);
 }
 
-function validShutdown(field: string, v: unknown, type: ChildType): Shutdown {
-  if (v === undefined) return type === 'supervisor' ? CHILD_DEFAULTS.supervisorShutdown : CHILD_DEFAULTS.workerShutdown;
+/** A `Shutdown`: a timeout by the one rule, `'infinity'`, or `'brutal_kill'`. */
+export function checkShutdown(field: string, v: unknown): Shutdown {
   if (v === 'brutal_kill') return v;
   if (typeof v === 'string' && v !== 'infinity') throw new InvalidSpecError(field, v, "a finite number of ms >= 0, 'brutal_kill' or 'infinity'");
   return checkTimeout(field, v, { infinity: true });
+}
+
+function validShutdown(field: string, v: unknown, type: ChildType): Shutdown {
+  if (v === undefined) return type === 'supervisor' ? CHILD_DEFAULTS.supervisorShutdown : CHILD_DEFAULTS.workerShutdown;
+  return checkShutdown(field, v);
 }
 
 function validStartTimeout(field: string, v: unknown, type: ChildType): number | 'infinity' {

@@ -1,3 +1,4 @@
+import { describe } from '../describe.js';
 import { InvalidSpecError, NoProcessError, SupervisorError } from '../errors.js';
 import { childInfo, countChildren, findById, findByRef, type ChildCounts, type ChildInfo, type ChildRecord } from './child-record.js';
 import { resolveChildSpec, type ChildSpec, type ResolvedChildSpec } from './child-spec.js';
@@ -152,8 +153,4 @@ export class DynamicApi {
 /** A ref that says it has exited (`ChildRef`, `SupervisorRef` and refs like them have `alive`). */
 function hasExited(ref: unknown): boolean {
   return typeof ref === 'object' && ref !== null && (ref as { alive?: unknown }).alive === false;
-}
-
-function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
