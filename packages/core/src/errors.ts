@@ -1,5 +1,5 @@
 import { formatReason, type ExitReason } from './exit-reason.js';
-import { describe } from './describe.js';
+import { describeValue } from './describe-value.js';
 
 /**
  * The errors of @piton/core that extend `TypeError` or `RangeError` (the validation rule) and so
@@ -57,7 +57,7 @@ export class InvalidSpecError extends TypeError {
   readonly field: string;
   readonly value: unknown;
   constructor(field: string, value: unknown, expected: string, options: { readonly message?: string } = {}) {
-    super(options.message ?? `${field} must be ${expected}, got ${describe(value)}`);
+    super(options.message ?? `${field} must be ${expected}, got ${describeValue(value)}`);
     this.field = field;
     this.value = value;
     otherFamilyMembers.add(this);
@@ -76,7 +76,7 @@ export class SpecRangeError extends RangeError {
   readonly field: string;
   readonly value: unknown;
   constructor(field: string, value: unknown, expected: string) {
-    super(`${field} must be ${expected}, got ${describe(value)}`);
+    super(`${field} must be ${expected}, got ${describeValue(value)}`);
     this.field = field;
     this.value = value;
     invalidSpecs.add(this);
@@ -161,7 +161,7 @@ export class BadReturnValueError extends PitonError {
   readonly callback: string;
   readonly value: unknown;
   constructor(path: string, callback: string, value: unknown, expected: string) {
-    super(`bad_return_value: ${callback} of ${path} returned ${describe(value)}; it must return ${expected}`);
+    super(`bad_return_value: ${callback} of ${path} returned ${describeValue(value)}; it must return ${expected}`);
     this.callback = callback;
     this.value = value;
   }

@@ -12,7 +12,7 @@ import type { StartedChild } from './child.js';
 import { NoProcessError, StopTimeoutError } from './errors.js';
 import type { ExitReason } from './exit-reason.js';
 import { currentRefOf } from './registry.js';
-import { describe } from './describe.js';
+import { describeValue } from './describe-value.js';
 import { checkTimeout } from './validation.js';
 import { within } from './within.js';
 
@@ -39,7 +39,7 @@ export function track(started: StartedChild, path: string): void {
 /** The entry of `ref` (a whereis handle stands for its current ref); a TypeError for what is not a ref. */
 function lookup(what: string, ref: unknown): { entry: Entry | undefined; target: string } {
   if (typeof ref !== 'object' || ref === null) {
-    throw new TypeError(`${what}: ref must be a child's ref or a whereis handle, got ${describe(ref)}`);
+    throw new TypeError(`${what}: ref must be a child's ref or a whereis handle, got ${describeValue(ref)}`);
   }
   const registered = currentRefOf(ref);
   const actual = registered === undefined ? ref : registered.current;

@@ -16,7 +16,7 @@
  */
 import { InvalidSpecError, SpecRangeError } from './errors.js';
 
-export { describe } from './describe.js';
+export { describeValue } from './describe-value.js';
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -121,7 +121,7 @@ export function checkOneOf<const C extends readonly string[]>(where: string, val
 }
 
 /** `'a'`, `'a' or 'b'`, `'a', 'b' or 'c'`. */
-export function oneOf(choices: readonly string[]): string {
+function oneOf(choices: readonly string[]): string {
   const quoted = choices.map((c) => `'${c}'`);
   return quoted.length <= 1 ? (quoted[0] ?? 'nothing') : `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)!}`;
 }

@@ -9,7 +9,7 @@ import {
   checkPositiveInteger,
   checkTimeout,
   closest,
-  describe as describeValue,
+  describeValue,
   editDistance,
   InvalidSpecError,
   PitonError,

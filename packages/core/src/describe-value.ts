@@ -1,5 +1,5 @@
 /**
- * `describe(value)`: a value as an error message shows it, one form for every package ("got -1
+ * `describeValue(value)`: a value as an error message shows it, one form for every package ("got -1
  * (number)", "got \"x\" (string)", "got a function (init)"). Its own module so that the error
  * classes and the validation kit can both use it.
  */
@@ -12,7 +12,7 @@ const SHOWN_CHARS = 80;
  * `-1 (number)`, `[1,2] (array)`, `{"a":1} (object)`, `a function (init)`, `a Map`, `null`,
  * `undefined`.
  */
-export function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'undefined':
