@@ -79,7 +79,8 @@ export function exit(ref: object, reason: ExitReason): void {
  * `NoProcessError` if it is not running; with the error `terminate` threw if that is how it ended
  * (a `NoProcessError` carrying any other reason it ended with); with `StopTimeoutError` if it has
  * not exited within `timeout` ms (default `'infinity'`), and then goes on stopping. A bad
- * `timeout` throws before anything is sent, leaving the process running.
+ * `timeout` rejects (`InvalidSpecError`/`SpecRangeError`) before anything is sent, leaving the
+ * process running.
  */
 export async function stop(ref: object, reason: ExitReason = 'normal', timeout: number | 'infinity' = 'infinity'): Promise<void> {
   checkTimeout('stop(ref, reason, timeout): timeout', timeout, { infinity: true });
