@@ -187,6 +187,23 @@ describe('start timeouts (child spec startTimeout)', () => {
     expect(log).to.deep.equal(['init:a']);
   });
 
+  it('a start that reaches its nested supervisor only after its timeout (as a pool does): that supervisor starts no child', async () => {
+    const gate = new Deferred<void>();
+    let nested: Promise<unknown> | undefined;
+    const wrapping = async (ctx: StartContext) => {
+      await gate.promise; // e.g. probing an executable, bounded by a timeout of its own
+      nested = supervisor({ children: [{ id: 'inner', start: probe(log, 'inner') }] })(ctx);
+      return nested as Promise<StartedChild<unknown>>;
+    };
+    const root = await system.start(supervisor({}));
+    const err = await rejection(root.startChild({ id: 'wrap', start: wrapping, startTimeout: 20 }));
+    expect((err as StartChildError).reason).to.equal('timeout');
+    gate.resolve();
+    while (nested === undefined) await new Promise((r) => setImmediate(r));
+    expect(await rejection(nested)).to.be.instanceOf(NoProcessError).with.property('reason', 'killed');
+    expect(log).to.deep.equal([]);
+  });
+
   it('top level: system.start takes a startTimeout too (default infinity: its caller is the one waiting)', async () => {
     const aborted: unknown[] = [];
     const err = await rejection(system.start(hanging(aborted), { id: 'top', startTimeout: 20 }));

@@ -198,6 +198,7 @@ export class Supervisor {
     const abandon = () => this.#kill();
     signal?.addEventListener('abort', abandon, { once: true });
     this.#mailbox.send({ type: 'init', done });
+    if (signal?.aborted) abandon(); // given up on before it began (a start that reached it late)
     try {
       await done.promise;
     } finally {
