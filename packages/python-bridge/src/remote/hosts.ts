@@ -78,11 +78,13 @@ export function hostChildren(
     };
     const backoff = { min: HOST_RETRY_MIN_MS, max: HOST_RETRY_MAX_MS, factor: 2 };
     const children: ChildSpec[] = [
-      { id: 'agent', start: agentLinkChild(host, remote, settings.startTimeout, (link) => (current = link)), shutdown: settings.shutdownTimeout, backoff },
+      // Each start is bounded by startTimeout (the connection, the handshake); core's is a backstop.
+      { id: 'agent', start: agentLinkChild(host, remote, settings.startTimeout, (link) => (current = link)), shutdown: settings.shutdownTimeout, startTimeout: 2 * settings.startTimeout, backoff },
       ...Array.from({ length: host.size }, (_, i): ChildSpec => ({
         id: `python-${i + 1}`,
         start: pythonWorker(hostEnvironment),
         shutdown: settings.shutdownTimeout,
+        startTimeout: 2 * settings.startTimeout,
         backoff,
       })),
     ];

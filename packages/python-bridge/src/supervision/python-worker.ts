@@ -69,6 +69,17 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
     /** Interpreters replaced inside this worker (crashes in calls, recycles): system.tree() shows them. */
     let replacements = 0;
 
+    // The start given up on (its startTimeout, or the supervisor killed meanwhile): the core worker
+    // is killed at once and its start rejects, so nothing would kill the interpreter it is starting.
+    ctx.signal.addEventListener(
+      'abort',
+      () => {
+        incarnation.ending = true;
+        lives.killAll();
+      },
+      { once: true },
+    );
+
     const serve = (interpreter: Interpreter, self: { cast(msg: Message): void }) => {
       if (incarnation.ending) {
         // Killed while this interpreter was starting: it must not outlive the actor.

@@ -77,6 +77,7 @@ export class PoolLaunchers {
       id: FORKSERVER_ID,
       restart: 'permanent',
       shutdown: 'infinity', // close() is bounded: channel end, then SIGTERM, then SIGKILL
+      startTimeout: 2 * this.#options.startTimeout, // the server's start is bounded by startTimeout; this is a backstop
       start: async () => {
         const launcher = adopt ?? (await this.#startServer());
         adopt = undefined;
