@@ -1,5 +1,15 @@
 export { PythonPool, type StopOptions } from './pool.js';
 export { pythonPool, type PoolRef, type PythonModule, type InterpreterStatus } from './supervised.js';
+export type {
+  PythonModules,
+  WithKwargs,
+  TypedModule,
+  TypedModuleName,
+  PythonArgs,
+  PythonKwargs,
+  PythonResult,
+  PythonStreamItem,
+} from './typed-calls.js';
 export * from './errors.js';
 export * from './ndarray.js';
 export type { PoolOptions, CallOptions, StreamOptions, InterpreterOutput, StartMethod } from './options.js';

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-/** `piton`: the command line of @piton/python-bridge (`npx piton setup`, `npx piton doctor`). */
+/** `piton`: the command line of @piton/python-bridge (`npx piton setup`, `doctor`, `keys`, `types`). */
 import { parseCommand, USAGE } from './args.js';
 import { doctor } from './doctor.js';
 import { keys } from './keys.js';
 import { setup, SetupError } from './setup.js';
+import { types } from './types.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   let command;
@@ -23,6 +24,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return doctor(command);
     case 'keys':
       return keys(command);
+    case 'types':
+      return types(command);
   }
 }
 
