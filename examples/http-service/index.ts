@@ -27,8 +27,10 @@ function logPoolEvent(event: PoolEvent): void {
   if (event.type === 'replaced') {
     const { worker, cause, reason, pid, previousPid } = event;
     log('interpreter replaced', { worker, cause, reason, pid, previousPid });
-  } else {
+  } else if ('path' in event) {
     log(`supervisor ${event.type}`, { path: event.path, ...('reason' in event && { reason: String(event.reason) }) });
+  } else {
+    log(`interpreter ${event.type}`, { worker: event.worker, ...('cause' in event && { cause: event.cause }) });
   }
 }
 
@@ -78,7 +80,8 @@ async function predict(req: IncomingMessage, res: ServerResponse): Promise<void>
   try {
     const features = parsePredictBody(await readBody(req));
     // predict() is idempotent: a call whose interpreter died may safely run once more.
-    const predictions = await pool.call<string[]>('model', 'predict', [features], { retries: 1 });
+    // Typed by model.py's hints (piton-types.d.ts): features must be number[][], predictions is string[].
+    const predictions = await pool.call('model', 'predict', [features], { retries: 1 });
     send(res, 200, { predictions });
   } catch (error) {
     const { status, retryAfter, message } = errorResponse(error);

@@ -4,6 +4,8 @@ The pool preloads this module, so each interpreter trains its model once, before
 ready; a replacement interpreter trains its own. The iris data ships with scikit-learn: nothing is
 downloaded.
 """
+from typing import List, TypedDict
+
 import numpy as np
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
@@ -15,7 +17,12 @@ CLASSES = [str(name) for name in _iris.target_names]
 FEATURES = [str(name) for name in _iris.feature_names]
 
 
-def predict(features):
+class ModelInfo(TypedDict):
+    classes: List[str]
+    features: List[str]
+
+
+def predict(features: List[List[float]]) -> List[str]:
     """The class name of each row of `features` (rows of 4 measurements, in cm)."""
     rows = np.asarray(features, dtype=float)
     if rows.ndim != 2 or rows.shape[1] != len(FEATURES):
@@ -23,5 +30,5 @@ def predict(features):
     return [CLASSES[i] for i in _model.predict(rows)]
 
 
-def describe():
+def describe() -> ModelInfo:
     return {"classes": CLASSES, "features": FEATURES}

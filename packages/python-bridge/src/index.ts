@@ -5,6 +5,7 @@ export type {
   WithKwargs,
   TypedModule,
   TypedModuleName,
+  TypedByPythonModules,
   PythonArgs,
   PythonKwargs,
   PythonResult,

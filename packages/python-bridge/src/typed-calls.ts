@@ -22,7 +22,8 @@
  * An entry is a function type: its parameters are the positional ones, its result what a call
  * resolves to (a `Promise<R>`, for `async def`, resolves to `R`). A result of `Iterator<T>` or
  * `AsyncIterator<T>` marks a generator: `stream()` yields `T` and `call()` refuses it, since a
- * generator cannot be sent as a value. Keyword-only parameters and `**kwargs` are given with
+ * generator cannot be sent as a value. What may be passed by keyword (keyword-only parameters,
+ * `**kwargs`, and optional parameters that are not positional-only) is given with
  * {@link WithKwargs}; a function whose keyword arguments are required is called with `call()`,
  * since the module proxy passes positional arguments only.
  */
@@ -40,8 +41,16 @@ export type WithKwargs<F extends (...args: never[]) => unknown, K extends object
 /** The names of the modules that have an entry. */
 export type TypedModuleName = keyof PythonModules & string;
 
-/** A name with no entry in PythonModules (a typed one is `never` here, so that its untyped overload cannot be chosen). */
-export type UntypedModuleName<M extends string> = M & (M extends TypedModuleName ? never : unknown);
+/**
+ * What a typed module's name meets in an untyped overload, so that it is never chosen: a call of
+ * a typed module that matches no signature is an error, which names this.
+ */
+export interface TypedByPythonModules {
+  readonly 'this module has an entry in PythonModules: call it as its signature there says': never;
+}
+
+/** A module name, unless it has an entry in PythonModules (see {@link TypedByPythonModules}). */
+export type UntypedModuleName<M extends string> = M & (M extends TypedModuleName ? TypedByPythonModules : unknown);
 
 type EntryOf<M extends TypedModuleName, F> = F extends keyof PythonModules[M] ? PythonModules[M][F] : never;
 
@@ -66,7 +75,8 @@ export type PythonStreamItem<E> =
           : never
     : never;
 
-type IsGenerator<R> = [R] extends [Iterator<unknown> | AsyncIterator<unknown>] ? true : false;
+/** Whether a result marks a generator; `never` (a function that never returns) does not. */
+type IsGenerator<R> = [R] extends [never] ? false : [R] extends [Iterator<unknown> | AsyncIterator<unknown>] ? true : false;
 type KwargsRequired<E> = [PythonKwargs<E>] extends [never] ? false : {} extends PythonKwargs<E> ? false : true;
 
 /** The functions of module `M` that `call()` takes: all but generators. */

@@ -396,7 +396,7 @@ class Describer:
         of its keyword arguments. Their signatures say neither."""
         described = self.describe(cls)
         if issubclass(cls, enum.Enum):
-            out["params"] = [{"name": "value", "kind": "positional", "type": described, "default": False}]
+            out["params"] = [{"name": "value", "kind": "positional_only", "type": described, "default": False}]
         else:
             fields = self.defs[described["id"]].get("fields", [])
             out["params"] = [{"name": f["name"], "kind": "keyword", "type": f["type"], "default": not f["required"]} for f in fields]
@@ -418,7 +418,7 @@ class Describer:
 
 
 _PARAM_KINDS = {
-    inspect.Parameter.POSITIONAL_ONLY: "positional",
+    inspect.Parameter.POSITIONAL_ONLY: "positional_only",
     inspect.Parameter.POSITIONAL_OR_KEYWORD: "positional",
     inspect.Parameter.VAR_POSITIONAL: "var_positional",
     inspect.Parameter.KEYWORD_ONLY: "keyword",

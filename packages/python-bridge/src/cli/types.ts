@@ -12,11 +12,10 @@
  * under the path changes, until SIGINT or SIGTERM.
  */
 import { existsSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, parse, relative, resolve } from 'node:path';
 import { resolvePoolOptions } from '../options.js';
 import { pythonCandidate } from '../python-executable.js';
-import { checkPathEntries } from '../start-checks.js';
 import { declarations } from '../typegen/declarations.js';
 import { introspect, type IntrospectOptions } from '../typegen/introspect.js';
 
@@ -109,9 +108,10 @@ async function makePlan(options: TypesOptions): Promise<Plan> {
     allowReexports: options.allowReexports,
     ...(options.timeout !== undefined && { startTimeout: options.timeout }),
   });
-  await checkPathEntries(pool.path, cwd).catch((error: Error) => {
-    throw new Error(error.message.replace(/^the Python pool could not start: options\.path entry/, '--path'));
-  });
+  for (const dir of pool.path) {
+    const found = await stat(dir).catch(() => undefined);
+    if (!found?.isDirectory()) throw new Error(`--path "${dir}" ${found ? 'is not a directory' : 'does not exist'}`);
+  }
   const out = resolve(cwd, options.out ?? join(pool.path[0]!, 'piton-types.d.ts'));
   const again = ['npx piton types', ...process.argv.slice(3).filter((arg) => arg !== '--check' && arg !== '--watch')].join(' ');
   return {
@@ -142,7 +142,7 @@ async function generate(plan: Plan, options: TypesOptions, log: Log, warn: Log):
   for (const failure of read.failures) warn(`piton types: skipped module ${failure.module}: ${failure.error}`);
   const named = read.failures.filter((f) => options.modules.includes(f.module));
   if (named.length > 0) {
-    warn(`piton types: ${named.map((f) => f.module).join(', ')} could not be read; ${relative(process.cwd(), plan.out)} is left as it was`);
+    warn(`piton types: ${named.map((f) => f.module).join(', ')} could not be read; ${plan.out} is left as it was`);
     return 1;
   }
   if (read.modules.length === 0) {
@@ -150,7 +150,8 @@ async function generate(plan: Plan, options: TypesOptions, log: Log, warn: Log):
     return 1;
   }
   const { text, summary } = declarations(read.modules, { arrow: arrowResolves(dirname(plan.out)) });
-  const shown = relative(process.cwd(), plan.out) || plan.out;
+  const near = relative(process.cwd(), plan.out);
+  const shown = near === '' || near.startsWith('..') ? plan.out : near;
   const what = `${summary.functions} function${summary.functions === 1 ? '' : 's'} in ${summary.modules} module${summary.modules === 1 ? '' : 's'}`;
   const onDisk = await readFile(plan.out, 'utf8').catch(() => undefined);
   if (options.check) {

@@ -222,21 +222,39 @@ class DeclarationWriter implements TypeContext {
     return renderType(returns, 'out', this);
   }
 
-  /** The positional parameters as a parameter list, the keyword ones as the type of `kwargs` (if any). */
+  /**
+   * The positional parameters as a parameter list, and what may be passed by keyword as the type
+   * of `kwargs` (if anything may): keyword-only parameters, `**kwargs`, and the optional positional
+   * parameters that are not positional-only (`greet(name, punctuation='!')` takes
+   * `{ kwargs: { punctuation: '?' } }`). A required positional parameter is given in `args`.
+   */
   #params(params: readonly PyParam[]): { positional: string; kwargs: string | undefined } {
     const names = new Set<string>();
     const positional: string[] = [];
     const keywords: string[] = [];
     const keywordTypes: string[] = [];
     let extra: string | undefined;
+    const keyword = (param: PyParam, type: string, optional: boolean) => {
+      keywords.push(`${propertyName(param.name)}${optional ? '?' : ''}: ${type}`);
+      keywordTypes.push(type);
+    };
     for (const param of params) {
       const type = renderType(param.type, 'in', this);
-      if (param.kind === 'positional') positional.push(`${parameterName(param.name, names)}${param.default ? '?' : ''}: ${type}`);
-      else if (param.kind === 'var_positional') positional.push(`...${parameterName(param.name, names)}: ${type.includes(' | ') ? `(${type})` : type}[]`);
-      else if (param.kind === 'keyword') {
-        keywords.push(`${propertyName(param.name)}${param.default ? '?' : ''}: ${type}`);
-        keywordTypes.push(type);
-      } else extra = type;
+      switch (param.kind) {
+        case 'positional_only':
+        case 'positional':
+          positional.push(`${parameterName(param.name, names)}${param.default ? '?' : ''}: ${type}`);
+          if (param.kind === 'positional' && param.default) keyword(param, type, true);
+          break;
+        case 'var_positional':
+          positional.push(`...${parameterName(param.name, names)}: ${type.includes(' | ') ? `(${type})` : type}[]`);
+          break;
+        case 'keyword':
+          keyword(param, type, param.default);
+          break;
+        case 'var_keyword':
+          extra = type;
+      }
     }
     let kwargs: string | undefined;
     if (extra !== undefined && keywords.length === 0) kwargs = `Record<string, ${extra}>`;

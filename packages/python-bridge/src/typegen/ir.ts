@@ -56,7 +56,8 @@ export type PyDef = { id: string; name: string; module: string; doc: string | nu
   | { kind: 'enum'; members: Array<{ name: string; value: PyLiteral | null }>; base: 'int' | 'str' | null; flag: boolean }
 );
 
-export type PyParamKind = 'positional' | 'var_positional' | 'keyword' | 'var_keyword';
+/** `positional` may also be passed by keyword; `keyword` is keyword-only. */
+export type PyParamKind = 'positional_only' | 'positional' | 'var_positional' | 'keyword' | 'var_keyword';
 
 export interface PyParam {
   name: string;
