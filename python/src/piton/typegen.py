@@ -240,7 +240,7 @@ class Describer:
                 except TypeError:  # an abstract scalar class (np.floating, np.generic): any dtype
                     dtype = None
                 if dtype is not None and dtype not in _DTYPES:
-                    return _unsupported(f"numpy array of {scalar.__name__}",
+                    return _unsupported(f"numpy array of {dtype}",
                                         f"arrays of dtype {dtype} are refused by the wire (supported: {', '.join(_DTYPES)})")
         return {"kind": "ndarray", "dtype": dtype, "ndim": ndim}
 
