@@ -18,6 +18,7 @@ import { runRemote } from './remote.js';
 import { runSoak } from './soak.js';
 import { runStartup } from './startup.js';
 import { runThroughput } from './throughput.js';
+import { runTypegen } from './typegen.js';
 
 export interface Family {
   name: string;
@@ -41,5 +42,6 @@ export const families: Family[] = [
   { name: 'metrics', run: runMetrics },
   { name: 'profile', run: runProfile },
   { name: 'node-profile', run: runNodeProfile },
+  { name: 'typegen', run: runTypegen },
   { name: 'codec', run: runCodec },
 ];
