@@ -1,6 +1,7 @@
 // The mapping from piton.typegen's descriptions to TypeScript (pure logic: descriptions in, text
 // out). test/typegen.test.ts runs the whole command on real modules and compiles what it writes.
 import { expect } from 'chai';
+import { parseCommand } from '../src/cli/args.js';
 import { declarations, propertyName } from '../src/typegen/declarations.js';
 import type { PyDef, PyFunction, PyModule, PyType } from '../src/typegen/ir.js';
 import { quoted, renderType, type BridgeType, type Direction, type TypeContext } from '../src/typegen/wire-types.js';
@@ -202,5 +203,48 @@ describe('typegen: the declaration file', () => {
   it('writes the same text for the same reports', () => {
     const reports = [module('geo', [fn('take', [{ name: 'p', kind: 'positional', type: { kind: 'ref', id: 'geo.Point' }, default: false }], { kind: 'ref', id: 'geo.Shape' })], [point, shape])];
     expect(declarations(reports, { arrow: false }).text).to.equal(declarations(structuredClone(reports), { arrow: false }).text);
+  });
+});
+
+describe('typegen: the arguments of `piton types`', () => {
+  it('reads its options, each list repeatable, with the defaults of a pool', () => {
+    expect(parseCommand(['types'])).to.deep.equal({
+      command: 'types',
+      paths: [],
+      modules: [],
+      out: undefined,
+      check: false,
+      watch: false,
+      python: undefined,
+      allowModules: [],
+      allowPrivate: false,
+      allowReexports: [],
+      timeout: undefined,
+    });
+    expect(
+      parseCommand([
+        'types', '--path', 'a', '--path', 'b', '--module', 'm', '--out', 'x.d.ts', '--check', '--python', 'python3.12',
+        '--allow-module', 'json', '--allow-private', '--allow-reexports', '*', '--timeout', '2500',
+      ]),
+    ).to.deep.equal({
+      command: 'types',
+      paths: ['a', 'b'],
+      modules: ['m'],
+      out: 'x.d.ts',
+      check: true,
+      watch: false,
+      python: 'python3.12',
+      allowModules: ['json'],
+      allowPrivate: true,
+      allowReexports: ['*'],
+      timeout: 2500,
+    });
+  });
+
+  it('refuses what it cannot do, naming the option', () => {
+    expect(() => parseCommand(['types', '--check', '--watch'])).to.throw('--check and --watch cannot be used together');
+    expect(() => parseCommand(['types', '--timeout', '1.5'])).to.throw('--timeout must be a whole number of milliseconds >= 1, got "1.5"');
+    expect(() => parseCommand(['types', '--allow-privat'])).to.throw("Unknown option '--allow-privat'; did you mean --allow-private?");
+    expect(() => parseCommand(['types', 'py'])).to.throw("Unexpected argument 'py'");
   });
 });
