@@ -30,7 +30,6 @@ import collections.abc as abc
 import dataclasses
 import datetime as dt
 import enum
-import importlib
 import inspect
 import json
 import os
@@ -39,7 +38,7 @@ import sys
 import threading
 import types
 import typing
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from .dispatch import Resolver
 
@@ -107,7 +106,7 @@ class Describer:
 
     def __init__(self) -> None:
         self.defs: Dict[str, Json] = {}
-        self._sent: set = set()
+        self._sent: Set[str] = set()
         self.namespace: Dict[str, Any] = {}
 
     def new_defs(self) -> List[Json]:
@@ -282,8 +281,7 @@ class Describer:
             return {"kind": "list", "items": {"kind": "unknown"}} if issubclass(cls, list) else {"kind": "tuple", "rest": {"kind": "unknown"}}
         if issubclass(cls, dict):
             return {"kind": "dict", "key": {"kind": "unknown"}, "value": {"kind": "unknown"}}
-        bare = _BARE_ABC.get(cls)
-        if bare is not None:
+        if cls in _BARE_ABC:  # `Sequence` with no arguments: as `Sequence[Any]`
             return self._generic(cls, cls, (), depth)
         return _unsupported(_type_name(cls), "instances of this class are not carried by the wire")
 
@@ -395,6 +393,9 @@ class Describer:
         """Calling an Enum class looks a member up by its value; calling a TypedDict makes a dict
         of its keyword arguments. Their signatures say neither."""
         described = self.describe(cls)
+        if described["kind"] != "ref":  # a class that broke introspection: any arguments
+            out.update(params=None, returns=described)
+            return out
         if issubclass(cls, enum.Enum):
             out["params"] = [{"name": "value", "kind": "positional_only", "type": described, "default": False}]
         else:
@@ -440,12 +441,12 @@ _WRAPPERS = tuple(
     w for w in (getattr(typing, n, None) for n in ("ClassVar", "Final", "Required", "NotRequired", "ReadOnly")) if w is not None
 )
 
-_BARE_ABC = {
-    abc.Sequence: True, abc.MutableSequence: True, abc.Collection: True, abc.Iterable: True,
-    abc.Mapping: True, abc.MutableMapping: True, abc.Iterator: True, abc.Generator: True,
-    abc.AsyncIterator: True, abc.AsyncGenerator: True, abc.AsyncIterable: True,
-    abc.Awaitable: True, abc.Coroutine: True, abc.Callable: True, abc.Set: True, abc.MutableSet: True,
-}
+#: Abstract collections that `_generic` knows, written bare in a hint (`Sequence`, `Iterator`).
+_BARE_ABC = frozenset({
+    abc.Sequence, abc.MutableSequence, abc.Collection, abc.Iterable, abc.Mapping, abc.MutableMapping,
+    abc.Iterator, abc.Generator, abc.AsyncIterator, abc.AsyncGenerator, abc.AsyncIterable,
+    abc.Awaitable, abc.Coroutine, abc.Callable, abc.Set, abc.MutableSet,
+})
 
 
 def _own_doc(obj: Any) -> Optional[str]:
