@@ -79,7 +79,7 @@ class DeclarationWriter implements TypeContext {
     }
     if (this.#names === undefined) return `\u0000${id}\u0000`;
     const key = this.#variant.has(id) ? `${id}\u0000${direction}` : id;
-    return this.#names.get(key) ?? 'unknown';
+    return this.#names.get(key) ?? unknownBecause(id, 'the generator has no description of this class');
   }
 
   useBridgeType(name: BridgeType): void {
