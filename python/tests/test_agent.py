@@ -15,7 +15,7 @@ import pytest
 import zmq
 
 from helpers import FIXTURES, gone, wait_until, worker_env
-from piton.agent_protocol import AGENT_PROTOCOL_VERSION
+from piton.agent.protocol import AGENT_PROTOCOL_VERSION
 from piton.codec import decode, encode
 from piton.protocol import PROTOCOL_VERSION
 
@@ -234,7 +234,7 @@ def test_each_of_many_closed_connections_is_seen_at_once(node: Node) -> None:
 # ---- the agent protocol against the shared vectors ------------------------------------------------
 
 from helpers import read_vectors  # noqa: E402
-from piton.agent_protocol import StartSpec, message, parse_request  # noqa: E402
+from piton.agent.protocol import StartSpec, message, parse_request  # noqa: E402
 from piton.errors import ProtocolError  # noqa: E402
 
 VECTORS = {c["name"]: [bytes.fromhex(f) for f in c["frames"]] for c in read_vectors()["cases"]}

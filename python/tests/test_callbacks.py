@@ -13,7 +13,7 @@ from helpers import Worker
 from piton import conversation, node, progress
 from piton import protocol as p
 from piton.codec import decode, encode
-from piton.dispatch import Resolver
+from piton.resolver import Resolver
 from piton.errors import NodeError, NotExposedError, ProtocolError
 from piton.handler import Action, Handler
 

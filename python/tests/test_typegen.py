@@ -21,7 +21,7 @@ import numpy.typing as npt
 import pytest
 
 from helpers import worker_env
-from piton.dispatch import Resolver
+from piton.resolver import Resolver
 from piton.typegen import Describer, describe_module, discover
 
 UNKNOWN = {"kind": "unknown"}

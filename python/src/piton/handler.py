@@ -16,18 +16,17 @@ import sys
 import traceback
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
-import msgpack
 
 from . import __version__
 from . import protocol as p
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 from .codec import Buffer, decode, encode, frames_size
 from .conversation import CURRENT, Conversation
-from .dispatch import Resolver
+from .resolver import Resolver
 from .entries import Entries
 from .errors import EncodeError, MessageTooLarge, ProtocolError, Terminated, error_info
 
-__all__ = ["Handler", "Action", "peek_id"]
+__all__ = ["Handler", "Action"]
 
 
 class Action(enum.Enum):
@@ -36,21 +35,6 @@ class Action(enum.Enum):
     CONTINUE = "continue"
     STOP = "stop"  # exit code 0
     VERSION_MISMATCH = "version-mismatch"  # exit code 2
-
-
-def peek_id(head: Buffer) -> int:
-    """The id of a request read from the start of frame 0 alone, for answering a message that is
-    refused before it is decoded (too large) or that does not decode. 0 when it cannot be read."""
-    try:
-        unpacker = msgpack.Unpacker(raw=False)
-        unpacker.feed(bytes(memoryview(head).cast("B")[:256]))
-        if unpacker.read_array_header() < 2:
-            return 0
-        unpacker.skip()
-        rid = unpacker.unpack()
-        return rid if type(rid) is int and rid >= 0 else 0
-    except Exception:
-        return 0
 
 
 class Handler:
@@ -79,14 +63,14 @@ class Handler:
                 f"request of {size} bytes exceeds the worker's maximum message size of "
                 f"{self.max_message_size} bytes"
             )
-            return self._error(peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+            return self._error(p.peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
         try:
             envelope = decode(frames)
         except ProtocolError as exc:
             # A message that does not decode as a whole (an unhashable map key deep inside) may
             # still start with a readable id: answering with it fails only that request, while
             # REP routes the reply to its sender, so no other caller can receive it.
-            return self._error(peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+            return self._error(p.peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
         # Most requests are calls without kwargs: answered without building a Call. Anything that
         # is not plainly well-formed goes the general way, with its checks and messages.
         if type(envelope) is list and len(envelope) == 6 and envelope[0] == "call" and envelope[5] is None:
@@ -98,7 +82,7 @@ class Handler:
         try:
             request = p.parse_request(envelope)
         except ProtocolError as exc:
-            return self._error(rid or peek_id(frames[0]), exc), Action.CONTINUE
+            return self._error(rid or p.peek_id(frames[0]), exc), Action.CONTINUE
         return self._dispatch(request)
 
     def _dispatch(self, request: p.Request) -> Tuple[List[Buffer], Action]:

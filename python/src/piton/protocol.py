@@ -6,9 +6,12 @@ field that is wrong; the worker answers it with an ``error`` reply and keeps ser
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple, Union
 
 from .errors import ProtocolError
+
+if TYPE_CHECKING:
+    from .codec import Buffer
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -180,6 +183,23 @@ def request_id(envelope: Any) -> int:
     if isinstance(envelope, list) and len(envelope) >= 2 and _is_uint(envelope[1]):
         return envelope[1]
     return 0
+
+
+def peek_id(head: Buffer) -> int:
+    """The id of a request read from the start of frame 0 alone, for answering a message that is
+    refused before it is decoded (too large) or that does not decode. 0 when it cannot be read."""
+    import msgpack  # here, on this error path only: importing protocol needs nothing beyond the standard library
+
+    try:
+        unpacker = msgpack.Unpacker(raw=False)
+        unpacker.feed(bytes(memoryview(head).cast("B")[:256]))
+        if unpacker.read_array_header() < 2:
+            return 0
+        unpacker.skip()
+        rid = unpacker.unpack()
+        return rid if type(rid) is int and rid >= 0 else 0
+    except Exception:
+        return 0
 
 
 def _expect_len(kind: str, envelope: List[Any], n: int, shape: str) -> None:

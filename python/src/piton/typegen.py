@@ -1,6 +1,6 @@
 """Reading what a pool can call, for ``npx piton types``: signatures and type hints as JSON.
 
-Imports the modules a pool would serve, under the pool's own rules (:class:`piton.dispatch.Resolver`:
+Imports the modules a pool would serve, under the pool's own rules (:class:`piton.resolver.Resolver`:
 a name is listed only if a call could reach it), reads each callable's parameters
 (``inspect.signature``) and type hints (``typing.get_type_hints``) and describes them for the Node
 side. What a hint *means* is decided here, in Python; what it *becomes in JavaScript* is decided in
@@ -40,7 +40,7 @@ import types
 import typing
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-from .dispatch import Resolver
+from .resolver import Resolver
 
 __all__ = ["main", "describe_module", "discover", "Describer"]
 

@@ -213,7 +213,7 @@ def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket
     by a spawned worker and an interpreter forked by the fork server (``piton.forkserver``)."""
     import zmq
 
-    from .dispatch import Resolver
+    from .resolver import Resolver
     from .handler import Handler
     from .server import serve
 

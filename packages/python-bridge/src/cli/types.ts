@@ -14,8 +14,8 @@
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, parse, relative, resolve } from 'node:path';
-import { resolvePoolOptions } from '../options.js';
-import { pythonCandidate } from '../python-executable.js';
+import { resolvePoolOptions } from '../pool/options.js';
+import { pythonCandidate } from '../environment/python-executable.js';
 import { declarations } from '../typegen/declarations.js';
 import { introspect, type IntrospectOptions } from '../typegen/introspect.js';
 
