@@ -606,8 +606,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     _die_with_parent()
     sys.path[:0] = [p for p in args.path if p not in sys.path]  # as the worker does with --path
     resolver = Resolver(args.path, args.allow_module, args.allow_private, args.allow_reexports)
-    modules = args.module or [*discover(args.path, args.allow_private),
-                              *(m for m in args.allow_module if m not in args.path)]
+    modules = args.module or [*discover(args.path, args.allow_private), *args.allow_module]
     modules = list(dict.fromkeys(m for m in modules if m not in args.skip))
     send({"modules": modules})
     describer = Describer()

@@ -30,7 +30,6 @@
 import type { CallOptions, StreamOptions } from './options.js';
 
 /** The modules whose signatures are known: augmented by `npx piton types` (see the top of this file). */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface -- it is filled by declaration merging
 export interface PythonModules {}
 
 declare const kwargsOf: unique symbol;
