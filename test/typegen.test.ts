@@ -149,7 +149,7 @@ describe('npx piton types: TypeScript declarations from Python type hints', func
 
   before(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'piton-typegen-'));
-    generation = await piton(['--path', fixtures, '--module', 'typed_values', '--out', join(scratch, 'piton-types.d.ts')]);
+    generation = await piton(['--path', fixtures, '--module', 'typed_values', '--module', 'typed_async', '--out', join(scratch, 'piton-types.d.ts')]);
     expect(generation.code, shown('piton types', generation)).to.equal(0);
     generated = readFileSync(join(scratch, 'piton-types.d.ts'), 'utf8');
     declared = parseDeclarations(generated);
@@ -160,7 +160,7 @@ describe('npx piton types: TypeScript declarations from Python type hints', func
   });
 
   it('types each callable name as the wire carries its values, and says what it wrote', () => {
-    expect(generation.stdout).to.match(/piton-types\.d\.ts: 40 functions in 1 module, written/);
+    expect(generation.stdout).to.match(/piton-types\.d\.ts: 43 functions in 2 modules, written/);
     const module = declared.modules.get('typed_values')!;
     expect([...module.keys()].sort()).to.deep.equal(Object.keys(SAMPLES).sort());
     for (const line of [
@@ -183,6 +183,9 @@ describe('npx piton types: TypeScript declarations from Python type hints', func
       'column_sums(image: NdArray<Uint8Array>): BigInt64Array | NdArray<BigInt64Array>;',
       'count_up(n: number): Iterator<number>;',
       'anything(value: unknown): unknown;',
+      'fetch: WithKwargs<(url: string, retries?: number) => Promise<Uint8Array>, { retries?: number }>;',
+      'ticks(n: number): AsyncIterator<number>;',
+      'names(): Promise<string[]>;',
       'label: WithKwargs<(when?: unknown /* datetime.date: only datetime crosses the wire, not date */ | null) => string, { when?: unknown /* datetime.date: only datetime crosses the wire, not date */ | null }>;',
     ]) {
       expect(generated, line).to.contain(line);
@@ -261,15 +264,15 @@ describe('npx piton types: TypeScript declarations from Python type hints', func
 
   it('--check exits 0 when the file is current and 1, writing nothing, when it differs or is missing', async () => {
     const out = join(scratch, 'piton-types.d.ts');
-    const args = ['--path', fixtures, '--module', 'typed_values', '--out', out];
+    const args = ['--path', fixtures, '--module', 'typed_values', '--module', 'typed_async', '--out', out];
     const current = await piton([...args, '--check']);
     expect(current.code, shown('--check', current)).to.equal(0);
-    expect(current.stdout).to.contain('is up to date (40 functions in 1 module)');
+    expect(current.stdout).to.contain('is up to date (43 functions in 2 modules)');
 
     writeFileSync(out, generated.replace('fib(n: number): number;', 'fib(n: string): number;'));
     const stale = await piton([...args, '--check']);
     expect(stale.code, shown('--check (stale)', stale)).to.equal(1);
-    expect(stale.stderr).to.match(/is out of date: it differs from line \d+; run `npx piton types --path .* --module typed_values --out .*` and commit it/);
+    expect(stale.stderr).to.match(/is out of date: it differs from line \d+; run `npx piton types --path .* --module typed_values --module typed_async --out .*` and commit it/);
     expect(readFileSync(out, 'utf8')).to.contain('fib(n: string): number;');
 
     const missing = await piton(['--path', fixtures, '--module', 'typed_values', '--out', join(scratch, 'none.d.ts'), '--check']);
