@@ -114,12 +114,16 @@ export type CallResult<M extends TypedModuleName, F> = PythonResult<EntryOf<M, F
 /** What `stream(module, fn, …)` yields, for a typed module. */
 export type StreamItem<M extends TypedModuleName, F> = PythonStreamItem<EntryOf<M, F>>;
 
+/** Whether the proxy offers a function: not a generator, no required keyword argument, not `then`. */
+type OnProxy<F, E> = F extends 'then' ? false : IsGenerator<PythonResult<E>> extends true ? false : KwargsRequired<E> extends true ? false : true;
+
 /**
- * The proxy of a typed module: each function that can be called with positional arguments alone
- * (not a generator, no required keyword argument), as an async function.
+ * The proxy of a typed module: each function that can be called with positional arguments alone,
+ * as an async function. (`then` is left out: the proxy is not thenable, so that awaiting it does
+ * not call Python; `pool.call(module, 'then', …)` reaches such a function.)
  */
 export type TypedModule<T> = {
-  [F in keyof T as IsGenerator<PythonResult<T[F]>> extends true ? never : KwargsRequired<T[F]> extends true ? never : F]: (
+  [F in keyof T as OnProxy<F, T[F]> extends true ? F : never]: (
     ...args: PythonArgs<T[F]>
   ) => Promise<PythonResult<T[F]>>;
 };
