@@ -483,11 +483,19 @@ describe('npx piton types: which modules and names, in which interpreter', funct
 describe('the examples use generated types', function () {
   this.timeout(60_000);
 
-  const examples = ['fibonacci', 'numpy', 'callbacks', 'http-service', 'observer/python'];
-  for (const example of examples) {
+  // Each with the options of its pool: http-service's imports scikit-learn and trains its model,
+  // so its pool's startTimeout is 60 s, and so is the time its module may take here.
+  const examples: Record<string, string[]> = {
+    fibonacci: [],
+    numpy: [],
+    callbacks: [],
+    'http-service': ['--timeout', '60000'],
+    'observer/python': [],
+  };
+  for (const [example, options] of Object.entries(examples)) {
     it(`examples/${example}: the committed piton-types.d.ts is what \`npx piton types --check\` expects`, async () => {
       const dir = join(repoRoot, 'examples', example);
-      const result = await piton(['--path', dir, '--check']);
+      const result = await piton(['--path', dir, ...options, '--check']);
       expect(result.code, shown(`piton types --check (${example})`, result)).to.equal(0);
       expect(result.stderr).to.equal('');
     });
