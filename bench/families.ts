@@ -20,6 +20,7 @@ import { runSoak } from './soak.js';
 import { runStartup } from './startup.js';
 import { runThroughput } from './throughput.js';
 import { runTracing } from './tracing.js';
+import { runTypegen } from './typegen.js';
 
 export interface Family {
   name: string;
@@ -45,5 +46,6 @@ export const families: Family[] = [
   { name: 'tracing', run: runTracing },
   { name: 'profile', run: runProfile },
   { name: 'node-profile', run: runNodeProfile },
+  { name: 'typegen', run: runTypegen },
   { name: 'codec', run: runCodec },
 ];

@@ -18,11 +18,12 @@ try {
   const { size, ready } = pool.stats();
   show('started a pool of', `${size} interpreters, ${ready} ready`);
 
-  // Piton.Pool.execute(pool, :fib, [20]) → 6765
+  // Piton.Pool.execute(pool, :fib, [20]) → 6765. Typed from functions.py's hints: piton-types.d.ts,
+  // written by `npx piton types`, makes this a Promise<number> and checks the argument.
   show("pool.call('functions', 'fib', [20])", await pool.call('functions', 'fib', [20]));
 
-  // The typed proxy reads like a local module.
-  const functions = pool.module<{ fib(n: number): number }>('functions');
+  // The proxy reads like a local module, typed the same way: functions.fib('20') does not compile.
+  const functions = pool.module('functions');
   show('functions.fib(30)', await functions.fib(30));
 
   // Python raises: the call rejects, the interpreter stays.

@@ -1,5 +1,16 @@
 export { PythonPool, type StopOptions } from './pool/python-pool.js';
 export { pythonPool, type PoolRef, type PythonModule, type InterpreterStatus } from './pool/pool-child.js';
+export type {
+  PythonModules,
+  WithKwargs,
+  TypedModule,
+  TypedModuleName,
+  TypedByPythonModules,
+  PythonArgs,
+  PythonKwargs,
+  PythonResult,
+  PythonStreamItem,
+} from './pool/typed-calls.js';
 export * from './errors.js';
 export * from './wire/ndarray.js';
 export type { PoolOptions, CallOptions, StreamOptions, InterpreterOutput, StartMethod } from './pool/options.js';

@@ -44,6 +44,18 @@ import { attributedOutput } from '../ops/output-attribution.js';
 import { encodeCallOptions, type TraceHeaders } from '../wire/call-options.js';
 import { hostChildren } from '../remote/hosts.js';
 import { pythonWorker, type WorkerEnvironment } from '../supervision/python-worker.js';
+import type {
+  CallableName,
+  CallRest,
+  CallResult,
+  PythonModules,
+  StreamableName,
+  StreamItem,
+  StreamRest,
+  TypedModule,
+  TypedModuleName,
+  UntypedModuleName,
+} from './typed-calls.js';
 
 /** The functions of one Python module, as async functions. */
 export type PythonModule<T> = {
@@ -58,12 +70,18 @@ export interface PoolRef {
   readonly path: string;
   /** The supervisor of the pool's interpreter workers (`whichChildren()`, `inspect()`, …). */
   readonly supervisor: SupervisorRef;
-  /** `module.fn(*args, **kwargs)` on the next idle interpreter. */
-  call<R = unknown>(module: string, fn: string, args?: unknown[], options?: CallOptions): Promise<R>;
-  /** A typed proxy: `pool.module<{ fib(n: number): number }>('functions').fib(20)`. */
+  /**
+   * `module.fn(*args, **kwargs)` on the next idle interpreter. Checked against the signature when
+   * `PythonModules` has the module (`npx piton types`: typed-calls.ts), unless `R` is given.
+   */
+  call<R = unknown, M extends string = string>(module: UntypedModuleName<M>, fn: string, args?: unknown[], options?: CallOptions): Promise<R>;
+  call<M extends TypedModuleName, F extends CallableName<M>>(module: M, fn: F, ...rest: CallRest<M, F>): Promise<CallResult<M, F>>;
+  /** A proxy: `pool.module('functions').fib(20)`, typed by `PythonModules` or by `T` (`pool.module<{ fib(n: number): number }>('functions')`). */
+  module<N extends TypedModuleName>(name: N): TypedModule<PythonModules[N]>;
   module<T extends object>(name: string): PythonModule<T>;
-  /** Iterates a Python generator or iterator, pulled item by item; `break` closes it. */
-  stream<T = unknown>(module: string, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T>;
+  /** Iterates a Python generator or iterator, pulled item by item; `break` closes it. Typed as `call` is. */
+  stream<T = unknown, M extends string = string>(module: UntypedModuleName<M>, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T>;
+  stream<M extends TypedModuleName, F extends StreamableName<M>>(module: M, fn: F, ...rest: StreamRest<M, F>): AsyncIterable<StreamItem<M, F>>;
   stats(): PoolStats;
   /** The interpreters serving now: worker id, process id, and whether it runs a call. */
   interpreters(): InterpreterStatus[];
@@ -338,7 +356,9 @@ class PoolHandle implements PoolRef {
     this.#batcher.close(error);
   }
 
-  call<R = unknown>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {
+  call<R = unknown, M extends string = string>(module: UntypedModuleName<M>, fn: string, args?: unknown[], options?: CallOptions): Promise<R>;
+  call<M extends TypedModuleName, F extends CallableName<M>>(module: M, fn: F, ...rest: CallRest<M, F>): Promise<CallResult<M, F>>;
+  call<R>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {
     let call: EncodedCall;
     let request: CallRequest;
     try {
@@ -407,6 +427,8 @@ class PoolHandle implements PoolRef {
     request.call = withOptions(call, item, this.#options.maxMessageSize);
   }
 
+  module<N extends TypedModuleName>(name: N): TypedModule<PythonModules[N]>;
+  module<T extends object>(name: string): PythonModule<T>;
   module<T extends object>(name: string): PythonModule<T> {
     if (typeof name !== 'string' || name === '') {
       throw new TypeError(`the module name must be a non-empty string, got ${String(name)} (${typeof name})`);
@@ -420,7 +442,9 @@ class PoolHandle implements PoolRef {
     });
   }
 
-  stream<T = unknown>(module: string, fn: string, args: unknown[] = [], options: StreamOptions = {}): AsyncIterable<T> {
+  stream<T = unknown, M extends string = string>(module: UntypedModuleName<M>, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T>;
+  stream<M extends TypedModuleName, F extends StreamableName<M>>(module: M, fn: F, ...rest: StreamRest<M, F>): AsyncIterable<StreamItem<M, F>>;
+  stream<T>(module: string, fn: string, args: unknown[] = [], options: StreamOptions = {}): AsyncIterable<T> {
     const dispatcher = this.#dispatcher;
     const callbacks = this.#callbacks;
     const poolIdleTimeout = this.#options.streamIdleTimeout;

@@ -3,6 +3,18 @@ import { PoolStartError, PoolStoppedError } from '../errors.js';
 import type { CallOptions, PoolOptions, StreamOptions } from './options.js';
 import type { PoolStats } from '../ops/stats.js';
 import { pythonPool, type InterpreterStatus, type PoolRef, type PythonModule } from './pool-child.js';
+import type {
+  CallableName,
+  CallRest,
+  CallResult,
+  PythonModules,
+  StreamableName,
+  StreamItem,
+  StreamRest,
+  TypedModule,
+  TypedModuleName,
+  UntypedModuleName,
+} from './typed-calls.js';
 
 let poolCount = 0;
 
@@ -46,16 +58,22 @@ export class PythonPool implements PoolRef {
     }
   }
 
-  call<R = unknown>(module: string, fn: string, args?: unknown[], options?: CallOptions): Promise<R> {
+  call<R = unknown, M extends string = string>(module: UntypedModuleName<M>, fn: string, args?: unknown[], options?: CallOptions): Promise<R>;
+  call<M extends TypedModuleName, F extends CallableName<M>>(module: M, fn: F, ...rest: CallRest<M, F>): Promise<CallResult<M, F>>;
+  call<R>(module: string, fn: string, args?: unknown[], options?: CallOptions): Promise<R> {
     if (this.#stopping) return Promise.reject(new PoolStoppedError('the pool is stopped'));
     return this.#ref.call<R>(module, fn, args, options);
   }
 
+  module<N extends TypedModuleName>(name: N): TypedModule<PythonModules[N]>;
+  module<T extends object>(name: string): PythonModule<T>;
   module<T extends object>(name: string): PythonModule<T> {
     return this.#ref.module<T>(name);
   }
 
-  stream<T = unknown>(module: string, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T> {
+  stream<T = unknown, M extends string = string>(module: UntypedModuleName<M>, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T>;
+  stream<M extends TypedModuleName, F extends StreamableName<M>>(module: M, fn: F, ...rest: StreamRest<M, F>): AsyncIterable<StreamItem<M, F>>;
+  stream<T>(module: string, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T> {
     return this.#ref.stream<T>(module, fn, args, options);
   }
 
