@@ -71,7 +71,7 @@ function command(kind: ServerKind, env: ServiceEnvironment, port: number): { fil
     case 'flask':
       return {
         file: bin('gunicorn'),
-        args: ['--workers', String(WORKERS), '--worker-class', 'sync', '--preload', '--bind', `127.0.0.1:${port}`, '--config', 'gunicorn_conf.py', 'flask_app:app'],
+        args: ['--workers', String(WORKERS), '--worker-class', 'sync', '--preload', '--no-control-socket', '--bind', `127.0.0.1:${port}`, '--config', 'gunicorn_conf.py', 'flask_app:app'],
         cwd: SERVICE_PY_DIR,
         vars: {},
       };
