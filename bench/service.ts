@@ -4,14 +4,14 @@
  * uvicorn+FastAPI (2 workers), all serving the same scikit-learn iris model behind the same
  * `POST /predict`, with 2 Python processes each, on loopback (bench/lib/http-servers.ts).
  *
- * Each round starts the three one after another (cold start: spawn → first answer), then for each
- * cell (rows per request × connections) loads each in turn, the order rotating by round and cell,
- * with wrk; the first round also runs autocannon on each, as a cross-check (bench/lib/load.ts says
- * why wrk is the reference). After the cells: the PSS of all
- * of each service's processes, then the services stop. The last round's services then go
- * through the fault round one at a time: 32 connections for 20 s while a ready Python worker is
- * SIGKILLed every 2 s; requests failed (non-2xx) or lost (no answer), and the time from the last
- * kill until the service has its 2 workers ready again.
+ * The three start one after another (cold start: spawn → first answer, each with the machine to
+ * itself) and run side by side from then on. Each round, for each cell (rows per request ×
+ * connections), loads each in turn with wrk, the order rotating by round and cell; the first round
+ * also runs autocannon on each, as a cross-check (bench/lib/load.ts says why wrk is the
+ * reference). After each round: the PSS of all of each service's processes. Then the fault round,
+ * one service at a time: 32 connections for 20 s while a ready Python worker is SIGKILLed every
+ * 2 s; requests failed (non-2xx) or lost (no answer), and the time from the last kill until the
+ * service has its 2 workers ready again.
  *
  * The example runs as it is (with the benchmark's Python environment), so whatever it does (say,
  * batching predictions) is what is measured.
@@ -129,21 +129,21 @@ export async function runService(ctx: BenchContext): Promise<Row[]> {
   const memory = new Map<ServerKind, number[]>(KINDS.map((k) => [k, []]));
   const excluded: number[] = [];
   const faults = new Map<ServerKind, FaultResult>();
-  let services: HttpService[] = [];
+  const services: HttpService[] = [];
   try {
+    // Started once, one after another, so that each cold start has the machine to itself.
+    for (const kind of KINDS) {
+      ctx.log(`service: starting ${kind}`);
+      const service = await HttpService.start(ctx, kind, env, bodies.get(2)!);
+      services.push(service);
+      cold.get(kind)!.push(service.coldStartMs);
+      await checkAnswers(service, bodies);
+    }
+    const byKind = new Map(services.map((s) => [s.spec.kind, s]));
+    for (const service of services) {
+      await runWrk(ctx, env.wrk, { url: `${service.base}/predict`, bodyFile: bodyFiles.get(2)!, connections: 8, seconds: settings.warmSeconds });
+    }
     for (let round = 0; round < settings.rounds; round++) {
-      services = [];
-      for (const kind of rotate(KINDS, round)) {
-        ctx.log(`service: round ${round + 1}: starting ${kind}`);
-        const service = await HttpService.start(ctx, kind, env, bodies.get(2)!);
-        services.push(service);
-        cold.get(kind)!.push(service.coldStartMs);
-        await checkAnswers(service, bodies);
-      }
-      const byKind = new Map(services.map((s) => [s.spec.kind, s]));
-      for (const service of services) {
-        await runWrk(ctx, env.wrk, { url: `${service.base}/predict`, bodyFile: bodyFiles.get(2)!, connections: 8, seconds: settings.warmSeconds });
-      }
       for (const [i, cell] of CELLS.entries()) {
         const order = rotate(KINDS, round + i).map((k) => byKind.get(k)!);
         for (const service of order) {
@@ -160,12 +160,10 @@ export async function runService(ctx: BenchContext): Promise<Row[]> {
         memory.get(service.spec.kind)!.push(m.bytes);
         if (service.spec.kind === 'piton') excluded.push(m.excludedBytes);
       }
-      if (round < settings.rounds - 1) for (const service of services) await ctx.release(service);
     }
-    const last = new Map(services.map((s) => [s.spec.kind, s]));
     for (const kind of rotate(KINDS, settings.rounds)) {
       ctx.log(`service: fault round: ${kind}`);
-      faults.set(kind, await faultRound(ctx, env, last.get(kind)!, bodyFiles.get(2)!, settings.faultSeconds));
+      faults.set(kind, await faultRound(ctx, env, byKind.get(kind)!, bodyFiles.get(2)!, settings.faultSeconds));
     }
   } finally {
     for (const service of services) await ctx.release(service);
@@ -226,15 +224,16 @@ function rowsOf(
     }
   }
   const bm = 'service: start-up and memory';
-  for (const kind of KINDS) rows.push({ benchmark: bm, figure: `${label(kind)}: cold start, spawn → first answer`, unit: 'ms', samples: cold.get(kind)! });
+  for (const kind of KINDS) rows.push({ benchmark: bm, figure: `${label(kind)}: cold start, spawn → first answer (one per run)`, unit: 'ms', samples: cold.get(kind)! });
   const mib = (v: number[]) => v.map((x) => x / 2 ** 20);
   const flaskPss = memory.get('flask')!;
   for (const kind of KINDS) {
-    const row: Row = { benchmark: bm, figure: `${label(kind)}: PSS of all its processes, after the load`, unit: 'MiB', samples: mib(memory.get(kind)!) };
+    const row: Row = { benchmark: bm, figure: `${label(kind)}: PSS of all its processes, after each round`, unit: 'MiB', samples: mib(memory.get(kind)!) };
     if (kind === 'piton') {
       row.ratio = ratioTo('× gunicorn+Flask', memory.get(kind)!, flaskPss);
       row.target = { text: '≤ 1.0× gunicorn+Flask', on: 'ratio', met: (r) => r <= 1 };
-      row.note = `not counted: tsx's esbuild process, ${median(mib(excluded)).toFixed(1)} MiB`;
+      const esbuild = median(mib(excluded));
+      if (esbuild > 0) row.note = `not counted: tsx's esbuild process, ${esbuild.toFixed(1)} MiB`;
     }
     rows.push(row);
   }
