@@ -14,6 +14,7 @@ import type { BenchContext } from './lib/context.js';
 import type { Row } from './lib/report.js';
 import { runProfile } from './profile.js';
 import { runRecovery } from './recovery.js';
+import { runService } from './service.js';
 import { runSnapshot } from './snapshot.js';
 import { runRemote } from './remote.js';
 import { runSoak } from './soak.js';
@@ -47,5 +48,6 @@ export const families: Family[] = [
   { name: 'profile', run: runProfile },
   { name: 'node-profile', run: runNodeProfile },
   { name: 'typegen', run: runTypegen },
+  { name: 'service', run: runService },
   { name: 'codec', run: runCodec },
 ];

@@ -16,17 +16,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { PythonPool, StartMethod } from '@piton/python-bridge';
 import type { BenchContext } from './lib/context.js';
 import { startPool, until } from './lib/pool.js';
+import { pssBytes } from './lib/procfs.js';
 import { ratioTo, type Row } from './lib/report.js';
 import { nowMs } from './lib/stats.js';
 
 const PRELOAD = ['heavy_preload'];
-
-/** PSS of `pid` in bytes, from /proc/PID/smaps_rollup. */
-function pssBytes(pid: number): number {
-  const kib = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'))?.[1];
-  if (kib === undefined) throw new Error(`no Pss in /proc/${pid}/smaps_rollup`);
-  return Number(kib) * 1024;
-}
 
 /** The guard of the interpreter `pid` (python/src/piton/group.py): its group's `piton-guard`. */
 function guardOf(pid: number): number {
