@@ -353,8 +353,9 @@ class Describer:
         if inspect.isclass(fn):
             kind, code = "class", _class_init(fn)
         else:
-            # A callable object is called through its class's __call__.
-            code = fn if inspect.isroutine(fn) else getattr(type(fn), "__call__", fn)
+            # A callable object is called through its class's __call__, unless it wraps a function
+            # (functools.update_wrapper, as @piton.batched does): then that function says it.
+            code = fn if inspect.isroutine(fn) or hasattr(fn, "__wrapped__") else getattr(type(fn), "__call__", fn)
             code = inspect.unwrap(code) if callable(code) else code
             kind = ("asyncgenerator" if inspect.isasyncgenfunction(code) else "generator" if inspect.isgeneratorfunction(code)
                     else "async" if inspect.iscoroutinefunction(code) else "function")
