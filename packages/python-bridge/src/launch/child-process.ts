@@ -91,11 +91,18 @@ export class LineSplitter {
 }
 
 /** The last lines of a stream, bounded by count and by characters. */
+/**
+ * What starts the marker lines a worker writes to name the call whose output follows (PROTOCOL.md,
+ * "Call context"); they are not output, and the stderr tail leaves them out.
+ */
+export const OUTPUT_MARKER = '\x1epiton-call';
+
 export class Tail {
   private readonly lines: string[] = [];
   private chars = 0;
 
   add(line: string): void {
+    if (line.startsWith(OUTPUT_MARKER)) return;
     const kept = line.length > STDERR_TAIL_CHARS ? line.slice(-STDERR_TAIL_CHARS) : line;
     this.lines.push(kept);
     this.chars += kept.length + 1;

@@ -6,9 +6,7 @@
  * call carry neither. The state is per interpreter and per stream, as the markers are.
  */
 import type { InterpreterOutput } from '../pool/options.js';
-
-/** What starts a marker line (ASCII record separator + `piton-call`). */
-export const OUTPUT_MARKER = '\x1epiton-call';
+import { OUTPUT_MARKER } from '../launch/child-process.js';
 
 type Stream = InterpreterOutput['stream'];
 

@@ -49,6 +49,7 @@ describe('unknown option names', () => {
       batch: 3,
       timeout: 10,
       idleTimeout: undefined,
+      context: undefined,
     });
     expect(() => resolvePoolOptions({ size: 1, onOutput: false })).to.not.throw();
   });
