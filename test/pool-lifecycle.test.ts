@@ -137,8 +137,13 @@ describe('PythonPool: start, stop and the processes behind it', () => {
       expect(await pool.call('calls', 'shout', ['hello from python'])).to.equal(17);
       expect(await pool.call('calls', 'shout', ['an error line', 'stderr'])).to.equal(13);
       await heard;
-      expect(lines).to.deep.include({ worker: 'python-1', stream: 'stdout', line: 'hello from python' });
-      expect(lines).to.deep.include({ worker: 'python-1', stream: 'stderr', line: 'an error line' });
+      // Each line also names the call that printed it (its callId); the two calls are two.
+      const seen = lines.map(({ worker, stream, line }) => ({ worker, stream, line }));
+      expect(seen).to.deep.include({ worker: 'python-1', stream: 'stdout', line: 'hello from python' });
+      expect(seen).to.deep.include({ worker: 'python-1', stream: 'stderr', line: 'an error line' });
+      const ids = lines.map((l) => l.callId);
+      for (const id of ids) expect(id).to.match(/^\d+-\d+$/);
+      expect(new Set(ids).size).to.equal(2);
     } finally {
       await pool.stop();
     }

@@ -124,7 +124,9 @@ describe('runaways: output floods', function () {
     const printed = await pool.call<number>('runaways', 'flood', [128, 'stdout'], { timeout: 30_000 });
     await eventually(() => count.stdout === printed, `${printed} lines (seen ${count.stdout})`);
     const growth = process.memoryUsage().rss - before;
-    expect(lines[0]).to.deep.equal({ worker: 'python-1', stream: 'stdout', line: 'y'.repeat(1023) });
+    const { worker, stream, line, callId } = lines[0]!;
+    expect({ worker, stream, line }).to.deep.equal({ worker: 'python-1', stream: 'stdout', line: 'y'.repeat(1023) });
+    expect(callId, 'the line names the call that printed it').to.match(/^\d+-\d+$/);
     // Held whole, 128 MiB of output would be 256 MiB of JavaScript strings.
     expect(growth, `RSS growth of ${(growth / MiB).toFixed(1)} MiB`).to.be.below(64 * MiB);
     expect(await pool.call('runaways', 'pid')).to.equal(pool.interpreters()[0]!.pid);
