@@ -5,19 +5,20 @@ started otherwise makes its group here, first thing). Subprocesses and forks mad
 join that group, so one ``killpg`` ends them all: the Node side signals the whole group to stop,
 time out or kill an interpreter, and SIGKILLs what is left of it once the worker has exited.
 
-When the Node process dies, nobody on the Node side is left to do that. The worker itself dies
-by its parent-death signal (SIGKILL: it may be stuck in C holding the GIL, where no Python code of
-its own could run), so a *guard* does it instead: a ``/bin/sh`` started at the worker's start-up
+When the Node process dies, nobody on the Node side is left to do that. The worker itself dies by
+its parent-death signal (SIGKILL: it may be stuck in C holding the GIL, where no Python code of its
+own could run), so a *guard* does it instead: a ``/bin/sh`` started at the worker's start-up
 (``posix_spawn``, before any thread or import of user code), about 0.2–0.5 MiB of PSS where a
-forked copy of the worker cost 7–30 MiB. Its stdin is the read end of a pipe, the *lifeline*,
-whose only write end the worker holds (close-on-exec, and closed in every ``os.fork()`` child by
-an after-fork hook); its stdout tells the worker it is ready; its stderr is ``/dev/null``; it
-ignores the signals a stop sends to the group and names itself ``piton-guard``. It waits in
-``read``: when the worker is gone, for whatever reason, the kernel closes the lifeline, ``read``
-sees end-of-file, and the guard SIGKILLs the group, itself included. An end-of-file cannot be
-missed the way a signal can (it lasts), so there is no window at start-up or later in which the
-worker's death goes unseen. Its command line ends with the worker's own, so ``ps`` shows whose
-guard it is. Without ``/bin/sh`` the guard is a forked copy of the worker doing the same.
+forked copy of the worker cost 6–32 MiB. Its stdin is the read end of a pipe, the *lifeline*, whose
+only write end the worker holds (close-on-exec, and closed in every ``os.fork()`` child by an
+after-fork hook); its stdout tells the worker it is ready; its stderr is ``/dev/null``; it ignores
+the signals a stop sends to the group and names itself ``piton-guard`` (where ``printf`` is a
+builtin, as in dash, bash and busybox ash). It waits in ``read``: when the worker is gone, for
+whatever reason, its end of the lifeline closes, ``read`` sees end-of-file, and the guard SIGKILLs
+the group, itself included. An end-of-file cannot be missed the way a signal can (it lasts), so
+there is no window at start-up or later in which the worker's death goes unseen. Its command line
+ends with the worker's own, so ``ps`` shows whose guard it is. Without ``/bin/sh`` the guard is a
+forked copy of the worker doing the same.
 
 On its way out (``stop``, SIGTERM, a dead parent) the worker ends the group itself and reaps those
 members that are its children, the guard among them: only a worker that is SIGKILLed leaves its
@@ -52,13 +53,13 @@ _IGNORED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal
 #: The guard (``$0`` is its name, then the worker's command line, for ``ps``): ignore what a stop
 #: sends; take its name; close stdout, which tells the worker it is set up; wait for the end of
 #: the lifeline (stdin); SIGKILL its own process group, the worker's.
-_GUARD_SCRIPT = (
-    f"trap '' {' '.join(s.name[3:] for s in _IGNORED)}\n"
-    f"printf %s {GUARD_NAME.decode()} >/proc/$$/comm\n"
-    "exec >&-\n"
-    "while read -r line; do :; done\n"
-    "kill -s KILL 0\n"
-)
+_GUARD_SCRIPT = "; ".join((
+    f"trap '' {' '.join(s.name[3:] for s in _IGNORED)}",
+    f"printf %s {GUARD_NAME.decode()} >/proc/$$/comm",
+    "exec >&-",
+    "while read -r line; do :; done",
+    "kill -s KILL 0",
+))
 
 #: The write end of this worker's lifeline and its identity (device, inode), once it has a guard.
 _lifeline: Optional[Tuple[int, Tuple[int, int]]] = None
