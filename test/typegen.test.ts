@@ -135,6 +135,7 @@ const SAMPLES: Record<string, Sample[] | 'refused'> = {
   column_sums: [{ args: [new NdArray(new Uint8Array([1, 2, 3, 4]), [2, 2])] }],
   count_up: [{ args: [3] }],
   chunks: [{ args: ['abcdef', 4] }],
+  lengths: [{ args: ['abc'] }, { args: [''] }],
   anything: [{ args: [{ x: [1] }] }],
   untyped: [{ args: ['a'] }],
   label: [{}],
@@ -160,7 +161,7 @@ describe('npx piton types: TypeScript declarations from Python type hints', func
   });
 
   it('types each callable name as the wire carries its values, and says what it wrote', () => {
-    expect(generation.stdout).to.match(/piton-types\.d\.ts: 43 functions in 2 modules, written/);
+    expect(generation.stdout).to.match(/piton-types\.d\.ts: 44 functions in 2 modules, written/);
     const module = declared.modules.get('typed_values')!;
     expect([...module.keys()].sort()).to.deep.equal(Object.keys(SAMPLES).sort());
     for (const line of [
@@ -183,6 +184,7 @@ describe('npx piton types: TypeScript declarations from Python type hints', func
       'column_sums(image: NdArray<Uint8Array>): BigInt64Array | NdArray<BigInt64Array>;',
       'count_up(n: number): Iterator<number>;',
       'anything(value: unknown): unknown;',
+      'lengths(words: string): number;',
       'fetch: WithKwargs<(url: string, retries?: number) => Promise<Uint8Array>, { retries?: number }>;',
       'ticks(n: number): AsyncIterator<number>;',
       'names(): Promise<string[]>;',
@@ -267,7 +269,7 @@ describe('npx piton types: TypeScript declarations from Python type hints', func
     const args = ['--path', fixtures, '--module', 'typed_values', '--module', 'typed_async', '--out', out];
     const current = await piton([...args, '--check']);
     expect(current.code, shown('--check', current)).to.equal(0);
-    expect(current.stdout).to.contain('is up to date (43 functions in 2 modules)');
+    expect(current.stdout).to.contain('is up to date (44 functions in 2 modules)');
 
     writeFileSync(out, generated.replace('fib(n: number): number;', 'fib(n: string): number;'));
     const stale = await piton([...args, '--check']);

@@ -82,8 +82,8 @@ async function predict(req: IncomingMessage, res: ServerResponse): Promise<void>
     const features = parsePredictBody(await readBody(req));
     // predict() is idempotent: a call whose interpreter died may safely run once more.
     // One float64 array per request: the batched predict() gets every waiting request's rows as one.
+    // Typed by model.py's hints (piton-types.d.ts): rows must be an NdArray<Float64Array>, predictions is string[].
     const rows = ndarray(Float64Array.from(features.flat()), [features.length, features[0]!.length]);
-    // Typed by model.py's hints (piton-types.d.ts): predictions is string[].
     const predictions = await pool.call('model', 'predict', [rows], { retries: 1 });
     send(res, 200, { predictions });
   } catch (error) {

@@ -13,8 +13,11 @@ declare module '@piton/python-bridge' {
     /** An iris classifier, trained when the module is imported. */
     model: {
       ModelInfo: WithKwargs<() => ModelInfo, { classes: string[]; features: string[] }>;
-      /** The class name of each row of `features` (rows of 4 measurements, in cm). */
-      predict(features: Float64Array | NdArray<Float64Array>): string[];
+      /**
+       * The class name of each row of `features` (rows of 4 measurements, in cm).
+       * Batched (`@piton.batched`): each call sends one input, which the pool merges with others into one Python call.
+       */
+      predict(features: NdArray<Float64Array>): string[];
       describe(): ModelInfo;
     };
   }

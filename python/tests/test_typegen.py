@@ -270,10 +270,11 @@ def modules(tmp_path, monkeypatch):
     (tmp_path / "not-a-name.py").write_text("")
     (tmp_path / "notes.txt").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
-    for name in ("sigs", "helper_mod"):
+    names = ("sigs", "helper_mod", "batching_mod")
+    for name in names:
         sys.modules.pop(name, None)
     yield tmp_path
-    for name in ("sigs", "helper_mod"):
+    for name in names:
         sys.modules.pop(name, None)
 
 
@@ -314,6 +315,43 @@ def test_a_module_is_described_with_only_the_names_a_call_could_reach(modules):
     assert by_name["call_me"]["params"][0]["type"] == {"kind": "int"}
     assert by_name["call_me"]["returns"] == {"kind": "bool"}
     assert [d["id"] for d in out["defs"]] == ["sigs.Later"]
+
+
+BATCHED = textwrap.dedent(
+    """
+    from typing import List
+    import numpy as np
+    import numpy.typing as npt
+    import piton
+
+    @piton.batched(max_size=4)
+    def lengths(words: List[str]) -> List[int]:
+        return [len(w) for w in words]
+
+    @piton.batched()
+    def predict(rows: npt.NDArray[np.float64]) -> List[str]:
+        return ["x"] * len(rows)
+
+    @piton.batched()
+    def odd(items: List[int]) -> int:
+        return 0
+    """
+)
+
+
+def test_a_batched_function_is_described_as_node_calls_it(modules):
+    (modules / "batching_mod.py").write_text(BATCHED)
+    out = describe_module(Resolver([str(modules)]), Describer(), "batching_mod")
+    by_name = {f["name"]: f for f in out["functions"]}
+    assert list(by_name) == ["lengths", "predict", "odd"]
+    lengths = by_name["lengths"]
+    assert lengths["batched"] is True
+    assert lengths["params"] == [{"name": "words", "kind": "positional_only", "type": {"kind": "str"}, "default": False}]
+    assert lengths["returns"] == {"kind": "int"}
+    # An array of rows in, its slice of the outputs back: the hints as written.
+    assert by_name["predict"]["params"][0]["type"] == {"kind": "ndarray", "dtype": "float64", "ndim": None}
+    assert by_name["predict"]["returns"] == {"kind": "list", "items": {"kind": "str"}}
+    assert by_name["odd"]["returns"]["kind"] == "unsupported"
 
 
 def test_a_module_that_raises_at_import_is_an_error_entry(modules):

@@ -353,8 +353,8 @@ class Describer:
         if inspect.isclass(fn):
             kind, code = "class", _class_init(fn)
         else:
-            # A callable object is called through its class's __call__, unless it wraps a function
-            # (functools.update_wrapper, as @piton.batched does): then that function says it.
+            # A decorated function (functools.wraps, @piton.batched) is read from the one it wraps;
+            # a callable object through its class's __call__.
             code = fn if inspect.isroutine(fn) or hasattr(fn, "__wrapped__") else getattr(type(fn), "__call__", fn)
             code = inspect.unwrap(code) if callable(code) else code
             kind = ("asyncgenerator" if inspect.isasyncgenfunction(code) else "generator" if inspect.isgeneratorfunction(code)
@@ -388,6 +388,32 @@ class Describer:
             out["returns"] = self.describe(fn)  # calling a class makes an instance of it
         else:
             out["returns"] = self._returns(kind, hints.get("return", signature.return_annotation))
+        return self._per_call(out) if _is_batched(fn) else out
+
+    @staticmethod
+    def _per_call(out: Json) -> Json:
+        """A ``@piton.batched`` function as Node calls it: with one input, for one output. Its
+        hints are the batch's: a list of inputs and a list of outputs (then each call sends one
+        item and receives one), or an array of rows (then each call sends an array of its rows
+        and receives its slice of the outputs: the hints as written)."""
+        out["batched"] = True
+        params = out.get("params") or []
+        batch = params[0]["type"] if params else {"kind": "unknown"}
+        returns = out["returns"]
+        if batch["kind"] in ("list", "iterable") or (batch["kind"] == "tuple" and "rest" in batch):
+            item = batch.get("items", batch.get("rest"))
+            if returns["kind"] in ("list", "iterable"):
+                returns = returns["items"]
+            elif returns["kind"] == "tuple" and "rest" in returns:
+                returns = returns["rest"]
+            elif returns["kind"] != "unknown":
+                returns = _unsupported("one output of a batch", "the hint of the batch's outputs is not a list")
+            batch = item
+        elif batch["kind"] != "ndarray":
+            batch = {"kind": "unknown"}
+        name = params[0]["name"] if params else "input"
+        out["params"] = [{"name": name, "kind": "positional_only", "type": batch, "default": False}]
+        out["returns"] = returns
         return out
 
     def _class_call(self, cls: type, out: Json) -> Json:
@@ -448,6 +474,11 @@ _BARE_ABC = frozenset({
     abc.Iterator, abc.Generator, abc.AsyncIterator, abc.AsyncGenerator, abc.AsyncIterable,
     abc.Awaitable, abc.Coroutine, abc.Callable, abc.Set, abc.MutableSet,
 })
+
+
+def _is_batched(fn: Any) -> bool:
+    """Whether ``fn`` is a ``@piton.batched`` function (without importing piton.batching)."""
+    return type(fn).__name__ == "BatchedFunction" and type(fn).__module__ == "piton.batching"
 
 
 def _own_doc(obj: Any) -> Optional[str]:

@@ -204,9 +204,6 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     start: pythonWorker(environment),
     restart: 'permanent',
     shutdown: options.shutdownTimeout,
-    // The interpreter's handshake is bounded by startTimeout and fails with its stderr; core's
-    // bound (5 s for a worker by default) is only a backstop here, for a launch that never returns.
-    startTimeout: 2 * options.startTimeout,
     // Only failed starts reach the supervisor (crashes are replaced in place), so its backoff
     // grows only while starts keep failing.
     ...(options.restartBackoff && { backoff: { ...options.restartBackoff, factor: 2 } }),
@@ -426,6 +423,7 @@ class PoolHandle implements PoolRef {
     const item = encodeCallOptions(this.#codec, { progress, trace, context });
     request.call = withOptions(call, item, this.#options.maxMessageSize);
   }
+
 
   module<N extends TypedModuleName>(name: N): TypedModule<PythonModules[N]>;
   module<T extends object>(name: string): PythonModule<T>;

@@ -205,6 +205,7 @@ class DeclarationWriter implements TypeContext {
     const notes: string[] = [];
     if (fn.kind === 'async') notes.push('`async def`');
     if (fn.kind === 'generator' || fn.kind === 'asyncgenerator') notes.push(`A${fn.kind === 'asyncgenerator' ? 'n async' : ''} generator: \`pool.stream()\` it.`);
+    if (fn.batched) notes.push('Batched (`@piton.batched`): each call sends one input, which the pool merges with others into one Python call.');
     if (fn.note !== undefined) notes.push(`Untyped: ${fn.note}.`);
     const doc = docComment(fn.doc, indent, notes);
     const result = this.#result(fn.returns);

@@ -75,6 +75,8 @@ export interface PyFunction {
   params: PyParam[] | null;
   returns: PyType;
   note?: string;
+  /** A `@piton.batched` function: `params` and `returns` are already one call's (not the batch's). */
+  batched?: boolean;
 }
 
 export interface PyModule {
