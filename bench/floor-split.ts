@@ -146,7 +146,8 @@ async function main(): Promise<void> {
     }
     process.stderr.write('\n');
     const base = setups[0]!;
-    const fig = (v: number[]) => { const s = summarize(v); return `${s.median.toFixed(1)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`; };
+    const n = (x: number) => (x >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(x >= 100 ? 0 : 1));
+    const fig = (v: number[]) => { const s = summarize(v); return `${n(s.median)} (${n(s.min)}–${n(s.max)})`; };
     const ratio = (v: number[], b: number[]) => { const s = summarize(v.map((x, i) => x / b[i]!)); return `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`; };
     console.log(`| setup | p50 µs | p50 × ${base.name} | calls/s, 2 sockets | × ${base.name} | CPU µs/call: Node | Python |\n|---|---:|---:|---:|---:|---:|---:|`);
     for (const s of setups) {

@@ -170,11 +170,13 @@ export async function runService(ctx: BenchContext): Promise<Row[]> {
     rmSync(dir, { recursive: true, force: true });
     forgetDir();
   }
-  return rowsOf(settings, wrk, autocannon, cold, memory, excluded, faults);
+  ctx.log(`service: ${Object.entries(env.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  return rowsOf(settings, env.versions, wrk, autocannon, cold, memory, excluded, faults);
 }
 
 function rowsOf(
   settings: Settings,
+  versions: Record<string, string>,
   wrk: Map<string, LoadResult[]>,
   autocannon: Map<string, { ac: LoadResult; wrk: LoadResult }>,
   cold: Map<ServerKind, number[]>,
@@ -186,7 +188,7 @@ function rowsOf(
   const label = (kind: ServerKind) => SERVERS[kind].label;
   const of = (kind: ServerKind, cell: Cell, pick: (r: LoadResult) => number) => wrk.get(`${kind}:${cellKey(cell)}`)!.map(pick);
   for (const cell of CELLS) {
-    const b = `service: ${cell.rows} rows/request, ${cell.connections} connections (wrk, ${settings.seconds} s per run)`;
+    const b = `service: ${cell.rows} rows/request, ${cell.connections} connections (wrk ${versions.wrk}, ${settings.seconds} s per run)`;
     const rate = (kind: ServerKind) => of(kind, cell, (r) => r.rate);
     const fastapiRate = rate('fastapi');
     const headline = cell.rows === 2 && cell.connections === 64;
@@ -217,14 +219,22 @@ function rowsOf(
       const pair = autocannon.get(`${kind}:${cellKey(cell)}`)!;
       const mistimed = SERVERS[kind].keepAlive ? '' : '; mis-timed: the server closes every connection';
       rows.push({
-        benchmark: b, figure: `${label(kind)}: requests/s by autocannon, first round`, unit: 'req/s', samples: [pair.ac.rate],
+        benchmark: b, figure: `${label(kind)}: requests/s by autocannon ${versions.autocannon}, first round`, unit: 'req/s', samples: [pair.ac.rate],
         ratio: ratioTo('× wrk’s', [pair.ac.rate], [pair.wrk.rate]),
         note: `autocannon p50 ${fmt(pair.ac.p50Ms)} ms, p99 ${fmt(pair.ac.p99Ms)} ms (wrk ${fmt(pair.wrk.p50Ms)}, ${fmt(pair.wrk.p99Ms)})${mistimed}; ${pair.ac.non2xx + pair.ac.socketErrors} errors`,
       });
     }
   }
   const bm = 'service: start-up and memory';
-  for (const kind of KINDS) rows.push({ benchmark: bm, figure: `${label(kind)}: cold start, spawn → first answer (one per run)`, unit: 'ms', samples: cold.get(kind)! });
+  const v = (...names: string[]) => names.map((n) => `${n} ${versions[n]}`).join(', ');
+  const stack: Record<ServerKind, string> = {
+    piton: `Node ${process.versions.node}, ${v('scikit-learn', 'numpy')}`,
+    flask: v('gunicorn', 'flask', 'scikit-learn'),
+    fastapi: v('uvicorn', 'uvloop', 'httptools', 'fastapi', 'pydantic', 'scikit-learn'),
+  };
+  for (const kind of KINDS) {
+    rows.push({ benchmark: bm, figure: `${label(kind)}: cold start, spawn → first answer (one per run)`, unit: 'ms', samples: cold.get(kind)!, note: stack[kind] });
+  }
   const mib = (v: number[]) => v.map((x) => x / 2 ** 20);
   const flaskPss = memory.get('flask')!;
   for (const kind of KINDS) {
@@ -237,7 +247,7 @@ function rowsOf(
     }
     rows.push(row);
   }
-  const bf = `service under faults: ${FAULT_CONNECTIONS} connections, a worker SIGKILLed every ${KILL_EVERY_S} s for ${settings.faultSeconds} s (wrk)`;
+  const bf = `service under faults: ${FAULT_CONNECTIONS} connections, a worker SIGKILLed every ${KILL_EVERY_S} s for ${settings.faultSeconds} s (wrk ${versions.wrk})`;
   for (const kind of KINDS) {
     const f = faults.get(kind)!;
     rows.push({ benchmark: bf, figure: `${label(kind)}: requests/s`, unit: 'req/s', samples: [f.load.rate], note: `${f.kills} kills` });

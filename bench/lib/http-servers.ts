@@ -153,7 +153,12 @@ export class HttpService implements Stoppable {
       return;
     }
     if (this.spec.kind === 'piton' && line.includes('"interpreter replaced"')) {
-      const { pid } = JSON.parse(line) as { pid?: number };
+      let pid: unknown;
+      try {
+        ({ pid } = JSON.parse(line) as { pid?: unknown });
+      } catch {
+        return; // not one of the example's JSON log lines
+      }
       if (typeof pid === 'number') this.#ready.set(pid, nowMs());
     }
   }

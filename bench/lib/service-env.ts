@@ -21,7 +21,12 @@ export interface ServiceEnvironment {
   venv: string;
   python: string;
   wrk: string;
+  /** The versions of what the servers run on (package → version), wrk's and autocannon's. */
+  versions: Record<string, string>;
 }
+
+/** The packages whose versions the family reports. */
+const REPORTED = ['flask', 'gunicorn', 'fastapi', 'pydantic', 'uvicorn', 'uvloop', 'httptools', 'scikit-learn', 'numpy'];
 
 function run(ctx: BenchContext, command: string, args: readonly string[], options: SpawnSyncOptions = {}): boolean {
   const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT, ...options });
@@ -58,6 +63,19 @@ function prepareVenv(ctx: BenchContext): string {
   return python;
 }
 
+function versionsOf(python: string): Record<string, string> {
+  const code = `import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in ${JSON.stringify(REPORTED)}}))`;
+  const result = spawnSync(python, ['-c', code], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`cannot read the service environment's versions: ${result.stderr}`);
+  return JSON.parse(result.stdout) as Record<string, string>;
+}
+
+function wrkVersion(wrk: string): string {
+  // `wrk --version` prints "wrk 4.1.0 [epoll] Copyright …" (and exits 1).
+  const out = spawnSync(wrk, ['--version'], { encoding: 'utf8' });
+  return /wrk (\S+)/.exec(`${out.stdout}${out.stderr}`)?.[1] ?? 'unknown';
+}
+
 function hasWrk(): boolean {
   return spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
 }
@@ -80,5 +98,6 @@ function prepareWrk(ctx: BenchContext): string {
 export function prepareServiceEnvironment(ctx: BenchContext): ServiceEnvironment {
   const wrk = prepareWrk(ctx);
   const python = prepareVenv(ctx);
-  return { venv: VENV, python, wrk };
+  const autocannon = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'autocannon', 'package.json'), 'utf8')) as { version: string }).version;
+  return { venv: VENV, python, wrk, versions: { ...versionsOf(python), wrk: wrkVersion(wrk), autocannon } };
 }
