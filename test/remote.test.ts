@@ -3,7 +3,7 @@
 // interpreters and agents killed and stopped, and the pool must keep its promises.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dealer } from 'zeromq';
@@ -59,6 +59,29 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
       await pool.stop();
     }
     for (const i of hosts.hosts) expect(i.process!.exitCode).to.equal(null);
+  });
+
+  it("modules planted in a remote interpreter's cwd never run (the agent starts workers as the pool does)", async () => {
+    // What `python -m piton.worker` would import from its cwd first, and a package named like the runtime.
+    const cwd = mkdtempSync(join(tmpdir(), 'piton-planted-'));
+    const marker = join(cwd, 'planted-code-ran');
+    const planted = `open(${JSON.stringify(marker)}, "a").write(__name__ + "\\n")\nraise ImportError("planted")\n`;
+    for (const name of ['enum', 'random', 'typing', 'zmq']) writeFileSync(join(cwd, `${name}.py`), planted);
+    mkdirSync(join(cwd, 'piton'));
+    writeFileSync(join(cwd, 'piton', '__init__.py'), planted);
+    try {
+      const pool = await startPool(hosts, [hosts.hosts[0]!], 1, { cwd });
+      try {
+        const [inode] = await pool.call<[number, number]>('remote_calls', 'net_inode');
+        expect(inode).to.equal(hosts.hosts[0]!.netInode);
+        expect(await pool.call('security_probe', 'cwd')).to.equal(cwd);
+      } finally {
+        await pool.stop();
+      }
+      expect(existsSync(marker), `planted code ran: ${existsSync(marker) ? readFileSync(marker, 'utf8') : ''}`).to.equal(false);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 
   it('a remote SIGKILL rejects the call with its signal, and a replacement serves', async () => {

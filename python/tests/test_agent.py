@@ -4,6 +4,7 @@ the interpreters it starts reached over tcp + CURVE like a pool would."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,6 +140,31 @@ def test_output_is_forwarded_and_a_normal_exit_reported_with_its_code(node: Node
     assert ask(req, "stop", 3) == ["bye", 3]
     exited = node.recv_kind("exited")
     assert exited[2]["code"] == 0 and exited[2]["signal"] is None
+
+
+def test_modules_planted_in_the_requested_cwd_never_run(node: Node) -> None:
+    # What `python -m piton.worker` would import from its cwd first: modules the worker or the
+    # standard library import at start-up, and a package named like the runtime itself.
+    cwd = tempfile.mkdtemp(prefix="piton-planted-")
+    marker = os.path.join(cwd, "planted-code-ran")
+    planted = f"open({marker!r}, 'a').write(__name__ + '\\n')\nraise ImportError('planted')\n"
+    for name in ("enum", "random", "typing", "zmq"):
+        with open(os.path.join(cwd, f"{name}.py"), "w") as f:
+            f.write(planted)
+    os.mkdir(os.path.join(cwd, "piton"))
+    with open(os.path.join(cwd, "piton", "__init__.py"), "w") as f:
+        f.write(planted)
+    try:
+        node.hello()
+        started = node.start(1, cwd=cwd)
+        req = node.worker(started)
+        assert ask(req, "hello", 1, PROTOCOL_VERSION)[0] == "ready"
+        assert ask(req, "call", 2, "functions", "add", [2, 3], None) == ["ok", 2, 5]
+        assert ask(req, "stop", 3) == ["bye", 3]
+        assert node.recv_kind("exited")[2]["code"] == 0
+        assert not os.path.exists(marker), open(marker).read()
+    finally:
+        shutil.rmtree(cwd)
 
 
 def test_a_worker_that_cannot_start_is_reported_failed_with_its_stderr(node: Node) -> None:

@@ -17,12 +17,12 @@ import { setLongTimeout, type LongTimeout } from '@piton/core';
 import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { describeExit, InterpreterStartError } from '../errors.js';
-import { serveArgs, type LaunchedProcess, type Launcher, type LaunchSpec } from './launcher.js';
+import type { LaunchedProcess, Launcher, LaunchSpec } from './launcher.js';
 import { ChildProcessHandle, DRAIN_TIMEOUT_MS, LineSplitter, Tail, type OutputStream, type ProcessExit } from './child-process.js';
-import { workerEnv } from './spawn.js';
+import { launcherCode, serveArgs, workerEnv, type ServeSpec } from './command-line.js';
 
-/** What the server is started with: everything of a launch but what differs per interpreter. */
-export interface ForkServerSpec extends Omit<LaunchSpec, 'id' | 'endpoint' | 'onOutput'> {
+/** What the server is started with: the pool's serve spec (what differs per interpreter comes with each fork). */
+export interface ForkServerSpec extends ServeSpec {
   /** ms from spawn to the server's `ready`. */
   startTimeout: number;
   /** Every line the server itself prints (a preload's output, its traceback). */
@@ -52,16 +52,6 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   const settled = await Promise.race([promise.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
   clearTimeout(timer);
   return settled;
-}
-
-/** The server's start, `python -c FORKSERVER_LAUNCHER ARGS…`: as `-m piton.forkserver`, cwd left out (see WORKER_LAUNCHER). */
-export const FORKSERVER_LAUNCHER =
-  "import sys; sys.path[:1] == [''] and not getattr(sys.flags, 'safe_path', False) and sys.path.pop(0); " +
-  'from piton.forkserver import main; main()';
-
-/** The server's arguments after `-m piton.forkserver` (PROTOCOL.md). */
-export function forkServerArgs(spec: ForkServerSpec, parentPid: number = process.pid): string[] {
-  return serveArgs(spec, parentPid);
 }
 
 interface PendingFork {
@@ -98,8 +88,8 @@ export class ForkServerLauncher implements Launcher {
   static async start(spec: ForkServerSpec): Promise<ForkServerLauncher> {
     const server = new ChildProcessHandle({
       command: spec.python,
-      // As a spawned worker is started (spawn-launcher.ts): the cwd never importable.
-      args: ['-c', FORKSERVER_LAUNCHER, ...forkServerArgs(spec)],
+      // As a spawned worker is started: the cwd never importable (command-line.ts).
+      args: ['-c', launcherCode('piton.forkserver'), ...serveArgs(spec)],
       env: workerEnv(spec),
       cwd: spec.cwd,
       onLine: spec.onOutput,

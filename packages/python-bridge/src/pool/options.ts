@@ -6,6 +6,7 @@ import type { CurveKeyPair, Heartbeat } from '../remote/agent-link.js';
 import { resolveRemoteOptions, type HostOptions, type RemoteOptions } from '../remote/options.js';
 import { CALL_OPTION_NAMES, POOL_OPTION_NAMES, rejectUnknownOptions, STREAM_OPTION_NAMES } from './option-names.js';
 import type { ExposedFunction } from '../interpreter/callbacks.js';
+import type { AllowRules } from '../launch/command-line.js';
 
 /** Options of `PythonPool.start` and `pythonPool`. Every field is optional; an unknown name is a TypeError. */
 export interface PoolOptions {
@@ -166,10 +167,8 @@ export interface ResolvedPoolOptions {
   shutdownTimeout: number;
   streamIdleTimeout: number | undefined;
   restartBackoff: { min: number; max: number } | undefined;
-  allowModules: string[];
-  allowPrivate: boolean;
-  /** `['*']` for all. */
-  allowReexports: string[];
+  /** What may be called besides the modules under `path`. */
+  allow: AllowRules;
   onOutput: ((output: InterpreterOutput) => void) | false | undefined;
   events: ((event: PoolEvent) => void) | undefined;
   /** Undefined when nothing is exposed. */
@@ -324,9 +323,11 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     shutdownTimeout: integer('shutdownTimeout', options.shutdownTimeout ?? defaults.shutdownTimeout, 0),
     streamIdleTimeout: integer('streamIdleTimeout', options.streamIdleTimeout ?? defaults.streamIdleTimeout, 0) || undefined,
     restartBackoff: backoff(options.restartBackoff),
-    allowModules: stringList('allowModules', options.allowModules),
-    allowPrivate: options.allowPrivate ?? false,
-    allowReexports: reexports(options.allowReexports),
+    allow: {
+      modules: stringList('allowModules', options.allowModules),
+      private: options.allowPrivate ?? false,
+      reexports: reexports(options.allowReexports),
+    },
     onOutput: options.onOutput,
     events: options.events,
     expose,

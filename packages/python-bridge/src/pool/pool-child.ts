@@ -18,6 +18,7 @@ import { InterpreterStarts } from '../supervision/interpreter-starts.js';
 import { followPoolEvents, PoolLifecycle } from '../ops/lifecycle.js';
 import { PoolLaunchers } from '../supervision/tree.js';
 import type { Interpreter, InterpreterOptions } from '../interpreter/interpreter.js';
+import type { ServeSpec } from '../launch/command-line.js';
 import {
   checkCall,
   checkStream,
@@ -127,23 +128,25 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const counts = { crashes: 0, startFailures: 0 };
   const emitOutput = outputSink(options.onOutput, ctx.system.events);
   const emit = (event: InterpreterEvent) => ctx.system.events.emit('interpreter', event);
-  const launchers = new PoolLaunchers(ctx, options, python, emitOutput);
+  // What every interpreter of this pool, and its fork server, is started with (command-line.ts).
+  const serve: ServeSpec = {
+    python,
+    path: options.path,
+    preload: options.preload,
+    env: options.env,
+    cwd: options.cwd,
+    maxMessageSize: options.maxMessageSize,
+    allow: options.allow,
+  };
+  const launchers = new PoolLaunchers(ctx, options, serve, emitOutput);
 
   const interpreterOptions = (workerId: string): InterpreterOptions => ({
-      id: workerId,
-      python,
-      path: options.path,
-      preload: options.preload,
-      env: options.env,
-      cwd: options.cwd,
-      startTimeout: options.startTimeout,
-      maxMessageSize: options.maxMessageSize,
-      allowModules: options.allowModules,
-      allowPrivate: options.allowPrivate,
-      allowReexports: options.allowReexports,
-      launcher: launchers.current,
-      onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
-      callbacks,
+    ...serve,
+    id: workerId,
+    startTimeout: options.startTimeout,
+    launcher: launchers.current,
+    onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
+    callbacks,
   });
   const starts = new InterpreterStarts({
     pool: ctx.path,

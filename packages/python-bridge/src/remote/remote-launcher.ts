@@ -11,6 +11,7 @@
  */
 import { HostLostError } from '../errors.js';
 import type { ConnectTarget, LaunchedProcess, Launcher, LaunchSpec } from '../launch/launcher.js';
+import { NOTHING_MORE } from '../launch/command-line.js';
 import { Tail, type ProcessExit } from '../launch/child-process.js';
 import type { AgentLink, CurveKeyPair, Heartbeat } from './agent-link.js';
 
@@ -33,15 +34,16 @@ export class RemoteLauncher implements Launcher {
   async launch(spec: LaunchSpec): Promise<LaunchedProcess> {
     const link = this.#link();
     const process = new RemoteProcess(link, spec);
+    const allow = spec.allow ?? NOTHING_MORE;
     const started = await link.start(
       {
         id: spec.id,
-        path: spec.path,
-        preload: spec.preload ?? [],
+        path: [...spec.path],
+        preload: [...(spec.preload ?? [])],
         maxMessageSize: spec.maxMessageSize,
-        allowModules: spec.allowModules ?? [],
-        allowPrivate: spec.allowPrivate ?? false,
-        allowReexports: spec.allowReexports ?? [],
+        allowModules: [...allow.modules],
+        allowPrivate: allow.private,
+        allowReexports: [...allow.reexports],
         env: Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, v ?? null])),
         cwd: spec.cwd ?? null,
       },

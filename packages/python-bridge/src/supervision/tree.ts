@@ -23,6 +23,7 @@ import { supervisor, type ChildSpec, type StartContext, type StartedChild } from
 import { describeExit, InterpreterStartError, WorkerExitedError } from '../errors.js';
 import { ForkServerLauncher, type ForkServerSpec } from '../launch/forkserver.js';
 import type { Launcher } from '../launch/launcher.js';
+import type { ServeSpec } from '../launch/command-line.js';
 import type { InterpreterOutput, ResolvedPoolOptions } from '../pool/options.js';
 import { SpawnLauncher } from '../launch/spawn.js';
 
@@ -36,19 +37,11 @@ export class PoolLaunchers {
   readonly #options: ResolvedPoolOptions;
   readonly #serverSpec: ForkServerSpec;
 
-  constructor(ctx: StartContext, options: ResolvedPoolOptions, python: string, emitOutput: (output: InterpreterOutput) => void) {
+  constructor(ctx: StartContext, options: ResolvedPoolOptions, serve: ServeSpec, emitOutput: (output: InterpreterOutput) => void) {
     this.#ctx = ctx;
     this.#options = options;
     this.#serverSpec = {
-      python,
-      path: options.path,
-      preload: options.preload,
-      env: options.env,
-      cwd: options.cwd,
-      maxMessageSize: options.maxMessageSize,
-      allowModules: options.allowModules,
-      allowPrivate: options.allowPrivate,
-      allowReexports: options.allowReexports,
+      ...serve,
       startTimeout: options.startTimeout,
       onOutput: (line, stream) => emitOutput({ worker: FORKSERVER_ID, stream, line }),
     };

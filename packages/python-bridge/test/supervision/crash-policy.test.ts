@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { replacedInPlace, unplannedExitCause } from '../../src/supervision/crash-policy.js';
-import { forkServerArgs } from '../../src/launch/forkserver.js';
 import { resolvePoolOptions } from '../../src/pool/options.js';
 
 describe('crash policy (pure)', () => {
@@ -22,17 +21,5 @@ describe('startMethod option', () => {
 
   it('names the option when the value is not a start method', () => {
     expect(() => resolvePoolOptions({ startMethod: 'fork' as 'spawn' })).to.throw(TypeError, /options\.startMethod must be 'forkserver' or 'spawn', got "fork"/);
-  });
-});
-
-describe('fork server command line', () => {
-  it('carries the pool-wide options, and no endpoint (each fork names its own)', () => {
-    const args = forkServerArgs(
-      { python: 'python3', path: ['/a', '/b'], preload: ['m'], maxMessageSize: 1024, allowModules: ['math'], allowPrivate: true, startTimeout: 1 },
-      42,
-    );
-    expect(args).to.deep.equal([
-      '--parent-pid', '42', '--max-message-size', '1024', '--path', '/a', '--path', '/b', '--preload', 'm', '--allow-module', 'math', '--allow-private',
-    ]);
   });
 });
