@@ -1,5 +1,6 @@
 export { PythonPool, type StopOptions } from './pool/python-pool.js';
-export { pythonPool, type PoolRef, type PythonModule, type InterpreterStatus } from './pool/pool-child.js';
+export { pythonPool } from './pool/pool-child.js';
+export type { PoolRef, PythonModule, InterpreterStatus } from './pool/pool-handle.js';
 export * from './errors.js';
 export * from './wire/ndarray.js';
 export type { PoolOptions, CallOptions, StreamOptions, InterpreterOutput, StartMethod } from './pool/options.js';
