@@ -26,7 +26,7 @@ import type { Interpreter, InterpreterOptions } from '../interpreter/interpreter
 import type { ServeSpec } from '../launch/command-line.js';
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from './options.js';
 import { outputSink } from '../ops/output.js';
-import { residentBytes } from '../launch/child-process.js';
+import { residentBytes } from '../launch/proc.js';
 import { resolvePython } from '../environment/python-executable.js';
 import { checkPathEntries, poolStartError } from '../environment/start-checks.js';
 import { sweepStaleSocketDirs } from '../interpreter/socket-dir.js';
