@@ -3,11 +3,12 @@ export { pythonPool } from './pool/pool-child.js';
 export type { PoolRef, PythonModule, InterpreterStatus } from './pool/pool-handle.js';
 export * from './errors.js';
 export * from './wire/ndarray.js';
-export type { PoolOptions, CallOptions, StreamOptions, InterpreterOutput, StartMethod } from './pool/options.js';
+export type { PoolOptions, CallOptions, StreamOptions, StartMethod } from './pool/options.js';
+export type { InterpreterOutput } from './ops/output.js';
 export { DEFAULT_START_METHOD } from './pool/options.js';
 export type { PoolStats, Percentiles, PoolState, RestartCause, CallOutcome } from './ops/stats.js';
 export type { PoolEvent } from './ops/lifecycle.js';
-export type { InterpreterExitCause } from './supervision/crash-policy.js';
+export type { InterpreterExitCause } from './ops/events.js';
 export type {
   InterpreterEvent,
   InterpreterLaunchingEvent,

@@ -6,8 +6,18 @@
  * The supervisor's `'event'`s say what the actors do; these say what the processes do, which is
  * finer: a crash in a call is replaced inside its worker and is seen only here.
  */
-import type { InterpreterExitCause } from '../supervision/crash-policy.js';
 import type { RestartCause } from './stats.js';
+
+/** Why an interpreter left the pool (supervision/crash-policy.ts says what each means for it). */
+export type InterpreterExitCause =
+  /** It had served, then died (killed by a timeout, an abort, a signal, or its own crash). */
+  | 'crash'
+  /** It could not start, or died before it was given any work. */
+  | 'start_failure'
+  /** Replaced on purpose after `maxTasksPerWorker` calls or above `maxMemoryPerWorker`. */
+  | 'recycle'
+  /** Stopped with its pool. */
+  | 'stop';
 
 interface InterpreterEventBase {
   /** Path of the pool in its supervision tree. */

@@ -6,7 +6,20 @@
  * `onOutput: false` drops it. Listeners are looked up at each line, so one added later takes over.
  */
 import type { SystemEvents } from '@piton/core';
-import type { InterpreterOutput } from '../pool/options.js';
+
+/** A line an interpreter printed. */
+export interface InterpreterOutput {
+  worker: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+declare module '@piton/core' {
+  // Interpreter output joins the system's events, next to the supervisors' 'event's.
+  interface SystemEventMap {
+    output: [InterpreterOutput];
+  }
+}
 
 export type OutputSink = (output: InterpreterOutput) => void;
 

@@ -5,13 +5,14 @@
  * stops anything itself (pool-child.ts wires it to the tree that does).
  */
 import type { SupervisorRef } from '@piton/core';
-import { currentScope, type ExposedFunctions } from '../interpreter/callbacks.js';
+import { currentScope, type CallContext, type ExposedFunctions } from '../interpreter/callbacks.js';
 import { createCodec, type Codec } from '../wire/codec.js';
 import type { CallRequest, Dispatcher } from '../dispatch/dispatcher.js';
 import { PoolStoppedError } from '../errors.js';
 import type { PoolLifecycle } from '../ops/lifecycle.js';
 import type { Interpreter } from '../interpreter/interpreter.js';
-import { checkCall, checkStream, interpreterCount, type CallOptions, type ResolvedPoolOptions, type StreamOptions } from './options.js';
+import { interpreterCount, type CallOptions, type ResolvedPoolOptions, type StreamOptions } from './options.js';
+import { checkCall, checkStream } from './validate.js';
 import { encodeCallBody, type EncodedCall } from '../wire/encoded-call.js';
 import { SnapshotBuffers } from './snapshots.js';
 import type { PoolStats } from '../ops/stats.js';
@@ -104,7 +105,7 @@ export class PoolHandle implements PoolRef {
 
   call<R = unknown>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {
     let call: EncodedCall;
-    let request: CallRequest;
+    let request: CallRequest<CallContext>;
     try {
       const { timeout, retries, transfer } = checkCall(module, fn, args, options, this.#options.callTimeout);
       const reentry = this.#callbacks?.reentry(`the call to ${module}.${fn}`);

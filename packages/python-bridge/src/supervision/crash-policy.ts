@@ -14,16 +14,7 @@
  * a broken environment (an import error, a preload that exits) still makes the pool give up.
  */
 
-/** Why an interpreter left the pool. */
-export type InterpreterExitCause =
-  /** It had served, then died (killed by a timeout, an abort, a signal, or its own crash). */
-  | 'crash'
-  /** It could not start, or died before it was given any work. */
-  | 'start_failure'
-  /** Replaced on purpose after `maxTasksPerWorker` calls or above `maxMemoryPerWorker`. */
-  | 'recycle'
-  /** Stopped with its pool. */
-  | 'stop';
+import type { InterpreterExitCause } from '../ops/events.js';
 
 /** What an exit the pool did not ask for is: a crash once the interpreter has served, else a failed start. */
 export function unplannedExitCause(served: boolean): 'crash' | 'start_failure' {

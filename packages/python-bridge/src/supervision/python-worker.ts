@@ -1,5 +1,6 @@
 import { isIgnore, worker, type ExitReason, type Ignore, type StartContext, type StartFn, type StartedChild } from '@piton/core';
-import { replacedInPlace, unplannedExitCause, type InterpreterExitCause } from './crash-policy.js';
+import { replacedInPlace, unplannedExitCause } from './crash-policy.js';
+import type { InterpreterExitCause } from '../ops/events.js';
 import { WorkerExitedError } from '../errors.js';
 import type { ExitInfo, Interpreter } from '../interpreter/interpreter.js';
 import { LiveInterpreters } from './live-interpreters.js';

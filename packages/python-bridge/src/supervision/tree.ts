@@ -24,8 +24,20 @@ import { describeExit, InterpreterStartError, WorkerExitedError } from '../error
 import { ForkServerLauncher, type ForkServerSpec } from '../launch/forkserver.js';
 import type { Launcher } from '../launch/launcher.js';
 import type { ServeSpec } from '../launch/command-line.js';
-import type { InterpreterOutput, ResolvedPoolOptions } from '../pool/options.js';
+import type { InterpreterOutput } from '../ops/output.js';
 import { SpawnLauncher } from '../launch/spawn.js';
+
+/** What the tree needs of the pool's options. */
+export interface TreeOptions {
+  startMethod: 'forkserver' | 'spawn';
+  /** The user chose `startMethod` (a fork-unsafe preload then fails the start instead of falling back to spawn). */
+  startMethodExplicit: boolean;
+  /** The supervisors' restart intensity: more than `intensity` restarts within `period` ms stop the pool. */
+  intensity: number;
+  period: number;
+  /** ms the fork server may take to report ready. */
+  startTimeout: number;
+}
 
 /** The worker id the server's own output is tagged with. */
 export const FORKSERVER_ID = 'forkserver';
@@ -34,10 +46,10 @@ export class PoolLaunchers {
   /** The launcher new interpreters come from. */
   current: Launcher = new SpawnLauncher();
   readonly #ctx: StartContext;
-  readonly #options: ResolvedPoolOptions;
+  readonly #options: TreeOptions;
   readonly #serverSpec: ForkServerSpec;
 
-  constructor(ctx: StartContext, options: ResolvedPoolOptions, serve: ServeSpec, emitOutput: (output: InterpreterOutput) => void) {
+  constructor(ctx: StartContext, options: TreeOptions, serve: ServeSpec, emitOutput: (output: InterpreterOutput) => void) {
     this.#ctx = ctx;
     this.#options = options;
     this.#serverSpec = {

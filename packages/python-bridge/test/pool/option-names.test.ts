@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { closest, editDistance, rejectUnknownOptions } from '../../src/pool/option-names.js';
-import { checkCall, checkStream, resolvePoolOptions, type PoolOptions } from '../../src/pool/options.js';
+import type { PoolOptions } from '../../src/pool/options.js';
+import { checkCall, checkStream, resolvePoolOptions } from '../../src/pool/validate.js';
 
 function thrown(fn: () => unknown): Error {
   try {

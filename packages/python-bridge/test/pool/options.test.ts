@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { checkCall, checkStream, resolvePoolOptions } from '../../src/pool/options.js';
+import { checkCall, checkStream, resolvePoolOptions } from '../../src/pool/validate.js';
 
 describe('pool, call and stream options', () => {
   it('takes timeouts beyond 2^31 ms (they are chained) and refuses a backoff past the timer limit, naming it', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { replacedInPlace, unplannedExitCause } from '../../src/supervision/crash-policy.js';
-import { resolvePoolOptions } from '../../src/pool/options.js';
+import { resolvePoolOptions } from '../../src/pool/validate.js';
 
 describe('crash policy (pure)', () => {
   it('calls a death after serving a crash, replaced in place; one before serving a failed start, for the supervisor', () => {
