@@ -1,5 +1,5 @@
 import { setLongTimeout, type LongTimeout } from '@piton/core';
-import { CallTimeoutError, HostLostError, QueueFullError, WorkerExitedError } from '../errors.js';
+import { CallTimeoutError, HostLostError, QueueFullError, InterpreterExitedError } from '../errors.js';
 import { Fifo } from './fifo.js';
 import { fitsInBatch, type EncodedCall } from '../wire/encoded-call.js';
 import { CallStats, type CallTiming } from '../ops/stats.js';
@@ -104,7 +104,7 @@ interface Job<E extends Executor<C>, C extends DispatchedContext> {
  * an AbortSignal always run alone, so that cancelling one never takes another down with it, and
  * so do calls with a progress listener, whose progress others would wait for (a pool that exposes
  * Node functions turns batching off, so that no call waits on another call's callback); if the
- * interpreter dies during a batch, every call of the batch rejects with WorkerExitedError (and is
+ * interpreter dies during a batch, every call of the batch rejects with InterpreterExitedError (and is
  * retried if it asked for retries), as a single call would.
  *
  * Invariants: an executor is in exactly one of `#idle` or `#running` while attached, and in
@@ -307,7 +307,7 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
       }
       // A lost host's call may still be running there: running it again could run it twice.
       const retryable =
-        !outcome.ok && outcome.error instanceof WorkerExitedError && !(outcome.error instanceof HostLostError) && job.request.retries > 0;
+        !outcome.ok && outcome.error instanceof InterpreterExitedError && !(outcome.error instanceof HostLostError) && job.request.retries > 0;
       if (retryable && !this.#closedWith) {
         job.request.retries--;
         again.push(job);

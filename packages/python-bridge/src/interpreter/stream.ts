@@ -3,7 +3,7 @@
  * trip as they are consumed. It sees its interpreter only through a {@link StreamPort}.
  */
 import { setLongTimeout, type LongTimeout } from '@piton/core';
-import { CallTimeoutError, WorkerExitedError } from '../errors.js';
+import { CallTimeoutError, InterpreterExitedError } from '../errors.js';
 
 export interface StreamOptions {
   /** Items fetched per round trip: the generator runs at most this far ahead. Default 1. */
@@ -198,7 +198,7 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
         await this.port.close(this.module, this.fn);
       } catch (error) {
         // The interpreter died meanwhile: nothing is left to close.
-        if (!(error instanceof WorkerExitedError)) {
+        if (!(error instanceof InterpreterExitedError)) {
           this.#end();
           throw error;
         }

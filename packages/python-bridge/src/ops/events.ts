@@ -14,7 +14,7 @@ export type InterpreterExitCause =
   | 'crash'
   /** It could not start, or died before it was given any work. */
   | 'start_failure'
-  /** Replaced on purpose after `maxTasksPerWorker` calls or above `maxMemoryPerWorker`. */
+  /** Replaced on purpose after `recycle.afterCalls` calls or above `recycle.aboveMemory`. */
   | 'recycle'
   /** Stopped with its pool. */
   | 'stop';
@@ -61,7 +61,7 @@ export interface InterpreterReplacedEvent {
   readonly worker: string;
   readonly path: string;
   readonly cause: RestartCause;
-  /** What happened: the exit (`exited with code 3`, `killed`), `maxTasksPerWorker`, `maxMemoryPerWorker`, the timeout. */
+  /** What happened: the exit (`exited with code 3`, `killed`), `recycle.afterCalls`, `recycle.aboveMemory`, the timeout. */
   readonly reason: string;
   readonly previousPid: number;
   readonly pid: number;

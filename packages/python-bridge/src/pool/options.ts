@@ -6,14 +6,22 @@
  */
 import type { PoolEvent } from '../ops/lifecycle.js';
 import type { CurveKeyPair, Heartbeat } from '../remote/agent-link.js';
-import type { HostOptions, RemoteOptions } from '../remote/options.js';
+import type { HostOptions, ResolvedRemoteOptions } from '../remote/options.js';
 import type { ExposedFunction } from '../interpreter/callbacks.js';
 import type { AllowRules } from '../launch/command-line.js';
 import type { InterpreterOutput } from '../ops/output.js';
 
-/** Options of `PythonPool.start` and `pythonPool`. Every field is optional; an unknown name is a TypeError. */
+/**
+ * Options of `PythonPool.start` and `pythonPool`. Every field is optional. An unknown name is a
+ * TypeError (with the name you probably meant); so is a name of before 0.2, whose message gives
+ * its new spelling (README, "Migrating from 0.1").
+ *
+ * Glossary: a *worker* is a supervised slot of the pool, `python-N`, with a stable id; an
+ * *interpreter* is the Python process in it, replaced (with a new pid) when it crashes or is
+ * recycled.
+ */
 export interface PoolOptions {
-  /** Interpreters kept running. Minimum 1. @default os.availableParallelism() */
+  /** Local interpreters kept running. Minimum 1; 0 with `remote`. @default os.availableParallelism(), or 0 with `remote` */
   size?: number;
   /**
    * Directories added to the interpreters' `sys.path`; modules under them are callable. A relative
@@ -28,45 +36,42 @@ export interface PoolOptions {
    * the real interpreter (`sys.executable`), so that restarts skip wrapper scripts such as pyenv shims.
    */
   python?: string;
-  /** Extra environment for the interpreters (added to `process.env`). */
+  /** Environment added to `process.env` for the interpreters; `undefined` removes a variable. */
   env?: Record<string, string | undefined>;
-  /** Working directory of the interpreters, and the base of a relative `path` or `python`. @default process.cwd() */
+  /**
+   * Working directory of the interpreters (never importable: SECURITY.md, 3a), and the base of a
+   * relative `path` or `python`. @default process.cwd()
+   */
   cwd?: string;
-  /** Modules imported before an interpreter reports ready (their import errors fail the start). */
+  /** Modules imported before an interpreter reports ready (their import errors fail the start); once per pool with the fork server. @default [] */
   preload?: string[];
   /**
-   * How interpreters are made. `'forkserver'`: one server process per pool imports the runtime and
-   * `preload` once and forks each interpreter from it (milliseconds, preloaded memory shared
-   * copy-on-write); a preload must not leave threads running (else see README). `'spawn'`: each
-   * interpreter is a fresh `python -m piton.worker` that imports everything itself.
-   * @default 'forkserver' on Linux, else 'spawn'
+   * How interpreters are made (README, "Start methods"). `'forkserver'`: one server process per
+   * pool imports the runtime and `preload` once and forks each interpreter from it (milliseconds,
+   * preloaded memory shared copy-on-write); Linux only, and a preload that leaves threads running
+   * fails the start. `'spawn'`: each interpreter is a fresh Python that imports everything itself.
+   * `'auto'`: the fork server on Linux, falling back to spawn (with a warning) when a preload left
+   * threads running; spawn elsewhere. @default 'auto'
    */
   startMethod?: StartMethod;
-  /** ms an interpreter may take from spawn to ready. @default 10000 */
+  /** ms an interpreter may take from spawn (or fork) to ready. @default 10000 */
   startTimeout?: number;
   /** Default per-call timeout in ms; `undefined` means none. @default undefined */
   callTimeout?: number;
   /** Calls that may wait for an interpreter; one more rejects with `QueueFullError`. @default 10000 */
   maxQueue?: number;
-  /** Calls an interpreter serves before it is replaced by a fresh one. @default undefined (never) */
-  maxTasksPerWorker?: number;
-  /**
-   * Resident memory (RSS, bytes) an interpreter may hold after a call; above it the interpreter is
-   * replaced by a fresh one once the call has returned (Linux: read from /proc). @default undefined (no limit)
-   */
-  maxMemoryPerWorker?: number;
   /** Largest message, in bytes, either side accepts. @default 268435456 (256 MiB) */
   maxMessageSize?: number;
   /**
    * Queued calls to functions that have averaged under this many ms share a round trip (up to
-   * 16 per trip, taken from the head of the queue); 0 turns this off. @default 2
+   * 16 per trip, taken from the head of the queue); 0 turns this off. Must be 0 or left out with
+   * `expose`. @default 2
    */
   batchCallsUnderMs?: number;
-  /** Restart intensity: more than `intensity` restarts within `period` ms stop the pool. @default 10 */
-  intensity?: number;
-  /** @default 10000 */
-  period?: number;
-  /** ms an interpreter is given to finish its call and exit when the pool stops; also how long `stop({ drain: true })` and `drain()` wait for queued calls. @default 5000 */
+  /**
+   * ms an interpreter is given to finish its call and exit when the pool stops; also how long
+   * `stop({ drain: true })` and `drain()` wait for queued calls. @default 5000
+   */
   shutdownTimeout?: number;
   /**
    * ms an open stream may go without being pulled before its generator is closed and its
@@ -74,22 +79,14 @@ export interface PoolOptions {
    * `0` turns the limit off. @default 60000
    */
   streamIdleTimeout?: number;
-  /**
-   * Delay before restarting a crashed interpreter: `min` ms, doubling with each crash that follows
-   * closely, up to `max`; so a crash loop never spins hot while intensity bounds its length.
-   * `false` restarts at once. @default { min: 1, max: 1000 }
-   */
-  restartBackoff?: { min: number; max: number } | false;
-  /** Modules outside `path` whose functions may be called (e.g. `['math']`). @default [] */
-  allowModules?: string[];
-  /** Allow calling names that start with `_`. @default false */
-  allowPrivate?: boolean;
-  /**
-   * A callable name must be defined in a module that is itself callable: a path module's
-   * `from os import system` does not make `system` callable. `true` lifts this for every module,
-   * a list for the modules named. @default false
-   */
-  allowReexports?: boolean | string[];
+  /** When a healthy interpreter is replaced by a fresh one. @default never */
+  recycle?: RecycleOptions;
+  /** How the pool's supervisors treat interpreters that fail to start (README, "The crash policy"). */
+  supervision?: SupervisionOptions;
+  /** What may be called besides the functions of modules under `path` (SECURITY.md, section 3). @default nothing more */
+  allow?: AllowOptions;
+  /** Interpreters on other hosts (README, "More than one machine"). @default none */
+  remote?: RemoteOptions;
   /**
    * Receives every line an interpreter prints, tagged with its worker id; `false` drops them.
    * @default the system's `'output'` event when it has a listener, else the Node process's stderr,
@@ -114,48 +111,94 @@ export interface PoolOptions {
    * @example { lookup: async (key) => cache.get(key) }
    */
   expose?: Record<string, ExposedFunction>;
+}
+
+/** How interpreters are made: see {@link PoolOptions.startMethod}. */
+export type StartMethod = 'auto' | 'forkserver' | 'spawn';
+
+/**
+ * When a healthy interpreter is replaced by a fresh one, for Python code that leaks. Each recycle
+ * costs one interpreter start. Named for what triggers it: the count is per interpreter (its
+ * replacement starts from 0), not per worker.
+ */
+export interface RecycleOptions {
+  /** Calls an interpreter serves before it is replaced. @default undefined (never) */
+  afterCalls?: number;
   /**
-   * Hosts that lend interpreters to the pool, each through its agent (`python -m piton.agent`):
-   * `[{ agent: 'tcp://gpu-1:7100', serverKey, size }]`. Their interpreters serve calls like local
-   * ones. With `hosts`, `size` (the local interpreters) defaults to 0. See README, "More than one machine".
+   * Resident memory (RSS, bytes) an interpreter may hold after a call; above it the interpreter is
+   * replaced once the call has returned (Linux: read from /proc). @default undefined (no limit)
    */
-  hosts?: HostOptions[];
-  /** This Node's CURVE key pair `{ publicKey, secretKey }` (Z85; `npx piton keys`), required with `hosts`. */
-  keys?: CurveKeyPair;
+  aboveMemory?: number;
+}
+
+/**
+ * How the pool's supervisors treat interpreters that fail to start. A crash of an interpreter that
+ * had served is replaced at once and counts toward neither (README, "The crash policy"); only
+ * failed starts (an interpreter that could not start, or died before it was given any work) do.
+ * The names are core's supervisor flags and child-spec `backoff`, which these become.
+ */
+export interface SupervisionOptions {
+  /** More than `intensity` failed interpreter starts within `period` ms: the pool gives up. @default 10 */
+  intensity?: number;
+  /** The window of `intensity`, in ms. @default 10000 */
+  period?: number;
+  /**
+   * Delay before retrying a failed start: `min` ms, doubling while starts keep failing, up to
+   * `max`; so a start that keeps failing never spins hot while `intensity` bounds how long it
+   * goes on. Crashes after serving are not delayed. `false` retries at once.
+   * @default { min: 1, max: 1000 }
+   */
+  backoff?: { min: number; max: number } | false;
+}
+
+/** What may be called besides the functions of modules under `path` (SECURITY.md, section 3). */
+export interface AllowOptions {
+  /** Modules outside `path` whose functions may be called (e.g. `['math']`). @default [] */
+  modules?: string[];
+  /** Allow calling module and function names that start with `_`. @default false */
+  private?: boolean;
+  /**
+   * A callable name must be defined in a module that is itself callable: a path module's
+   * `from os import system` does not make `system` callable. `true` lifts this for every module,
+   * a list for the modules named. @default false
+   */
+  reexports?: boolean | string[];
+}
+
+/** Interpreters on other hosts, each started by the host's agent (`python -m piton.agent`). */
+export interface RemoteOptions {
+  /**
+   * Hosts that lend interpreters to the pool: `[{ agent: 'tcp://gpu-1:7100', serverKey, size }]`.
+   * Their interpreters serve calls like local ones; with `remote`, `size` (the local interpreters)
+   * defaults to 0.
+   */
+  hosts: HostOptions[];
+  /** This Node's CURVE key pair `{ publicKey, secretKey }` (Z85; `npx piton keys`). */
+  keys: CurveKeyPair;
   /** Liveness of remote hosts, in ms: a ping every `interval`, lost after `timeout` of silence. @default { interval: 1000, timeout: 3000 } */
   heartbeat?: Partial<Heartbeat>;
 }
-
-export type StartMethod = 'forkserver' | 'spawn';
-
-/** The default start method: the fork server needs fork() and PR_SET_PDEATHSIG (Linux). */
-export const DEFAULT_START_METHOD: StartMethod = process.platform === 'linux' ? 'forkserver' : 'spawn';
 
 export interface ResolvedPoolOptions {
   /** Local interpreters (0 when every interpreter is remote). */
   size: number;
   /** Interpreters on other hosts, if any. */
-  remote: RemoteOptions | undefined;
+  remote: ResolvedRemoteOptions | undefined;
   path: string[];
   python: string | undefined;
   env: Record<string, string | undefined>;
   cwd: string;
   preload: string[];
   startMethod: StartMethod;
-  /** The user chose `startMethod` (a fork-unsafe preload then fails the start instead of falling back to spawn). */
-  startMethodExplicit: boolean;
   startTimeout: number;
   callTimeout: number | undefined;
   maxQueue: number;
-  maxTasksPerWorker: number | undefined;
-  maxMemoryPerWorker: number | undefined;
   maxMessageSize: number;
   batchCallsUnderMs: number;
-  intensity: number;
-  period: number;
   shutdownTimeout: number;
   streamIdleTimeout: number | undefined;
-  restartBackoff: { min: number; max: number } | undefined;
+  recycle: { afterCalls: number | undefined; aboveMemory: number | undefined };
+  supervision: { intensity: number; period: number; backoff: { min: number; max: number } | undefined };
   /** What may be called besides the modules under `path`. */
   allow: AllowRules;
   onOutput: ((output: InterpreterOutput) => void) | false | undefined;
@@ -166,15 +209,14 @@ export interface ResolvedPoolOptions {
 
 /** The defaults of the options that have one; `size` defaults to `os.availableParallelism()`. */
 export const defaults = {
+  startMethod: 'auto',
   startTimeout: 10_000,
   maxQueue: 10_000,
   maxMessageSize: 256 * 1024 * 1024,
   batchCallsUnderMs: 2,
-  intensity: 10,
-  period: 10_000,
   shutdownTimeout: 5_000,
   streamIdleTimeout: 60_000,
-  restartBackoff: { min: 1, max: 1_000 },
+  supervision: { intensity: 10, period: 10_000, backoff: { min: 1, max: 1_000 } },
 } as const;
 
 /** Every interpreter the pool keeps: its local `size` and each host's. */
@@ -182,7 +224,7 @@ export function interpreterCount(options: Pick<ResolvedPoolOptions, 'size' | 're
   return options.size + (options.remote?.hosts.reduce((n, h) => n + h.size, 0) ?? 0);
 }
 
-/** Per-call options of `call` and `stream`. */
+/** Options of `call` (and, but for `retries`, `timeout`, `onProgress` and `transfer`, of `stream`). */
 export interface CallOptions {
   /** Keyword arguments: `f(*args, **kwargs)`. */
   kwargs?: Record<string, unknown>;
@@ -212,11 +254,16 @@ export interface CallOptions {
   transfer?: boolean;
 }
 
+/** Options of `stream`. */
 export interface StreamOptions extends Omit<CallOptions, 'retries' | 'timeout' | 'onProgress' | 'transfer'> {
   /** Items the interpreter computes per round trip, so at most this many ahead of the consumer. @default 1 */
   batch?: number;
-  /** ms to wait for an interpreter; the stream then rejects with `CallTimeoutError`. */
-  timeout?: number;
+  /**
+   * ms to wait for an interpreter to take the stream; past it the stream rejects with
+   * `CallTimeoutError`. It bounds the wait only (a call's `timeout` bounds the whole call);
+   * `idleTimeout` bounds the stream once open. @default none
+   */
+  waitTimeout?: number;
   /**
    * ms an open stream may go without being pulled: then its generator is closed, its interpreter
    * freed, and a later pull rejects with `CallTimeoutError`. Bounds what an iterator that was

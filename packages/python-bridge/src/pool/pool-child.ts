@@ -65,15 +65,15 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   await sweepStaleSocketDirs();
   const recyclers = new WeakMap<Interpreter, () => void>();
   const overMemory = new WeakSet<Interpreter>();
-  const memoryLimit = memoryPolicy(options.maxMemoryPerWorker);
+  const memoryLimit = memoryPolicy(options.recycle.aboveMemory);
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
     maxMessageSize: options.maxMessageSize,
     batchCallsUnderMs: options.batchCallsUnderMs,
-    maxTasksPerExecutor: options.maxTasksPerWorker,
+    maxTasksPerExecutor: options.recycle.afterCalls,
     shouldRetire: memoryLimit && ((interpreter) => memoryLimit(interpreter) && (overMemory.add(interpreter), true)),
     onRetire: (interpreter) => {
-      lifecycle.note(interpreter.id, 'recycle', overMemory.has(interpreter) ? 'maxMemoryPerWorker' : 'maxTasksPerWorker');
+      lifecycle.note(interpreter.id, 'recycle', overMemory.has(interpreter) ? 'recycle.aboveMemory' : 'recycle.afterCalls');
       recyclers.get(interpreter)?.();
     },
     onCancel: (interpreter, error) =>
@@ -92,7 +92,8 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     maxMessageSize: options.maxMessageSize,
     allow: options.allow,
   };
-  const launchers = new PoolLaunchers(ctx, options, serve, emitOutput);
+  const { intensity, period } = options.supervision;
+  const launchers = new PoolLaunchers(ctx, { startMethod: options.startMethod, startTimeout: options.startTimeout, intensity, period }, serve, emitOutput);
 
   const interpreterOptions = (workerId: string): InterpreterOptions => ({
     ...serve,
@@ -137,7 +138,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     shutdown: options.shutdownTimeout,
     // Only failed starts reach the supervisor (crashes are replaced in place), so its backoff
     // grows only while starts keep failing.
-    ...(options.restartBackoff && { backoff: { ...options.restartBackoff, factor: 2 } }),
+    ...(options.supervision.backoff && { backoff: { ...options.supervision.backoff, factor: 2 } }),
   }));
   if (options.remote) interpreters.push(...hostChildren(environment, interpreterOptions, options.remote, options));
 
@@ -162,7 +163,8 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     // After a give-up, say why the interpreters kept failing: that is what the caller must fix.
     stop(
       failures.gaveUp
-        ? `the pool stopped: more than ${options.intensity} interpreter restarts within ${options.period} ms; ` +
+        ? `the pool stopped: more than ${options.supervision.intensity} failed interpreter starts within ${options.supervision.period} ms ` +
+            `(supervision.intensity); ` +
             `the last failure: ${failures.last ?? 'unknown'}`
         : `the pool stopped (${formatReason(reason)})`,
     );

@@ -154,11 +154,11 @@ export class PoolHandle implements PoolRef {
     const poolIdleTimeout = this.#options.streamIdleTimeout;
     return {
       [Symbol.asyncIterator]: async function* () {
-        const { timeout, batch, idleTimeout } = checkStream(module, fn, args, options, poolIdleTimeout);
+        const { waitTimeout, batch, idleTimeout } = checkStream(module, fn, args, options, poolIdleTimeout);
         const reentry = callbacks?.reentry(`the stream of ${module}.${fn}`);
         if (reentry) throw reentry;
         const { signal, kwargs } = options;
-        const lease = await dispatcher.acquire({ signal, timeout });
+        const lease = await dispatcher.acquire({ signal, timeout: waitTimeout });
         try {
           // Ended from outside (abort, idle timeout), the stream gives the interpreter back
           // itself: this generator may have been dropped without `return()`.

@@ -6,16 +6,29 @@ import { availableParallelism } from 'node:os';
 import { MAX_TIMER_DELAY } from '@piton/core';
 import { isAbsolute, resolve } from 'node:path';
 import { resolveRemoteOptions } from '../remote/options.js';
-import { CALL_OPTION_NAMES, POOL_OPTION_NAMES, rejectUnknownOptions, STREAM_OPTION_NAMES } from './option-names.js';
+import {
+  ALLOW_OPTION_NAMES,
+  CALL_OPTION_NAMES,
+  POOL_OPTION_NAMES,
+  RECYCLE_OPTION_NAMES,
+  rejectUnknownOptions,
+  RENAMED_POOL_OPTIONS,
+  RENAMED_STREAM_OPTIONS,
+  STREAM_OPTION_NAMES,
+  SUPERVISION_OPTION_NAMES,
+} from './option-names.js';
+import type { AllowRules } from '../launch/command-line.js';
 import type { ExposedFunction } from '../interpreter/callbacks.js';
 import {
-  DEFAULT_START_METHOD,
   defaults,
+  type AllowOptions,
   type CallOptions,
   type PoolOptions,
+  type RecycleOptions,
   type ResolvedPoolOptions,
   type StartMethod,
   type StreamOptions,
+  type SupervisionOptions,
 } from './options.js';
 
 function describe(value: unknown): string {
@@ -65,39 +78,76 @@ function exposed(value: unknown): ResolvedPoolOptions['expose'] {
   return Object.keys(functions).length === 0 ? undefined : Object.freeze(functions);
 }
 
-function backoff(value: PoolOptions['restartBackoff']): ResolvedPoolOptions['restartBackoff'] {
-  if (value === false) return undefined;
-  if (value === undefined) return { ...defaults.restartBackoff };
-  if (typeof value !== 'object' || value === null) {
-    throw new TypeError(`options.restartBackoff must be { min, max } or false, got ${describe(value)}`);
+/** A family of options (`allow`, `recycle`, …): undefined, or an object of known names. */
+function family<T extends object>(name: string, value: unknown, known: readonly string[]): Partial<T> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`options.${name} must be an object { ${known.join(', ')} }, got ${describe(value)}`);
   }
-  const min = integer('restartBackoff.min', value.min, 1);
-  const max = integer('restartBackoff.max', value.max, min);
+  rejectUnknownOptions(`options.${name}`, value, known);
+  return value as Partial<T>;
+}
+
+function backoff(value: SupervisionOptions['backoff']): ResolvedPoolOptions['supervision']['backoff'] {
+  if (value === false) return undefined;
+  if (value === undefined) return { ...defaults.supervision.backoff };
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`options.supervision.backoff must be { min, max } or false, got ${describe(value)}`);
+  }
+  const min = integer('supervision.backoff.min', value.min, 1);
+  const max = integer('supervision.backoff.max', value.max, min);
   // The supervisor waits it out in one Node timer: beyond its limit it would fire after 1 ms.
   if (max > MAX_TIMER_DELAY) {
-    throw new RangeError(`options.restartBackoff.max must be at most ${MAX_TIMER_DELAY} ms (Node's timer limit, ~24.8 days), got ${max}`);
+    throw new RangeError(`options.supervision.backoff.max must be at most ${MAX_TIMER_DELAY} ms (Node's timer limit, ~24.8 days), got ${max}`);
   }
   return { min, max };
 }
 
-function reexports(value: PoolOptions['allowReexports']): string[] {
+function supervision(value: unknown): ResolvedPoolOptions['supervision'] {
+  const given = family<SupervisionOptions>('supervision', value, SUPERVISION_OPTION_NAMES);
+  return {
+    intensity: integer('supervision.intensity', given.intensity ?? defaults.supervision.intensity, 0),
+    period: integer('supervision.period', given.period ?? defaults.supervision.period, 1),
+    backoff: backoff(given.backoff),
+  };
+}
+
+function recycle(value: unknown): ResolvedPoolOptions['recycle'] {
+  const given = family<RecycleOptions>('recycle', value, RECYCLE_OPTION_NAMES);
+  return {
+    afterCalls: optionalInteger('recycle.afterCalls', given.afterCalls, 1),
+    aboveMemory: optionalInteger('recycle.aboveMemory', given.aboveMemory, 1),
+  };
+}
+
+function allow(value: unknown): AllowRules {
+  const given = family<AllowOptions>('allow', value, ALLOW_OPTION_NAMES);
+  if (given.private !== undefined && typeof given.private !== 'boolean') {
+    throw new TypeError(`options.allow.private must be a boolean, got ${describe(given.private)}`);
+  }
+  return { modules: stringList('allow.modules', given.modules), private: given.private ?? false, reexports: reexports(given.reexports) };
+}
+
+function reexports(value: AllowOptions['reexports']): string[] {
   if (value === undefined || value === false) return [];
   if (value === true) return ['*'];
   if (!Array.isArray(value)) {
-    throw new TypeError(`options.allowReexports must be a boolean or an array of module names, got ${describe(value)}`);
+    throw new TypeError(`options.allow.reexports must be a boolean or an array of module names, got ${describe(value)}`);
   }
-  return stringList('allowReexports', value);
+  return stringList('allow.reexports', value);
 }
 
+const START_METHODS: readonly StartMethod[] = ['auto', 'forkserver', 'spawn'];
+
 function startMethod(value: unknown): StartMethod {
-  if (value === undefined) return DEFAULT_START_METHOD;
-  if (value !== 'forkserver' && value !== 'spawn') {
-    throw new TypeError(`options.startMethod must be 'forkserver' or 'spawn', got ${describe(value)}`);
+  if (value === undefined) return defaults.startMethod;
+  if (!START_METHODS.includes(value as StartMethod)) {
+    throw new TypeError(`options.startMethod must be 'auto', 'forkserver' or 'spawn', got ${describe(value)}`);
   }
   if (value === 'forkserver' && process.platform !== 'linux') {
-    throw new RangeError(`options.startMethod 'forkserver' needs Linux (fork and PR_SET_PDEATHSIG); use 'spawn' on ${process.platform}`);
+    throw new RangeError(`options.startMethod 'forkserver' needs Linux (fork and PR_SET_PDEATHSIG); use 'spawn' or 'auto' on ${process.platform}`);
   }
-  return value;
+  return value as StartMethod;
 }
 
 /** Checks every option, naming the one that is wrong, and fills in the defaults. */
@@ -105,7 +155,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`options must be an object, got ${describe(options)}`);
   }
-  rejectUnknownOptions('options', options, POOL_OPTION_NAMES);
+  rejectUnknownOptions('options', options, POOL_OPTION_NAMES, RENAMED_POOL_OPTIONS);
   const expose = exposed(options.expose);
   if (expose !== undefined && options.batchCallsUnderMs !== undefined && options.batchCallsUnderMs !== 0) {
     throw new RangeError(
@@ -126,7 +176,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (options.events !== undefined && typeof options.events !== 'function') {
     throw new TypeError(`options.events must be a function, got ${describe(options.events)}`);
   }
-  const remote = resolveRemoteOptions(options);
+  const remote = resolveRemoteOptions(options.remote);
   return {
     size: options.size === undefined ? (remote ? 0 : availableParallelism()) : integer('size', options.size, remote ? 0 : 1),
     remote,
@@ -136,24 +186,16 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     cwd: resolve(cwd),
     preload: stringList('preload', options.preload),
     startMethod: startMethod(options.startMethod),
-    startMethodExplicit: options.startMethod !== undefined,
     startTimeout: integer('startTimeout', options.startTimeout ?? defaults.startTimeout, 1),
     callTimeout: optionalInteger('callTimeout', options.callTimeout, 1),
     maxQueue: integer('maxQueue', options.maxQueue ?? defaults.maxQueue, 0),
-    maxTasksPerWorker: optionalInteger('maxTasksPerWorker', options.maxTasksPerWorker, 1),
-    maxMemoryPerWorker: optionalInteger('maxMemoryPerWorker', options.maxMemoryPerWorker, 1),
     maxMessageSize: integer('maxMessageSize', options.maxMessageSize ?? defaults.maxMessageSize, 1024),
     batchCallsUnderMs: expose ? 0 : nonNegative('batchCallsUnderMs', options.batchCallsUnderMs ?? defaults.batchCallsUnderMs),
-    intensity: integer('intensity', options.intensity ?? defaults.intensity, 0),
-    period: integer('period', options.period ?? defaults.period, 1),
     shutdownTimeout: integer('shutdownTimeout', options.shutdownTimeout ?? defaults.shutdownTimeout, 0),
     streamIdleTimeout: integer('streamIdleTimeout', options.streamIdleTimeout ?? defaults.streamIdleTimeout, 0) || undefined,
-    restartBackoff: backoff(options.restartBackoff),
-    allow: {
-      modules: stringList('allowModules', options.allowModules),
-      private: options.allowPrivate ?? false,
-      reexports: reexports(options.allowReexports),
-    },
+    recycle: recycle(options.recycle),
+    supervision: supervision(options.supervision),
+    allow: allow(options.allow),
     onOutput: options.onOutput,
     events: options.events,
     expose,
@@ -167,12 +209,19 @@ function checkName(what: string, name: unknown): void {
 }
 
 /** What `call` and `stream` share: names, args, kwargs, signal, unknown options. */
-function checkRequest(module: unknown, fn: unknown, args: unknown, options: unknown, known: readonly string[]): void {
+function checkRequest(
+  module: unknown,
+  fn: unknown,
+  args: unknown,
+  options: unknown,
+  known: readonly string[],
+  renamed?: Readonly<Record<string, string>>,
+): void {
   checkName('module', module);
   checkName('function', fn);
   if (!Array.isArray(args)) throw new TypeError(`args must be an array, got ${describe(args)}`);
   if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
-  rejectUnknownOptions('options', options, known);
+  rejectUnknownOptions('options', options, known, renamed);
   const { kwargs, signal } = options as CallOptions;
   if (kwargs !== undefined && (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs))) {
     throw new TypeError(`options.kwargs must be a plain object, got ${describe(kwargs)}`);
@@ -199,9 +248,9 @@ export function checkCall(module: unknown, fn: unknown, args: unknown, options: 
 
 /** Checks a stream's module, function, args and options, as {@link checkCall} does a call's. */
 export function checkStream(module: unknown, fn: unknown, args: unknown, options: StreamOptions, poolIdleTimeout: number | undefined) {
-  checkRequest(module, fn, args, options, STREAM_OPTION_NAMES);
-  const timeout = options.timeout === undefined ? undefined : integer('timeout', options.timeout, 1);
+  checkRequest(module, fn, args, options, STREAM_OPTION_NAMES, RENAMED_STREAM_OPTIONS);
+  const waitTimeout = options.waitTimeout === undefined ? undefined : integer('waitTimeout', options.waitTimeout, 1);
   const batch = integer('batch', options.batch ?? 1, 1);
   const idleTimeout = options.idleTimeout === undefined ? poolIdleTimeout : integer('idleTimeout', options.idleTimeout, 1);
-  return { timeout, batch, idleTimeout };
+  return { waitTimeout, batch, idleTimeout };
 }

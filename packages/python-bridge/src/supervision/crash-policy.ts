@@ -3,8 +3,8 @@
  *
  * - An interpreter that could not start, or that died before it was given any work, is a
  *   **failed start**: its worker exits, and the pool's supervisor restarts it by OTP's rules: the
- *   restart counts toward `intensity`/`period` (so a crash loop stops the pool) and waits the
- *   `restartBackoff` delay, which doubles while starts keep failing.
+ *   restart counts toward `supervision.intensity`/`period` (so a crash loop stops the pool) and
+ *   waits the `supervision.backoff` delay, which doubles while starts keep failing.
  * - An interpreter that served (a call, a batch or a stream was sent to it) and then died is a
  *   **crash**: its worker replaces it in place at once, whatever the rate. A call that crashes its
  *   interpreter fails that call (or is retried, if it asked for `retries`), never the pool: the

@@ -15,12 +15,12 @@
  * pool give up). When the interpreters' supervisor gives up, it exits normally and, being
  * significant, takes the pool down with it, as a flat pool would.
  *
- * Fork safety: a server whose preloads left threads running is not forked from. With the default
- * start method the pool falls back to `spawn` (a warning says why, `stats().startMethod` shows it);
- * with `startMethod: 'forkserver'` asked for explicitly, the start fails with the reason.
+ * Fork safety: a server whose preloads left threads running is not forked from. With `startMethod:
+ * 'auto'` (the default) the pool falls back to `spawn` (a warning says why, `stats().startMethod`
+ * shows it); with `startMethod: 'forkserver'`, the start fails with the reason.
  */
 import { supervisor, type ChildSpec, type StartContext, type StartedChild } from '@piton/core';
-import { describeExit, InterpreterStartError, WorkerExitedError } from '../errors.js';
+import { describeExit, InterpreterStartError, InterpreterExitedError } from '../errors.js';
 import { ForkServerLauncher, type ForkServerSpec } from '../launch/forkserver.js';
 import type { Launcher } from '../launch/launcher.js';
 import type { ServeSpec } from '../launch/command-line.js';
@@ -29,10 +29,12 @@ import { SpawnLauncher } from '../launch/spawn.js';
 
 /** What the tree needs of the pool's options. */
 export interface TreeOptions {
-  startMethod: 'forkserver' | 'spawn';
-  /** The user chose `startMethod` (a fork-unsafe preload then fails the start instead of falling back to spawn). */
-  startMethodExplicit: boolean;
-  /** The supervisors' restart intensity: more than `intensity` restarts within `period` ms stop the pool. */
+  /**
+   * `'auto'`: the fork server on Linux, spawn when a preload left threads running (with a
+   * warning) and elsewhere; `'forkserver'`: the fork server or a failed start.
+   */
+  startMethod: 'auto' | 'forkserver' | 'spawn';
+  /** The supervisors' restart intensity: more than `intensity` restarts (failed interpreter starts, server deaths) within `period` ms stop the pool. */
   intensity: number;
   period: number;
   /** ms the fork server may take to report ready. */
@@ -71,7 +73,7 @@ export class PoolLaunchers {
   async startTree(interpreters: ChildSpec[], launchAhead: () => void): Promise<StartedChild<unknown>> {
     const { intensity, period } = this.#options;
     const interpretersSupervisor = supervisor({ strategy: 'one_for_one', intensity, period, children: interpreters });
-    const first = this.#options.startMethod === 'forkserver' ? await this.#firstServer() : undefined;
+    const first = this.#forking() ? await this.#firstServer() : undefined;
     if (first === undefined) {
       this.current = new SpawnLauncher();
       launchAhead();
@@ -107,13 +109,19 @@ export class PoolLaunchers {
     }
   }
 
-  /** The first server: if its preloads left threads, fall back to spawn (default) or refuse (explicit). */
+  /** Whether the pool starts with a fork server: asked for, or `'auto'` where there is fork and PR_SET_PDEATHSIG (Linux). */
+  #forking(): boolean {
+    const { startMethod } = this.#options;
+    return startMethod === 'forkserver' || (startMethod === 'auto' && process.platform === 'linux');
+  }
+
+  /** The first server: if its preloads left threads, fall back to spawn (`'auto'`) or refuse (`'forkserver'`). */
   async #firstServer(): Promise<ForkServerLauncher | undefined> {
     const launcher = await ForkServerLauncher.start(this.#serverSpec);
     if (launcher.threads.length === 0) return launcher;
     await launcher.close();
     const why = forkUnsafe(launcher.threads);
-    if (this.#options.startMethodExplicit) throw new InterpreterStartError(`startMethod 'forkserver' refused: ${why}`);
+    if (this.#options.startMethod === 'forkserver') throw new InterpreterStartError(`startMethod 'forkserver' refused: ${why}`);
     process.emitWarning(`${why}; this pool uses startMethod 'spawn' instead`, { code: 'PITON_FORKSERVER_FALLBACK' });
     return undefined;
   }
@@ -143,7 +151,7 @@ function serverChild(launcher: ForkServerLauncher): StartedChild<ForkServerLaunc
     ref: launcher,
     exited: launcher.exit.then((exit) =>
       asked ??
-      new WorkerExitedError(exit.code, exit.signal, {
+      new InterpreterExitedError(exit.code, exit.signal, {
         message: `the fork server (pid ${launcher.pid}) ${describeExit(exit.code, exit.signal)}`,
         stderrTail: launcher.stderrTail(),
       }),

@@ -46,9 +46,9 @@ describe('unknown option names', () => {
 
   it('lets every known name through', () => {
     expect(() => rejectUnknownOptions('options', { a: 1, b: undefined }, ['a', 'b'])).to.not.throw();
-    expect(checkStream('m', 'f', [], { batch: 3, timeout: 10, kwargs: {}, signal: new AbortController().signal }, undefined)).to.deep.equal({
+    expect(checkStream('m', 'f', [], { batch: 3, waitTimeout: 10, kwargs: {}, signal: new AbortController().signal }, undefined)).to.deep.equal({
       batch: 3,
-      timeout: 10,
+      waitTimeout: 10,
       idleTimeout: undefined,
     });
     expect(() => resolvePoolOptions({ size: 1, onOutput: false })).to.not.throw();
