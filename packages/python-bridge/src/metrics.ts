@@ -19,7 +19,7 @@
 import { Counter, Gauge, register as defaultRegistry, type Registry } from 'prom-client';
 import { CountedHistogram, type BucketCounts } from './ops/metrics-histogram.js';
 import { CALL_OUTCOMES, RESTART_CAUSES, type PoolStats } from './ops/stats.js';
-import type { PoolRef } from './pool/pool-child.js';
+import type { PoolRef } from './pool/pool-handle.js';
 import { callChannel, type CallTraceContext } from './ops/tracing.js';
 
 export interface PoolMetricsOptions {

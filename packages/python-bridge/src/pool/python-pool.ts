@@ -2,7 +2,8 @@ import { ActorSystem, type SupervisorRef } from '@piton/core';
 import { PoolStartError, PoolStoppedError } from '../errors.js';
 import type { CallOptions, PoolOptions, StreamOptions } from './options.js';
 import type { PoolStats } from '../ops/stats.js';
-import { pythonPool, type InterpreterStatus, type PoolRef, type PythonModule } from './pool-child.js';
+import { pythonPool } from './pool-child.js';
+import type { InterpreterStatus, PoolRef, PythonModule } from './pool-handle.js';
 import type {
   CallableName,
   CallRest,

@@ -1,4 +1,4 @@
-/** The pool's options for interpreters on other hosts: their validation, one field at a time. */
+/** The pool's `remote` options (interpreters on other hosts): their validation, one field at a time. */
 import type { CurveKeyPair, Heartbeat } from './agent-link.js';
 
 /** One host lending interpreters to the pool, through its agent. */
@@ -11,7 +11,8 @@ export interface HostOptions {
   size: number;
 }
 
-export interface RemoteOptions {
+/** `remote`, checked, with its defaults filled in. */
+export interface ResolvedRemoteOptions {
   hosts: HostOptions[];
   keys: CurveKeyPair;
   heartbeat: Heartbeat;
@@ -43,16 +44,14 @@ function known(field: string, value: object, names: string[]): void {
 }
 
 /** `undefined` when the pool has no remote hosts; else the checked options. */
-export function resolveRemoteOptions(options: { hosts?: unknown; keys?: unknown; heartbeat?: unknown }): RemoteOptions | undefined {
-  if (options.hosts === undefined) {
-    if (options.keys !== undefined || options.heartbeat !== undefined) {
-      throw new TypeError('options.keys and options.heartbeat are for remote interpreters: give options.hosts too');
-    }
-    return undefined;
-  }
-  if (!Array.isArray(options.hosts) || options.hosts.length === 0) throw new TypeError('options.hosts must be a non-empty array of { agent, serverKey, size }');
+export function resolveRemoteOptions(value: unknown): ResolvedRemoteOptions | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('options.remote must be an object { hosts, keys, heartbeat }');
+  known('remote', value, ['hosts', 'keys', 'heartbeat']);
+  const options = value as { hosts?: unknown; keys?: unknown; heartbeat?: unknown };
+  if (!Array.isArray(options.hosts) || options.hosts.length === 0) throw new TypeError('options.remote.hosts must be a non-empty array of { agent, serverKey, size }');
   const hosts = options.hosts.map((h: unknown, i): HostOptions => {
-    const field = `hosts[${i}]`;
+    const field = `remote.hosts[${i}]`;
     if (h === null || typeof h !== 'object') throw new TypeError(`options.${field} must be an object { agent, serverKey, size }`);
     known(field, h, ['agent', 'serverKey', 'size']);
     const host = h as Record<string, unknown>;
@@ -65,20 +64,20 @@ export function resolveRemoteOptions(options: { hosts?: unknown; keys?: unknown;
   });
   const agents = hosts.map((h) => h.agent);
   const twice = agents.find((a, i) => agents.indexOf(a) !== i);
-  if (twice !== undefined) throw new TypeError(`options.hosts names the agent ${twice} twice: give it one entry with the total size`);
+  if (twice !== undefined) throw new TypeError(`options.remote.hosts names the agent ${twice} twice: give it one entry with the total size`);
   const keys = options.keys;
-  if (keys === null || typeof keys !== 'object') throw new TypeError('options.keys must be this Node\'s CURVE key pair { publicKey, secretKey } (npx piton keys)');
-  known('keys', keys, ['publicKey', 'secretKey']);
+  if (keys === null || typeof keys !== 'object') throw new TypeError('options.remote.keys must be this Node\'s CURVE key pair { publicKey, secretKey } (npx piton keys)');
+  known('remote.keys', keys, ['publicKey', 'secretKey']);
   const pair = keys as Record<string, unknown>;
   const heartbeat = (options.heartbeat ?? DEFAULT_HEARTBEAT) as Record<string, unknown>;
-  if (heartbeat === null || typeof heartbeat !== 'object') throw new TypeError('options.heartbeat must be { interval, timeout } in ms');
-  known('heartbeat', heartbeat, ['interval', 'timeout']);
-  const interval = ms('heartbeat.interval', heartbeat.interval ?? DEFAULT_HEARTBEAT.interval, 10);
-  const timeout = ms('heartbeat.timeout', heartbeat.timeout ?? DEFAULT_HEARTBEAT.timeout, 10);
-  if (timeout <= interval) throw new TypeError(`options.heartbeat.timeout (${timeout}) must be greater than heartbeat.interval (${interval})`);
+  if (heartbeat === null || typeof heartbeat !== 'object') throw new TypeError('options.remote.heartbeat must be { interval, timeout } in ms');
+  known('remote.heartbeat', heartbeat, ['interval', 'timeout']);
+  const interval = ms('remote.heartbeat.interval', heartbeat.interval ?? DEFAULT_HEARTBEAT.interval, 10);
+  const timeout = ms('remote.heartbeat.timeout', heartbeat.timeout ?? DEFAULT_HEARTBEAT.timeout, 10);
+  if (timeout <= interval) throw new TypeError(`options.remote.heartbeat.timeout (${timeout}) must be greater than remote.heartbeat.interval (${interval})`);
   return {
     hosts,
-    keys: { publicKey: key('keys.publicKey', pair.publicKey), secretKey: key('keys.secretKey', pair.secretKey) },
+    keys: { publicKey: key('remote.keys.publicKey', pair.publicKey), secretKey: key('remote.keys.secretKey', pair.secretKey) },
     heartbeat: { interval, timeout },
   };
 }
