@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const SRC = fileURLToPath(new URL('../src', import.meta.url));
 /** Upper layers first. */
-const LAYER: Record<string, number> = { cli: 0, pool: 1, remote: 2, supervision: 3, dispatch: 3, ops: 4, interpreter: 5, launch: 6, environment: 6, wire: 7 };
+const LAYER: Record<string, number> = { cli: 0, typegen: 1, pool: 1, remote: 2, supervision: 3, dispatch: 3, ops: 4, interpreter: 5, launch: 6, environment: 6, wire: 7 };
 const SAME_LAYER_ALLOWED = new Set(['launch>environment', 'environment>launch']);
 const NEVER = new Set(['dispatch>interpreter']);
 
