@@ -126,18 +126,21 @@ function oneOf(choices: readonly string[]): string {
   return quoted.length <= 1 ? (quoted[0] ?? 'nothing') : `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)!}`;
 }
 
-/** A number: TypeError for anything else. Then `min`, `max` and `integer` are RangeErrors. */
+/**
+ * A finite number (with `integer`, a safe integer): a TypeError for anything that is not a number,
+ * a RangeError for NaN, ±Infinity, a fraction where an integer is wanted, or a value outside
+ * `min`..`max`.
+ */
 export function checkNumber(
   where: string,
   value: unknown,
   bounds: { readonly min?: number; readonly max?: number; readonly integer?: boolean } = {},
 ): number {
   const { min = -Infinity, max = Infinity, integer = false } = bounds;
-  const expected = `${integer ? 'an integer' : 'a number'}${rangeText(min, max)}`;
+  const expected = `${integer ? 'an integer' : 'a finite number'}${rangeText(min, max)}`;
   if (typeof value !== 'number') throw new InvalidSpecError(where, value, expected);
-  if (Number.isNaN(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-    throw new SpecRangeError(where, value, expected);
-  }
+  const whole = integer ? Number.isSafeInteger(value) : Number.isFinite(value);
+  if (!whole || value < min || value > max) throw new SpecRangeError(where, value, expected);
   return value;
 }
 
@@ -150,12 +153,12 @@ function rangeText(min: number, max: number): string {
 
 /** An integer >= 1. */
 export function checkPositiveInteger(where: string, value: unknown): number {
-  return checkNumber(where, value, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
+  return checkNumber(where, value, { min: 1, integer: true });
 }
 
 /** An integer >= 0. */
 export function checkNonNegativeInteger(where: string, value: unknown): number {
-  return checkNumber(where, value, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
+  return checkNumber(where, value, { min: 0, integer: true });
 }
 
 /**

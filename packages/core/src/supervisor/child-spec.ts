@@ -138,11 +138,11 @@ function validSignificant(field: string, v: unknown, restart: Restart, autoShutd
 function validBackoff(field: string, v: unknown): ResolvedBackoff | undefined {
   if (v === undefined) return undefined;
   const b = checkOptions(field, v, BACKOFF_KEYS);
-  const min = checkNumber(`${field}.min`, b.min, { min: 0, max: Number.MAX_SAFE_INTEGER });
-  const max = checkNumber(`${field}.max`, b.max, { min, max: Number.MAX_SAFE_INTEGER });
-  const factor = b.factor === undefined ? CHILD_DEFAULTS.backoffFactor : checkNumber(`${field}.factor`, b.factor, { min: 1, max: Number.MAX_SAFE_INTEGER });
+  const min = checkNumber(`${field}.min`, b.min, { min: 0 });
+  const max = checkNumber(`${field}.max`, b.max, { min });
+  const factor = b.factor === undefined ? CHILD_DEFAULTS.backoffFactor : checkNumber(`${field}.factor`, b.factor, { min: 1 });
   const jitter = b.jitter === undefined ? CHILD_DEFAULTS.backoffJitter : checkNumber(`${field}.jitter`, b.jitter, { min: 0, max: 1 });
-  const resetAfter = b.resetAfter === undefined ? max : checkNumber(`${field}.resetAfter`, b.resetAfter, { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const resetAfter = b.resetAfter === undefined ? max : checkNumber(`${field}.resetAfter`, b.resetAfter, { min: 0 });
   return { min, max, factor, jitter, resetAfter };
 }
 

@@ -51,8 +51,8 @@ export const FLAG_KEYS = names<StaticSupervisorFlags>()(['strategy', 'intensity'
 export function resolveFlags(flags: unknown): ResolvedFlags {
   const f = checkOptions('flags', flags, FLAG_KEYS);
   const strategy = f.strategy === undefined ? FLAG_DEFAULTS.strategy : checkOneOf('strategy', f.strategy, ['one_for_one', 'one_for_all', 'rest_for_one', 'simple_one_for_one']);
-  const intensity = f.intensity === undefined ? FLAG_DEFAULTS.intensity : checkNumber('intensity', f.intensity, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
-  const period = f.period === undefined ? FLAG_DEFAULTS.period : checkNumber('period', f.period, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
+  const intensity = f.intensity === undefined ? FLAG_DEFAULTS.intensity : checkNumber('intensity', f.intensity, { min: 0, integer: true });
+  const period = f.period === undefined ? FLAG_DEFAULTS.period : checkNumber('period', f.period, { min: 1, integer: true });
   const autoShutdown = f.autoShutdown === undefined ? FLAG_DEFAULTS.autoShutdown : checkOneOf('autoShutdown', f.autoShutdown, ['never', 'any_significant', 'all_significant']);
   const children = resolveChildSpecs(f.children, autoShutdown);
   if (strategy === 'simple_one_for_one' && children.length !== 1) {
