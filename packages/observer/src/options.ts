@@ -1,4 +1,5 @@
 /** The observer's options: types, defaults and one validator per field. */
+import { rejectUnknownKeys } from '@piton/core';
 
 /** What the observer needs of a pool: its `stats()` (a `PythonPool` or a `PoolRef` is one). */
 export interface ObservablePool {
@@ -53,9 +54,8 @@ function integer(name: string, value: unknown, min: number, max: number): number
 
 export function resolveObserverOptions(options: ObserverOptions = {}): ResolvedObserverOptions {
   if (options === null || typeof options !== 'object') throw new TypeError(`observer options must be an object, got ${String(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new TypeError(`unknown observer option ${JSON.stringify(key)}; known: ${[...KNOWN].join(', ')}`);
-  }
+  // The one check of every package (@piton/core): a TypeError with "did you mean".
+  rejectUnknownKeys('options', options, [...KNOWN]);
   const port = integer('port', options.port ?? OBSERVER_DEFAULTS.port, 0, 65_535);
   const host = options.host ?? OBSERVER_DEFAULTS.host;
   if (typeof host !== 'string' || host === '') throw new TypeError(`observer option host must be a non-empty string, got ${String(host)}`);

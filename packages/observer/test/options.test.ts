@@ -9,7 +9,7 @@ describe('observer options', () => {
   });
 
   it('an unknown option is a TypeError naming it', () => {
-    expect(() => resolveObserverOptions({ prot: 80 } as never)).to.throw(TypeError, /unknown observer option "prot"/);
+    expect(() => resolveObserverOptions({ prot: 80 } as never)).to.throw(TypeError, /options.prot is not an option; did you mean port\?/);
   });
 
   it('each bad value is a TypeError naming its field and what it got', () => {

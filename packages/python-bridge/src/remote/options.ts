@@ -1,4 +1,5 @@
 /** The pool's `remote` options (interpreters on other hosts): their validation, one field at a time. */
+import { rejectUnknownKeys } from '@piton/core';
 import type { CurveKeyPair, Heartbeat } from './agent-link.js';
 
 /** One host lending interpreters to the pool, through its agent. */
@@ -38,9 +39,7 @@ function ms(field: string, value: unknown, min: number): number {
 }
 
 function known(field: string, value: object, names: string[]): void {
-  for (const name of Object.keys(value)) {
-    if (!names.includes(name)) throw new TypeError(`options.${field}.${name} is not an option (known: ${names.join(', ')})`);
-  }
+  rejectUnknownKeys(`options.${field}`, value, names);
 }
 
 /** `undefined` when the pool has no remote hosts; else the checked options. */
