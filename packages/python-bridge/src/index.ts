@@ -13,7 +13,6 @@ export type {
   RecycleOptions,
   SupervisionOptions,
   AllowOptions,
-  RemoteOptions,
   CallOptions,
   StreamOptions,
 } from './pool/options.js';
@@ -60,7 +59,7 @@ export type { InterpreterOutput } from './ops/output.js';
 export { CALL_CHANNEL, type CallTraceContext } from './ops/tracing.js';
 
 // ---- Interpreters on other hosts ---------------------------------------------------------------
-export type { HostOptions } from './remote/options.js';
+export type { RemoteOptions, HostOptions } from './remote/options.js';
 export type { CurveKeyPair, Heartbeat } from './remote/agent-link.js';
 export { curveKeyPair } from './remote/keys.js';
 
