@@ -25,7 +25,6 @@ export type {
   RecycleOptions,
   SupervisionOptions,
   AllowOptions,
-  RemoteOptions,
   CallOptions,
   StreamOptions,
 } from './pool/options.js';
@@ -73,7 +72,7 @@ export type { InterpreterOutput } from './ops/output.js';
 export { CALL_CHANNEL, STREAM_CHANNEL, type CallTraceContext, type CallTraceEvent, type StreamTraceContext } from './ops/tracing.js';
 
 // ---- Interpreters on other hosts ---------------------------------------------------------------
-export type { HostOptions } from './remote/options.js';
+export type { RemoteOptions, HostOptions } from './remote/options.js';
 export type { CurveKeyPair, Heartbeat } from './remote/agent-link.js';
 export { curveKeyPair } from './remote/keys.js';
 

@@ -1,6 +1,6 @@
 /** The command line of `piton`: a command, then its options; unknown options are errors. */
 import { parseArgs } from 'node:util';
-import { closest } from '../pool/option-names.js';
+import { closest } from '../validation.js';
 import { parseTypesOptions, TYPES_OPTIONS, type TypesOptions } from './types.js';
 
 export const USAGE = `Usage:

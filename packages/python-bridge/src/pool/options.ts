@@ -5,8 +5,7 @@
  * and a test holds them to the same names). Checking and resolving them is validate.ts's job.
  */
 import type { PoolEvent } from '../ops/lifecycle.js';
-import type { CurveKeyPair, Heartbeat } from '../remote/agent-link.js';
-import type { HostOptions, ResolvedRemoteOptions } from '../remote/options.js';
+import type { RemoteOptions, ResolvedRemoteOptions } from '../remote/options.js';
 import type { ExposedFunction } from '../interpreter/callbacks.js';
 import type { AllowRules } from '../launch/command-line.js';
 import type { InterpreterOutput } from '../ops/output.js';
@@ -163,20 +162,6 @@ export interface AllowOptions {
    * a list for the modules named. @default false
    */
   reexports?: boolean | string[];
-}
-
-/** Interpreters on other hosts, each started by the host's agent (`python -m piton.agent`). */
-export interface RemoteOptions {
-  /**
-   * Hosts that lend interpreters to the pool: `[{ agent: 'tcp://gpu-1:7100', serverKey, size }]`.
-   * Their interpreters serve calls like local ones; with `remote`, `size` (the local interpreters)
-   * defaults to 0.
-   */
-  hosts: HostOptions[];
-  /** This Node's CURVE key pair `{ publicKey, secretKey }` (Z85; `npx piton keys`). */
-  keys: CurveKeyPair;
-  /** Liveness of remote hosts, in ms: a ping every `interval`, lost after `timeout` of silence. @default { interval: 1000, timeout: 3000 } */
-  heartbeat?: Partial<Heartbeat>;
 }
 
 export interface ResolvedPoolOptions {

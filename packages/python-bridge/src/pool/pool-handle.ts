@@ -10,6 +10,7 @@ import { currentScope, type CallContext, type ExposedFunctions } from '../interp
 import { createCodec, type Codec } from '../wire/codec.js';
 import type { CallRequest, Dispatcher } from '../dispatch/dispatcher.js';
 import { PoolStoppedError } from '../errors.js';
+import { checkNumber, describe } from '../validation.js';
 import type { PoolLifecycle } from '../ops/lifecycle.js';
 import type { Interpreter } from '../interpreter/interpreter.js';
 import { interpreterCount, type CallOptions, type ResolvedPoolOptions, type StreamOptions } from './options.js';
@@ -222,7 +223,7 @@ export class PoolHandle implements PoolRef {
   module<T extends object>(name: string): PythonModule<T>;
   module<T extends object>(name: string): PythonModule<T> {
     if (typeof name !== 'string' || name === '') {
-      throw new TypeError(`the module name must be a non-empty string, got ${String(name)} (${typeof name})`);
+      throw new TypeError(`the module name must be a non-empty string, got ${describe(name)}`);
     }
     return new Proxy({} as PythonModule<T>, {
       get: (_target, prop) => {
@@ -318,9 +319,7 @@ export class PoolHandle implements PoolRef {
   }
 
   async drain(timeoutMs: number = this.#options.shutdownTimeout): Promise<void> {
-    if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
-      throw new RangeError(`drain(timeoutMs): timeoutMs must be a number >= 0, got ${String(timeoutMs)}`);
-    }
+    checkNumber('timeoutMs', timeoutMs, { min: 0 });
     if (this.#lifecycle.state === 'running') this.#lifecycle.state = 'stopping';
     this.#dispatcher.seal(new PoolStoppedError('the pool is draining: it takes no new calls'));
     let timer: ReturnType<typeof setTimeout> | undefined;

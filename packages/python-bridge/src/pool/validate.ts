@@ -1,6 +1,8 @@
 /**
  * Checking and resolving the options of options.ts: each option is checked by itself, naming the
- * one that is wrong, and the defaults are filled in; unknown names are refused (option-names.ts).
+ * one that is wrong, by the rule and message form of validation.ts (a TypeError for a wrong name
+ * or type, a RangeError for a number out of range), and the defaults are filled in. Unknown names
+ * are refused with "did you mean", and names of 0.1 with their new spelling (option-names.ts).
  */
 import { checkCallContext } from './call-context.js';
 import { availableParallelism } from 'node:os';
@@ -12,13 +14,14 @@ import {
   CALL_OPTION_NAMES,
   POOL_OPTION_NAMES,
   RECYCLE_OPTION_NAMES,
-  rejectUnknownOptions,
+  rejectRenamedKeys,
   RENAMED_POOL_OPTIONS,
   RENAMED_STREAM_OPTIONS,
   STREAM_OPTION_NAMES,
   SUPERVISION_OPTION_NAMES,
 } from './option-names.js';
 import type { AllowRules } from '../launch/command-line.js';
+import { checkNumber, describe, rejectUnknownKeys } from '../validation.js';
 import type { ExposedFunction } from '../interpreter/callbacks.js';
 import {
   defaults,
@@ -32,23 +35,13 @@ import {
   type SupervisionOptions,
 } from './options.js';
 
-function describe(value: unknown): string {
-  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
-  return `${shown} (${value === null ? 'null' : typeof value})`;
-}
-
+/** An integer >= `min` (a TypeError for what is not a number, a RangeError for one out of range). */
 function integer(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new RangeError(`options.${name} must be an integer >= ${min}, got ${describe(value)}`);
-  }
-  return value;
+  return checkNumber(`options.${name}`, value, { min, integer: true });
 }
 
 function nonNegative(name: string, value: unknown): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new RangeError(`options.${name} must be a number >= 0, got ${describe(value)}`);
-  }
-  return value;
+  return checkNumber(`options.${name}`, value, { min: 0 });
 }
 
 function optionalInteger(name: string, value: unknown, min: number): number | undefined {
@@ -73,7 +66,7 @@ function exposed(value: unknown): ResolvedPoolOptions['expose'] {
   const functions: Record<string, ExposedFunction> = {};
   for (const [name, fn] of Object.entries(value)) {
     if (typeof fn !== 'function') throw new TypeError(`options.expose.${name} must be a function, got ${describe(fn)}`);
-    if (name === '') throw new TypeError('options.expose: a function name must not be empty');
+    if (name === '') throw new TypeError(`options.expose must not have an empty name, got ${describe(fn)} under ""`);
     functions[name] = fn as ExposedFunction;
   }
   return Object.keys(functions).length === 0 ? undefined : Object.freeze(functions);
@@ -85,7 +78,7 @@ function family<T extends object>(name: string, value: unknown, known: readonly 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`options.${name} must be an object { ${known.join(', ')} }, got ${describe(value)}`);
   }
-  rejectUnknownOptions(`options.${name}`, value, known);
+  rejectUnknownKeys(`options.${name}`, value, known);
   return value as Partial<T>;
 }
 
@@ -97,9 +90,10 @@ function backoff(value: SupervisionOptions['backoff']): ResolvedPoolOptions['sup
   }
   const min = integer('supervision.backoff.min', value.min, 1);
   const max = integer('supervision.backoff.max', value.max, min);
-  // The supervisor waits it out in one Node timer: beyond its limit it would fire after 1 ms.
+  // The one cap of a time option: the supervisor waits a backoff out in one Node timer, which
+  // beyond its limit would fire after 1 ms (timeouts have no cap: setLongTimeout chains timers).
   if (max > MAX_TIMER_DELAY) {
-    throw new RangeError(`options.supervision.backoff.max must be at most ${MAX_TIMER_DELAY} ms (Node's timer limit, ~24.8 days), got ${max}`);
+    throw new RangeError(`options.supervision.backoff.max must be at most ${MAX_TIMER_DELAY} ms (Node's timer limit, ~24.8 days), got ${describe(max)}`);
   }
   return { min, max };
 }
@@ -146,7 +140,7 @@ function startMethod(value: unknown): StartMethod {
     throw new TypeError(`options.startMethod must be 'auto', 'forkserver' or 'spawn', got ${describe(value)}`);
   }
   if (value === 'forkserver' && process.platform !== 'linux') {
-    throw new RangeError(`options.startMethod 'forkserver' needs Linux (fork and PR_SET_PDEATHSIG); use 'spawn' or 'auto' on ${process.platform}`);
+    throw new TypeError(`options.startMethod 'forkserver' needs Linux (fork and PR_SET_PDEATHSIG); use 'spawn' or 'auto' on ${process.platform}`);
   }
   return value as StartMethod;
 }
@@ -156,7 +150,8 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`options must be an object, got ${describe(options)}`);
   }
-  rejectUnknownOptions('options', options, POOL_OPTION_NAMES, RENAMED_POOL_OPTIONS);
+  rejectRenamedKeys('options', options, RENAMED_POOL_OPTIONS);
+  rejectUnknownKeys('options', options, POOL_OPTION_NAMES);
   const expose = exposed(options.expose);
   if (expose !== undefined && options.batchCallsUnderMs !== undefined && options.batchCallsUnderMs !== 0) {
     throw new RangeError(
@@ -205,7 +200,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
 
 function checkName(what: string, name: unknown): void {
   if (typeof name !== 'string' || name === '') {
-    throw new TypeError(`the ${what} name must be a non-empty string, got ${String(name)} (${typeof name})`);
+    throw new TypeError(`the ${what} name must be a non-empty string, got ${describe(name)}`);
   }
 }
 
@@ -222,7 +217,8 @@ function checkRequest(
   checkName('function', fn);
   if (!Array.isArray(args)) throw new TypeError(`args must be an array, got ${describe(args)}`);
   if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
-  rejectUnknownOptions('options', options, known, renamed);
+  if (renamed !== undefined) rejectRenamedKeys('options', options, renamed);
+  rejectUnknownKeys('options', options, known);
   const { kwargs, signal } = options as CallOptions;
   if (kwargs !== undefined && (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs))) {
     throw new TypeError(`options.kwargs must be a plain object, got ${describe(kwargs)}`);

@@ -6,6 +6,7 @@ import type { Codec } from './codec.js';
 import { BatchError, EncodeError, MessageTooLargeError, ProtocolError, PythonError, type PythonReportedError } from '../errors.js';
 import type { EncodedCall } from './encoded-call.js';
 import { optionsMap, type CallOptionsItem } from './call-options.js';
+import { describe } from '../validation.js';
 
 /** The protocol version this side speaks (sent in `hello`). */
 export const PROTOCOL_VERSION = 2;
@@ -274,12 +275,6 @@ function arrayHeader(length: number): Buffer {
 
 function fail(what: string): never {
   throw new ProtocolError(`malformed reply: ${what}`);
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'nil';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  return typeof value;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

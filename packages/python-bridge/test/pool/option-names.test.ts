@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { closest, editDistance, rejectUnknownOptions } from '../../src/pool/option-names.js';
+import { closest, editDistance, rejectUnknownKeys } from '../../src/validation.js';
 import type { PoolOptions } from '../../src/pool/options.js';
 import { checkCall, checkStream, resolvePoolOptions } from '../../src/pool/validate.js';
 
@@ -45,7 +45,7 @@ describe('unknown option names', () => {
   });
 
   it('lets every known name through', () => {
-    expect(() => rejectUnknownOptions('options', { a: 1, b: undefined }, ['a', 'b'])).to.not.throw();
+    expect(() => rejectUnknownKeys('options', { a: 1, b: undefined }, ['a', 'b'])).to.not.throw();
     expect(checkStream('m', 'f', [], { batch: 3, waitTimeout: 10, kwargs: {}, signal: new AbortController().signal }, undefined)).to.deep.equal({
       batch: 3,
       waitTimeout: 10,

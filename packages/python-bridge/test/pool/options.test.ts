@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { checkCall, checkStream, resolvePoolOptions } from '../../src/pool/validate.js';
+import { curveKeyPair } from '../../src/remote/keys.js';
 
 describe('pool, call and stream options', () => {
   it('takes timeouts beyond 2^31 ms (they are chained) and refuses a backoff past the timer limit, naming it', () => {
@@ -70,6 +71,23 @@ describe('option families', () => {
     expect(() => resolvePoolOptions({ recycle: 5 } as never)).to.throw(TypeError, /^options\.recycle must be an object/);
     expect(() => resolvePoolOptions({ supervision: { intensity: -1 } })).to.throw(RangeError, /options\.supervision\.intensity/);
     expect(() => resolvePoolOptions({ allow: { private: 'yes' } } as never)).to.throw(TypeError, /options\.allow\.private must be a boolean/);
+  });
+
+  it('remote: one rule for its fields, and never a key in a message', () => {
+    const { publicKey, secretKey } = curveKeyPair();
+    const host = { agent: 'tcp://10.0.0.7:7100', serverKey: publicKey, size: 2 };
+    const remote = (extra: object) => ({ remote: { hosts: [host], keys: { publicKey, secretKey }, ...extra } }) as never;
+    expect(resolvePoolOptions(remote({})).remote?.heartbeat).to.deep.equal({ interval: 1_000, timeout: 3_000 });
+    expect(resolvePoolOptions(remote({})).size).to.equal(0);
+    expect(() => resolvePoolOptions(remote({ hosts: [{ ...host, sise: 2 }] }))).to.throw(TypeError, /^options\.remote\.hosts\[0\]\.sise is not an option; did you mean size\?/);
+    expect(() => resolvePoolOptions(remote({ hosts: [{ ...host, size: 0 }] }))).to.throw(RangeError, 'options.remote.hosts[0].size must be an integer >= 1, got 0 (number)');
+    expect(() => resolvePoolOptions(remote({ heartbeat: { interval: 2 ** 31 } }))).to.throw(RangeError, /options\.remote\.heartbeat\.interval must be an integer from 10 to 2147483647/);
+    expect(() => resolvePoolOptions(remote({ heartbeat: { interval: 500, timeout: 400 } }))).to.throw(RangeError, /heartbeat\.timeout must be greater than its interval/);
+    expect(() => resolvePoolOptions(remote({ heartbeet: {} }))).to.throw(TypeError, /^options\.remote\.heartbeet is not an option; did you mean heartbeat\?/);
+    const badSecret = secretKey.slice(1);
+    const error = (() => { try { resolvePoolOptions(remote({ keys: { publicKey, secretKey: badSecret } })); } catch (e) { return e as Error; } })();
+    expect(error).to.be.instanceOf(TypeError).with.property('message').that.contains('options.remote.keys.secretKey must be a Z85 CURVE key');
+    expect(error!.message).to.not.contain(badSecret);
   });
 
   it('each name of 0.1 is a TypeError that gives its new spelling', () => {

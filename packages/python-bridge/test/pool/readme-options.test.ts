@@ -11,10 +11,10 @@ import {
   CALL_OPTION_NAMES,
   POOL_OPTION_NAMES,
   RECYCLE_OPTION_NAMES,
-  REMOTE_OPTION_NAMES,
   STREAM_OPTION_NAMES,
   SUPERVISION_OPTION_NAMES,
 } from '../../src/pool/option-names.js';
+import { REMOTE_OPTION_NAMES } from '../../src/remote/options.js';
 
 const README = readFileSync(fileURLToPath(new URL('../../../../README.md', import.meta.url)), 'utf8');
 
