@@ -29,7 +29,7 @@ function check(claim: string, holds: boolean, detail: string): void {
 }
 
 async function main(): Promise<number> {
-  const { createCodec } = (await import('../packages/python-bridge/dist/codec.js')) as { createCodec(): PitonCodec };
+  const { createCodec } = (await import('../packages/python-bridge/dist/wire/codec.js')) as { createCodec(): PitonCodec };
   const ours = createCodec();
   const packr = new Packr(config);
   const oursHex = (value: unknown) => hex(ours.encode(value)[0]!);

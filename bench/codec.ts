@@ -33,7 +33,7 @@ function asFloat64(decoded: unknown, kind: PayloadKind): unknown {
 /** The bridge's own codec, from its build output (it is internal, so not exported by the package). */
 async function pitonCodec(): Promise<Codec | undefined> {
   try {
-    const mod = (await import('../packages/python-bridge/dist/codec.js')) as {
+    const mod = (await import('../packages/python-bridge/dist/wire/codec.js')) as {
       createCodec(): { encode(v: unknown): Buffer[]; decode(frames: readonly Buffer[]): unknown };
     };
     const codec = mod.createCodec();

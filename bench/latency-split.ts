@@ -62,7 +62,7 @@ async function bareToWorker(ctx: BenchContext, spec: string): Promise<Client> {
 }
 
 async function interpreterClient(ctx: BenchContext): Promise<Client> {
-  const { Interpreter } = await import('../packages/python-bridge/dist/interpreter.js');
+  const { Interpreter } = await import('../packages/python-bridge/dist/interpreter/interpreter.js');
   const interpreter = await Interpreter.start({
     id: 'split', python: ctx.python, path: [PY_DIR], startTimeout: 30_000, maxMessageSize: 256 * 1024 * 1024,
   });

@@ -37,7 +37,7 @@ function groupOf(node: ProfileNode): Group {
   if (url.includes('/node_modules/zeromq/')) return 'zeromq.js (JS)';
   if (url.includes('/node_modules/nact/')) return 'nact';
   if (url.includes('/packages/core/')) return '@piton/core';
-  if (url.includes('/packages/python-bridge/') && /\/(codec|ndarray|protocol)\.js$/.test(url)) return 'python-bridge codec';
+  if (url.includes('/packages/python-bridge/') && url.includes('/dist/wire/')) return 'python-bridge codec';
   if (url.includes('/packages/python-bridge/')) return 'python-bridge dispatch';
   if (url.includes('/bench/')) return 'benchmark';
   return 'Node internals';

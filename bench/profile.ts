@@ -27,7 +27,7 @@ interface PitonCodec {
 }
 
 async function pitonCodec(): Promise<PitonCodec> {
-  const mod = (await import('../packages/python-bridge/dist/codec.js')) as { createCodec(): PitonCodec };
+  const mod = (await import('../packages/python-bridge/dist/wire/codec.js')) as { createCodec(): PitonCodec };
   return mod.createCodec();
 }
 

@@ -29,7 +29,7 @@ interface Snapshots {
 
 /** The bridge's snapshot memory, from its build output (internal, so not exported by the package). */
 async function snapshotBuffers(): Promise<Snapshots> {
-  const mod = (await import('../packages/python-bridge/dist/snapshots.js')) as {
+  const mod = (await import('../packages/python-bridge/dist/pool/snapshots.js')) as {
     SnapshotBuffers: new (options: { maxBytes: number; idleMs: number }) => Snapshots;
   };
   return new mod.SnapshotBuffers({ maxBytes: 128 * MiB, idleMs: 60_000 });

@@ -126,11 +126,13 @@ describe('security: no pickle on the wire', function () {
   this.timeout(30_000);
 
   it('neither runtime mentions pickle, marshal, shelve or pyzmq\'s pickling send_pyobj/recv_pyobj', () => {
-    const sources = [
-      ...readdirSync(join(repoRoot, 'python/src/piton')).filter((f) => f.endsWith('.py')).map((f) => join(repoRoot, 'python/src/piton', f)),
-      ...readdirSync(join(repoRoot, 'packages/python-bridge/src')).filter((f) => f.endsWith('.ts')).map((f) => join(repoRoot, 'packages/python-bridge/src', f)),
-    ];
-    expect(sources.length).to.be.greaterThan(10);
+    // Every folder, at any depth: the runtimes' subfolders (codec, agent, remote, cli…) are on the wire too.
+    const under = (dir: string, ext: string): string[] =>
+      (readdirSync(join(repoRoot, dir), { recursive: true }) as string[]).filter((f) => f.endsWith(ext)).map((f) => join(repoRoot, dir, f));
+    const sources = [...under('python/src/piton', '.py'), ...under('packages/python-bridge/src', '.ts')];
+    for (const deep of ['python/src/piton/agent/service.py', 'packages/python-bridge/src/wire/codec/decoder.ts', 'packages/python-bridge/src/remote/agent-link.ts']) {
+      expect(sources, 'the scan reaches subfolders').to.include(join(repoRoot, deep));
+    }
     for (const file of sources) expect(readFileSync(file, 'utf8'), file).to.not.match(/\b(pickle|cPickle|marshal|shelve|dill|send_pyobj|recv_pyobj)\b/);
   });
 

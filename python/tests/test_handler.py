@@ -10,7 +10,7 @@ import msgpack
 import pytest
 
 from piton.codec import decode
-from piton.dispatch import Resolver
+from piton.resolver import Resolver
 from piton.handler import Action, Handler
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")

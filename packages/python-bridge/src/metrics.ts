@@ -17,10 +17,10 @@
  * exporter subscribes to.
  */
 import { Counter, Gauge, register as defaultRegistry, type Registry } from 'prom-client';
-import { CountedHistogram, type BucketCounts } from './metrics-histogram.js';
-import { CALL_OUTCOMES, RESTART_CAUSES, type PoolStats } from './stats.js';
-import type { PoolRef } from './supervised.js';
-import { callChannel, type CallTraceContext } from './tracing.js';
+import { CountedHistogram, type BucketCounts } from './ops/metrics-histogram.js';
+import { CALL_OUTCOMES, RESTART_CAUSES, type PoolStats } from './ops/stats.js';
+import type { PoolRef } from './pool/pool-child.js';
+import { callChannel, type CallTraceContext } from './ops/tracing.js';
 
 export interface PoolMetricsOptions {
   /** Where the metrics are registered. @default prom-client's default `register` */

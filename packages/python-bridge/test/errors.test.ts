@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { EncodeError, MessageTooLargeError, PitonError, ProtocolError, PythonError } from '../src/errors.js';
-import { parseReply, toPythonError } from '../src/protocol.js';
+import { parseReply, toPythonError } from '../src/wire/protocol.js';
 
 /** The error an error reply of this shape stands for. */
 function errorFromPython(type: string, message: string, traceback: string): Error {

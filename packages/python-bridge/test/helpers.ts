@@ -2,10 +2,10 @@
  * Test support for the unit tests of the bridge's pure parts: a fake clock and a fake executor,
  * so that the dispatcher can be driven step by step without Python and without waiting.
  */
-import { createCodec } from '../src/codec.js';
-import type { Executor, Outcome } from '../src/dispatcher.js';
+import { createCodec } from '../src/wire/codec.js';
+import type { Executor, Outcome } from '../src/dispatch/dispatcher.js';
 import { WorkerExitedError } from '../src/errors.js';
-import { encodeCallBody, type EncodedCall } from '../src/payload.js';
+import { encodeCallBody, type EncodedCall } from '../src/wire/encoded-call.js';
 
 interface FakeTimer {
   id: number;

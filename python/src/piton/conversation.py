@@ -84,9 +84,8 @@ class Conversation:
         reply = self.exchange(frames)
         # From here the socket owes Node a reply to *this* request: follow its id even when the
         # request is unreadable, as the serve loop does.
-        from .handler import peek_id  # handler imports this module
 
-        self.rid = peek_id(reply[0]) if reply else 0
+        self.rid = p.peek_id(reply[0]) if reply else 0
         size = frames_size(reply)
         if size > self.max_message_size:
             raise MessageTooLarge(

@@ -339,7 +339,7 @@ def _running_threads() -> List[str]:
 
 def _preload_runtime() -> None:
     """What every interpreter imports anyway, imported once here (no zmq context is created)."""
-    for name in ("zmq", "piton.server", "piton.handler", "piton.dispatch", "piton.codec", "piton.protocol"):
+    for name in ("zmq", "piton.server", "piton.handler", "piton.resolver", "piton.codec", "piton.protocol"):
         importlib.import_module(name)
 
 

@@ -14,20 +14,21 @@ import enum
 import os
 import sys
 import traceback
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-import msgpack
 
 from . import __version__
+from . import call_context
+from .batching import BatchedFunction
 from . import protocol as p
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 from .codec import Buffer, decode, encode, frames_size
 from .conversation import CURRENT, Conversation
-from .dispatch import Resolver
+from .resolver import Resolver
 from .entries import Entries
 from .errors import EncodeError, MessageTooLarge, ProtocolError, Terminated, error_info
 
-__all__ = ["Handler", "Action", "peek_id"]
+__all__ = ["Handler", "Action"]
 
 
 class Action(enum.Enum):
@@ -36,21 +37,6 @@ class Action(enum.Enum):
     CONTINUE = "continue"
     STOP = "stop"  # exit code 0
     VERSION_MISMATCH = "version-mismatch"  # exit code 2
-
-
-def peek_id(head: Buffer) -> int:
-    """The id of a request read from the start of frame 0 alone, for answering a message that is
-    refused before it is decoded (too large) or that does not decode. 0 when it cannot be read."""
-    try:
-        unpacker = msgpack.Unpacker(raw=False)
-        unpacker.feed(bytes(memoryview(head).cast("B")[:256]))
-        if unpacker.read_array_header() < 2:
-            return 0
-        unpacker.skip()
-        rid = unpacker.unpack()
-        return rid if type(rid) is int and rid >= 0 else 0
-    except Exception:
-        return 0
 
 
 class Handler:
@@ -67,6 +53,8 @@ class Handler:
         # An exception the open stream raised after yielding items that were already sent in the
         # same batch: it closed the stream and is the answer to the next `next`.
         self._stream_error: Optional[BaseException] = None
+        # The open stream's call, re-entered on every pull (call_context.py).
+        self._stream_context: Optional[call_context.CallContext] = None
 
     # ------------------------------------------------------------------------------ entry point
 
@@ -79,14 +67,14 @@ class Handler:
                 f"request of {size} bytes exceeds the worker's maximum message size of "
                 f"{self.max_message_size} bytes"
             )
-            return self._error(peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+            return self._error(p.peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
         try:
             envelope = decode(frames)
         except ProtocolError as exc:
             # A message that does not decode as a whole (an unhashable map key deep inside) may
             # still start with a readable id: answering with it fails only that request, while
             # REP routes the reply to its sender, so no other caller can receive it.
-            return self._error(peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+            return self._error(p.peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
         # Most requests are calls without kwargs: answered without building a Call. Anything that
         # is not plainly well-formed goes the general way, with its checks and messages.
         if type(envelope) is list and len(envelope) == 6 and envelope[0] == "call" and envelope[5] is None:
@@ -98,7 +86,7 @@ class Handler:
         try:
             request = p.parse_request(envelope)
         except ProtocolError as exc:
-            return self._error(rid or peek_id(frames[0]), exc), Action.CONTINUE
+            return self._error(rid or p.peek_id(frames[0]), exc), Action.CONTINUE
         return self._dispatch(request)
 
     def _dispatch(self, request: p.Request) -> Tuple[List[Buffer], Action]:
@@ -145,12 +133,18 @@ class Handler:
             self._close_stream()
         conversation = self.conversation
         conversation.rid = rid  # open(rid), inlined: this is every plain call's path
+        scope = call_context.enter(None)
         try:
-            result = self.resolver.resolve(module, function)(*args)
+            fn = self.resolver.resolve(module, function)
+            if type(fn) is BatchedFunction:
+                return self._batched_call(fn, args, {}, False)
+            result = fn(*args)
         except Terminated:
             raise
         except BaseException as exc:
             return self._error(conversation.close(), exc)
+        finally:
+            scope.leave()
         rid = conversation.close()
         try:
             frames = encode(["ok", rid, result])
@@ -163,15 +157,38 @@ class Handler:
 
     def _call(self, request: p.Call) -> List[Buffer]:
         self.conversation.open(request.id, request.progress)
+        scope = call_context.enter(request.meta)
         try:
             fn = self.resolver.resolve(request.module, request.function)
+            if type(fn) is BatchedFunction:
+                return self._batched_call(fn, request.args, request.kwargs, request.batched)
+            if request.batched:
+                raise TypeError(f"{request.module}.{request.function} is not a batched function (piton.batched)")
             result = fn(*request.args, **request.kwargs)
         except Terminated:
             raise
         except BaseException as exc:
             return self._error(self.conversation.close(), exc)
+        finally:
+            scope.leave()
         rid = self.conversation.close()
         return self._encode(p.ok(rid, result), rid)
+
+    def _batched_call(self, fn: BatchedFunction, args: List[Any], kwargs: Dict[str, Any], merged: bool) -> List[Buffer]:
+        """A call to a batched function: one input (Node does not know yet, or would not merge
+        this call), or the inputs of several calls; the reply tells Node the function's policy."""
+        if kwargs:
+            raise TypeError(f"batched function {fn.__name__} takes one input per call and no keyword arguments")
+        if merged:
+            if len(args) != 1 or not isinstance(args[0], list):
+                raise ProtocolError("a merged call to a batched function carries one list of inputs")
+            result: Any = fn.run(args[0])
+        else:
+            if len(args) != 1:
+                raise TypeError(f"batched function {fn.__name__} takes one input per call, got {len(args)} arguments")
+            result = fn.run([args[0]])[0]
+        rid = self.conversation.close()
+        return self._encode(p.ok_batched(rid, result, fn.policy), rid)
 
     def _batch(self, request: p.Batch) -> List[Buffer]:
         # Each result is encoded as soon as its call returns (entries.py): one that cannot be
@@ -185,13 +202,19 @@ class Handler:
                     break
                 if len(entries):
                     entries.freeze_last()
+                scope = call_context.enter(call.meta)
                 try:
                     fn = self.resolver.resolve(call.module, call.function)
-                    entry = ["ok", fn(*call.args, **call.kwargs)]
+                    if type(fn) is BatchedFunction and not call.kwargs and len(call.args) == 1:
+                        entry = ["ok", fn.run([call.args[0]])[0]]  # one input, as its own call would
+                    else:
+                        entry = ["ok", fn(*call.args, **call.kwargs)]
                 except Terminated:
                     raise
                 except BaseException as exc:
                     entry = ["error", error_info(exc)]
+                finally:
+                    scope.leave()
                 try:
                     entries.add(entry)
                 except (EncodeError, MessageTooLarge) as exc:
@@ -205,6 +228,8 @@ class Handler:
 
     def _open_stream(self, request: p.Stream) -> List[Buffer]:
         self.conversation.open(request.id)
+        scope = call_context.enter(request.meta)
+        self._stream_context = scope.context
         try:
             fn = self.resolver.resolve(request.module, request.function)
             iterable = fn(*request.args, **request.kwargs)
@@ -213,6 +238,8 @@ class Handler:
             raise
         except BaseException as exc:
             return self._error(self.conversation.close(), exc)
+        finally:
+            scope.leave()
         return self._pull(self.conversation.close(), request.batch)
 
     def _next(self, request: p.Next) -> List[Buffer]:
@@ -232,6 +259,7 @@ class Handler:
         done = False
         failure: Optional[BaseException] = None  # the reply is this error instead of items
         self.conversation.open(rid)
+        scope = call_context.resume(self._stream_context) if self._stream_context is not None else call_context.enter(None)
         try:
             while len(entries) < batch and not entries.full:
                 if len(entries):
@@ -261,6 +289,7 @@ class Handler:
                         self._stream_error = exc
                     break
         finally:
+            scope.leave()
             rid = self.conversation.close()
         if failure is not None:
             return self._error(rid, failure)
@@ -281,7 +310,15 @@ class Handler:
         """Drop the open stream, closing its iterator (its ``finally`` runs); raises what closing raised."""
         self._stream_error = None
         stream, self._stream = self._stream, None
-        _close_iterator(stream)
+        ctx, self._stream_context = self._stream_context, None
+        if stream is None:
+            return
+        # The generator's finally runs in its call's context, as its body did.
+        scope = call_context.resume(ctx) if ctx is not None else call_context.enter(None)
+        try:
+            _close_iterator(stream)
+        finally:
+            scope.leave()
 
     def _close_stream(self) -> None:
         """Close the open stream before another request replaces it (PROTOCOL.md)."""

@@ -1,6 +1,6 @@
 /** The command line of `piton`: a command, then its options; unknown options are errors. */
 import { parseArgs } from 'node:util';
-import { closest } from '../option-names.js';
+import { closest } from '../pool/option-names.js';
 
 export const USAGE = `Usage:
   npx piton setup  [--python PYTHON] [--numpy] [--requirements FILE]...

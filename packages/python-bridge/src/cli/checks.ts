@@ -3,7 +3,7 @@
  * per need, each with what was found and, when it fails, the exact command that fixes it. `setup`
  * and `doctor` print the same checks; tests feed them made-up reports.
  */
-import { MINIMUM_PYTHON, NUMPY_REQUIREMENT, pipInstallCommand, RUNTIME_REQUIREMENTS, versionAtLeast, type Requirement } from '../requirements.js';
+import { MINIMUM_PYTHON, NUMPY_REQUIREMENT, pipInstallCommand, RUNTIME_REQUIREMENTS, versionAtLeast, type Requirement } from '../environment/requirements.js';
 import type { PythonReport } from './inspect-python.js';
 
 export interface Check {

@@ -2,9 +2,9 @@
  * `npx piton doctor`: checks the interpreter the pool would use from here (or `--python`) and
  * prints, for each problem, the command that fixes it. Exit code 1 when a required check fails.
  */
-import { choosePython, type PythonSource } from '../python-executable.js';
-import { pipInstallCommand, RUNTIME_REQUIREMENTS } from '../requirements.js';
-import { projectVenv, RUNTIME_SRC, runtimeCandidates } from '../runtime-location.js';
+import { choosePython, type PythonSource } from '../environment/python-executable.js';
+import { pipInstallCommand, RUNTIME_REQUIREMENTS } from '../environment/requirements.js';
+import { projectVenv, RUNTIME_SRC, runtimeCandidates } from '../environment/runtime-location.js';
 import { checkPython, failures, formatChecks } from './checks.js';
 import { inspectPython } from './inspect-python.js';
 import { roundTrip } from './round-trip.js';

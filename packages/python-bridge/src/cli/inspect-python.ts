@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, resolve } from 'node:path';
-import { RUNTIME_SRC } from '../runtime-location.js';
+import { RUNTIME_SRC } from '../environment/runtime-location.js';
 
 /** A module's state: its version when it imports, else the error that stopped it. */
 export type ModuleState = { version: string } | { error: string };

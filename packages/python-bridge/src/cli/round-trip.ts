@@ -1,5 +1,5 @@
 /** The last check of `setup` and `doctor`: a real pool of one interpreter answers a real call. */
-import { PythonPool } from '../pool.js';
+import { PythonPool } from '../pool/python-pool.js';
 
 /** Resolves with what happened, never rejects: `ok` when `math.fsum` came back right. */
 export async function roundTrip(python: string): Promise<{ ok: boolean; detail: string }> {

@@ -3,7 +3,7 @@
  * link to `python -m piton.agent`. One home for its kinds, shapes and checks; the Python side is
  * `piton/agent_protocol.py`, and the shared vectors hold both to the same bytes.
  */
-import { createCodec, type Codec } from '../codec.js';
+import { createCodec, type Codec } from '../wire/codec.js';
 import { ProtocolError } from '../errors.js';
 
 export const AGENT_PROTOCOL_VERSION = 1;

@@ -16,8 +16,8 @@
  */
 import { supervisor, type ChildSpec, type StartContext, type StartedChild, type StartFn } from '@piton/core';
 import { HostLostError } from '../errors.js';
-import { Interpreter, type InterpreterOptions } from '../interpreter.js';
-import { pythonWorker, type WorkerEnvironment } from '../worker.js';
+import { Interpreter, type InterpreterOptions } from '../interpreter/interpreter.js';
+import { pythonWorker, type WorkerEnvironment } from '../supervision/python-worker.js';
 import { AgentLink } from './agent-link.js';
 import type { HostOptions, RemoteOptions } from './options.js';
 import { RemoteLauncher } from './remote-launcher.js';

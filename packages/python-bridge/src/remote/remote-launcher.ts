@@ -10,8 +10,8 @@
  * its requests fail with `HostLostError`).
  */
 import { HostLostError } from '../errors.js';
-import type { ConnectTarget, LaunchedProcess, Launcher, LaunchSpec } from '../launcher.js';
-import { Tail, type ProcessExit } from '../process.js';
+import type { ConnectTarget, LaunchedProcess, Launcher, LaunchSpec } from '../launch/launcher.js';
+import { Tail, type ProcessExit } from '../launch/child-process.js';
 import type { AgentLink, CurveKeyPair, Heartbeat } from './agent-link.js';
 
 /** After a disconnect, how long the agent's exit report (code or signal) is waited for. */

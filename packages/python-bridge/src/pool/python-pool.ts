@@ -1,0 +1,122 @@
+import { ActorSystem, type SupervisorRef } from '@piton/core';
+import { PoolStartError, PoolStoppedError } from '../errors.js';
+import type { CallOptions, PoolOptions, StreamOptions } from './options.js';
+import type { PoolStats } from '../ops/stats.js';
+import { pythonPool, type InterpreterStatus, type PoolRef, type PythonModule } from './pool-child.js';
+
+let poolCount = 0;
+
+/** Options of `PythonPool.stop`. */
+export interface StopOptions {
+  /**
+   * Let queued calls run before stopping, for up to `shutdownTimeout` ms (new calls are refused
+   * meanwhile); then the calls still queued reject with `PoolStoppedError`. @default false
+   */
+  drain?: boolean;
+}
+
+/**
+ * A standalone pool of Python interpreters: its own actor system with the pool as its only
+ * child. To put a pool in a tree of your own, use `pythonPool(options)` as a child's `start`.
+ *
+ * `system.events` carries the pool's supervisor events (`'event'`), interpreter replacements
+ * (`'interpreter'`) and, unless `onOutput` is given, the interpreters' printed lines (`'output'`);
+ * pass `events` in the options to see the events of the start too.
+ */
+export class PythonPool implements PoolRef {
+  readonly system: ActorSystem;
+  readonly #ref: PoolRef;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(system: ActorSystem, ref: PoolRef) {
+    this.system = system;
+    this.#ref = ref;
+  }
+
+  /** Starts `size` interpreters and resolves once every one of them is ready. */
+  static async start(options: PoolOptions = {}): Promise<PythonPool> {
+    const start = pythonPool(options); // throws on bad options, before anything starts
+    const system = new ActorSystem({ name: `python-pool-${++poolCount}` });
+    try {
+      const ref = (await system.start(start)) as PoolRef;
+      return new PythonPool(system, ref);
+    } catch (error) {
+      await system.stop();
+      throw findCause(error, PoolStartError) ?? new PoolStartError(error);
+    }
+  }
+
+  call<R = unknown>(module: string, fn: string, args?: unknown[], options?: CallOptions): Promise<R> {
+    if (this.#stopping) return Promise.reject(new PoolStoppedError('the pool is stopped'));
+    return this.#ref.call<R>(module, fn, args, options);
+  }
+
+  module<T extends object>(name: string): PythonModule<T> {
+    return this.#ref.module<T>(name);
+  }
+
+  stream<T = unknown>(module: string, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T> {
+    return this.#ref.stream<T>(module, fn, args, options);
+  }
+
+  get path(): string {
+    return this.#ref.path;
+  }
+
+  get supervisor(): SupervisorRef {
+    return this.#ref.supervisor;
+  }
+
+  stats(): PoolStats {
+    return this.#ref.stats();
+  }
+
+  interpreters(): InterpreterStatus[] {
+    return this.#ref.interpreters();
+  }
+
+  whenReady(): Promise<void> {
+    if (this.#stopping) return Promise.reject(new PoolStoppedError('the pool is stopped'));
+    return this.#ref.whenReady();
+  }
+
+  drain(timeoutMs?: number): Promise<void> {
+    return this.#ref.drain(timeoutMs);
+  }
+
+  /**
+   * Stops accepting calls, lets running ones finish within `shutdownTimeout`, then stops every
+   * interpreter (stop request, then SIGTERM, then SIGKILL). Queued calls reject with
+   * `PoolStoppedError`, unless `{ drain: true }` lets them run first (see `StopOptions`).
+   * Idempotent: a second call returns the first one's promise.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    if (typeof options !== 'object' || options === null) {
+      return Promise.reject(new TypeError(`stop(options): options must be an object, got ${String(options)}`));
+    }
+    for (const key of Object.keys(options)) {
+      if (key !== 'drain') return Promise.reject(new TypeError(`stop(options): unknown option ${JSON.stringify(key)} (known: drain)`));
+    }
+    if (options.drain !== undefined && typeof options.drain !== 'boolean') {
+      return Promise.reject(new TypeError(`stop(options): options.drain must be a boolean, got ${String(options.drain)}`));
+    }
+    this.#stopping ??= (async () => {
+      if (options.drain) await this.#ref.drain();
+      await this.system.stop();
+    })();
+    return this.#stopping;
+  }
+
+  /** `await using pool = await PythonPool.start(…)` stops the pool when the scope is left. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+function findCause<E extends Error>(error: unknown, type: new (...args: never[]) => E): E | undefined {
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 8; depth++) {
+    if (e instanceof type) return e;
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return undefined;
+}
