@@ -14,17 +14,18 @@ import enum
 import os
 import sys
 import traceback
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 
 from . import __version__
 from . import protocol as p
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
+from . import codec
 from .codec import Buffer, decode, encode, frames_size
 from .conversation import CURRENT, Conversation
 from .resolver import Resolver
 from .entries import Entries
-from .errors import EncodeError, MessageTooLarge, ProtocolError, Terminated, error_info
+from .errors import EncodeError, MessageTooLarge, MissingDependency, ProtocolError, Terminated, error_info
 
 __all__ = ["Handler", "Action"]
 
@@ -51,6 +52,8 @@ class Handler:
         # An exception the open stream raised after yielding items that were already sent in the
         # same batch: it closed the stream and is the answer to the next `next`.
         self._stream_error: Optional[BaseException] = None
+        # The request being answered holds Arrow tables among its arguments.
+        self._tables = False
 
     # ------------------------------------------------------------------------------ entry point
 
@@ -64,13 +67,16 @@ class Handler:
                 f"{self.max_message_size} bytes"
             )
             return self._error(p.peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+        tables_before = codec.tables_decoded
         try:
             envelope = decode(frames)
-        except ProtocolError as exc:
+        except (ProtocolError, MissingDependency) as exc:
             # A message that does not decode as a whole (an unhashable map key deep inside) may
             # still start with a readable id: answering with it fails only that request, while
             # REP routes the reply to its sender, so no other caller can receive it.
             return self._error(p.peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+        # Arguments that hold tables go to the functions' frame annotations (table_hints.py).
+        self._tables = codec.tables_decoded != tables_before
         # Most requests are calls without kwargs: answered without building a Call. Anything that
         # is not plainly well-formed goes the general way, with its checks and messages.
         if type(envelope) is list and len(envelope) == 6 and envelope[0] == "call" and envelope[5] is None:
@@ -130,7 +136,10 @@ class Handler:
         conversation = self.conversation
         conversation.rid = rid  # open(rid), inlined: this is every plain call's path
         try:
-            result = self.resolver.resolve(module, function)(*args)
+            fn = self.resolver.resolve(module, function)
+            if self._tables:
+                args, _ = self._adapt(fn, args, {})
+            result = fn(*args)
         except Terminated:
             raise
         except BaseException as exc:
@@ -138,7 +147,7 @@ class Handler:
         rid = conversation.close()
         try:
             frames = encode(["ok", rid, result])
-        except EncodeError as exc:
+        except EncodeError as exc:  # MissingDependency included
             return self._error(rid, exc)
         size = len(frames[0]) if len(frames) == 1 else frames_size(frames)
         if size > self.max_message_size:
@@ -149,7 +158,8 @@ class Handler:
         self.conversation.open(request.id, request.progress)
         try:
             fn = self.resolver.resolve(request.module, request.function)
-            result = fn(*request.args, **request.kwargs)
+            args, kwargs = self._adapt(fn, request.args, request.kwargs) if self._tables else (request.args, request.kwargs)
+            result = fn(*args, **kwargs)
         except Terminated:
             raise
         except BaseException as exc:
@@ -171,7 +181,8 @@ class Handler:
                     entries.freeze_last()
                 try:
                     fn = self.resolver.resolve(call.module, call.function)
-                    entry = ["ok", fn(*call.args, **call.kwargs)]
+                    args, kwargs = self._adapt(fn, call.args, call.kwargs) if self._tables else (call.args, call.kwargs)
+                    entry = ["ok", fn(*args, **kwargs)]
                 except Terminated:
                     raise
                 except BaseException as exc:
@@ -185,13 +196,20 @@ class Handler:
             rid = self.conversation.close()
         return entries.message(*p.results(rid))
 
+    @staticmethod
+    def _adapt(fn: Any, args: List[Any], kwargs: Dict[str, Any]) -> Tuple[List[Any], Dict[str, Any]]:
+        from .table_hints import adapt  # only requests that carry tables need it
+
+        return adapt(fn, args, kwargs)
+
     # -------------------------------------------------------------------------------- streams
 
     def _open_stream(self, request: p.Stream) -> List[Buffer]:
         self.conversation.open(request.id)
         try:
             fn = self.resolver.resolve(request.module, request.function)
-            iterable = fn(*request.args, **request.kwargs)
+            args, kwargs = self._adapt(fn, request.args, request.kwargs) if self._tables else (request.args, request.kwargs)
+            iterable = fn(*args, **kwargs)
             self._stream = iter(iterable)
         except Terminated:
             raise
