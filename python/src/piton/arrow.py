@@ -38,6 +38,9 @@ __all__ = ["EXT_TABLE", "SETUP_COMMAND", "describe_tabular", "to_ipc", "from_ipc
 
 EXT_TABLE = 3
 
+#: The name of a vector's one column on the wire (not part of the value: it arrives as an Array).
+VECTOR_COLUMN = "values"
+
 #: What installs pyarrow into the project's Python environment.
 SETUP_COMMAND = "npx piton setup --arrow"
 
@@ -100,7 +103,7 @@ def to_ipc(value: Any, description: str) -> Tuple[str, Any]:
         data = value
     if kind_name in ("DataFrame", "Table", "RecordBatch"):
         return "table", _write(pa, data)
-    return "vector", _write(pa, pa.Table.from_arrays([data], names=[""]))
+    return "vector", _write(pa, pa.Table.from_arrays([data], names=[VECTOR_COLUMN]))
 
 
 def _write(pa: Any, data: Any) -> Any:

@@ -28,6 +28,9 @@ export type TableKind = 'table' | 'vector';
 /** The command that installs apache-arrow where the bridge finds it. */
 export const ARROW_INSTALL_COMMAND = 'npm install apache-arrow';
 
+/** The name of a vector's one column on the wire (not part of the value: a Vector has no name). */
+const VECTOR_COLUMN = 'values';
+
 /** The 8 bytes that end an Arrow IPC stream: a continuation marker and a zero metadata length. */
 const END_OF_STREAM = Buffer.from('ffffffff00000000', 'hex');
 
@@ -50,8 +53,10 @@ function arrowModule(why: string): ArrowModule {
   if (esm !== undefined) return esm;
   let path: string;
   try {
-    path = fileURLToPath(import.meta.resolve('apache-arrow'));
+    path = arrowPath();
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
     throw new MissingDependencyError(
       'apache-arrow',
       ARROW_INSTALL_COMMAND,
@@ -60,6 +65,15 @@ function arrowModule(why: string): ArrowModule {
   }
   esm = requireHere(path) as ArrowModule;
   return esm;
+}
+
+/**
+ * Where apache-arrow's entry is, as `import` resolves it from here. Compiled to CommonJS (as a
+ * test runner's transform does) the bridge has no `import.meta.resolve`, and `require`'s
+ * resolution is what its `import` statements get there.
+ */
+function arrowPath(): string {
+  return typeof import.meta.resolve === 'function' ? fileURLToPath(import.meta.resolve('apache-arrow')) : requireHere.resolve('apache-arrow');
 }
 
 /** `Table`, `RecordBatch` or `Vector` when `value` is one (of any copy of apache-arrow >= 21), else undefined. */
@@ -89,20 +103,20 @@ function moduleOf(value: object, name: ArrowClassName): ArrowModule {
   if (madeBy(cjs[name], value)) return cjs;
   throw new TypeError(
     `an apache-arrow ${name} made by a copy of apache-arrow other than the one the bridge loads ` +
-      `(${import.meta.resolve('apache-arrow')}): install one apache-arrow for the whole program`,
+      `(${arrowPath()}): install one apache-arrow for the whole program`,
   );
 }
 
 /**
  * The IPC stream of an apache-arrow `Table`, `RecordBatch` (both kind `table`) or `Vector` (kind
- * `vector`, a one-column table): memory of its own, written now. `name` is what {@link arrowClassOf} said.
+ * `vector`, a table of one column named `values`): memory of its own, written now. `name` is what {@link arrowClassOf} said.
  */
 export function arrowToIPC(value: object, name: ArrowClassName): { kind: TableKind; stream: Buffer } {
   const arrow = moduleOf(value, name);
   let table: Arrow.Table;
   if (name === 'Table') table = value as Arrow.Table;
   else if (name === 'RecordBatch') table = new arrow.Table(value as Arrow.RecordBatch);
-  else table = new arrow.Table({ '': value as Arrow.Vector });
+  else table = new arrow.Table({ [VECTOR_COLUMN]: value as Arrow.Vector });
   const bytes = arrow.tableToIPC(table, 'stream');
   return { kind: name === 'Vector' ? 'vector' : 'table', stream: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
 }
