@@ -228,6 +228,7 @@ def _tables() -> List[Dict[str, Any]]:
     return [
         case("table of every kind of column", every, "d7 03 92 a5 7461626c65 01"),
         case("table with columns and no rows", every.slice(0, 0)),
+        case("table without record batches (its schema alone)", pa.table({"a": pa.chunked_array([], type=pa.int8())})),
         case("table from a pandas DataFrame (its index a column, NaN kept)", frame, encoders=PY),
         case("vector of strings", pa.array(["", None, "ü"]), "c7 09 03 92 a6 766563746f72 01"),
         case("vector in several chunks arrives as one array", pa.chunked_array([[1, 2], [3]], type=pa.int16()),

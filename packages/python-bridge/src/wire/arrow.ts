@@ -135,7 +135,12 @@ export function arrowFromIPC(kind: TableKind, frame: Buffer): Arrow.Table | Arro
   const bytes = frame.byteOffset % 8 === 0 ? frame : alignedCopy(frame);
   let table: Arrow.Table;
   try {
-    table = arrow.tableFromIPC(bytes);
+    // Not tableFromIPC: it gives a stream without batches an empty schema, and takes bytes with
+    // no schema at all for an empty table.
+    const reader = arrow.RecordBatchReader.from(bytes);
+    reader.open();
+    const batches = reader.readAll();
+    table = new arrow.Table(reader.schema, batches);
   } catch (error) {
     throw new ProtocolError(`ext 3 (table) frame is not a readable Arrow IPC stream: ${error instanceof Error ? error.message : String(error)}`, {
       cause: error,
