@@ -107,9 +107,12 @@ def _namespace(fn: Callable[..., Any]) -> Dict[str, Any]:
 
 
 def _resolve(annotation: Any, namespace: Dict[str, Any]) -> Any:
-    if isinstance(annotation, str):
+    # A quoted annotation in a module with `from __future__ import annotations` is a string twice.
+    for _ in range(2):
+        if not isinstance(annotation, str):
+            break
         try:
-            return eval(annotation, namespace)  # noqa: S307 - the function's own annotation, in its own module
+            annotation = eval(annotation, namespace)  # noqa: S307 - the function's own annotation, in its own module
         except Exception:
             return None
     return annotation

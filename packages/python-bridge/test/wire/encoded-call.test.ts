@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { tableFromArrays, vectorFromArray } from 'apache-arrow';
 import { createCodec } from '../../src/wire/codec.js';
 import { EncodeError, MessageTooLargeError } from '../../src/errors.js';
 import { NdArray } from '../../src/wire/ndarray.js';
@@ -15,6 +16,13 @@ const CALLS: { module: string; fn: string; args: unknown[]; kwargs?: Record<stri
   { module: 'stats', fn: 'describe', args: [new Float64Array([1, 2, 4]), new NdArray(new Int32Array([0, 1, 2, 3]), [2, 2])] },
   { module: 'functions', fn: 'scale', args: [2.5], kwargs: { factor: 3, weights: new Float32Array([0.5]) } },
   { module: 'm', fn: 'f', args: [{ nested: [new Uint16Array(3), 'x'.repeat(40)] }, 2 ** 40, -1, null] },
+  // Arrow tables (ext 3) among arrays: their frames are numbered with the arrays'.
+  {
+    module: 'reports',
+    fn: 'summarize',
+    args: [new Float64Array([7]), tableFromArrays({ a: new Float64Array([1, 2]), b: ['x', 'y'] })],
+    kwargs: { column: vectorFromArray(['p', null]), weights: new Int32Array([1]) },
+  },
 ];
 
 describe('calls encoded in advance (payload.ts) and spliced into messages (protocol.ts)', () => {
