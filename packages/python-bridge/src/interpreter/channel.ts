@@ -19,10 +19,13 @@
  * A reply that is merely too large was received whole, so only its request fails; so does one that
  * holds an Arrow table while apache-arrow cannot be loaded (if it was the worker's question, the
  * answer is a `throw` naming the missing library, and the conversation goes on).
+ *
+ * apache-arrow is loaded (wire/arrow-module.ts) before the first reply that holds a table is
+ * decoded, and before the first request that holds one is encoded: each waits for it once.
  */
 import { Request } from 'zeromq';
 import { thrownOf, type Conversation } from './callbacks.js';
-import { createCodec, type Codec } from '../wire/codec.js';
+import { ArrowNotLoaded, arrowLoadSettled, createCodec, loadArrow, looksLikeIPC, type Codec } from '../wire/codec.js';
 import type { ConnectTarget } from '../launch/launcher.js';
 import { MessageTooLargeError, MissingDependencyError, ProtocolError } from '../errors.js';
 import { encodeResume, encodeReturn, encodeThrow, parseReply, peekReplyHead, toPythonError, type Reply } from '../wire/protocol.js';
@@ -142,6 +145,7 @@ export class RequestChannel {
     try {
       frames = encode(this.#codec, id);
     } catch (error) {
+      if (error instanceof ArrowNotLoaded) return loadArrow().then(() => this.request<T>(encode, expect, label, conversation));
       return Promise.reject(error);
     }
     return new Promise<T>((resolve, reject) => {
@@ -186,6 +190,11 @@ export class RequestChannel {
   readonly #onReceive = (frames: Buffer[]): void => {
     const inflight = this.#inflight;
     if (inflight === undefined) return;
+    if (frames.length > 1 && !arrowLoadSettled() && frames.some((frame, i) => i > 0 && looksLikeIPC(frame))) {
+      // The first table to arrive: make it with the program's own apache-arrow, once loaded.
+      void loadArrow().then(() => this.#onReceive(frames));
+      return;
+    }
     let reply: Reply;
     try {
       const codec = inflight.expect === Expect.Batch || inflight.expect === Expect.Items ? this.#entriesDecoder() : this.#codec;
@@ -300,6 +309,10 @@ export class RequestChannel {
     try {
       frames = encode(this.#codec, id);
     } catch (error) {
+      if (error instanceof ArrowNotLoaded) {
+        void loadArrow().then(() => this.#answer(inflight, encode));
+        return;
+      }
       try {
         frames = encodeThrow(this.#codec, id, thrownOf(error));
       } catch (unsendable) {

@@ -10,7 +10,7 @@ import {
   type SupervisorRef,
 } from '@piton/core';
 import { currentScope, ExposedFunctions } from '../interpreter/callbacks.js';
-import { createCodec, type Codec } from '../wire/codec.js';
+import { ArrowNotLoaded, createCodec, loadArrow, type Codec } from '../wire/codec.js';
 import { Dispatcher, type CallRequest } from '../dispatch/dispatcher.js';
 import { CallTimeoutError, describeExit, PoolStoppedError } from '../errors.js';
 import type { InterpreterEvent } from '../ops/events.js';
@@ -319,6 +319,8 @@ class PoolHandle implements PoolRef {
       const scope = this.#callbacks && currentScope();
       if (options.onProgress !== undefined || scope !== undefined) request.context = { onProgress: options.onProgress, scope };
     } catch (error) {
+      // The first apache-arrow value this program sends: it is written once apache-arrow is loaded.
+      if (error instanceof ArrowNotLoaded) return loadArrow().then(() => this.call<R>(module, fn, args, options));
       return Promise.reject(error);
     }
     let settled: Promise<R>;

@@ -3,30 +3,17 @@
  * `RecordBatch` or `Vector` goes out as an Arrow IPC stream, and a received stream comes back as a
  * `Table` (kind `table`) or `Vector` (kind `vector`) that views the received frame.
  *
- * `apache-arrow` is an optional peer dependency: it is loaded the first time a table crosses,
- * never before (it takes most of a second to load), and a program that never sends a table never
- * loads it. It is loaded synchronously, since the codec is synchronous: the ES module build (the one
- * `import 'apache-arrow'` gives, resolved from here with `import.meta.resolve`) through `require`,
- * which Node >= 20.19 allows for ES modules and which shares the one instance `import` gets.
- *
- * Telling an Arrow value from any other object costs nothing until one is met: apache-arrow marks
- * its classes' instances with registered symbols (`Symbol.for('apache-arrow/Table')`), which are
- * looked up only for an object the encoder cannot otherwise send. A value made by another copy of
- * the library (its CommonJS build, loaded with `require('apache-arrow')`) is written with that
- * copy's own writer: a writer of one copy silently writes a table of the other without its data.
+ * Which apache-arrow does the work, and when it is loaded, is arrow-module.ts's business. Telling
+ * an Arrow value from any other object costs nothing until one is met: apache-arrow marks its
+ * classes' instances with registered symbols (`Symbol.for('apache-arrow/Table')`), which are looked
+ * up only for an object the encoder cannot otherwise send.
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type * as Arrow from 'apache-arrow';
-import { MissingDependencyError, ProtocolError } from '../errors.js';
-
-type ArrowModule = typeof Arrow;
+import { ProtocolError } from '../errors.js';
+import { arrowFor, arrowForDecoding, type ArrowClassName } from './arrow-module.js';
 
 /** What an ext 3 value is: a table, or one column of one. */
 export type TableKind = 'table' | 'vector';
-
-/** The command that installs apache-arrow where the bridge finds it. */
-export const ARROW_INSTALL_COMMAND = 'npm install apache-arrow';
 
 /** The name of a vector's one column on the wire (not part of the value: a Vector has no name). */
 const VECTOR_COLUMN = 'values';
@@ -34,47 +21,11 @@ const VECTOR_COLUMN = 'values';
 /** The 8 bytes that end an Arrow IPC stream: a continuation marker and a zero metadata length. */
 const END_OF_STREAM = Buffer.from('ffffffff00000000', 'hex');
 
-const MARKS = [
+const MARKS: readonly (readonly [symbol, ArrowClassName])[] = [
   [Symbol.for('apache-arrow/Table'), 'Table'],
   [Symbol.for('apache-arrow/RecordBatch'), 'RecordBatch'],
   [Symbol.for('apache-arrow/Vector'), 'Vector'],
-] as const;
-
-type ArrowClassName = (typeof MARKS)[number][1];
-
-const requireHere = createRequire(import.meta.url);
-
-/** The copies of apache-arrow loaded so far: the ES module build first, then the CommonJS one if needed. */
-let esm: ArrowModule | undefined;
-let cjs: ArrowModule | undefined;
-
-/** The ES module build of apache-arrow (the one `import` gives); throws {@link MissingDependencyError} if it cannot be found. */
-function arrowModule(why: string): ArrowModule {
-  if (esm !== undefined) return esm;
-  let path: string;
-  try {
-    path = arrowPath();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
-    throw new MissingDependencyError(
-      'apache-arrow',
-      ARROW_INSTALL_COMMAND,
-      `apache-arrow is not installed in Node: ${why}; install it with: ${ARROW_INSTALL_COMMAND}`,
-    );
-  }
-  esm = requireHere(path) as ArrowModule;
-  return esm;
-}
-
-/**
- * Where apache-arrow's entry is, as `import` resolves it from here. Compiled to CommonJS (as a
- * test runner's transform does) the bridge has no `import.meta.resolve`, and `require`'s
- * resolution is what its `import` statements get there.
- */
-function arrowPath(): string {
-  return typeof import.meta.resolve === 'function' ? fileURLToPath(import.meta.resolve('apache-arrow')) : requireHere.resolve('apache-arrow');
-}
+];
 
 /** `Table`, `RecordBatch` or `Vector` when `value` is one (of any copy of apache-arrow >= 21), else undefined. */
 export function arrowClassOf(value: object): ArrowClassName | undefined {
@@ -84,41 +35,23 @@ export function arrowClassOf(value: object): ArrowClassName | undefined {
   return undefined;
 }
 
-/** Whether `value`'s prototype chain holds `ctor.prototype` (apache-arrow's `instanceof` also answers true for other copies). */
-function madeBy(ctor: unknown, value: object): boolean {
-  return typeof ctor === 'function' && (Function.prototype[Symbol.hasInstance] as (this: unknown, v: unknown) => boolean).call(ctor, value);
-}
-
-/** The loaded copy of apache-arrow whose class made `value`. */
-function moduleOf(value: object, name: ArrowClassName): ArrowModule {
-  const first = arrowModule(`cannot send an apache-arrow ${name}`);
-  if (madeBy(first[name], value)) return first;
-  if (cjs === undefined) {
-    try {
-      cjs = requireHere('apache-arrow') as ArrowModule;
-    } catch {
-      cjs = first;
-    }
-  }
-  if (madeBy(cjs[name], value)) return cjs;
-  throw new TypeError(
-    `an apache-arrow ${name} made by a copy of apache-arrow other than the one the bridge loads ` +
-      `(${arrowPath()}): install one apache-arrow for the whole program`,
-  );
-}
-
 /**
  * The IPC stream of an apache-arrow `Table`, `RecordBatch` (both kind `table`) or `Vector` (kind
  * `vector`, a table of one column named `values`): memory of its own, written now. `name` is what {@link arrowClassOf} said.
  */
 export function arrowToIPC(value: object, name: ArrowClassName): { kind: TableKind; stream: Buffer } {
-  const arrow = moduleOf(value, name);
+  const arrow = arrowFor(value, name);
   let table: Arrow.Table;
   if (name === 'Table') table = value as Arrow.Table;
   else if (name === 'RecordBatch') table = new arrow.Table(value as Arrow.RecordBatch);
   else table = new arrow.Table({ [VECTOR_COLUMN]: value as Arrow.Vector });
   const bytes = arrow.tableToIPC(table, 'stream');
   return { kind: name === 'Vector' ? 'vector' : 'table', stream: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+}
+
+/** Whether a received frame may hold an IPC stream: it starts with a continuation marker and ends with the end-of-stream marker. */
+export function looksLikeIPC(frame: Buffer): boolean {
+  return frame.length >= 16 && frame.readUInt32LE(0) === 0xffffffff && frame.subarray(frame.length - END_OF_STREAM.length).equals(END_OF_STREAM);
 }
 
 /**
@@ -131,7 +64,7 @@ export function arrowFromIPC(kind: TableKind, frame: Buffer): Arrow.Table | Arro
   if (frame.length < END_OF_STREAM.length || !frame.subarray(frame.length - END_OF_STREAM.length).equals(END_OF_STREAM)) {
     throw new ProtocolError('ext 3 (table) frame is not an Arrow IPC stream: it does not end with the end-of-stream marker');
   }
-  const arrow = arrowModule('cannot receive an Arrow table from Python');
+  const arrow = arrowForDecoding();
   const bytes = frame.byteOffset % 8 === 0 ? frame : alignedCopy(frame);
   let table: Arrow.Table;
   try {

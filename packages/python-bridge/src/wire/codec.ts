@@ -26,6 +26,8 @@ import { Decoder } from './codec/decoder.js';
 import { Encoder, OWNED_FRAMES } from './codec/encoder.js';
 
 export { EXT_BIGINT, EXT_NDARRAY, EXT_TABLE, EXT_TIMESTAMP, bigintToBytes, bytesToBigint } from './codec/wire.js';
+export { ArrowNotLoaded, arrowLoadSettled, loadArrow } from './arrow-module.js';
+export { looksLikeIPC } from './arrow.js';
 
 /**
  * Whether a frame the encoder returned is memory of its own (an Arrow table's IPC stream, written
@@ -47,7 +49,9 @@ export interface Codec {
   readonly maxMessageSize: number;
   /**
    * Encodes `value` as frames. Throws {@link EncodeError} naming the path of an unsupported value
-   * (`path` is the name of the root, default `value`), {@link MessageTooLargeError} over the limit.
+   * (`path` is the name of the root, default `value`), {@link MessageTooLargeError} over the limit,
+   * `ArrowNotLoaded` for an apache-arrow value met before apache-arrow was loaded (await
+   * `loadArrow()`, then encode again).
    */
   encode(value: unknown, path?: string): Buffer[];
   /**

@@ -9,6 +9,7 @@
  */
 import { MessageTooLargeError, PitonError } from '../../errors.js';
 import { arrowClassOf, arrowToIPC } from '../arrow.js';
+import { ArrowNotLoaded } from '../arrow-module.js';
 import { NdArray, dtypeOf, type TypedArray } from '../ndarray.js';
 import { TooDeep, Unsupported, describeObject, toEncodeError } from './locate.js';
 import { EXT_NDARRAY, EXT_TABLE, EXT_TIMESTAMP, FIXEXT_CODE, MAX_DATE_MS, MAX_DEPTH, MIN_DATE_MS, TWO_32 } from './wire.js';
@@ -160,7 +161,8 @@ export class Encoder extends Writer {
     try {
       ({ kind, stream } = arrowToIPC(value, name));
     } catch (error) {
-      if (error instanceof PitonError) throw error; // apache-arrow cannot be loaded
+      // apache-arrow is not loaded yet (the caller loads it and encodes again), or cannot be.
+      if (error instanceof ArrowNotLoaded || error instanceof PitonError) throw error;
       throw new Unsupported(value, `an apache-arrow ${name} (${error instanceof Error ? error.message : String(error)})`);
     }
     OWNED_FRAMES.add(stream);
