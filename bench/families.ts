@@ -17,6 +17,7 @@ import { runSnapshot } from './snapshot.js';
 import { runRemote } from './remote.js';
 import { runSoak } from './soak.js';
 import { runStartup } from './startup.js';
+import { runTables } from './tables.js';
 import { runThroughput } from './throughput.js';
 
 export interface Family {
@@ -30,6 +31,7 @@ export const families: Family[] = [
   { name: 'cpu', run: runCpu },
   { name: 'data', run: runData },
   { name: 'snapshot', run: runSnapshot },
+  { name: 'tables', run: runTables },
   { name: 'alternatives', run: runAlternatives },
   { name: 'recovery', run: runRecovery },
   { name: 'remote', run: runRemote },

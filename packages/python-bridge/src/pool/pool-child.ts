@@ -301,7 +301,8 @@ class PoolHandle implements PoolRef {
     this.path = path;
     this.supervisor = supervisor;
     this.#callbacks = callbacks;
-    this.#codec = createCodec({ maxMessageSize: options.maxMessageSize });
+    // A table's IPC stream is written at call() into snapshot memory, given back when the call settles.
+    this.#codec = createCodec({ maxMessageSize: options.maxMessageSize, allocate: (size) => this.#snapshots.lend(size) });
   }
 
   call<R = unknown>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {

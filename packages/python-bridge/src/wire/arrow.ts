@@ -10,7 +10,7 @@
  */
 import type * as Arrow from 'apache-arrow';
 import { ProtocolError } from '../errors.js';
-import { arrowFor, arrowForDecoding, type ArrowClassName } from './arrow-module.js';
+import { arrowFor, arrowForDecoding, type ArrowClassName, type ArrowModule } from './arrow-module.js';
 
 /** What an ext 3 value is: a table, or one column of one. */
 export type TableKind = 'table' | 'vector';
@@ -35,18 +35,60 @@ export function arrowClassOf(value: object): ArrowClassName | undefined {
   return undefined;
 }
 
+/** Where an IPC stream is written: memory of `size` bytes that the caller owns (fresh by default). */
+export type Allocate = (size: number) => Buffer;
+
+const freshMemory: Allocate = (size) => Buffer.allocUnsafeSlow(size);
+
 /**
  * The IPC stream of an apache-arrow `Table`, `RecordBatch` (both kind `table`) or `Vector` (kind
- * `vector`, a table of one column named `values`): memory of its own, written now. `name` is what {@link arrowClassOf} said.
+ * `vector`, a table of one column named `values`), written now into memory from `allocate`: the
+ * writer's pieces (metadata, and views of the columns' buffers) are gathered first, so the columns
+ * are copied once, straight into memory of the stream's size. `name` is what {@link arrowClassOf} said.
  */
-export function arrowToIPC(value: object, name: ArrowClassName): { kind: TableKind; stream: Buffer } {
+export function arrowToIPC(value: object, name: ArrowClassName, allocate: Allocate = freshMemory): { kind: TableKind; stream: Buffer } {
   const arrow = arrowFor(value, name);
   let table: Arrow.Table;
   if (name === 'Table') table = value as Arrow.Table;
   else if (name === 'RecordBatch') table = new arrow.Table(value as Arrow.RecordBatch);
   else table = new arrow.Table({ [VECTOR_COLUMN]: value as Arrow.Vector });
-  const bytes = arrow.tableToIPC(table, 'stream');
-  return { kind: name === 'Vector' ? 'vector' : 'table', stream: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+  const pieces: Uint8Array[] = [];
+  const writer = new arrow.RecordBatchStreamWriter();
+  // What RecordBatchStreamWriter.writeAll does, into a sink that keeps the pieces.
+  writer.reset(collector(arrow, pieces), table.schema);
+  for (const batch of table.batches) writer.write(batch);
+  writer.finish();
+  let size = 0;
+  for (const piece of pieces) size += piece.byteLength;
+  const stream = allocate(size);
+  let at = 0;
+  for (const piece of pieces) {
+    stream.set(piece, at);
+    at += piece.byteLength;
+  }
+  return { kind: name === 'Vector' ? 'vector' : 'table', stream };
+}
+
+/** A writer's sink that only keeps what it is given, per instance of apache-arrow (its writer checks the sink's class). */
+type PieceSink = Arrow.AsyncByteQueue;
+const collectors = new WeakMap<ArrowModule, new (pieces: Uint8Array[]) => PieceSink>();
+
+function collector(arrow: ArrowModule, pieces: Uint8Array[]): PieceSink {
+  let Collector = collectors.get(arrow);
+  if (Collector === undefined) {
+    Collector = class extends arrow.AsyncByteQueue {
+      readonly #pieces: Uint8Array[];
+      constructor(into: Uint8Array[]) {
+        super();
+        this.#pieces = into;
+      }
+      override write(value: Uint8Array): void {
+        if (value.byteLength > 0) this.#pieces.push(value);
+      }
+    };
+    collectors.set(arrow, Collector);
+  }
+  return new Collector(pieces);
 }
 
 /** Whether a received frame may hold an IPC stream: it starts with a continuation marker and ends with the end-of-stream marker. */

@@ -43,6 +43,8 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024;
 export interface CodecOptions {
   /** Largest message (all frames, bytes) that is encoded or decoded. Default {@link DEFAULT_MAX_MESSAGE_SIZE}. */
   maxMessageSize?: number;
+  /** Memory for the IPC streams of Arrow tables being encoded (fresh memory by default). */
+  allocate?: (size: number) => Buffer;
 }
 
 export interface Codec {
@@ -70,7 +72,7 @@ export function createCodec(opts: CodecOptions = {}): Codec {
   if (!(maxMessageSize > 0) || !Number.isSafeInteger(maxMessageSize)) {
     throw new RangeError(`maxMessageSize must be a positive integer of bytes, got ${String(opts.maxMessageSize)}`);
   }
-  return new MessagePackCodec(maxMessageSize);
+  return new MessagePackCodec(maxMessageSize, opts.allocate);
 }
 
 /** An encoder and a decoder with the same limit; each keeps its own state between messages. */
@@ -79,9 +81,9 @@ class MessagePackCodec implements Codec {
   readonly #encoder: Encoder;
   readonly #decoder: Decoder;
 
-  constructor(maxMessageSize: number) {
+  constructor(maxMessageSize: number, allocate: ((size: number) => Buffer) | undefined) {
     this.maxMessageSize = maxMessageSize;
-    this.#encoder = new Encoder(maxMessageSize);
+    this.#encoder = new Encoder(maxMessageSize, allocate);
     this.#decoder = new Decoder(maxMessageSize);
   }
 

@@ -125,6 +125,19 @@ describe('SnapshotBuffers (snapshot memory reused from call to call)', () => {
     expect(clock.pending).to.equal(0);
   });
 
+  it("lends reused memory for a table's IPC stream, written straight into it", () => {
+    const snapshots = new SnapshotBuffers({ maxBytes: 1 << 24, idleMs: 1_000 });
+    const codec = createCodec({ allocate: (size) => snapshots.lend(size) });
+    const table = tableFromArrays({ x: Float64Array.from({ length: MIN_REUSED_BYTES }, (_, i) => i) });
+    const first = encodeCallBody(codec, 'm', 'f', [table], undefined);
+    const stream = first.frames[0]!;
+    snapshots.give(first.frames);
+    expect(snapshots.freeBytes).to.equal(stream.length);
+    const again = encodeCallBody(codec, 'm', 'f', [table], undefined);
+    expect(again.frames[0]).to.equal(stream, 'the same memory, given back and lent again');
+    expect(snapshots.freeBytes).to.equal(0);
+  });
+
   it('copies small frames into fresh memory, never kept', () => {
     const snapshots = new SnapshotBuffers({ maxBytes: 1 << 20, idleMs: 1_000 });
     const small = snapshots.take(view(100, 7));

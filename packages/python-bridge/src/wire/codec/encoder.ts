@@ -8,7 +8,7 @@
  * named afterwards by the slow path in `locate.ts`.
  */
 import { MessageTooLargeError, PitonError } from '../../errors.js';
-import { arrowClassOf, arrowToIPC } from '../arrow.js';
+import { arrowClassOf, arrowToIPC, type Allocate } from '../arrow.js';
 import { ArrowNotLoaded } from '../arrow-module.js';
 import { NdArray, dtypeOf, type TypedArray } from '../ndarray.js';
 import { TooDeep, Unsupported, describeObject, toEncodeError } from './locate.js';
@@ -24,9 +24,13 @@ export class Encoder extends Writer {
   /** Where to record the offsets of ext 1 frame indices, during one encodeEnvelope() call (payload.ts). */
   private indexAt: number[] | undefined;
 
-  constructor(maxMessageSize: number) {
+  /** Memory for the IPC streams of tables; fresh by default. */
+  private readonly allocate: Allocate | undefined;
+
+  constructor(maxMessageSize: number, allocate?: Allocate) {
     super();
     this.maxMessageSize = maxMessageSize;
+    this.allocate = allocate;
   }
 
   /** See `Codec.encode`. */
@@ -159,7 +163,7 @@ export class Encoder extends Writer {
     let stream: Buffer;
     let kind: string;
     try {
-      ({ kind, stream } = arrowToIPC(value, name));
+      ({ kind, stream } = arrowToIPC(value, name, this.allocate));
     } catch (error) {
       // apache-arrow is not loaded yet (the caller loads it and encodes again), or cannot be.
       if (error instanceof ArrowNotLoaded || error instanceof PitonError) throw error;
