@@ -6,6 +6,8 @@
  * annotated with frame types get them; what cannot cross fails alone and the interpreter serves on.
  */
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import {
   Bool,
   DateDay,
@@ -25,7 +27,7 @@ import {
 } from 'apache-arrow';
 import { EncodeError, MessageTooLargeError, MissingDependencyError, PythonPool } from '@piton/python-bridge';
 import { tableContent, vectorContent } from './arrow-values.js';
-import { fixtures, reportedByPython } from './helpers.js';
+import { fixtures, repoRoot, reportedByPython } from './helpers.js';
 
 const BIG = 2n ** 60n + 1n;
 
@@ -252,6 +254,20 @@ describe('tables across the wire: pandas, polars and pyarrow ↔ apache-arrow', 
       expect(progress[0]).to.be.instanceOf(Vector);
       expect([...(progress[0] as Vector)]).to.deep.equal([3n, null, BIG]);
     });
+  });
+
+  it('a program that sends no table never loads apache-arrow; its first table does', async () => {
+    const script = join(fixtures, 'tables-untouched.ts');
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--import', 'tsx', script, fixtures], { cwd: repoRoot, encoding: 'utf8' }, (error, out, err) =>
+        error ? reject(new Error(`${String(error)}\n${err}`)) : resolve(out),
+      );
+    });
+    const stages = stdout.trim().split('\n').map((line) => JSON.parse(line) as { stage: string; settled: boolean; required: number });
+    expect(stages).to.deep.equal([
+      { stage: 'no table', settled: false, required: 0 },
+      { stage: 'after a table', settled: true, required: 0 },
+    ]);
   });
 
   describe('what cannot cross', () => {
