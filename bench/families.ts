@@ -1,5 +1,6 @@
 /** Every benchmark family, in the order of the table. */
 import { runAlternatives } from './alternatives.js';
+import { runBatching } from './batching.js';
 import { runCallbacks } from './callbacks.js';
 import { runCodec } from './codec.js';
 import { runCpu } from './cpu.js';
@@ -19,6 +20,7 @@ import { runSoak } from './soak.js';
 import { runStartup } from './startup.js';
 import { runTables } from './tables.js';
 import { runThroughput } from './throughput.js';
+import { runTracing } from './tracing.js';
 
 export interface Family {
   name: string;
@@ -40,7 +42,9 @@ export const families: Family[] = [
   { name: 'fairness', run: runFairness },
   { name: 'observer', run: runObserver },
   { name: 'callbacks', run: runCallbacks },
+  { name: 'batching', run: runBatching },
   { name: 'metrics', run: runMetrics },
+  { name: 'tracing', run: runTracing },
   { name: 'profile', run: runProfile },
   { name: 'node-profile', run: runNodeProfile },
   { name: 'codec', run: runCodec },

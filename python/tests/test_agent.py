@@ -17,6 +17,7 @@ import zmq
 from helpers import FIXTURES, gone, wait_until, worker_env
 from piton.agent.protocol import AGENT_PROTOCOL_VERSION
 from piton.codec import decode, encode
+from piton.call_context import MARKER
 from piton.protocol import PROTOCOL_VERSION
 
 REPLY_MS = 10_000
@@ -80,7 +81,18 @@ class Node:
 
     def start(self, ref: int, **extra: Any) -> list:
         self.send("start", ref, {"id": f"remote-{ref}", "path": [FIXTURES], "maxMessageSize": 1 << 20, **extra})
-        return self.recv_kind("started") if not extra.get("expect_fail") else self.recv_kind("failed")
+        kind = "started" if not extra.get("expect_fail") else "failed"
+        # A start can take longer than a short heartbeat timeout on a loaded machine: ping while
+        # waiting, as the pool's link does, so the Node is not taken as lost before the answer.
+        deadline = time.monotonic() + REPLY_MS / 1000
+        while time.monotonic() < deadline:
+            if self.sock.poll(50):
+                msg = decode(self.sock.recv_multipart())
+                if msg[0] == kind:
+                    return msg
+            else:
+                self.send("ping", 0)
+        raise TimeoutError(f"no '{kind}' from the agent")
 
     def worker(self, started: list) -> zmq.Socket:
         req = self.ctx.socket(zmq.REQ)
@@ -134,6 +146,9 @@ def test_output_is_forwarded_and_a_normal_exit_reported_with_its_code(node: Node
     req = node.worker(started)
     ask(req, "hello", 1, PROTOCOL_VERSION)
     ask(req, "call", 2, "functions", "shout", ["over the wire"], None)
+    # The worker names the call before its first line (call_context.py); the agent relays both.
+    marker = node.recv_kind("output")
+    assert marker[1:3] == [1, "stdout"] and marker[3].startswith(MARKER), marker
     out = node.recv_kind("output")
     assert out[1:] == [1, "stdout", "over the wire"]
     assert ask(req, "stop", 3) == ["bye", 3]

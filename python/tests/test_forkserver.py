@@ -4,6 +4,8 @@ import base64
 import os
 import signal
 
+from piton.call_context import MARKER
+
 from helpers import Client, ForkServer, wait_until, gone
 
 
@@ -51,10 +53,13 @@ def test_relays_each_interpreters_output_tagged_with_its_pid():
             client.hello()
             assert client.call("functions", "shout", "hi") == ["ok", 2, "HI"]
             streams = {"stdout": b"", "stderr": b""}
-            while not all(data.endswith(b"\n") for data in streams.values()):
+            while not all(data.count(b"\n") >= 2 for data in streams.values()):
                 message = server.expect("output", pid=pid)
                 streams[message["stream"]] += base64.b64decode(message["data"])
-            assert streams == {"stdout": b"hi\n", "stderr": b"hi\n"}
+            # Each stream names the call first (call_context.py), then carries its line.
+            lines = {name: data.decode().split("\n")[:-1] for name, data in streams.items()}
+            for name in ("stdout", "stderr"):
+                assert lines[name][0].startswith(MARKER) and lines[name][1:] == ["hi"], lines
         finally:
             client.close()
 

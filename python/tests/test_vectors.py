@@ -74,3 +74,21 @@ def test_vectors_file_is_what_make_vectors_writes():
     result = subprocess.run([sys.executable, os.path.join(PROTOCOL_DIR, "make_vectors.py"), "--check"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_call_context_vectors_parse_to_the_meta_they_mean():
+    from piton.protocol import Meta, parse_request
+
+    by_name = {c["name"]: c for c in CASES}
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    call = parse_request(decode(_frames(by_name["envelope call with trace context"])))
+    assert call.meta == Meta(traceparent, None, None, None) and call.progress is False
+    call = parse_request(decode(_frames(by_name["envelope call with trace context, baggage and values"])))
+    assert call.meta == Meta(traceparent, "vendor=opaque", "tenant=acme%20corp", {"requestId": "r-17"})
+    assert call.progress is True
+    batch = parse_request(decode(_frames(by_name["envelope batch with a traced call"])))
+    assert [c.meta for c in batch.calls] == [None, Meta(traceparent, None, None, None)]
+    stream = parse_request(decode(_frames(by_name["envelope stream with values"])))
+    assert stream.meta == Meta(None, None, None, {"requestId": "r-18"}) and stream.batch == 2
+    plain = parse_request(decode(_frames(by_name["envelope call"])))
+    assert plain.meta is None

@@ -83,6 +83,17 @@ export class CallTimeoutError extends CoreCallTimeoutError {
   }
 }
 
+/**
+ * A batched function (`@piton.batched`) returned something other than one output per input: every
+ * call of that batch rejects with it. A `PythonError` whose `pythonType` is `BatchError`.
+ */
+export class BatchError extends PythonError {
+  constructor(message: string, pythonTraceback: string) {
+    super('BatchError', message, pythonTraceback);
+    this.name = 'BatchError';
+  }
+}
+
 /** The pool's queue already holds `maxQueue` calls. */
 export class QueueFullError extends BridgeError {
   readonly maxQueue: number;

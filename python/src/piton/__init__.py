@@ -23,6 +23,10 @@ _LAZY = {
     "NodeError": "errors",
     "NotExposedError": "errors",
     "progress": "conversation",
+    "batched": "batching",
+    "BatchError": "errors",
+    "context": "call_context",
+    "CallContext": "call_context",
 }
 #: Submodules reachable as attributes: ``import piton; piton.node.call(...)``.
 _SUBMODULES = {"node"}

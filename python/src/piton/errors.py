@@ -91,6 +91,10 @@ def error_info(exc: BaseException) -> Dict[str, str]:
     return {"type": type_name(exc), "message": _message(exc), "traceback": _user_traceback(exc)}
 
 
+class BatchError(PitonError):
+    """A batched function (``piton.batched``) returned something other than one output per input."""
+
+
 class Terminated(BaseException):
     """Raised by the worker's SIGTERM handler to unwind whatever runs (user code included, its
     ``finally`` blocks run) back to the serve loop, which closes the socket and exits. It derives

@@ -18,6 +18,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 
 from . import __version__
+from . import call_context
+from .batching import BatchedFunction
 from . import protocol as p
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 from . import codec
@@ -52,6 +54,8 @@ class Handler:
         # An exception the open stream raised after yielding items that were already sent in the
         # same batch: it closed the stream and is the answer to the next `next`.
         self._stream_error: Optional[BaseException] = None
+        # The open stream's call, re-entered on every pull (call_context.py).
+        self._stream_context: Optional[call_context.CallContext] = None
         # The request being answered holds Arrow tables among its arguments.
         self._tables = False
 
@@ -135,8 +139,11 @@ class Handler:
             self._close_stream()
         conversation = self.conversation
         conversation.rid = rid  # open(rid), inlined: this is every plain call's path
+        scope = call_context.enter(None)
         try:
             fn = self.resolver.resolve(module, function)
+            if type(fn) is BatchedFunction:
+                return self._batched_call(fn, args, {}, False)
             if self._tables:
                 args, _ = self._adapt(fn, args, {})
             result = fn(*args)
@@ -144,6 +151,8 @@ class Handler:
             raise
         except BaseException as exc:
             return self._error(conversation.close(), exc)
+        finally:
+            scope.leave()
         rid = conversation.close()
         try:
             frames = encode(["ok", rid, result])
@@ -156,16 +165,39 @@ class Handler:
 
     def _call(self, request: p.Call) -> List[Buffer]:
         self.conversation.open(request.id, request.progress)
+        scope = call_context.enter(request.meta)
         try:
             fn = self.resolver.resolve(request.module, request.function)
+            if type(fn) is BatchedFunction:
+                return self._batched_call(fn, request.args, request.kwargs, request.batched)
+            if request.batched:
+                raise TypeError(f"{request.module}.{request.function} is not a batched function (piton.batched)")
             args, kwargs = self._adapt(fn, request.args, request.kwargs) if self._tables else (request.args, request.kwargs)
             result = fn(*args, **kwargs)
         except Terminated:
             raise
         except BaseException as exc:
             return self._error(self.conversation.close(), exc)
+        finally:
+            scope.leave()
         rid = self.conversation.close()
         return self._encode(p.ok(rid, result), rid)
+
+    def _batched_call(self, fn: BatchedFunction, args: List[Any], kwargs: Dict[str, Any], merged: bool) -> List[Buffer]:
+        """A call to a batched function: one input (Node does not know yet, or would not merge
+        this call), or the inputs of several calls; the reply tells Node the function's policy."""
+        if kwargs:
+            raise TypeError(f"batched function {fn.__name__} takes one input per call and no keyword arguments")
+        if merged:
+            if len(args) != 1 or not isinstance(args[0], list):
+                raise ProtocolError("a merged call to a batched function carries one list of inputs")
+            result: Any = fn.run(args[0])
+        else:
+            if len(args) != 1:
+                raise TypeError(f"batched function {fn.__name__} takes one input per call, got {len(args)} arguments")
+            result = fn.run([args[0]])[0]
+        rid = self.conversation.close()
+        return self._encode(p.ok_batched(rid, result, fn.policy), rid)
 
     def _batch(self, request: p.Batch) -> List[Buffer]:
         # Each result is encoded as soon as its call returns (entries.py): one that cannot be
@@ -179,14 +211,20 @@ class Handler:
                     break
                 if len(entries):
                     entries.freeze_last()
+                scope = call_context.enter(call.meta)
                 try:
                     fn = self.resolver.resolve(call.module, call.function)
-                    args, kwargs = self._adapt(fn, call.args, call.kwargs) if self._tables else (call.args, call.kwargs)
-                    entry = ["ok", fn(*args, **kwargs)]
+                    if type(fn) is BatchedFunction and not call.kwargs and len(call.args) == 1:
+                        entry = ["ok", fn.run([call.args[0]])[0]]  # one input, as its own call would
+                    else:
+                        args, kwargs = self._adapt(fn, call.args, call.kwargs) if self._tables else (call.args, call.kwargs)
+                        entry = ["ok", fn(*args, **kwargs)]
                 except Terminated:
                     raise
                 except BaseException as exc:
                     entry = ["error", error_info(exc)]
+                finally:
+                    scope.leave()
                 try:
                     entries.add(entry)
                 except (EncodeError, MessageTooLarge) as exc:
@@ -206,6 +244,8 @@ class Handler:
 
     def _open_stream(self, request: p.Stream) -> List[Buffer]:
         self.conversation.open(request.id)
+        scope = call_context.enter(request.meta)
+        self._stream_context = scope.context
         try:
             fn = self.resolver.resolve(request.module, request.function)
             args, kwargs = self._adapt(fn, request.args, request.kwargs) if self._tables else (request.args, request.kwargs)
@@ -215,6 +255,8 @@ class Handler:
             raise
         except BaseException as exc:
             return self._error(self.conversation.close(), exc)
+        finally:
+            scope.leave()
         return self._pull(self.conversation.close(), request.batch)
 
     def _next(self, request: p.Next) -> List[Buffer]:
@@ -234,6 +276,7 @@ class Handler:
         done = False
         failure: Optional[BaseException] = None  # the reply is this error instead of items
         self.conversation.open(rid)
+        scope = call_context.resume(self._stream_context) if self._stream_context is not None else call_context.enter(None)
         try:
             while len(entries) < batch and not entries.full:
                 if len(entries):
@@ -263,6 +306,7 @@ class Handler:
                         self._stream_error = exc
                     break
         finally:
+            scope.leave()
             rid = self.conversation.close()
         if failure is not None:
             return self._error(rid, failure)
@@ -283,7 +327,15 @@ class Handler:
         """Drop the open stream, closing its iterator (its ``finally`` runs); raises what closing raised."""
         self._stream_error = None
         stream, self._stream = self._stream, None
-        _close_iterator(stream)
+        ctx, self._stream_context = self._stream_context, None
+        if stream is None:
+            return
+        # The generator's finally runs in its call's context, as its body did.
+        scope = call_context.resume(ctx) if ctx is not None else call_context.enter(None)
+        try:
+            _close_iterator(stream)
+        finally:
+            scope.leave()
 
     def _close_stream(self) -> None:
         """Close the open stream before another request replaces it (PROTOCOL.md)."""

@@ -217,6 +217,14 @@ def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket
     from .handler import Handler
     from .server import serve
 
+    from . import call_context
+
+    # Each call's id follows what it prints and logs (call_context.py); a forked interpreter's ids
+    # carry its own pid.
+    call_context.after_fork()
+    call_context.install_log_attributes()
+    sys.stdout = call_context.AttributedOutput(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = call_context.AttributedOutput(sys.stderr)  # type: ignore[assignment]
     handler = Handler(Resolver(args.path, args.allow_module, args.allow_private, args.allow_reexports), args.max_message_size)
     code = EXIT_FAILED
     try:

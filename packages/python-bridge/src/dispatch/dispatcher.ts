@@ -8,6 +8,8 @@ import { CallStats, type CallTiming } from '../ops/stats.js';
 /** One interpreter as the dispatcher sees it: something that runs one call at a time. */
 export interface Executor {
   readonly id: string;
+  /** The process's id, when it has one (told to tracers). */
+  readonly pid?: number;
   /** False once the interpreter has exited or is being stopped or killed: it takes no more work. */
   readonly serviceable: boolean;
   /** Runs one call encoded in advance; `context` carries its progress listener and callback scope. */
@@ -33,8 +35,8 @@ export interface CallRequest {
   signal?: AbortSignal;
   /** How many times a call whose interpreter died may be run again. */
   retries: number;
-  /** A traced call's context: given the outcome and timings before the call settles. */
-  trace?: CallTiming;
+  /** A traced call's context: given the outcome and timings before the call settles, and who ran it. */
+  trace?: CallTiming & { worker?: string; pid?: number; retried?: number };
   /** Its progress listener and callback scope; a call with a progress listener runs alone. */
   context?: CallContext;
 }
@@ -252,6 +254,11 @@ export class Dispatcher<E extends Executor = Executor> {
     for (const job of jobs) {
       job.executor = executor;
       job.startedAt = startedAt;
+      const trace = job.request.trace;
+      if (trace !== undefined) {
+        trace.worker = executor.id;
+        trace.pid = executor.pid;
+      }
     }
     const first = jobs[0]!;
     if (first.kind === 'lease') {
@@ -300,6 +307,7 @@ export class Dispatcher<E extends Executor = Executor> {
         !outcome.ok && outcome.error instanceof WorkerExitedError && !(outcome.error instanceof HostLostError) && job.request.retries > 0;
       if (retryable && !this.#closedWith) {
         job.request.retries--;
+        if (job.request.trace !== undefined) job.request.trace.retried = (job.request.trace.retried ?? 0) + 1;
         again.push(job);
       } else if (job.kind === 'call') {
         this.#settle(job, outcome, endedAt);

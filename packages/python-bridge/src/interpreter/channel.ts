@@ -28,7 +28,7 @@ import { thrownOf, type Conversation } from './callbacks.js';
 import { ArrowNotLoaded, arrowLoadSettled, createCodec, loadArrow, looksLikeIPC, type Codec } from '../wire/codec.js';
 import type { ConnectTarget } from '../launch/launcher.js';
 import { MessageTooLargeError, MissingDependencyError, ProtocolError } from '../errors.js';
-import { encodeResume, encodeReturn, encodeThrow, parseReply, peekReplyHead, toPythonError, type Reply } from '../wire/protocol.js';
+import { encodeResume, encodeReturn, encodeThrow, parseReply, peekReplyHead, toPythonError, type BatchPolicy, type Reply } from '../wire/protocol.js';
 
 /** What the outstanding request expects back. */
 export const enum Expect {
@@ -78,6 +78,8 @@ export interface ChannelOptions {
   socketOptions?: ConnectTarget['socketOptions'];
   /** Told when an established connection drops (only asked for remote workers). */
   onDisconnect?: (address: string) => void;
+  /** Told when a reply says the function called is a batched one, and how to merge calls to it. */
+  onBatched?: (label: RequestLabel, policy: BatchPolicy) => void;
 }
 
 export class RequestChannel {
@@ -91,6 +93,7 @@ export class RequestChannel {
   #entriesCodec: Codec | undefined;
   readonly #id: string;
   readonly #onProtocolError: (error: ProtocolError) => void;
+  readonly #onBatched: ((label: RequestLabel, policy: BatchPolicy) => void) | undefined;
   #nextId = 1;
   #inflight: Inflight | undefined;
   /** Set by fail(): every later request rejects with what it makes. */
@@ -100,6 +103,7 @@ export class RequestChannel {
     this.#codec = opts.codec;
     this.#id = opts.id;
     this.#onProtocolError = opts.onProtocolError;
+    this.#onBatched = opts.onBatched;
     // linger 0: closing never waits for unsent messages. immediate stays false, so a request is
     // queued (not blocked) while the worker is not yet bound or already dead; the owner's fail()
     // rejects it. The socket connects before the worker has bound and retries every reconnect
@@ -236,6 +240,7 @@ export class RequestChannel {
       return;
     }
     this.#inflight = undefined;
+    if (reply.kind === 'ok' && reply.batched !== undefined) this.#onBatched?.(inflight, reply.batched);
     if (inflight.listenerError) inflight.reject(inflight.listenerError.error);
     else (inflight.resolve as (value: unknown) => void)(payloadOf(reply));
   };

@@ -39,6 +39,7 @@ import {
   PROTOCOL_VERSION,
   spliceBatch,
   spliceCall,
+  type BatchPolicy,
 } from '../wire/protocol.js';
 import { makeSocketDir, SOCKET_NAME } from './socket-dir.js';
 import { SpawnLauncher } from '../launch/spawn.js';
@@ -55,6 +56,8 @@ export interface InterpreterOptions extends Omit<LaunchSpec, 'endpoint'> {
   onProtocolError?: (error: ProtocolError) => void;
   /** The Node functions its Python may call (`node.call`); their names go in the handshake. */
   callbacks?: ExposedFunctions;
+  /** Told when a call's reply says its function is batched (`@piton.batched`), with the policy. */
+  onBatched?: (module: string, fn: string, policy: BatchPolicy) => void;
 }
 
 export interface HandshakeInfo {
@@ -138,7 +141,7 @@ export class Interpreter {
     let interpreter: Interpreter;
     try {
       let self: Interpreter | undefined;
-      const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, callbacks: _c, ...spec } = opts;
+      const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, callbacks: _c, onBatched: _b, ...spec } = opts;
       const process = await launcher.launch({ ...spec, endpoint });
       // A local worker binds the ipc endpoint; a remote one says where it is (tcp + CURVE).
       const target = process.connect;
@@ -148,6 +151,7 @@ export class Interpreter {
         onDisconnect: process.lose && ((address) => process.lose?.(`its connection to ${address} dropped`)),
         codec: createCodec({ maxMessageSize: opts.maxMessageSize }),
         id: opts.id,
+        onBatched: opts.onBatched && ((label, policy) => opts.onBatched!(label.module, label.fn, policy)),
         onProtocolError: (error) => {
           try {
             opts.onProtocolError?.(error);
@@ -289,9 +293,31 @@ export class Interpreter {
     const callbacks = this.#callbacks;
     const onProgress = context?.onProgress;
     if (callbacks === undefined && onProgress === undefined) return undefined;
+    const trace = context?.trace;
+    if (trace === undefined && context?.resource === undefined) {
+      return {
+        callback: callbacks && ((name, args, kwargs) => callbacks.run(name, args, kwargs, context?.scope)),
+        progress: onProgress,
+      };
+    }
+    // A traced call: the tracer hears of each callback and progress value, and the callbacks run
+    // in the caller's async context, inside the tracer's span.
+    const resource = context?.resource;
     return {
-      callback: callbacks && ((name, args, kwargs) => callbacks.run(name, args, kwargs, context?.scope)),
-      progress: onProgress,
+      callback:
+        callbacks &&
+        ((name, args, kwargs) => {
+          trace?.onEvent?.({ kind: 'callback', name });
+          const run = () => callbacks.run(name, args, kwargs, context?.scope);
+          const inSpan = trace?.runInContext ? () => trace.runInContext!(run) : run;
+          return resource ? resource.runInAsyncScope(inSpan) : inSpan();
+        }),
+      progress:
+        onProgress &&
+        ((value) => {
+          trace?.onEvent?.({ kind: 'progress', value });
+          onProgress(value);
+        }),
     };
   }
 
@@ -441,8 +467,8 @@ export class Interpreter {
       return this.#channel.request<T>(encode, expect, { module, fn }, this.#plainConversation);
     };
     return {
-      open: (module, fn, args, kwargs, batch) =>
-        request<ItemsReply>((codec, id) => encodeStream(codec, id, module, fn, args, kwargs, batch), Expect.Items, module, fn),
+      open: (module, fn, args, kwargs, batch, options) =>
+        request<ItemsReply>((codec, id) => encodeStream(codec, id, module, fn, args, kwargs, batch, options), Expect.Items, module, fn),
       next: (batch, module, fn) => request<ItemsReply>((codec, id) => encodeNext(codec, id, batch), Expect.Items, module, fn),
       close: (module, fn) => request<void>((codec, id) => encodeClose(codec, id), Expect.Closed, module, fn),
       end: () => {

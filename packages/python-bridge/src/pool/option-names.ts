@@ -20,9 +20,9 @@ export const POOL_OPTION_NAMES = names<PoolOptions>()([
   'hosts', 'keys', 'heartbeat',
 ]);
 
-export const CALL_OPTION_NAMES = names<CallOptions>()(['kwargs', 'timeout', 'signal', 'retries', 'onProgress', 'transfer']);
+export const CALL_OPTION_NAMES = names<CallOptions>()(['kwargs', 'timeout', 'signal', 'retries', 'onProgress', 'transfer', 'context']);
 
-export const STREAM_OPTION_NAMES = names<StreamOptions>()(['kwargs', 'signal', 'batch', 'timeout', 'idleTimeout']);
+export const STREAM_OPTION_NAMES = names<StreamOptions>()(['kwargs', 'signal', 'batch', 'timeout', 'idleTimeout', 'context']);
 
 /**
  * Throws a TypeError naming the first own property of `options` that is not in `known`, with the

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { checkCallContext } from './call-context.js';
 import { MAX_TIMER_DELAY } from '@piton/core';
 import { isAbsolute, resolve } from 'node:path';
 import type { PoolEvent } from '../ops/lifecycle.js';
@@ -132,6 +133,14 @@ export interface InterpreterOutput {
   worker: string;
   stream: 'stdout' | 'stderr';
   line: string;
+  /**
+   * The call whose Python code wrote the line (`context().call_id` in Python), when one did.
+   * Lines written by C code straight to the file descriptor, and a line begun by one call and
+   * finished by another, carry the last call that wrote through `sys.stdout`/`sys.stderr`.
+   */
+  callId?: string;
+  /** The call's W3C trace id, when it was made inside an OpenTelemetry span. */
+  traceId?: string;
 }
 
 declare module '@piton/core' {
@@ -361,7 +370,17 @@ export interface CallOptions {
    * @default false
    */
   transfer?: boolean;
+  /**
+   * Application values the call's Python reads as `piton.context().values` (a request id, a
+   * tenant): a plain object of JSON-like values (strings, finite numbers, booleans, null, arrays
+   * and plain objects of them), at most {@link MAX_CALL_CONTEXT_BYTES} bytes as JSON. It travels
+   * with the call (PROTOCOL.md, "Call context"), as the caller's OpenTelemetry trace context does.
+   */
+  context?: Readonly<Record<string, unknown>>;
 }
+
+/** The largest `context` a call may carry, in bytes of its JSON form. */
+export const MAX_CALL_CONTEXT_BYTES = 4096;
 
 export interface StreamOptions extends Omit<CallOptions, 'retries' | 'timeout' | 'onProgress' | 'transfer'> {
   /** Items the interpreter computes per round trip, so at most this many ahead of the consumer. @default 1 */
@@ -410,7 +429,7 @@ export function checkCall(module: unknown, fn: unknown, args: unknown, options: 
   if (options.transfer !== undefined && typeof options.transfer !== 'boolean') {
     throw new TypeError(`options.transfer must be a boolean, got ${describe(options.transfer)}`);
   }
-  return { timeout, retries, transfer: options.transfer ?? false };
+  return { timeout, retries, transfer: options.transfer ?? false, context: checkCallContext(options.context) };
 }
 
 /** Checks a stream's module, function, args and options, as {@link checkCall} does a call's. */
@@ -419,6 +438,6 @@ export function checkStream(module: unknown, fn: unknown, args: unknown, options
   const timeout = options.timeout === undefined ? undefined : integer('timeout', options.timeout, 1);
   const batch = integer('batch', options.batch ?? 1, 1);
   const idleTimeout = options.idleTimeout === undefined ? poolIdleTimeout : integer('idleTimeout', options.idleTimeout, 1);
-  return { timeout, batch, idleTimeout };
+  return { timeout, batch, idleTimeout, context: checkCallContext(options.context) };
 }
 

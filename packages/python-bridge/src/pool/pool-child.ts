@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import {
   formatReason,
   isNormalExit,
@@ -12,6 +13,7 @@ import {
 import { currentScope, ExposedFunctions } from '../interpreter/callbacks.js';
 import { ArrowNotLoaded, createCodec, loadArrow, type Codec } from '../wire/codec.js';
 import { Dispatcher, type CallRequest } from '../dispatch/dispatcher.js';
+import { BatchPolicies, DynamicBatcher, snapshotArrays } from '../dispatch/batcher.js';
 import { CallTimeoutError, describeExit, PoolStoppedError } from '../errors.js';
 import type { InterpreterEvent } from '../ops/events.js';
 import { InterpreterStarts } from '../supervision/interpreter-starts.js';
@@ -29,14 +31,17 @@ import {
   type StreamOptions,
 } from './options.js';
 import { outputSink } from '../ops/output.js';
-import { encodeCallBody, type EncodedCall } from '../wire/encoded-call.js';
+import { encodeCallBody, withOptions, type EncodedCall } from '../wire/encoded-call.js';
 import { residentBytes } from '../launch/child-process.js';
 import { SnapshotBuffers } from './snapshots.js';
 import { resolvePython } from '../environment/python-executable.js';
 import { checkPathEntries, poolStartError } from '../environment/start-checks.js';
 import { sweepStaleSocketDirs } from '../interpreter/socket-dir.js';
 import type { PoolStats } from '../ops/stats.js';
-import { traceCall, tracingCalls, type CallTraceContext } from '../ops/tracing.js';
+import { streamChannel, traceCall, tracingCalls, tracingStreams, type CallTraceContext, type StreamTraceContext } from '../ops/tracing.js';
+import { activeTraceHeaders } from '../ops/trace-propagation.js';
+import { attributedOutput } from '../ops/output-attribution.js';
+import { encodeCallOptions, type TraceHeaders } from '../wire/call-options.js';
 import { hostChildren } from '../remote/hosts.js';
 import { pythonWorker, type WorkerEnvironment } from '../supervision/python-worker.js';
 
@@ -111,6 +116,8 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const recyclers = new WeakMap<Interpreter, () => void>();
   const overMemory = new WeakSet<Interpreter>();
   const memoryLimit = memoryPolicy(options.maxMemoryPerWorker);
+  // Learned from replies (`@piton.batched`); the pool's handle merges calls to those functions.
+  const batchPolicies = new BatchPolicies();
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
     maxMessageSize: options.maxMessageSize,
@@ -142,8 +149,9 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       allowPrivate: options.allowPrivate,
       allowReexports: options.allowReexports,
       launcher: launchers.current,
-      onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
+      onOutput: attributedOutput(workerId, emitOutput),
       callbacks,
+      onBatched: batchPolicies.learn,
   });
   const starts = new InterpreterStarts({
     pool: ctx.path,
@@ -196,7 +204,10 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   }
   lifecycle.state = 'running';
 
-  const stop = (why: string) => dispatcher.close(new PoolStoppedError(why));
+  const stop = (why: string) => {
+    ref.closeBatches(new PoolStoppedError(why));
+    dispatcher.close(new PoolStoppedError(why));
+  };
   const failures = watchFailures(ctx);
   void tree.exited.then((reason) => {
     failures.dispose();
@@ -211,7 +222,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     );
   });
 
-  const ref = new PoolHandle(dispatcher, options, lifecycle, ctx.path, tree.ref as SupervisorRef, callbacks, () => ({
+  const ref = new PoolHandle(dispatcher, options, lifecycle, ctx.path, tree.ref as SupervisorRef, callbacks, batchPolicies, () => ({
     crashes: counts.crashes,
     startFailures: counts.startFailures,
     startMethod: launchers.current.kind as PoolStats['startMethod'],
@@ -282,6 +293,7 @@ class PoolHandle implements PoolRef {
   readonly #callbacks: ExposedFunctions | undefined;
   readonly #counts: () => PoolCounts;
   readonly #codec: Codec;
+  readonly #batcher: DynamicBatcher;
   readonly #snapshots = new SnapshotBuffers({ maxBytes: SNAPSHOT_MEMORY_BYTES, idleMs: SNAPSHOT_IDLE_MS });
   readonly #copy = (view: Buffer) => this.#snapshots.take(view);
 
@@ -292,6 +304,7 @@ class PoolHandle implements PoolRef {
     path: string,
     supervisor: SupervisorRef,
     callbacks: ExposedFunctions | undefined,
+    batchPolicies: BatchPolicies,
     counts: () => PoolCounts,
   ) {
     this.#counts = counts;
@@ -303,22 +316,61 @@ class PoolHandle implements PoolRef {
     this.#callbacks = callbacks;
     // A table's IPC stream is written at call() into snapshot memory, given back when the call settles.
     this.#codec = createCodec({ maxMessageSize: options.maxMessageSize, allocate: (size) => this.#snapshots.lend(size) });
+    this.#batcher = new DynamicBatcher(batchPolicies, (module, fn, inputs, timeout) => this.#sendBatch(module, fn, inputs, timeout), () => dispatcher.counts.ready > 0);
+  }
+
+  /** One merged call to a batched function: its one argument is the list of the calls' inputs. */
+  #sendBatch(module: string, fn: string, inputs: unknown[], timeout: number | undefined): Promise<unknown> {
+    let call: EncodedCall;
+    try {
+      const body = encodeCallBody(this.#codec, module, fn, [inputs], undefined, { transfer: true });
+      call = withOptions(body, encodeCallOptions(this.#codec, { batched: true }), this.#options.maxMessageSize);
+    } catch (error) {
+      if (error instanceof ArrowNotLoaded) return loadArrow().then(() => this.#sendBatch(module, fn, inputs, timeout));
+      return Promise.reject(error);
+    }
+    return this.#dispatcher.call({ call, timeout, retries: 0 });
+  }
+
+  /** Open batches' calls reject with `error` (the pool is stopping). */
+  closeBatches(error: unknown): void {
+    this.#batcher.close(error);
   }
 
   call<R = unknown>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {
     let call: EncodedCall;
     let request: CallRequest;
     try {
-      const { timeout, retries, transfer } = checkCall(module, fn, args, options, this.#options.callTimeout);
+      const { timeout, retries, transfer, context } = checkCall(module, fn, args, options, this.#options.callTimeout);
       const reentry = this.#callbacks?.reentry(`the call to ${module}.${fn}`);
       if (reentry) throw reentry;
       // A stopped pool refuses the call as it is: no need to encode it first.
       if (this.#dispatcher.closed) return this.#dispatcher.call({ retries }) as Promise<R>;
+      // A batched function's call joins a batch: one input, nothing that would need a call of its own.
+      if (
+        args.length === 1 && options.kwargs === undefined && options.onProgress === undefined && context === undefined &&
+        this.#batcher.policy(module, fn) !== undefined && !tracingCalls()
+      ) {
+        // Checked alone now (an EncodeError is this call's), sent with the others later: the
+        // memory of typed arrays is copied now unless the caller said `transfer`.
+        encodeCallBody(this.#codec, module, fn, args, undefined, { transfer: true });
+        const input = transfer ? args[0] : snapshotArrays(args[0]);
+        return this.#batcher.submit(module, fn, input, { timeout, signal: options.signal, retries }) as Promise<R>;
+      }
       call = encodeCallBody(this.#codec, module, fn, args, options.kwargs, { transfer, copy: this.#copy });
       request = { call, timeout, signal: options.signal, retries };
-      // Only what a call needs: most calls carry no context at all.
+      // Only what a call needs: most calls carry no context at all. A pool that exposes functions
+      // keeps the caller's async context for them (its trace context, its AsyncLocalStorage).
       const scope = this.#callbacks && currentScope();
-      if (options.onProgress !== undefined || scope !== undefined) request.context = { onProgress: options.onProgress, scope };
+      const resource = this.#callbacks && new AsyncResource('piton.call');
+      if (options.onProgress !== undefined || scope !== undefined || resource !== undefined) {
+        request.context = { onProgress: options.onProgress, scope, resource };
+      }
+      if (!tracingCalls()) {
+        // The caller's OpenTelemetry span, if any, and the call's values travel with it.
+        const trace = activeTraceHeaders();
+        if (trace !== undefined || context !== undefined) this.#addOptions(request, call, trace, context, options.onProgress !== undefined);
+      }
     } catch (error) {
       // The first apache-arrow value this program sends: it is written once apache-arrow is loaded.
       if (error instanceof ArrowNotLoaded) return loadArrow().then(() => this.call<R>(module, fn, args, options));
@@ -330,13 +382,30 @@ class PoolHandle implements PoolRef {
     } else {
       const trace: CallTraceContext = { pool: this.path, module, fn, args, kwargs: options.kwargs };
       request.trace = trace;
-      settled = traceCall(trace, () => this.#dispatcher.call(request)) as Promise<R>;
+      const context = options.context;
+      settled = traceCall(trace, () => {
+        // After `start`: a subscriber's span for the call, if it made one, is the parent Python sees.
+        try {
+          const headers = trace.traceHeaders ?? activeTraceHeaders();
+          if (headers !== undefined || context !== undefined) this.#addOptions(request, call, headers, context, options.onProgress !== undefined);
+          if (trace.runInContext !== undefined || trace.onEvent !== undefined) request.context = { ...request.context, trace };
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return this.#dispatcher.call(request);
+      }) as Promise<R>;
     }
     if (call.frames.length === 0) return settled;
     // Settled, the call no longer needs its snapshots: their memory serves the next ones.
     const giveBack = () => this.#snapshots.give(call.frames);
     settled.then(giveBack, giveBack);
     return settled;
+  }
+
+  /** Gives `request` its call's options item (trace context, values, progress flag). */
+  #addOptions(request: CallRequest, call: EncodedCall, trace: TraceHeaders | undefined, context: CallOptions['context'], progress: boolean): void {
+    const item = encodeCallOptions(this.#codec, { progress, trace, context });
+    request.call = withOptions(call, item, this.#options.maxMessageSize);
   }
 
   module<T extends object>(name: string): PythonModule<T> {
@@ -356,20 +425,47 @@ class PoolHandle implements PoolRef {
     const dispatcher = this.#dispatcher;
     const callbacks = this.#callbacks;
     const poolIdleTimeout = this.#options.streamIdleTimeout;
+    const path = this.path;
     return {
       [Symbol.asyncIterator]: async function* () {
-        const { timeout, batch, idleTimeout } = checkStream(module, fn, args, options, poolIdleTimeout);
+        const { timeout, batch, idleTimeout, context } = checkStream(module, fn, args, options, poolIdleTimeout);
         const reentry = callbacks?.reentry(`the stream of ${module}.${fn}`);
         if (reentry) throw reentry;
         const { signal, kwargs } = options;
-        const lease = await dispatcher.acquire({ signal, timeout });
+        const trace: StreamTraceContext | undefined = tracingStreams() ? { pool: path, module, fn, args, kwargs } : undefined;
+        if (trace !== undefined) streamChannel.start.publish(trace);
+        let items = 0;
         try {
-          // Ended from outside (abort, idle timeout), the stream gives the interpreter back
-          // itself: this generator may have been dropped without `return()`.
-          const items = lease.executor.stream(module, fn, args, kwargs, { batch, signal, idleTimeout, onEnd: lease.release });
-          for await (const item of items) yield item as T;
+          const lease = await dispatcher.acquire({ signal, timeout });
+          try {
+            if (trace !== undefined) {
+              trace.worker = lease.executor.id;
+              trace.pid = lease.executor.pid;
+            }
+            const headers = trace?.traceHeaders ?? activeTraceHeaders();
+            const callOptions = headers !== undefined || context !== undefined ? { trace: headers, context } : undefined;
+            const onItems = trace?.onEvent && ((count: number, done: boolean) => trace.onEvent!({ kind: 'items', count, done }));
+            // Ended from outside (abort, idle timeout), the stream gives the interpreter back
+            // itself: this generator may have been dropped without `return()`.
+            const stream = lease.executor.stream(module, fn, args, kwargs, { batch, signal, idleTimeout, onEnd: lease.release, callOptions, onItems });
+            for await (const item of stream) {
+              items++;
+              yield item as T;
+            }
+          } finally {
+            lease.release();
+          }
+        } catch (error) {
+          if (trace !== undefined) {
+            trace.error = error;
+            streamChannel.error.publish(trace);
+          }
+          throw error;
         } finally {
-          lease.release();
+          if (trace !== undefined) {
+            trace.items = items;
+            streamChannel.asyncEnd.publish(trace);
+          }
         }
       },
     };

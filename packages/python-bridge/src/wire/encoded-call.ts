@@ -40,8 +40,21 @@ export interface EncodedCall {
   readonly frames: readonly Buffer[];
   /** Offset in `body` of each frame index, in frame order. */
   readonly frameIndexAt: readonly number[];
-  /** Bytes of body and frames together. */
+  /** Bytes of body, options and frames together. */
   readonly size: number;
+  /**
+   * The call's options item (its trace context and values, its progress flag), encoded: sent after
+   * the body (wire/call-options.ts). Absent for most calls.
+   */
+  readonly options?: Buffer;
+}
+
+/** `call` with its options item: the size grows by it, and the limit is checked again. */
+export function withOptions(call: EncodedCall, options: Buffer | undefined, maxMessageSize: number): EncodedCall {
+  if (options === undefined) return call;
+  const size = call.size + options.length;
+  if (size + ENVELOPE_OVERHEAD > maxMessageSize) throw new MessageTooLargeError(size + ENVELOPE_OVERHEAD, maxMessageSize);
+  return { ...call, size, options };
 }
 
 export interface EncodeCallOptions {

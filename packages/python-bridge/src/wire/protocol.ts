@@ -3,8 +3,9 @@
  * Every envelope is `[kind, id, ...]`; a reply carries the id of the request it answers.
  */
 import type { Codec } from './codec.js';
-import { EncodeError, MessageTooLargeError, MissingDependencyError, ProtocolError, PythonError, type PythonReportedError } from '../errors.js';
+import { BatchError, EncodeError, MessageTooLargeError, MissingDependencyError, ProtocolError, PythonError, type PythonReportedError } from '../errors.js';
 import type { EncodedCall } from './encoded-call.js';
+import { optionsMap, type CallOptionsItem } from './call-options.js';
 
 /** The protocol version this side speaks (sent in `hello`). */
 export const PROTOCOL_VERSION = 2;
@@ -43,7 +44,7 @@ export interface ReadyInfo {
 /** A reply, checked against PROTOCOL.md. */
 export type Reply =
   | { kind: 'ready'; id: number; info: ReadyInfo }
-  | { kind: 'ok'; id: number; value: unknown }
+  | { kind: 'ok'; id: number; value: unknown; batched?: BatchPolicy }
   | { kind: 'error'; id: number; error: RemoteError }
   | { kind: 'items'; id: number; items: unknown[]; done: boolean }
   | { kind: 'closed'; id: number }
@@ -105,8 +106,11 @@ export function encodeStream(
   args: readonly unknown[],
   kwargs: Kwargs | undefined,
   batch: number,
+  options?: CallOptionsItem,
 ): Buffer[] {
-  return codec.encodeEnvelope(['stream', id, module, fn, args, kwargs ?? null, batch], STREAM_NAMES);
+  const map = options && optionsMap(options);
+  const envelope = map === undefined ? ['stream', id, module, fn, args, kwargs ?? null, batch] : ['stream', id, module, fn, args, kwargs ?? null, batch, map];
+  return codec.encodeEnvelope(envelope, STREAM_NAMES);
 }
 
 export function encodeNext(codec: Codec, id: number, batch: number): Buffer[] {
@@ -168,6 +172,8 @@ export function toPythonError({ type, message, traceback }: RemoteError): Python
       const found = MISSING.exec(message);
       return new MissingDependencyError(found?.[1] ?? '', found?.[2] ?? '', message, python);
     }
+    case 'BatchError':
+      return new BatchError(message, traceback);
     default:
       return new PythonError(type, message, traceback);
   }
@@ -178,6 +184,8 @@ const CALL_HEAD = Buffer.from([0x96, 0xa4, ...Buffer.from('call')]);
 /** A call whose caller listens for progress has a 7th item, its options (protocol 2). */
 const LISTENING_CALL_HEAD = Buffer.from([0x97, 0xa4, ...Buffer.from('call')]);
 const BATCH_HEAD = Buffer.from([0x93, 0xa5, ...Buffer.from('batch')]);
+/** The header of a batch entry that carries its options item. */
+const BATCH_ENTRY_WITH_OPTIONS = 0x95;
 
 /**
  * `["call", id, module, function, args, kwargs]` from a call encoded in advance: the same bytes
@@ -185,8 +193,9 @@ const BATCH_HEAD = Buffer.from([0x93, 0xa5, ...Buffer.from('batch')]);
  * without its own array header), then, when the caller listens for progress, the options item.
  */
 export function spliceCall(codec: Codec, id: number, call: EncodedCall, listening = false): Buffer[] {
-  const head = listening ? LISTENING_CALL_HEAD : CALL_HEAD;
-  const options = listening ? codec.encode(LISTENING)[0]! : undefined;
+  // A call made with options (trace context, values) carries them, its progress flag among them.
+  const options = call.options ?? (listening ? codec.encode(LISTENING)[0]! : undefined);
+  const head = options === undefined ? CALL_HEAD : LISTENING_CALL_HEAD;
   const idSize = uintSize(id);
   const frame0 = Buffer.allocUnsafe(head.length + idSize + call.body.length - 1 + (options?.length ?? 0));
   head.copy(frame0, 0);
@@ -207,7 +216,7 @@ export function spliceBatch(_codec: Codec, id: number, calls: readonly EncodedCa
   const callsHeader = arrayHeader(calls.length);
   const headLength = BATCH_HEAD.length + idSize;
   let length = headLength + callsHeader.length;
-  for (const call of calls) length += call.body.length;
+  for (const call of calls) length += call.body.length + (call.options?.length ?? 0);
   const frame0 = Buffer.allocUnsafe(length);
   BATCH_HEAD.copy(frame0, 0);
   writeUint(frame0, BATCH_HEAD.length, id, idSize);
@@ -215,6 +224,8 @@ export function spliceBatch(_codec: Codec, id: number, calls: readonly EncodedCa
   const frames: Buffer[] = [frame0];
   for (const call of calls) {
     call.body.copy(frame0, at);
+    // With options, the entry is [module, function, args, kwargs, options]: fixarray 5, not 4.
+    if (call.options !== undefined) frame0[at] = BATCH_ENTRY_WITH_OPTIONS;
     const offset = frames.length - 1;
     if (offset > 0) {
       for (let i = 0; i < call.frameIndexAt.length; i++) {
@@ -225,6 +236,7 @@ export function spliceBatch(_codec: Codec, id: number, calls: readonly EncodedCa
     }
     for (const frame of call.frames) frames.push(frame);
     at += call.body.length;
+    if (call.options !== undefined) at += call.options.copy(frame0, at);
   }
   return frames;
 }
@@ -333,6 +345,27 @@ export function peekReplyHead(frame0: Buffer): { kind: string; id: number } | un
   return { kind, id: Number(id) };
 }
 
+/** How the pool merges calls to a batched function (PROTOCOL.md, "Dynamic batching"). */
+export interface BatchPolicy {
+  /** Inputs per merged call, at most. */
+  readonly maxSize: number;
+  /** ms a merged call waits for more inputs once it has one, at most. */
+  readonly maxWaitMs: number;
+}
+
+/** The 4th item of an `ok`: `{batched: {maxSize, maxWaitMs}}`. */
+function parseBatchPolicy(options: unknown): BatchPolicy {
+  const batched = (options as { batched?: unknown } | null)?.batched as { maxSize?: unknown; maxWaitMs?: unknown } | undefined;
+  const maxSize = batched?.maxSize;
+  const maxWaitMs = batched?.maxWaitMs;
+  if (typeof options !== 'object' || options === null || typeof batched !== 'object' || batched === null ||
+      typeof maxSize !== 'number' || !Number.isSafeInteger(maxSize) || maxSize < 1 ||
+      typeof maxWaitMs !== 'number' || !(maxWaitMs >= 0 && maxWaitMs <= 60_000)) {
+    fail(`'ok' item 3 must be {batched: {maxSize, maxWaitMs}}, got ${describe(options)}`);
+  }
+  return { maxSize, maxWaitMs };
+}
+
 /** Checks a decoded reply against PROTOCOL.md. Throws {@link ProtocolError} naming what is wrong. */
 export function parseReply(envelope: unknown): Reply {
   if (!Array.isArray(envelope)) fail(`expected an array [kind, id, ...], got ${describe(envelope)}`);
@@ -341,9 +374,11 @@ export function parseReply(envelope: unknown): Reply {
   if (typeof kind !== 'string') fail(`kind must be a string, got ${describe(kind)}`);
   if (id === undefined) fail(`'${kind}' has no valid request id`);
   switch (kind) {
-    case 'ok':
+    case 'ok': {
+      if (envelope.length === 4) return { kind, id, value: envelope[2], batched: parseBatchPolicy(envelope[3]) };
       expectLength(kind, envelope, 3);
       return { kind, id, value: envelope[2] };
+    }
     case 'error':
       expectLength(kind, envelope, 3);
       return { kind, id, error: parseRemoteError(envelope[2], "'error' item 2") };
