@@ -19,6 +19,7 @@ import { runSnapshot } from './snapshot.js';
 import { runRemote } from './remote.js';
 import { runSoak } from './soak.js';
 import { runStartup } from './startup.js';
+import { runTables } from './tables.js';
 import { runThroughput } from './throughput.js';
 import { runTracing } from './tracing.js';
 import { runTypegen } from './typegen.js';
@@ -34,6 +35,7 @@ export const families: Family[] = [
   { name: 'cpu', run: runCpu },
   { name: 'data', run: runData },
   { name: 'snapshot', run: runSnapshot },
+  { name: 'tables', run: runTables },
   { name: 'alternatives', run: runAlternatives },
   { name: 'recovery', run: runRecovery },
   { name: 'remote', run: runRemote },

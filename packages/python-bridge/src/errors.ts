@@ -247,8 +247,27 @@ export class ProtocolError extends FoundByEitherSide {
   }
 }
 
+/**
+ * A value needs an optional library that one side lacks: an Arrow table arrived and Node cannot
+ * load `apache-arrow` (found by Node: that request fails, the interpreter stays), or Python was
+ * to send a DataFrame or received a table without `pyarrow` (found by Python: the call fails, the
+ * interpreter stays). `command` installs it: `npm install apache-arrow`, `npx piton setup --arrow`.
+ */
+export class MissingDependencyError extends FoundByEitherSide {
+  /** The library: `apache-arrow` (Node) or `pyarrow` (Python). */
+  readonly dependency: string;
+  /** The command that installs it. */
+  readonly command: string;
+
+  constructor(dependency: string, command: string, message: string, python?: PythonReport) {
+    super(message, python);
+    this.dependency = dependency;
+    this.command = command;
+  }
+}
+
 /** Every error an error reply of the worker can stand for. */
-export type PythonReportedError = PythonError | EncodeError | MessageTooLargeError | ProtocolError;
+export type PythonReportedError = PythonError | EncodeError | MessageTooLargeError | ProtocolError | MissingDependencyError;
 
 /**
  * A call or stream was made to a pool from inside a function that pool exposes to Python (or from

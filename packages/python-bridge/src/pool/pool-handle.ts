@@ -7,7 +7,7 @@
 import type { SupervisorRef } from '@piton/core';
 import { AsyncResource } from 'node:async_hooks';
 import { currentScope, type CallContext, type ExposedFunctions } from '../interpreter/callbacks.js';
-import { createCodec, type Codec } from '../wire/codec.js';
+import { ArrowNotLoaded, createCodec, loadArrow, type Codec } from '../wire/codec.js';
 import type { CallRequest, Dispatcher } from '../dispatch/dispatcher.js';
 import { PoolStoppedError } from '../errors.js';
 import { checkNumber, describe } from '../validation.js';
@@ -126,7 +126,8 @@ export class PoolHandle implements PoolRef {
     this.path = path;
     this.supervisor = supervisor;
     this.#callbacks = callbacks;
-    this.#codec = createCodec({ maxMessageSize: options.maxMessageSize });
+    // A table's IPC stream is written at call() into snapshot memory, given back when the call settles.
+    this.#codec = createCodec({ maxMessageSize: options.maxMessageSize, allocate: (size) => this.#snapshots.lend(size) });
     this.#batcher = new DynamicBatcher(batchPolicies, (module, fn, inputs, timeout) => this.#sendBatch(module, fn, inputs, timeout), () => dispatcher.counts.ready > 0);
   }
 
@@ -137,6 +138,7 @@ export class PoolHandle implements PoolRef {
       const body = encodeCallBody(this.#codec, module, fn, [inputs], undefined, { transfer: true });
       call = withOptions(body, encodeCallOptions(this.#codec, { batched: true }), this.#options.maxMessageSize);
     } catch (error) {
+      if (error instanceof ArrowNotLoaded) return loadArrow().then(() => this.#sendBatch(module, fn, inputs, timeout));
       return Promise.reject(error);
     }
     return this.#dispatcher.call({ call, timeout, retries: 0 });
@@ -184,6 +186,8 @@ export class PoolHandle implements PoolRef {
         if (trace !== undefined || context !== undefined) this.#addOptions(request, call, trace, context, options.onProgress !== undefined);
       }
     } catch (error) {
+      // The first apache-arrow value this program sends: it is written once apache-arrow is loaded.
+      if (error instanceof ArrowNotLoaded) return loadArrow().then(() => this.call<R>(module, fn, args, options));
       return Promise.reject(error);
     }
     let settled: Promise<R>;
