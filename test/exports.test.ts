@@ -13,6 +13,7 @@ describe('exports of @piton/python-bridge', () => {
       'InterpreterExitedError',
       'InterpreterStartError',
       'MessageTooLargeError',
+      'MissingDependencyError',
       'NdArray',
       'PitonError',
       'PoolStartError',

@@ -50,6 +50,7 @@ export {
   EncodeError,
   MessageTooLargeError,
   BatchError,
+  MissingDependencyError,
   ProtocolError,
   ReentrantCallError,
   type ErrorOrigin,
