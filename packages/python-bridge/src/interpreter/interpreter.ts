@@ -13,7 +13,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setLongTimeout, type LongTimeout } from '@piton/core';
+import { stopLadder, within } from '../timing.js';
 import type { CallContext, Conversation, ExposedFunctions } from './callbacks.js';
 import { Expect, RequestChannel, type RequestLabel } from './channel.js';
 import { createCodec } from '../wire/codec.js';
@@ -168,10 +168,6 @@ export class Interpreter {
   }
 
   async #handshake(opts: InterpreterOptions): Promise<void> {
-    let timer: LongTimeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setLongTimeout(() => resolve('timeout'), opts.startTimeout);
-    });
     const expose = opts.callbacks?.names ?? [];
     const ready = this.#channel.request<HandshakeInfo>((codec, id) => encodeHello(codec, id, expose), Expect.Hello, { module: '', fn: '' });
     // Rejections of `ready` are read below; this keeps an early one from being reported as unhandled.
@@ -179,7 +175,7 @@ export class Interpreter {
     let failure: string;
     let cause: unknown;
     try {
-      const outcome = await Promise.race([ready, timedOut]);
+      const outcome = await within(ready, opts.startTimeout, () => 'timeout' as const);
       if (outcome !== 'timeout') {
         if (outcome.protocol !== PROTOCOL_VERSION) {
           failure = `speaks protocol ${outcome.protocol}, this Node side speaks ${PROTOCOL_VERSION}`;
@@ -204,8 +200,6 @@ export class Interpreter {
                 ? ` (this Node side speaks protocol ${PROTOCOL_VERSION}; is the worker runtime older?)`
                 : '')
             : `failed the handshake: ${error instanceof Error ? error.message : String(error)}`;
-    } finally {
-      timer?.clear();
     }
     this.#killed = true;
     this.#process.signal('SIGKILL');
@@ -373,28 +367,22 @@ export class Interpreter {
   async #stop(graceMs: number): Promise<ExitInfo> {
     this.#stopRequested = true;
     if (!this.alive) return this.exited;
-    if (!this.#channel.pending) {
-      this.#streamOpen = false;
-      // The reply does not matter: the exit is what we wait for.
-      this.#channel.request((codec, id) => encodeStop(codec, id), Expect.Bye, { module: '', fn: '' }).catch(() => undefined);
-    } else {
-      this.#process.signal('SIGTERM');
-    }
-    if (await this.#exitWithin(graceMs)) return this.exited;
-    this.#process.signal('SIGTERM');
-    if (await this.#exitWithin(graceMs)) return this.exited;
-    this.#process.signal('SIGKILL');
+    await stopLadder(this.#process.exit, [
+      { run: () => this.#askToStop(), wait: graceMs },
+      { run: () => this.#process.signal('SIGTERM'), wait: graceMs },
+      { run: () => this.#process.signal('SIGKILL'), wait: 'infinity' },
+    ]);
     return this.exited;
   }
 
-  #exitWithin(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setLongTimeout(() => resolve(false), ms);
-      void this.#process.exit.then(() => {
-        timer.clear();
-        resolve(true);
-      });
-    });
+  /** A `stop` request when none is outstanding (the reply does not matter: the exit is what counts), else SIGTERM. */
+  #askToStop(): void {
+    if (this.#channel.pending) {
+      this.#process.signal('SIGTERM');
+      return;
+    }
+    this.#streamOpen = false;
+    this.#channel.request((codec, id) => encodeStop(codec, id), Expect.Bye, { module: '', fn: '' }).catch(() => undefined);
   }
 
   #refusal(what: string): Error | undefined {
