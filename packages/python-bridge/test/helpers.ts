@@ -3,7 +3,8 @@
  * so that the dispatcher can be driven step by step without Python and without waiting.
  */
 import { createCodec } from '../src/wire/codec.js';
-import type { Executor, Outcome } from '../src/dispatch/dispatcher.js';
+import type { Executor } from '../src/dispatch/dispatcher.js';
+import type { Outcome } from '../src/wire/protocol.js';
 import { InterpreterExitedError } from '../src/errors.js';
 import { encodeCallBody, type EncodedCall } from '../src/wire/encoded-call.js';
 

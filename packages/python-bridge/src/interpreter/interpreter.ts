@@ -38,6 +38,8 @@ import {
   encodeStream,
   PROTOCOL_VERSION,
   spliceBatch,
+  type Outcome,
+  type ReadyInfo,
   spliceCall,
 } from '../wire/protocol.js';
 import { makeSocketDir, SOCKET_NAME } from './socket-dir.js';
@@ -57,15 +59,6 @@ export interface InterpreterOptions extends Omit<LaunchSpec, 'endpoint'> {
   callbacks?: ExposedFunctions;
 }
 
-export interface HandshakeInfo {
-  pid: number;
-  /** The interpreter's `sys.version`. */
-  python: string;
-  protocol: number;
-  /** The worker runtime's version. */
-  piton: string;
-}
-
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -76,8 +69,6 @@ export interface ExitInfo {
   /** A remote worker lost without a confirmed exit: the error its requests failed with. */
   lost?: Error;
 }
-
-export type BatchResult = { ok: true; value: unknown } | { ok: false; error: PythonReportedError };
 
 /** Default grace of `stop()` for each of its two waits (stop request, then SIGTERM), in ms. */
 export const DEFAULT_STOP_GRACE_MS = 5_000;
@@ -96,7 +87,7 @@ export class Interpreter {
   readonly #process: LaunchedProcess;
   readonly #channel: RequestChannel;
   readonly #onProtocolError: ((error: ProtocolError) => void) | undefined;
-  #info: HandshakeInfo | undefined;
+  #info: ReadyInfo | undefined;
   /** A stream is open on the Python side (or reserved and not yet opened). */
   #streamOpen = false;
   #exit: ProcessExit | undefined;
@@ -169,7 +160,7 @@ export class Interpreter {
 
   async #handshake(opts: InterpreterOptions): Promise<void> {
     const expose = opts.callbacks?.names ?? [];
-    const ready = this.#channel.request<HandshakeInfo>((codec, id) => encodeHello(codec, id, expose), Expect.Hello, { module: '', fn: '' });
+    const ready = this.#channel.request<ReadyInfo>((codec, id) => encodeHello(codec, id, expose), Expect.Hello, { module: '', fn: '' });
     // Rejections of `ready` are read below; this keeps an early one from being reported as unhandled.
     ready.catch(() => undefined);
     let failure: string;
@@ -224,7 +215,7 @@ export class Interpreter {
   }
 
   /** The handshake's answer: pid, Python version, protocol version, runtime version. */
-  get info(): HandshakeInfo {
+  get info(): ReadyInfo {
     if (this.#info === undefined) throw new PitonError(`interpreter ${this.id} has not completed its handshake`);
     return this.#info;
   }
@@ -308,12 +299,12 @@ export class Interpreter {
    * outcome. Resolves with fewer outcomes than calls when the worker ended the batch early (the
    * results so far reached the size limit, PROTOCOL.md "Batches"): the others did not run.
    */
-  runBatch(calls: readonly EncodedCall[]): Promise<BatchResult[]> {
+  runBatch(calls: readonly EncodedCall[]): Promise<Outcome<PythonReportedError>[]> {
     const refusal = this.#refusal('runBatch');
     if (refusal) return Promise.reject(refusal);
     this.#served = true;
     const label = { module: 'batch', fn: `of ${calls.length} calls` };
-    return this.#channel.request<BatchResult[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label).then((results) => {
+    return this.#channel.request<Outcome<PythonReportedError>[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label).then((results) => {
       if (results.length >= 1 && results.length <= calls.length) return results;
       const error = new ProtocolError(`interpreter ${this.id} answered a batch of ${calls.length} calls with ${results.length} results`);
       try {

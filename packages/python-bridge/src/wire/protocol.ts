@@ -34,12 +34,18 @@ export interface ThrownError {
   stack: string;
 }
 
+/** What a worker says of itself in `ready`: the answer to the handshake. */
 export interface ReadyInfo {
   pid: number;
+  /** The interpreter's `sys.version`. */
   python: string;
   protocol: number;
+  /** The worker runtime's version. */
   piton: string;
 }
+
+/** How one call ended: its value, or its error (for a batch entry, what the worker reported). */
+export type Outcome<E = unknown> = { ok: true; value: unknown } | { ok: false; error: E };
 
 /** A reply, checked against PROTOCOL.md. */
 export type Reply =
@@ -49,7 +55,7 @@ export type Reply =
   | { kind: 'items'; id: number; items: unknown[]; done: boolean }
   | { kind: 'closed'; id: number }
   | { kind: 'bye'; id: number }
-  | { kind: 'results'; id: number; results: Array<{ ok: true; value: unknown } | { ok: false; error: PythonReportedError }> }
+  | { kind: 'results'; id: number; results: Outcome<PythonReportedError>[] }
   | { kind: 'callback'; id: number; name: string; args: unknown[]; kwargs: Record<string, unknown> | undefined }
   | { kind: 'progress'; id: number; value: unknown };
 
