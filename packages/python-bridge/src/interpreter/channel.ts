@@ -45,13 +45,11 @@ const EXPECTED_KIND: Record<Expect, Reply['kind']> = {
   [Expect.Bye]: 'bye',
 };
 
-/** What a request is about, for error messages ("during a call to m.f"). */
-export interface RequestLabel {
-  module: string;
-  fn: string;
-}
+/** What a request is about, for error messages (`a call to m.f`, `a batch of 3 calls`); `''` for none. */
+export type RequestLabel = string;
 
-interface Inflight extends RequestLabel {
+interface Inflight {
+  label: RequestLabel;
   /** The id the next reply must carry: the request's, then that of each answer sent since. */
   id: number;
   expect: Expect;
@@ -106,18 +104,9 @@ export class RequestChannel {
     this.#socket.connect(opts.endpoint);
   }
 
-  get codec(): Codec {
-    return this.#codec;
-  }
-
   /** A request is outstanding. */
   get pending(): boolean {
     return this.#inflight !== undefined;
-  }
-
-  /** What the outstanding request expects, if any. */
-  get pendingExpect(): Expect | undefined {
-    return this.#inflight?.expect;
   }
 
   /**
@@ -149,8 +138,7 @@ export class RequestChannel {
         conversation,
         resolve: resolve as (value: never) => void,
         reject,
-        module: label.module,
-        fn: label.fn,
+        label,
       };
       this.#socket.send(frames).then(this.#onSent, this.#onSocketError);
     });
@@ -167,7 +155,7 @@ export class RequestChannel {
     this.#socket.close();
     if (inflight === undefined) return;
     if (inflight.expect === Expect.Bye) (inflight.resolve as (value: unknown) => void)(undefined);
-    else inflight.reject(makeError(inflight));
+    else inflight.reject(makeError(inflight.label));
   }
 
   readonly #onSent = (): void => {

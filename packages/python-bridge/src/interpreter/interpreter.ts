@@ -30,7 +30,6 @@ import type { EncodedCall } from '../wire/encoded-call.js';
 import type { ProcessExit } from '../launch/child-process.js';
 import { badDirectory } from '../environment/python-executable.js';
 import {
-  encodeCall,
   encodeClose,
   encodeHello,
   encodeNext,
@@ -160,7 +159,7 @@ export class Interpreter {
 
   async #handshake(opts: InterpreterOptions): Promise<void> {
     const expose = opts.callbacks?.names ?? [];
-    const ready = this.#channel.request<ReadyInfo>((codec, id) => encodeHello(codec, id, expose), Expect.Hello, { module: '', fn: '' });
+    const ready = this.#channel.request<ReadyInfo>((codec, id) => encodeHello(codec, id, expose), Expect.Hello, '');
     // Rejections of `ready` are read below; this keeps an early one from being reported as unhandled.
     ready.catch(() => undefined);
     let failure: string;
@@ -248,27 +247,6 @@ export class Interpreter {
     return this.#channel.pending || this.#streamOpen;
   }
 
-  /**
-   * Calls `module.fn(*args, **kwargs)`. Rejects with {@link PythonError} when it raises,
-   * {@link EncodeError} / {@link MessageTooLargeError} when the request cannot be sent (nothing
-   * was sent) or the result cannot (`origin: 'python'`), {@link InterpreterExitedError} when the
-   * process exits first. Calling while busy rejects with a plain `Error`: that is a bug in the
-   * caller. `context.onProgress` receives the call's `progress()` values; without it Python's
-   * `progress()` sends nothing.
-   */
-  call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>, context?: CallContext): Promise<unknown> {
-    const refusal = this.#refusal('call');
-    if (refusal) return Promise.reject(refusal);
-    this.#served = true;
-    const listening = context?.onProgress !== undefined;
-    return this.#channel.request(
-      (codec, id) => encodeCall(codec, id, module, fn, args, kwargs, listening),
-      Expect.Call,
-      { module, fn },
-      context === undefined ? this.#plainConversation : this.#conversation(context),
-    );
-  }
-
   /** What the worker may ask while answering a request made with `context`. */
   #conversation(context: CallContext | undefined): Conversation | undefined {
     const callbacks = this.#callbacks;
@@ -280,7 +258,14 @@ export class Interpreter {
     };
   }
 
-  /** Runs a call encoded in advance ({@link encodeCallBody}); settles as {@link call}. */
+  /**
+   * Runs a call encoded in advance ({@link encodeCallBody}), `module.fn(*args, **kwargs)`. Rejects
+   * with {@link PythonError} when it raises, with {@link EncodeError} / {@link MessageTooLargeError}
+   * (`origin: 'python'`) when the result cannot be sent, with {@link InterpreterExitedError} when the
+   * process exits first. Running while busy rejects with a plain `Error`: that is a bug in the
+   * caller. `context.onProgress` receives the call's `progress()` values; without it Python's
+   * `progress()` sends nothing.
+   */
   run(call: EncodedCall, context?: CallContext): Promise<unknown> {
     const refusal = this.#refusal('call');
     if (refusal) return Promise.reject(refusal);
@@ -289,7 +274,7 @@ export class Interpreter {
     return this.#channel.request(
       (codec, id) => spliceCall(codec, id, call, listening),
       Expect.Call,
-      call,
+      `a call to ${call.module}.${call.fn}`,
       context === undefined ? this.#plainConversation : this.#conversation(context),
     );
   }
@@ -303,7 +288,7 @@ export class Interpreter {
     const refusal = this.#refusal('runBatch');
     if (refusal) return Promise.reject(refusal);
     this.#served = true;
-    const label = { module: 'batch', fn: `of ${calls.length} calls` };
+    const label = `a batch of ${calls.length} calls`;
     return this.#channel.request<Outcome<PythonReportedError>[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label).then((results) => {
       if (results.length >= 1 && results.length <= calls.length) return results;
       const error = new ProtocolError(`interpreter ${this.id} answered a batch of ${calls.length} calls with ${results.length} results`);
@@ -373,7 +358,7 @@ export class Interpreter {
       return;
     }
     this.#streamOpen = false;
-    this.#channel.request((codec, id) => encodeStop(codec, id), Expect.Bye, { module: '', fn: '' }).catch(() => undefined);
+    this.#channel.request((codec, id) => encodeStop(codec, id), Expect.Bye, '').catch(() => undefined);
   }
 
   #refusal(what: string): Error | undefined {
@@ -399,9 +384,9 @@ export class Interpreter {
     this.#channel.fail((label) => this.#exitedError(exit, label));
   }
 
-  #exitedError(exit: ProcessExit, { module, fn }: RequestLabel): InterpreterExitedError {
+  #exitedError(exit: ProcessExit, label: RequestLabel): InterpreterExitedError {
     if (exit.lost instanceof InterpreterExitedError) return exit.lost;
-    const during = module === '' ? '' : module === 'batch' ? ` during a batch ${fn}` : ` during a call to ${module}.${fn}`;
+    const during = label === '' ? '' : ` during ${label}`;
     const how = exit.spawnError ? `could not be spawned (${exit.spawnError.message})` : describeExit(exit.code, exit.signal);
     return new InterpreterExitedError(exit.code, exit.signal, {
       message: `Python interpreter ${this.id} (pid ${this.pid}) ${how}${during}`,
@@ -412,12 +397,12 @@ export class Interpreter {
   /** The narrow view of this interpreter a stream needs. */
   #streamPort(): StreamPort {
     const request = <T>(encode: Parameters<RequestChannel['request']>[0], expect: Expect, module: string, fn: string): Promise<T> => {
-      if (this.#exit !== undefined) return Promise.reject(this.#exitedError(this.#exit, { module, fn }));
+      if (this.#exit !== undefined) return Promise.reject(this.#exitedError(this.#exit, `a call to ${module}.${fn}`));
       // stop() may have sent its request meanwhile: a second one would break REQ/REP lock-step.
       if (this.#channel.pending || this.#stopRequested) {
         return Promise.reject(new PitonError(`Python interpreter ${this.id} is stopping; the stream of ${module}.${fn} ended`));
       }
-      return this.#channel.request<T>(encode, expect, { module, fn }, this.#plainConversation);
+      return this.#channel.request<T>(encode, expect, `a call to ${module}.${fn}`, this.#plainConversation);
     };
     return {
       open: (module, fn, args, kwargs, batch) =>

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { createCodec } from '../../src/wire/codec.js';
 import { ProtocolError } from '../../src/errors.js';
 import { ndarray } from '../../src/wire/ndarray.js';
-import { encodeCall, encodeHello, encodeResume, encodeReturn, encodeThrow, parseReply } from '../../src/wire/protocol.js';
+import { encodeHello, encodeResume, encodeReturn, encodeThrow, parseReply } from '../../src/wire/protocol.js';
+import { encodeCall } from './envelopes.js';
 
 const VECTORS = fileURLToPath(new URL('../../../../protocol/vectors.json', import.meta.url));
 const cases = new Map(
