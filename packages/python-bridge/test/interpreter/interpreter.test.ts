@@ -20,20 +20,13 @@ import { createCodec, type Codec } from '../../src/wire/codec.js';
 import { encodeCallBody, type EncodedCall } from '../../src/wire/encoded-call.js';
 import { resolvePython } from '../../src/environment/python-executable.js';
 import { reportedByPython } from '../../../../test/helpers.js';
+import { rejection, until } from '../../../../test/support.js';
 
 const codec = createCodec();
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../fixtures/interp', import.meta.url));
 const FAKE_WORKER = fileURLToPath(new URL('../fixtures/fake-worker', import.meta.url));
 
-/** Waits for a state no event announces (a file another process writes), bounded. */
-async function until(condition: () => boolean, what: string, withinMs = 15_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${withinMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** The codec of each interpreter's size limit, as its pool would encode calls with. */
 const codecs = new WeakMap<Interpreter, Codec>();
@@ -52,14 +45,6 @@ function call(interpreter: Interpreter, module: string, fn: string, args: unknow
   return interpreter.run(encoded);
 }
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 function isRunning(pid: number): boolean {
   try {
