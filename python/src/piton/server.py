@@ -25,7 +25,7 @@ from .protocol import EXIT_OK, EXIT_VERSION_MISMATCH
 __all__ = ["ZERO_COPY_THRESHOLD", "serve", "open_socket"]
 
 #: Frames at least this large are sent without a copy (pyzmq's copy_threshold): zero-copy has a
-#: fixed cost that only pays off above ~100 KiB (python/bench/copy_threshold.py, PROTOCOL.md).
+#: fixed cost that only pays off above ~100 KiB (python/bench/copy_threshold.py; bench/README.md, "Copies on the Python side").
 ZERO_COPY_THRESHOLD = 128 * 1024
 
 #: The longest an idle worker waits in one receive: it bounds how late a SIGTERM that arrived
