@@ -2,6 +2,7 @@ import { setLongTimeout, type LongTimeout } from '@piton/core';
 import { CallTimeoutError, HostLostError, QueueFullError, InterpreterExitedError } from '../errors.js';
 import { Fifo } from './fifo.js';
 import { fitsInBatch, type EncodedCall } from '../wire/encoded-call.js';
+import type { Outcome } from '../wire/protocol.js';
 import { CallStats, type CallTiming } from '../ops/stats.js';
 
 /**
@@ -31,8 +32,6 @@ export interface Executor<C extends DispatchedContext = DispatchedContext> {
   kill(): void;
 }
 
-/** How a call ended. */
-export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export interface CallRequest<C extends DispatchedContext = DispatchedContext> {
   /** The call, encoded when it was made (a lease has none). */

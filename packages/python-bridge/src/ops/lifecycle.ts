@@ -73,15 +73,19 @@ export class PoolLifecycle {
   }
 }
 
+/** Whether the actor at `path` is the pool at `pool` or below it in its tree. */
+export function inPool(path: string, pool: string): boolean {
+  return path === pool || path.startsWith(`${pool}/`);
+}
+
 /**
  * Calls `listener` with every event of the pool at `path` (its own and those below it) from now
  * on; returns the function that stops it. Used for `options.events`, so that a pool's start-up
  * is seen too.
  */
 export function followPoolEvents(system: ActorSystem, path: string, listener: (event: PoolEvent) => void): () => void {
-  const mine = (p: string) => p === path || p.startsWith(`${path}/`);
   const onEvent = (event: SupervisorEvent) => {
-    if (!mine(event.path)) return;
+    if (!inPool(event.path, path)) return;
     listener(event);
     // The pool's own exit or failed start, reported by its parent, is the last event it has.
     if (event.path === path && (event.type === 'exited' || event.type === 'start_failed')) stop();

@@ -9,6 +9,7 @@ import type { RemoteOptions, ResolvedRemoteOptions } from '../remote/options.js'
 import type { ExposedFunction } from '../interpreter/callbacks.js';
 import type { AllowRules } from '../launch/command-line.js';
 import type { InterpreterOutput } from '../ops/output.js';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../wire/codec.js';
 
 /**
  * Options of `PythonPool.start` and `pythonPool`. Every field is optional. An unknown name is a
@@ -197,7 +198,7 @@ export const defaults = {
   startMethod: 'auto',
   startTimeout: 10_000,
   maxQueue: 10_000,
-  maxMessageSize: 256 * 1024 * 1024,
+  maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
   batchCallsUnderMs: 2,
   shutdownTimeout: 5_000,
   streamIdleTimeout: 60_000,

@@ -20,7 +20,7 @@ import { Dispatcher } from '../dispatch/dispatcher.js';
 import { CallTimeoutError, describeExit, PoolStoppedError } from '../errors.js';
 import type { InterpreterEvent } from '../ops/events.js';
 import { InterpreterStarts } from '../supervision/interpreter-starts.js';
-import { followPoolEvents, PoolLifecycle } from '../ops/lifecycle.js';
+import { followPoolEvents, inPool, PoolLifecycle } from '../ops/lifecycle.js';
 import { PoolLaunchers } from '../supervision/tree.js';
 import type { Interpreter, InterpreterOptions } from '../interpreter/interpreter.js';
 import type { ServeSpec } from '../launch/command-line.js';
@@ -217,7 +217,7 @@ function watchFailures(ctx: StartContext): { gaveUp: boolean; last: string | und
   const state = { gaveUp: false, last: undefined as string | undefined, dispose: () => {} };
   const listener = (event: SupervisorEvent) => {
     // The pool's own supervisor, and with a fork server the interpreters' supervisor under it.
-    if (event.supervisor !== ctx.path && !event.supervisor.startsWith(`${ctx.path}/`)) return;
+    if (!inPool(event.supervisor, ctx.path)) return;
     if (event.type === 'gave_up') state.gaveUp = true;
     else if (event.type === 'start_failed') state.last = formatReason(event.reason as ExitReason);
     else if (event.type === 'exited' && !isNormalExit(event.reason)) state.last = formatReason(event.reason);

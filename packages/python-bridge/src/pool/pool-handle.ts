@@ -11,6 +11,7 @@ import { ArrowNotLoaded, createCodec, loadArrow, type Codec } from '../wire/code
 import type { CallRequest, Dispatcher } from '../dispatch/dispatcher.js';
 import { PoolStoppedError } from '../errors.js';
 import { checkNumber, describe } from '../validation.js';
+import { within } from '../timing.js';
 import type { PoolLifecycle } from '../ops/lifecycle.js';
 import type { Interpreter } from '../interpreter/interpreter.js';
 import { interpreterCount, type CallOptions, type ResolvedPoolOptions, type StreamOptions } from './options.js';
@@ -326,12 +327,6 @@ export class PoolHandle implements PoolRef {
     checkNumber('timeoutMs', timeoutMs, { min: 0 });
     if (this.#lifecycle.state === 'running') this.#lifecycle.state = 'stopping';
     this.#dispatcher.seal(new PoolStoppedError('the pool is draining: it takes no new calls'));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    try {
-      await Promise.race([this.#dispatcher.whenIdle(), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await within(this.#dispatcher.whenIdle(), timeoutMs, () => undefined);
   }
 }

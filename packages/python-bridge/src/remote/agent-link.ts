@@ -20,6 +20,7 @@ import {
   type StartBody,
   type Welcome,
 } from './agent-protocol.js';
+import { within } from '../timing.js';
 
 export interface CurveKeyPair {
   /** Z85, 40 characters. */
@@ -107,19 +108,15 @@ export class AgentLink {
       throw new AgentConnectError(opts.agent, why);
     };
     await socket.send(encodeAgentMessage(['hello', AGENT_PROTOCOL_VERSION, { pid: process.pid, timeout: opts.heartbeat.timeout }]));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), opts.connectTimeout)));
     let reply: AgentMessage;
     try {
-      const frames = await Promise.race([socket.receive(), timedOut]);
+      const frames = await within(socket.receive(), opts.connectTimeout, () => 'timeout' as const);
       if (frames === 'timeout') {
         return fail(authFailure ?? `no answer within ${opts.connectTimeout} ms (is it running, and is our public key on its --allow list?)`);
       }
       reply = parseAgentMessage(frames);
     } catch (error) {
       return fail(error instanceof Error ? error.message : String(error));
-    } finally {
-      clearTimeout(timer);
     }
     if (reply.kind === 'refused') return fail(`it refused: ${reply.message}`);
     if (reply.kind !== 'welcome') return fail(`it answered hello with '${reply.kind}'`);

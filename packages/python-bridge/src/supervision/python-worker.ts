@@ -19,15 +19,6 @@ export interface WorkerEnvironment {
   onExit(workerId: string, interpreter: Interpreter, info: ExitInfo, cause: InterpreterExitCause): void;
 }
 
-/** What `ref.call(...)` on a Python worker answers. */
-export type PythonWorkerRequest = 'info';
-export interface PythonWorkerInfo {
-  id: string;
-  pid: number;
-  python: string;
-  protocol: number;
-}
-
 /** `recycle`: replace a healthy interpreter; `replace`: start one in place of an interpreter that crashed. */
 type Message = { type: 'recycle' } | { type: 'replace' };
 
@@ -91,22 +82,13 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
       env.onReady(interpreter, () => self.cast({ type: 'recycle' }));
     };
 
-    const child = await worker<Incarnation, PythonWorkerRequest, PythonWorkerInfo | undefined, Message>({
+    // No calls: calls go from the dispatcher straight to the interpreter; casts recycle and replace it.
+    const child = await worker<Incarnation, never, never, Message>({
       init: async (workerCtx) => {
         const interpreter = await lives.start(() => env.start(workerId));
         watch(interpreter, workerCtx);
         serve(interpreter, workerCtx.self);
         return incarnation;
-      },
-      handleCall: async (_request, state) => {
-        const interpreter = state.interpreter;
-        const info: PythonWorkerInfo | undefined = interpreter && {
-          id: workerId,
-          pid: interpreter.pid,
-          python: interpreter.info.python,
-          protocol: interpreter.info.protocol,
-        };
-        return { reply: info, state };
       },
       handleCast: async (message, state, workerCtx) => {
         if (message.type === 'recycle') {

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatch/dispatcher.js';
 import { CallTimeoutError, PoolStoppedError, QueueFullError, InterpreterExitedError } from '../../src/errors.js';
 import { MAX_FIXINT_FRAMES } from '../../src/wire/encoded-call.js';
-import { encoded, FakeClock, FakeExecutor, flush } from '../helpers.js';
+import { encoded, FakeExecutor } from '../helpers.js';
+import { FakeClock, flush } from '../../../../test/support.js';
 
 /** Settles to `{ value }` or `{ error }`, so a test can look at an outcome without awaiting it first. */
 function track<T>(promise: Promise<T>): { value?: T; error?: unknown; settled: boolean } {
