@@ -4,7 +4,7 @@
  * declares; the lists below are tied to the interfaces at compile time, so adding an option to an
  * interface without listing it here does not compile.
  */
-import type { CallOptions, PoolOptions, StreamOptions } from './options.js';
+import type { CallOptions, DnsOptions, PoolOptions, SizeLimits, StreamOptions } from './options.js';
 
 /** The names of `T`, checked at compile time: a missing key is reported as `missing: 'thatKey'`. */
 function names<T>() {
@@ -17,8 +17,12 @@ export const POOL_OPTION_NAMES = names<PoolOptions>()([
   'size', 'path', 'python', 'env', 'cwd', 'preload', 'startTimeout', 'callTimeout', 'maxQueue',
   'maxTasksPerWorker', 'maxMemoryPerWorker', 'maxMessageSize', 'batchCallsUnderMs', 'intensity',
   'period', 'shutdownTimeout', 'restartBackoff', 'allowModules', 'allowPrivate', 'allowReexports', 'onOutput', 'events', 'expose', 'streamIdleTimeout', 'startMethod',
-  'hosts', 'keys', 'heartbeat',
+  'hosts', 'keys', 'heartbeat', 'idleTimeout', 'dns',
 ]);
+
+export const SIZE_LIMIT_NAMES = names<SizeLimits>()(['min', 'max']);
+
+export const DNS_OPTION_NAMES = names<DnsOptions>()(['servers']);
 
 export const CALL_OPTION_NAMES = names<CallOptions>()(['kwargs', 'timeout', 'signal', 'retries', 'onProgress', 'transfer']);
 

@@ -3,14 +3,24 @@ import { MAX_TIMER_DELAY } from '@piton/core';
 import { isAbsolute, resolve } from 'node:path';
 import type { PoolEvent } from '../ops/lifecycle.js';
 import type { CurveKeyPair, Heartbeat } from '../remote/agent-link.js';
-import { resolveRemoteOptions, type HostOptions, type RemoteOptions } from '../remote/options.js';
-import { CALL_OPTION_NAMES, POOL_OPTION_NAMES, rejectUnknownOptions, STREAM_OPTION_NAMES } from './option-names.js';
+import { resolveRemoteOptions, type HostEntry, type RemoteOptions } from '../remote/options.js';
+import { CALL_OPTION_NAMES, DNS_OPTION_NAMES, POOL_OPTION_NAMES, rejectUnknownOptions, SIZE_LIMIT_NAMES, STREAM_OPTION_NAMES } from './option-names.js';
 import type { ExposedFunction } from '../interpreter/callbacks.js';
 
 /** Options of `PythonPool.start` and `pythonPool`. Every field is optional; an unknown name is a TypeError. */
 export interface PoolOptions {
-  /** Interpreters kept running. Minimum 1. @default os.availableParallelism() */
-  size?: number;
+  /**
+   * Local interpreters kept running: a number (fixed, minimum 1), or `{ min, max }` for an elastic
+   * pool, which starts `min`, grows toward `max` while calls wait for an interpreter, and stops
+   * interpreters idle for `idleTimeout` down to `min` (README, "Elastic size"). `min` may be 0.
+   * @default os.availableParallelism() (0 with `hosts`)
+   */
+  size?: number | SizeLimits;
+  /**
+   * ms an interpreter of an elastic pool may stay idle before it is stopped, while the pool has
+   * more than `size.min`. @default 30000
+   */
+  idleTimeout?: number;
   /**
    * Directories added to the interpreters' `sys.path`; modules under them are callable. A relative
    * entry resolves against `cwd` when given, else `process.cwd()`; an entry that is not a directory
@@ -24,8 +34,16 @@ export interface PoolOptions {
    * the real interpreter (`sys.executable`), so that restarts skip wrapper scripts such as pyenv shims.
    */
   python?: string;
-  /** Extra environment for the interpreters (added to `process.env`). */
-  env?: Record<string, string | undefined>;
+  /**
+   * Extra environment for the interpreters (added to `process.env`; `undefined` removes a
+   * variable). A function is asked for each interpreter, with the index of its slot (0 for
+   * `python-1`; a remote host's slots count from 0 on each host), on every start and restart of
+   * that slot: `(index) => ({ CUDA_VISIBLE_DEVICES: String(index % 4) })`. With the fork server,
+   * what the function returns is set in the forked interpreter before it serves, after the
+   * server's `preload`: a library imported by the preload that reads a variable at import has
+   * already read the server's (README, "Per-interpreter environment").
+   */
+  env?: Record<string, string | undefined> | EnvForSlot;
   /** Working directory of the interpreters, and the base of a relative `path` or `python`. @default process.cwd() */
   cwd?: string;
   /** Modules imported before an interpreter reports ready (their import errors fail the start). */
@@ -112,14 +130,43 @@ export interface PoolOptions {
   expose?: Record<string, ExposedFunction>;
   /**
    * Hosts that lend interpreters to the pool, each through its agent (`python -m piton.agent`):
-   * `[{ agent: 'tcp://gpu-1:7100', serverKey, size }]`. Their interpreters serve calls like local
-   * ones. With `hosts`, `size` (the local interpreters) defaults to 0. See README, "More than one machine".
+   * `[{ agent: 'tcp://gpu-1:7100', serverKey, size }]`, or found by a DNS name, each address one
+   * host: `{ dns: 'piton-agents.ml.svc.cluster.local', port: 7100, serverKey, size, interval }`
+   * (re-resolved every `interval` ms; hosts that appear are added, those that go are drained).
+   * Their interpreters serve calls like local ones. With `hosts` (or `keys`), `size` (the local
+   * interpreters) defaults to 0. See README, "More than one machine".
    */
-  hosts?: HostOptions[];
-  /** This Node's CURVE key pair `{ publicKey, secretKey }` (Z85; `npx piton keys`), required with `hosts`. */
+  hosts?: HostEntry[];
+  /**
+   * This Node's CURVE key pair `{ publicKey, secretKey }` (Z85; `npx piton keys`), required with
+   * `hosts`; alone, it lets a pool be given hosts later (`pool.addHost`).
+   */
   keys?: CurveKeyPair;
   /** Liveness of remote hosts, in ms: a ping every `interval`, lost after `timeout` of silence. @default { interval: 1000, timeout: 3000 } */
   heartbeat?: Partial<Heartbeat>;
+  /**
+   * How `hosts` entries given by DNS name are resolved: `servers` (`'10.0.0.10'`,
+   * `'127.0.0.1:5353'`, `'[::1]:53'`) replaces the system's name servers for them.
+   * @default the system's resolver configuration (/etc/resolv.conf)
+   */
+  dns?: DnsOptions;
+}
+
+/** An elastic pool's bounds on its local interpreters. */
+export interface SizeLimits {
+  /** Interpreters kept even when idle; 0 lets an idle pool stop them all. */
+  min: number;
+  /** Interpreters the pool may grow to while calls wait. At least 1 and at least `min`. */
+  max: number;
+}
+
+/** The environment of one interpreter slot, asked on every start of it. */
+export type EnvForSlot = (index: number) => Record<string, string | undefined>;
+
+/** How DNS names of hosts are resolved. */
+export interface DnsOptions {
+  /** Name servers to ask, as `dns.Resolver#setServers` takes them. */
+  servers?: string[];
 }
 
 export type StartMethod = 'forkserver' | 'spawn';
@@ -142,13 +189,18 @@ declare module '@piton/core' {
 }
 
 export interface ResolvedPoolOptions {
-  /** Local interpreters (0 when every interpreter is remote). */
-  size: number;
+  /** Local interpreters: `min` started with the pool, up to `max` (both 0 when every interpreter is remote). */
+  size: SizeLimits;
+  idleTimeout: number;
+  dns: { servers: string[] | undefined };
   /** Interpreters on other hosts, if any. */
   remote: RemoteOptions | undefined;
   path: string[];
   python: string | undefined;
+  /** The environment every interpreter shares. */
   env: Record<string, string | undefined>;
+  /** The slot's own, asked on each start, if `env` is a function. */
+  envForSlot: EnvForSlot | undefined;
   cwd: string;
   preload: string[];
   startMethod: StartMethod;
@@ -186,6 +238,7 @@ const defaults = {
   shutdownTimeout: 5_000,
   streamIdleTimeout: 60_000,
   restartBackoff: { min: 1, max: 1_000 },
+  idleTimeout: 30_000,
 } as const;
 
 function describe(value: unknown): string {
@@ -193,9 +246,9 @@ function describe(value: unknown): string {
   return `${shown} (${value === null ? 'null' : typeof value})`;
 }
 
-function integer(name: string, value: unknown, min: number): number {
+function integer(name: string, value: unknown, min: number, prefix = 'options.'): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new RangeError(`options.${name} must be an integer >= ${min}, got ${describe(value)}`);
+    throw new RangeError(`${prefix}${name} must be an integer >= ${min}, got ${describe(value)}`);
   }
   return value;
 }
@@ -270,12 +323,39 @@ function startMethod(value: unknown): StartMethod {
   return value;
 }
 
-/** Checks every option, naming the one that is wrong, and fills in the defaults. */
-/** Every interpreter the pool keeps: its local `size` and each host's. */
-export function interpreterCount(options: Pick<ResolvedPoolOptions, 'size' | 'remote'>): number {
-  return options.size + (options.remote?.hosts.reduce((n, h) => n + h.size, 0) ?? 0);
+/**
+ * The local interpreters' bounds: a number is a fixed size; `{ min, max }` an elastic one.
+ * `what` names the value in errors (`options.size`, `resize(size)`); `least` is a fixed size's
+ * minimum (0 for a pool with hosts, else 1).
+ */
+export function sizeLimits(value: unknown, what: string, least: number): SizeLimits {
+  if (typeof value === 'number') {
+    const n = integer(what, value, least, '');
+    return { min: n, max: n };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`${what} must be a number or { min, max }, got ${describe(value)}`);
+  }
+  rejectUnknownOptions(what, value, SIZE_LIMIT_NAMES);
+  const { min, max } = value as Record<string, unknown>;
+  const lower = integer(`${what}.min`, min, 0, '');
+  const upper = integer(`${what}.max`, max, Math.max(1, lower), '');
+  return { min: lower, max: upper };
 }
 
+function dnsOptions(value: unknown): ResolvedPoolOptions['dns'] {
+  if (value === undefined) return { servers: undefined };
+  if (typeof value !== 'object' || value === null) throw new TypeError(`options.dns must be { servers }, got ${describe(value)}`);
+  rejectUnknownOptions('options.dns', value, DNS_OPTION_NAMES);
+  const { servers } = value as DnsOptions;
+  if (servers === undefined) return { servers: undefined };
+  if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === 'string' && s !== '')) {
+    throw new TypeError(`options.dns.servers must be a non-empty array of addresses ('10.0.0.10', '127.0.0.1:5353'), got ${describe(servers)}`);
+  }
+  return { servers: [...servers] };
+}
+
+/** Checks every option, naming the one that is wrong, and fills in the defaults. */
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`options must be an object, got ${describe(options)}`);
@@ -292,8 +372,8 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (options.python !== undefined && (typeof options.python !== 'string' || options.python === '')) {
     throw new TypeError(`options.python must be a non-empty string, got ${describe(options.python)}`);
   }
-  if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null)) {
-    throw new TypeError(`options.env must be an object of strings, got ${describe(options.env)}`);
+  if (options.env !== undefined && typeof options.env !== 'function' && (typeof options.env !== 'object' || options.env === null)) {
+    throw new TypeError(`options.env must be an object of strings or a function of the slot's index, got ${describe(options.env)}`);
   }
   if (options.onOutput !== undefined && options.onOutput !== false && typeof options.onOutput !== 'function') {
     throw new TypeError(`options.onOutput must be a function or false, got ${describe(options.onOutput)}`);
@@ -302,12 +382,16 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     throw new TypeError(`options.events must be a function, got ${describe(options.events)}`);
   }
   const remote = resolveRemoteOptions(options);
+  const hosted = remote !== undefined;
   return {
-    size: options.size === undefined ? (remote ? 0 : availableParallelism()) : integer('size', options.size, remote ? 0 : 1),
+    size: options.size === undefined ? sizeLimits(hosted ? 0 : availableParallelism(), 'options.size', 0) : sizeLimits(options.size, 'options.size', hosted ? 0 : 1),
+    idleTimeout: integer('idleTimeout', options.idleTimeout ?? defaults.idleTimeout, 1),
+    dns: dnsOptions(options.dns),
     remote,
     path: stringList('path', options.path).map((dir) => (isAbsolute(dir) ? dir : resolve(cwd, dir))),
     python: options.python,
-    env: { ...options.env },
+    env: typeof options.env === 'function' ? {} : { ...options.env },
+    envForSlot: typeof options.env === 'function' ? options.env : undefined,
     cwd: resolve(cwd),
     preload: stringList('preload', options.preload),
     startMethod: startMethod(options.startMethod),

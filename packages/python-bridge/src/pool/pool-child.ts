@@ -21,11 +21,12 @@ import type { Interpreter, InterpreterOptions } from '../interpreter/interpreter
 import {
   checkCall,
   checkStream,
-  interpreterCount,
   resolvePoolOptions,
+  sizeLimits,
   type CallOptions,
   type PoolOptions,
   type ResolvedPoolOptions,
+  type SizeLimits,
   type StreamOptions,
 } from './options.js';
 import { outputSink } from '../ops/output.js';
@@ -37,8 +38,12 @@ import { checkPathEntries, poolStartError } from '../environment/start-checks.js
 import { sweepStaleSocketDirs } from '../interpreter/socket-dir.js';
 import type { PoolStats } from '../ops/stats.js';
 import { traceCall, tracingCalls, type CallTraceContext } from '../ops/tracing.js';
-import { hostChildren } from '../remote/hosts.js';
+import { HostSet, type HostStatus } from '../remote/host-set.js';
+import { DnsHosts, hostResolver } from '../remote/dns-hosts.js';
+import { resolveHost, type HostOptions } from '../remote/options.js';
+import type { HostEvent } from '../ops/events.js';
 import { pythonWorker, type WorkerEnvironment } from '../supervision/python-worker.js';
+import { ElasticSize } from './elastic-size.js';
 
 /** The functions of one Python module, as async functions. */
 export type PythonModule<T> = {
@@ -63,10 +68,32 @@ export interface PoolRef {
   /** The interpreters serving now: worker id, process id, and whether it runs a call. */
   interpreters(): InterpreterStatus[];
   /**
-   * Resolves once all `size` interpreters are serving, e.g. after a crash once the replacement
-   * is ready; at once if they already are. Rejects with `PoolStoppedError` if the pool stops first.
+   * Resolves once the interpreters readiness counts are serving (`stats().minimum`: all `size`
+   * of a fixed pool, `size.min` of an elastic one, plus each host's), e.g. after a crash once the
+   * replacement is ready; at once if they already are. Rejects with `PoolStoppedError` if the
+   * pool stops first.
    */
   whenReady(): Promise<void>;
+  /**
+   * New bounds for the local interpreters: a number (fixed) or `{ min, max }` (elastic). Slots
+   * below `min` start at once; above `max`, idle ones stop at once and busy ones once their work
+   * is done (never one with a call, a stream or a callback in flight). Resolves once the pool is
+   * within the bounds with `min` serving. Bad values throw before anything changes.
+   */
+  resize(size: number | SizeLimits): Promise<void>;
+  /**
+   * Adds a remote host while the pool runs (the pool needs `keys`). Resolves once its interpreters
+   * serve; until then each failed attempt (refused, naming the key, or unreachable) shows in
+   * `stats().hosts` and a `'host'` event, and is retried with backoff. Rejects if the host is
+   * removed, or the pool stops, first.
+   */
+  addHost(host: HostOptions): Promise<void>;
+  /**
+   * Drains a remote host and removes it: its interpreters take no new call at once, those in
+   * flight have `shutdownTimeout` to finish, then they stop (exit cause `shrink`, never counted
+   * as lost). Resolves once they have.
+   */
+  removeHost(agent: string): Promise<void>;
   /**
    * Refuses new calls (`PoolStoppedError`) and resolves once every queued and running call has
    * settled, or after `timeoutMs` (default: the pool's `shutdownTimeout`), whichever comes first.
@@ -74,6 +101,8 @@ export interface PoolRef {
    */
   drain(timeoutMs?: number): Promise<void>;
 }
+
+export type { HostStatus };
 
 export interface InterpreterStatus {
   worker: string;
@@ -111,22 +140,29 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const recyclers = new WeakMap<Interpreter, () => void>();
   const overMemory = new WeakSet<Interpreter>();
   const memoryLimit = memoryPolicy(options.maxMemoryPerWorker);
+  // Set below, once the dispatcher it reads exists: the dispatcher asks it after each run.
+  let elastic!: ElasticSize;
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
     maxMessageSize: options.maxMessageSize,
     batchCallsUnderMs: options.batchCallsUnderMs,
     maxTasksPerExecutor: options.maxTasksPerWorker,
-    shouldRetire: memoryLimit && ((interpreter) => memoryLimit(interpreter) && (overMemory.add(interpreter), true)),
+    shouldRetire: (interpreter) =>
+      elastic.isSurplus(interpreter) || (memoryLimit !== undefined && memoryLimit(interpreter) && (overMemory.add(interpreter), true)),
     onRetire: (interpreter) => {
+      // Above the pool's max after a resize: its slot stops, now that its work is done.
+      if (elastic.retired(interpreter)) return;
       lifecycle.note(interpreter.id, 'recycle', overMemory.has(interpreter) ? 'maxMemoryPerWorker' : 'maxTasksPerWorker');
       recyclers.get(interpreter)?.();
     },
     onCancel: (interpreter, error) =>
       lifecycle.note(interpreter.id, error instanceof CallTimeoutError ? 'timeout' : 'abort', error instanceof Error ? error.message : String(error)),
+    onQueued: () => elastic.queued(),
   });
   const counts = { crashes: 0, startFailures: 0 };
   const emitOutput = outputSink(options.onOutput, ctx.system.events);
   const emit = (event: InterpreterEvent) => ctx.system.events.emit('interpreter', event);
+  const emitHost = (event: HostEvent) => ctx.system.events.emit('host', event);
   const launchers = new PoolLaunchers(ctx, options, python, emitOutput);
 
   const interpreterOptions = (workerId: string): InterpreterOptions => ({
@@ -134,7 +170,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       python,
       path: options.path,
       preload: options.preload,
-      env: options.env,
+      env: slotEnvironment(options, workerId),
       cwd: options.cwd,
       startTimeout: options.startTimeout,
       maxMessageSize: options.maxMessageSize,
@@ -152,7 +188,6 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     onStartFailure: () => counts.startFailures++,
     options: interpreterOptions,
   });
-  const workerIds = Array.from({ length: options.size }, (_, i) => `python-${i + 1}`);
 
   const environment: WorkerEnvironment = {
     start: (workerId) => starts.start(workerId),
@@ -172,31 +207,83 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       emit({ type: 'exited', pool: ctx.path, worker: workerId, at: Date.now(), cause, pid: interpreter.pid, code: info.code, signal: info.signal });
     },
   };
-
-  const interpreters: ChildSpec[] = workerIds.map((id) => ({
+  // The local workers: the elastic size keeps count of those serving, and names a stopped slot's exit.
+  const localEnvironment: WorkerEnvironment = {
+    ...environment,
+    onReady: (interpreter, recycle) => {
+      environment.onReady(interpreter, recycle);
+      elastic.ready(interpreter);
+    },
+    onLeave: (interpreter) => {
+      elastic.left(interpreter);
+      return environment.onLeave(interpreter);
+    },
+    onExit: (workerId, interpreter, info, cause) =>
+      environment.onExit(workerId, interpreter, info, cause === 'stop' && elastic.isStopping(workerId) ? 'shrink' : cause),
+  };
+  const slotSpec = (id: string, background: boolean): ChildSpec => ({
     id,
-    start: pythonWorker(environment),
+    start: pythonWorker(localEnvironment, { background }),
     restart: 'permanent',
     shutdown: options.shutdownTimeout,
     // Only failed starts reach the supervisor (crashes are replaced in place), so its backoff
     // grows only while starts keep failing.
     ...(options.restartBackoff && { backoff: { ...options.restartBackoff, factor: 2 } }),
-  }));
-  if (options.remote) interpreters.push(...hostChildren(environment, interpreterOptions, options.remote, options));
+  });
+  let localSupervisor: SupervisorRef | undefined;
+  elastic = new ElasticSize({
+    limits: options.size,
+    idleTimeout: options.idleTimeout,
+    queued: () => dispatcher.counts.queued,
+    idleFor: (interpreter, now) => dispatcher.idleFor(interpreter, now),
+    retireIfIdle: (interpreter) => dispatcher.retireIfIdle(interpreter),
+    supervisor: () => localSupervisor,
+    slotSpec,
+  });
+  const hosts = options.remote && new HostSet({
+    pool: ctx.path,
+    remote: options.remote,
+    startTimeout: options.startTimeout,
+    shutdownTimeout: options.shutdownTimeout,
+    environment,
+    interpreterOptions,
+    emit: emitHost,
+    detach: (interpreter) => dispatcher.detach(interpreter),
+  });
 
   let tree: StartedChild<unknown>;
   try {
-    tree = await launchers.startTree(interpreters, () => starts.launchAhead(workerIds));
+    tree = await launchers.startTree(
+      {
+        // Each start of the local workers' supervisor (a fork server's death restarts it) has the slots kept now.
+        interpreters: () => elastic.slotIds().map((id) => slotSpec(id, false)),
+        ...(hosts && { hosts: hosts.childSpec() }),
+        onInterpreters: (ref) => (localSupervisor = ref),
+      },
+      () => starts.launchAhead(elastic.slotIds()),
+    );
   } catch (error) {
     lifecycle.state = 'failed';
     lifecycle.dispose();
+    elastic.close();
+    hosts?.close();
     await starts.discard();
     dispatcher.close(new PoolStoppedError('the pool failed to start'));
     throw poolStartError(error, python);
   }
   lifecycle.state = 'running';
+  const resolver = hosts && options.remote!.discover.length > 0 ? hostResolver(options.dns.servers) : undefined;
+  const discovery = hosts && resolver ? options.remote!.discover.map((entry) => new DnsHosts(entry, resolver, hosts, emitHost, ctx.path)) : [];
+  for (const names of discovery) names.start();
 
-  const stop = (why: string) => dispatcher.close(new PoolStoppedError(why));
+  const stop = (why: string) => {
+    const error = new PoolStoppedError(why);
+    for (const names of discovery) names.stop();
+    resolver?.cancel();
+    elastic.close(error);
+    hosts?.close(error);
+    dispatcher.close(error);
+  };
   const failures = watchFailures(ctx);
   void tree.exited.then((reason) => {
     failures.dispose();
@@ -211,7 +298,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     );
   });
 
-  const ref = new PoolHandle(dispatcher, options, lifecycle, ctx.path, tree.ref as SupervisorRef, callbacks, () => ({
+  const ref = new PoolHandle(dispatcher, options, lifecycle, ctx.path, tree.ref as SupervisorRef, callbacks, elastic, hosts, () => ({
     crashes: counts.crashes,
     startFailures: counts.startFailures,
     startMethod: launchers.current.kind as PoolStats['startMethod'],
@@ -237,6 +324,19 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     // moment, marked as a pool's so that tools (the observer) can tell it from other supervisors.
     inspect: async () => ({ ...(await tree.inspect?.()), info: { kind: 'python-pool', ...ref.stats() } }),
   };
+}
+
+/**
+ * The environment of one interpreter: the pool's `env`, or what its function gives for the
+ * interpreter's slot (`python-3` → index 2; on a host, `host-1/python-2` → 1), asked anew at each start.
+ */
+function slotEnvironment(options: ResolvedPoolOptions, workerId: string): Record<string, string | undefined> {
+  if (options.envForSlot === undefined) return options.env;
+  const match = /python-(\d+)$/.exec(workerId);
+  const index = match ? Number(match[1]) - 1 : 0;
+  const env = options.envForSlot(index);
+  if (typeof env !== 'object' || env === null) throw new TypeError(`options.env(${index}) must return an object of strings, got ${String(env)}`);
+  return { ...options.env, ...env };
 }
 
 /** With a memory limit: replace an interpreter whose RSS exceeds it after a call. */
@@ -281,6 +381,8 @@ class PoolHandle implements PoolRef {
   readonly #lifecycle: PoolLifecycle;
   readonly #callbacks: ExposedFunctions | undefined;
   readonly #counts: () => PoolCounts;
+  readonly #elastic: ElasticSize;
+  readonly #hosts: HostSet | undefined;
   readonly #codec: Codec;
   readonly #snapshots = new SnapshotBuffers({ maxBytes: SNAPSHOT_MEMORY_BYTES, idleMs: SNAPSHOT_IDLE_MS });
   readonly #copy = (view: Buffer) => this.#snapshots.take(view);
@@ -292,9 +394,13 @@ class PoolHandle implements PoolRef {
     path: string,
     supervisor: SupervisorRef,
     callbacks: ExposedFunctions | undefined,
+    elastic: ElasticSize,
+    hosts: HostSet | undefined,
     counts: () => PoolCounts,
   ) {
     this.#counts = counts;
+    this.#elastic = elastic;
+    this.#hosts = hosts;
     this.#dispatcher = dispatcher;
     this.#options = options;
     this.#lifecycle = lifecycle;
@@ -373,17 +479,24 @@ class PoolHandle implements PoolRef {
   }
 
   stats(): PoolStats {
-    const size = interpreterCount(this.#options);
+    const local = this.#elastic.counts;
+    const size = local.size + (this.#hosts?.size ?? 0);
     const { ready, busy, queued } = this.#dispatcher.counts;
     const { state } = this.#lifecycle;
     const calls = this.#dispatcher.stats;
     return {
       state,
       size,
+      limits: this.#elastic.limits,
+      minimum: this.#minimum(),
       ready,
       busy,
       // Only a running pool is bringing interpreters up; a stopping or failed one is not.
       starting: state === 'starting' || state === 'running' ? Math.max(0, size - ready - busy) : 0,
+      stopping: local.stopping,
+      grown: local.grown,
+      shrunk: local.shrunk,
+      hosts: this.#hosts?.status() ?? [],
       queued,
       restarts: this.#lifecycle.restarts,
       restartsByCause: this.#lifecycle.restartsByCause,
@@ -401,7 +514,39 @@ class PoolHandle implements PoolRef {
   }
 
   whenReady(): Promise<void> {
-    return this.#dispatcher.whenServing(interpreterCount(this.#options));
+    return this.#dispatcher.whenServing(this.#minimum());
+  }
+
+  /** What readiness counts: the local minimum and the hosts' (see HostSet#required). */
+  #minimum(): number {
+    return this.#elastic.limits.min + (this.#hosts?.required ?? 0);
+  }
+
+  resize(size: number | SizeLimits): Promise<void> {
+    let limits: SizeLimits;
+    try {
+      limits = sizeLimits(size, 'resize(size)', this.#hosts ? 0 : 1);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#dispatcher.closed) return Promise.reject(new PoolStoppedError('the pool is stopped'));
+    return this.#elastic.resize(limits);
+  }
+
+  addHost(host: HostOptions): Promise<void> {
+    if (this.#hosts === undefined) return Promise.reject(new TypeError('addHost(host): this pool has no keys: start it with options.keys (and options.hosts, if any) to add hosts'));
+    let checked: HostOptions;
+    try {
+      checked = resolveHost(host, 'addHost(host)');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#hosts.add(checked);
+  }
+
+  removeHost(agent: string): Promise<void> {
+    if (this.#hosts === undefined) return Promise.reject(new TypeError('removeHost(agent): this pool has no remote hosts'));
+    return this.#hosts.remove(agent);
   }
 
   async drain(timeoutMs: number = this.#options.shutdownTimeout): Promise<void> {

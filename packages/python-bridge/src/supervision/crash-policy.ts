@@ -23,7 +23,12 @@ export type InterpreterExitCause =
   /** Replaced on purpose after `maxTasksPerWorker` calls or above `maxMemoryPerWorker`. */
   | 'recycle'
   /** Stopped with its pool. */
-  | 'stop';
+  | 'stop'
+  /**
+   * Stopped because the pool has fewer interpreters now: an elastic pool shrank (idle for
+   * `idleTimeout`, or `resize`), or its host was removed. A clean stop: never a crash, never counted.
+   */
+  | 'shrink';
 
 /** What an exit the pool did not ask for is: a crash once the interpreter has served, else a failed start. */
 export function unplannedExitCause(served: boolean): 'crash' | 'start_failure' {
