@@ -51,6 +51,12 @@ export class PoolLifecycle {
     this.#system.events.emit('interpreter', { type: 'replaced', pool: this.#path, worker, path, cause, reason, previousPid, pid, at: Date.now() });
   }
 
+  /** `worker` was stopped for good (the pool shrank): a later interpreter of that slot is a first start, not a replacement. */
+  forget(worker: string): void {
+    this.#pids.delete(worker);
+    this.#pending.delete(worker);
+  }
+
   get restarts(): number {
     return RESTART_CAUSES.reduce((sum, cause) => sum + this.#byCause[cause], 0);
   }

@@ -204,6 +204,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
         lifecycle.crashed(workerId, describeExit(info.code, info.signal));
       }
       else if (cause === 'start_failure') counts.startFailures++;
+      else if (cause === 'shrink') lifecycle.forget(interpreter.id);
       emit({ type: 'exited', pool: ctx.path, worker: workerId, at: Date.now(), cause, pid: interpreter.pid, code: info.code, signal: info.signal });
     },
   };
