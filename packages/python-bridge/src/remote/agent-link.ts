@@ -119,15 +119,20 @@ export class AgentLink {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), opts.connectTimeout)));
     let reply: AgentMessage;
+    let answer: Buffer[] | 'timeout' | AgentConnectError;
     try {
-      const frames = await Promise.race([socket.receive(), timedOut, refused]);
-      if (frames instanceof AgentConnectError) return fail(frames);
-      if (frames === 'timeout') return fail(`no answer within ${opts.connectTimeout} ms (is it running and reachable?)`);
-      reply = parseAgentMessage(frames);
+      answer = await Promise.race([socket.receive(), timedOut, refused]);
     } catch (error) {
       return fail(error instanceof Error ? error.message : String(error));
     } finally {
       clearTimeout(timer);
+    }
+    if (answer instanceof AgentConnectError) return fail(answer);
+    if (answer === 'timeout') return fail(`no answer within ${opts.connectTimeout} ms (is it running and reachable?)`);
+    try {
+      reply = parseAgentMessage(answer);
+    } catch (error) {
+      return fail(error instanceof Error ? error.message : String(error));
     }
     if (reply.kind === 'refused') return fail(`it refused: ${reply.message}`);
     if (reply.kind !== 'welcome') return fail(`it answered hello with '${reply.kind}'`);
