@@ -128,7 +128,7 @@ export class ElasticSize {
 
   /** A call had to queue: every interpreter is busy. */
   queued(): void {
-    this.#grow();
+    if (this.#slots.size < this.#limits.max) this.#grow(); // a fixed pool, or one at its max, has nothing to decide
   }
 
   /** Whether the worker is being stopped because the pool shrank (its exit is a `shrink`). */
