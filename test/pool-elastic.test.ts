@@ -35,7 +35,7 @@ describe('PythonPool: elastic size', function () {
     it(`${startMethod}: grows while calls wait, never past max, and is back at min after idleTimeout; its stops count as nothing`, async () => {
       const log = recorder();
       // intensity 0: a single restart would stop the pool, so a shrink counted as one would show.
-      const pool = await PythonPool.start({ size: { min: 1, max: 3 }, idleTimeout: 300, intensity: 0, startMethod, path: fixtures, onOutput: false, events: log.events });
+      const pool = await PythonPool.start({ size: { min: 1, max: 3 }, idleTimeout: 300, supervision: { intensity: 0 }, startMethod, path: fixtures, onOutput: false, events: log.events });
       try {
         expect(pool.stats()).to.include({ size: 1, minimum: 1, grown: 0, shrunk: 0 });
         expect(pool.stats().limits).to.deep.equal({ min: 1, max: 3 });
@@ -147,8 +147,7 @@ describe('PythonPool: elastic size', function () {
       startMethod: 'spawn',
       // Slot 0 starts; any other slot's Python cannot (no standard library there).
       env: (index) => (index === 0 ? {} : { PYTHONHOME: '/nonexistent-piton-test' }),
-      intensity: 2,
-      restartBackoff: { min: 1, max: 10 },
+      supervision: { intensity: 2, backoff: { min: 1, max: 10 } },
       path: fixtures,
       onOutput: false,
       events: log.events,

@@ -63,11 +63,13 @@ describe('hosts that change: added, removed, and found by DNS (namespaces, dnsma
     await hosts?.destroy();
   });
 
-  function dnsPool(extra: Partial<PoolOptions> = {}): Promise<PythonPool> {
+  function dnsPool(extra: Partial<PoolOptions> = {}, serverKey = hosts.hosts[0]!.serverKey): Promise<PythonPool> {
     return PythonPool.start({
-      hosts: [{ dns: NAME, port: PORT, serverKey: hosts.hosts[0]!.serverKey, size: 1, interval: 200 }],
-      dns: { servers: [dns.server] },
-      keys: hosts.client,
+      remote: {
+        hosts: [{ dns: NAME, port: PORT, serverKey, size: 1, interval: 200 }],
+        dns: { servers: [dns.server] },
+        keys: hosts.client,
+      },
       path: fixtures,
       onOutput: false,
       ...extra,
@@ -168,10 +170,9 @@ describe('hosts that change: added, removed, and found by DNS (namespaces, dnsma
     const began = Date.now();
     // `events` sees the pool's events from its first moment: the refusal may come during start().
     const pool = await dnsPool({
-      hosts: [{ dns: NAME, port: PORT, serverKey: wrong, size: 1, interval: 200 }],
       startTimeout: 30_000,
       events: (e) => e.type === 'host' && e.state === 'refused' && reportRefusal(e),
-    });
+    }, wrong);
     try {
       const event = await refused;
       // Long before the 30 s startTimeout: the handshake said it.
@@ -189,8 +190,7 @@ describe('hosts that change: added, removed, and found by DNS (namespaces, dnsma
     const host = hosts.hosts[2]!;
     const began = Date.now();
     const error = await PythonPool.start({
-      hosts: [{ agent: host.agent, serverKey: host.serverKey, size: 1 }],
-      keys: stranger,
+      remote: { hosts: [{ agent: host.agent, serverKey: host.serverKey, size: 1 }], keys: stranger },
       path: fixtures,
       startTimeout: 30_000,
       onOutput: false,
@@ -206,7 +206,7 @@ describe('hosts that change: added, removed, and found by DNS (namespaces, dnsma
 
   it('addHost and removeHost at runtime: an added host serves; a removed one finishes its call in flight, takes no new one, and stops', async () => {
     const [a, b] = hosts.hosts as [TestHost, TestHost];
-    const pool = await PythonPool.start({ keys: hosts.client, path: fixtures, onOutput: false });
+    const pool = await PythonPool.start({ remote: { keys: hosts.client }, path: fixtures, onOutput: false });
     try {
       expect(pool.stats().size).to.equal(0);
       await pool.addHost({ agent: a.agent, serverKey: a.serverKey, size: 1 });
