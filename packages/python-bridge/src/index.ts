@@ -74,13 +74,13 @@ export type {
   HostStateEvent,
   DnsResolvedEvent,
   HostState,
+  HostStatus,
 } from './ops/events.js';
 export type { InterpreterOutput } from './ops/output.js';
 export { CALL_CHANNEL, STREAM_CHANNEL, type CallTraceContext, type CallTraceEvent, type StreamTraceContext } from './ops/tracing.js';
 
 // ---- Interpreters on other hosts ---------------------------------------------------------------
 export type { RemoteOptions, HostOptions, DnsHostsOptions, HostEntry, DnsOptions } from './remote/options.js';
-export type { HostStatus } from './remote/host-set.js';
 export type { CurveKeyPair, Heartbeat } from './remote/agent-link.js';
 export { curveKeyPair } from './remote/keys.js';
 

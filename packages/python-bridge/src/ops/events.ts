@@ -124,6 +124,24 @@ export interface DnsResolvedEvent {
 
 export type HostEvent = HostStateEvent | DnsResolvedEvent;
 
+/** One host, as `stats().hosts` shows it. */
+export interface HostStatus {
+  /** Its supervisor's id, `host-3`. */
+  id: string;
+  agent: string;
+  /** The DNS name it was found by, if it was. */
+  dns?: string;
+  /** Interpreters it is to run. */
+  size: number;
+  /** Of those, serving now. */
+  serving: number;
+  state: HostState;
+  /** Why it is `refused`, `unreachable` or `lost`. */
+  error?: string;
+  /** `Date.now()` when it entered that state. */
+  since: number;
+}
+
 declare module '@piton/core' {
   interface SystemEventMap {
     host: [HostEvent];

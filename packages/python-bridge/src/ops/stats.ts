@@ -3,7 +3,7 @@
  * counters and three ring buffers) and summarized only when `stats()` is read.
  */
 import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, InterpreterExitedError } from '../errors.js';
-import type { HostStatus } from '../remote/host-set.js';
+import type { HostStatus } from './events.js';
 
 /** Percentiles of a duration, in ms (nearest rank over the most recent calls); 0 before any call. */
 export interface Percentiles {

@@ -196,7 +196,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   }
   const remote = resolveRemoteOptions(options.remote);
   return {
-    size: sizeLimits('options.size', options.size ?? (remote ? 0 : availableParallelism()), remote ? 0 : 1),
+    size: sizeLimits('options.size', options.size === undefined ? (remote ? 0 : availableParallelism()) : options.size, remote ? 0 : 1),
     idleTimeout: integer('idleTimeout', options.idleTimeout ?? defaults.idleTimeout, 1),
     remote,
     path: stringList('path', options.path).map((dir) => (isAbsolute(dir) ? dir : resolve(cwd, dir))),

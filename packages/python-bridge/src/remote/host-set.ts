@@ -18,29 +18,14 @@
 import { supervisor, type ChildSpec, type SupervisorRef } from '@piton/core';
 import { AgentConnectError, PoolStoppedError } from '../errors.js';
 import type { Interpreter, InterpreterOptions } from '../interpreter/interpreter.js';
-import type { HostEvent, HostState } from '../ops/events.js';
+import type { HostEvent, HostState, HostStatus } from '../ops/events.js';
+
+export type { HostStatus };
 import type { WorkerEnvironment } from '../supervision/python-worker.js';
 import { AgentLink } from './agent-link.js';
 import { HOST_RETRY_MAX_MS, HOST_RETRY_MIN_MS, hostChild } from './hosts.js';
 import type { HostOptions, ResolvedRemoteOptions } from './options.js';
 
-/** One host, as `stats().hosts` shows it. */
-export interface HostStatus {
-  /** Its supervisor's id, `host-3`. */
-  id: string;
-  agent: string;
-  /** The DNS name it was found by, if it was. */
-  dns?: string;
-  /** Interpreters it is to run. */
-  size: number;
-  /** Of those, serving now. */
-  serving: number;
-  state: HostState;
-  /** Why it is `refused`, `unreachable` or `lost`. */
-  error?: string;
-  /** `Date.now()` when it entered that state. */
-  since: number;
-}
 
 export interface HostSetDeps {
   pool: string;

@@ -128,7 +128,7 @@ describe('option families', () => {
     const host = { agent: 'tcp://10.0.0.7:7100', serverKey: publicKey, size: 2 };
     const remote = (extra: object) => ({ remote: { hosts: [host], keys: { publicKey, secretKey }, ...extra } }) as never;
     expect(resolvePoolOptions(remote({})).remote?.heartbeat).to.deep.equal({ interval: 1_000, timeout: 3_000 });
-    expect(resolvePoolOptions(remote({})).size).to.equal(0);
+    expect(resolvePoolOptions(remote({})).size).to.deep.equal({ min: 0, max: 0 });
     expect(() => resolvePoolOptions(remote({ hosts: [{ ...host, sise: 2 }] }))).to.throw(TypeError, /^options\.remote\.hosts\[0\]\.sise is not an option; did you mean size\?/);
     expect(() => resolvePoolOptions(remote({ hosts: [{ ...host, size: 0 }] }))).to.throw(RangeError, 'options.remote.hosts[0].size must be an integer >= 1, got 0 (number)');
     expect(() => resolvePoolOptions(remote({ heartbeat: { interval: 2 ** 31 } }))).to.throw(RangeError, /options\.remote\.heartbeat\.interval must be an integer from 10 to 2147483647/);
