@@ -158,7 +158,10 @@ export class ForkServerLauncher implements Launcher {
     const id = `${spec.id}#${++this.#nextFork}`;
     return new Promise<LaunchedProcess>((resolve, reject) => {
       this.#forks.set(id, { resolve, reject, onOutput: spec.onOutput });
-      this.#send({ op: 'fork', id, endpoint: spec.endpoint });
+      // The interpreter's own environment (the pool's `env`, or its slot's), set in the child
+      // before it serves: the server's environment is the pool's, from its start.
+      const env = Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, v ?? null]));
+      this.#send({ op: 'fork', id, endpoint: spec.endpoint, env });
     });
   }
 

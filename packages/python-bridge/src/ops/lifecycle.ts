@@ -6,11 +6,11 @@
  * ready, so `restarts` keeps meaning "interpreters started to replace one".
  */
 import { formatReason, isNormalExit, type ActorSystem, type SupervisorEvent } from '@piton/core';
-import type { InterpreterEvent } from './events.js';
+import type { HostEvent, InterpreterEvent } from './events.js';
 import { RESTART_CAUSES, type PoolState, type RestartCause } from './stats.js';
 
-/** Everything a pool reports: its supervisors' events and its interpreters'. */
-export type PoolEvent = SupervisorEvent | InterpreterEvent;
+/** Everything a pool reports: its supervisors' events, its interpreters' and its remote hosts'. */
+export type PoolEvent = SupervisorEvent | InterpreterEvent | HostEvent;
 
 export class PoolLifecycle {
   state: PoolState = 'starting';
@@ -49,6 +49,12 @@ export class PoolLifecycle {
     this.#byCause[cause]++;
     const path = `${this.#path}/${worker}`;
     this.#system.events.emit('interpreter', { type: 'replaced', pool: this.#path, worker, path, cause, reason, previousPid, pid, at: Date.now() });
+  }
+
+  /** `worker` was stopped for good (the pool shrank): a later interpreter of that slot is a first start, not a replacement. */
+  forget(worker: string): void {
+    this.#pids.delete(worker);
+    this.#pending.delete(worker);
   }
 
   get restarts(): number {
@@ -90,14 +96,16 @@ export function followPoolEvents(system: ActorSystem, path: string, listener: (e
     // The pool's own exit or failed start, reported by its parent, is the last event it has.
     if (event.path === path && (event.type === 'exited' || event.type === 'start_failed')) stop();
   };
-  const onInterpreter = (event: InterpreterEvent) => {
+  const onInterpreter = (event: InterpreterEvent | HostEvent) => {
     if (event.pool === path) listener(event);
   };
   const stop = () => {
     system.events.off('event', onEvent);
     system.events.off('interpreter', onInterpreter);
+    system.events.off('host', onInterpreter);
   };
   system.events.on('event', onEvent);
   system.events.on('interpreter', onInterpreter);
+  system.events.on('host', onInterpreter);
   return stop;
 }
