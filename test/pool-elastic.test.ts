@@ -4,7 +4,8 @@
 // a growth that cannot start is a failed start like any other. And `env` per slot.
 import { expect } from 'chai';
 import { PoolStoppedError, PythonPool, type InterpreterEvent, type PoolEvent } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive } from './helpers.js';
+import { fixtures, isAlive } from './helpers.js';
+import { until } from './support.js';
 
 const METHODS = ['forkserver', 'spawn'] as const;
 
@@ -47,7 +48,7 @@ describe('PythonPool: elastic size', function () {
         const { grown } = pool.stats();
         expect(grown).to.be.within(1, 2);
         // Every interpreter it grew to is stopped once idle for idleTimeout: back at min.
-        await eventually(() => pool.stats().size === 1 && pool.stats().stopping === 0 && pool.interpreters().length === 1, 'the pool to be back at min', 10_000);
+        await until(() => pool.stats().size === 1 && pool.stats().stopping === 0 && pool.interpreters().length === 1, 'the pool to be back at min', 10_000);
         const shrinks = log.seen.filter((e) => e.type === 'exited' && e.cause === 'shrink');
         expect(shrinks).to.have.length(grown);
         for (const e of shrinks) expect(e).to.include({ code: 0, signal: null });
@@ -80,7 +81,7 @@ describe('PythonPool: elastic size', function () {
       // A call waiting on Node (its callback), and a stream held open after one item.
       const waiting = pool.call<string>('callbacks', 'ask', ['hold']);
       await log.next((e) => e.type === 'ready');
-      await eventually(() => pool.interpreters().some((i) => i.busy), 'the call to run');
+      await until(() => pool.interpreters().some((i) => i.busy), 'the call to run');
       const items = pool.stream<number>('streaming', 'numbers', [3])[Symbol.asyncIterator]();
       expect((await items.next()).value).to.equal(0);
       const held2 = pool.interpreters().filter((i) => i.busy).map((i) => i.pid);
@@ -99,7 +100,7 @@ describe('PythonPool: elastic size', function () {
       for (let r = await items.next(); !r.done; r = await items.next()) rest.push(r.value);
       expect(rest).to.deep.equal([1, 2]);
       // Then all idle: min 0 stops them all; a call brings one back.
-      await eventually(() => pool.stats().size === 0 && pool.interpreters().length === 0 && pool.stats().stopping === 0, 'the pool to scale to zero');
+      await until(() => pool.stats().size === 0 && pool.interpreters().length === 0 && pool.stats().stopping === 0, 'the pool to scale to zero');
       for (const pid of held2) expect(isAlive(pid)).to.equal(false);
       expect(await pool.call('calls', 'add', [2, 2])).to.equal(4);
       expect(pool.stats()).to.include({ crashes: 0, startFailures: 0, restarts: 0 });
@@ -117,7 +118,7 @@ describe('PythonPool: elastic size', function () {
       expect(pool.interpreters()).to.have.length(4);
       expect(pool.stats()).to.include({ size: 4, minimum: 4 });
       const calls = Array.from({ length: 3 }, (_, i) => pool.call('calls', 'sleep', [0.4, i]));
-      await eventually(() => pool.interpreters().filter((i) => i.busy).length === 3, 'three calls to run');
+      await until(() => pool.interpreters().filter((i) => i.busy).length === 3, 'three calls to run');
       const busy = pool.interpreters().filter((i) => i.busy).map((i) => i.pid);
       const resized = pool.resize({ min: 1, max: 1 });
       // The idle one goes at once; the busy ones finish their calls first.
@@ -159,7 +160,7 @@ describe('PythonPool: elastic size', function () {
       expect(failed.worker).to.equal('python-2');
       await gaveUp;
       expect(pool.stats().startFailures).to.be.greaterThan(2);
-      await eventually(() => pool.stats().state === 'failed', 'the pool to give up');
+      await until(() => pool.stats().state === 'failed', 'the pool to give up');
       await Promise.allSettled(calls);
     } finally {
       await pool.stop();
@@ -174,7 +175,7 @@ describe('PythonPool: elastic size', function () {
         expect((await slots()).sort()).to.deep.equal(['slot-0', 'slot-1', 'slot-2']);
         const victim = pool.interpreters().find((i) => i.worker === 'python-2')!;
         process.kill(victim.pid, 'SIGKILL');
-        await eventually(() => pool.interpreters().some((i) => i.worker === 'python-2' && i.pid !== victim.pid), 'python-2 to be replaced');
+        await until(() => pool.interpreters().some((i) => i.worker === 'python-2' && i.pid !== victim.pid), 'python-2 to be replaced');
         await pool.whenReady();
         expect((await slots()).sort()).to.deep.equal(['slot-0', 'slot-1', 'slot-2']);
       } finally {

@@ -5,7 +5,8 @@ import { Registry } from 'prom-client';
 import { ActorSystem, NoProcessError, supervisor } from '@piton/core';
 import { CALL_CHANNEL, pythonPool, PythonError, PythonPool, type CallTraceContext, type PoolRef } from '@piton/python-bridge';
 import { poolMetrics, type PoolMetrics } from '@piton/python-bridge/metrics';
-import { eventually, fixtures, parsePrometheusText, promValue, type PromExposition } from './helpers.js';
+import { fixtures, parsePrometheusText, promValue, type PromExposition } from './helpers.js';
+import { until } from './support.js';
 
 /** The registry's exposition, parsed by the Prometheus project's parser. */
 async function scrape(registry: Registry): Promise<PromExposition> {
@@ -79,7 +80,7 @@ describe('PythonPool: Prometheus metrics and tracing', () => {
     const grown = promValue(samples, 'piton_pool_grown_total', labels);
     expect(grown).to.be.within(1, 2);
     expect(promValue(samples, 'piton_pool_target_interpreters', labels)).to.equal(1 + grown);
-    await eventually(() => pool.stats().shrunk === grown && pool.stats().stopping === 0, 'the pool to shrink back to min');
+    await until(() => pool.stats().shrunk === grown && pool.stats().stopping === 0, 'the pool to shrink back to min');
     ({ samples } = await scrape(registry));
     expect(promValue(samples, 'piton_pool_shrunk_total', labels)).to.equal(grown);
     expect(promValue(samples, 'piton_pool_target_interpreters', labels)).to.equal(1);

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentConnectError, curveKeyPair, PoolStartError, PythonPool, type HostEvent, type InterpreterEvent, type PoolOptions } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive } from './helpers.js';
+import { fixtures, isAlive } from './helpers.js';
+import { until } from './support.js';
 import { namespacesUnavailable, TestHosts, type TestHost } from './remote/test-hosts.js';
 import { ensureDnsmasq, TestDns } from './remote/test-dns.js';
 
@@ -81,13 +82,13 @@ describe('hosts that change: added, removed, and found by DNS (namespaces, dnsma
     await dns.set(NAME, [a.address]);
     const pool = await dnsPool();
     try {
-      await eventually(() => pool.stats().hosts.some((h) => h.agent === a.agent && h.serving === 1), 'the first host to serve');
+      await until(() => pool.stats().hosts.some((h) => h.agent === a.agent && h.serving === 1), 'the first host to serve');
       expect(await inodes(pool, 4)).to.deep.equal(new Set([a.netInode]));
       const joined = hostEvent(pool, (e) => e.type === 'host' && e.agent === b.agent && e.state === 'connected');
       await dns.set(NAME, [a.address, b.address]);
       const event = await joined;
       expect(event).to.include({ dns: NAME, state: 'connected' });
-      await eventually(() => pool.stats().hosts.every((h) => h.serving === 1) && pool.stats().hosts.length === 2, 'both hosts to serve');
+      await until(() => pool.stats().hosts.every((h) => h.serving === 1) && pool.stats().hosts.length === 2, 'both hosts to serve');
       expect(await inodes(pool, 12)).to.deep.equal(new Set([a.netInode, b.netInode]));
       expect(pool.stats().size).to.equal(2);
       expect(pool.stats().minimum).to.equal(2);
@@ -104,11 +105,11 @@ describe('hosts that change: added, removed, and found by DNS (namespaces, dnsma
     const exits: InterpreterEvent[] = [];
     const pool = await dnsPool({ events: (e) => e.type === 'exited' && exits.push(e as InterpreterEvent) });
     try {
-      await eventually(() => pool.stats().hosts.length === 2 && pool.stats().hosts.every((h) => h.serving === 1), 'both hosts to serve');
+      await until(() => pool.stats().hosts.length === 2 && pool.stats().hosts.every((h) => h.serving === 1), 'both hosts to serve');
       const onA = pool.interpreters().find((i) => TestHosts.runsIn(i.pid, a))!.pid;
       // A steady stream of calls of 50 ms, across both hosts, while the name drops one.
       const calls = Array.from({ length: 60 }, (_, i) => pool.call<number>('remote_calls', 'record', [ledger, i, 0.05]));
-      await eventually(() => pool.interpreters().every((i) => i.busy), 'both hosts to run calls');
+      await until(() => pool.interpreters().every((i) => i.busy), 'both hosts to run calls');
       const removed = hostEvent(pool, (e) => e.type === 'host' && e.agent === a.agent && e.state === 'removed');
       await dns.set(NAME, [b.address]);
       await removed;
@@ -118,7 +119,7 @@ describe('hosts that change: added, removed, and found by DNS (namespaces, dnsma
       expect(lines).to.have.length(60);
       expect(new Set(lines).size, 'a call ran twice').to.equal(60);
       // The drained host's interpreter was stopped (its agent lives on), as a shrink, not a loss.
-      await eventually(() => !isAlive(onA), 'the drained host\'s interpreter to stop');
+      await until(() => !isAlive(onA), 'the drained host\'s interpreter to stop');
       expect(a.process!.exitCode).to.equal(null);
       const aExit = exits.find((e) => e.type === 'exited' && e.pid === onA);
       expect(aExit, JSON.stringify(exits)).to.include({ cause: 'shrink' });
@@ -136,7 +137,7 @@ describe('hosts that change: added, removed, and found by DNS (namespaces, dnsma
     await dns.set(NAME, [a.address]);
     const pool = await dnsPool();
     try {
-      await eventually(() => pool.stats().hosts.some((h) => h.serving === 1), 'the host to serve');
+      await until(() => pool.stats().hosts.some((h) => h.serving === 1), 'the host to serve');
       const failed = hostEvent(pool, (e) => e.type === 'dns' && !e.ok);
       dns.pause();
       const event = await failed;
@@ -217,7 +218,7 @@ describe('hosts that change: added, removed, and found by DNS (namespaces, dnsma
       const onA = pool.interpreters().find((i) => TestHosts.runsIn(i.pid, a))!;
       // Both busy, one call on each; then a is removed while its call runs.
       const running = [pool.call('remote_calls', 'sleep', [0.6, 'done']), pool.call('remote_calls', 'sleep', [0.6, 'done'])];
-      await eventually(() => pool.interpreters().every((i) => i.busy), 'both calls to run');
+      await until(() => pool.interpreters().every((i) => i.busy), 'both calls to run');
       const removal = pool.removeHost(a.agent);
       expect(pool.stats().hosts.find((h) => h.agent === a.agent)?.state).to.equal('draining');
       // New calls go to b only, while a's call finishes there.
