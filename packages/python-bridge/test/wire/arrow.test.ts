@@ -105,6 +105,17 @@ describe('Arrow tables in the codec (ext 3)', () => {
     expect(() => codec.encode(new (class Point {})())).to.throw(EncodeError, 'an instance of class Point');
   });
 
+  it('writes the ext 3 header right wherever the value falls in the encoder\'s buffer', () => {
+    const vector = vectorFromArray(['x', null]);
+    for (let pad = 64 * 1024 - 48; pad < 64 * 1024; pad++) {
+      const local = createCodec();
+      const frames = local.encode(['p'.repeat(pad), vector]);
+      const [text, back] = local.decode(frames) as [string, Vector];
+      expect(text.length, `pad ${pad}`).to.equal(pad);
+      expect([...back], `pad ${pad}`).to.deep.equal(['x', null]);
+    }
+  });
+
   it('refuses a stream that is not one, and a "vector" of more than one column, with ProtocolError', () => {
     const two = Buffer.from(tableToIPC(sample(), 'stream'));
     expect(() => codec.decode([Buffer.from('c7090392a6766563746f7201', 'hex'), two])).to.throw(ProtocolError, 'must hold one column, got 3');
