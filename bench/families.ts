@@ -5,6 +5,7 @@ import { runCallbacks } from './callbacks.js';
 import { runCodec } from './codec.js';
 import { runCpu } from './cpu.js';
 import { runData } from './data.js';
+import { runElastic } from './elastic.js';
 import { runFairness } from './fairness.js';
 import { runLatency } from './latency.js';
 import { runMetrics } from './metrics.js';
@@ -14,6 +15,7 @@ import type { BenchContext } from './lib/context.js';
 import type { Row } from './lib/report.js';
 import { runProfile } from './profile.js';
 import { runRecovery } from './recovery.js';
+import { runService } from './service.js';
 import { runSnapshot } from './snapshot.js';
 import { runRemote } from './remote.js';
 import { runSoak } from './soak.js';
@@ -21,6 +23,7 @@ import { runStartup } from './startup.js';
 import { runTables } from './tables.js';
 import { runThroughput } from './throughput.js';
 import { runTracing } from './tracing.js';
+import { runTypegen } from './typegen.js';
 
 export interface Family {
   name: string;
@@ -37,6 +40,7 @@ export const families: Family[] = [
   { name: 'alternatives', run: runAlternatives },
   { name: 'recovery', run: runRecovery },
   { name: 'remote', run: runRemote },
+  { name: 'elastic', run: runElastic },
   { name: 'startup', run: runStartup },
   { name: 'soak', run: runSoak },
   { name: 'fairness', run: runFairness },
@@ -47,5 +51,7 @@ export const families: Family[] = [
   { name: 'tracing', run: runTracing },
   { name: 'profile', run: runProfile },
   { name: 'node-profile', run: runNodeProfile },
+  { name: 'typegen', run: runTypegen },
+  { name: 'service', run: runService },
   { name: 'codec', run: runCodec },
 ];

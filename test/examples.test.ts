@@ -26,7 +26,7 @@ describe('examples run as documented', function () {
     expect(stdout).to.match(/pool\.call\('functions', 'fib', \[20\]\)\s+6765/);
     expect(stdout).to.match(/fib\(-1\) raised\s+Exception: No negative values !!!/);
     expect(stdout).to.match(/ready interpreters after the exception\s+2/);
-    expect(stdout).to.match(/SIGKILLed\s+WorkerExitedError \(SIGKILL\)/);
+    expect(stdout).to.match(/SIGKILLed\s+InterpreterExitedError \(SIGKILL\)/);
     expect(stdout).to.match(/ready interpreters after the replacement\s+2 \(restarts: 1\)/);
     expect(stdout).to.contain('fib(25) = 75025');
   });

@@ -197,6 +197,15 @@ describe('packaging: installed from the tarballs into a project outside the repo
     expect(cjs.stdout).to.equal('fib(20) = 6765\n');
   });
 
+  it('`piton types`, run from another directory, reads the project\'s Python with the packed runtime and writes its declarations', async () => {
+    const types = await run(join(project, 'node_modules', '.bin', 'piton'), ['types', '--path', join(project, 'py'), '--out', join(scratch, 'piton-types.d.ts')], elsewhere);
+    expect(types.code, describeRun('piton types', types)).to.equal(0);
+    expect(types.stdout).to.contain('piton-types.d.ts: 2 functions in 1 module, written');
+    const text = readFileSync(join(scratch, 'piton-types.d.ts'), 'utf8');
+    expect(text).to.contain("declare module '@piton/python-bridge' {");
+    expect(text).to.contain('fib(n: unknown): unknown;');
+  });
+
   it('a Python without pyzmq fails the start with PoolStartError naming it and the fix, and doctor says the same', async () => {
     const bare = join(scratch, 'bare');
     const made = await run('python3', ['-m', 'venv', '--without-pip', bare], scratch);

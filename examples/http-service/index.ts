@@ -28,8 +28,10 @@ function logPoolEvent(event: PoolEvent): void {
   if (event.type === 'replaced') {
     const { worker, cause, reason, pid, previousPid } = event;
     log('interpreter replaced', { worker, cause, reason, pid, previousPid });
-  } else {
+  } else if ('path' in event) {
     log(`supervisor ${event.type}`, { path: event.path, ...('reason' in event && { reason: String(event.reason) }) });
+  } else {
+    log(`interpreter ${event.type}`, { worker: event.worker, ...('cause' in event && { cause: event.cause }) });
   }
 }
 
@@ -80,8 +82,9 @@ async function predict(req: IncomingMessage, res: ServerResponse): Promise<void>
     const features = parsePredictBody(await readBody(req));
     // predict() is idempotent: a call whose interpreter died may safely run once more.
     // One float64 array per request: the batched predict() gets every waiting request's rows as one.
+    // Typed by model.py's hints (piton-types.d.ts): rows must be an NdArray<Float64Array>, predictions is string[].
     const rows = ndarray(Float64Array.from(features.flat()), [features.length, features[0]!.length]);
-    const predictions = await pool.call<string[]>('model', 'predict', [rows], { retries: 1 });
+    const predictions = await pool.call('model', 'predict', [rows], { retries: 1 });
     send(res, 200, { predictions });
   } catch (error) {
     const { status, retryAfter, message } = errorResponse(error);
