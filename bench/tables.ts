@@ -2,15 +2,17 @@
  * DataFrames across the wire (issue 21): a 1M-row DataFrame of 8 columns (4 numeric, 2 strings,
  * 1 bool, 1 timestamp; bench/python/tables_bench.py) from Python to Node, and a 1M × 4 numeric
  * apache-arrow Table from Node to Python, against the floor of sending the same IPC bytes as a
- * raw frame over bare sockets, and against what users write today. In each trial, in an order
- * that alternates from trial to trial:
+ * raw frame over bare sockets, and against what users write today. In each trial, the setups take
+ * turns call by call (5 calls each, 3 with --quick; the trial's figure is each one's median), in
+ * an order that alternates from trial to trial:
  *
  * - floor, Python → Node: a bare pyzmq REP socket answers with the IPC stream of the frame,
  *   written once at its start, as a raw second frame; Node takes the frame and reads nothing;
  * - `pool.call('tables_bench', 'frame')`: pandas → Arrow → IPC in the worker, a `Table` in Node;
  * - `pool.call('tables_bench', 'table')`: the same frame already a pyarrow table (transport alone);
- * - `df.to_dict('records')` through the pool (a Python dict per row, MessagePack, a JS object per row)
- *   and `df.to_json(orient='records')` + `JSON.parse` (fewer trials: each takes seconds);
+ * - afterwards, on an interpreter of their own, `df.to_dict('records')` through the pool (a Python
+ *   dict per row, MessagePack, a JS object per row) and `df.to_json(orient='records')` +
+ *   `JSON.parse`, each beside a DataFrame call (3 trials, 1 with --quick: each takes seconds);
  * - floor, Node → Python: the table's IPC stream (made once) as a raw frame to the bare socket;
  * - `pool.call('tables_bench', 'rows_of', [table])`: the IPC stream written at call(), read in Python.
  *
@@ -24,6 +26,8 @@ import { Request } from 'zeromq';
 import { exited, firstLine, type BenchContext, type Stoppable } from './lib/context.js';
 import { startPool } from './lib/pool.js';
 import { FamilySkipped, ratioTo, type Row } from './lib/report.js';
+import type { PythonPool } from '@piton/python-bridge';
+import type { Table } from 'apache-arrow';
 import { nowMs } from './lib/stats.js';
 
 const ROWS = 1_000_000;
@@ -103,10 +107,9 @@ export async function runTables(ctx: BenchContext): Promise<Row[]> {
   const gc = forcedGc();
 
   const viaFloor = () => floor.get().then((n) => (n === floor.ipcBytes ? ROWS : -1));
-  const viaFrame = () => pool.call<import('apache-arrow').Table>('tables_bench', 'frame').then((t) => t.numRows);
-  const viaTable = () => pool.call<import('apache-arrow').Table>('tables_bench', 'table').then((t) => t.numRows);
-  const viaRecords = () => pool.call<unknown[]>('tables_bench', 'records').then((r) => r.length);
-  const viaJson = () => pool.call<string>('tables_bench', 'json').then((s) => (JSON.parse(s) as unknown[]).length);
+  const frameOf = (p: PythonPool) => () => p.call<Table>('tables_bench', 'frame').then((t) => t.numRows);
+  const viaFrame = frameOf(pool);
+  const viaTable = () => pool.call<Table>('tables_bench', 'table').then((t) => t.numRows);
 
   // Node → Python: 1M × 4 numeric columns, and its IPC stream made once for the floor.
   const toPython = arrow.tableFromArrays({
@@ -119,56 +122,72 @@ export async function runTables(ctx: BenchContext): Promise<Row[]> {
   const putFloor = () => floor.put(toPythonIpc).then((n) => (n === toPythonIpc.length ? ROWS : -1));
   const putPool = () => pool.call<number>('tables_bench', 'rows_of', [toPython]);
 
-  // Warm-up: pandas' and pyarrow's first conversions, apache-arrow's first load, the JIT.
+  // Warm-up: pandas' and pyarrow's first conversions, apache-arrow's first load, the JIT, reused memory.
   for (const run of [viaFloor, viaFrame, viaTable, putFloor, putPool]) {
-    await timed(run, 'warm-up');
-    await timed(run, 'warm-up');
+    for (let i = 0; i < 3; i++) await timed(run, 'warm-up');
   }
 
-  const trials = ctx.settings.trials;
-  const slowTrials = ctx.settings.quick ? 1 : Math.min(3, trials);
-  const f: number[] = [], df: number[] = [], tb: number[] = [], rec: number[] = [], js: number[] = [], recBase: number[] = [], jsBase: number[] = [];
-  const pf: number[] = [], pp: number[] = [];
-  for (let trial = 0; trial < trials; trial++) {
-    const order: Array<() => Promise<void>> = [
-      async () => void f.push(await timed(viaFloor, 'floor')),
-      async () => void df.push(await timed(viaFrame, 'pool, DataFrame')),
-      async () => void tb.push(await timed(viaTable, 'pool, pyarrow Table')),
-      async () => void pf.push(await timed(putFloor, 'floor, Node → Python')),
-      async () => void pp.push(await timed(putPool, 'pool, Node → Python')),
+  // Each trial's figure is the median of CALLS calls, the setups taking turns call by call.
+  const CALLS = ctx.settings.quick ? 3 : 5;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const f: number[] = [], df: number[] = [], tb: number[] = [], pf: number[] = [], pp: number[] = [];
+  for (let trial = 0; trial < ctx.settings.trials; trial++) {
+    const setups: Array<[number[], () => Promise<number>, string]> = [
+      [f, viaFloor, 'floor'],
+      [df, viaFrame, 'pool, DataFrame'],
+      [tb, viaTable, 'pool, pyarrow Table'],
+      [pf, putFloor, 'floor, Node → Python'],
+      [pp, putPool, 'pool, Node → Python'],
     ];
-    if (trial % 2 === 1) order.reverse();
-    for (const step of order) await step();
-    if (trial < slowTrials) {
-      // The alternatives, each beside a DataFrame call of the same trial for its ratio.
-      const alternatives: Array<() => Promise<void>> = [
-        async () => {
-          recBase.push(await timed(viaFrame, 'pool, DataFrame'));
-          rec.push(await timed(viaRecords, "to_dict('records')"));
-        },
-        async () => {
-          jsBase.push(await timed(viaFrame, 'pool, DataFrame'));
-          js.push(await timed(viaJson, "to_json + JSON.parse"));
-        },
-      ];
-      if (trial % 2 === 1) alternatives.reverse();
-      for (const step of alternatives) await step();
+    if (trial % 2 === 1) setups.reverse();
+    const times = setups.map(() => [] as number[]);
+    for (let call = 0; call < CALLS; call++) {
+      for (let i = 0; i < setups.length; i++) times[i]!.push(await timed(setups[i]![1], setups[i]![2]));
     }
+    setups.forEach(([samples], i) => samples.push(median(times[i]!)));
   }
 
   // Memory: heap + external growth while the 1M-row Table is held, against the IPC bytes.
   const growth: number[] = [];
-  for (let trial = 0; trial < trials; trial++) {
+  for (let trial = 0; trial < ctx.settings.trials; trial++) {
     gc();
     gc();
     const before = process.memoryUsage();
-    const table = await pool.call<import('apache-arrow').Table>('tables_bench', 'frame');
+    const table = await pool.call<Table>('tables_bench', 'frame');
     const after = process.memoryUsage();
     if (table.numRows !== ROWS) throw new Error('the memory trial got a short table');
     growth.push((after.heapUsed + after.external - before.heapUsed - before.external) / floor.ipcBytes);
   }
-
   await ctx.release(pool);
+
+  // What users write without tables: seconds per call, so fewer trials, on an interpreter of their
+  // own (a million dicts leave the heap of the one that made them larger), each beside a DataFrame
+  // call on the same interpreter in the same trial.
+  const other = await startPool(ctx, { size: 1, preload: ['tables_bench'], startTimeout: 300_000 });
+  const viaRecords = () => other.call<unknown[]>('tables_bench', 'records').then((r) => r.length);
+  const viaJson = () => other.call<string>('tables_bench', 'json').then((text) => (JSON.parse(text) as unknown[]).length);
+  const otherFrame = frameOf(other);
+  for (let i = 0; i < 3; i++) await timed(otherFrame, 'warm-up');
+  const rec: number[] = [], js: number[] = [], recBase: number[] = [], jsBase: number[] = [];
+  const slowTrials = ctx.settings.quick ? 1 : Math.min(3, ctx.settings.trials);
+  for (let trial = 0; trial < slowTrials; trial++) {
+    const steps: Array<() => Promise<void>> = [
+      async () => {
+        recBase.push(await timed(otherFrame, 'pool, DataFrame'));
+        rec.push(await timed(viaRecords, "to_dict('records')"));
+      },
+      async () => {
+        jsBase.push(await timed(otherFrame, 'pool, DataFrame'));
+        js.push(await timed(viaJson, 'to_json + JSON.parse'));
+      },
+    ];
+    if (trial % 2 === 1) steps.reverse();
+    for (const step of steps) {
+      await step();
+      gc();
+    }
+  }
+  await ctx.release(other);
   await ctx.release(floor);
 
   const mb = (floor.ipcBytes / 1e6).toFixed(1);

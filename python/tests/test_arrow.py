@@ -171,6 +171,23 @@ def test_the_ipc_stream_is_written_once_into_a_buffer_of_its_size_and_never_copi
     assert entries._frames[0] is before
 
 
+def test_a_streams_memory_is_reused_once_nothing_holds_it_and_let_go_when_idle(monkeypatch):
+    memory = arrow._StreamMemory()
+    monkeypatch.setattr(arrow, "_memory", memory)
+    table = pa.table({"x": np.arange(100_000, dtype="float64")})
+    first = encode(table)
+    held = encode(table)  # the first is still held (as by a frame being sent): fresh memory
+    assert held[1].address != first[1].address
+    kept_address = first[1].address
+    del first
+    again = encode(table)
+    assert again[1].address == kept_address, "the memory of a stream nothing holds any more"
+    assert again[1].to_pybytes() == held[1].to_pybytes()
+    memory.last_take -= memory.IDLE_SECONDS
+    arrow.release_idle()
+    assert memory._kept == [] and memory._kept_bytes == 0
+
+
 def test_a_received_table_views_the_frame_without_a_copy():
     data = np.arange(1 << 16, dtype="float64")
     frames = encode(pa.table({"x": data}))

@@ -20,6 +20,7 @@ _LAZY = {
     "ProtocolError": "errors",
     "EncodeError": "errors",
     "MessageTooLarge": "errors",
+    "MissingDependency": "errors",
     "NodeError": "errors",
     "NotExposedError": "errors",
     "progress": "conversation",

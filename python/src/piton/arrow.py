@@ -4,8 +4,8 @@ IPC streams, each carried as its own frame, and received streams as pyarrow valu
 Sending, a value becomes a pyarrow ``Table`` (a ``pandas.DataFrame``, ``polars.DataFrame``,
 ``pyarrow.Table`` or ``RecordBatch``: kind ``table``) or one column (a ``pandas.Series``,
 ``polars.Series``, ``pyarrow.Array`` or ``ChunkedArray``: kind ``vector``), which is written as an
-IPC stream into one buffer of its exact size. That write is the one copy of the column data in
-Python; making the pyarrow table from a pandas frame converts what Arrow does not hold as numpy
+IPC stream into one buffer of its exact size (memory reused from reply to reply:
+:class:`_StreamMemory`). That write is the one copy of the column data in Python; making the pyarrow table from a pandas frame converts what Arrow does not hold as numpy
 does (strings, objects), and wraps numeric columns without copying them.
 
 Choices, on record in PROTOCOL.md and the README:
@@ -29,12 +29,13 @@ once something else has imported them, and pyarrow is imported on first need.
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional, Tuple
+import time
+from typing import Any, List, Optional, Tuple
 
 from .errors import EncodeError, MissingDependency, ProtocolError
 from .lazy import import_optional
 
-__all__ = ["EXT_TABLE", "SETUP_COMMAND", "describe_tabular", "to_ipc", "from_ipc", "is_ipc_frame"]
+__all__ = ["EXT_TABLE", "SETUP_COMMAND", "describe_tabular", "to_ipc", "from_ipc", "is_ipc_frame", "release_idle"]
 
 EXT_TABLE = 3
 
@@ -112,10 +113,59 @@ def _write(pa: Any, data: Any) -> Any:
     counter = pa.MockOutputStream()
     with pa.ipc.new_stream(counter, data.schema) as writer:
         writer.write(data)
-    buffer = pa.allocate_buffer(counter.size())
+    buffer = _memory.take(pa, counter.size())
     with pa.ipc.new_stream(pa.FixedSizeBufferWriter(buffer), data.schema) as writer:
         writer.write(data)
     return buffer
+
+
+class _StreamMemory:
+    """Buffers for IPC streams, reused from reply to reply.
+
+    Writing a large stream into fresh memory costs the kernel's page faults on top of the copy
+    (the allocator maps a large block anew each time, as the block of the previous reply is freed
+    by pyzmq's thread once libzmq has sent it). A program returns tables of the same few sizes, so
+    each stream's buffer is kept, and reused for the next stream of its size once nothing else
+    holds it: ``sys.getrefcount`` tells, since a frame being sent holds a reference until libzmq
+    lets it go. At most :data:`MAX_BYTES` are kept, and all are let go once no stream was written
+    for :data:`IDLE_SECONDS` (the serve loop calls :func:`release_idle` while it waits)."""
+
+    MAX_BYTES = 256 * 1024 * 1024
+    IDLE_SECONDS = 1.0
+    #: Below this a stream is written into fresh memory (the allocator serves it cheaply).
+    MIN_BYTES = 64 * 1024
+
+    def __init__(self) -> None:
+        self._kept: List[Any] = []
+        self._kept_bytes = 0
+        self.last_take = 0.0
+
+    def take(self, pa: Any, size: int) -> Any:
+        if size < self.MIN_BYTES:
+            return pa.allocate_buffer(size)
+        self.last_take = time.monotonic()
+        for i in range(len(self._kept)):
+            # 2: the list's reference and the argument's. A frame still being sent holds one more.
+            if self._kept[i].size == size and sys.getrefcount(self._kept[i]) == 2:
+                return self._kept[i]
+        buffer = pa.allocate_buffer(size)
+        if self._kept_bytes + size <= self.MAX_BYTES:
+            self._kept.append(buffer)
+            self._kept_bytes += size
+        return buffer
+
+    def release_idle(self) -> None:
+        if self._kept and time.monotonic() - self.last_take >= self.IDLE_SECONDS:
+            self._kept = []
+            self._kept_bytes = 0
+
+
+_memory = _StreamMemory()
+
+
+def release_idle() -> None:
+    """Lets go of the kept stream buffers once no stream was written for a while (cheap when none are kept)."""
+    _memory.release_idle()
 
 
 def _is_numpy_float(dtype: Any) -> bool:

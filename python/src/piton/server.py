@@ -19,6 +19,7 @@ from typing import Any, List, Optional
 
 import zmq
 
+from .arrow import release_idle
 from .handler import Action, Handler
 from .protocol import EXIT_OK, EXIT_VERSION_MISMATCH
 
@@ -130,6 +131,7 @@ def serve(socket: zmq.Socket, handler: Handler) -> int:
             try:
                 frames: List[Any] = [recv()]
             except zmq.Again:
+                release_idle()  # idle: let go of kept table stream memory (arrow.py)
                 continue  # pyzmq has run pending signal handlers on the way out
             while socket.rcvmore:
                 frames.append(recv(copy=False))

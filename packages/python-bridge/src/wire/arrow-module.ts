@@ -19,10 +19,17 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type * as Arrow from 'apache-arrow';
 import { MissingDependencyError } from '../errors.js';
 
-export type ArrowModule = typeof Arrow;
+/**
+ * An instance of apache-arrow, as far as this module looks into it (arrow.ts uses the rest). Its
+ * own types stay out of the bridge's declarations, which must compile where apache-arrow is not installed.
+ */
+export interface ArrowModule {
+  readonly Table: unknown;
+  readonly RecordBatch: unknown;
+  readonly Vector: unknown;
+}
 
 /** The command that installs apache-arrow where the bridge finds it. */
 export const ARROW_INSTALL_COMMAND = 'npm install apache-arrow';

@@ -47,7 +47,7 @@ const freshMemory: Allocate = (size) => Buffer.allocUnsafeSlow(size);
  * are copied once, straight into memory of the stream's size. `name` is what {@link arrowClassOf} said.
  */
 export function arrowToIPC(value: object, name: ArrowClassName, allocate: Allocate = freshMemory): { kind: TableKind; stream: Buffer } {
-  const arrow = arrowFor(value, name);
+  const arrow = arrowFor(value, name) as typeof Arrow;
   let table: Arrow.Table;
   if (name === 'Table') table = value as Arrow.Table;
   else if (name === 'RecordBatch') table = new arrow.Table(value as Arrow.RecordBatch);
@@ -73,7 +73,7 @@ export function arrowToIPC(value: object, name: ArrowClassName, allocate: Alloca
 type PieceSink = Arrow.AsyncByteQueue;
 const collectors = new WeakMap<ArrowModule, new (pieces: Uint8Array[]) => PieceSink>();
 
-function collector(arrow: ArrowModule, pieces: Uint8Array[]): PieceSink {
+function collector(arrow: typeof Arrow, pieces: Uint8Array[]): PieceSink {
   let Collector = collectors.get(arrow);
   if (Collector === undefined) {
     Collector = class extends arrow.AsyncByteQueue {
@@ -102,11 +102,11 @@ export function looksLikeIPC(frame: Buffer): boolean {
  * arrays need). Throws {@link ProtocolError} for bytes that are not one stream of that kind,
  * {@link MissingDependencyError} when apache-arrow cannot be loaded.
  */
-export function arrowFromIPC(kind: TableKind, frame: Buffer): Arrow.Table | Arrow.Vector {
+export function arrowFromIPC(kind: TableKind, frame: Buffer): unknown {
   if (frame.length < END_OF_STREAM.length || !frame.subarray(frame.length - END_OF_STREAM.length).equals(END_OF_STREAM)) {
     throw new ProtocolError('ext 3 (table) frame is not an Arrow IPC stream: it does not end with the end-of-stream marker');
   }
-  const arrow = arrowForDecoding();
+  const arrow = arrowForDecoding() as typeof Arrow;
   const bytes = frame.byteOffset % 8 === 0 ? frame : alignedCopy(frame);
   let table: Arrow.Table;
   try {

@@ -105,6 +105,23 @@ describe('Arrow tables in the codec (ext 3)', () => {
     expect(() => codec.encode(new (class Point {})())).to.throw(EncodeError, 'an instance of class Point');
   });
 
+  it("writes the ext 3 header right wherever the value falls in the encoder's buffer", () => {
+    // An encoder writes messages one after another into a 64 KiB buffer (here after a one-byte
+    // message): strings before the vector put its ext at each of the last 40 offsets of that
+    // buffer in turn, where room for the header runs out and the message moves to a new buffer.
+    const vector = vectorFromArray(['x', null]);
+    for (let k = 1; k <= 40; k++) {
+      const before = 64 * 1024 - k - 1 - 3; // bytes of elements before the ext, after the first message and an array 16 header
+      const long = Math.floor((before - 60) / 31); // 30-character strings take 31 bytes
+      const items: unknown[] = [...Array<string>(long).fill('p'.repeat(30)), ...Array<string>(before - 31 * long).fill(''), vector];
+      const codec = createCodec();
+      codec.encode(0);
+      const back = createCodec().decode(codec.encode(items)) as unknown[];
+      expect(back.length, `k ${k}`).to.equal(items.length);
+      expect([...(back.at(-1) as Vector)], `ext ${k} bytes before the end`).to.deep.equal(['x', null]);
+    }
+  });
+
   it('refuses a stream that is not one, and a "vector" of more than one column, with ProtocolError', () => {
     const two = Buffer.from(tableToIPC(sample(), 'stream'));
     expect(() => codec.decode([Buffer.from('c7090392a6766563746f7201', 'hex'), two])).to.throw(ProtocolError, 'must hold one column, got 3');

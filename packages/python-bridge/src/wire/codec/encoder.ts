@@ -170,7 +170,7 @@ export class Encoder extends Writer {
       throw new Unsupported(value, `an apache-arrow ${name} (${error instanceof Error ? error.message : String(error)})`);
     }
     OWNED_FRAMES.add(stream);
-    this.framed(EXT_TABLE, stream, 16, () => {
+    this.framed(EXT_TABLE, stream, 32, () => {
       this.arrayHeader(2);
       this.string(kind);
     });
