@@ -14,10 +14,12 @@ import type { BenchContext } from './lib/context.js';
 import type { Row } from './lib/report.js';
 import { runProfile } from './profile.js';
 import { runRecovery } from './recovery.js';
+import { runService } from './service.js';
 import { runSnapshot } from './snapshot.js';
 import { runRemote } from './remote.js';
 import { runSoak } from './soak.js';
 import { runStartup } from './startup.js';
+import { runTables } from './tables.js';
 import { runThroughput } from './throughput.js';
 import { runTracing } from './tracing.js';
 import { runTypegen } from './typegen.js';
@@ -33,6 +35,7 @@ export const families: Family[] = [
   { name: 'cpu', run: runCpu },
   { name: 'data', run: runData },
   { name: 'snapshot', run: runSnapshot },
+  { name: 'tables', run: runTables },
   { name: 'alternatives', run: runAlternatives },
   { name: 'recovery', run: runRecovery },
   { name: 'remote', run: runRemote },
@@ -47,5 +50,6 @@ export const families: Family[] = [
   { name: 'profile', run: runProfile },
   { name: 'node-profile', run: runNodeProfile },
   { name: 'typegen', run: runTypegen },
+  { name: 'service', run: runService },
   { name: 'codec', run: runCodec },
 ];

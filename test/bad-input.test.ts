@@ -50,7 +50,7 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
   let replacedOnPurpose = false;
 
   before(async () => {
-    pool = await PythonPool.start({ size: 1, path: fixtures, maxMessageSize: MAX_MESSAGE, intensity: 20 });
+    pool = await PythonPool.start({ size: 1, path: fixtures, maxMessageSize: MAX_MESSAGE, supervision: { intensity: 20 } });
   });
 
   after(() => pool.stop());
@@ -89,7 +89,7 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
       expect(error.message).to.contain("'os.system' is not a function name");
     });
 
-    it('a private name (_helper): PermissionError unless allowPrivate', async () => {
+    it('a private name (_helper): PermissionError unless allow.private', async () => {
       const error = await pythonError(pool.call('bad_input', '_helper'), 'PermissionError');
       expect(error.message).to.contain("'_helper' is private").and.to.contain('--allow-private');
     });
@@ -106,20 +106,20 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
       expect(error.message).to.contain("module name '_thread' is private");
     });
 
-    it('a module outside the paths (os.system, os.path.join): PermissionError unless in allowModules', async () => {
+    it('a module outside the paths (os.system, os.path.join): PermissionError unless in allow.modules', async () => {
       const system = await pythonError(pool.call('os', 'system', ['true']), 'PermissionError');
       expect(system.message).to.contain("module 'os' is not under the worker's paths").and.to.contain('--allow-module');
       const joined = await pythonError(pool.call('os.path', 'join', ['a', 'b']), 'PermissionError');
       expect(joined.message).to.contain("module 'os.path' is not under the worker's paths");
     });
 
-    it('allowPrivate and allowModules open exactly what they name', async () => {
-      const open = await PythonPool.start({ size: 1, path: fixtures, allowPrivate: true, allowModules: ['os'] });
+    it('allow.private and allow.modules open exactly what they name', async () => {
+      const open = await PythonPool.start({ size: 1, path: fixtures, allow: { private: true, modules: ['os'] } });
       try {
         expect(await open.call('bad_input', '_helper')).to.equal('private');
         expect(await open.call('os', 'getpid')).to.equal(open.interpreters()[0]!.pid);
         expect(await open.call('os', 'system', ['true'])).to.equal(0);
-        // allowPrivate does not open modules outside the paths: builtins is still refused.
+        // allow.private does not open modules outside the paths: builtins is still refused.
         const builtin = await pythonError(open.call('builtins', '__import__', ['os']), 'PermissionError');
         expect(builtin.message).to.contain("module 'builtins' is not under the worker's paths");
         await pythonError(open.call('subprocess', 'run', [['true']]), 'PermissionError');

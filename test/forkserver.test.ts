@@ -6,11 +6,10 @@ import { join } from 'node:path';
 import { ActorSystem, type SupervisorEvent } from '@piton/core';
 import {
   CallTimeoutError,
-  DEFAULT_START_METHOD,
   PoolStartError,
   PythonPool,
   pythonPool,
-  WorkerExitedError,
+  InterpreterExitedError,
   type InterpreterEvent,
   type InterpreterExitedEvent,
   type InterpreterOutput,
@@ -50,7 +49,6 @@ describe('forkserver: interpreters forked from one server per pool', function ()
   });
 
   it('is the default on Linux, and serves calls from interpreters forked by the server, each leading its own process group', async () => {
-    expect(DEFAULT_START_METHOD).to.equal(process.platform === 'linux' ? 'forkserver' : 'spawn');
     pool = await PythonPool.start({ size: 2, path: fixtures, preload: ['calls'] });
     expect(pool.stats().startMethod).to.equal('forkserver');
     const server = serverOf(pool);
@@ -70,10 +68,10 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     pool = await PythonPool.start({ size: 1, path: fixtures, startMethod: 'forkserver' });
     const events = record(pool);
     const byCode = await pool.call('calls', 'exit_hard', [3]).catch((e: unknown) => e);
-    expect(byCode).to.be.instanceOf(WorkerExitedError).and.to.include({ exitCode: 3, signal: null });
+    expect(byCode).to.be.instanceOf(InterpreterExitedError).and.to.include({ exitCode: 3, signal: null });
     await pool.whenReady();
     const bySignal = await pool.call('calls', 'kill_self').catch((e: unknown) => e);
-    expect(bySignal).to.be.instanceOf(WorkerExitedError).and.to.include({ exitCode: null, signal: 'SIGKILL' });
+    expect(bySignal).to.be.instanceOf(InterpreterExitedError).and.to.include({ exitCode: null, signal: 'SIGKILL' });
     await pool.whenReady();
     expect(await pool.call('calls', 'add', [2, 2])).to.equal(4);
     const exits = events.filter((e): e is InterpreterExitedEvent => e.type === 'exited');
@@ -101,8 +99,8 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     expect(pool.interpreters()[0]!.pid).to.not.equal(victim);
   });
 
-  it('recycles an interpreter after maxTasksPerWorker calls, forking its replacement', async () => {
-    pool = await PythonPool.start({ size: 1, path: fixtures, startMethod: 'forkserver', maxTasksPerWorker: 2 });
+  it('recycles an interpreter after recycle.afterCalls calls, forking its replacement', async () => {
+    pool = await PythonPool.start({ size: 1, path: fixtures, startMethod: 'forkserver', recycle: { afterCalls: 2 } });
     const events = record(pool);
     const server = serverOf(pool);
     const pids: number[] = [];
@@ -165,7 +163,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
   });
 
   it('falls back to spawn, saying why, when a preload leaves a thread running (default start method)', async function () {
-    if (DEFAULT_START_METHOD !== 'forkserver') this.skip();
+    if (process.platform !== 'linux') this.skip();
     let listener: ((warning: Error) => void) | undefined;
     const warned = new Promise<Error>((resolve) => {
       listener = (warning) => (warning as Error & { code?: string }).code === 'PITON_FORKSERVER_FALLBACK' && resolve(warning);

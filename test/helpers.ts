@@ -83,6 +83,8 @@ export interface VectorCase {
   value: unknown;
   frames: string[];
   encoders: string[];
+  /** The frames that hold an Arrow IPC stream (ext 3), compared by the table they read as. */
+  ipc?: number[];
 }
 
 /** The shared vectors, checked by both languages (protocol/vectors.json). */

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, WorkerExitedError } from '@piton/python-bridge';
+import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, InterpreterExitedError } from '@piton/python-bridge';
 import type { SystemTree, TreeNode } from '@piton/core';
 import { BadRequest, errorResponse, parsePredictBody } from '../examples/http-service/responses.js';
 import { eventually, parsePrometheusText, promValue, repoRoot, workersOf } from './helpers.js';
@@ -183,7 +183,7 @@ describe('examples/http-service: requests and responses', () => {
   it('answers overload and shutdown with 503 and Retry-After, bad input with 400, a slow model with 504', () => {
     expect(errorResponse(new QueueFullError(256))).to.include({ status: 503, retryAfter: 1 });
     expect(errorResponse(new PoolStoppedError('stopping'))).to.include({ status: 503, retryAfter: 5 });
-    expect(errorResponse(new WorkerExitedError(null, 'SIGKILL'))).to.include({ status: 503, retryAfter: 1 });
+    expect(errorResponse(new InterpreterExitedError(null, 'SIGKILL'))).to.include({ status: 503, retryAfter: 1 });
     expect(errorResponse(new PythonError('ValueError', 'bad shape', ''))).to.deep.equal({ status: 400, message: 'bad shape' });
     expect(errorResponse(new PythonError('RuntimeError', 'oops', ''))).to.include({ status: 500 });
     expect(errorResponse(new CallTimeoutError(10_000))).to.include({ status: 504 });

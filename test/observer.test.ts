@@ -1,11 +1,11 @@
 // The observer page in a real browser (Debian's chromium, driven by puppeteer-core): every node
 // of the tree is drawn, a killed interpreter shows its restart, a supervisor past its intensity
-// shows its give-up, and nothing listens beyond loopback.
+// shows its give-up, a system whose root exited says it is down, and nothing listens beyond loopback.
 import { expect } from 'chai';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import type { TreeNode } from '@piton/core';
+import { exit, type TreeNode } from '@piton/core';
 import { startObserver, type Observer } from '@piton/observer';
 import { startDemo, type Demo } from '../examples/observer/demo.js';
 import { repoRoot } from './helpers.js';
@@ -124,5 +124,13 @@ describe('observer: the live page in a real browser', function () {
     await page.select('#event-type', '');
     mkdirSync(OUTPUT, { recursive: true });
     await page.screenshot({ path: join(OUTPUT, 'observer.png'), fullPage: true });
+  });
+
+  it('says so when the system is down: its root exited and nothing restarts it (system.down)', async () => {
+    await page.waitForSelector('#down', { hidden: true });
+    exit(demo.root, 'kill');
+    await demo.system.down;
+    await page.waitForSelector('#down:not([hidden])', { timeout: 5_000 });
+    expect(await page.$eval('#down', (d) => d.textContent)).to.equal('system down: demo/root exited (killed)');
   });
 });

@@ -225,6 +225,24 @@ describe('packaging: installed from the tarballs into a project outside the repo
     expect(doctor.stdout).to.contain(`(or all at once: ${python} -m pip install 'pyzmq>=25' 'msgpack>=1.0')`);
   });
 
+  it('`piton setup --arrow` installs pyarrow; without apache-arrow in Node a table is a MissingDependencyError naming the fix', async () => {
+    const setupArrow = await run(join(project, 'node_modules', '.bin', 'piton'), ['setup', '--arrow'], elsewhere);
+    expect(setupArrow.code, describeRun('piton setup --arrow', setupArrow)).to.equal(0);
+    expect(setupArrow.stdout).to.match(/installing pyarrow>=16/);
+    expect(setupArrow.stdout).to.match(/✔ pyarrow: \d/);
+    expect(existsSync(join(project, 'node_modules', 'apache-arrow')), 'an optional peer dependency is not installed').to.equal(false);
+
+    const result = await run(process.execPath, [join(project, 'tables.mjs')], elsewhere);
+    expect(result.code, describeRun('tables.mjs', result)).to.equal(0);
+    expect(result.stdout).to.contain('call: MissingDependencyError (apache-arrow, node, fix: npm install apache-arrow)');
+    expect(result.stdout).to.contain(
+      'message: apache-arrow is not installed in Node: cannot receive an Arrow table from Python; install it with: npm install apache-arrow',
+    );
+    expect(result.stdout).to.contain('callback: Node answered: MissingDependencyError: apache-arrow is not installed in Node');
+    expect(result.stdout).to.contain('same interpreter: true');
+    expect(workersOf(result.pid)).to.deep.equal([]);
+  });
+
   it('doctor passes on the project environment, found from the package wherever it is run', async () => {
     const doctor = await run(join(project, 'node_modules', '.bin', 'piton'), ['doctor'], elsewhere);
     expect(doctor.code, describeRun('piton doctor', doctor)).to.equal(0);

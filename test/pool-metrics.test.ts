@@ -71,8 +71,8 @@ describe('PythonPool: Prometheus metrics and tracing', () => {
 
   it('refuses what is not a pool, unknown options and bad buckets', async () => {
     pool = await PythonPool.start({ size: 1, path: fixtures });
-    expect(() => poolMetrics({} as never)).to.throw(TypeError, 'expected a pool');
-    expect(() => poolMetrics(pool, { registry: new Registry(), prefix: 'x' } as never)).to.throw(TypeError, '"prefix"');
+    expect(() => poolMetrics({} as never)).to.throw(TypeError, 'pools must be a pool (PythonPool or PoolRef) or an array of them, got {} (object)');
+    expect(() => poolMetrics(pool, { registry: new Registry(), prefix: 'x' } as never)).to.throw(TypeError, 'options.prefix is not an option (known: registry, buckets)');
     expect(() => poolMetrics(pool, { registry: new Registry(), buckets: [1, 0.5] })).to.throw(RangeError, 'options.buckets');
   });
 

@@ -8,7 +8,7 @@ describe('PythonPool.stop() while an interpreter is being recycled', function ()
 
   it('resolves only once the recycled interpreter, slow to die, is gone too', async () => {
     // shutdownTimeout bounds how long stop() waits before it kills; the point is what it kills.
-    const pool = await PythonPool.start({ size: 1, path: fixtures, maxTasksPerWorker: 1, shutdownTimeout: 500 });
+    const pool = await PythonPool.start({ size: 1, path: fixtures, recycle: { afterCalls: 1 }, shutdownTimeout: 500 });
     let old: number;
     try {
       old = await pool.call<number>('runaways', 'linger_at_exit', [30]);

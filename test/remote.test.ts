@@ -3,7 +3,7 @@
 // interpreters and agents killed and stopped, and the pool must keep its promises.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dealer } from 'zeromq';
@@ -13,16 +13,17 @@ import {
   HostLostError,
   PoolStartError,
   PythonPool,
-  WorkerExitedError,
+  InterpreterExitedError,
+  type PoolOptions,
+  type RemoteOptions,
 } from '@piton/python-bridge';
 import { eventually, fixtures, isAlive, repoRoot } from './helpers.js';
 import { namespacesUnavailable, TestHosts, type TestHost } from './remote/test-hosts.js';
 
 /** A pool of `size` interpreters on each of `which`, with the default heartbeat (1 s / 3 s). */
-function startPool(hosts: TestHosts, which: TestHost[], size = 2, extra: object = {}): Promise<PythonPool> {
+function startPool(hosts: TestHosts, which: TestHost[], size = 2, extra: PoolOptions = {}, remote: Partial<RemoteOptions> = {}): Promise<PythonPool> {
   return PythonPool.start({
-    hosts: which.map((h) => ({ agent: h.agent, serverKey: h.serverKey, size })),
-    keys: hosts.client,
+    remote: { hosts: which.map((h) => ({ agent: h.agent, serverKey: h.serverKey, size })), keys: hosts.client, ...remote },
     path: fixtures,
     onOutput: false,
     ...extra,
@@ -61,6 +62,29 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
     for (const i of hosts.hosts) expect(i.process!.exitCode).to.equal(null);
   });
 
+  it("modules planted in a remote interpreter's cwd never run (the agent starts workers as the pool does)", async () => {
+    // What `python -m piton.worker` would import from its cwd first, and a package named like the runtime.
+    const cwd = mkdtempSync(join(tmpdir(), 'piton-planted-'));
+    const marker = join(cwd, 'planted-code-ran');
+    const planted = `open(${JSON.stringify(marker)}, "a").write(__name__ + "\\n")\nraise ImportError("planted")\n`;
+    for (const name of ['enum', 'random', 'typing', 'zmq']) writeFileSync(join(cwd, `${name}.py`), planted);
+    mkdirSync(join(cwd, 'piton'));
+    writeFileSync(join(cwd, 'piton', '__init__.py'), planted);
+    try {
+      const pool = await startPool(hosts, [hosts.hosts[0]!], 1, { cwd });
+      try {
+        const [inode] = await pool.call<[number, number]>('remote_calls', 'net_inode');
+        expect(inode).to.equal(hosts.hosts[0]!.netInode);
+        expect(await pool.call('security_probe', 'cwd')).to.equal(cwd);
+      } finally {
+        await pool.stop();
+      }
+      expect(existsSync(marker), `planted code ran: ${existsSync(marker) ? readFileSync(marker, 'utf8') : ''}`).to.equal(false);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('a remote SIGKILL rejects the call with its signal, and a replacement serves', async () => {
     const pool = await startPool(hosts, [hosts.hosts[0]!], 1);
     try {
@@ -69,9 +93,9 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
       await eventually(() => pool.interpreters()[0]?.busy === true, 'the call to run');
       process.kill(pid, 'SIGKILL');
       const error = await pending.then(() => undefined, (e: unknown) => e);
-      expect(error).to.be.instanceOf(WorkerExitedError);
+      expect(error).to.be.instanceOf(InterpreterExitedError);
       expect(error).to.not.be.instanceOf(HostLostError);
-      expect((error as WorkerExitedError).signal).to.equal('SIGKILL');
+      expect((error as InterpreterExitedError).signal).to.equal('SIGKILL');
       await pool.whenReady();
       expect(await pool.call('calls', 'add', [1, 1])).to.equal(2);
     } finally {
@@ -82,7 +106,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
   it('a cut link fails that host\'s calls with HostLostError, the other host serves, and the host comes back', async () => {
     const [cut, other] = hosts.hosts as [TestHost, TestHost];
     // A shorter heartbeat than the default, as a service that wants losses seen sooner would set.
-    const pool = await startPool(hosts, hosts.hosts, 1, { heartbeat: { interval: 100, timeout: 300 } });
+    const pool = await startPool(hosts, hosts.hosts, 1, {}, { heartbeat: { interval: 100, timeout: 300 } });
     try {
       const pids = pool.interpreters().map((i) => i.pid);
       const onCut = pids.find((p) => TestHosts.runsIn(p, cut))!;
@@ -118,7 +142,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
       await eventually(() => pool.interpreters()[0]?.busy === true, 'the call to run');
       process.kill(pid, 'SIGSTOP');
       const stopped = await pending.then(() => undefined, (e: unknown) => e);
-      expect(stopped).to.be.instanceOf(WorkerExitedError);
+      expect(stopped).to.be.instanceOf(InterpreterExitedError);
       await eventually(() => !isAlive(pid), 'the stopped interpreter to be killed');
       await pool.whenReady();
       const [, second] = await pool.call<[number, number]>('remote_calls', 'net_inode');
@@ -137,7 +161,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
 
   it('SIGSTOP of an agent: its calls reject with HostLostError; resumed, it kills what it ran and the host comes back', async () => {
     const host = hosts.hosts[1]!;
-    const pool = await startPool(hosts, [host], 1, { heartbeat: { interval: 100, timeout: 300 } });
+    const pool = await startPool(hosts, [host], 1, {}, { heartbeat: { interval: 100, timeout: 300 } });
     try {
       const [, pid] = await pool.call<[number, number]>('remote_calls', 'net_inode');
       const pending = pool.call('remote_calls', 'sleep', [30], { retries: 3 });
@@ -201,7 +225,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
       const lines = readFileSync(ledger, 'utf8').trim().split('\n');
       expect(new Set(lines).size, 'a call ran twice').to.equal(lines.length);
       for (const r of results) {
-        if (r.status === 'rejected') expect(r.reason).to.be.instanceOf(WorkerExitedError);
+        if (r.status === 'rejected') expect(r.reason).to.be.instanceOf(InterpreterExitedError);
       }
       expect(kills).to.be.greaterThan(0);
       expect(results.filter((r) => r.status === 'fulfilled').length).to.be.greaterThan(60);
@@ -215,8 +239,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
     const stranger = curveKeyPair();
     const host = hosts.hosts[0]!;
     const error = await PythonPool.start({
-      hosts: [{ agent: host.agent, serverKey: host.serverKey, size: 1 }],
-      keys: stranger,
+      remote: { hosts: [{ agent: host.agent, serverKey: host.serverKey, size: 1 }], keys: stranger },
       path: fixtures,
       startTimeout: 1_000,
       onOutput: false,

@@ -62,7 +62,7 @@ describe('security: who can reach an interpreter', function () {
   let pool: PythonPool;
 
   beforeEach(async () => {
-    pool = await PythonPool.start({ size: 2, path: fixtures, intensity: 20 });
+    pool = await PythonPool.start({ size: 2, path: fixtures, supervision: { intensity: 20 } });
   });
 
   afterEach(() => pool.stop());
@@ -263,8 +263,8 @@ describe('security: what can be called', function () {
     }
   });
 
-  it('allowReexports opens them for the modules it names', async () => {
-    const pool = await PythonPool.start({ size: 1, path: join(root, 'inside'), allowReexports: ['reexports'] });
+  it('allow.reexports opens them for the modules it names', async () => {
+    const pool = await PythonPool.start({ size: 1, path: join(root, 'inside'), allow: { reexports: ['reexports'] } });
     try {
       expect(await pool.call('reexports', 'system', ['true'])).to.equal(0);
       await refused(pool, 'os', 'system', ['true']);
@@ -273,12 +273,12 @@ describe('security: what can be called', function () {
     }
   });
 
-  it('allowModules is the explicit way to open a module outside the paths', async () => {
+  it('allow.modules is the explicit way to open a module outside the paths', async () => {
     const pool = await PythonPool.start({
       size: 1,
       path: join(root, 'inside'),
       env: { PYTHONPATH: join(root, 'outside') },
-      allowModules: ['side_effect'],
+      allow: { modules: ['side_effect'] },
     });
     try {
       expect(await pool.call('side_effect', 'run')).to.equal('ran');
@@ -313,7 +313,7 @@ describe("security: the pool's working directory is not importable", function ()
     const outside = join(cwd, 'on-pythonpath');
     mkdirSync(outside);
     writeFileSync(join(outside, 'helper_mod.py'), 'def answer():\n    return 42\n');
-    const pool = await PythonPool.start({ size: 1, cwd, python: venvPython, path: fixtures, env: { PYTHONPATH: outside }, allowModules: ['helper_mod'] });
+    const pool = await PythonPool.start({ size: 1, cwd, python: venvPython, path: fixtures, env: { PYTHONPATH: outside }, allow: { modules: ['helper_mod'] } });
     try {
       expect(await pool.call('calls', 'add', [1, 2])).to.equal(3);
       expect(await pool.call('helper_mod', 'answer')).to.equal(42);

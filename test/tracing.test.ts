@@ -232,7 +232,7 @@ describe('tracing: OpenTelemetry context from Node into Python', function () {
 
     it('a remote interpreter\'s span is the call span\'s child', async () => {
       const host = hosts!.hosts[0]!;
-      const options: PoolOptions = { hosts: [{ agent: host.agent, serverKey: host.serverKey, size: 1 }], keys: hosts!.client, path: fixtures, onOutput: false };
+      const options: PoolOptions = { remote: { hosts: [{ agent: host.agent, serverKey: host.serverKey, size: 1 }], keys: hosts!.client }, path: fixtures, onOutput: false };
       const pool = await PythonPool.start(options);
       try {
         instrumentation.enable();

@@ -3,7 +3,7 @@
 //   npm install && npm run demo
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PythonError, PythonPool, WorkerExitedError } from '@piton/python-bridge';
+import { PythonError, PythonPool, InterpreterExitedError } from '@piton/python-bridge';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fibInput = 25;
@@ -41,7 +41,7 @@ try {
   const busy = pool.interpreters().find((i) => i.busy)!;
   process.kill(busy.pid, 'SIGKILL');
   const error = await doomed;
-  show('a call whose interpreter was SIGKILLed', error instanceof WorkerExitedError ? `WorkerExitedError (${error.signal})` : String(error));
+  show('a call whose interpreter was SIGKILLed', error instanceof InterpreterExitedError ? `InterpreterExitedError (${error.signal})` : String(error));
   await pool.whenReady();
   show('ready interpreters after the replacement', `${pool.stats().ready} (restarts: ${pool.stats().restarts})`);
 

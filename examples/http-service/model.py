@@ -8,9 +8,9 @@ from typing import List, Tuple, TypedDict
 
 import numpy as np
 from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
 
 import piton
-from sklearn.linear_model import LogisticRegression
 
 _iris = load_iris()
 _model = LogisticRegression(max_iter=1000).fit(_iris.data, _iris.target)

@@ -29,9 +29,8 @@ async function crashLoop(options: PoolOptions): Promise<{ pool: PythonPool; reco
       path: fixtures,
       preload: ['dies_when_marked'],
       env: { PITON_CRASH_MARKER: marker },
-      intensity: INTENSITY,
-      period: 60_000,
       ...options,
+      supervision: { intensity: INTENSITY, period: 60_000, ...options.supervision },
     });
     const events: SupervisorEvent[] = [];
     const stopped = new Promise<void>((resolve) =>
@@ -82,7 +81,7 @@ async function expectGaveUpCleanly(pool: PythonPool, record: LoopRecord): Promis
   expect(error).to.be.instanceOf(PoolStoppedError);
   // The refusal says why the pool stopped: the budget, and the interpreters' last failure.
   expect((error as Error).message)
-    .to.contain(`more than ${INTENSITY} interpreter restarts`)
+    .to.contain(`more than ${INTENSITY} failed interpreter starts`)
     .and.to.contain('exited with code 7')
     .and.to.contain('dies_when_marked');
   console.log(
@@ -103,7 +102,7 @@ for (const startMethod of ['forkserver', 'spawn'] as const) describe(`chaos: a c
   });
 
   it('waits at least the backoff delay between two attempts', async () => {
-    const { pool, record } = await crashLoop({ startMethod, restartBackoff: { min: 100, max: 400 } });
+    const { pool, record } = await crashLoop({ startMethod, supervision: { backoff: { min: 100, max: 400 } } });
     try {
       await expectGaveUpCleanly(pool, record);
       // Attempt n+1 starts after attempt n failed plus its delay, so failures are at least that far apart.

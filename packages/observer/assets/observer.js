@@ -181,6 +181,13 @@ function connect() {
     const snapshot = JSON.parse(m.data);
     gaveUp = snapshot.gaveUp;
     $('system').textContent = snapshot.system;
+    // system.down: the root exited for good (or the system was stopped); nothing restarts it.
+    const down = snapshot.down;
+    $('down').hidden = !down;
+    if (down) {
+      $('down').dataset.cause = down.cause;
+      $('down').textContent = down.cause === 'stop' ? 'system stopped' : `system down: ${down.path} exited (${down.reason})`;
+    }
     for (const view of snapshot.pools) {
       if (view.history) histories.set(view.name, view.history);
       else {

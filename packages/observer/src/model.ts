@@ -51,9 +51,20 @@ export interface ObservedEvent {
   delay?: number;
 }
 
+/** `system.down` once it has settled: the system went down for good (its root exited, or it was stopped). */
+export interface ObservedDown {
+  cause: 'exit' | 'stop';
+  /** The exit reason, as text. */
+  reason: string;
+  path: string;
+  at: number;
+}
+
 export interface Snapshot {
   at: number;
   system: string;
+  /** Set once the system is down (`system.down`); the page then says so. */
+  down?: ObservedDown;
   tree: ObservedNode[];
   pools: PoolView[];
   /** How many times each supervisor (by path) gave up since the observer started. */
@@ -132,11 +143,20 @@ export class ObserverModel {
   readonly #history = new Map<string, PoolSample[]>();
   readonly #gaveUp = new Map<string, number>();
   readonly #eventListeners = new Set<(event: ObservedEvent) => void>();
+  #down: ObservedDown | undefined;
 
   constructor(system: ActorSystem, options: ResolvedObserverOptions) {
     this.#system = system;
     this.#options = options;
     system.events.on('event', this.#onEvent);
+    void system.down.then(({ cause, reason, path, at }) => {
+      this.#down = { cause, reason: formatReason(reason), path, at };
+    });
+  }
+
+  /** How the system went down, once it has. */
+  get down(): ObservedDown | undefined {
+    return this.#down;
   }
 
   /** The last events, oldest first. */
@@ -172,7 +192,15 @@ export class ObserverModel {
       this.#history.set(name, history);
       views.push({ name, path, latest, history: [...history] });
     }
-    return { at, system: this.#system.name, tree: stripRefs(tree), pools: views, gaveUp: Object.fromEntries(this.#gaveUp), historyLimit: this.#options.history };
+    return {
+      at,
+      system: this.#system.name,
+      ...(this.#down && { down: this.#down }),
+      tree: stripRefs(tree),
+      pools: views,
+      gaveUp: Object.fromEntries(this.#gaveUp),
+      historyLimit: this.#options.history,
+    };
   }
 
   /** The snapshot as a tick of the live stream carries it: each pool's latest sample only. */

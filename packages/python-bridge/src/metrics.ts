@@ -19,8 +19,9 @@
 import { Counter, Gauge, register as defaultRegistry, type Registry } from 'prom-client';
 import { CountedHistogram, type BucketCounts } from './ops/metrics-histogram.js';
 import { CALL_OUTCOMES, RESTART_CAUSES, type PoolStats } from './ops/stats.js';
-import type { PoolRef } from './pool/pool-child.js';
+import type { PoolRef } from './pool/pool-handle.js';
 import { callChannel, type CallTraceContext } from './ops/tracing.js';
+import { describe, names, rejectUnknownKeys } from './validation.js';
 
 export interface PoolMetricsOptions {
   /** Where the metrics are registered. @default prom-client's default `register` */
@@ -31,6 +32,8 @@ export interface PoolMetricsOptions {
    */
   buckets?: number[];
 }
+
+const METRICS_OPTION_NAMES = names<PoolMetricsOptions>()(['registry', 'buckets']);
 
 export const DEFAULT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -56,13 +59,16 @@ const METRIC_NAMES = [
 export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMetricsOptions = {}): PoolMetrics {
   const list = Array.isArray(pools) ? (pools as readonly PoolRef[]) : [pools as PoolRef];
   if (list.length === 0 || !list.every((p) => p && typeof p.stats === 'function' && typeof p.path === 'string')) {
-    throw new TypeError('poolMetrics(pools): expected a pool (PythonPool or PoolRef) or an array of them');
+    throw new TypeError(`pools must be a pool (PythonPool or PoolRef) or an array of them, got ${describe(pools)}`);
   }
-  const { registry = defaultRegistry, buckets = DEFAULT_BUCKETS, ...unknown } = options;
-  const extra = Object.keys(unknown);
-  if (extra.length > 0) throw new TypeError(`poolMetrics: unknown option ${JSON.stringify(extra[0])} (known: registry, buckets)`);
-  if (!Array.isArray(buckets) || buckets.length === 0 || !buckets.every((b, i) => typeof b === 'number' && b > 0 && (i === 0 || b > buckets[i - 1]!))) {
-    throw new RangeError(`poolMetrics: options.buckets must be increasing positive numbers of seconds, got ${JSON.stringify(buckets)}`);
+  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  rejectUnknownKeys('options', options, METRICS_OPTION_NAMES);
+  const { registry = defaultRegistry, buckets = DEFAULT_BUCKETS } = options;
+  if (!Array.isArray(buckets) || !buckets.every((b) => typeof b === 'number')) {
+    throw new TypeError(`options.buckets must be an array of numbers of seconds, got ${describe(buckets)}`);
+  }
+  if (buckets.length === 0 || !buckets.every((b, i) => b > 0 && (i === 0 || b > buckets[i - 1]!))) {
+    throw new RangeError(`options.buckets must be increasing positive numbers of seconds, got ${describe(buckets)}`);
   }
   const registers = [registry];
   // Paths are read once: a pool mounted in a tree keeps its path across restarts, and its

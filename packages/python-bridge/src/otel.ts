@@ -23,7 +23,7 @@ import { tracingChannel } from 'node:diagnostics_channel';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { CALL_CHANNEL, STREAM_CHANNEL, type CallTraceContext, type CallTraceEvent, type StreamTraceContext } from './ops/tracing.js';
 import type { TraceHeaders } from './wire/call-options.js';
-import { rejectUnknownOptions } from './pool/option-names.js';
+import { rejectUnknownKeys } from './validation.js';
 
 export interface PitonInstrumentationOptions {
   /** Where spans go. @default the global tracer provider (`trace.getTracerProvider()`) */
@@ -54,7 +54,7 @@ export class PitonInstrumentation {
 
   constructor(options: PitonInstrumentationOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new TypeError('PitonInstrumentation options must be an object');
-    rejectUnknownOptions('options', options, OPTION_NAMES);
+    rejectUnknownKeys('options', options, OPTION_NAMES);
     this.#provider = options.tracerProvider;
   }
 

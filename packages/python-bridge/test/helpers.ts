@@ -4,7 +4,7 @@
  */
 import { createCodec } from '../src/wire/codec.js';
 import type { Executor, Outcome } from '../src/dispatch/dispatcher.js';
-import { WorkerExitedError } from '../src/errors.js';
+import { InterpreterExitedError } from '../src/errors.js';
 import { encodeCallBody, type EncodedCall } from '../src/wire/encoded-call.js';
 
 interface FakeTimer {
@@ -136,13 +136,13 @@ export class FakeExecutor implements Executor {
   /** Dies during the current run, as an interpreter whose process exits. */
   die(): void {
     this.serviceable = false;
-    this.current.reject(new WorkerExitedError(null, 'SIGKILL'));
+    this.current.reject(new InterpreterExitedError(null, 'SIGKILL'));
   }
 
   kill(): void {
     this.killed = true;
     this.serviceable = false;
     // Rejecting a run that has already ended does nothing, as with a real interpreter.
-    this.runs[this.runs.length - 1]?.reject(new WorkerExitedError(null, 'SIGKILL'));
+    this.runs[this.runs.length - 1]?.reject(new InterpreterExitedError(null, 'SIGKILL'));
   }
 }

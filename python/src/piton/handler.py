@@ -22,11 +22,12 @@ from . import call_context
 from .batching import BatchedFunction
 from . import protocol as p
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
+from . import codec
 from .codec import Buffer, decode, encode, frames_size
 from .conversation import CURRENT, Conversation
 from .resolver import Resolver
 from .entries import Entries
-from .errors import EncodeError, MessageTooLarge, ProtocolError, Terminated, error_info
+from .errors import EncodeError, MessageTooLarge, MissingDependency, ProtocolError, Terminated, error_info
 
 __all__ = ["Handler", "Action"]
 
@@ -55,6 +56,8 @@ class Handler:
         self._stream_error: Optional[BaseException] = None
         # The open stream's call, re-entered on every pull (call_context.py).
         self._stream_context: Optional[call_context.CallContext] = None
+        # The request being answered holds Arrow tables among its arguments.
+        self._tables = False
 
     # ------------------------------------------------------------------------------ entry point
 
@@ -68,13 +71,16 @@ class Handler:
                 f"{self.max_message_size} bytes"
             )
             return self._error(p.peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+        tables_before = codec.tables_decoded
         try:
             envelope = decode(frames)
-        except ProtocolError as exc:
+        except (ProtocolError, MissingDependency) as exc:
             # A message that does not decode as a whole (an unhashable map key deep inside) may
             # still start with a readable id: answering with it fails only that request, while
             # REP routes the reply to its sender, so no other caller can receive it.
             return self._error(p.peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+        # Arguments that hold tables go to the functions' frame annotations (table_hints.py).
+        self._tables = codec.tables_decoded != tables_before
         # Most requests are calls without kwargs: answered without building a Call. Anything that
         # is not plainly well-formed goes the general way, with its checks and messages.
         if type(envelope) is list and len(envelope) == 6 and envelope[0] == "call" and envelope[5] is None:
@@ -138,6 +144,8 @@ class Handler:
             fn = self.resolver.resolve(module, function)
             if type(fn) is BatchedFunction:
                 return self._batched_call(fn, args, {}, False)
+            if self._tables:
+                args, _ = self._adapt(fn, args, {})
             result = fn(*args)
         except Terminated:
             raise
@@ -148,7 +156,7 @@ class Handler:
         rid = conversation.close()
         try:
             frames = encode(["ok", rid, result])
-        except EncodeError as exc:
+        except EncodeError as exc:  # MissingDependency included
             return self._error(rid, exc)
         size = len(frames[0]) if len(frames) == 1 else frames_size(frames)
         if size > self.max_message_size:
@@ -164,7 +172,8 @@ class Handler:
                 return self._batched_call(fn, request.args, request.kwargs, request.batched)
             if request.batched:
                 raise TypeError(f"{request.module}.{request.function} is not a batched function (piton.batched)")
-            result = fn(*request.args, **request.kwargs)
+            args, kwargs = self._adapt(fn, request.args, request.kwargs) if self._tables else (request.args, request.kwargs)
+            result = fn(*args, **kwargs)
         except Terminated:
             raise
         except BaseException as exc:
@@ -208,7 +217,8 @@ class Handler:
                     if type(fn) is BatchedFunction and not call.kwargs and len(call.args) == 1:
                         entry = ["ok", fn.run([call.args[0]])[0]]  # one input, as its own call would
                     else:
-                        entry = ["ok", fn(*call.args, **call.kwargs)]
+                        args, kwargs = self._adapt(fn, call.args, call.kwargs) if self._tables else (call.args, call.kwargs)
+                        entry = ["ok", fn(*args, **kwargs)]
                 except Terminated:
                     raise
                 except BaseException as exc:
@@ -224,6 +234,12 @@ class Handler:
             rid = self.conversation.close()
         return entries.message(*p.results(rid))
 
+    @staticmethod
+    def _adapt(fn: Any, args: List[Any], kwargs: Dict[str, Any]) -> Tuple[List[Any], Dict[str, Any]]:
+        from .table_hints import adapt  # only requests that carry tables need it
+
+        return adapt(fn, args, kwargs)
+
     # -------------------------------------------------------------------------------- streams
 
     def _open_stream(self, request: p.Stream) -> List[Buffer]:
@@ -232,7 +248,8 @@ class Handler:
         self._stream_context = scope.context
         try:
             fn = self.resolver.resolve(request.module, request.function)
-            iterable = fn(*request.args, **request.kwargs)
+            args, kwargs = self._adapt(fn, request.args, request.kwargs) if self._tables else (request.args, request.kwargs)
+            iterable = fn(*args, **kwargs)
             self._stream = iter(iterable)
         except Terminated:
             raise

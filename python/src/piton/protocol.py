@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 __all__ = [
     "PROTOCOL_VERSION",
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "EXIT_OK",
+    "EXIT_FAILED",
+    "EXIT_VERSION_MISMATCH",
+    "EXIT_PRELOAD_FAILED",
+    "EXIT_ORPHANED",
     "Hello",
     "Call",
     "Stream",
@@ -44,6 +49,18 @@ __all__ = [
 PROTOCOL_VERSION = 2
 #: The largest message, all frames together, unless configured otherwise.
 DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024
+
+# The exit codes of a worker, a forked interpreter and the fork server (PROTOCOL.md, "The worker process").
+#: After ``stop`` (once ``bye`` is sent), on SIGTERM, or (fork server) when the pool closes the channel.
+EXIT_OK = 0
+#: The endpoint cannot be bound, or another error prevents serving.
+EXIT_FAILED = 1
+#: After replying to a ``hello`` of another protocol version.
+EXIT_VERSION_MISMATCH = 2
+#: A ``--preload`` module raised; its traceback is on stderr.
+EXIT_PRELOAD_FAILED = 3
+#: The parent process is gone (``--parent-pid`` check or watchdog).
+EXIT_ORPHANED = 4
 
 
 class _Record:

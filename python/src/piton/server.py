@@ -20,11 +20,9 @@ from typing import Any, List, Optional
 import zmq
 
 from .handler import Action, Handler
+from .protocol import EXIT_OK, EXIT_VERSION_MISMATCH
 
-__all__ = ["EXIT_OK", "EXIT_VERSION_MISMATCH", "ZERO_COPY_THRESHOLD", "receive", "serve", "open_socket"]
-
-EXIT_OK = 0
-EXIT_VERSION_MISMATCH = 2
+__all__ = ["ZERO_COPY_THRESHOLD", "receive", "serve", "open_socket"]
 
 #: Frames at least this large are sent without a copy (pyzmq's copy_threshold): zero-copy has a
 #: fixed cost that only pays off above ~100 KiB (python/bench/copy_threshold.py, PROTOCOL.md).

@@ -1,13 +1,13 @@
 /** The command line of `piton`: a command, then its options; unknown options are errors. */
 import { parseArgs } from 'node:util';
-import { closest } from '../pool/option-names.js';
+import { closest } from '../validation.js';
 import { parseTypesOptions, TYPES_OPTIONS, type TypesOptions } from './types.js';
 
 export const USAGE = `Usage:
-  npx piton setup  [--python PYTHON] [--numpy] [--requirements FILE]...
+  npx piton setup  [--python PYTHON] [--numpy] [--arrow] [--requirements FILE]...
       Makes the project's Python environment (<project>/.venv) that the pool uses by default,
-      installs pyzmq and msgpack (and numpy, and FILE's requirements), checks it and says how the
-      pool finds it. Re-running only installs what is missing.
+      installs pyzmq and msgpack (and numpy, pyarrow for DataFrames and Arrow tables, and FILE's
+      requirements), checks it and says how the pool finds it. Re-running only installs what is missing.
   npx piton doctor [--python PYTHON]
       Checks an interpreter (by default the one the pool would choose from here) and prints the
       command that fixes each problem. Exits 1 when a required check fails.
@@ -25,14 +25,14 @@ export const USAGE = `Usage:
       left out with a warning.`;
 
 export type Command =
-  | { command: 'setup'; python: string | undefined; numpy: boolean; requirements: string[] }
+  | { command: 'setup'; python: string | undefined; numpy: boolean; arrow: boolean; requirements: string[] }
   | { command: 'doctor'; python: string | undefined }
   | { command: 'keys'; out: string | undefined }
   | ({ command: 'types' } & TypesOptions)
   | { command: 'help' };
 
 const OPTIONS: Record<string, string[]> = {
-  setup: ['--python', '--numpy', '--requirements'],
+  setup: ['--python', '--numpy', '--arrow', '--requirements'],
   doctor: ['--python'],
   keys: ['--out'],
   types: Object.keys(TYPES_OPTIONS).map((name) => `--${name}`),
@@ -55,11 +55,16 @@ function parse(argv: readonly string[]): Command {
   if (command === 'setup') {
     const { values } = parseArgs({
       args: [...rest],
-      options: { python: { type: 'string' }, numpy: { type: 'boolean' }, requirements: { type: 'string', short: 'r', multiple: true } },
+      options: {
+        python: { type: 'string' },
+        numpy: { type: 'boolean' },
+        arrow: { type: 'boolean' },
+        requirements: { type: 'string', short: 'r', multiple: true },
+      },
       strict: true,
       allowPositionals: false,
     });
-    return { command, python: values.python, numpy: values.numpy ?? false, requirements: values.requirements ?? [] };
+    return { command, python: values.python, numpy: values.numpy ?? false, arrow: values.arrow ?? false, requirements: values.requirements ?? [] };
   }
   if (command === 'doctor') {
     const { values } = parseArgs({ args: [...rest], options: { python: { type: 'string' } }, strict: true, allowPositionals: false });

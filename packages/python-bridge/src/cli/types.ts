@@ -14,7 +14,7 @@
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, parse, relative, resolve } from 'node:path';
-import { resolvePoolOptions } from '../pool/options.js';
+import { resolvePoolOptions } from '../pool/validate.js';
 import { pythonCandidate } from '../environment/python-executable.js';
 import { declarations } from '../typegen/declarations.js';
 import { introspect, type IntrospectOptions } from '../typegen/introspect.js';
@@ -103,9 +103,7 @@ async function makePlan(options: TypesOptions): Promise<Plan> {
     size: 1,
     path: options.paths.length > 0 ? options.paths : ['.'],
     ...(options.python !== undefined && { python: options.python }),
-    allowModules: options.allowModules,
-    allowPrivate: options.allowPrivate,
-    allowReexports: options.allowReexports,
+    allow: { modules: options.allowModules, private: options.allowPrivate, reexports: options.allowReexports },
     ...(options.timeout !== undefined && { startTimeout: options.timeout }),
   });
   for (const dir of pool.path) {
@@ -121,9 +119,9 @@ async function makePlan(options: TypesOptions): Promise<Plan> {
       python: pythonCandidate(pool.python, cwd),
       paths: pool.path,
       modules: options.modules,
-      allowModules: pool.allowModules,
-      allowPrivate: pool.allowPrivate,
-      allowReexports: pool.allowReexports,
+      allowModules: pool.allow.modules,
+      allowPrivate: pool.allow.private,
+      allowReexports: pool.allow.reexports,
       cwd: pool.cwd,
       moduleTimeout: pool.startTimeout,
     },

@@ -1,19 +1,26 @@
 import { setLongTimeout, type LongTimeout } from '@piton/core';
-import type { CallContext } from '../interpreter/callbacks.js';
-import { CallTimeoutError, HostLostError, QueueFullError, WorkerExitedError } from '../errors.js';
+import { CallTimeoutError, HostLostError, QueueFullError, InterpreterExitedError } from '../errors.js';
 import { Fifo } from './fifo.js';
 import { fitsInBatch, type EncodedCall } from '../wire/encoded-call.js';
 import { CallStats, type CallTiming } from '../ops/stats.js';
 
+/**
+ * What the dispatcher reads of a call's context; the rest (a callback scope, say) goes to the
+ * executor untouched. A call that listens for progress runs alone.
+ */
+export interface DispatchedContext {
+  readonly onProgress?: unknown;
+}
+
 /** One interpreter as the dispatcher sees it: something that runs one call at a time. */
-export interface Executor {
+export interface Executor<C extends DispatchedContext = DispatchedContext> {
   readonly id: string;
   /** The process's id, when it has one (told to tracers). */
   readonly pid?: number;
   /** False once the interpreter has exited or is being stopped or killed: it takes no more work. */
   readonly serviceable: boolean;
   /** Runs one call encoded in advance; `context` carries its progress listener and callback scope. */
-  run(call: EncodedCall, context?: CallContext): Promise<unknown>;
+  run(call: EncodedCall, context?: C): Promise<unknown>;
   /**
    * Several calls in one round trip, each with its own outcome; rejects only if the round trip
    * fails. May resolve with fewer outcomes than calls: the first ones ran, the others did not
@@ -27,7 +34,7 @@ export interface Executor {
 /** How a call ended. */
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-export interface CallRequest {
+export interface CallRequest<C extends DispatchedContext = DispatchedContext> {
   /** The call, encoded when it was made (a lease has none). */
   call?: EncodedCall;
   /** ms from submission to settlement; past it the call rejects and its interpreter is killed. */
@@ -38,17 +45,20 @@ export interface CallRequest {
   /** A traced call's context: given the outcome and timings before the call settles, and who ran it. */
   trace?: CallTiming & { worker?: string; pid?: number; retried?: number };
   /** Its progress listener and callback scope; a call with a progress listener runs alone. */
-  context?: CallContext;
+  context?: C;
 }
 
+/** The context type an executor's `run` takes. */
+export type ContextOf<E> = E extends Executor<infer C extends DispatchedContext> ? C : DispatchedContext;
+
 /** An interpreter held by one caller (for a stream) until it calls `release`. */
-export interface Lease<E extends Executor> {
+export interface Lease<E extends Executor<never>> {
   readonly executor: E;
   /** Gives the interpreter back (to serve again if it still can). */
   release(): void;
 }
 
-export interface DispatcherOptions<E extends Executor> {
+export interface DispatcherOptions<E extends Executor<never>> {
   maxQueue: number;
   /** A batch (its calls' bytes together) stays within this, as one message must. */
   maxMessageSize: number;
@@ -72,9 +82,9 @@ const MAX_BATCH = 16;
 const EWMA_WEIGHT = 0.2;
 
 /** A queued or running unit of work: a call, or a lease (an interpreter held for a stream). */
-interface Job<E extends Executor> {
+interface Job<E extends Executor<C>, C extends DispatchedContext> {
   readonly kind: 'call' | 'lease';
-  readonly request: CallRequest;
+  readonly request: CallRequest<C>;
   readonly submittedAt: number;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -96,7 +106,7 @@ interface Job<E extends Executor> {
  * an AbortSignal always run alone, so that cancelling one never takes another down with it, and
  * so do calls with a progress listener, whose progress others would wait for (a pool that exposes
  * Node functions turns batching off, so that no call waits on another call's callback); if the
- * interpreter dies during a batch, every call of the batch rejects with WorkerExitedError (and is
+ * interpreter dies during a batch, every call of the batch rejects with InterpreterExitedError (and is
  * retried if it asked for retries), as a single call would.
  *
  * Invariants: an executor is in exactly one of `#idle` or `#running` while attached, and in
@@ -104,12 +114,12 @@ interface Job<E extends Executor> {
  * interpreter never waits while a call is queued; each job settles exactly once (`#settle` is
  * the only place that resolves or rejects a job).
  */
-export class Dispatcher<E extends Executor = Executor> {
+export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedContext = ContextOf<E>> {
   readonly #options: DispatcherOptions<E>;
-  readonly #queue = new Fifo<Job<E>>();
+  readonly #queue = new Fifo<Job<E, C>>();
   readonly #idle: E[] = [];
   /** What each busy executor runs: one call, one lease, or a batch of calls. */
-  readonly #running = new Map<E, Job<E>[]>();
+  readonly #running = new Map<E, Job<E, C>[]>();
   /**
    * Average duration (ms) of a call per module, then function, measured at the dispatcher. Keyed
    * by the caller's own strings, whose hashes V8 keeps: a joined `module.fn` key would be a new
@@ -153,7 +163,7 @@ export class Dispatcher<E extends Executor = Executor> {
     return this.#closedWith !== undefined;
   }
 
-  call(request: CallRequest): Promise<unknown> {
+  call(request: CallRequest<C>): Promise<unknown> {
     return this.#submit('call', request);
   }
 
@@ -223,7 +233,7 @@ export class Dispatcher<E extends Executor = Executor> {
     for (const resolve of waiters) resolve();
   }
 
-  #submit(kind: Job<E>['kind'], request: CallRequest): Promise<unknown> {
+  #submit(kind: Job<E, C>['kind'], request: CallRequest<C>): Promise<unknown> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
     if (this.#sealedWith) return Promise.reject(this.#sealedWith);
     const { signal, timeout } = request;
@@ -234,7 +244,7 @@ export class Dispatcher<E extends Executor = Executor> {
       return Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
-      const job: Job<E> = { kind, request, submittedAt: performance.now(), resolve, reject, settled: false };
+      const job: Job<E, C> = { kind, request, submittedAt: performance.now(), resolve, reject, settled: false };
       if (timeout !== undefined) {
         job.timer = setLongTimeout(() => this.#cancel(job, new CallTimeoutError(timeout)), timeout);
       }
@@ -249,7 +259,7 @@ export class Dispatcher<E extends Executor = Executor> {
   }
 
   /** `startedAt`: now, or the submission time of a job that runs as it is submitted (one clock read less). */
-  #run(executor: E, jobs: Job<E>[], startedAt = performance.now()): void {
+  #run(executor: E, jobs: Job<E, C>[], startedAt = performance.now()): void {
     this.#running.set(executor, jobs);
     for (const job of jobs) {
       job.executor = executor;
@@ -287,11 +297,11 @@ export class Dispatcher<E extends Executor = Executor> {
    * to work, unless it died or is going away (it exited, was killed, or killed itself over a
    * broken reply).
    */
-  #finish(executor: E, jobs: Job<E>[], outcomes: Outcome[], endedAt = performance.now()): void {
+  #finish(executor: E, jobs: Job<E, C>[], outcomes: Outcome[], endedAt = performance.now()): void {
     if (this.#running.get(executor) !== jobs) return; // a lease released twice
     this.#running.delete(executor);
     this.#stats.ran(endedAt - jobs[0]!.startedAt!);
-    const again: Job<E>[] = [];
+    const again: Job<E, C>[] = [];
     jobs.forEach((job, i) => {
       job.executor = undefined;
       if (job.settled) return;
@@ -304,7 +314,7 @@ export class Dispatcher<E extends Executor = Executor> {
       }
       // A lost host's call may still be running there: running it again could run it twice.
       const retryable =
-        !outcome.ok && outcome.error instanceof WorkerExitedError && !(outcome.error instanceof HostLostError) && job.request.retries > 0;
+        !outcome.ok && outcome.error instanceof InterpreterExitedError && !(outcome.error instanceof HostLostError) && job.request.retries > 0;
       if (retryable && !this.#closedWith) {
         job.request.retries--;
         if (job.request.trace !== undefined) job.request.trace.retried = (job.request.trace.retried ?? 0) + 1;
@@ -327,7 +337,7 @@ export class Dispatcher<E extends Executor = Executor> {
   }
 
   /** Records how long each function took, a batch's time shared equally among the calls it ran. */
-  #timed(jobs: Job<E>[], ran: number, ms: number): void {
+  #timed(jobs: Job<E, C>[], ran: number, ms: number): void {
     const each = ms / ran;
     for (let i = 0; i < ran; i++) {
       const { module, fn } = jobs[i]!.request.call!;
@@ -366,7 +376,7 @@ export class Dispatcher<E extends Executor = Executor> {
   }
 
   /** The head of the queue, and with it, if the calls are short, the short calls that follow it. */
-  #takeFor(executor: E): Job<E>[] {
+  #takeFor(executor: E): Job<E, C>[] {
     const jobs = [this.#queue.shift()!];
     if (!this.#batchable(jobs[0]!)) return jobs;
     const maxTasks = this.#options.maxTasksPerExecutor;
@@ -389,7 +399,7 @@ export class Dispatcher<E extends Executor = Executor> {
     return jobs;
   }
 
-  #batchable(job: Job<E>): boolean {
+  #batchable(job: Job<E, C>): boolean {
     const { kind, request } = job;
     if (kind !== 'call' || request.timeout !== undefined || request.signal !== undefined) return false;
     // Progress would be delivered while other calls of the batch wait for it.
@@ -400,7 +410,7 @@ export class Dispatcher<E extends Executor = Executor> {
   }
 
   /** Timeout or abort: a queued job leaves the queue; a running one takes its interpreter down. */
-  #cancel(job: Job<E>, error: unknown): void {
+  #cancel(job: Job<E, C>, error: unknown): void {
     if (job.settled) return;
     const executor = job.executor;
     if (executor === undefined) {
@@ -418,7 +428,7 @@ export class Dispatcher<E extends Executor = Executor> {
   }
 
   /** `at`: when the outcome was known, if the caller has read the clock already. */
-  #settle(job: Job<E>, outcome: Outcome, at = performance.now()): void {
+  #settle(job: Job<E, C>, outcome: Outcome, at = performance.now()): void {
     if (job.settled) return;
     job.settled = true;
     job.timer?.clear();

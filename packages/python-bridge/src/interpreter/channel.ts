@@ -16,14 +16,19 @@
  * A reply that cannot be read, or that answers another id, means the socket can no longer be
  * trusted to pair replies with requests: the pending request rejects with {@link ProtocolError}
  * and `onProtocolError` hears of it (the owner kills the worker; a fresh one gets a fresh socket).
- * A reply that is merely too large was received whole, so only its request fails.
+ * A reply that is merely too large was received whole, so only its request fails; so does one that
+ * holds an Arrow table while apache-arrow cannot be loaded (if it was the worker's question, the
+ * answer is a `throw` naming the missing library, and the conversation goes on).
+ *
+ * apache-arrow is loaded (wire/arrow-module.ts) before the first reply that holds a table is
+ * decoded, and before the first request that holds one is encoded: each waits for it once.
  */
 import { Request } from 'zeromq';
 import { thrownOf, type Conversation } from './callbacks.js';
-import { createCodec, type Codec } from '../wire/codec.js';
+import { ArrowNotLoaded, arrowLoadSettled, createCodec, loadArrow, looksLikeIPC, type Codec } from '../wire/codec.js';
 import type { ConnectTarget } from '../launch/launcher.js';
-import { MessageTooLargeError, ProtocolError } from '../errors.js';
-import { encodeResume, encodeReturn, encodeThrow, parseReply, toPythonError, type BatchPolicy, type Reply } from '../wire/protocol.js';
+import { MessageTooLargeError, MissingDependencyError, ProtocolError } from '../errors.js';
+import { encodeResume, encodeReturn, encodeThrow, parseReply, peekReplyHead, toPythonError, type BatchPolicy, type Reply } from '../wire/protocol.js';
 
 /** What the outstanding request expects back. */
 export const enum Expect {
@@ -144,6 +149,7 @@ export class RequestChannel {
     try {
       frames = encode(this.#codec, id);
     } catch (error) {
+      if (error instanceof ArrowNotLoaded) return loadArrow().then(() => this.request<T>(encode, expect, label, conversation));
       return Promise.reject(error);
     }
     return new Promise<T>((resolve, reject) => {
@@ -188,6 +194,11 @@ export class RequestChannel {
   readonly #onReceive = (frames: Buffer[]): void => {
     const inflight = this.#inflight;
     if (inflight === undefined) return;
+    if (frames.length > 1 && !arrowLoadSettled() && frames.some((frame, i) => i > 0 && looksLikeIPC(frame))) {
+      // The first table to arrive: make it with the program's own apache-arrow, once loaded.
+      void loadArrow().then(() => this.#onReceive(frames));
+      return;
+    }
     let reply: Reply;
     try {
       const codec = inflight.expect === Expect.Batch || inflight.expect === Expect.Items ? this.#entriesDecoder() : this.#codec;
@@ -196,6 +207,10 @@ export class RequestChannel {
       if (error instanceof MessageTooLargeError) {
         this.#inflight = undefined;
         inflight.reject(error);
+        return;
+      }
+      if (error instanceof MissingDependencyError) {
+        this.#undecodableValue(inflight, frames[0]!, error);
         return;
       }
       this.#protocolFailure(
@@ -229,6 +244,32 @@ export class RequestChannel {
     if (inflight.listenerError) inflight.reject(inflight.listenerError.error);
     else (inflight.resolve as (value: unknown) => void)(payloadOf(reply));
   };
+
+  /**
+   * A reply received whole whose value cannot be made here (an Arrow table without apache-arrow):
+   * a question of the worker is answered so that it goes on (a `callback` with a `throw` of
+   * `error`, a `progress` with `resume`, the request then rejecting with `error`); any other reply
+   * rejects the request with `error`. The socket stays in step either way.
+   */
+  #undecodableValue(inflight: Inflight, frame0: Buffer, error: MissingDependencyError): void {
+    const head = peekReplyHead(frame0);
+    if (head === undefined || head.id !== inflight.id) {
+      this.#protocolFailure(new ProtocolError(`undecodable reply from interpreter ${this.#id}: ${error.message}`, { cause: error }));
+      return;
+    }
+    const converses = inflight.expect !== Expect.Hello && inflight.expect !== Expect.Bye;
+    if (head.kind === 'callback' && converses) {
+      this.#answer(inflight, (codec, id) => encodeThrow(codec, id, thrownOf(error)));
+      return;
+    }
+    if (head.kind === 'progress' && converses) {
+      inflight.listenerError ??= { error };
+      this.#answer(inflight, (codec, id) => encodeResume(codec, id));
+      return;
+    }
+    this.#inflight = undefined;
+    inflight.reject(error);
+  }
 
   /** The worker asked something of Node while answering `inflight`: answer, then wait again. */
   #converse(inflight: Inflight, reply: Extract<Reply, { kind: 'callback' | 'progress' }>): void {
@@ -273,6 +314,10 @@ export class RequestChannel {
     try {
       frames = encode(this.#codec, id);
     } catch (error) {
+      if (error instanceof ArrowNotLoaded) {
+        void loadArrow().then(() => this.#answer(inflight, encode));
+        return;
+      }
       try {
         frames = encodeThrow(this.#codec, id, thrownOf(error));
       } catch (unsendable) {

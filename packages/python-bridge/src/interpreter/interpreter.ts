@@ -22,7 +22,7 @@ import {
   InterpreterStartError,
   PitonError,
   ProtocolError,
-  WorkerExitedError,
+  InterpreterExitedError,
   type PythonReportedError,
 } from '../errors.js';
 import type { LaunchedProcess, Launcher, LaunchSpec } from '../launch/launcher.js';
@@ -197,7 +197,7 @@ export class Interpreter {
     } catch (error) {
       cause = error;
       failure =
-        error instanceof WorkerExitedError
+        error instanceof InterpreterExitedError
           ? `${describeExit(error.exitCode, error.signal)} before reporting ready` +
             // The worker's exit code for a hello of another protocol version (PROTOCOL.md).
             (error.exitCode === 2 ? ` (exit code 2: it does not speak this Node side's protocol ${PROTOCOL_VERSION})` : '')
@@ -223,7 +223,7 @@ export class Interpreter {
       : withTail(`Python interpreter ${this.id} (${opts.python}) ${failure}`, tail);
     throw new InterpreterStartError(message, {
       exitCode: exit.code,
-      signal: cause instanceof WorkerExitedError ? exit.signal : null,
+      signal: cause instanceof InterpreterExitedError ? exit.signal : null,
       stderrTail: tail,
       cause: spawnError ?? cause,
     });
@@ -270,7 +270,7 @@ export class Interpreter {
   /**
    * Calls `module.fn(*args, **kwargs)`. Rejects with {@link PythonError} when it raises,
    * {@link EncodeError} / {@link MessageTooLargeError} when the request cannot be sent (nothing
-   * was sent) or the result cannot (`origin: 'python'`), {@link WorkerExitedError} when the
+   * was sent) or the result cannot (`origin: 'python'`), {@link InterpreterExitedError} when the
    * process exits first. Calling while busy rejects with a plain `Error`: that is a bug in the
    * caller. `context.onProgress` receives the call's `progress()` values; without it Python's
    * `progress()` sends nothing.
@@ -389,7 +389,7 @@ export class Interpreter {
     return this.#stopping;
   }
 
-  /** SIGKILL now. The exit shows `killed: true`; an outstanding request rejects with {@link WorkerExitedError}. */
+  /** SIGKILL now. The exit shows `killed: true`; an outstanding request rejects with {@link InterpreterExitedError}. */
   kill(): void {
     if (!this.alive) return;
     this.#killed = true;
@@ -425,7 +425,7 @@ export class Interpreter {
 
   #refusal(what: string): Error | undefined {
     if (this.#exit !== undefined) {
-      return new WorkerExitedError(this.#exit.code, this.#exit.signal, {
+      return new InterpreterExitedError(this.#exit.code, this.#exit.signal, {
         message: `Python interpreter ${this.id} ${describeExit(this.#exit.code, this.#exit.signal)} before ${what}()`,
         stderrTail: this.#process.stderrTail(),
       });
@@ -446,11 +446,11 @@ export class Interpreter {
     this.#channel.fail((label) => this.#exitedError(exit, label));
   }
 
-  #exitedError(exit: ProcessExit, { module, fn }: RequestLabel): WorkerExitedError {
-    if (exit.lost instanceof WorkerExitedError) return exit.lost;
+  #exitedError(exit: ProcessExit, { module, fn }: RequestLabel): InterpreterExitedError {
+    if (exit.lost instanceof InterpreterExitedError) return exit.lost;
     const during = module === '' ? '' : module === 'batch' ? ` during a batch ${fn}` : ` during a call to ${module}.${fn}`;
     const how = exit.spawnError ? `could not be spawned (${exit.spawnError.message})` : describeExit(exit.code, exit.signal);
-    return new WorkerExitedError(exit.code, exit.signal, {
+    return new InterpreterExitedError(exit.code, exit.signal, {
       message: `Python interpreter ${this.id} (pid ${this.pid}) ${how}${during}`,
       stderrTail: this.#process.stderrTail(),
     });

@@ -15,11 +15,11 @@
  * holds nothing but `worker.sock` and `owner`. Entries are unlinked one by one (never followed),
  * then the directory itself is removed; anything unexpected leaves it in place.
  */
-import { readFileSync } from 'node:fs';
 import { chmod, lstat, mkdtemp, readdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processStartTime } from '../launch/proc.js';
 
 /** The socket's file name inside an interpreter's directory. */
 export const SOCKET_NAME = 'worker.sock';
@@ -28,21 +28,6 @@ export const OWNER_NAME = 'owner';
 const DIR_PATTERN = /^piton-(\d+)-[A-Za-z0-9]{6}$/;
 /** How long a connection attempt to a left-over socket may take before it counts as dead. */
 const CONNECT_TIMEOUT_MS = 500;
-
-/**
- * A process's start time in clock ticks since boot (Linux, /proc/PID/stat field 22), or
- * `undefined` where it cannot be read. Together with the pid it names one process, not a pid's
- * successive owners.
- */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
 
 /** Makes an interpreter's private directory (0700) with its owner file; returns its path. */
 export async function makeSocketDir(parent: string = tmpdir()): Promise<string> {

@@ -3,7 +3,7 @@
  * trip as they are consumed. It sees its interpreter only through a {@link StreamPort}.
  */
 import { setLongTimeout, type LongTimeout } from '@piton/core';
-import { CallTimeoutError, WorkerExitedError } from '../errors.js';
+import { CallTimeoutError, InterpreterExitedError } from '../errors.js';
 import type { CallOptionsItem } from '../wire/call-options.js';
 
 export interface StreamOptions {
@@ -204,7 +204,7 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
         await this.port.close(this.module, this.fn);
       } catch (error) {
         // The interpreter died meanwhile: nothing is left to close.
-        if (!(error instanceof WorkerExitedError)) {
+        if (!(error instanceof InterpreterExitedError)) {
           this.#end();
           throw error;
         }

@@ -6,8 +6,18 @@
  * The supervisor's `'event'`s say what the actors do; these say what the processes do, which is
  * finer: a crash in a call is replaced inside its worker and is seen only here.
  */
-import type { InterpreterExitCause } from '../supervision/crash-policy.js';
 import type { RestartCause } from './stats.js';
+
+/** Why an interpreter left the pool (supervision/crash-policy.ts says what each means for it). */
+export type InterpreterExitCause =
+  /** It had served, then died (killed by a timeout, an abort, a signal, or its own crash). */
+  | 'crash'
+  /** It could not start, or died before it was given any work. */
+  | 'start_failure'
+  /** Replaced on purpose after `recycle.afterCalls` calls or above `recycle.aboveMemory`. */
+  | 'recycle'
+  /** Stopped with its pool. */
+  | 'stop';
 
 interface InterpreterEventBase {
   /** Path of the pool in its supervision tree. */
@@ -51,7 +61,7 @@ export interface InterpreterReplacedEvent {
   readonly worker: string;
   readonly path: string;
   readonly cause: RestartCause;
-  /** What happened: the exit (`exited with code 3`, `killed`), `maxTasksPerWorker`, `maxMemoryPerWorker`, the timeout. */
+  /** What happened: the exit (`exited with code 3`, `killed`), `recycle.afterCalls`, `recycle.aboveMemory`, the timeout. */
   readonly reason: string;
   readonly previousPid: number;
   readonly pid: number;

@@ -5,10 +5,8 @@
  * line the call's `callId` (and `traceId` when the call was traced). Lines written outside any
  * call carry neither. The state is per interpreter and per stream, as the markers are.
  */
-import type { InterpreterOutput } from '../pool/options.js';
-
-/** What starts a marker line (ASCII record separator + `piton-call`). */
-export const OUTPUT_MARKER = '\x1epiton-call';
+import type { InterpreterOutput } from './output.js';
+import { OUTPUT_MARKER } from '../launch/child-process.js';
 
 type Stream = InterpreterOutput['stream'];
 

@@ -2,7 +2,7 @@
  * What a pool knows about its calls and interpreters, kept cheaply on the call path (a few
  * counters and three ring buffers) and summarized only when `stats()` is read.
  */
-import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, WorkerExitedError } from '../errors.js';
+import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, InterpreterExitedError } from '../errors.js';
 
 /** Percentiles of a duration, in ms (nearest rank over the most recent calls); 0 before any call. */
 export interface Percentiles {
@@ -53,7 +53,7 @@ export const CALL_OUTCOMES: readonly CallOutcome[] = ['ok', 'python_error', 'exi
 /** The outcome label of a failed call; `aborted`: the caller's signal had fired. */
 export function outcomeOf(error: unknown, aborted: boolean): CallOutcome {
   if (error instanceof PythonError) return 'python_error';
-  if (error instanceof WorkerExitedError) return 'exited';
+  if (error instanceof InterpreterExitedError) return 'exited';
   if (error instanceof CallTimeoutError) return 'timeout';
   if (error instanceof QueueFullError) return 'queue_full';
   if (error instanceof PoolStoppedError) return 'stopped';
@@ -174,11 +174,11 @@ export interface PoolStats {
   queued: number;
   /** Interpreters started to replace one that exited or was recycled. */
   restarts: number;
-  /** The same restarts by cause: crashed, recycled (`maxTasksPerWorker`, `maxMemoryPerWorker`), killed after a timeout or an abort. */
+  /** The same restarts by cause: crashed, recycled (`recycle.afterCalls`, `recycle.aboveMemory`), killed after a timeout or an abort. */
   restartsByCause: Record<RestartCause, number>;
   /** Interpreters that died after serving (replaced at once; never stop the pool). */
   crashes: number;
-  /** Starts that failed, and interpreters that died before serving (these count toward `intensity`). */
+  /** Starts that failed, and interpreters that died before serving (these count toward `supervision.intensity`). */
   startFailures: number;
   /** How interpreters are made: `'forkserver'` or `'spawn'`. */
   startMethod: 'forkserver' | 'spawn';
@@ -186,7 +186,7 @@ export interface PoolStats {
   completed: number;
   /** Calls that rejected, for any reason. */
   failed: number;
-  /** Failed calls by error class name: `{ PythonError: 3, WorkerExitedError: 1 }`. */
+  /** Failed calls by error class name: `{ PythonError: 3, InterpreterExitedError: 1 }`. */
   errors: Record<string, number>;
   /** Calls by outcome, as the metrics label them (`ok`, `python_error`, `exited`, `timeout`, …). */
   outcomes: Record<CallOutcome, number>;

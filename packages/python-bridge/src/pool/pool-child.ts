@@ -1,4 +1,9 @@
-import { AsyncResource } from 'node:async_hooks';
+/**
+ * `pythonPool(options)`: a pool as a child of any supervision tree. It wires the parts together
+ * and owns nothing itself: the dispatcher that queues calls, the supervision tree of interpreter
+ * workers (tree.ts; hosts.ts for other hosts), the lifecycle and events the operator reads, and
+ * the {@link PoolHandle} users call through (pool-handle.ts).
+ */
 import {
   formatReason,
   isNormalExit,
@@ -10,99 +15,28 @@ import {
   type SupervisorEvent,
   type SupervisorRef,
 } from '@piton/core';
-import { currentScope, ExposedFunctions } from '../interpreter/callbacks.js';
-import { createCodec, type Codec } from '../wire/codec.js';
-import { Dispatcher, type CallRequest } from '../dispatch/dispatcher.js';
-import { BatchPolicies, DynamicBatcher, snapshotArrays } from '../dispatch/batcher.js';
+import { ExposedFunctions } from '../interpreter/callbacks.js';
+import { Dispatcher } from '../dispatch/dispatcher.js';
 import { CallTimeoutError, describeExit, PoolStoppedError } from '../errors.js';
 import type { InterpreterEvent } from '../ops/events.js';
 import { InterpreterStarts } from '../supervision/interpreter-starts.js';
 import { followPoolEvents, PoolLifecycle } from '../ops/lifecycle.js';
 import { PoolLaunchers } from '../supervision/tree.js';
 import type { Interpreter, InterpreterOptions } from '../interpreter/interpreter.js';
-import {
-  checkCall,
-  checkStream,
-  interpreterCount,
-  resolvePoolOptions,
-  type CallOptions,
-  type PoolOptions,
-  type ResolvedPoolOptions,
-  type StreamOptions,
-} from './options.js';
+import type { ServeSpec } from '../launch/command-line.js';
+import type { PoolOptions, ResolvedPoolOptions } from './options.js';
+import { resolvePoolOptions } from './validate.js';
 import { outputSink } from '../ops/output.js';
-import { encodeCallBody, withOptions, type EncodedCall } from '../wire/encoded-call.js';
-import { residentBytes } from '../launch/child-process.js';
-import { SnapshotBuffers } from './snapshots.js';
+import { residentBytes } from '../launch/proc.js';
 import { resolvePython } from '../environment/python-executable.js';
 import { checkPathEntries, poolStartError } from '../environment/start-checks.js';
 import { sweepStaleSocketDirs } from '../interpreter/socket-dir.js';
 import type { PoolStats } from '../ops/stats.js';
-import { streamChannel, traceCall, tracingCalls, tracingStreams, type CallTraceContext, type StreamTraceContext } from '../ops/tracing.js';
-import { activeTraceHeaders } from '../ops/trace-propagation.js';
-import { attributedOutput } from '../ops/output-attribution.js';
-import { encodeCallOptions, type TraceHeaders } from '../wire/call-options.js';
 import { hostChildren } from '../remote/hosts.js';
 import { pythonWorker, type WorkerEnvironment } from '../supervision/python-worker.js';
-import type {
-  CallableName,
-  CallRest,
-  CallResult,
-  PythonModules,
-  StreamableName,
-  StreamItem,
-  StreamRest,
-  TypedModule,
-  TypedModuleName,
-  UntypedModuleName,
-} from './typed-calls.js';
-
-/** The functions of one Python module, as async functions. */
-export type PythonModule<T> = {
-  [K in keyof T]: T[K] extends (...args: infer A) => infer R
-    ? (...args: A) => R extends Promise<unknown> ? R : Promise<R>
-    : never;
-};
-
-/** What a running pool offers: `PythonPool` and `system.whereis(name)` of a mounted pool. */
-export interface PoolRef {
-  /** The pool's path in its supervision tree (`python-pool-1/root`, `app/root/py`). */
-  readonly path: string;
-  /** The supervisor of the pool's interpreter workers (`whichChildren()`, `inspect()`, …). */
-  readonly supervisor: SupervisorRef;
-  /**
-   * `module.fn(*args, **kwargs)` on the next idle interpreter. Checked against the signature when
-   * `PythonModules` has the module (`npx piton types`: typed-calls.ts), unless `R` is given.
-   */
-  call<R = unknown, M extends string = string>(module: UntypedModuleName<M>, fn: string, args?: unknown[], options?: CallOptions): Promise<R>;
-  call<M extends TypedModuleName, F extends CallableName<M>>(module: M, fn: F, ...rest: CallRest<M, F>): Promise<CallResult<M, F>>;
-  /** A proxy: `pool.module('functions').fib(20)`, typed by `PythonModules` or by `T` (`pool.module<{ fib(n: number): number }>('functions')`). */
-  module<N extends TypedModuleName>(name: N): TypedModule<PythonModules[N]>;
-  module<T extends object>(name: string): PythonModule<T>;
-  /** Iterates a Python generator or iterator, pulled item by item; `break` closes it. Typed as `call` is. */
-  stream<T = unknown, M extends string = string>(module: UntypedModuleName<M>, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T>;
-  stream<M extends TypedModuleName, F extends StreamableName<M>>(module: M, fn: F, ...rest: StreamRest<M, F>): AsyncIterable<StreamItem<M, F>>;
-  stats(): PoolStats;
-  /** The interpreters serving now: worker id, process id, and whether it runs a call. */
-  interpreters(): InterpreterStatus[];
-  /**
-   * Resolves once all `size` interpreters are serving, e.g. after a crash once the replacement
-   * is ready; at once if they already are. Rejects with `PoolStoppedError` if the pool stops first.
-   */
-  whenReady(): Promise<void>;
-  /**
-   * Refuses new calls (`PoolStoppedError`) and resolves once every queued and running call has
-   * settled, or after `timeoutMs` (default: the pool's `shutdownTimeout`), whichever comes first.
-   * The pool keeps its interpreters: stop it (or its tree) next.
-   */
-  drain(timeoutMs?: number): Promise<void>;
-}
-
-export interface InterpreterStatus {
-  worker: string;
-  pid: number;
-  busy: boolean;
-}
+import { PoolHandle, type PoolRef } from './pool-handle.js';
+import { BatchPolicies } from '../dispatch/batcher.js';
+import { attributedOutput } from '../ops/output-attribution.js';
 
 /**
  * A pool as a child of any supervision tree: a `one_for_one` supervisor of `size` Python workers
@@ -133,17 +67,17 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   await sweepStaleSocketDirs();
   const recyclers = new WeakMap<Interpreter, () => void>();
   const overMemory = new WeakSet<Interpreter>();
-  const memoryLimit = memoryPolicy(options.maxMemoryPerWorker);
+  const memoryLimit = memoryPolicy(options.recycle.aboveMemory);
   // Learned from replies (`@piton.batched`); the pool's handle merges calls to those functions.
   const batchPolicies = new BatchPolicies();
   const dispatcher = new Dispatcher<Interpreter>({
     maxQueue: options.maxQueue,
     maxMessageSize: options.maxMessageSize,
     batchCallsUnderMs: options.batchCallsUnderMs,
-    maxTasksPerExecutor: options.maxTasksPerWorker,
+    maxTasksPerExecutor: options.recycle.afterCalls,
     shouldRetire: memoryLimit && ((interpreter) => memoryLimit(interpreter) && (overMemory.add(interpreter), true)),
     onRetire: (interpreter) => {
-      lifecycle.note(interpreter.id, 'recycle', overMemory.has(interpreter) ? 'maxMemoryPerWorker' : 'maxTasksPerWorker');
+      lifecycle.note(interpreter.id, 'recycle', overMemory.has(interpreter) ? 'recycle.aboveMemory' : 'recycle.afterCalls');
       recyclers.get(interpreter)?.();
     },
     onCancel: (interpreter, error) =>
@@ -152,24 +86,27 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const counts = { crashes: 0, startFailures: 0 };
   const emitOutput = outputSink(options.onOutput, ctx.system.events);
   const emit = (event: InterpreterEvent) => ctx.system.events.emit('interpreter', event);
-  const launchers = new PoolLaunchers(ctx, options, python, emitOutput);
+  // What every interpreter of this pool, and its fork server, is started with (command-line.ts).
+  const serve: ServeSpec = {
+    python,
+    path: options.path,
+    preload: options.preload,
+    env: options.env,
+    cwd: options.cwd,
+    maxMessageSize: options.maxMessageSize,
+    allow: options.allow,
+  };
+  const { intensity, period } = options.supervision;
+  const launchers = new PoolLaunchers(ctx, { startMethod: options.startMethod, startTimeout: options.startTimeout, intensity, period }, serve, emitOutput);
 
   const interpreterOptions = (workerId: string): InterpreterOptions => ({
-      id: workerId,
-      python,
-      path: options.path,
-      preload: options.preload,
-      env: options.env,
-      cwd: options.cwd,
-      startTimeout: options.startTimeout,
-      maxMessageSize: options.maxMessageSize,
-      allowModules: options.allowModules,
-      allowPrivate: options.allowPrivate,
-      allowReexports: options.allowReexports,
-      launcher: launchers.current,
-      onOutput: attributedOutput(workerId, emitOutput),
-      callbacks,
-      onBatched: batchPolicies.learn,
+    ...serve,
+    id: workerId,
+    startTimeout: options.startTimeout,
+    launcher: launchers.current,
+    onOutput: attributedOutput(workerId, emitOutput),
+    callbacks,
+    onBatched: batchPolicies.learn,
   });
   const starts = new InterpreterStarts({
     pool: ctx.path,
@@ -206,7 +143,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     shutdown: options.shutdownTimeout,
     // Only failed starts reach the supervisor (crashes are replaced in place), so its backoff
     // grows only while starts keep failing.
-    ...(options.restartBackoff && { backoff: { ...options.restartBackoff, factor: 2 } }),
+    ...(options.supervision.backoff && { backoff: { ...options.supervision.backoff, factor: 2 } }),
   }));
   if (options.remote) interpreters.push(...hostChildren(environment, interpreterOptions, options.remote, options));
 
@@ -234,7 +171,8 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     // After a give-up, say why the interpreters kept failing: that is what the caller must fix.
     stop(
       failures.gaveUp
-        ? `the pool stopped: more than ${options.intensity} interpreter restarts within ${options.period} ms; ` +
+        ? `the pool stopped: more than ${options.supervision.intensity} failed interpreter starts within ${options.supervision.period} ms ` +
+            `(supervision.intensity); ` +
             `the last failure: ${failures.last ?? 'unknown'}`
         : `the pool stopped (${formatReason(reason)})`,
     );
@@ -287,255 +225,4 @@ function watchFailures(ctx: StartContext): { gaveUp: boolean; last: string | und
   ctx.system.events.on('event', listener);
   state.dispose = () => ctx.system.events.off('event', listener);
   return state;
-}
-
-/** Free snapshot memory a pool keeps for reuse, at most (snapshots.ts). */
-const SNAPSHOT_MEMORY_BYTES = 128 * 1024 * 1024;
-/** ms without a snapshot after which that memory is let go. */
-const SNAPSHOT_IDLE_MS = 1_000;
-
-/**
- * The pool's public face: validates each call and encodes it (so that a value that cannot be
- * sent fails that call alone, and Python receives the value as it was at `call()`), then hands
- * it to the dispatcher.
- */
-/** What the pool's start machinery counts, for `stats()`. */
-type PoolCounts = Pick<PoolStats, 'crashes' | 'startFailures' | 'startMethod'>;
-
-class PoolHandle implements PoolRef {
-  readonly path: string;
-  readonly supervisor: SupervisorRef;
-  readonly #dispatcher: Dispatcher<Interpreter>;
-  readonly #options: ResolvedPoolOptions;
-  readonly #lifecycle: PoolLifecycle;
-  readonly #callbacks: ExposedFunctions | undefined;
-  readonly #counts: () => PoolCounts;
-  readonly #codec: Codec;
-  readonly #batcher: DynamicBatcher;
-  readonly #snapshots = new SnapshotBuffers({ maxBytes: SNAPSHOT_MEMORY_BYTES, idleMs: SNAPSHOT_IDLE_MS });
-  readonly #copy = (view: Buffer) => this.#snapshots.take(view);
-
-  constructor(
-    dispatcher: Dispatcher<Interpreter>,
-    options: ResolvedPoolOptions,
-    lifecycle: PoolLifecycle,
-    path: string,
-    supervisor: SupervisorRef,
-    callbacks: ExposedFunctions | undefined,
-    batchPolicies: BatchPolicies,
-    counts: () => PoolCounts,
-  ) {
-    this.#counts = counts;
-    this.#dispatcher = dispatcher;
-    this.#options = options;
-    this.#lifecycle = lifecycle;
-    this.path = path;
-    this.supervisor = supervisor;
-    this.#callbacks = callbacks;
-    this.#codec = createCodec({ maxMessageSize: options.maxMessageSize });
-    this.#batcher = new DynamicBatcher(batchPolicies, (module, fn, inputs, timeout) => this.#sendBatch(module, fn, inputs, timeout), () => dispatcher.counts.ready > 0);
-  }
-
-  /** One merged call to a batched function: its one argument is the list of the calls' inputs. */
-  #sendBatch(module: string, fn: string, inputs: unknown[], timeout: number | undefined): Promise<unknown> {
-    let call: EncodedCall;
-    try {
-      const body = encodeCallBody(this.#codec, module, fn, [inputs], undefined, { transfer: true });
-      call = withOptions(body, encodeCallOptions(this.#codec, { batched: true }), this.#options.maxMessageSize);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#dispatcher.call({ call, timeout, retries: 0 });
-  }
-
-  /** Open batches' calls reject with `error` (the pool is stopping). */
-  closeBatches(error: unknown): void {
-    this.#batcher.close(error);
-  }
-
-  call<R = unknown, M extends string = string>(module: UntypedModuleName<M>, fn: string, args?: unknown[], options?: CallOptions): Promise<R>;
-  call<M extends TypedModuleName, F extends CallableName<M>>(module: M, fn: F, ...rest: CallRest<M, F>): Promise<CallResult<M, F>>;
-  call<R>(module: string, fn: string, args: unknown[] = [], options: CallOptions = {}): Promise<R> {
-    let call: EncodedCall;
-    let request: CallRequest;
-    try {
-      const { timeout, retries, transfer, context } = checkCall(module, fn, args, options, this.#options.callTimeout);
-      const reentry = this.#callbacks?.reentry(`the call to ${module}.${fn}`);
-      if (reentry) throw reentry;
-      // A stopped pool refuses the call as it is: no need to encode it first.
-      if (this.#dispatcher.closed) return this.#dispatcher.call({ retries }) as Promise<R>;
-      // A batched function's call joins a batch: one input, nothing that would need a call of its own.
-      if (
-        args.length === 1 && options.kwargs === undefined && options.onProgress === undefined && context === undefined &&
-        this.#batcher.policy(module, fn) !== undefined && !tracingCalls()
-      ) {
-        // Checked alone now (an EncodeError is this call's), sent with the others later: the
-        // memory of typed arrays is copied now unless the caller said `transfer`.
-        encodeCallBody(this.#codec, module, fn, args, undefined, { transfer: true });
-        const input = transfer ? args[0] : snapshotArrays(args[0]);
-        return this.#batcher.submit(module, fn, input, { timeout, signal: options.signal, retries }) as Promise<R>;
-      }
-      call = encodeCallBody(this.#codec, module, fn, args, options.kwargs, { transfer, copy: this.#copy });
-      request = { call, timeout, signal: options.signal, retries };
-      // Only what a call needs: most calls carry no context at all. A pool that exposes functions
-      // keeps the caller's async context for them (its trace context, its AsyncLocalStorage).
-      const scope = this.#callbacks && currentScope();
-      const resource = this.#callbacks && new AsyncResource('piton.call');
-      if (options.onProgress !== undefined || scope !== undefined || resource !== undefined) {
-        request.context = { onProgress: options.onProgress, scope, resource };
-      }
-      if (!tracingCalls()) {
-        // The caller's OpenTelemetry span, if any, and the call's values travel with it.
-        const trace = activeTraceHeaders();
-        if (trace !== undefined || context !== undefined) this.#addOptions(request, call, trace, context, options.onProgress !== undefined);
-      }
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    let settled: Promise<R>;
-    if (!tracingCalls()) {
-      settled = this.#dispatcher.call(request) as Promise<R>;
-    } else {
-      const trace: CallTraceContext = { pool: this.path, module, fn, args, kwargs: options.kwargs };
-      request.trace = trace;
-      const context = options.context;
-      settled = traceCall(trace, () => {
-        // After `start`: a subscriber's span for the call, if it made one, is the parent Python sees.
-        try {
-          const headers = trace.traceHeaders ?? activeTraceHeaders();
-          if (headers !== undefined || context !== undefined) this.#addOptions(request, call, headers, context, options.onProgress !== undefined);
-          if (trace.runInContext !== undefined || trace.onEvent !== undefined) request.context = { ...request.context, trace };
-        } catch (error) {
-          return Promise.reject(error);
-        }
-        return this.#dispatcher.call(request);
-      }) as Promise<R>;
-    }
-    if (call.frames.length === 0) return settled;
-    // Settled, the call no longer needs its snapshots: their memory serves the next ones.
-    const giveBack = () => this.#snapshots.give(call.frames);
-    settled.then(giveBack, giveBack);
-    return settled;
-  }
-
-  /** Gives `request` its call's options item (trace context, values, progress flag). */
-  #addOptions(request: CallRequest, call: EncodedCall, trace: TraceHeaders | undefined, context: CallOptions['context'], progress: boolean): void {
-    const item = encodeCallOptions(this.#codec, { progress, trace, context });
-    request.call = withOptions(call, item, this.#options.maxMessageSize);
-  }
-
-
-  module<N extends TypedModuleName>(name: N): TypedModule<PythonModules[N]>;
-  module<T extends object>(name: string): PythonModule<T>;
-  module<T extends object>(name: string): PythonModule<T> {
-    if (typeof name !== 'string' || name === '') {
-      throw new TypeError(`the module name must be a non-empty string, got ${String(name)} (${typeof name})`);
-    }
-    return new Proxy({} as PythonModule<T>, {
-      get: (_target, prop) => {
-        // Not thenable: `await pool.module('m')` must not call a Python function named `then`.
-        if (typeof prop !== 'string' || prop === 'then') return undefined;
-        return (...args: unknown[]) => this.call(name, prop, args);
-      },
-    });
-  }
-
-  stream<T = unknown, M extends string = string>(module: UntypedModuleName<M>, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T>;
-  stream<M extends TypedModuleName, F extends StreamableName<M>>(module: M, fn: F, ...rest: StreamRest<M, F>): AsyncIterable<StreamItem<M, F>>;
-  stream<T>(module: string, fn: string, args: unknown[] = [], options: StreamOptions = {}): AsyncIterable<T> {
-    const dispatcher = this.#dispatcher;
-    const callbacks = this.#callbacks;
-    const poolIdleTimeout = this.#options.streamIdleTimeout;
-    const path = this.path;
-    return {
-      [Symbol.asyncIterator]: async function* () {
-        const { timeout, batch, idleTimeout, context } = checkStream(module, fn, args, options, poolIdleTimeout);
-        const reentry = callbacks?.reentry(`the stream of ${module}.${fn}`);
-        if (reentry) throw reentry;
-        const { signal, kwargs } = options;
-        const trace: StreamTraceContext | undefined = tracingStreams() ? { pool: path, module, fn, args, kwargs } : undefined;
-        if (trace !== undefined) streamChannel.start.publish(trace);
-        let items = 0;
-        try {
-          const lease = await dispatcher.acquire({ signal, timeout });
-          try {
-            if (trace !== undefined) {
-              trace.worker = lease.executor.id;
-              trace.pid = lease.executor.pid;
-            }
-            const headers = trace?.traceHeaders ?? activeTraceHeaders();
-            const callOptions = headers !== undefined || context !== undefined ? { trace: headers, context } : undefined;
-            const onItems = trace?.onEvent && ((count: number, done: boolean) => trace.onEvent!({ kind: 'items', count, done }));
-            // Ended from outside (abort, idle timeout), the stream gives the interpreter back
-            // itself: this generator may have been dropped without `return()`.
-            const stream = lease.executor.stream(module, fn, args, kwargs, { batch, signal, idleTimeout, onEnd: lease.release, callOptions, onItems });
-            for await (const item of stream) {
-              items++;
-              yield item as T;
-            }
-          } finally {
-            lease.release();
-          }
-        } catch (error) {
-          if (trace !== undefined) {
-            trace.error = error;
-            streamChannel.error.publish(trace);
-          }
-          throw error;
-        } finally {
-          if (trace !== undefined) {
-            trace.items = items;
-            streamChannel.asyncEnd.publish(trace);
-          }
-        }
-      },
-    };
-  }
-
-  stats(): PoolStats {
-    const size = interpreterCount(this.#options);
-    const { ready, busy, queued } = this.#dispatcher.counts;
-    const { state } = this.#lifecycle;
-    const calls = this.#dispatcher.stats;
-    return {
-      state,
-      size,
-      ready,
-      busy,
-      // Only a running pool is bringing interpreters up; a stopping or failed one is not.
-      starting: state === 'starting' || state === 'running' ? Math.max(0, size - ready - busy) : 0,
-      queued,
-      restarts: this.#lifecycle.restarts,
-      restartsByCause: this.#lifecycle.restartsByCause,
-      ...calls.summary(size),
-      outcomes: calls.outcomes(),
-      ...this.#counts(),
-    };
-  }
-
-  interpreters(): InterpreterStatus[] {
-    return this.#dispatcher
-      .serving()
-      .map(({ executor, busy }) => ({ worker: executor.id, pid: executor.pid, busy }))
-      .sort((a, b) => a.worker.localeCompare(b.worker));
-  }
-
-  whenReady(): Promise<void> {
-    return this.#dispatcher.whenServing(interpreterCount(this.#options));
-  }
-
-  async drain(timeoutMs: number = this.#options.shutdownTimeout): Promise<void> {
-    if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
-      throw new RangeError(`drain(timeoutMs): timeoutMs must be a number >= 0, got ${String(timeoutMs)}`);
-    }
-    if (this.#lifecycle.state === 'running') this.#lifecycle.state = 'stopping';
-    this.#dispatcher.seal(new PoolStoppedError('the pool is draining: it takes no new calls'));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    try {
-      await Promise.race([this.#dispatcher.whenIdle(), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
 }

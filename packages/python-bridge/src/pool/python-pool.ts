@@ -1,8 +1,10 @@
 import { ActorSystem, type SupervisorRef } from '@piton/core';
 import { PoolStartError, PoolStoppedError } from '../errors.js';
+import { describe, names, rejectUnknownKeys } from '../validation.js';
 import type { CallOptions, PoolOptions, StreamOptions } from './options.js';
 import type { PoolStats } from '../ops/stats.js';
-import { pythonPool, type InterpreterStatus, type PoolRef, type PythonModule } from './pool-child.js';
+import { pythonPool } from './pool-child.js';
+import type { InterpreterStatus, PoolRef, PythonModule } from './pool-handle.js';
 import type {
   CallableName,
   CallRest,
@@ -109,14 +111,10 @@ export class PythonPool implements PoolRef {
    * Idempotent: a second call returns the first one's promise.
    */
   stop(options: StopOptions = {}): Promise<void> {
-    if (typeof options !== 'object' || options === null) {
-      return Promise.reject(new TypeError(`stop(options): options must be an object, got ${String(options)}`));
-    }
-    for (const key of Object.keys(options)) {
-      if (key !== 'drain') return Promise.reject(new TypeError(`stop(options): unknown option ${JSON.stringify(key)} (known: drain)`));
-    }
-    if (options.drain !== undefined && typeof options.drain !== 'boolean') {
-      return Promise.reject(new TypeError(`stop(options): options.drain must be a boolean, got ${String(options.drain)}`));
+    try {
+      checkStopOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
     this.#stopping ??= (async () => {
       if (options.drain) await this.#ref.drain();
@@ -129,6 +127,15 @@ export class PythonPool implements PoolRef {
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
+}
+
+const STOP_OPTION_NAMES = names<StopOptions>()(['drain']);
+
+function checkStopOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  rejectUnknownKeys('options', options, STOP_OPTION_NAMES);
+  const { drain } = options as StopOptions;
+  if (drain !== undefined && typeof drain !== 'boolean') throw new TypeError(`options.drain must be a boolean, got ${describe(drain)}`);
 }
 
 function findCause<E extends Error>(error: unknown, type: new (...args: never[]) => E): E | undefined {

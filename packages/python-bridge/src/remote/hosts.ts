@@ -19,7 +19,7 @@ import { HostLostError } from '../errors.js';
 import { Interpreter, type InterpreterOptions } from '../interpreter/interpreter.js';
 import { pythonWorker, type WorkerEnvironment } from '../supervision/python-worker.js';
 import { AgentLink } from './agent-link.js';
-import type { HostOptions, RemoteOptions } from './options.js';
+import type { HostOptions, ResolvedRemoteOptions } from './options.js';
 import { RemoteLauncher } from './remote-launcher.js';
 
 /** Backoff between attempts to reach a host, and to restart its interpreters. */
@@ -27,7 +27,7 @@ export const HOST_RETRY_MIN_MS = 100;
 export const HOST_RETRY_MAX_MS = 5_000;
 
 /** The link to one agent as a child: it exits (with `HostLostError`) when the host is lost. */
-function agentLinkChild(host: HostOptions, remote: RemoteOptions, connectTimeout: number, onLink: (link: AgentLink) => void): StartFn<AgentLink> {
+function agentLinkChild(host: HostOptions, remote: ResolvedRemoteOptions, connectTimeout: number, onLink: (link: AgentLink) => void): StartFn<AgentLink> {
   return async (_ctx: StartContext): Promise<StartedChild<AgentLink>> => {
     const link = await AgentLink.connect({
       agent: host.agent,
@@ -56,7 +56,7 @@ function agentLinkChild(host: HostOptions, remote: RemoteOptions, connectTimeout
 export function hostChildren(
   environment: WorkerEnvironment,
   interpreterOptions: (workerId: string) => InterpreterOptions,
-  remote: RemoteOptions,
+  remote: ResolvedRemoteOptions,
   settings: { startTimeout: number; shutdownTimeout: number },
 ): ChildSpec[] {
   return remote.hosts.map((host, h) => {
@@ -78,11 +78,13 @@ export function hostChildren(
     };
     const backoff = { min: HOST_RETRY_MIN_MS, max: HOST_RETRY_MAX_MS, factor: 2 };
     const children: ChildSpec[] = [
-      { id: 'agent', start: agentLinkChild(host, remote, settings.startTimeout, (link) => (current = link)), shutdown: settings.shutdownTimeout, backoff },
+      // Each start is bounded by startTimeout (the connection, the handshake); core's is a backstop.
+      { id: 'agent', start: agentLinkChild(host, remote, settings.startTimeout, (link) => (current = link)), shutdown: settings.shutdownTimeout, startTimeout: 2 * settings.startTimeout, backoff },
       ...Array.from({ length: host.size }, (_, i): ChildSpec => ({
         id: `python-${i + 1}`,
         start: pythonWorker(hostEnvironment),
         shutdown: settings.shutdownTimeout,
+        startTimeout: 2 * settings.startTimeout,
         backoff,
       })),
     ];

@@ -1,6 +1,7 @@
 import { isIgnore, worker, type ExitReason, type Ignore, type StartContext, type StartFn, type StartedChild } from '@piton/core';
-import { replacedInPlace, unplannedExitCause, type InterpreterExitCause } from './crash-policy.js';
-import { WorkerExitedError } from '../errors.js';
+import { replacedInPlace, unplannedExitCause } from './crash-policy.js';
+import type { InterpreterExitCause } from '../ops/events.js';
+import { InterpreterExitedError } from '../errors.js';
 import type { ExitInfo, Interpreter } from '../interpreter/interpreter.js';
 import { LiveInterpreters } from './live-interpreters.js';
 
@@ -36,7 +37,7 @@ export function exitReasonOf(info: ExitInfo): ExitReason {
   if (info.stopRequested) return 'shutdown';
   if (info.code === 0) return 'normal';
   if (info.lost !== undefined) return info.lost;
-  return new WorkerExitedError(info.code, info.signal);
+  return new InterpreterExitedError(info.code, info.signal);
 }
 
 /** The interpreter of the current incarnation, so that a brutal kill reaches the process too. */
@@ -69,11 +70,22 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
     /** Interpreters replaced inside this worker (crashes in calls, recycles): system.tree() shows them. */
     let replacements = 0;
 
+    // The start given up on (its startTimeout, or the supervisor killed meanwhile): the core worker
+    // is killed at once and its start rejects, so nothing would kill the interpreter it is starting.
+    ctx.signal.addEventListener(
+      'abort',
+      () => {
+        incarnation.ending = true;
+        lives.killAll();
+      },
+      { once: true },
+    );
+
     const serve = (interpreter: Interpreter, self: { cast(msg: Message): void }) => {
       if (incarnation.ending) {
         // Killed while this interpreter was starting: it must not outlive the actor.
         interpreter.kill();
-        throw new WorkerExitedError(null, 'SIGKILL');
+        throw new InterpreterExitedError(null, 'SIGKILL');
       }
       incarnation.interpreter = interpreter;
       env.onReady(interpreter, () => self.cast({ type: 'recycle' }));
@@ -100,7 +112,7 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
         if (message.type === 'recycle') {
           if (!state.interpreter) return state;
           // Recycling replaces the interpreter without an exit of the actor: it is routine
-          // hygiene (maxTasksPerWorker), not a failure, and must not count toward intensity.
+          // hygiene (`recycle`), not a failure, and must not count toward intensity.
           const old = state.interpreter;
           state.interpreter = undefined;
           await env.onLeave(old);

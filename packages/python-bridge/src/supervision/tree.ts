@@ -15,16 +15,31 @@
  * pool give up). When the interpreters' supervisor gives up, it exits normally and, being
  * significant, takes the pool down with it, as a flat pool would.
  *
- * Fork safety: a server whose preloads left threads running is not forked from. With the default
- * start method the pool falls back to `spawn` (a warning says why, `stats().startMethod` shows it);
- * with `startMethod: 'forkserver'` asked for explicitly, the start fails with the reason.
+ * Fork safety: a server whose preloads left threads running is not forked from. With `startMethod:
+ * 'auto'` (the default) the pool falls back to `spawn` (a warning says why, `stats().startMethod`
+ * shows it); with `startMethod: 'forkserver'`, the start fails with the reason.
  */
 import { supervisor, type ChildSpec, type StartContext, type StartedChild } from '@piton/core';
-import { describeExit, InterpreterStartError, WorkerExitedError } from '../errors.js';
+import { describeExit, InterpreterStartError, InterpreterExitedError } from '../errors.js';
 import { ForkServerLauncher, type ForkServerSpec } from '../launch/forkserver.js';
 import type { Launcher } from '../launch/launcher.js';
-import type { InterpreterOutput, ResolvedPoolOptions } from '../pool/options.js';
+import type { ServeSpec } from '../launch/command-line.js';
+import type { InterpreterOutput } from '../ops/output.js';
 import { SpawnLauncher } from '../launch/spawn.js';
+
+/** What the tree needs of the pool's options. */
+export interface TreeOptions {
+  /**
+   * `'auto'`: the fork server on Linux, spawn when a preload left threads running (with a
+   * warning) and elsewhere; `'forkserver'`: the fork server or a failed start.
+   */
+  startMethod: 'auto' | 'forkserver' | 'spawn';
+  /** The supervisors' restart intensity: more than `intensity` restarts (failed interpreter starts, server deaths) within `period` ms stop the pool. */
+  intensity: number;
+  period: number;
+  /** ms the fork server may take to report ready. */
+  startTimeout: number;
+}
 
 /** The worker id the server's own output is tagged with. */
 export const FORKSERVER_ID = 'forkserver';
@@ -33,22 +48,14 @@ export class PoolLaunchers {
   /** The launcher new interpreters come from. */
   current: Launcher = new SpawnLauncher();
   readonly #ctx: StartContext;
-  readonly #options: ResolvedPoolOptions;
+  readonly #options: TreeOptions;
   readonly #serverSpec: ForkServerSpec;
 
-  constructor(ctx: StartContext, options: ResolvedPoolOptions, python: string, emitOutput: (output: InterpreterOutput) => void) {
+  constructor(ctx: StartContext, options: TreeOptions, serve: ServeSpec, emitOutput: (output: InterpreterOutput) => void) {
     this.#ctx = ctx;
     this.#options = options;
     this.#serverSpec = {
-      python,
-      path: options.path,
-      preload: options.preload,
-      env: options.env,
-      cwd: options.cwd,
-      maxMessageSize: options.maxMessageSize,
-      allowModules: options.allowModules,
-      allowPrivate: options.allowPrivate,
-      allowReexports: options.allowReexports,
+      ...serve,
       startTimeout: options.startTimeout,
       onOutput: (line, stream) => emitOutput({ worker: FORKSERVER_ID, stream, line }),
     };
@@ -66,7 +73,7 @@ export class PoolLaunchers {
   async startTree(interpreters: ChildSpec[], launchAhead: () => void): Promise<StartedChild<unknown>> {
     const { intensity, period } = this.#options;
     const interpretersSupervisor = supervisor({ strategy: 'one_for_one', intensity, period, children: interpreters });
-    const first = this.#options.startMethod === 'forkserver' ? await this.#firstServer() : undefined;
+    const first = this.#forking() ? await this.#firstServer() : undefined;
     if (first === undefined) {
       this.current = new SpawnLauncher();
       launchAhead();
@@ -77,6 +84,7 @@ export class PoolLaunchers {
       id: FORKSERVER_ID,
       restart: 'permanent',
       shutdown: 'infinity', // close() is bounded: channel end, then SIGTERM, then SIGKILL
+      startTimeout: 2 * this.#options.startTimeout, // the server's start is bounded by startTimeout; this is a backstop
       start: async () => {
         const launcher = adopt ?? (await this.#startServer());
         adopt = undefined;
@@ -102,13 +110,19 @@ export class PoolLaunchers {
     }
   }
 
-  /** The first server: if its preloads left threads, fall back to spawn (default) or refuse (explicit). */
+  /** Whether the pool starts with a fork server: asked for, or `'auto'` where there is fork and PR_SET_PDEATHSIG (Linux). */
+  #forking(): boolean {
+    const { startMethod } = this.#options;
+    return startMethod === 'forkserver' || (startMethod === 'auto' && process.platform === 'linux');
+  }
+
+  /** The first server: if its preloads left threads, fall back to spawn (`'auto'`) or refuse (`'forkserver'`). */
   async #firstServer(): Promise<ForkServerLauncher | undefined> {
     const launcher = await ForkServerLauncher.start(this.#serverSpec);
     if (launcher.threads.length === 0) return launcher;
     await launcher.close();
     const why = forkUnsafe(launcher.threads);
-    if (this.#options.startMethodExplicit) throw new InterpreterStartError(`startMethod 'forkserver' refused: ${why}`);
+    if (this.#options.startMethod === 'forkserver') throw new InterpreterStartError(`startMethod 'forkserver' refused: ${why}`);
     process.emitWarning(`${why}; this pool uses startMethod 'spawn' instead`, { code: 'PITON_FORKSERVER_FALLBACK' });
     return undefined;
   }
@@ -138,7 +152,7 @@ function serverChild(launcher: ForkServerLauncher): StartedChild<ForkServerLaunc
     ref: launcher,
     exited: launcher.exit.then((exit) =>
       asked ??
-      new WorkerExitedError(exit.code, exit.signal, {
+      new InterpreterExitedError(exit.code, exit.signal, {
         message: `the fork server (pid ${launcher.pid}) ${describeExit(exit.code, exit.signal)}`,
         stderrTail: launcher.stderrTail(),
       }),

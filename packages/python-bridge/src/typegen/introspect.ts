@@ -10,7 +10,7 @@
  * exits when Node goes (PR_SET_PDEATHSIG, and the end of its stdin).
  */
 import { spawn } from 'node:child_process';
-import { workerEnv } from '../launch/spawn.js';
+import { workerEnv } from '../launch/command-line.js';
 import type { PyModule, PyModuleFailure, TypegenMessage } from './ir.js';
 
 /** `python -c` this: keeps the cwd off `sys.path` as the worker's launcher does, then runs the program. */

@@ -7,7 +7,7 @@
  * - what Python receives is the value as it was at `call()`: objects are written into the
  *   MessagePack bytes then, and the memory of typed arrays, which travels as its own frame, is
  *   copied then too, unless the caller passed `transfer: true` (and promised not to write it
- *   until the call settles);
+ *   until the call settles); an Arrow table's IPC stream is written then, which is its snapshot;
  * - the call's size is known before it is queued, so a batch never grows past the message limit.
  *
  * The body is the MessagePack array `[module, function, args, kwargs]`: exactly one entry of a
@@ -17,7 +17,7 @@
  * one byte each, as long as the batch holds at most {@link MAX_FIXINT_FRAMES} frames (a positive
  * fixint), which the dispatcher's batching keeps to.
  */
-import type { Codec } from './codec.js';
+import { isOwnedFrame, type Codec } from './codec.js';
 import { MessageTooLargeError } from '../errors.js';
 
 /** Frame indices up to this are one-byte positive fixints, rewritable in place. */
@@ -85,8 +85,10 @@ export function encodeCallBody(
   let frameIndexAt: readonly number[] = NO_FRAMES_AT;
   if (encoded.length > 1) {
     const views = encoded.slice(1);
-    // A frame views the caller's array: without `transfer`, copy it now (the snapshot).
-    frames = options?.transfer ? views : views.map(options?.copy ?? freshCopy);
+    // A frame views the caller's array: without `transfer`, copy it now (the snapshot). A table's
+    // IPC stream was written just now, into memory of its own: it is its own snapshot.
+    const copy = options?.copy ?? freshCopy;
+    frames = options?.transfer ? views : views.map((view) => (isOwnedFrame(view) ? view : copy(view)));
     frameIndexAt = indexScratch.slice();
     for (const frame of frames) size += frame.length;
   }

@@ -3,9 +3,10 @@
  * Every envelope is `[kind, id, ...]`; a reply carries the id of the request it answers.
  */
 import type { Codec } from './codec.js';
-import { BatchError, EncodeError, MessageTooLargeError, ProtocolError, PythonError, type PythonReportedError } from '../errors.js';
+import { BatchError, EncodeError, MessageTooLargeError, MissingDependencyError, ProtocolError, PythonError, type PythonReportedError } from '../errors.js';
 import type { EncodedCall } from './encoded-call.js';
 import { optionsMap, type CallOptionsItem } from './call-options.js';
+import { describe } from '../validation.js';
 
 /** The protocol version this side speaks (sent in `hello`). */
 export const PROTOCOL_VERSION = 2;
@@ -148,9 +149,13 @@ const BATCH_CALL_FIELDS = ['module', 'fn', 'args', 'kwargs'];
 // bytes" (PROTOCOL.md, "Size limits"), give the numbers.
 const TOO_LARGE = /of (\d+) bytes exceeds .* of (\d+) bytes/;
 
+// The worker's MissingDependency, "pyarrow is not installed in the worker's Python: …; install it
+// with: npx piton setup --arrow", gives the library and the command.
+const MISSING = /^(\S+) is not installed\b[^]*; install it with: ([^]+)$/;
+
 /**
  * Turns the error shape into the error it stands for: one class per condition, whichever side
- * found it, so the worker's `EncodeError`, `MessageTooLarge` and `ProtocolError` are the classes
+ * found it, so the worker's `EncodeError`, `MessageTooLarge`, `ProtocolError` and `MissingDependency` are the classes
  * Node uses for the same conditions (with `origin: 'python'`); any other type is a {@link PythonError}.
  */
 export function toPythonError({ type, message, traceback }: RemoteError): PythonReportedError {
@@ -164,6 +169,10 @@ export function toPythonError({ type, message, traceback }: RemoteError): Python
     }
     case 'ProtocolError':
       return new ProtocolError(message, { python });
+    case 'MissingDependency': {
+      const found = MISSING.exec(message);
+      return new MissingDependencyError(found?.[1] ?? '', found?.[2] ?? '', message, python);
+    }
     case 'BatchError':
       return new BatchError(message, traceback);
     default:
@@ -276,12 +285,6 @@ function fail(what: string): never {
   throw new ProtocolError(`malformed reply: ${what}`);
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'nil';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  return typeof value;
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype;
 }
@@ -304,6 +307,37 @@ export function replyId(envelope: unknown): number | undefined {
   if (!Array.isArray(envelope) || envelope.length < 2) return undefined;
   const id = envelope[1] as unknown;
   return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : undefined;
+}
+
+/**
+ * The kind and id of a reply read from the start of frame 0 alone, for a reply that was received
+ * whole but could not be decoded for a reason that leaves the socket in step (an Arrow table
+ * without apache-arrow). Undefined when the start is not `[kind, id, …` with a short kind.
+ */
+export function peekReplyHead(frame0: Buffer): { kind: string; id: number } | undefined {
+  const head = frame0[0];
+  let at = 1;
+  if (head === undefined) return undefined;
+  if (head >= 0x92 && head <= 0x9f) at = 1;
+  else if (head === 0xdc) at = 3;
+  else if (head === 0xdd) at = 5;
+  else return undefined;
+  const str = frame0[at++];
+  if (str === undefined || str < 0xa0 || str > 0xbf) return undefined;
+  const end = at + (str & 0x1f);
+  if (end > frame0.length) return undefined;
+  const kind = frame0.toString('utf8', at, end);
+  at = end;
+  const form = frame0[at++];
+  if (form === undefined) return undefined;
+  let id: number | bigint | undefined;
+  if (form < 0x80) id = form;
+  else if (form === 0xcc && at + 1 <= frame0.length) id = frame0.readUInt8(at);
+  else if (form === 0xcd && at + 2 <= frame0.length) id = frame0.readUInt16BE(at);
+  else if (form === 0xce && at + 4 <= frame0.length) id = frame0.readUInt32BE(at);
+  else if (form === 0xcf && at + 8 <= frame0.length) id = frame0.readBigUInt64BE(at);
+  if (id === undefined || id > Number.MAX_SAFE_INTEGER) return undefined;
+  return { kind, id: Number(id) };
 }
 
 /** How the pool merges calls to a batched function (PROTOCOL.md, "Dynamic batching"). */

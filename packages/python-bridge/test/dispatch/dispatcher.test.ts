@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatch/dispatcher.js';
-import { CallTimeoutError, PoolStoppedError, QueueFullError, WorkerExitedError } from '../../src/errors.js';
+import { CallTimeoutError, PoolStoppedError, QueueFullError, InterpreterExitedError } from '../../src/errors.js';
 import { MAX_FIXINT_FRAMES } from '../../src/wire/encoded-call.js';
 import { encoded, FakeClock, FakeExecutor, flush } from '../helpers.js';
 
@@ -168,7 +168,7 @@ describe('Dispatcher (fake executors, fake clock)', () => {
     expect(b.current.calls[0]!.fn).to.equal('again');
     b.die();
     await flush();
-    expect(retried.error).to.be.instanceOf(WorkerExitedError);
+    expect(retried.error).to.be.instanceOf(InterpreterExitedError);
     expect(other.settled).to.equal(false);
   });
 
