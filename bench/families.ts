@@ -5,6 +5,7 @@ import { runCallbacks } from './callbacks.js';
 import { runCodec } from './codec.js';
 import { runCpu } from './cpu.js';
 import { runData } from './data.js';
+import { runElastic } from './elastic.js';
 import { runFairness } from './fairness.js';
 import { runLatency } from './latency.js';
 import { runMetrics } from './metrics.js';
@@ -39,6 +40,7 @@ export const families: Family[] = [
   { name: 'alternatives', run: runAlternatives },
   { name: 'recovery', run: runRecovery },
   { name: 'remote', run: runRemote },
+  { name: 'elastic', run: runElastic },
   { name: 'startup', run: runStartup },
   { name: 'soak', run: runSoak },
   { name: 'fairness', run: runFairness },

@@ -63,12 +63,16 @@ async function bareToWorker(ctx: BenchContext, spec: string): Promise<Client> {
 
 async function interpreterClient(ctx: BenchContext): Promise<Client> {
   const { Interpreter } = await import('../packages/python-bridge/dist/interpreter/interpreter.js');
+  const { encodeCallBody } = await import('../packages/python-bridge/dist/wire/encoded-call.js');
+  const { createCodec } = await import('../packages/python-bridge/dist/wire/codec.js');
   const interpreter = await Interpreter.start({
     id: 'split', python: ctx.python, path: [PY_DIR], startTimeout: 30_000, maxMessageSize: 256 * 1024 * 1024,
   });
+  const codec = createCodec();
   return {
     name: 'interp',
-    call: () => interpreter.call('functions', 'noop', [1]),
+    // Encoded per call, as a pool encodes each call at call().
+    call: () => interpreter.run(encodeCallBody(codec, 'functions', 'noop', [1], undefined)),
     stop: async () => { await interpreter.stop(); },
   };
 }

@@ -6,7 +6,8 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EncodeError, MessageTooLargeError, ProtocolError, PythonError, PythonPool } from '@piton/python-bridge';
-import { endpointOf, eventually, fixtures, repoRoot, reportedByPython } from './helpers.js';
+import { endpointOf, fixtures, repoRoot, reportedByPython } from './helpers.js';
+import { rejection, until } from './support.js';
 
 const MAX_MESSAGE = 64 * 1024;
 const venvPython = join(repoRoot, '.venv', 'bin', 'python');
@@ -24,15 +25,6 @@ async function intrude(mode: string, endpoint: string): Promise<Seen[]> {
   const [code] = (await once(child, 'close')) as [number | null];
   expect(code, `intruder ${mode} exit code; stderr:\n${err}`).to.equal(0);
   return out.trim().split('\n').map((line) => JSON.parse(line) as Seen);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to reject, it resolved');
 }
 
 async function pythonError(promise: Promise<unknown>, pythonType: string): Promise<PythonError> {
@@ -184,7 +176,7 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
       expect(bad).to.be.instanceOf(ProtocolError);
       expect((bad as Error).message).to.contain('extension type 42');
       expect(next).to.deep.equal([1, 2]);
-      await eventually(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
+      await until(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
     });
 
     it('a stream item that breaks the protocol: ProtocolError; the interpreter is replaced, no other call pays', async () => {
@@ -197,7 +189,7 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
       expect(await rejection(streamed)).to.be.instanceOf(ProtocolError);
       expect(seen).to.deep.equal([1]);
       expect(await next).to.deep.equal([3, 4]);
-      await eventually(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
+      await until(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
     });
   });
 
@@ -263,7 +255,7 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
       const [seen] = await intrude('stop', endpointOf(pid));
       expect(seen).to.deep.equal({ kind: 'bye', id: 1 });
       // The pool learns of the exit from the process, then starts a fresh interpreter.
-      await eventually(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
+      await until(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
       expect(pool.stats().restarts).to.equal(restarts + 1);
     });
   });

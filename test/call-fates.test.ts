@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { CallTimeoutError, EncodeError, PoolStoppedError, PythonPool } from '@piton/python-bridge';
-import { fixtures, rejection } from './helpers.js';
+import { fixtures } from './helpers.js';
+import { rejection } from './support.js';
 
 /** Resolves with the value, or with the error the promise rejects with. */
 function outcome<T>(promise: Promise<T>): Promise<T | unknown> {

@@ -16,7 +16,8 @@ import {
   type PoolRef,
   type StartMethod,
 } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive, workersOf } from './helpers.js';
+import { fixtures, isAlive, workersOf } from './helpers.js';
+import { until } from './support.js';
 
 /** Parent pid and process group of `pid`, from /proc/PID/stat. */
 function stat(pid: number): { ppid: number; pgid: number } {
@@ -59,7 +60,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     const lines: InterpreterOutput[] = [];
     pool.system.events.on('output', (output) => lines.push(output));
     await pool.call('calls', 'shout', ['from a forked interpreter', 'stderr']);
-    await eventually(() => lines.length > 0, 'the printed line');
+    await until(() => lines.length > 0, 'the printed line');
     expect(lines[0]).to.deep.include({ stream: 'stderr', line: 'from a forked interpreter' });
     expect(lines[0]!.worker).to.match(/^python-[12]$/);
   });
@@ -94,7 +95,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     const error = await pool.call('process_group', 'sleeper_then_block', [], { timeout: 3_000 }).catch((e: unknown) => e);
     expect(error).to.be.instanceOf(CallTimeoutError);
     const pid = await sleeper;
-    await eventually(() => !isAlive(pid) && !isAlive(victim), 'the interpreter and its sleep to be gone', 5_000);
+    await until(() => !isAlive(pid) && !isAlive(victim), 'the interpreter and its sleep to be gone', 5_000);
     await pool.whenReady();
     expect(pool.interpreters()[0]!.pid).to.not.equal(victim);
   });
@@ -108,7 +109,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     expect(new Set(pids).size).to.equal(3);
     await pool.whenReady();
     for (const { pid } of pool.interpreters()) expect(stat(pid).ppid).to.equal(server);
-    await eventually(() => events.filter((e) => e.type === 'exited').length >= 2, 'two recycled interpreters');
+    await until(() => events.filter((e) => e.type === 'exited').length >= 2, 'two recycled interpreters');
     expect(events.filter((e) => e.type === 'exited').every((e) => (e as InterpreterExitedEvent).cause === 'recycle')).to.equal(true);
     expect(pool.stats()).to.include({ crashes: 0, startFailures: 0 });
   });
@@ -124,7 +125,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
       pool!.system.events.on('interpreter', (event) => event.type === 'ready' && ++seen === 2 && resolve());
     });
     process.kill(server, 'SIGKILL');
-    await eventually(() => before.every((pid) => !isAlive(pid)), 'the forked interpreters to die with their server', 5_000);
+    await until(() => before.every((pid) => !isAlive(pid)), 'the forked interpreters to die with their server', 5_000);
     await ready;
     await pool.whenReady();
     const after = pool.interpreters().map((i) => i.pid);
@@ -138,7 +139,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     expect(supervision.some((e) => e.type === 'exited' && e.id === 'forkserver')).to.equal(true);
     expect(supervision.some((e) => e.type === 'started' && e.id === 'forkserver')).to.equal(true);
     // (the interpreters' supervisor is reported started once all its children are: just after they serve)
-    await eventually(() => supervision.some((e) => e.type === 'started' && e.id === 'interpreters'), 'the interpreters restarted');
+    await until(() => supervision.some((e) => e.type === 'started' && e.id === 'interpreters'), 'the interpreters restarted');
   });
 
   it('ends a kill even when the server does not answer (stopped): the pool kills the group itself and confirms the exit', async () => {
@@ -182,7 +183,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     );
     expect(error).to.be.instanceOf(PoolStartError);
     expect((error as Error).message).to.contain('preload-ticker').and.to.contain('thread');
-    await eventually(() => workersOf().length === 0, 'no process left');
+    await until(() => workersOf().length === 0, 'no process left');
   });
 
   it('rejects an unknown startMethod, naming the option', () => {

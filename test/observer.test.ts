@@ -46,7 +46,9 @@ describe('observer: the live page in a real browser', function () {
     // interpreter is killed: that is part of the test).
     loading = true;
     const worker = async () => {
-      while (loading) await demo.pool.call('demo_jobs', 'work', [5]).catch(() => undefined);
+      // A failed call goes back to the event loop before the next: a pool that is gone rejects at
+      // once, and a loop of rejected promises alone would starve every timer.
+      while (loading) await demo.pool.call('demo_jobs', 'work', [5]).catch(() => new Promise((resolve) => setImmediate(resolve)));
     };
     load = Promise.all([worker(), worker(), worker()]).then(() => undefined);
   });
@@ -128,6 +130,9 @@ describe('observer: the live page in a real browser', function () {
 
   it('says so when the system is down: its root exited and nothing restarts it (system.down)', async () => {
     await page.waitForSelector('#down', { hidden: true });
+    // The load stops first: its calls would all fail once the tree is gone.
+    loading = false;
+    await load;
     exit(demo.root, 'kill');
     await demo.system.down;
     await page.waitForSelector('#down:not([hidden])', { timeout: 5_000 });

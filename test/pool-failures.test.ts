@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { CallTimeoutError, PythonPool, InterpreterExitedError } from '@piton/python-bridge';
 import { fixtures, isAlive } from './helpers.js';
+import { until } from './support.js';
 
 /** Resolves when `pool` has started a replacement for the interpreter `pid`. */
 async function replaced(pool: PythonPool, pid: number): Promise<void> {
@@ -120,26 +121,15 @@ describe('PythonPool: an interpreter that dies or hangs', () => {
   });
 });
 
-async function eventuallyBusy(pool: PythonPool): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!pool.interpreters().some((i) => i.busy)) {
-    if (Date.now() > deadline) throw new Error('no interpreter became busy');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+function eventuallyBusy(pool: PythonPool): Promise<void> {
+  return until(() => pool.interpreters().some((i) => i.busy), 'an interpreter to be busy', 5_000);
 }
 
-async function eventuallyReplaced(pool: PythonPool, oldPids: number[]): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (pool.interpreters().filter((i) => !oldPids.includes(i.pid)).length < 1 || pool.interpreters().length < 2) {
-    if (Date.now() > deadline) throw new Error('no replacement interpreter started');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+function eventuallyReplaced(pool: PythonPool, oldPids: number[]): Promise<void> {
+  const replaced = () => pool.interpreters().filter((i) => !oldPids.includes(i.pid)).length >= 1 && pool.interpreters().length >= 2;
+  return until(replaced, 'a replacement interpreter');
 }
 
-async function eventuallyRestarts(pool: PythonPool, count: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (pool.stats().restarts < count) {
-    if (Date.now() > deadline) throw new Error(`expected ${count} restarts, saw ${pool.stats().restarts}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+function eventuallyRestarts(pool: PythonPool, count: number): Promise<void> {
+  return until(() => pool.stats().restarts >= count, `${count} restarts (saw ${pool.stats().restarts} when it began)`);
 }

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActorSystem, supervisor } from '@piton/core';
 import { PoolStartError, PoolStoppedError, PythonPool, pythonPool, InterpreterExitedError, type InterpreterEvent, type InterpreterOutput, type PoolRef } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive, workersOf } from './helpers.js';
+import { fixtures, isAlive, workersOf } from './helpers.js';
+import { until } from './support.js';
 
 describe('PythonPool: start, stop and the processes behind it', () => {
   it('stops every interpreter on stop(), letting the running call finish', async () => {
@@ -44,7 +45,7 @@ describe('PythonPool: start, stop and the processes behind it', () => {
       if (process.platform === 'linux') expect(pids).to.have.length(3);
       if (how === 'SIGKILL') child.kill('SIGKILL');
       if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
-      await eventually(() => pids.every((pid) => !isAlive(pid)), 'the interpreters (and the fork server) to exit', 2_000);
+      await until(() => pids.every((pid) => !isAlive(pid)), 'the interpreters (and the fork server) to exit', 2_000);
     });
   }
 
@@ -71,7 +72,7 @@ describe('PythonPool: start, stop and the processes behind it', () => {
     try {
       for (let kill = 0; kill < 3; kill++) {
         const doomed = pool.call('calls', 'sleep', [30]).catch((e: unknown) => e);
-        await eventually(() => pool.interpreters().some((i) => i.busy), 'the call to run');
+        await until(() => pool.interpreters().some((i) => i.busy), 'the call to run');
         process.kill(pool.interpreters()[0]!.pid, 'SIGKILL');
         expect(await doomed).to.be.instanceOf(InterpreterExitedError);
         await pool.whenReady();

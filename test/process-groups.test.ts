@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { CallTimeoutError, PythonPool, type StartMethod } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive } from './helpers.js';
+import { fixtures, isAlive } from './helpers.js';
+import { until } from './support.js';
 
 const START_METHODS: readonly StartMethod[] = ['spawn', 'forkserver'];
 /** The most PSS an interpreter's guard may have (python/src/piton/group.py). */
@@ -72,8 +73,8 @@ describe('process groups: nothing a call starts outlives its interpreter', funct
     const children = await startChildren(pool);
     const error = await pool.call('calls', 'sleep', [60], { timeout: 300 }).catch((e: unknown) => e);
     expect(error).to.be.instanceOf(CallTimeoutError);
-    await eventually(() => !isAlive(interpreter), `interpreter ${interpreter} to be gone`);
-    await eventually(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
+    await until(() => !isAlive(interpreter), `interpreter ${interpreter} to be gone`);
+    await until(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
     await pool.whenReady();
     expect(await pool.call('runaways', 'pid')).to.equal(pool.interpreters()[0]!.pid);
   });
@@ -87,7 +88,7 @@ describe('process groups: nothing a call starts outlives its interpreter', funct
       expect(existsSync(pidFile), 'the call started its children before it timed out').to.equal(true);
       const children = readFileSync(pidFile, 'utf8').split(' ').map(Number);
       expect(children).to.have.length(2);
-      await eventually(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
+      await until(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
@@ -98,14 +99,14 @@ describe('process groups: nothing a call starts outlives its interpreter', funct
     const children = await startChildren(pool);
     await pool.stop();
     expect(isAlive(interpreter)).to.equal(false);
-    await eventually(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
+    await until(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
   });
 
   it('a fork ends when its interpreter dies on its own', async () => {
     const interpreter = pool.interpreters()[0]!.pid;
     const children = await startChildren(pool);
     process.kill(interpreter, 'SIGKILL'); // the interpreter alone, as a crash would
-    await eventually(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
+    await until(() => children.every((pid) => !isAlive(pid)), `children ${children.join(', ')} to be gone`);
   });
 
   it('what escapes (SECURITY.md): a grandchild that leaves the group with setsid', async () => {
@@ -181,7 +182,7 @@ describe('process groups: the Node process and its group', function () {
       for (const pid of [interpreter, ...children]) expect(isAlive(pid)).to.equal(true);
       node.kill('SIGKILL');
       await once(node, 'exit');
-      await eventually(() => [interpreter, ...children].every((pid) => !isAlive(pid)), 'the interpreter and its children to be gone');
+      await until(() => [interpreter, ...children].every((pid) => !isAlive(pid)), 'the interpreter and its children to be gone');
     });
   }
 
@@ -201,6 +202,6 @@ describe('process groups: the Node process and its group', function () {
     node.stdin.write('stop\n');
     const [code] = (await once(node, 'exit')) as [number | null];
     expect(code).to.equal(0);
-    await eventually(() => [interpreter, ...children].every((pid) => !isAlive(pid)), 'the interpreter and its children to be gone');
+    await until(() => [interpreter, ...children].every((pid) => !isAlive(pid)), 'the interpreter and its children to be gone');
   });
 });

@@ -17,7 +17,8 @@ import {
   type PoolOptions,
   type RemoteOptions,
 } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive, repoRoot } from './helpers.js';
+import { fixtures, isAlive, repoRoot } from './helpers.js';
+import { until } from './support.js';
 import { namespacesUnavailable, TestHosts, type TestHost } from './remote/test-hosts.js';
 
 /** A pool of `size` interpreters on each of `which`, with the default heartbeat (1 s / 3 s). */
@@ -90,7 +91,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
     try {
       const [, pid] = await pool.call<[number, number]>('remote_calls', 'net_inode');
       const pending = pool.call('remote_calls', 'sleep', [30]);
-      await eventually(() => pool.interpreters()[0]?.busy === true, 'the call to run');
+      await until(() => pool.interpreters()[0]?.busy === true, 'the call to run');
       process.kill(pid, 'SIGKILL');
       const error = await pending.then(() => undefined, (e: unknown) => e);
       expect(error).to.be.instanceOf(InterpreterExitedError);
@@ -112,7 +113,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
       const onCut = pids.find((p) => TestHosts.runsIn(p, cut))!;
       // Both interpreters busy, so that one call surely runs on the host about to be cut.
       const calls = [pool.call('remote_calls', 'sleep', [1.5, 'done']), pool.call('remote_calls', 'sleep', [1.5, 'done'])];
-      await eventually(() => pool.interpreters().every((i) => i.busy), 'both calls to run');
+      await until(() => pool.interpreters().every((i) => i.busy), 'both calls to run');
       hosts.setLink(cut, false);
       const outcomes = await Promise.allSettled(calls);
       const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
@@ -120,7 +121,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
       expect((lost.reason as HostLostError).agent).to.equal(cut.agent);
       expect(outcomes.some((o) => o.status === 'fulfilled' && o.value === 'done'), JSON.stringify(outcomes.map((o) => o.status === 'rejected' ? String(o.reason) : o.value))).to.equal(true);
       // The agent, no longer hearing us, kills what it ran for us: nothing runs unseen.
-      await eventually(() => !isAlive(onCut), 'the cut host\'s interpreter to be killed by its agent', 10_000);
+      await until(() => !isAlive(onCut), 'the cut host\'s interpreter to be killed by its agent', 10_000);
       const [inode] = await pool.call<[number, number]>('remote_calls', 'net_inode');
       expect(inode).to.equal(other.netInode);
       hosts.setLink(cut, true);
@@ -139,16 +140,16 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
     try {
       const [, pid] = await pool.call<[number, number]>('remote_calls', 'net_inode');
       const pending = pool.call('remote_calls', 'sleep', [30]);
-      await eventually(() => pool.interpreters()[0]?.busy === true, 'the call to run');
+      await until(() => pool.interpreters()[0]?.busy === true, 'the call to run');
       process.kill(pid, 'SIGSTOP');
       const stopped = await pending.then(() => undefined, (e: unknown) => e);
       expect(stopped).to.be.instanceOf(InterpreterExitedError);
-      await eventually(() => !isAlive(pid), 'the stopped interpreter to be killed');
+      await until(() => !isAlive(pid), 'the stopped interpreter to be killed');
       await pool.whenReady();
       const [, second] = await pool.call<[number, number]>('remote_calls', 'net_inode');
       const agentPid = host.process!.pid!;
       host.process!.kill('SIGKILL');
-      await eventually(() => !isAlive(second), 'the agent\'s interpreter to die with it');
+      await until(() => !isAlive(second), 'the agent\'s interpreter to die with it');
       // Back as systemd would bring it: the pool's host supervisor reconnects and starts anew.
       await hosts.startAgent(host);
       await pool.whenReady();
@@ -165,13 +166,13 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
     try {
       const [, pid] = await pool.call<[number, number]>('remote_calls', 'net_inode');
       const pending = pool.call('remote_calls', 'sleep', [30], { retries: 3 });
-      await eventually(() => pool.interpreters()[0]?.busy === true, 'the call to run');
+      await until(() => pool.interpreters()[0]?.busy === true, 'the call to run');
       host.process!.kill('SIGSTOP');
       // Never retried, whatever retries says: the call may still be running there.
       expect(await pending.then(() => undefined, (e: unknown) => e)).to.be.instanceOf(HostLostError);
       host.process!.kill('SIGCONT');
       // The agent, back, finds the Node silent for longer than its timeout and kills what it ran.
-      await eventually(() => !isAlive(pid), 'the stopped agent, resumed, to kill its interpreter', 10_000);
+      await until(() => !isAlive(pid), 'the stopped agent, resumed, to kill its interpreter', 10_000);
       await pool.whenReady();
       expect(await pool.call('calls', 'add', [3, 4])).to.equal(7);
     } finally {
@@ -197,7 +198,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
     expect(pids).to.have.length(2);
     for (const pid of pids) expect(TestHosts.runsIn(pid, host)).to.equal(true);
     child.kill('SIGKILL');
-    await eventually(() => pids.every((p) => !isAlive(p)), 'the remote interpreters of a dead Node to be killed', 10_000);
+    await until(() => pids.every((p) => !isAlive(p)), 'the remote interpreters of a dead Node to be killed', 10_000);
   });
 
   it('under random kills every call settles once and none runs twice', async () => {

@@ -2,7 +2,8 @@
 // and keeps serving.
 import { expect } from 'chai';
 import { CallTimeoutError, PythonPool, InterpreterExitedError, type InterpreterOutput } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive } from './helpers.js';
+import { fixtures, isAlive } from './helpers.js';
+import { until } from './support.js';
 
 const MiB = 1024 * 1024;
 /** The documented bound of `InterpreterExitedError.stderrTail`: at most 50 lines and 8 KiB. */
@@ -11,7 +12,7 @@ const STDERR_TAIL_CHARS = 8 * 1024;
 
 /** Resolves once the pool serves `size` live interpreters none of which is `pid`. */
 async function replaced(pool: PythonPool, pid: number, size = 1): Promise<void> {
-  await eventually(
+  await until(
     () => pool.interpreters().length === size && pool.interpreters().every((i) => i.pid !== pid && isAlive(i.pid)),
     `a replacement for interpreter ${pid}`,
   );
@@ -40,7 +41,7 @@ describe('runaways: stuck in C', function () {
       expect((error as CallTimeoutError).timeout).to.equal(400);
       // Not held up by SIGTERM grace periods: the timeout itself ends the call.
       expect(took).to.be.below(2_000);
-      await eventually(() => !isAlive(pid), `interpreter ${pid} to be gone`, 2_000);
+      await until(() => !isAlive(pid), `interpreter ${pid} to be gone`, 2_000);
       await replaced(pool, pid);
       expect(await pool.call('runaways', 'pid')).to.equal(pool.interpreters()[0]!.pid);
     });
@@ -49,7 +50,7 @@ describe('runaways: stuck in C', function () {
   it('stop() kills an interpreter stuck in C after shutdownTimeout and its grace, leaving nothing', async () => {
     const pid = pool.interpreters()[0]!.pid;
     const stuck = pool.call('runaways', 'regex_hog').catch((e: unknown) => e);
-    await eventually(() => pool.interpreters()[0]?.busy === true, 'the interpreter to be busy', 5_000);
+    await until(() => pool.interpreters()[0]?.busy === true, 'the interpreter to be busy', 5_000);
     await pool.stop();
     expect(isAlive(pid)).to.equal(false);
     expect(await stuck).to.be.instanceOf(InterpreterExitedError);
@@ -122,7 +123,7 @@ describe('runaways: output floods', function () {
   it('128 MiB of lines on stdout: the call completes, every line arrives, Node memory stays bounded', async () => {
     const before = process.memoryUsage().rss;
     const printed = await pool.call<number>('runaways', 'flood', [128, 'stdout'], { timeout: 30_000 });
-    await eventually(() => count.stdout === printed, `${printed} lines (seen ${count.stdout})`);
+    await until(() => count.stdout === printed, `${printed} lines (seen ${count.stdout})`);
     const growth = process.memoryUsage().rss - before;
     const { worker, stream, line, callId } = lines[0]!;
     expect({ worker, stream, line }).to.deep.equal({ worker: 'python-1', stream: 'stdout', line: 'y'.repeat(1023) });
@@ -135,7 +136,7 @@ describe('runaways: output floods', function () {
   it('one line of 128 MiB on stderr: cut at 64 KiB, the call completes, memory stays bounded', async () => {
     const before = process.memoryUsage().rss;
     expect(await pool.call('runaways', 'flood_one_line', [128, 'stderr'], { timeout: 30_000 })).to.equal(128);
-    await eventually(() => count.stderr === 1, 'the cut line');
+    await until(() => count.stderr === 1, 'the cut line');
     const growth = process.memoryUsage().rss - before;
     expect(longest).to.be.at.most(64 * 1024 + 64);
     expect(lines[0]!.line).to.match(/^z+ \[line cut at 64 KiB\]$/);

@@ -9,7 +9,8 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PythonError, PythonPool } from '@piton/python-bridge';
-import { endpointOf, eventually, fixtures, isAlive, repoRoot } from './helpers.js';
+import { endpointOf, fixtures, isAlive, repoRoot } from './helpers.js';
+import { until } from './support.js';
 
 const venvPython = join(repoRoot, '.venv', 'bin', 'python');
 
@@ -86,7 +87,7 @@ describe('security: who can reach an interpreter', function () {
   it('removes the directories at stop, and that of a killed interpreter once it is gone', async () => {
     const [first, second] = pool.interpreters().map((i) => ({ pid: i.pid, dir: dirname(socketPathOf(i.pid)) }));
     process.kill(first!.pid, 'SIGKILL');
-    await eventually(() => !isAlive(first!.pid) && !existsSync(first!.dir), `${first!.dir} removed after the kill`);
+    await until(() => !isAlive(first!.pid) && !existsSync(first!.dir), `${first!.dir} removed after the kill`);
     await pool.whenReady();
     const replacement = pool.interpreters().find((i) => i.pid !== second!.pid)!;
     const dirs = [second!.dir, dirname(socketPathOf(replacement.pid))];
@@ -336,7 +337,7 @@ describe('security: socket directories a SIGKILLed Node process left behind', fu
     expect(leftBehind()).to.have.length(2);
     owner.kill('SIGKILL'); // no code of the owner runs: its interpreters die, their directories stay
     await once(owner, 'exit');
-    await eventually(() => interpreters.every((pid) => !isAlive(pid)), 'the interpreters to be gone');
+    await until(() => interpreters.every((pid) => !isAlive(pid)), 'the interpreters to be gone');
     const stale = leftBehind();
     expect(stale, 'directories left by the SIGKILL').to.have.length(2);
     for (const name of stale) expect(readdirSync(join(tmpdir(), name))).to.include('worker.sock');

@@ -184,9 +184,12 @@ class ForkServer:
                 return m
             self.seen.append(m)
 
-    def fork(self, name: str = "w1") -> "tuple[int, str]":
+    def fork(self, name: str = "w1", env: "dict | None" = None) -> "tuple[int, str]":
         endpoint = f"ipc://{self.dir}/{name}.sock"
-        self.send(op="fork", id=name, endpoint=endpoint)
+        if env is None:
+            self.send(op="fork", id=name, endpoint=endpoint)
+        else:
+            self.send(op="fork", id=name, endpoint=endpoint, env=env)
         return self.expect("forked", id=name)["pid"], endpoint
 
     def close(self) -> None:

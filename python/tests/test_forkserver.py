@@ -30,6 +30,28 @@ def test_forks_an_interpreter_that_serves_in_its_own_process_group():
             client.close()
 
 
+def test_a_fork_sets_its_own_environment_before_it_serves_and_leaves_the_servers():
+    os.environ["PITON_TEST_GONE"] = "server's"
+    try:
+        with ForkServer("--allow-module", "os") as server:
+            pid, endpoint = server.fork("w1", env={"PITON_TEST_SLOT": "slot-1", "PITON_TEST_GONE": None})
+            other, other_endpoint = server.fork("w2")
+            clients = [Client(endpoint), Client(other_endpoint)]
+            try:
+                for client in clients:
+                    client.hello()
+                assert clients[0].call("os", "getenv", "PITON_TEST_SLOT") == ["ok", 2, "slot-1"]
+                assert clients[0].call("os", "getenv", "PITON_TEST_GONE") == ["ok", 3, None]
+                # Another fork, and so the server, keeps the pool's environment.
+                assert clients[1].call("os", "getenv", "PITON_TEST_SLOT") == ["ok", 2, None]
+                assert clients[1].call("os", "getenv", "PITON_TEST_GONE") == ["ok", 3, "server's"]
+            finally:
+                for client in clients:
+                    client.close()
+    finally:
+        del os.environ["PITON_TEST_GONE"]
+
+
 def test_reports_exits_with_their_code_or_signal():
     with ForkServer() as server:
         pid, endpoint = server.fork("w1")

@@ -2,7 +2,8 @@
 // settle exactly once, with its own answer or a InterpreterExitedError, and the pool must heal.
 import { expect } from 'chai';
 import { PythonPool, type CallOptions } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive } from '../helpers.js';
+import { fixtures, isAlive } from '../helpers.js';
+import { until } from '../support.js';
 import { Killer } from './killer.js';
 import { formatReport, runLoad, type LoadReport } from './load.js';
 
@@ -53,7 +54,7 @@ async function chaos(pool: PythonPool, title: string, callOptions?: CallOptions)
 async function healed(pool: PythonPool): Promise<void> {
   await pool.whenReady();
   // whenReady counts attached interpreters; one killed last may not be detached yet.
-  await eventually(
+  await until(
     () => pool.interpreters().length === SIZE && pool.interpreters().every((i) => isAlive(i.pid)),
     `${SIZE} live interpreters`,
     15_000,

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RestartingEvent, StartFailedEvent, SupervisorEvent } from '@piton/core';
 import { PoolStoppedError, PythonPool, type PoolOptions } from '@piton/python-bridge';
-import { eventually, fixtures, workersOf } from '../helpers.js';
+import { fixtures, workersOf } from '../helpers.js';
+import { until } from '../support.js';
 
 const INTENSITY = 4;
 
@@ -76,7 +77,7 @@ async function expectGaveUpCleanly(pool: PythonPool, record: LoopRecord): Promis
   for (let i = 1; i < delays.length; i++) expect(delays[i], `delays ${delays.join(', ')}`).to.be.at.least(delays[i - 1]!);
   expect(delays.at(-1)!).to.be.greaterThan(delays[0]!);
   // Nothing is left, and the pool says it is stopped.
-  await eventually(() => workersOf().length === 0, 'no interpreter left', 5_000);
+  await until(() => workersOf().length === 0, 'no interpreter left', 5_000);
   const error = await pool.call('calls', 'echo', [1]).catch((e: unknown) => e);
   expect(error).to.be.instanceOf(PoolStoppedError);
   // The refusal says why the pool stopped: the budget, and the interpreters' last failure.

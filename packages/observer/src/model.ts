@@ -16,6 +16,16 @@ export interface PoolSample {
   ready: number;
   busy: number;
   starting: number;
+  /** Interpreters being stopped because the pool shrank. */
+  stopping: number;
+  /** The local interpreters' bounds (equal for a fixed size). */
+  min: number;
+  max: number;
+  /** Interpreters started because calls waited, and stopped because the pool shrank, so far. */
+  grown: number;
+  shrunk: number;
+  /** Remote hosts by state (`connected`, `refused`, …). */
+  hosts: Record<string, number>;
   queued: number;
   restarts: number;
   /** Calls settled so far (completed + failed). */
@@ -110,6 +120,12 @@ export function sampleOf(raw: object, at: number, history: readonly PoolSample[]
     ready: num(stats.ready),
     busy: num(stats.busy),
     starting: num(stats.starting),
+    stopping: num(stats.stopping),
+    min: num(pick(stats, 'limits', 'min') ?? stats.size),
+    max: num(pick(stats, 'limits', 'max') ?? stats.size),
+    grown: num(stats.grown),
+    shrunk: num(stats.shrunk),
+    hosts: hostStates(stats.hosts),
     queued: num(stats.queued),
     restarts: num(stats.restarts),
     settled,
@@ -124,6 +140,17 @@ export function sampleOf(raw: object, at: number, history: readonly PoolSample[]
         : {},
     state: typeof stats.state === 'string' ? stats.state : 'running',
   };
+}
+
+/** How many hosts are in each state. */
+function hostStates(hosts: unknown): Record<string, number> {
+  const states: Record<string, number> = {};
+  if (!Array.isArray(hosts)) return states;
+  for (const host of hosts) {
+    const state = host !== null && typeof host === 'object' ? (host as Record<string, unknown>).state : undefined;
+    if (typeof state === 'string') states[state] = (states[state] ?? 0) + 1;
+  }
+  return states;
 }
 
 export function describeEvent(event: SupervisorEvent): ObservedEvent {

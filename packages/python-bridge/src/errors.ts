@@ -143,14 +143,24 @@ export class HostLostError extends InterpreterExitedError {
   }
 }
 
+/**
+ * Which key a CURVE handshake with an agent failed on: `'client-key'`, our public key is not on
+ * the agent's allow-list (its ZAP handler said so); `'server-key'`, the agent's key is not the
+ * `serverKey` we pinned (it could not read our handshake and hung up).
+ */
+export type KeyRefusal = 'client-key' | 'server-key';
+
 /** The agent of a remote host could not be reached, or refused this Node (key, protocol), when its link was made. */
 export class AgentConnectError extends BridgeError {
   /** The agent's endpoint, `tcp://host:port`. */
   readonly agent: string;
+  /** Set when the handshake failed on a key: which one. Known at once, without waiting for a timeout. */
+  readonly refused: KeyRefusal | undefined;
 
-  constructor(agent: string, reason: string) {
+  constructor(agent: string, reason: string, details: { refused?: KeyRefusal } = {}) {
     super(`cannot reach the piton agent at ${agent}: ${reason}`);
     this.agent = agent;
+    this.refused = details.refused;
   }
 }
 

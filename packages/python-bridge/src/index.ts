@@ -27,6 +27,8 @@ export type {
   AllowOptions,
   CallOptions,
   StreamOptions,
+  SizeLimits,
+  EnvForSlot,
 } from './pool/options.js';
 export type { ExposedFunction } from './interpreter/callbacks.js';
 export { resolvePython } from './environment/python-executable.js';
@@ -68,12 +70,17 @@ export type {
   InterpreterReadyEvent,
   InterpreterExitedEvent,
   InterpreterReplacedEvent,
+  HostEvent,
+  HostStateEvent,
+  DnsResolvedEvent,
+  HostState,
+  HostStatus,
 } from './ops/events.js';
 export type { InterpreterOutput } from './ops/output.js';
 export { CALL_CHANNEL, STREAM_CHANNEL, type CallTraceContext, type CallTraceEvent, type StreamTraceContext } from './ops/tracing.js';
 
 // ---- Interpreters on other hosts ---------------------------------------------------------------
-export type { RemoteOptions, HostOptions } from './remote/options.js';
+export type { RemoteOptions, HostOptions, DnsHostsOptions, HostEntry, DnsOptions } from './remote/options.js';
 export type { CurveKeyPair, Heartbeat } from './remote/agent-link.js';
 export { curveKeyPair } from './remote/keys.js';
 

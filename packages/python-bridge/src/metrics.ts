@@ -6,7 +6,11 @@
  * |---|---|---|
  * | `piton_pool_calls_total` | counter | `pool`, `outcome`: ok, python_error, exited, timeout, aborted, queue_full, stopped, error |
  * | `piton_pool_call_duration_seconds` | histogram | `pool`, `phase`: wait (queued until an interpreter took it), run (on the interpreter) |
- * | `piton_pool_interpreters` | gauge | `pool`, `state`: ready, busy, starting |
+ * | `piton_pool_interpreters` | gauge | `pool`, `state`: ready, busy, starting, stopping |
+ * | `piton_pool_target_interpreters` | gauge | `pool`: the interpreters the pool keeps now (an elastic pool's current size) |
+ * | `piton_pool_size_limit` | gauge | `pool`, `bound`: min, max (the local interpreters' bounds) |
+ * | `piton_pool_grown_total` | counter | `pool`: interpreters started because calls waited |
+ * | `piton_pool_shrunk_total` | counter | `pool`: interpreters stopped because the pool shrank |
  * | `piton_pool_restarts_total` | counter | `pool`, `cause`: crash, recycle, timeout, abort |
  * | `piton_pool_queue_length` | gauge | `pool` |
  *
@@ -50,6 +54,10 @@ const METRIC_NAMES = [
   'piton_pool_interpreters',
   'piton_pool_restarts_total',
   'piton_pool_queue_length',
+  'piton_pool_target_interpreters',
+  'piton_pool_size_limit',
+  'piton_pool_grown_total',
+  'piton_pool_shrunk_total',
 ] as const;
 
 /**
@@ -108,7 +116,52 @@ export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMe
         this.set({ pool, state: 'ready' }, stats.ready);
         this.set({ pool, state: 'busy' }, stats.busy);
         this.set({ pool, state: 'starting' }, stats.starting);
+        this.set({ pool, state: 'stopping' }, stats.stopping ?? 0);
       }
+    },
+  });
+  new Gauge({
+    name: 'piton_pool_target_interpreters',
+    help: 'Interpreters the pool keeps now: its local ones (what an elastic pool has grown or shrunk to) and its hosts\'.',
+    labelNames: ['pool'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { pool, stats } of statsOf()) this.set({ pool }, stats.size);
+    },
+  });
+  new Gauge({
+    name: 'piton_pool_size_limit',
+    help: 'The bounds on the pool\'s local interpreters (equal for a fixed size).',
+    labelNames: ['pool', 'bound'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { pool, stats } of statsOf()) {
+        if (stats.limits === undefined) continue;
+        this.set({ pool, bound: 'min' }, stats.limits.min);
+        this.set({ pool, bound: 'max' }, stats.limits.max);
+      }
+    },
+  });
+  new Counter({
+    name: 'piton_pool_grown_total',
+    help: 'Interpreters started because calls waited for one (an elastic pool growing).',
+    labelNames: ['pool'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { pool, stats } of statsOf()) this.inc({ pool }, stats.grown ?? 0);
+    },
+  });
+  new Counter({
+    name: 'piton_pool_shrunk_total',
+    help: 'Interpreters stopped because the pool shrank (idle for idleTimeout, a resize, a host removed is not counted here).',
+    labelNames: ['pool'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { pool, stats } of statsOf()) this.inc({ pool }, stats.shrunk ?? 0);
     },
   });
   const restarts = new Counter({

@@ -163,7 +163,9 @@ class ForkServer:
     def handle(self, message: dict) -> None:
         op = message.get("op")
         if op == "fork":
-            self.fork(str(message["id"]), str(message["endpoint"]))
+            env = message.get("env") or {}
+            self.fork(str(message["id"]), str(message["endpoint"]),
+                      {str(k): (None if v is None else str(v)) for k, v in env.items()})
         elif op == "signal":
             self.signal(int(message["pid"]), str(message["signal"]))
         else:
@@ -171,7 +173,7 @@ class ForkServer:
 
     # ------------------------------------------------------------------------------ children
 
-    def fork(self, worker_id: str, endpoint: str) -> None:
+    def fork(self, worker_id: str, endpoint: str, env: Optional[Dict[str, Optional[str]]] = None) -> None:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         for stream in (sys.stdout, sys.stderr):
@@ -188,7 +190,7 @@ class ForkServer:
             return
         if pid == 0:
             try:
-                self.become_interpreter(endpoint, out_w, err_w, (out_r, err_r))
+                self.become_interpreter(endpoint, out_w, err_w, (out_r, err_r), env or {})
             finally:
                 os._exit(EXIT_FAILED)
         _forking.clear()
@@ -289,9 +291,17 @@ class ForkServer:
 
     # ------------------------------------------------------------------------------ in the child
 
-    def become_interpreter(self, endpoint: str, out_w: int, err_w: int, others: Sequence[int]) -> NoReturn:
+    def become_interpreter(self, endpoint: str, out_w: int, err_w: int, others: Sequence[int],
+                           env: Dict[str, Optional[str]]) -> NoReturn:
         """Runs in the forked child: detach from the server's state, then serve like a spawned worker."""
         _forking.clear()
+        # This interpreter's own environment, before any of its code runs (the preload has run in
+        # the server already: what it read at import is the server's).
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         # The server's descriptors are not the interpreter's: without this, a child would hold the

@@ -2,6 +2,7 @@ import { setLongTimeout, type LongTimeout } from '@piton/core';
 import { CallTimeoutError, HostLostError, QueueFullError, InterpreterExitedError } from '../errors.js';
 import { Fifo } from './fifo.js';
 import { fitsInBatch, type EncodedCall } from '../wire/encoded-call.js';
+import type { Outcome } from '../wire/protocol.js';
 import { CallStats, type CallTiming } from '../ops/stats.js';
 
 /**
@@ -31,8 +32,6 @@ export interface Executor<C extends DispatchedContext = DispatchedContext> {
   kill(): void;
 }
 
-/** How a call ended. */
-export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export interface CallRequest<C extends DispatchedContext = DispatchedContext> {
   /** The call, encoded when it was made (a lease has none). */
@@ -74,6 +73,8 @@ export interface DispatcherOptions<E extends Executor<never>> {
   onRetire?: (executor: E) => void;
   /** A running call timed out or was aborted: its executor is about to be killed because of `error`. */
   onCancel?: (executor: E, error: unknown) => void;
+  /** A call or lease had to queue: every executor was busy (an elastic pool grows on it). */
+  onQueued?: () => void;
 }
 
 /** The most calls one round trip carries. */
@@ -131,6 +132,8 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
   /** Waiters for an executor's running job to finish (graceful drain). */
   readonly #drains = new Map<E, () => void>();
   readonly #tasksServed = new WeakMap<E, number>();
+  /** When each idle executor last became idle (`performance.now()`), for an elastic pool's shrink. */
+  readonly #idleSince = new WeakMap<E, number>();
   readonly #stats = new CallStats();
   /** Set by `seal`: new calls are refused, queued ones still run. */
   #sealedWith: Error | undefined;
@@ -184,6 +187,35 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     return new Promise((resolve, reject) => this.#servingWaiters.push({ count, resolve, reject }));
   }
 
+
+  /**
+   * Whether `executor` has work in flight: a call (or a batch) running, a stream's lease held, or
+   * a call waiting on a callback into Node (it is running until it settles). The one predicate
+   * that decides whether an interpreter may be stopped because the pool shrinks: one with work in
+   * flight never is.
+   */
+  hasWorkInFlight(executor: E): boolean {
+    return this.#running.has(executor);
+  }
+
+  /** ms `executor` has been idle (attached, no work in flight) at `now`; undefined if it is not idle. */
+  idleFor(executor: E, now = performance.now()): number | undefined {
+    if (!this.#attached.has(executor) || this.hasWorkInFlight(executor) || !this.#idle.includes(executor)) return undefined;
+    return now - (this.#idleSince.get(executor) ?? now);
+  }
+
+  /**
+   * Takes `executor` out of service if it is idle, at once and atomically (no call can be handed
+   * to it after this returns true); false if it has work in flight or is not attached.
+   */
+  retireIfIdle(executor: E): boolean {
+    if (!this.#attached.has(executor) || this.hasWorkInFlight(executor)) return false;
+    const at = this.#idle.indexOf(executor);
+    if (at < 0) return false;
+    this.#idle.splice(at, 1);
+    this.#attached.delete(executor);
+    return true;
+  }
 
   /** A started interpreter joins the pool. */
   attach(executor: E): void {
@@ -253,8 +285,12 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
         signal.addEventListener('abort', job.onAbort, { once: true });
       }
       const executor = this.#idle.pop();
-      if (executor) this.#run(executor, [job], job.submittedAt);
-      else this.#queue.push(job);
+      if (executor) {
+        this.#run(executor, [job], job.submittedAt);
+      } else {
+        this.#queue.push(job);
+        this.#options.onQueued?.();
+      }
     });
   }
 
@@ -330,7 +366,7 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
       this.#drains.delete(executor);
       drained();
     }
-    if (executor.serviceable) this.#served(executor, jobs[0]!.kind === 'call' ? Math.min(jobs.length, outcomes.length) : 1);
+    if (executor.serviceable) this.#served(executor, jobs[0]!.kind === 'call' ? Math.min(jobs.length, outcomes.length) : 1, endedAt);
     else this.#attached.delete(executor);
     this.#pump();
     this.#checkIdle();
@@ -349,7 +385,7 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
   }
 
   /** Counts the calls a run served and decides whether the interpreter serves again or retires. */
-  #served(executor: E, calls: number): void {
+  #served(executor: E, calls: number, at: number): void {
     if (!this.#attached.has(executor)) return;
     const served = (this.#tasksServed.get(executor) ?? 0) + calls;
     this.#tasksServed.set(executor, served);
@@ -361,10 +397,12 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
       return;
     }
     this.#idle.push(executor);
+    this.#idleSince.set(executor, at);
   }
 
   #makeIdle(executor: E): void {
     this.#idle.push(executor);
+    this.#idleSince.set(executor, performance.now());
     this.#pump();
   }
 

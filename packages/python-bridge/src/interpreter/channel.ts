@@ -50,13 +50,11 @@ const EXPECTED_KIND: Record<Expect, Reply['kind']> = {
   [Expect.Bye]: 'bye',
 };
 
-/** What a request is about, for error messages ("during a call to m.f"). */
-export interface RequestLabel {
-  module: string;
-  fn: string;
-}
+/** What a request is about, for error messages (`a call to m.f`, `a batch of 3 calls`); `''` for none. */
+export type RequestLabel = string;
 
-interface Inflight extends RequestLabel {
+interface Inflight {
+  label: RequestLabel;
   /** The id the next reply must carry: the request's, then that of each answer sent since. */
   id: number;
   expect: Expect;
@@ -79,7 +77,7 @@ export interface ChannelOptions {
   /** Told when an established connection drops (only asked for remote workers). */
   onDisconnect?: (address: string) => void;
   /** Told when a reply says the function called is a batched one, and how to merge calls to it. */
-  onBatched?: (label: RequestLabel, policy: BatchPolicy) => void;
+  onBatched?: (policy: BatchPolicy) => void;
 }
 
 export class RequestChannel {
@@ -93,7 +91,7 @@ export class RequestChannel {
   #entriesCodec: Codec | undefined;
   readonly #id: string;
   readonly #onProtocolError: (error: ProtocolError) => void;
-  readonly #onBatched: ((label: RequestLabel, policy: BatchPolicy) => void) | undefined;
+  readonly #onBatched: ((policy: BatchPolicy) => void) | undefined;
   #nextId = 1;
   #inflight: Inflight | undefined;
   /** Set by fail(): every later request rejects with what it makes. */
@@ -115,18 +113,9 @@ export class RequestChannel {
     this.#socket.connect(opts.endpoint);
   }
 
-  get codec(): Codec {
-    return this.#codec;
-  }
-
   /** A request is outstanding. */
   get pending(): boolean {
     return this.#inflight !== undefined;
-  }
-
-  /** What the outstanding request expects, if any. */
-  get pendingExpect(): Expect | undefined {
-    return this.#inflight?.expect;
   }
 
   /**
@@ -159,8 +148,7 @@ export class RequestChannel {
         conversation,
         resolve: resolve as (value: never) => void,
         reject,
-        module: label.module,
-        fn: label.fn,
+        label,
       };
       this.#socket.send(frames).then(this.#onSent, this.#onSocketError);
     });
@@ -177,7 +165,7 @@ export class RequestChannel {
     this.#socket.close();
     if (inflight === undefined) return;
     if (inflight.expect === Expect.Bye) (inflight.resolve as (value: unknown) => void)(undefined);
-    else inflight.reject(makeError(inflight));
+    else inflight.reject(makeError(inflight.label));
   }
 
   readonly #onSent = (): void => {
@@ -240,7 +228,7 @@ export class RequestChannel {
       return;
     }
     this.#inflight = undefined;
-    if (reply.kind === 'ok' && reply.batched !== undefined) this.#onBatched?.(inflight, reply.batched);
+    if (reply.kind === 'ok' && reply.batched !== undefined) this.#onBatched?.(reply.batched);
     if (inflight.listenerError) inflight.reject(inflight.listenerError.error);
     else (inflight.resolve as (value: unknown) => void)(payloadOf(reply));
   };

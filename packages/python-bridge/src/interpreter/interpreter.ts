@@ -13,7 +13,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setLongTimeout, type LongTimeout } from '@piton/core';
+import { stopLadder, within } from '../timing.js';
 import type { CallContext, Conversation, ExposedFunctions } from './callbacks.js';
 import { Expect, RequestChannel, type RequestLabel } from './channel.js';
 import { createCodec } from '../wire/codec.js';
@@ -30,7 +30,6 @@ import type { EncodedCall } from '../wire/encoded-call.js';
 import type { ProcessExit } from '../launch/child-process.js';
 import { badDirectory } from '../environment/python-executable.js';
 import {
-  encodeCall,
   encodeClose,
   encodeHello,
   encodeNext,
@@ -38,6 +37,8 @@ import {
   encodeStream,
   PROTOCOL_VERSION,
   spliceBatch,
+  type Outcome,
+  type ReadyInfo,
   spliceCall,
   type BatchPolicy,
 } from '../wire/protocol.js';
@@ -60,15 +61,6 @@ export interface InterpreterOptions extends Omit<LaunchSpec, 'endpoint'> {
   onBatched?: (module: string, fn: string, policy: BatchPolicy) => void;
 }
 
-export interface HandshakeInfo {
-  pid: number;
-  /** The interpreter's `sys.version`. */
-  python: string;
-  protocol: number;
-  /** The worker runtime's version. */
-  piton: string;
-}
-
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -79,8 +71,6 @@ export interface ExitInfo {
   /** A remote worker lost without a confirmed exit: the error its requests failed with. */
   lost?: Error;
 }
-
-export type BatchResult = { ok: true; value: unknown } | { ok: false; error: PythonReportedError };
 
 /** Default grace of `stop()` for each of its two waits (stop request, then SIGTERM), in ms. */
 export const DEFAULT_STOP_GRACE_MS = 5_000;
@@ -99,7 +89,7 @@ export class Interpreter {
   readonly #process: LaunchedProcess;
   readonly #channel: RequestChannel;
   readonly #onProtocolError: ((error: ProtocolError) => void) | undefined;
-  #info: HandshakeInfo | undefined;
+  #info: ReadyInfo | undefined;
   /** A stream is open on the Python side (or reserved and not yet opened). */
   #streamOpen = false;
   #exit: ProcessExit | undefined;
@@ -110,6 +100,8 @@ export class Interpreter {
   /** The conversation of a request whose caller brought no context: callbacks only. */
   readonly #plainConversation: Conversation | undefined;
   /** A call, batch or stream was sent: the interpreter has served (the pool's crash policy asks). */
+  /** The call last sent with run(): what a reply's batching policy is about. */
+  #running: EncodedCall | undefined;
   #served = false;
 
   private constructor(opts: InterpreterOptions, endpoint: string, channel: RequestChannel, process: LaunchedProcess, dir: string) {
@@ -151,7 +143,13 @@ export class Interpreter {
         onDisconnect: process.lose && ((address) => process.lose?.(`its connection to ${address} dropped`)),
         codec: createCodec({ maxMessageSize: opts.maxMessageSize }),
         id: opts.id,
-        onBatched: opts.onBatched && ((label, policy) => opts.onBatched!(label.module, label.fn, policy)),
+        // REQ/REP is lock-step: an answer that names a batched function answers the call running.
+        onBatched:
+          opts.onBatched &&
+          ((policy) => {
+            const running = self === undefined ? undefined : self.#running;
+            if (running !== undefined) opts.onBatched!(running.module, running.fn, policy);
+          }),
         onProtocolError: (error) => {
           try {
             opts.onProtocolError?.(error);
@@ -172,18 +170,14 @@ export class Interpreter {
   }
 
   async #handshake(opts: InterpreterOptions): Promise<void> {
-    let timer: LongTimeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setLongTimeout(() => resolve('timeout'), opts.startTimeout);
-    });
     const expose = opts.callbacks?.names ?? [];
-    const ready = this.#channel.request<HandshakeInfo>((codec, id) => encodeHello(codec, id, expose), Expect.Hello, { module: '', fn: '' });
+    const ready = this.#channel.request<ReadyInfo>((codec, id) => encodeHello(codec, id, expose), Expect.Hello, '');
     // Rejections of `ready` are read below; this keeps an early one from being reported as unhandled.
     ready.catch(() => undefined);
     let failure: string;
     let cause: unknown;
     try {
-      const outcome = await Promise.race([ready, timedOut]);
+      const outcome = await within(ready, opts.startTimeout, () => 'timeout' as const);
       if (outcome !== 'timeout') {
         if (outcome.protocol !== PROTOCOL_VERSION) {
           failure = `speaks protocol ${outcome.protocol}, this Node side speaks ${PROTOCOL_VERSION}`;
@@ -208,8 +202,6 @@ export class Interpreter {
                 ? ` (this Node side speaks protocol ${PROTOCOL_VERSION}; is the worker runtime older?)`
                 : '')
             : `failed the handshake: ${error instanceof Error ? error.message : String(error)}`;
-    } finally {
-      timer?.clear();
     }
     this.#killed = true;
     this.#process.signal('SIGKILL');
@@ -234,7 +226,7 @@ export class Interpreter {
   }
 
   /** The handshake's answer: pid, Python version, protocol version, runtime version. */
-  get info(): HandshakeInfo {
+  get info(): ReadyInfo {
     if (this.#info === undefined) throw new PitonError(`interpreter ${this.id} has not completed its handshake`);
     return this.#info;
   }
@@ -265,27 +257,6 @@ export class Interpreter {
   /** A request is outstanding, or a stream is open. */
   get busy(): boolean {
     return this.#channel.pending || this.#streamOpen;
-  }
-
-  /**
-   * Calls `module.fn(*args, **kwargs)`. Rejects with {@link PythonError} when it raises,
-   * {@link EncodeError} / {@link MessageTooLargeError} when the request cannot be sent (nothing
-   * was sent) or the result cannot (`origin: 'python'`), {@link InterpreterExitedError} when the
-   * process exits first. Calling while busy rejects with a plain `Error`: that is a bug in the
-   * caller. `context.onProgress` receives the call's `progress()` values; without it Python's
-   * `progress()` sends nothing.
-   */
-  call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>, context?: CallContext): Promise<unknown> {
-    const refusal = this.#refusal('call');
-    if (refusal) return Promise.reject(refusal);
-    this.#served = true;
-    const listening = context?.onProgress !== undefined;
-    return this.#channel.request(
-      (codec, id) => encodeCall(codec, id, module, fn, args, kwargs, listening),
-      Expect.Call,
-      { module, fn },
-      context === undefined ? this.#plainConversation : this.#conversation(context),
-    );
   }
 
   /** What the worker may ask while answering a request made with `context`. */
@@ -321,16 +292,24 @@ export class Interpreter {
     };
   }
 
-  /** Runs a call encoded in advance ({@link encodeCallBody}); settles as {@link call}. */
+  /**
+   * Runs a call encoded in advance ({@link encodeCallBody}), `module.fn(*args, **kwargs)`. Rejects
+   * with {@link PythonError} when it raises, with {@link EncodeError} / {@link MessageTooLargeError}
+   * (`origin: 'python'`) when the result cannot be sent, with {@link InterpreterExitedError} when the
+   * process exits first. Running while busy rejects with a plain `Error`: that is a bug in the
+   * caller. `context.onProgress` receives the call's `progress()` values; without it Python's
+   * `progress()` sends nothing.
+   */
   run(call: EncodedCall, context?: CallContext): Promise<unknown> {
     const refusal = this.#refusal('call');
     if (refusal) return Promise.reject(refusal);
     this.#served = true;
     const listening = context?.onProgress !== undefined;
+    this.#running = call;
     return this.#channel.request(
       (codec, id) => spliceCall(codec, id, call, listening),
       Expect.Call,
-      call,
+      `a call to ${call.module}.${call.fn}`,
       context === undefined ? this.#plainConversation : this.#conversation(context),
     );
   }
@@ -340,12 +319,12 @@ export class Interpreter {
    * outcome. Resolves with fewer outcomes than calls when the worker ended the batch early (the
    * results so far reached the size limit, PROTOCOL.md "Batches"): the others did not run.
    */
-  runBatch(calls: readonly EncodedCall[]): Promise<BatchResult[]> {
+  runBatch(calls: readonly EncodedCall[]): Promise<Outcome<PythonReportedError>[]> {
     const refusal = this.#refusal('runBatch');
     if (refusal) return Promise.reject(refusal);
     this.#served = true;
-    const label = { module: 'batch', fn: `of ${calls.length} calls` };
-    return this.#channel.request<BatchResult[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label).then((results) => {
+    const label = `a batch of ${calls.length} calls`;
+    return this.#channel.request<Outcome<PythonReportedError>[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label).then((results) => {
       if (results.length >= 1 && results.length <= calls.length) return results;
       const error = new ProtocolError(`interpreter ${this.id} answered a batch of ${calls.length} calls with ${results.length} results`);
       try {
@@ -399,28 +378,22 @@ export class Interpreter {
   async #stop(graceMs: number): Promise<ExitInfo> {
     this.#stopRequested = true;
     if (!this.alive) return this.exited;
-    if (!this.#channel.pending) {
-      this.#streamOpen = false;
-      // The reply does not matter: the exit is what we wait for.
-      this.#channel.request((codec, id) => encodeStop(codec, id), Expect.Bye, { module: '', fn: '' }).catch(() => undefined);
-    } else {
-      this.#process.signal('SIGTERM');
-    }
-    if (await this.#exitWithin(graceMs)) return this.exited;
-    this.#process.signal('SIGTERM');
-    if (await this.#exitWithin(graceMs)) return this.exited;
-    this.#process.signal('SIGKILL');
+    await stopLadder(this.#process.exit, [
+      { run: () => this.#askToStop(), wait: graceMs },
+      { run: () => this.#process.signal('SIGTERM'), wait: graceMs },
+      { run: () => this.#process.signal('SIGKILL'), wait: 'infinity' },
+    ]);
     return this.exited;
   }
 
-  #exitWithin(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setLongTimeout(() => resolve(false), ms);
-      void this.#process.exit.then(() => {
-        timer.clear();
-        resolve(true);
-      });
-    });
+  /** A `stop` request when none is outstanding (the reply does not matter: the exit is what counts), else SIGTERM. */
+  #askToStop(): void {
+    if (this.#channel.pending) {
+      this.#process.signal('SIGTERM');
+      return;
+    }
+    this.#streamOpen = false;
+    this.#channel.request((codec, id) => encodeStop(codec, id), Expect.Bye, '').catch(() => undefined);
   }
 
   #refusal(what: string): Error | undefined {
@@ -446,9 +419,9 @@ export class Interpreter {
     this.#channel.fail((label) => this.#exitedError(exit, label));
   }
 
-  #exitedError(exit: ProcessExit, { module, fn }: RequestLabel): InterpreterExitedError {
+  #exitedError(exit: ProcessExit, label: RequestLabel): InterpreterExitedError {
     if (exit.lost instanceof InterpreterExitedError) return exit.lost;
-    const during = module === '' ? '' : module === 'batch' ? ` during a batch ${fn}` : ` during a call to ${module}.${fn}`;
+    const during = label === '' ? '' : ` during ${label}`;
     const how = exit.spawnError ? `could not be spawned (${exit.spawnError.message})` : describeExit(exit.code, exit.signal);
     return new InterpreterExitedError(exit.code, exit.signal, {
       message: `Python interpreter ${this.id} (pid ${this.pid}) ${how}${during}`,
@@ -459,12 +432,12 @@ export class Interpreter {
   /** The narrow view of this interpreter a stream needs. */
   #streamPort(): StreamPort {
     const request = <T>(encode: Parameters<RequestChannel['request']>[0], expect: Expect, module: string, fn: string): Promise<T> => {
-      if (this.#exit !== undefined) return Promise.reject(this.#exitedError(this.#exit, { module, fn }));
+      if (this.#exit !== undefined) return Promise.reject(this.#exitedError(this.#exit, `a call to ${module}.${fn}`));
       // stop() may have sent its request meanwhile: a second one would break REQ/REP lock-step.
       if (this.#channel.pending || this.#stopRequested) {
         return Promise.reject(new PitonError(`Python interpreter ${this.id} is stopping; the stream of ${module}.${fn} ended`));
       }
-      return this.#channel.request<T>(encode, expect, { module, fn }, this.#plainConversation);
+      return this.#channel.request<T>(encode, expect, `a call to ${module}.${fn}`, this.#plainConversation);
     };
     return {
       open: (module, fn, args, kwargs, batch, options) =>

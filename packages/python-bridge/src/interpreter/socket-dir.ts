@@ -20,6 +20,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processStartTime } from '../launch/proc.js';
+import { within } from '../timing.js';
 
 /** The socket's file name inside an interpreter's directory. */
 export const SOCKET_NAME = 'worker.sock';
@@ -63,19 +64,16 @@ async function readOwner(dir: string): Promise<string | undefined> {
 }
 
 /** Whether something accepts connections on the Unix socket at `path`. */
-function listening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    const done = (answer: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(answer);
-    };
-    // A socket that neither accepts nor refuses in time is treated as alive: keep the directory.
-    const timer = setTimeout(() => done(true), CONNECT_TIMEOUT_MS);
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
+async function listening(path: string): Promise<boolean> {
+  const socket = connect(path);
+  const answered = new Promise<boolean>((resolve) => {
+    socket.once('connect', () => resolve(true));
+    socket.once('error', () => resolve(false));
   });
+  // A socket that neither accepts nor refuses in time is treated as alive: keep the directory.
+  const answer = await within(answered, CONNECT_TIMEOUT_MS, () => true);
+  socket.destroy();
+  return answer;
 }
 
 /** Removes `dir` if it is a stale interpreter directory (see the module comment); returns whether it did. */

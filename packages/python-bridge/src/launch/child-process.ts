@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
+import { within } from '../timing.js';
 
 /** A line longer than this is cut (the rest up to the next newline is dropped). */
 export const MAX_LINE_LENGTH = 64 * 1024;
@@ -177,19 +178,11 @@ export class ChildProcessHandle {
       });
     });
 
-    this.drained = this.exit.then((info) => {
+    this.drained = this.exit.then(async (info) => {
       if (info.spawnError) return;
-      return new Promise<void>((resolve) => {
-        if (this.child.stdout?.readableEnded !== false && this.child.stderr?.readableEnded !== false) {
-          resolve();
-          return;
-        }
-        const timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
-        this.child.once('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      if (this.child.stdout?.readableEnded !== false && this.child.stderr?.readableEnded !== false) return;
+      // 'close' comes once both pipes are drained; a grandchild holding them open delays it, so bounded.
+      await within(new Promise<void>((resolve) => this.child.once('close', () => resolve())), DRAIN_TIMEOUT_MS, () => undefined);
     });
   }
 

@@ -7,6 +7,7 @@
 import type { LaunchedProcess, LaunchSpec } from './launcher.js';
 import { DRAIN_TIMEOUT_MS, guardedOutputHook, LineSplitter, Tail, type OutputStream, type ProcessExit } from './child-process.js';
 import { gone, killGroup, processStartTime, stillRuns } from './proc.js';
+import { within } from '../timing.js';
 
 /** After the server died, or failed to report a kill, how long to wait for an interpreter it forked to be gone. */
 export const ORPHAN_WAIT_MS = 2_000;
@@ -16,11 +17,8 @@ const KILL_REPORT_MS = 2_000;
 const GONE_REPORT_MS = 250;
 
 /** Whether `promise` settles within `ms`. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([promise.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
-  clearTimeout(timer);
-  return settled;
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return within(promise.then(() => true), ms, () => false);
 }
 
 /** An interpreter forked by the server: its exit and output arrive as the server's messages. */
@@ -56,9 +54,7 @@ export class ForkedProcess implements LaunchedProcess {
     // As with a spawned process: output written before the exit is delivered first, and a
     // grandchild holding the pipes open delays the drain by at most DRAIN_TIMEOUT_MS.
     this.drained = this.exit.then(async () => {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_TIMEOUT_MS)))]);
-      clearTimeout(timer);
+      await within(closed, DRAIN_TIMEOUT_MS, () => undefined);
       this.#endLines();
     });
   }

@@ -13,13 +13,13 @@
  * If the server dies, each interpreter it forked is killed here too (by process group, in case it
  * has not died yet) and reported as exited with SIGKILL once its process is gone; launches fail.
  */
-import { setLongTimeout, type LongTimeout } from '@piton/core';
 import type { Readable, Writable } from 'node:stream';
 import { describeExit, InterpreterStartError } from '../errors.js';
 import type { LaunchedProcess, Launcher, LaunchSpec } from './launcher.js';
 import { ChildProcessHandle, type OutputStream, type ProcessExit } from './child-process.js';
 import { ForkedProcess, ORPHAN_WAIT_MS } from './forked-process.js';
 import { gone, killGroup, stillRuns } from './proc.js';
+import { stopLadder, within } from '../timing.js';
 import { launcherCode, serveArgs, workerEnv, type ServeSpec } from './command-line.js';
 
 /** What the server is started with: the pool's serve spec (what differs per interpreter comes with each fork). */
@@ -109,14 +109,7 @@ export class ForkServerLauncher implements Launcher {
         }
       });
     }
-    let timer: LongTimeout | undefined;
-    const outcome = await Promise.race([
-      readied,
-      server.exit.then((exit) => ({ exit })),
-      // Chained timers: a startTimeout past Node's 2^31 − 1 ms limit waits as long as it says.
-      new Promise<'timeout'>((resolve) => (timer = setLongTimeout(() => resolve('timeout'), spec.startTimeout))),
-    ]);
-    timer?.clear();
+    const outcome = await within(Promise.race([readied, server.exit.then((exit) => ({ exit }))]), spec.startTimeout, () => 'timeout' as const);
     if (outcome === 'timeout' || 'exit' in outcome || !control) {
       server.signal('SIGKILL');
       const exit = await server.exit;
@@ -165,35 +158,26 @@ export class ForkServerLauncher implements Launcher {
     const id = `${spec.id}#${++this.#nextFork}`;
     return new Promise<LaunchedProcess>((resolve, reject) => {
       this.#forks.set(id, { resolve, reject, onOutput: spec.onOutput });
-      this.#send({ op: 'fork', id, endpoint: spec.endpoint });
+      // The interpreter's own environment (the pool's `env`, or its slot's), set in the child
+      // before it serves: the server's environment is the pool's, from its start.
+      const env = Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, v ?? null]));
+      this.#send({ op: 'fork', id, endpoint: spec.endpoint, env });
     });
   }
 
   /** Closes the control channel (the server then kills what is left and exits), then SIGTERM, then SIGKILL. */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#control.end();
-      if (await this.#exitWithin(CLOSE_GRACE_MS)) return;
-      this.#server.signal('SIGTERM');
-      if (await this.#exitWithin(CLOSE_GRACE_MS)) return;
-      this.#server.signal('SIGKILL');
-      await this.exit;
-    })();
-    // Resolves once the interpreters it forked are gone too.
-    this.#closing = this.#closing.then(() => this.#orphansGone);
+    this.#closing ??= stopLadder(this.exit, [
+      { run: () => this.#control.end(), wait: CLOSE_GRACE_MS },
+      { run: () => this.#server.signal('SIGTERM'), wait: CLOSE_GRACE_MS },
+      { run: () => this.#server.signal('SIGKILL'), wait: 'infinity' },
+    ]).then(() => this.#orphansGone); // resolves once the interpreters it forked are gone too
     return this.#closing;
   }
 
   /** SIGKILL to the server now; its interpreters die with it. */
   kill(): void {
     this.#server.signal('SIGKILL');
-  }
-
-  async #exitWithin(ms: number): Promise<boolean> {
-    let timer: LongTimeout | undefined;
-    const done = await Promise.race([this.exit.then(() => true), new Promise<false>((r) => (timer = setLongTimeout(() => r(false), ms)))]);
-    timer?.clear();
-    return done;
   }
 
   #send(message: object): boolean {

@@ -3,6 +3,7 @@
  * counters and three ring buffers) and summarized only when `stats()` is read.
  */
 import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, InterpreterExitedError } from '../errors.js';
+import type { HostStatus } from './events.js';
 
 /** Percentiles of a duration, in ms (nearest rank over the most recent calls); 0 before any call. */
 export interface Percentiles {
@@ -162,14 +163,32 @@ export class CallStats {
 export interface PoolStats {
   /** Where the pool is in its life; `failed` once it gave up on its interpreters. */
   state: PoolState;
-  /** Interpreters the pool keeps (its `size`). */
+  /**
+   * Interpreters the pool keeps now: its local ones (a fixed `size`, or what an elastic pool has
+   * grown or shrunk to: its target) and each host's.
+   */
   size: number;
+  /** The bounds on the local interpreters: `{ min: n, max: n }` for a fixed size `n`. */
+  limits: { min: number; max: number };
+  /**
+   * Interpreters readiness counts (`whenReady()` waits for this many): `limits.min`, plus each
+   * host's size (a host found by DNS counts while it is connected). Ready: `ready + busy >= minimum`.
+   */
+  minimum: number;
   /** Interpreters started and idle, ready for a call. */
   ready: number;
   /** Interpreters running a call or holding an open stream. */
   busy: number;
   /** Interpreters being started or replaced (`size - ready - busy` while the pool runs). */
   starting: number;
+  /** Local interpreters being stopped because the pool shrank (idle for `idleTimeout`, or `resize`). */
+  stopping: number;
+  /** Local interpreters started because calls waited (an elastic pool's growth), since the pool started. */
+  grown: number;
+  /** Local interpreters stopped because the pool shrank, since it started. */
+  shrunk: number;
+  /** Each remote host: its agent, state (`connected`, `refused`…, with `error`), size and interpreters serving. */
+  hosts: HostStatus[];
   /** Calls waiting for an interpreter. */
   queued: number;
   /** Interpreters started to replace one that exited or was recycled. */

@@ -4,14 +4,16 @@
  * interfaces at compile time (`names<T>()`), so adding an option to an interface without listing it
  * here does not compile; README's tables are held to them by test/pool/readme-options.test.ts.
  */
-import type { AllowOptions, CallOptions, PoolOptions, RecycleOptions, StreamOptions, SupervisionOptions } from './options.js';
+import type { AllowOptions, CallOptions, PoolOptions, RecycleOptions, SizeLimits, StreamOptions, SupervisionOptions } from './options.js';
 import { names } from '../validation.js';
 
 export const POOL_OPTION_NAMES = names<PoolOptions>()([
   'size', 'path', 'python', 'env', 'cwd', 'preload', 'startMethod', 'startTimeout', 'callTimeout', 'maxQueue', 'maxMessageSize',
   'batchCallsUnderMs', 'shutdownTimeout', 'streamIdleTimeout', 'recycle', 'supervision', 'allow', 'remote', 'onOutput', 'events',
-  'expose',
+  'expose', 'idleTimeout',
 ]);
+
+export const SIZE_LIMIT_NAMES = names<SizeLimits>()(['min', 'max']);
 
 export const RECYCLE_OPTION_NAMES = names<RecycleOptions>()(['afterCalls', 'aboveMemory']);
 export const SUPERVISION_OPTION_NAMES = names<SupervisionOptions>()(['intensity', 'period', 'backoff']);

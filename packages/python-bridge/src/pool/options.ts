@@ -9,6 +9,7 @@ import type { RemoteOptions, ResolvedRemoteOptions } from '../remote/options.js'
 import type { ExposedFunction } from '../interpreter/callbacks.js';
 import type { AllowRules } from '../launch/command-line.js';
 import type { InterpreterOutput } from '../ops/output.js';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../wire/codec.js';
 
 /**
  * Options of `PythonPool.start` and `pythonPool`. Every field is optional. An unknown name is a
@@ -20,8 +21,18 @@ import type { InterpreterOutput } from '../ops/output.js';
  * recycled.
  */
 export interface PoolOptions {
-  /** Local interpreters kept running. Minimum 1; 0 with `remote`. @default os.availableParallelism(), or 0 with `remote` */
-  size?: number;
+  /**
+   * Local interpreters kept running: a number (fixed, minimum 1; 0 with `remote`), or `{ min, max }`
+   * for an elastic pool, which starts `min`, grows toward `max` while calls wait for an interpreter,
+   * and stops interpreters idle for `idleTimeout` down to `min` (README, "Elastic size"). `min` may
+   * be 0. @default os.availableParallelism(), or 0 with `remote`
+   */
+  size?: number | SizeLimits;
+  /**
+   * ms an interpreter of an elastic pool may stay idle before it is stopped, while the pool has
+   * more than `size.min`. @default 30000
+   */
+  idleTimeout?: number;
   /**
    * Directories added to the interpreters' `sys.path`; modules under them are callable. A relative
    * entry resolves against `cwd` when given, else `process.cwd()`; an entry that is not a directory
@@ -35,8 +46,16 @@ export interface PoolOptions {
    * the real interpreter (`sys.executable`), so that restarts skip wrapper scripts such as pyenv shims.
    */
   python?: string;
-  /** Environment added to `process.env` for the interpreters; `undefined` removes a variable. */
-  env?: Record<string, string | undefined>;
+  /**
+   * Environment added to `process.env` for the interpreters; `undefined` removes a variable. A
+   * function is asked for each interpreter, with the index of its slot (0 for `python-1`; a remote
+   * host's slots count from 0 on each host), on every start and restart of that slot:
+   * `(index) => ({ CUDA_VISIBLE_DEVICES: String(index % 4) })`. With the fork server, what the
+   * function returns is set in the forked interpreter before it serves, after the server's
+   * `preload`: a library imported by the preload that reads a variable at import has already read
+   * the server's (README, "Per-interpreter environment").
+   */
+  env?: Record<string, string | undefined> | EnvForSlot;
   /**
    * Working directory of the interpreters (never importable: SECURITY.md, 3a), and the base of a
    * relative `path` or `python`. @default process.cwd()
@@ -112,6 +131,17 @@ export interface PoolOptions {
   expose?: Record<string, ExposedFunction>;
 }
 
+/** An elastic pool's bounds on its local interpreters. */
+export interface SizeLimits {
+  /** Interpreters kept even when idle; 0 lets an idle pool stop them all. */
+  min: number;
+  /** Interpreters the pool may grow to while calls wait. At least 1 and at least `min`. */
+  max: number;
+}
+
+/** The environment of one interpreter slot, asked on every start of it. */
+export type EnvForSlot = (index: number) => Record<string, string | undefined>;
+
 /** How interpreters are made: see {@link PoolOptions.startMethod}. */
 export type StartMethod = 'auto' | 'forkserver' | 'spawn';
 
@@ -165,13 +195,17 @@ export interface AllowOptions {
 }
 
 export interface ResolvedPoolOptions {
-  /** Local interpreters (0 when every interpreter is remote). */
-  size: number;
+  /** Local interpreters: `min` started with the pool, up to `max` (both 0 when every interpreter is remote). */
+  size: SizeLimits;
+  idleTimeout: number;
   /** Interpreters on other hosts, if any. */
   remote: ResolvedRemoteOptions | undefined;
   path: string[];
   python: string | undefined;
+  /** The environment every interpreter shares. */
   env: Record<string, string | undefined>;
+  /** The slot's own, asked on each start, if `env` is a function. */
+  envForSlot: EnvForSlot | undefined;
   cwd: string;
   preload: string[];
   startMethod: StartMethod;
@@ -197,17 +231,13 @@ export const defaults = {
   startMethod: 'auto',
   startTimeout: 10_000,
   maxQueue: 10_000,
-  maxMessageSize: 256 * 1024 * 1024,
+  maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
   batchCallsUnderMs: 2,
   shutdownTimeout: 5_000,
   streamIdleTimeout: 60_000,
   supervision: { intensity: 10, period: 10_000, backoff: { min: 1, max: 1_000 } },
+  idleTimeout: 30_000,
 } as const;
-
-/** Every interpreter the pool keeps: its local `size` and each host's. */
-export function interpreterCount(options: Pick<ResolvedPoolOptions, 'size' | 'remote'>): number {
-  return options.size + (options.remote?.hosts.reduce((n, h) => n + h.size, 0) ?? 0);
-}
 
 /** Options of `call` (and, but for `retries`, `timeout`, `onProgress` and `transfer`, of `stream`). */
 export interface CallOptions {

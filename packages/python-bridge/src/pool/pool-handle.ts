@@ -1,6 +1,6 @@
 /**
  * What a running pool offers its users: the {@link PoolRef} contract (`call`, `module`, `stream`,
- * `stats`, `interpreters`, `whenReady`, `drain`) and {@link PoolHandle}, which keeps it. A handle
+ * `stats`, `interpreters`, `whenReady`, `resize`, `addHost`, `removeHost`, `drain`) and {@link PoolHandle}, which keeps it. A handle
  * checks and encodes each call at `call()` and hands it to the dispatcher; it never starts or
  * stops anything itself (pool-child.ts wires it to the tree that does).
  */
@@ -11,10 +11,14 @@ import { ArrowNotLoaded, createCodec, loadArrow, type Codec } from '../wire/code
 import type { CallRequest, Dispatcher } from '../dispatch/dispatcher.js';
 import { PoolStoppedError } from '../errors.js';
 import { checkNumber, describe } from '../validation.js';
+import { within } from '../timing.js';
 import type { PoolLifecycle } from '../ops/lifecycle.js';
 import type { Interpreter } from '../interpreter/interpreter.js';
-import { interpreterCount, type CallOptions, type ResolvedPoolOptions, type StreamOptions } from './options.js';
-import { checkCall, checkStream } from './validate.js';
+import type { CallOptions, ResolvedPoolOptions, SizeLimits, StreamOptions } from './options.js';
+import { checkCall, checkStream, sizeLimits } from './validate.js';
+import type { ElasticSize } from './elastic-size.js';
+import type { HostSet } from '../remote/host-set.js';
+import { resolveHost, type HostOptions } from '../remote/options.js';
 import { encodeCallBody, withOptions, type EncodedCall } from '../wire/encoded-call.js';
 import { SnapshotBuffers } from './snapshots.js';
 import type { PoolStats } from '../ops/stats.js';
@@ -64,10 +68,32 @@ export interface PoolRef {
   /** The interpreters serving now: worker id, process id, and whether it runs a call. */
   interpreters(): InterpreterStatus[];
   /**
-   * Resolves once all `size` interpreters are serving, e.g. after a crash once the replacement
-   * is ready; at once if they already are. Rejects with `PoolStoppedError` if the pool stops first.
+   * Resolves once the interpreters readiness counts are serving (`stats().minimum`: all `size`
+   * of a fixed pool, `size.min` of an elastic one, plus each host's), e.g. after a crash once the
+   * replacement is ready; at once if they already are. Rejects with `PoolStoppedError` if the
+   * pool stops first.
    */
   whenReady(): Promise<void>;
+  /**
+   * New bounds for the local interpreters: a number (fixed) or `{ min, max }` (elastic). Slots
+   * below `min` start at once; above `max`, idle ones stop at once and busy ones once their work
+   * is done (never one with a call, a stream or a callback in flight). Resolves once the pool is
+   * within the bounds with `min` serving. Bad values throw before anything changes.
+   */
+  resize(size: number | SizeLimits): Promise<void>;
+  /**
+   * Adds a remote host while the pool runs (the pool needs `remote.keys`). Resolves once its
+   * interpreters serve; until then each failed attempt (refused, naming the key, or unreachable)
+   * shows in `stats().hosts` and a `'host'` event, and is retried with backoff. Rejects if the
+   * host is removed, or the pool stops, first.
+   */
+  addHost(host: HostOptions): Promise<void>;
+  /**
+   * Drains a remote host and removes it: its interpreters take no new call at once, those in
+   * flight have `shutdownTimeout` to finish, then they stop (exit cause `shrink`, never counted
+   * as lost). Resolves once they have.
+   */
+  removeHost(agent: string): Promise<void>;
   /**
    * Refuses new calls (`PoolStoppedError`) and resolves once every queued and running call has
    * settled, or after `timeoutMs` (default: the pool's `shutdownTimeout`), whichever comes first.
@@ -104,6 +130,8 @@ export class PoolHandle implements PoolRef {
   readonly #lifecycle: PoolLifecycle;
   readonly #callbacks: ExposedFunctions | undefined;
   readonly #counts: () => PoolCounts;
+  readonly #elastic: ElasticSize;
+  readonly #hosts: HostSet | undefined;
   readonly #codec: Codec;
   readonly #batcher: DynamicBatcher;
   readonly #snapshots = new SnapshotBuffers({ maxBytes: SNAPSHOT_MEMORY_BYTES, idleMs: SNAPSHOT_IDLE_MS });
@@ -117,9 +145,13 @@ export class PoolHandle implements PoolRef {
     supervisor: SupervisorRef,
     callbacks: ExposedFunctions | undefined,
     batchPolicies: BatchPolicies,
+    elastic: ElasticSize,
+    hosts: HostSet | undefined,
     counts: () => PoolCounts,
   ) {
     this.#counts = counts;
+    this.#elastic = elastic;
+    this.#hosts = hosts;
     this.#dispatcher = dispatcher;
     this.#options = options;
     this.#lifecycle = lifecycle;
@@ -291,17 +323,24 @@ export class PoolHandle implements PoolRef {
   }
 
   stats(): PoolStats {
-    const size = interpreterCount(this.#options);
+    const local = this.#elastic.counts;
+    const size = local.size + (this.#hosts?.size ?? 0);
     const { ready, busy, queued } = this.#dispatcher.counts;
     const { state } = this.#lifecycle;
     const calls = this.#dispatcher.stats;
     return {
       state,
       size,
+      limits: this.#elastic.limits,
+      minimum: this.#minimum(),
       ready,
       busy,
       // Only a running pool is bringing interpreters up; a stopping or failed one is not.
       starting: state === 'starting' || state === 'running' ? Math.max(0, size - ready - busy) : 0,
+      stopping: local.stopping,
+      grown: local.grown,
+      shrunk: local.shrunk,
+      hosts: this.#hosts?.status() ?? [],
       queued,
       restarts: this.#lifecycle.restarts,
       restartsByCause: this.#lifecycle.restartsByCause,
@@ -319,19 +358,47 @@ export class PoolHandle implements PoolRef {
   }
 
   whenReady(): Promise<void> {
-    return this.#dispatcher.whenServing(interpreterCount(this.#options));
+    return this.#dispatcher.whenServing(this.#minimum());
+  }
+
+  /** What readiness counts: the local minimum and the hosts' (see HostSet#required). */
+  #minimum(): number {
+    return this.#elastic.limits.min + (this.#hosts?.required ?? 0);
+  }
+
+  resize(size: number | SizeLimits): Promise<void> {
+    let limits: SizeLimits;
+    try {
+      limits = sizeLimits('resize(size)', size, this.#hosts ? 0 : 1);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#dispatcher.closed) return Promise.reject(new PoolStoppedError('the pool is stopped'));
+    return this.#elastic.resize(limits);
+  }
+
+  addHost(host: HostOptions): Promise<void> {
+    if (this.#hosts === undefined) {
+      return Promise.reject(new TypeError('addHost(host): this pool has no remote.keys: start it with options.remote (keys, and hosts if any) to add hosts'));
+    }
+    let checked: HostOptions;
+    try {
+      checked = resolveHost(host, 'addHost(host)');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#hosts.add(checked);
+  }
+
+  removeHost(agent: string): Promise<void> {
+    if (this.#hosts === undefined) return Promise.reject(new TypeError('removeHost(agent): this pool has no remote hosts'));
+    return this.#hosts.remove(agent);
   }
 
   async drain(timeoutMs: number = this.#options.shutdownTimeout): Promise<void> {
     checkNumber('timeoutMs', timeoutMs, { min: 0 });
     if (this.#lifecycle.state === 'running') this.#lifecycle.state = 'stopping';
     this.#dispatcher.seal(new PoolStoppedError('the pool is draining: it takes no new calls'));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    try {
-      await Promise.race([this.#dispatcher.whenIdle(), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await within(this.#dispatcher.whenIdle(), timeoutMs, () => undefined);
   }
 }

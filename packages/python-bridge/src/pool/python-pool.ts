@@ -1,7 +1,8 @@
 import { ActorSystem, type SupervisorRef } from '@piton/core';
 import { PoolStartError, PoolStoppedError } from '../errors.js';
 import { describe, names, rejectUnknownKeys } from '../validation.js';
-import type { CallOptions, PoolOptions, StreamOptions } from './options.js';
+import type { CallOptions, PoolOptions, SizeLimits, StreamOptions } from './options.js';
+import type { HostOptions } from '../remote/options.js';
 import type { PoolStats } from '../ops/stats.js';
 import { pythonPool } from './pool-child.js';
 import type { InterpreterStatus, PoolRef, PythonModule } from './pool-handle.js';
@@ -47,7 +48,7 @@ export class PythonPool implements PoolRef {
     this.#ref = ref;
   }
 
-  /** Starts `size` interpreters and resolves once every one of them is ready. */
+  /** Starts `size` interpreters (`size.min` of an elastic pool, and every host's) and resolves once every one of them is ready. */
   static async start(options: PoolOptions = {}): Promise<PythonPool> {
     const start = pythonPool(options); // throws on bad options, before anything starts
     const system = new ActorSystem({ name: `python-pool-${++poolCount}` });
@@ -102,6 +103,21 @@ export class PythonPool implements PoolRef {
 
   drain(timeoutMs?: number): Promise<void> {
     return this.#ref.drain(timeoutMs);
+  }
+
+  resize(size: number | SizeLimits): Promise<void> {
+    if (this.#stopping) return Promise.reject(new PoolStoppedError('the pool is stopped'));
+    return this.#ref.resize(size);
+  }
+
+  addHost(host: HostOptions): Promise<void> {
+    if (this.#stopping) return Promise.reject(new PoolStoppedError('the pool is stopped'));
+    return this.#ref.addHost(host);
+  }
+
+  removeHost(agent: string): Promise<void> {
+    if (this.#stopping) return Promise.reject(new PoolStoppedError('the pool is stopped'));
+    return this.#ref.removeHost(agent);
   }
 
   /**

@@ -17,6 +17,7 @@ import {
   rejectRenamedKeys,
   RENAMED_POOL_OPTIONS,
   RENAMED_STREAM_OPTIONS,
+  SIZE_LIMIT_NAMES,
   STREAM_OPTION_NAMES,
   SUPERVISION_OPTION_NAMES,
 } from './option-names.js';
@@ -30,6 +31,7 @@ import {
   type PoolOptions,
   type RecycleOptions,
   type ResolvedPoolOptions,
+  type SizeLimits,
   type StartMethod,
   type StreamOptions,
   type SupervisionOptions,
@@ -145,6 +147,26 @@ function startMethod(value: unknown): StartMethod {
   return value as StartMethod;
 }
 
+/**
+ * The local interpreters' bounds: a number is a fixed size; `{ min, max }` an elastic one.
+ * `where` names the value in errors (`options.size`, `resize(size)`); `least` is a fixed size's
+ * minimum (0 for a pool with remote hosts, else 1).
+ */
+export function sizeLimits(where: string, value: unknown, least: number): SizeLimits {
+  if (typeof value === 'number') {
+    const n = checkNumber(where, value, { min: least, integer: true });
+    return { min: n, max: n };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`${where} must be a number or { min, max }, got ${describe(value)}`);
+  }
+  rejectUnknownKeys(where, value, SIZE_LIMIT_NAMES);
+  const { min, max } = value as Record<string, unknown>;
+  const lower = checkNumber(`${where}.min`, min, { min: 0, integer: true });
+  const upper = checkNumber(`${where}.max`, max, { min: Math.max(1, lower), integer: true });
+  return { min: lower, max: upper };
+}
+
 /** Checks every option, naming the one that is wrong, and fills in the defaults. */
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
   if (typeof options !== 'object' || options === null) {
@@ -163,8 +185,8 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (options.python !== undefined && (typeof options.python !== 'string' || options.python === '')) {
     throw new TypeError(`options.python must be a non-empty string, got ${describe(options.python)}`);
   }
-  if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null)) {
-    throw new TypeError(`options.env must be an object of strings, got ${describe(options.env)}`);
+  if (options.env !== undefined && typeof options.env !== 'function' && (typeof options.env !== 'object' || options.env === null || Array.isArray(options.env))) {
+    throw new TypeError(`options.env must be an object of strings or a function of the slot's index, got ${describe(options.env)}`);
   }
   if (options.onOutput !== undefined && options.onOutput !== false && typeof options.onOutput !== 'function') {
     throw new TypeError(`options.onOutput must be a function or false, got ${describe(options.onOutput)}`);
@@ -174,11 +196,13 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   }
   const remote = resolveRemoteOptions(options.remote);
   return {
-    size: options.size === undefined ? (remote ? 0 : availableParallelism()) : integer('size', options.size, remote ? 0 : 1),
+    size: sizeLimits('options.size', options.size === undefined ? (remote ? 0 : availableParallelism()) : options.size, remote ? 0 : 1),
+    idleTimeout: integer('idleTimeout', options.idleTimeout ?? defaults.idleTimeout, 1),
     remote,
     path: stringList('path', options.path).map((dir) => (isAbsolute(dir) ? dir : resolve(cwd, dir))),
     python: options.python,
-    env: { ...options.env },
+    env: typeof options.env === 'function' ? {} : { ...options.env },
+    envForSlot: typeof options.env === 'function' ? options.env : undefined,
     cwd: resolve(cwd),
     preload: stringList('preload', options.preload),
     startMethod: startMethod(options.startMethod),

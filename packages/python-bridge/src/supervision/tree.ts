@@ -1,14 +1,20 @@
 /**
  * The pool's supervision tree, by start method.
  *
- * `spawn`: one `one_for_one` supervisor of the N Python workers (the pool's own supervisor).
+ * `spawn`: one `one_for_one` supervisor of the N Python workers (the pool's own supervisor),
+ * and of `hosts` when the pool has remote hosts.
  *
- * `forkserver`: the fork server is a child too, first, so that OTP decides what its death means:
+ * `forkserver`: the fork server is a child too, so that OTP decides what its death means:
  *
  *     pool            rest_for_one, autoShutdown any_significant, intensity/period of the pool
+ *     ├── hosts       (with remote hosts) their supervisors: first, so a fork server's death spares them
  *     ├── forkserver  permanent: the server process; its death restarts everything after it
  *     └── interpreters  one_for_one, intensity/period of the pool, transient + significant
  *         ├── python-1 … python-N
+ *
+ * The local workers' specs are asked for each time their supervisor starts (`interpreters()`), so
+ * that one restarted after a fork server's death comes back with the slots an elastic pool has
+ * now, not those it started with; `onInterpreters` is told each new supervisor.
  *
  * Interpreters die with their server (PR_SET_PDEATHSIG), so a server's death restarts the server
  * and then all interpreters (one restart of the pool's budget; a server that keeps dying makes the
@@ -19,7 +25,7 @@
  * 'auto'` (the default) the pool falls back to `spawn` (a warning says why, `stats().startMethod`
  * shows it); with `startMethod: 'forkserver'`, the start fails with the reason.
  */
-import { supervisor, type ChildSpec, type StartContext, type StartedChild } from '@piton/core';
+import { supervisor, type ChildSpec, type StartContext, type StartedChild, type SupervisorRef } from '@piton/core';
 import { describeExit, InterpreterStartError, InterpreterExitedError } from '../errors.js';
 import { ForkServerLauncher, type ForkServerSpec } from '../launch/forkserver.js';
 import type { Launcher } from '../launch/launcher.js';
@@ -43,6 +49,16 @@ export interface TreeOptions {
 
 /** The worker id the server's own output is tagged with. */
 export const FORKSERVER_ID = 'forkserver';
+
+/** What the tree holds besides the fork server. */
+export interface TreeChildren {
+  /** The local workers' specs now (asked at each start of their supervisor). */
+  interpreters(): ChildSpec[];
+  /** The supervisor of the remote hosts, if the pool has any. */
+  hosts?: ChildSpec;
+  /** Each start of the local workers' supervisor. */
+  onInterpreters(ref: SupervisorRef): void;
+}
 
 export class PoolLaunchers {
   /** The launcher new interpreters come from. */
@@ -70,15 +86,23 @@ export class PoolLaunchers {
    * Starts the tree. `launchAhead` launches every interpreter at once; it is called as soon as
    * the launcher can serve, so that the workers' starts (one at a time) only await handshakes.
    */
-  async startTree(interpreters: ChildSpec[], launchAhead: () => void): Promise<StartedChild<unknown>> {
+  async startTree(children: TreeChildren, launchAhead: () => void): Promise<StartedChild<unknown>> {
     const { intensity, period } = this.#options;
-    const interpretersSupervisor = supervisor({ strategy: 'one_for_one', intensity, period, children: interpreters });
     const first = this.#forking() ? await this.#firstServer() : undefined;
     if (first === undefined) {
       this.current = new SpawnLauncher();
       launchAhead();
-      return interpretersSupervisor(this.#ctx);
+      const flat = children.interpreters();
+      if (children.hosts) flat.push(children.hosts);
+      const started = await supervisor({ strategy: 'one_for_one', intensity, period, children: flat })(this.#ctx);
+      children.onInterpreters(started.ref);
+      return started;
     }
+    const interpretersSupervisor = async (ctx: StartContext) => {
+      const started = await supervisor({ strategy: 'one_for_one', intensity, period, children: children.interpreters() })(ctx);
+      children.onInterpreters(started.ref);
+      return started;
+    };
     let adopt: ForkServerLauncher | undefined = first;
     const server: ChildSpec = {
       id: FORKSERVER_ID,
@@ -99,6 +123,7 @@ export class PoolLaunchers {
       period,
       autoShutdown: 'any_significant',
       children: [
+        ...(children.hosts ? [children.hosts] : []),
         server,
         { id: 'interpreters', type: 'supervisor', restart: 'transient', significant: true, start: interpretersSupervisor },
       ],

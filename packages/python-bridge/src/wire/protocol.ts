@@ -13,14 +13,6 @@ export const PROTOCOL_VERSION = 2;
 
 export type Kwargs = Record<string, unknown> | Map<string, unknown>;
 
-/** One call of a `batch` request. */
-export interface BatchCall {
-  module: string;
-  fn: string;
-  args: unknown[];
-  kwargs?: Record<string, unknown>;
-}
-
 /** The error shape of an `error` reply (and of a failed batch entry). */
 export interface RemoteError {
   type: string;
@@ -35,12 +27,18 @@ export interface ThrownError {
   stack: string;
 }
 
+/** What a worker says of itself in `ready`: the answer to the handshake. */
 export interface ReadyInfo {
   pid: number;
+  /** The interpreter's `sys.version`. */
   python: string;
   protocol: number;
+  /** The worker runtime's version. */
   piton: string;
 }
+
+/** How one call ended: its value, or its error (for a batch entry, what the worker reported). */
+export type Outcome<E = unknown> = { ok: true; value: unknown } | { ok: false; error: E };
 
 /** A reply, checked against PROTOCOL.md. */
 export type Reply =
@@ -50,38 +48,22 @@ export type Reply =
   | { kind: 'items'; id: number; items: unknown[]; done: boolean }
   | { kind: 'closed'; id: number }
   | { kind: 'bye'; id: number }
-  | { kind: 'results'; id: number; results: Array<{ ok: true; value: unknown } | { ok: false; error: PythonReportedError }> }
+  | { kind: 'results'; id: number; results: Outcome<PythonReportedError>[] }
   | { kind: 'callback'; id: number; name: string; args: unknown[]; kwargs: Record<string, unknown> | undefined }
   | { kind: 'progress'; id: number; value: unknown };
 
 // Root names used in EncodeError paths, one per envelope item.
-const CALL_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs', 'options'] as const;
 const STREAM_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs', 'batch'] as const;
 const SIMPLE_NAMES = ['kind', 'id', 'batch'] as const;
-const BATCH_NAMES = ['kind', 'id', 'calls'] as const;
 const HELLO_NAMES = ['kind', 'id', 'protocol', 'options'] as const;
 const ANSWER_NAMES = ['kind', 'id', 'value'] as const;
 /** The options item of a call whose caller listens for progress. */
-const LISTENING = { progress: true } as const;
+export const LISTENING = { progress: true } as const;
 
 /** `["hello", id, protocol]`, with `{expose: [names]}` when Python may call Node functions. */
 export function encodeHello(codec: Codec, id: number, expose: readonly string[] = []): Buffer[] {
   const envelope = expose.length === 0 ? ['hello', id, PROTOCOL_VERSION] : ['hello', id, PROTOCOL_VERSION, { expose }];
   return codec.encodeEnvelope(envelope, HELLO_NAMES);
-}
-
-export function encodeCall(
-  codec: Codec,
-  id: number,
-  module: string,
-  fn: string,
-  args: readonly unknown[],
-  kwargs: Kwargs | undefined,
-  listening = false,
-): Buffer[] {
-  // Without a listener the options item is left out: the worker's fast path takes 6 items.
-  const envelope = listening ? ['call', id, module, fn, args, kwargs ?? null, LISTENING] : ['call', id, module, fn, args, kwargs ?? null];
-  return codec.encodeEnvelope(envelope, CALL_NAMES);
 }
 
 /** `["return", id, value]`: the answer to a `callback`, the exposed function's result. */
@@ -125,25 +107,6 @@ export function encodeClose(codec: Codec, id: number): Buffer[] {
 export function encodeStop(codec: Codec, id: number): Buffer[] {
   return codec.encodeEnvelope(['stop', id], SIMPLE_NAMES);
 }
-
-/** `["batch", id, [[module, function, args, kwargs], …]]`, answered by `["results", id, [[status, value], …]]`. */
-export function encodeBatch(codec: Codec, id: number, calls: readonly BatchCall[]): Buffer[] {
-  const items = calls.map((c) => [c.module, c.fn, c.args, c.kwargs ?? null]);
-  try {
-    return codec.encodeEnvelope(['batch', id, items], BATCH_NAMES);
-  } catch (err) {
-    // Name the call the way the caller wrote it: calls[2].args[0] rather than calls[2][2][0].
-    if (err instanceof EncodeError) {
-      const path = err.path.replace(/^calls\[(\d+)\]\[(\d)\]/, (_m, i: string, field: string) => {
-        return `calls[${i}].${BATCH_CALL_FIELDS[Number(field)] ?? field}`;
-      });
-      if (path !== err.path) throw new EncodeError(err.message.replace(err.path, path), path);
-    }
-    throw err;
-  }
-}
-
-const BATCH_CALL_FIELDS = ['module', 'fn', 'args', 'kwargs'];
 
 // The worker's own messages, "request of N bytes exceeds the worker's maximum message size of M
 // bytes" (PROTOCOL.md, "Size limits"), give the numbers.
@@ -189,9 +152,10 @@ const BATCH_HEAD = Buffer.from([0x93, 0xa5, ...Buffer.from('batch')]);
 const BATCH_ENTRY_WITH_OPTIONS = 0x95;
 
 /**
- * `["call", id, module, function, args, kwargs]` from a call encoded in advance: the same bytes
- * {@link encodeCall} writes, made of the head `["call", id` and the body's four items (the body
+ * `["call", id, module, function, args, kwargs]` from a call encoded in advance: the bytes that
+ * envelope encodes to whole, made of the head `["call", id` and the body's four items (the body
  * without its own array header), then, when the caller listens for progress, the options item.
+ * (test/wire/envelopes.ts writes the whole envelopes the tests hold this to.)
  */
 export function spliceCall(codec: Codec, id: number, call: EncodedCall, listening = false): Buffer[] {
   // A call made with options (trace context, values) carries them, its progress flag among them.
@@ -207,8 +171,8 @@ export function spliceCall(codec: Codec, id: number, call: EncodedCall, listenin
 }
 
 /**
- * `["batch", id, [[module, function, args, kwargs], …]]` from calls encoded in advance: the same
- * bytes {@link encodeBatch} writes. Each call's frames follow those of the calls before it, so its
+ * `["batch", id, [[module, function, args, kwargs], …]]` from calls encoded in advance, answered by
+ * `["results", id, [[status, value], …]]`: the bytes that envelope encodes to whole. Each call's frames follow those of the calls before it, so its
  * frame indices are renumbered; they must stay one-byte fixints (the batch holds at most
  * `MAX_FIXINT_FRAMES` frames), which {@link fitsInBatch} ensures.
  */

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { createCodec } from '../../src/wire/codec.js';
 import { EncodeError, MessageTooLargeError, ProtocolError } from '../../src/errors.js';
 import { NdArray, ndarray, type DType, type TypedArray } from '../../src/wire/ndarray.js';
-import { encodeBatch, encodeCall, PROTOCOL_VERSION } from '../../src/wire/protocol.js';
+import { PROTOCOL_VERSION } from '../../src/wire/protocol.js';
+import { encodeCallBody } from '../../src/wire/encoded-call.js';
 
 const VECTORS = fileURLToPath(new URL('../../../../protocol/vectors.json', import.meta.url));
 
@@ -251,21 +252,21 @@ describe('codec', () => {
 
     it('names the path of a function', () => {
       const error = encodeError(() =>
-        encodeCall(codec, 1, 'm', 'f', [1, { user: { name: 'x', callback: () => 1 } }], undefined),
+        encodeCallBody(codec, 'm', 'f', [1, { user: { name: 'x', callback: () => 1 } }], undefined),
       );
       expect(error.path).to.equal('args[1].user.callback');
       expect(error.message).to.equal('cannot send a function (callback) at args[1].user.callback');
     });
 
     it('names the path of a symbol inside kwargs', () => {
-      const error = encodeError(() => encodeCall(codec, 1, 'm', 'f', [], { 'odd key': [Symbol('s')] }));
+      const error = encodeError(() => encodeCallBody(codec, 'm', 'f', [], { 'odd key': [Symbol('s')] }));
       expect(error.path).to.equal('kwargs["odd key"][0]');
     });
 
     it('names a circular reference and what it refers back to', () => {
       const user: Record<string, unknown> = { name: 'x' };
       user.self = { back: user };
-      const error = encodeError(() => encodeCall(codec, 1, 'm', 'f', [user], undefined));
+      const error = encodeError(() => encodeCallBody(codec, 'm', 'f', [user], undefined));
       expect(error.path).to.equal('args[0].self.back');
       expect(error.message).to.contain('circular reference').and.contain('refers back to args[0]');
     });
@@ -283,7 +284,7 @@ describe('codec', () => {
     it('refuses a Date Python cannot hold (outside the years 1 to 9999), naming the path; the edges go', () => {
       const outside = [new Date(8.64e15), new Date(-8.64e15), new Date('+010000-01-01T00:00:00.000Z'), new Date('0000-12-31T23:59:59.999Z')];
       for (const date of outside) {
-        const error = encodeError(() => encodeCall(codec, 1, 'm', 'f', [{ when: date }], undefined));
+        const error = encodeError(() => encodeCallBody(codec, 'm', 'f', [{ when: date }], undefined));
         expect(error.path, date.toISOString()).to.equal('args[0].when');
         expect(error.message).to.equal(
           `cannot send a Date outside the years 1 to 9999 that Python's datetime holds (${date.toISOString()}) at args[0].when`,
@@ -293,16 +294,6 @@ describe('codec', () => {
       const last = new Date('9999-12-31T23:59:59.999Z');
       expect(hex(codec.encode(first))).to.deep.equal(['c70cff00000000fffffff1886e0900']);
       expect(codec.decode(codec.encode([first, last]))).to.deep.equal([first, last]);
-    });
-
-    it('names the call of a batch the way the caller wrote it', () => {
-      const error = encodeError(() =>
-        encodeBatch(codec, 1, [
-          { module: 'm', fn: 'f', args: [] },
-          { module: 'm', fn: 'g', args: [1, () => 2] },
-        ]),
-      );
-      expect(error.path).to.equal('calls[1].args[1]');
     });
 
     it('is usable again after a refusal (nothing of the failed message leaks)', () => {

@@ -4,9 +4,10 @@ import { createCodec } from '../../src/wire/codec.js';
 import { EncodeError, MessageTooLargeError } from '../../src/errors.js';
 import { NdArray } from '../../src/wire/ndarray.js';
 import { encodeCallBody } from '../../src/wire/encoded-call.js';
-import { encodeBatch, encodeCall, spliceBatch, spliceCall } from '../../src/wire/protocol.js';
+import { spliceBatch, spliceCall } from '../../src/wire/protocol.js';
+import { encodeBatch, encodeCall } from './envelopes.js';
 import { MIN_REUSED_BYTES, SnapshotBuffers } from '../../src/pool/snapshots.js';
-import { FakeClock } from '../helpers.js';
+import { FakeClock } from '../../../../test/support.js';
 
 const hex = (frames: Buffer[]) => frames.map((f) => f.toString('hex'));
 

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { createCodec } from '../../src/wire/codec.js';
 import { ProtocolError } from '../../src/errors.js';
 import { ndarray } from '../../src/wire/ndarray.js';
-import { encodeCall, encodeHello, encodeResume, encodeReturn, encodeStream, encodeThrow, parseReply, spliceBatch, spliceCall } from '../../src/wire/protocol.js';
+import { encodeHello, encodeResume, encodeReturn, encodeStream, encodeThrow, parseReply, spliceBatch, spliceCall } from '../../src/wire/protocol.js';
+import { encodeCall } from './envelopes.js';
 import { encodeCallBody, withOptions, type EncodedCall } from '../../src/wire/encoded-call.js';
 import { encodeCallOptions, type CallOptionsItem } from '../../src/wire/call-options.js';
 
