@@ -486,12 +486,14 @@ describe('the examples use generated types', function () {
   this.timeout(60_000);
 
   // Each with the options of its pool: http-service's imports scikit-learn and trains its model,
-  // so its pool's startTimeout is 60 s, and so is the time its module may take here.
+  // dataframes' imports pandas, so their pools' startTimeout is 60 s, and so is the time their
+  // modules may take here.
   const examples: Record<string, string[]> = {
     fibonacci: [],
     numpy: [],
     callbacks: [],
     'http-service': ['--timeout', '60000'],
+    dataframes: ['--timeout', '60000'],
     'observer/python': [],
   };
   for (const [example, options] of Object.entries(examples)) {

@@ -41,7 +41,8 @@ let server: ReturnType<typeof createServer> | undefined;
 try {
   const discounts = tableFromArrays({ region: ['north', 'zürich'], discount: new Float64Array([0.1, 0.25]) });
   const started = performance.now();
-  const summary = await pool.call<Table>('sales', 'summary', [discounts, ROWS, SEED]);
+  // Typed from sales.py's hints (piton-types.d.ts): a pd.DataFrame is an apache-arrow Table here.
+  const summary = await pool.call('sales', 'summary', [discounts, ROWS, SEED]);
   const ms = performance.now() - started;
   console.log(`discounts sent as an Arrow table: ${discounts.numRows} regions`);
   console.log(`pandas group-by over ${ROWS.toLocaleString('en-US')} sales → ${summary.numRows} rows × ${summary.numCols} columns in ${ms.toFixed(0)} ms`);
@@ -49,7 +50,7 @@ try {
 
   // The figures of one group, computed again in Python from the raw rows, must match the table's.
   const top = summary.get(0)!.toJSON() as { region: string; product: string; revenue: number; units: bigint; sales: bigint };
-  const again = await pool.call<{ revenue: number; units: number; sales: number }>('sales', 'check', [discounts, ROWS, SEED, top.region, top.product]);
+  const again = await pool.call('sales', 'check', [discounts, ROWS, SEED, top.region, top.product]);
   check('revenue of the top group', Math.abs(top.revenue - again.revenue) < 1e-6 * again.revenue);
   check('units and sales of the top group', Number(top.units) === again.units && Number(top.sales) === again.sales);
 

@@ -6,6 +6,8 @@ pandas DataFrame, which the pool sends to Node as an Arrow table (one IPC stream
 index (region, product) is kept as pyarrow keeps it: two columns after the data, named after the
 index levels."""
 
+from typing import TypedDict
+
 import numpy as np
 import pandas as pd
 
@@ -43,7 +45,13 @@ def summary(discounts: pd.DataFrame, rows: int = 200_000, seed: int = 7) -> pd.D
     return grouped.sort_values("revenue", ascending=False)
 
 
-def check(discounts: pd.DataFrame, rows: int, seed: int, region: str, product: str) -> dict:
+class GroupFigures(TypedDict):
+    revenue: float
+    units: int
+    sales: int
+
+
+def check(discounts: pd.DataFrame, rows: int, seed: int, region: str, product: str) -> GroupFigures:
     """One group's figures computed again from the raw rows, for Node to compare with the table."""
     df = sales(rows, seed)
     picked = df[(df["region"] == region) & (df["product"] == product)]

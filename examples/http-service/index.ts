@@ -30,8 +30,10 @@ function logPoolEvent(event: PoolEvent): void {
     log('interpreter replaced', { worker, cause, reason, pid, previousPid });
   } else if ('path' in event) {
     log(`supervisor ${event.type}`, { path: event.path, ...('reason' in event && { reason: String(event.reason) }) });
-  } else {
+  } else if ('worker' in event) {
     log(`interpreter ${event.type}`, { worker: event.worker, ...('cause' in event && { cause: event.cause }) });
+  } else {
+    log(`pool ${event.type}`, { pool: event.pool }); // remote hosts' state and DNS resolutions (none here)
   }
 }
 

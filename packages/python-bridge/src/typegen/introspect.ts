@@ -18,6 +18,9 @@ const LAUNCHER =
   "import sys; sys.path[:1] == [''] and not getattr(sys.flags, 'safe_path', False) and sys.path.pop(0); " +
   'from piton.typegen import main; main()';
 
+/** How long the interpreter may take to start and say which modules it reads. */
+const START_TIMEOUT_MS = 30_000;
+
 /** After the exit, how long its pipes may take to close (a process that left the group may hold them). */
 const DRAIN_TIMEOUT_MS = 1_000;
 
@@ -106,18 +109,18 @@ function runOnce(options: IntrospectOptions, skip: readonly string[]): Promise<R
     let stderr = '';
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
-    const arm = () => {
+    const arm = (ms: number) => {
       clearTimeout(timer);
       timer = setTimeout(() => {
         timedOut = true;
         killGroup(child.pid);
-      }, options.moduleTimeout);
+      }, ms);
     };
     const onMessage = (message: TypegenMessage) => {
       if ('modules' in message) run.order = message.modules;
       else if ('importing' in message) {
         run.current = message.importing;
-        arm();
+        arm(options.moduleTimeout);
       } else if ('done' in message) run.done = true;
       else if ('error' in message) {
         run.failures.push(message);
@@ -143,7 +146,8 @@ function runOnce(options: IntrospectOptions, skip: readonly string[]): Promise<R
       stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS);
     });
     child.stdin.on('error', () => undefined); // EPIPE once it has exited
-    arm();
+    // The interpreter's own start is not a module's import: a short --timeout does not bound it.
+    arm(Math.max(options.moduleTimeout, START_TIMEOUT_MS));
     let settled = false;
     const finish = (why: string) => {
       if (settled) return;
@@ -153,7 +157,8 @@ function runOnce(options: IntrospectOptions, skip: readonly string[]): Promise<R
       child.stdin.destroy();
       if (!run.done) {
         const tail = stderr.trim().split('\n').slice(-5).join('\n');
-        run.why = run.why || (timedOut ? `it did not finish within ${options.moduleTimeout} ms (--timeout) and was killed` : why);
+        const limit = run.current === undefined ? `${Math.max(options.moduleTimeout, START_TIMEOUT_MS)} ms` : `${options.moduleTimeout} ms (--timeout)`;
+        run.why = run.why || (timedOut ? `it did not finish within ${limit} and was killed` : why);
         if (tail !== '' && !timedOut) run.why += `\n${tail}`;
       }
       resolve(run);
