@@ -19,15 +19,7 @@ import {
   within,
 } from '../src/index.js';
 import { Deferred } from '../src/deferred.js';
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a throw');
-}
+import { thrown } from '../../../test/support.js';
 
 describe('validation kit', () => {
   describe('unknown names', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { stopLadder, within } from '../src/timing.js';
+import { stopLadder, within } from '../src/within.js';
 
-describe('timing: within and the stop ladder', () => {
+describe('within and the stop ladder (within.ts)', () => {
   it('within: the promise when it settles first, onTimeout when the time runs out first', async () => {
     expect(await within(Promise.resolve('value'), 60_000, () => 'late')).to.equal('value');
     expect(await within(new Promise<never>(() => {}), 1, () => 'late')).to.equal('late');
