@@ -206,7 +206,8 @@ describe('npx piton types: TypeScript declarations from Python type hints', func
       const dir = join(scratch, type);
       mkdirSync(dir);
       copyFileSync(join(scratch, 'piton-types.d.ts'), join(dir, 'piton-types.d.ts'));
-      for (const file of [`consumer.${ext}`, `misuse.${ext}`]) copyFileSync(join(fixtures, 'typegen', file), join(dir, file));
+      // One source of each, compiled as the module system its extension says.
+      for (const file of ['consumer', 'misuse']) copyFileSync(join(fixtures, 'typegen', `${file}.ts`), join(dir, `${file}.${ext}`));
       project(dir, type, ['piton-types.d.ts', `consumer.${ext}`, `misuse.${ext}`]);
       const { result, diagnostics } = await tsc(dir);
       const expected = markers(join(dir, `misuse.${ext}`), `misuse.${ext}`);
