@@ -13,7 +13,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stopLadder, within } from '../timing.js';
+import { stopLadder, within } from '@piton/core';
 import type { CallContext, Conversation, ExposedFunctions } from './callbacks.js';
 import { Expect, RequestChannel, type RequestLabel } from './channel.js';
 import { createCodec } from '../wire/codec.js';

@@ -11,7 +11,7 @@ import { ArrowNotLoaded, createCodec, loadArrow, type Codec } from '../wire/code
 import type { CallRequest, Dispatcher } from '../dispatch/dispatcher.js';
 import { PoolStoppedError } from '../errors.js';
 import { checkNumber, describe } from '../validation.js';
-import { within } from '../timing.js';
+import { within } from '@piton/core';
 import type { PoolLifecycle } from '../ops/lifecycle.js';
 import type { Interpreter } from '../interpreter/interpreter.js';
 import type { CallOptions, ResolvedPoolOptions, SizeLimits, StreamOptions } from './options.js';
