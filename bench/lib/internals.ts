@@ -3,3 +3,6 @@
  * that reach past the package's public entry points.
  */
 export { activeTraceHeaders } from '../../packages/python-bridge/dist/ops/trace-propagation.js';
+export { encodeCallOptions } from '../../packages/python-bridge/dist/wire/call-options.js';
+export { createCodec } from '../../packages/python-bridge/dist/wire/codec.js';
+export { encodeCallBody, withOptions } from '../../packages/python-bridge/dist/wire/encoded-call.js';
