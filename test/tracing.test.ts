@@ -147,6 +147,21 @@ describe('tracing: OpenTelemetry context from Node into Python', function () {
         expect(streamSpan!.attributes['piton.items']).to.equal(5);
       });
 
+      it('with the instrumentation, baggage still reaches Python, and each progress() value is an event on the call span', async () => {
+        instrumentation.enable();
+        const baggage = propagation.createBaggage({ tenant: { value: 'acme corp' } });
+        const seen = await context.with(propagation.setBaggage(context.active(), baggage), () => inSpan(() => pool.call<Seen>('traced', 'work')));
+        const [callSpan] = spansNamed('piton.call traced.work');
+        expect(seen.baggage).to.equal('tenant=acme%20corp');
+        expect(seen.parent_span_id).to.equal(callSpan!.spanContext().spanId);
+        const values: unknown[] = [];
+        await inSpan(() => pool.call('callbacks', 'count', [3], { onProgress: (value) => values.push(value) }));
+        const [countSpan] = spansNamed('piton.call callbacks.count');
+        expect(values).to.deep.equal([1, 2, 3].map((done) => ({ done, of: 3 })));
+        const events = countSpan!.events.filter((e) => e.name === 'piton.progress').map((e) => e.attributes?.['piton.progress.value']);
+        expect(events).to.deep.equal(values.map((value) => JSON.stringify(value)));
+      });
+
       it('a callback into Node runs inside the call\'s span, and is an event on it', async () => {
         instrumentation.enable();
         const seen = await inSpan(() => pool.call<Seen & { node: string | null }>('traced', 'calls_back'));
