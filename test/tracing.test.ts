@@ -209,6 +209,28 @@ describe('tracing: OpenTelemetry context from Node into Python', function () {
     }
   });
 
+  it('two instrumentations enabled at once each make and end their own span for a call', async () => {
+    const otherExporter = new InMemorySpanExporter();
+    const other = new PitonInstrumentation({ tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(otherExporter)] }) });
+    const pool = await PythonPool.start({ size: 1, path: fixtures, onOutput: false });
+    try {
+      instrumentation.enable();
+      other.enable();
+      await inSpan(() => pool.call('traced', 'work'));
+      const mine = spansNamed('piton.call traced.work');
+      const theirs = otherExporter.getFinishedSpans().filter((s) => s.name === 'piton.call traced.work');
+      expect(mine, 'spans ended by the first').to.have.length(1);
+      expect(theirs, 'spans ended by the second').to.have.length(1);
+      expect(mine[0]!.spanContext().spanId).to.not.equal(theirs[0]!.spanContext().spanId);
+      expect(mine[0]!.attributes['piton.outcome']).to.equal('ok');
+      expect(theirs[0]!.attributes['piton.outcome']).to.equal('ok');
+    } finally {
+      other.disable();
+      instrumentation.disable();
+      await pool.stop();
+    }
+  });
+
   it('refuses context values JSON cannot carry, and oversized ones, before anything is sent', async () => {
     const pool = await PythonPool.start({ size: 1, path: fixtures, onOutput: false });
     try {

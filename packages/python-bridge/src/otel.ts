@@ -18,8 +18,9 @@
  * Per call it does what a span needs and no more: one `startSpan` with the attributes known then,
  * the W3C headers written from the span's context in one concatenation, the attributes known at
  * the end set one by one (none when the span is not recording), `end()`. The span rides on the
- * channel's context object (no map of spans), and the callback and event hooks are shared
- * functions that find it there; the span's `Context` is made only when a callback runs in it.
+ * channel's context object (no map of spans), and the callback and event hooks are functions made
+ * once per instrumentation that find it there; the span's `Context` is made only when a callback
+ * runs in it.
  *
  * It listens on the pool's diagnostics channels (`piton:pool:call`, `piton:pool:stream`); the pool
  * itself has no OpenTelemetry dependency. `@opentelemetry/api` is an optional peer dependency,
@@ -40,25 +41,74 @@ const INSTRUMENTATION_NAME = '@piton/python-bridge';
 const INSTRUMENTATION_VERSION = '0.1.0';
 const OPTION_NAMES = ['tracerProvider'] as const;
 
-/** Where the instrumentation keeps a call's span, and the context it started in, on the channel's message. */
-const SPAN = Symbol('piton.otel.span');
-const PARENT = Symbol('piton.otel.parent');
+type Traced = CallTraceContext | StreamTraceContext;
 
-type Traced = (CallTraceContext | StreamTraceContext) & { [SPAN]?: Span; [PARENT]?: Context };
+/**
+ * One instrumentation's spans, kept on the channel's messages under symbols of its own (two
+ * instrumentations enabled at once each end their own spans), and its two hooks: functions made
+ * once, which the bridge calls as methods of the message (`trace.runInContext(fn)`), where they
+ * find the span.
+ */
+class SpanSlots {
+  readonly #span = Symbol('piton.otel.span');
+  readonly #parent = Symbol('piton.otel.parent');
+  /** `runInContext` of every call: `fn` inside the call's span (in the context the call was made in). */
+  readonly runInContext: <T>(this: Traced, fn: () => T) => T;
+  /** `onEvent` of every call: the event on the call's span, while it records. */
+  readonly onEvent: (this: Traced, event: CallTraceEvent) => void;
+
+  constructor() {
+    const slots = this;
+    this.runInContext = function <T>(this: Traced, fn: () => T): T {
+      const span = slots.span(this);
+      return span === undefined ? fn() : context.with(trace.setSpan(slots.#parentOf(this) ?? context.active(), span), fn);
+    };
+    this.onEvent = function (this: Traced, event: CallTraceEvent): void {
+      const span = slots.span(this);
+      if (span !== undefined && span.isRecording()) addEvent(span, event);
+    };
+  }
+
+  put(traced: Traced, span: Span, parent: Context): void {
+    const slots = traced as Traced & Record<symbol, unknown>;
+    slots[this.#span] = span;
+    slots[this.#parent] = parent;
+  }
+
+  span(traced: Traced): Span | undefined {
+    return (traced as Traced & Record<symbol, Span | undefined>)[this.#span];
+  }
+
+  /** Takes the span off the message (it is ended once), or undefined when it has none. */
+  take(traced: Traced): Span | undefined {
+    const slots = traced as Traced & Record<symbol, unknown>;
+    const span = slots[this.#span] as Span | undefined;
+    if (span !== undefined) {
+      slots[this.#span] = undefined;
+      slots[this.#parent] = undefined;
+    }
+    return span;
+  }
+
+  #parentOf(traced: Traced): Context | undefined {
+    return (traced as Traced & Record<symbol, Context | undefined>)[this.#parent];
+  }
+}
 
 export class PitonInstrumentation {
   readonly #provider: TracerProvider | undefined;
   #tracer: Tracer | undefined;
   #enabled = false;
+  readonly #slots = new SpanSlots();
   readonly #callHandlers = {
     start: (message: unknown) => this.#start(message as Traced, 'piton.call '),
-    error: (message: unknown) => failed(message as Traced),
-    asyncEnd: (message: unknown) => endCall(message as Traced & CallTraceContext),
+    error: (message: unknown) => this.#failed(message as Traced),
+    asyncEnd: (message: unknown) => this.#endCall(message as CallTraceContext),
   };
   readonly #streamHandlers = {
     start: (message: unknown) => this.#start(message as Traced, 'piton.stream '),
-    error: (message: unknown) => failed(message as Traced),
-    asyncEnd: (message: unknown) => endStream(message as Traced & StreamTraceContext),
+    error: (message: unknown) => this.#failed(message as Traced),
+    asyncEnd: (message: unknown) => this.#endStream(message as StreamTraceContext),
   };
 
   constructor(options: PitonInstrumentationOptions = {}) {
@@ -96,28 +146,49 @@ export class PitonInstrumentation {
       { kind: SpanKind.CLIENT, attributes: { 'piton.pool': traced.pool, 'piton.module': traced.module, 'piton.function': traced.fn } },
       parent,
     );
-    traced[SPAN] = span;
-    traced[PARENT] = parent;
+    this.#slots.put(traced, span, parent);
     // The span's own context, with the caller's baggage (a span does not change the baggage).
     traced.traceHeaders = traceHeaders(span.spanContext(), propagation.getBaggage(parent));
-    traced.runInContext = runInSpan;
-    traced.onEvent = addEvent;
+    traced.runInContext = this.#slots.runInContext;
+    traced.onEvent = this.#slots.onEvent;
+  }
+
+  #failed(traced: Traced): void {
+    const span = this.#slots.span(traced);
+    if (span === undefined || !span.isRecording()) return;
+    const error = traced.error;
+    if (error instanceof Error) span.recordException(error);
+    span.setAttribute('error.type', error instanceof Error ? error.constructor.name : typeof error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  }
+
+  #endCall(call: CallTraceContext): void {
+    const span = this.#slots.take(call);
+    if (span === undefined) return;
+    if (span.isRecording()) {
+      if (call.worker !== undefined) span.setAttribute('piton.worker', call.worker);
+      if (call.pid !== undefined) span.setAttribute('piton.pid', call.pid);
+      if (call.outcome !== undefined) span.setAttribute('piton.outcome', call.outcome);
+      if (call.waitMs !== undefined) span.setAttribute('piton.queue_wait_ms', call.waitMs);
+      if (call.runMs !== undefined) span.setAttribute('piton.run_ms', call.runMs);
+      span.setAttribute('piton.retries', call.retried ?? 0);
+    }
+    span.end();
+  }
+
+  #endStream(stream: StreamTraceContext): void {
+    const span = this.#slots.take(stream);
+    if (span === undefined) return;
+    if (span.isRecording()) {
+      if (stream.worker !== undefined) span.setAttribute('piton.worker', stream.worker);
+      if (stream.pid !== undefined) span.setAttribute('piton.pid', stream.pid);
+      if (stream.items !== undefined) span.setAttribute('piton.items', stream.items);
+    }
+    span.end();
   }
 }
 
-/**
- * `runInContext` of every traced call: runs `fn` inside the call's span. Called as a method of
- * the channel's message (`trace.runInContext(fn)`), which is where the span is.
- */
-function runInSpan<T>(this: Traced, fn: () => T): T {
-  const span = this[SPAN];
-  return span === undefined ? fn() : context.with(trace.setSpan(this[PARENT] ?? context.active(), span), fn);
-}
-
-/** `onEvent` of every traced call: the event on the call's span, while it records. A method of the message too. */
-function addEvent(this: Traced, event: CallTraceEvent): void {
-  const span = this[SPAN];
-  if (span === undefined || !span.isRecording()) return;
+function addEvent(span: Span, event: CallTraceEvent): void {
   switch (event.kind) {
     case 'progress':
       span.addEvent('piton.progress', { 'piton.progress.value': safeAttribute(event.value) });
@@ -128,49 +199,6 @@ function addEvent(this: Traced, event: CallTraceEvent): void {
     case 'items':
       span.addEvent('piton.items', { 'piton.items.count': event.count, 'piton.items.done': event.done });
   }
-}
-
-function failed(traced: Traced): void {
-  const span = traced[SPAN];
-  if (span === undefined || !span.isRecording()) return;
-  const error = traced.error;
-  if (error instanceof Error) span.recordException(error);
-  span.setAttribute('error.type', error instanceof Error ? error.constructor.name : typeof error);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-}
-
-/** Takes the span off the message (it is ended once), or undefined when it has none. */
-function takeSpan(traced: Traced): Span | undefined {
-  const span = traced[SPAN];
-  if (span === undefined) return undefined;
-  traced[SPAN] = undefined;
-  traced[PARENT] = undefined;
-  return span;
-}
-
-function endCall(call: Traced & CallTraceContext): void {
-  const span = takeSpan(call);
-  if (span === undefined) return;
-  if (span.isRecording()) {
-    if (call.worker !== undefined) span.setAttribute('piton.worker', call.worker);
-    if (call.pid !== undefined) span.setAttribute('piton.pid', call.pid);
-    if (call.outcome !== undefined) span.setAttribute('piton.outcome', call.outcome);
-    if (call.waitMs !== undefined) span.setAttribute('piton.queue_wait_ms', call.waitMs);
-    if (call.runMs !== undefined) span.setAttribute('piton.run_ms', call.runMs);
-    span.setAttribute('piton.retries', call.retried ?? 0);
-  }
-  span.end();
-}
-
-function endStream(stream: Traced & StreamTraceContext): void {
-  const span = takeSpan(stream);
-  if (span === undefined) return;
-  if (span.isRecording()) {
-    if (stream.worker !== undefined) span.setAttribute('piton.worker', stream.worker);
-    if (stream.pid !== undefined) span.setAttribute('piton.pid', stream.pid);
-    if (stream.items !== undefined) span.setAttribute('piton.items', stream.items);
-  }
-  span.end();
 }
 
 /** A progress value as an attribute: primitives as they are, anything else as JSON (cut short). */
