@@ -146,6 +146,21 @@ describe('tracing: OpenTelemetry context from Node into Python', function () {
         expect(streamSpan!.attributes['piton.items']).to.equal(5);
       });
 
+      it('with the instrumentation, baggage still reaches Python, and each progress() value is an event on the call span', async () => {
+        instrumentation.enable();
+        const baggage = propagation.createBaggage({ tenant: { value: 'acme corp' } });
+        const seen = await context.with(propagation.setBaggage(context.active(), baggage), () => inSpan(() => pool.call<Seen>('traced', 'work')));
+        const [callSpan] = spansNamed('piton.call traced.work');
+        expect(seen.baggage).to.equal('tenant=acme%20corp');
+        expect(seen.parent_span_id).to.equal(callSpan!.spanContext().spanId);
+        const values: unknown[] = [];
+        await inSpan(() => pool.call('callbacks', 'count', [3], { onProgress: (value) => values.push(value) }));
+        const [countSpan] = spansNamed('piton.call callbacks.count');
+        expect(values).to.deep.equal([1, 2, 3].map((done) => ({ done, of: 3 })));
+        const events = countSpan!.events.filter((e) => e.name === 'piton.progress').map((e) => e.attributes?.['piton.progress.value']);
+        expect(events).to.deep.equal(values.map((value) => JSON.stringify(value)));
+      });
+
       it('a callback into Node runs inside the call\'s span, and is an event on it', async () => {
         instrumentation.enable();
         const seen = await inSpan(() => pool.call<Seen & { node: string | null }>('traced', 'calls_back'));
@@ -190,6 +205,28 @@ describe('tracing: OpenTelemetry context from Node into Python', function () {
       instrumentation.disable();
       await pool.stop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('two instrumentations enabled at once each make and end their own span for a call', async () => {
+    const otherExporter = new InMemorySpanExporter();
+    const other = new PitonInstrumentation({ tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(otherExporter)] }) });
+    const pool = await PythonPool.start({ size: 1, path: fixtures, onOutput: false });
+    try {
+      instrumentation.enable();
+      other.enable();
+      await inSpan(() => pool.call('traced', 'work'));
+      const mine = spansNamed('piton.call traced.work');
+      const theirs = otherExporter.getFinishedSpans().filter((s) => s.name === 'piton.call traced.work');
+      expect(mine, 'spans ended by the first').to.have.length(1);
+      expect(theirs, 'spans ended by the second').to.have.length(1);
+      expect(mine[0]!.spanContext().spanId).to.not.equal(theirs[0]!.spanContext().spanId);
+      expect(mine[0]!.attributes['piton.outcome']).to.equal('ok');
+      expect(theirs[0]!.attributes['piton.outcome']).to.equal('ok');
+    } finally {
+      other.disable();
+      instrumentation.disable();
+      await pool.stop();
     }
   });
 
