@@ -32,7 +32,7 @@ import zmq
 
 from .. import __version__
 from .children import TAIL_LINES, Interpreter, Process, runtime_env, worker_args, worker_command, worker_env
-from .warm import ZygoteClient, ZygoteGone
+from .warm import ZygoteClient, ZygoteGone, supported as zygote_supported
 from .zygote import ENDPOINT_FD, forkable
 from .protocol import AGENT_PROTOCOL_VERSION, StartSpec, message, parse_request
 from ..curve import ZAP_DOMAIN, ZapHandler
@@ -120,7 +120,7 @@ class Agent:
         self.interpreters: Dict[Tuple[bytes, int], Interpreter] = {}
         # Workers are forked from the zygote once it is ready (warm.py); cold until then.
         self.zygote: Optional[ZygoteClient] = None
-        if not args.cold_starts:
+        if not args.cold_starts and zygote_supported():
             try:
                 self.zygote = ZygoteClient(args.python, runtime_env(dict(os.environ)))
             except OSError as exc:
@@ -280,6 +280,11 @@ class Agent:
                 fds[fd] = interp
         return fds
 
+    def exit_fds(self) -> List[int]:
+        """The pidfds of forked workers still running: readable when one exits (a cold one's exit
+        wakes the loop by SIGCHLD)."""
+        return [fd for interp in self.interpreters.values() if (fd := getattr(interp.proc, "exit_fd", None)) is not None]
+
     def read_fd(self, fd: int, interp: Interpreter) -> None:
         if interp.endpoint_reader is not None and fd == interp.endpoint_reader.fd:
             lines, eof = interp.endpoint_reader.read()
@@ -343,6 +348,8 @@ class Agent:
             zygote = self.zygote if self.zygote is not None and not self.zygote.gone else None
             if zygote is not None:
                 poller.register(zygote.fileno(), zmq.POLLIN)
+            for fd in self.exit_fds():
+                poller.register(fd, zmq.POLLIN)
             for fd in fds:
                 poller.register(fd, zmq.POLLIN)
             try:

@@ -18,12 +18,16 @@ each worker makes its own after the fork.
 Control channel: a Unix ``SOCK_SEQPACKET`` socket to the agent (``--control-fd``), one JSON object
 per packet. ``{"op": "fork", "ref", "argv", "env", "cwd"}`` comes with three descriptors
 (``SCM_RIGHTS``): the worker's stdout, its stderr, and the pipe it reports its endpoint on; the
-answer is ``{"op": "forked", "ref", "pid"}`` or ``{"op": "fork_failed", "ref", "error"}``. Each
-child's exit is reported as ``{"op": "exit", "pid", "code"}`` (``code`` as ``Popen.returncode``:
-negative for a signal). Lifetimes: the zygote dies with the agent (PR_SET_PDEATHSIG, the
-``--parent-pid`` check, the channel's end-of-file, on which it kills its children first), and each
-worker dies with the zygote (its ``--parent-pid`` is the zygote's, and the worker ties itself to
-it as to any parent). Each worker leads a session of its own, as a cold one does.
+answer is ``{"op": "forked", "ref", "pid"}`` or ``{"op": "fork_failed", "ref", "error"}``.
+
+Exits: the agent sees a worker's exit itself, at once, as it does a cold one's (a pidfd, readable
+when the process ends, and its exit status read from ``/proc`` while it is a zombie): the zygote
+does not reap a worker until the agent says ``{"op": "reap", "pid"}``, so no report of the exit has
+to travel through the zygote, which would put one more process to be scheduled between a worker's
+death and its report. Lifetimes: the zygote dies with the agent (PR_SET_PDEATHSIG, the
+``--parent-pid`` check, the channel's end-of-file, on which it kills and reaps its children), and
+each worker dies with the zygote (its ``--parent-pid`` is the zygote's, and the worker ties itself
+to it as to any parent). Each worker leads a session of its own, as a cold one does.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import gc
 import importlib
 import json
 import os
-import selectors
+import select
 import signal
 import socket
 import sys
@@ -80,32 +84,16 @@ class Zygote:
     def __init__(self, control: socket.socket, parent_pid: int) -> None:
         self.control = control
         self.parent_pid = parent_pid
-        self.children: Dict[int, int] = {}  # pid -> ref
-        self.wakeup_r, self.wakeup_w = os.pipe()
-        os.set_blocking(self.wakeup_r, False)
-        os.set_blocking(self.wakeup_w, False)
-        self.selector = selectors.DefaultSelector()
+        self.children: Dict[int, int] = {}  # pid -> ref, until reaped
 
     def send(self, message: dict) -> None:
         self.control.send(json.dumps(message, separators=(",", ":")).encode())
 
     def serve(self) -> int:
-        signal.set_wakeup_fd(self.wakeup_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        self.selector.register(self.control, selectors.EVENT_READ, "control")
-        self.selector.register(self.wakeup_r, selectors.EVENT_READ, "wakeup")
         while True:
-            for key, _ in self.selector.select(lifetime.PARENT_POLL_INTERVAL):
-                if key.data == "control":
-                    if not self.read_control():
-                        return EXIT_OK
-                else:
-                    try:
-                        while os.read(self.wakeup_r, 512):
-                            pass
-                    except BlockingIOError:
-                        pass
-                    self.reap()
+            readable, _, _ = select.select([self.control], [], [], lifetime.PARENT_POLL_INTERVAL)
+            if readable and not self.read_control():
+                return EXIT_OK
             if os.getppid() != self.parent_pid:
                 return EXIT_ORPHANED
 
@@ -121,13 +109,17 @@ class Zygote:
                 os.close(fd)
             return False  # the agent closed the channel, or died
         message = json.loads(data)
-        if message.get("op") != "fork" or len(fds) != 3:
-            for fd in fds:
-                os.close(fd)
-            sys.stderr.write(f"piton agent zygote: unknown request {message.get('op')!r} with {len(fds)} descriptors\n")
+        op = message.get("op")
+        if op == "fork" and len(fds) == 3:
+            self.fork(int(message["ref"]), [str(a) for a in message["argv"]], {str(k): str(v) for k, v in message["env"].items()},
+                      message.get("cwd"), fds)
             return True
-        self.fork(int(message["ref"]), [str(a) for a in message["argv"]], {str(k): str(v) for k, v in message["env"].items()},
-                  message.get("cwd"), fds)
+        for fd in fds:
+            os.close(fd)
+        if op == "reap":
+            self.reap(int(message["pid"]))
+        else:
+            sys.stderr.write(f"piton agent zygote: unknown request {op!r} with {len(fds)} descriptors\n")
         return True
 
     def fork(self, ref: int, argv: List[str], env: Dict[str, str], cwd: Optional[str], fds: List[int]) -> None:
@@ -156,18 +148,15 @@ class Zygote:
         self.children[pid] = ref
         self.send({"op": "forked", "ref": ref, "pid": pid})
 
-    def reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            except InterruptedError:
-                continue
-            if pid == 0:
-                return
-            if self.children.pop(pid, None) is not None:
-                self.send({"op": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+    def reap(self, pid: int) -> None:
+        """The agent has read the worker's exit: its zombie can go."""
+        if pid not in self.children:
+            return
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                del self.children[pid]
+        except ChildProcessError:
+            del self.children[pid]
 
     def kill_children(self) -> None:
         for pid in self.children:
@@ -190,15 +179,10 @@ class Zygote:
         from .. import worker
 
         os.setsid()
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        # Nothing of the zygote's stays open in the worker: its channel, its selector, its wakeup
-        # pipe (closed first, so that their numbers are free), then the descriptors just received
-        # become 1, 2 and ENDPOINT_FD, and every other is closed.
-        self.selector.close()
+        # Nothing of the zygote's stays open in the worker: its channel (closed first, so that its
+        # number is free), then the descriptors just received become 1, 2 and ENDPOINT_FD, and
+        # every other is closed.
         self.control.close()
-        for fd in (self.wakeup_r, self.wakeup_w):
-            os.close(fd)
         out, err, endpoint = fds
         os.dup2(out, 1)
         os.dup2(err, 2)
