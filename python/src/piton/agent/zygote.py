@@ -52,9 +52,10 @@ __all__ = ["main", "STARTUP_VARIABLES", "forkable", "ENDPOINT_FD", "MAX_PACKET"]
 ENDPOINT_FD = 3
 #: The largest control packet (a spec's argv and environment).
 MAX_PACKET = 1 << 20
-#: What every worker imports anyway, imported once here (no zmq context is created).
+#: What every worker imports anyway, imported once here (no zmq context is created): the runtime,
+#: and what its start-up imports (ctypes for the parent-death signal, shutil for the group's guard).
 RUNTIME_MODULES = ("zmq", "zmq.auth", "piton.worker", "piton.server", "piton.handler", "piton.resolver", "piton.codec",
-                   "piton.protocol", "piton.curve", "piton.call_context", "piton.group")
+                   "piton.protocol", "piton.curve", "piton.call_context", "piton.group", "ctypes", "shutil", "fcntl", "locale")
 #: Environment variables Python reads as it starts (besides ``PYTHONPATH``, which a fork applies to
 #: ``sys.path``, and ``PYTHONUNBUFFERED``, which the zygote runs with): a start that sets one of them
 #: differently from the zygote's environment must be a cold one.
