@@ -218,6 +218,32 @@ def test_a_worker_forked_from_the_zygote_is_the_worker_a_cold_start_gives(node: 
             shutil.rmtree(d)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_a_dead_zygote_takes_its_workers_and_the_agent_starts_cold_from_then_on() -> None:
+    keys = zmq.curve_keypair()
+    agent = Agent([keys[0]], warm=True)
+    node = Node(agent, keys)
+    try:
+        node.hello()
+        pid = node.start(1)[2]["pid"]
+        assert _parent_of(pid) == agent.zygote
+        os.kill(agent.zygote, signal.SIGKILL)  # type: ignore[arg-type]
+        # Its worker dies with it (parent-death signal) and is reported, killed.
+        exited = node.recv_kind("exited")
+        assert exited[1] == 1 and exited[2]["signal"] == "SIGKILL"
+        assert wait_until(lambda: gone(pid), timeout=10)
+        # The agent goes on: the next worker is a cold start, its own child, and serves.
+        started = node.start(2)
+        assert _parent_of(started[2]["pid"]) == agent.proc.pid
+        req = node.worker(started)
+        assert ask(req, "hello", 1, PROTOCOL_VERSION)[0] == "ready"
+        assert ask(req, "call", 2, "functions", "add", [2, 3], None) == ["ok", 2, 5]
+        req.close()
+    finally:
+        node.close()
+        agent.stop()
+
+
 def test_output_is_forwarded_and_a_normal_exit_reported_with_its_code(node: Node) -> None:
     node.hello()
     started = node.start(1)

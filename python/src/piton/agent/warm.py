@@ -173,6 +173,7 @@ class ZygoteClient:
         if self.gone:
             return
         self.gone = True
+        self.proc.poll()  # reaped if it has exited: no zombie while the agent runs on
         if self.ready:
             # Its workers die with it (their parent-death signal): their pidfds say so.
             sys.stderr.write(f"piton agent: the zygote is gone ({why}); workers start cold from now on\n")
