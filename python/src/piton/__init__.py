@@ -23,6 +23,7 @@ _LAZY = {
     "NodeError": "errors",
     "NotExposedError": "errors",
     "progress": "conversation",
+    "aprogress": "conversation",
 }
 #: Submodules reachable as attributes: ``import piton; piton.node.call(...)``.
 _SUBMODULES = {"node"}

@@ -1,11 +1,22 @@
 """Answering requests: frames in, frames out. No sockets here, so it is testable in-process.
 
-User code runs only inside :meth:`Handler.handle`, with the :class:`~piton.conversation.Conversation`
-open (so that it may call back into Node and report progress: its questions go out as replies, and
-the reply that ends the request answers the latest request); whatever it raises becomes an ``error`` reply
-(``SystemExit`` and ``KeyboardInterrupt`` raised by a called function included: they are
-reported, the interpreter stays). Only :class:`~piton.errors.Terminated`, raised by the
-worker's own SIGTERM handler, passes through.
+User code runs only while a request is answered, with its lane's
+:class:`~piton.conversation.Conversation` open (so that it may call back into Node and report
+progress: its questions go out as replies, and the reply that ends the request answers the latest
+request); whatever it raises becomes an ``error`` reply (``SystemExit`` and ``KeyboardInterrupt``
+raised by a called function included: they are reported, the interpreter stays). Only
+:class:`~piton.errors.Terminated`, raised by the worker's own SIGTERM handler, passes through.
+
+A function may return an awaitable (``async def``, or a sync function returning a coroutine or a
+future): it is awaited, and its result or exception is the reply, as a sync function's would be.
+An async generator (or any async iterable) is a stream whose items are awaited. So that one piece
+of code answers a request whether it is served outside the event loop (``concurrency: 1``:
+:meth:`Handler.handle`) or on it (the lane server), each kind of request is written as *steps*:
+a generator that yields each awaitable it needs and is sent back its result (or thrown its
+exception), and returns the reply. :meth:`Handler.handle` drives the steps with the loop run to
+completion for each awaitable; the lane server awaits them in a task. Sync user code is called at
+one place, :meth:`Handler.invoke`, and an awaitable becomes a task at one place,
+:func:`piton.aio.start_task`.
 """
 
 from __future__ import annotations
@@ -14,19 +25,23 @@ import enum
 import os
 import sys
 import traceback
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
-
+from typing import Any, Callable, Generator, List, Optional, Sequence, Tuple
 
 from . import __version__
 from . import protocol as p
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 from .codec import Buffer, decode, encode, frames_size
+from .aio import is_awaitable, run_to_completion
 from .conversation import CURRENT, Conversation
+from .lane import Lane
 from .resolver import Resolver
 from .entries import Entries
 from .errors import EncodeError, MessageTooLarge, ProtocolError, Terminated, error_info
 
-__all__ = ["Handler", "Action"]
+__all__ = ["Handler", "Action", "Steps"]
+
+#: A request's steps: yields awaitables, is sent their results, returns the reply.
+Steps = Generator[Any, Any, Any]
 
 
 class Action(enum.Enum):
@@ -38,7 +53,7 @@ class Action(enum.Enum):
 
 
 class Handler:
-    """The request/reply logic of one worker: the resolver, the size limit and the open stream."""
+    """The request/reply logic of one worker: the resolver, the size limit and its lanes' state."""
 
     def __init__(self, resolver: Resolver, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
                  conversation: Conversation = CURRENT) -> None:
@@ -46,24 +61,24 @@ class Handler:
         self.max_message_size = max_message_size
         self.conversation = conversation
         conversation.max_message_size = max_message_size
-        # The open stream, if any; at most one per worker (PROTOCOL.md, "stream").
-        self._stream: Optional[Iterator[Any]] = None
-        # An exception the open stream raised after yielding items that were already sent in the
-        # same batch: it closed the stream and is the answer to the next `next`.
-        self._stream_error: Optional[BaseException] = None
+        #: The first lane: the only one at ``concurrency: 1``, served by :meth:`handle`.
+        self.lane = Lane(0, conversation)
+
+    def invoke(self, fn: Callable[..., Any], args: List[Any], kwargs: Any) -> Any:
+        """Calls user code: the one place a request's function (or a sync stream's ``next`` and
+        ``close``) is called. The lane server replaces it with a call made outside the loop's
+        running mark (``piton.aio.call_outside_loop``); a per-call context belongs here too."""
+        return fn(*args, **kwargs)
 
     # ------------------------------------------------------------------------------ entry point
 
     def handle(self, frames: Sequence[Buffer]) -> Tuple[List[Buffer], Action]:
-        """Answer one request message; never raises except :class:`Terminated`."""
+        """Answer one request message on the first lane, outside the event loop (awaitables are
+        run to completion on it); never raises except :class:`Terminated`."""
         # The serve loop receives frame 0 as bytes: a one-frame message is its length.
         size = len(frames[0]) if len(frames) == 1 and type(frames[0]) is bytes else frames_size(frames)
         if size > self.max_message_size:
-            exc = MessageTooLarge(
-                f"request of {size} bytes exceeds the worker's maximum message size of "
-                f"{self.max_message_size} bytes"
-            )
-            return self._error(p.peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+            return self._too_large(frames, size), Action.CONTINUE
         try:
             envelope = decode(frames)
         except ProtocolError as exc:
@@ -78,31 +93,71 @@ class Handler:
             if type(call_id) is int and call_id >= 0 and type(module) is str and type(function) is str \
                     and type(args) is list:
                 return self._plain_call(call_id, module, function, args), Action.CONTINUE
+        return self.drive(self.lane, self._envelope_steps(self.lane, frames, envelope))
+
+    def steps(self, lane: Lane, frames: Sequence[Buffer]) -> Steps:
+        """The steps that answer one request message on ``lane`` (for the lane server); they
+        return ``(reply, action)``."""
+        size = frames_size(frames)
+        if size > self.max_message_size:
+            return (self._too_large(frames, size), Action.CONTINUE)
+        try:
+            envelope = decode(frames)
+        except ProtocolError as exc:
+            return (self._error(p.peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE)
+        return (yield from self._envelope_steps(lane, frames, envelope))
+
+    def drive(self, lane: Lane, steps: Steps) -> Any:
+        """Runs ``steps`` outside the loop: each awaitable they yield runs on the interpreter's
+        loop to completion (as a task the control lane can cancel). Returns what they return."""
+        value: Any = None
+        failure: Optional[BaseException] = None
+        while True:
+            try:
+                awaitable = steps.send(value) if failure is None else steps.throw(failure)
+            except StopIteration as stop:
+                return stop.value
+            value = failure = None
+            try:
+                value = run_to_completion(awaitable, lane.set_task)
+            except Terminated:
+                raise
+            except BaseException as exc:
+                failure = exc
+
+    def _envelope_steps(self, lane: Lane, frames: Sequence[Buffer], envelope: Any) -> Steps:
         rid = p.request_id(envelope)
         try:
             request = p.parse_request(envelope)
         except ProtocolError as exc:
-            return self._error(rid or p.peek_id(frames[0]), exc), Action.CONTINUE
-        return self._dispatch(request)
+            return (self._error(rid or p.peek_id(frames[0]), exc), Action.CONTINUE)
+        return (yield from self._dispatch(lane, request))
 
-    def _dispatch(self, request: p.Request) -> Tuple[List[Buffer], Action]:
+    def _too_large(self, frames: Sequence[Buffer], size: int) -> List[Buffer]:
+        exc = MessageTooLarge(
+            f"request of {size} bytes exceeds the worker's maximum message size of "
+            f"{self.max_message_size} bytes"
+        )
+        return self._error(p.peek_id(frames[0]) if frames else 0, exc)
+
+    def _dispatch(self, lane: Lane, request: p.Request) -> Steps:
         if isinstance(request, p.Call):
-            self._close_stream()
-            return self._call(request), Action.CONTINUE
+            yield from self._close_stream(lane)
+            return (yield from self._call(lane, request)), Action.CONTINUE
         if isinstance(request, p.Stream):
-            self._close_stream()
-            return self._open_stream(request), Action.CONTINUE
+            yield from self._close_stream(lane)
+            return (yield from self._open_stream(lane, request)), Action.CONTINUE
         if isinstance(request, p.Next):
-            return self._next(request), Action.CONTINUE
+            return (yield from self._next(lane, request)), Action.CONTINUE
         if isinstance(request, p.Close):
-            return self._close(request), Action.CONTINUE
+            return (yield from self._close(lane, request)), Action.CONTINUE
         if isinstance(request, p.Batch):
-            self._close_stream()
-            return self._batch(request), Action.CONTINUE
+            yield from self._close_stream(lane)
+            return (yield from self._batch(lane, request)), Action.CONTINUE
         if isinstance(request, p.Hello):
             return self._hello(request)
         if isinstance(request, p.Stop):
-            self._close_stream()
+            yield from self._close_stream(lane)
             return self._encode(p.bye(request.id), request.id), Action.STOP
         if isinstance(request, (p.Return, p.Throw, p.Resume)):
             kind = type(request).__name__.lower()
@@ -124,9 +179,11 @@ class Handler:
         return self._encode(reply, request.id), Action.CONTINUE
 
     def _plain_call(self, rid: int, module: str, function: str, args: List[Any]) -> List[Buffer]:
-        """A ``call`` without kwargs: what :meth:`_dispatch` and :meth:`_call` do for it."""
-        if self._stream is not None or self._stream_error is not None:
-            self._close_stream()
+        """A ``call`` without kwargs on the first lane: what :meth:`_dispatch` and :meth:`_call`
+        do for it, for a sync function without a generator in between."""
+        lane = self.lane
+        if lane.stream is not None or lane.stream_error is not None:
+            self.drive(lane, self._close_stream(lane))
         conversation = self.conversation
         conversation.rid = rid  # open(rid), inlined: this is every plain call's path
         try:
@@ -135,6 +192,8 @@ class Handler:
             raise
         except BaseException as exc:
             return self._error(conversation.close(), exc)
+        if result.__class__ not in _PLAIN_RESULTS and is_awaitable(result):
+            return self.drive(lane, self._awaited_result(lane, result))
         rid = conversation.close()
         try:
             frames = encode(["ok", rid, result])
@@ -145,24 +204,45 @@ class Handler:
             return self._error(rid, self._reply_too_large(size))
         return frames
 
-    def _call(self, request: p.Call) -> List[Buffer]:
-        self.conversation.open(request.id, request.progress)
+    def _call(self, lane: Lane, request: p.Call) -> Steps:
+        conversation = lane.conversation
+        conversation.open(request.id, request.progress)
         try:
             fn = self.resolver.resolve(request.module, request.function)
-            result = fn(*request.args, **request.kwargs)
+            result = self.invoke(fn, request.args, request.kwargs)
         except Terminated:
             raise
         except BaseException as exc:
-            return self._error(self.conversation.close(), exc)
-        rid = self.conversation.close()
+            return self._error(conversation.close(), exc)
+        return (yield from self._awaited_result(lane, result))
+
+    def _awaited_result(self, lane: Lane, result: Any) -> Steps:
+        """The reply to a call whose function returned ``result``, awaited if it is awaitable."""
+        conversation = lane.conversation
+        try:
+            if is_awaitable(result):
+                result = yield result
+        except Terminated:
+            raise
+        except BaseException as exc:
+            return self._error((yield from self._end_turn(conversation)), exc)
+        rid = yield from self._end_turn(conversation)
         return self._encode(p.ok(rid, result), rid)
 
-    def _batch(self, request: p.Batch) -> List[Buffer]:
+    def _end_turn(self, conversation: Conversation) -> Steps:
+        """Closes the conversation once no answer is owed to it; returns the id the reply carries."""
+        if conversation.owed:
+            yield conversation.settle()
+        return conversation.close()
+
+    def _batch(self, lane: Lane, request: p.Batch) -> Steps:
         # Each result is encoded as soon as its call returns (entries.py): one that cannot be
         # encoded, or is too large alone, becomes that call's error entry. Once the results
         # reach the size limit the batch ends: the calls not run are Node's to send again.
         entries = Entries(self.max_message_size)
-        self.conversation.open(request.id)
+        conversation = lane.conversation
+        conversation.open(request.id)
+        closed = False
         try:
             for call in request.calls:
                 if entries.full:
@@ -171,7 +251,10 @@ class Handler:
                     entries.freeze_last()
                 try:
                     fn = self.resolver.resolve(call.module, call.function)
-                    entry = ["ok", fn(*call.args, **call.kwargs)]
+                    value = self.invoke(fn, call.args, call.kwargs)
+                    if is_awaitable(value):
+                        value = yield value
+                    entry = ["ok", value]
                 except Terminated:
                     raise
                 except BaseException as exc:
@@ -180,97 +263,128 @@ class Handler:
                     entries.add(entry)
                 except (EncodeError, MessageTooLarge) as exc:
                     entries.add(["error", error_info(exc)])
-        finally:
             # A callback during the batch moved the request id on: the reply carries the last one.
-            rid = self.conversation.close()
+            rid = yield from self._end_turn(conversation)
+            closed = True
+        finally:
+            if not closed:
+                conversation.close()
         return entries.message(*p.results(rid))
 
     # -------------------------------------------------------------------------------- streams
 
-    def _open_stream(self, request: p.Stream) -> List[Buffer]:
-        self.conversation.open(request.id)
+    def _open_stream(self, lane: Lane, request: p.Stream) -> Steps:
+        conversation = lane.conversation
+        conversation.open(request.id)
         try:
             fn = self.resolver.resolve(request.module, request.function)
-            iterable = fn(*request.args, **request.kwargs)
-            self._stream = iter(iterable)
+            iterable = self.invoke(fn, request.args, request.kwargs)
+            if is_awaitable(iterable):  # an async def that returns what to iterate
+                iterable = yield iterable
+            if hasattr(type(iterable), "__aiter__"):
+                lane.stream, lane.stream_async = iterable.__aiter__(), True
+            else:
+                lane.stream, lane.stream_async = iter(iterable), False
         except Terminated:
             raise
         except BaseException as exc:
-            return self._error(self.conversation.close(), exc)
-        return self._pull(self.conversation.close(), request.batch)
+            return self._error((yield from self._end_turn(conversation)), exc)
+        rid = yield from self._end_turn(conversation)
+        return (yield from self._pull(lane, rid, request.batch))
 
-    def _next(self, request: p.Next) -> List[Buffer]:
-        if self._stream_error is not None:
-            exc, self._stream_error = self._stream_error, None
+    def _next(self, lane: Lane, request: p.Next) -> Steps:
+        if lane.stream_error is not None:
+            exc, lane.stream_error = lane.stream_error, None
             return self._error(request.id, exc)
-        if self._stream is None:
+        if lane.stream is None:
             return self._error(request.id, ProtocolError("'next' without an open stream"))
-        return self._pull(request.id, request.batch)
+        return (yield from self._pull(lane, request.id, request.batch))
 
-    def _pull(self, rid: int, batch: int) -> List[Buffer]:
+    def _pull(self, lane: Lane, rid: int, batch: int) -> Steps:
         # Each item is encoded as it is yielded (entries.py), so what Node receives does not
         # depend on `batch`: an item that cannot be sent ends the stream after the items before
         # it, as an exception in the generator does; the reply ends early at the size limit.
-        assert self._stream is not None
+        stream = lane.stream
+        assert stream is not None
         entries = Entries(self.max_message_size)
         done = False
         failure: Optional[BaseException] = None  # the reply is this error instead of items
-        self.conversation.open(rid)
+        conversation = lane.conversation
+        conversation.open(rid)
+        closed = False
         try:
             while len(entries) < batch and not entries.full:
                 if len(entries):
                     entries.freeze_last()
                 try:
-                    value = next(self._stream)
-                except StopIteration:
+                    if lane.stream_async:
+                        value = yield stream.__anext__()
+                    else:
+                        value = self.invoke(next, (stream,), {})
+                except (StopIteration, StopAsyncIteration):
                     done = True
-                    self._stream = None
+                    lane.stream = None
                     break
                 except Terminated:
                     raise
                 except BaseException as exc:
-                    self._stream = None  # a generator that raised is finished; its finally has run
+                    lane.stream = None  # a generator that raised is finished; its finally has run
                     if not len(entries):
                         failure = exc
                     else:
-                        self._stream_error = exc
+                        lane.stream_error = exc
                     break
                 try:
                     entries.add(value)
                 except (EncodeError, MessageTooLarge) as exc:
-                    self._close_stream()
+                    yield from self._close_stream(lane)
                     if not len(entries):
                         failure = exc
                     else:
-                        self._stream_error = exc
+                        lane.stream_error = exc
                     break
+            rid = yield from self._end_turn(conversation)
+            closed = True
         finally:
-            rid = self.conversation.close()
+            if not closed:
+                conversation.close()
         if failure is not None:
             return self._error(rid, failure)
         return entries.message(*p.items(rid, done))
 
-    def _close(self, request: p.Close) -> List[Buffer]:
-        self.conversation.open(request.id)  # the generator's finally runs here
+    def _close(self, lane: Lane, request: p.Close) -> Steps:
+        conversation = lane.conversation
+        conversation.open(request.id)  # the generator's finally runs here
         try:
-            self._forget_stream()
+            yield from self._forget_stream(lane)
         except Terminated:
             raise
         except BaseException as exc:
-            return self._error(self.conversation.close(), exc)
-        rid = self.conversation.close()
+            return self._error((yield from self._end_turn(conversation)), exc)
+        rid = yield from self._end_turn(conversation)
         return self._encode(p.closed(rid), rid)
 
-    def _forget_stream(self) -> None:
+    def _forget_stream(self, lane: Lane) -> Steps:
         """Drop the open stream, closing its iterator (its ``finally`` runs); raises what closing raised."""
-        self._stream_error = None
-        stream, self._stream = self._stream, None
-        _close_iterator(stream)
+        lane.stream_error = None
+        stream, lane.stream = lane.stream, None
+        if stream is None:
+            return
+        if lane.stream_async:
+            aclose = getattr(stream, "aclose", None)
+            if callable(aclose):
+                yield aclose()
+            return
+        close = getattr(stream, "close", None)
+        if callable(close):
+            self.invoke(close, (), {})
 
-    def _close_stream(self) -> None:
+    def _close_stream(self, lane: Lane) -> Steps:
         """Close the open stream before another request replaces it (PROTOCOL.md)."""
+        if lane.stream is None and lane.stream_error is None:
+            return
         try:
-            self._forget_stream()
+            yield from self._forget_stream(lane)
         except Terminated:
             raise
         except BaseException:
@@ -305,7 +419,5 @@ class Handler:
             return encode(p.error(rid, {"type": "EncodeError", "message": "cannot encode error", "traceback": ""}))
 
 
-def _close_iterator(stream: Optional[Iterator[Any]]) -> None:
-    close = getattr(stream, "close", None)
-    if callable(close):
-        close()
+#: Results a sync function commonly returns, none of them awaitable: checked before is_awaitable.
+_PLAIN_RESULTS = frozenset({type(None), bool, int, float, str, bytes, list, dict, tuple})

@@ -19,6 +19,7 @@ from typing import Any, List, Optional
 
 import zmq
 
+from .aio import receive as receive_on_loop
 from .handler import Action, Handler
 
 __all__ = ["EXIT_OK", "EXIT_VERSION_MISMATCH", "ZERO_COPY_THRESHOLD", "receive", "serve", "open_socket"]
@@ -135,7 +136,16 @@ def serve(socket: zmq.Socket, handler: Handler) -> int:
         reply_with(reply)
         return next_request()
 
-    handler.conversation.exchange = exchange
+    async def areceive() -> List[Any]:
+        return await receive_on_loop(socket)
+
+    async def aexchange(reply: List[Any]) -> List[Any]:
+        # The same from a coroutine: the answer is awaited, so the loop runs meanwhile.
+        reply_with(reply)
+        return await receive_on_loop(socket)
+
+    conversation = handler.conversation
+    conversation.exchange, conversation.aexchange, conversation.areceive = exchange, aexchange, areceive
     try:
         while True:  # next_request and reply_with, inlined: this loop is every call's path
             try:
@@ -152,6 +162,6 @@ def serve(socket: zmq.Socket, handler: Handler) -> int:
             if action is not Action.CONTINUE:
                 return EXIT_OK if action is Action.STOP else EXIT_VERSION_MISMATCH
     finally:
-        handler.conversation.exchange = None
+        conversation.exchange = conversation.aexchange = conversation.areceive = None
         if relay is not None:
             relay.close()
