@@ -37,7 +37,8 @@ def test_vectors_are_this_protocol_version_and_cover_the_required_cases():
                    "envelope hello", "envelope ready", "envelope call", "envelope ok", "envelope error",
                    "envelope items", "envelope batch", "envelope results", "envelope bye", "envelope hello with exposed functions",
                    "envelope call listening for progress", "envelope callback", "envelope return",
-                   "envelope throw", "envelope progress", "envelope resume"]:
+                   "envelope throw", "envelope progress", "envelope resume", "envelope hello with lanes",
+                   "envelope ready with lanes"]:
         assert needle in names, needle
     for dtype in ["float64", "float32", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]:
         assert f"ndarray {dtype} 1-d" in names and f"ndarray {dtype} 2-d" in names

@@ -40,10 +40,13 @@ def loop_kind() -> str:
         if _loop is not None:
             _kind = "uvloop" if type(_loop).__module__.startswith("uvloop") else "asyncio"
         else:
-            try:
-                found = "uvloop" in sys.modules or importlib.util.find_spec("uvloop") is not None
-            except (ImportError, ValueError):
-                found = False
+            if "uvloop" in sys.modules:
+                found = sys.modules["uvloop"] is not None  # None: its import is blocked
+            else:
+                try:
+                    found = importlib.util.find_spec("uvloop") is not None
+                except (ImportError, ValueError):
+                    found = False
             _kind = "uvloop" if found else "asyncio"
     return _kind
 
@@ -152,27 +155,54 @@ def _wake(waiter: Any) -> None:
         waiter.set_result(None)
 
 
+#: Called by the worker's SIGTERM handler before it raises Terminated, while the loop runs:
+#: uvloop's callbacks (and asyncio's own) catch that exception, so these make sure the serving
+#: ends anyway (they only schedule: a signal handler must not do more).
+termination_hooks: List[Callable[[], None]] = []
+
+
+def on_sigterm() -> None:
+    for hook in list(termination_hooks):
+        hook()
+
+
 def run_to_completion(awaitable: Any, on_task: Callable[[Any], None]) -> Any:
     """Runs ``awaitable`` as a task of the interpreter's loop until it is done and returns its
     result (or raises its exception); for a request served outside the loop (``concurrency: 1``).
 
     ``on_task`` is told the task as soon as it exists, and ``None`` once it is done, so that the
-    control lane can cancel it meanwhile. A SIGTERM (:class:`~piton.errors.Terminated`) that
-    interrupts the loop cancels the task and lets it unwind (its ``finally`` runs) before it
-    passes on."""
+    control lane can cancel it meanwhile. A SIGTERM cancels the task and lets it unwind (its
+    ``finally`` runs); then :class:`~piton.errors.Terminated` passes on."""
     from .errors import Terminated
 
     loop = get_loop()
     task = start_task(loop, awaitable)
+    terminated: List[bool] = []
+
+    def terminate() -> None:
+        terminated.append(True)
+        loop.call_soon_threadsafe(task.cancel)
+
     on_task(task)
+    termination_hooks.append(terminate)
     try:
-        return loop.run_until_complete(task)
-    except Terminated:
-        task.cancel()
         try:
-            loop.run_until_complete(task)
+            result = loop.run_until_complete(task)
+        except Terminated:
+            terminated.append(True)
+            task.cancel()
+            try:
+                loop.run_until_complete(task)
+            except BaseException:
+                pass
+            raise
         except BaseException:
-            pass
-        raise
+            if terminated:
+                raise Terminated() from None
+            raise
+        if terminated:
+            raise Terminated()
+        return result
     finally:
+        termination_hooks.remove(terminate)
         on_task(None)

@@ -72,6 +72,8 @@ def _user_traceback(exc: BaseException) -> str:
 
 
 def _in_worker(filename: str) -> bool:
+    if filename.startswith("uvloop/"):  # uvloop's Cython frames carry their source's relative name
+        return True
     directory = os.path.dirname(os.path.abspath(filename))
     return directory == _PACKAGE_DIR or directory == _asyncio_dir()
 

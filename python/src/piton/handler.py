@@ -31,7 +31,7 @@ from . import __version__
 from . import protocol as p
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 from .codec import Buffer, decode, encode, frames_size
-from .aio import is_awaitable, run_to_completion
+from .aio import is_awaitable, loop_kind, run_to_completion
 from .conversation import CURRENT, Conversation
 from .lane import Lane
 from .resolver import Resolver
@@ -50,6 +50,7 @@ class Action(enum.Enum):
     CONTINUE = "continue"
     STOP = "stop"  # exit code 0
     VERSION_MISMATCH = "version-mismatch"  # exit code 2
+    SERVE_LANES = "serve-lanes"  # the handshake asked for several lanes: serve them on the loop
 
 
 class Handler:
@@ -63,6 +64,11 @@ class Handler:
         conversation.max_message_size = max_message_size
         #: The first lane: the only one at ``concurrency: 1``, served by :meth:`handle`.
         self.lane = Lane(0, conversation)
+        #: Lanes the handshake asked for (1 until one does).
+        self.lanes = 1
+        #: Set by the serve loop: binds what the handshake needs (the lanes' socket) and returns
+        #: the endpoints to name in ``ready``; raises if it cannot.
+        self.on_hello: Optional[Callable[[p.Hello], dict]] = None
 
     def invoke(self, fn: Callable[..., Any], args: List[Any], kwargs: Any) -> Any:
         """Calls user code: the one place a request's function (or a sync stream's ``next`` and
@@ -175,8 +181,18 @@ class Handler:
             )
             return self._error(request.id, exc), Action.VERSION_MISMATCH
         self.conversation.exposed = frozenset(request.expose)
-        reply = p.ready(request.id, os.getpid(), sys.version, __version__)
-        return self._encode(reply, request.id), Action.CONTINUE
+        more: dict = {}
+        if self.on_hello is not None:
+            try:
+                more.update(self.on_hello(request))
+            except Exception as exc:
+                return self._error(request.id, exc), Action.CONTINUE
+        elif request.lanes > 1:
+            return self._error(request.id, ProtocolError("this worker serves one lane: it has no socket for more")), Action.CONTINUE
+        more["loop"] = loop_kind()  # after on_hello, which makes the loop when lanes need it
+        self.lanes = request.lanes
+        reply = p.ready(request.id, os.getpid(), sys.version, __version__, **more)
+        return self._encode(reply, request.id), Action.SERVE_LANES if request.lanes > 1 else Action.CONTINUE
 
     def _plain_call(self, rid: int, module: str, function: str, args: List[Any]) -> List[Buffer]:
         """A ``call`` without kwargs on the first lane: what :meth:`_dispatch` and :meth:`_call`

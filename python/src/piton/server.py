@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 import zmq
 
@@ -104,8 +104,10 @@ class _SigtermRelay:
         os.close(self._writer)
 
 
-def serve(socket: zmq.Socket, handler: Handler) -> int:
-    """Answer requests until ``stop`` or a version mismatch; return the exit code.
+def serve(socket: zmq.Socket, handler: Handler, serve_lanes: Optional[Callable[[Handler], int]] = None) -> int:
+    """Answer requests until ``stop`` or a version mismatch; return the exit code. A handshake
+    that asks for several lanes hands the serving over to ``serve_lanes`` (the lane server, on
+    the loop) once its reply is sent.
 
     SIGTERM's handler raises out of here (see worker.py)."""
     relay: Optional[_SigtermRelay] = _SigtermRelay() if hasattr(signal, "pthread_kill") else None
@@ -160,6 +162,8 @@ def serve(socket: zmq.Socket, handler: Handler) -> int:
             else:
                 socket.send_multipart(reply, copy=False)
             if action is not Action.CONTINUE:
+                if action is Action.SERVE_LANES and serve_lanes is not None:
+                    return serve_lanes(handler)
                 return EXIT_OK if action is Action.STOP else EXIT_VERSION_MISMATCH
     finally:
         conversation.exchange = conversation.aexchange = conversation.areceive = None

@@ -142,6 +142,9 @@ def _preload(modules: List[str]) -> None:
 
 def _on_sigterm(signum: int, frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding is enough
+    aio = sys.modules.get("piton.aio")
+    if aio is not None:  # coroutines run: their loop may catch what is raised here (aio.py)
+        aio.on_sigterm()
     raise Terminated()
 
 
@@ -218,6 +221,8 @@ def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket
     from .server import serve
 
     handler = Handler(Resolver(args.path, args.allow_module, args.allow_private, args.allow_reexports), args.max_message_size)
+    sockets = _HandshakeSockets(args, context, socket)
+    handler.on_hello = sockets.on_hello
     code = EXIT_FAILED
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)  # inside: a SIGTERM from here on exits 0
@@ -226,7 +231,7 @@ def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket
             from .curve import report_endpoint
 
             report_endpoint(socket, args.endpoint_fd)
-        code = serve(socket, handler)
+        code = serve(socket, handler, sockets.serve_lanes)
         # The last reply must leave before the socket goes; the peer is there, so this is short.
         socket.close(linger=FINAL_REPLY_LINGER_MS)
     except Terminated:
@@ -235,9 +240,51 @@ def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket
         sys.stderr.write(f"piton: socket error on {args.endpoint}: {exc}\n")
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sockets.close()
         socket.close(linger=0)
         context.term()
     _exit(code)
+
+
+class _HandshakeSockets:
+    """The sockets the handshake asks for beside the worker's own: the lanes' ROUTER when it asks
+    for more than one lane (lane_server.py), bound like the first (a CURVE server on tcp)."""
+
+    def __init__(self, args: argparse.Namespace, context: "zmq.Context", socket: "zmq.Socket") -> None:
+        self._args = args
+        self._context = context
+        self._socket = socket
+        self._router: "Optional[zmq.Socket]" = None
+        self._handler: object = None
+
+    def on_hello(self, hello: "object") -> dict:
+        lanes = getattr(hello, "lanes", 1)
+        if lanes == 1:
+            return {}
+        if self._router is not None:
+            raise RuntimeError("the lanes are open already: a worker takes one handshake with lanes")
+        from .aio import get_loop
+        from .lane_server import open_lanes_socket
+
+        get_loop()  # made now, so that ready names the loop the lanes run on
+        self._router, endpoint = open_lanes_socket(self._context, self._args.endpoint, self._secure)
+        return {"lanes": endpoint}
+
+    def _secure(self, socket: "zmq.Socket") -> None:
+        if self._args.curve:
+            from .curve import secure_like
+
+            secure_like(socket)
+
+    def serve_lanes(self, handler: "object") -> int:
+        from .lane_server import LaneServer
+
+        assert self._router is not None
+        return LaneServer(handler, self._socket, self._router).run()  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self._router is not None:
+            self._router.close(linger=0)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
 import { setLongTimeout, type LongTimeout } from '@piton/core';
 import type { CallContext } from '../interpreter/callbacks.js';
 import { CallTimeoutError, HostLostError, QueueFullError, WorkerExitedError } from '../errors.js';
+import { Capacity } from './capacity.js';
 import { Fifo } from './fifo.js';
 import { fitsInBatch, type EncodedCall } from '../wire/encoded-call.js';
 import { CallStats, type CallTiming } from '../ops/stats.js';
 
-/** One interpreter as the dispatcher sees it: something that runs one call at a time. */
+/** One interpreter as the dispatcher sees it: something that runs up to `capacity` calls at a time. */
 export interface Executor {
   readonly id: string;
   /** False once the interpreter has exited or is being stopped or killed: it takes no more work. */
   readonly serviceable: boolean;
+  /** Runs (calls, batches, leases) it may have in flight at once: the pool's `concurrency`. */
+  readonly capacity: number;
   /** Runs one call encoded in advance; `context` carries its progress listener and callback scope. */
   run(call: EncodedCall, context?: CallContext): Promise<unknown>;
   /**
@@ -18,7 +21,7 @@ export interface Executor {
    * (their results would have made the reply too large) and are queued again.
    */
   runBatch(calls: readonly EncodedCall[]): Promise<Outcome[]>;
-  /** Abandons whatever runs: the interpreter is killed, its pending call rejects. */
+  /** Abandons whatever runs: the interpreter is killed, every run in flight on it rejects. */
   kill(): void;
 }
 
@@ -55,10 +58,14 @@ export interface DispatcherOptions<E extends Executor> {
    * below it the socket round trip, not Python, is what a call costs. 0: never.
    */
   batchCallsUnderMs: number;
-  /** Calls an executor serves before it is handed to `onRetire` instead of back to the queue. */
+  /**
+   * Calls an executor is given before it is handed to `onRetire` (once its runs in flight have
+   * ended, `detach` resolves) instead of being given more.
+   */
   maxTasksPerExecutor?: number;
   /** Asked after each run: true retires the executor too (e.g. it holds too much memory). */
   shouldRetire?: (executor: E) => boolean;
+  /** The executor takes no more runs; it may still have some in flight (`detach` waits for them). */
   onRetire?: (executor: E) => void;
   /** A running call timed out or was aborted: its executor is about to be killed because of `error`. */
   onCancel?: (executor: E, error: unknown) => void;
@@ -69,7 +76,7 @@ const MAX_BATCH = 16;
 /** Weight of the newest sample in a function's average duration. */
 const EWMA_WEIGHT = 0.2;
 
-/** A queued or running unit of work: a call, or a lease (an interpreter held for a stream). */
+/** A queued or running unit of work: a call, or a lease (a slot of an interpreter held for a stream). */
 interface Job<E extends Executor> {
   readonly kind: 'call' | 'lease';
   readonly request: CallRequest;
@@ -84,12 +91,23 @@ interface Job<E extends Executor> {
   onAbort?: () => void;
 }
 
+/** What one slot of an interpreter runs: one call, one lease, or a batch of calls. */
+interface Run<E extends Executor> {
+  readonly executor: E;
+  readonly jobs: Job<E>[];
+  readonly startedAt: number;
+  /** Ended (settled, or a lease released): a second end does nothing. */
+  ended: boolean;
+}
+
 /**
- * Hands calls to idle interpreters, first come first served.
+ * Hands calls to interpreters with free capacity, first come first served: the least loaded
+ * interpreter takes the call at the head of the queue (capacity.ts keeps that count, one slot per
+ * call in flight, up to each interpreter's `capacity`).
  *
- * When calls queue up and are short (their function has averaged under `batchCallsUnderMs`), an
- * interpreter that frees up takes the short calls at the head of the queue (at most MAX_BATCH:
- * the others are busy when there is a queue) in one round trip: the order is kept, each call keeps its own result or
+ * When calls queue up and are short (their function has averaged under `batchCallsUnderMs`), the
+ * last free slot takes the short calls at the head of the queue (at most MAX_BATCH: every other
+ * slot is busy when there is a queue) in one round trip: the order is kept, each call keeps its own result or
  * error, and the round trip, which dominates a short call, is paid once. Calls with a timeout or
  * an AbortSignal always run alone, so that cancelling one never takes another down with it, and
  * so do calls with a progress listener, whose progress others would wait for (a pool that exposes
@@ -97,28 +115,26 @@ interface Job<E extends Executor> {
  * interpreter dies during a batch, every call of the batch rejects with WorkerExitedError (and is
  * retried if it asked for retries), as a single call would.
  *
- * Invariants: an executor is in exactly one of `#idle` or `#running` while attached, and in
- * neither once detached or killed; the queue is non-empty only while `#idle` is empty, so an idle
- * interpreter never waits while a call is queued; each job settles exactly once (`#settle` is
- * the only place that resolves or rejects a job).
+ * Invariants: an attached executor is open in `#capacity` until it leaves (detached, retired,
+ * killed), and is counted there until its last run ends; the queue is non-empty only while no
+ * open executor has a free slot, so a free slot never waits while a call is queued; each job
+ * settles exactly once (`#settle` is the only place that resolves or rejects a job).
  */
 export class Dispatcher<E extends Executor = Executor> {
   readonly #options: DispatcherOptions<E>;
   readonly #queue = new Fifo<Job<E>>();
-  readonly #idle: E[] = [];
-  /** What each busy executor runs: one call, one lease, or a batch of calls. */
-  readonly #running = new Map<E, Job<E>[]>();
+  /** Runs in flight per executor, and which executors take more: the one notion of free capacity. */
+  readonly #capacity = new Capacity<E>();
   /**
    * Average duration (ms) of a call per module, then function, measured at the dispatcher. Keyed
    * by the caller's own strings, whose hashes V8 keeps: a joined `module.fn` key would be a new
    * string to hash on every call.
    */
   readonly #durations = new Map<string, Map<string, number>>();
-  /** Executors still attached: detached and killed ones never serve again. */
-  readonly #attached = new Set<E>();
-  /** Waiters for an executor's running job to finish (graceful drain). */
+  /** Waiters for an executor's runs to end (graceful drain). */
   readonly #drains = new Map<E, () => void>();
-  readonly #tasksServed = new WeakMap<E, number>();
+  /** Calls (and leases) given to each executor so far: what `maxTasksPerExecutor` counts. */
+  readonly #tasksGiven = new WeakMap<E, number>();
   readonly #stats = new CallStats();
   /** Set by `seal`: new calls are refused, queued ones still run. */
   #sealedWith: Error | undefined;
@@ -132,10 +148,11 @@ export class Dispatcher<E extends Executor = Executor> {
     this.#options = options;
   }
 
+  /** `ready`: free slots of the serving interpreters; `busy`: runs in flight (one slot each). */
   get counts() {
     return {
-      ready: this.#idle.length,
-      busy: this.#running.size,
+      ready: this.#capacity.free,
+      busy: this.#capacity.inFlight,
       queued: this.#queue.size,
       completed: this.#stats.completed,
       failed: this.#stats.failed,
@@ -155,41 +172,37 @@ export class Dispatcher<E extends Executor = Executor> {
     return this.#submit('call', request);
   }
 
-  /** Holds an idle interpreter for the caller, in queue order like a call. */
+  /** Holds a slot of an interpreter for the caller, in queue order like a call. */
   acquire(request: Pick<CallRequest, 'signal' | 'timeout'>): Promise<Lease<E>> {
     return this.#submit('lease', { retries: 0, ...request }) as Promise<Lease<E>>;
   }
 
-  /** Executors serving now (idle or running a call), in no particular order. */
-  serving(): { executor: E; busy: boolean }[] {
-    return [...this.#attached].map((executor) => ({ executor, busy: this.#running.has(executor) }));
+  /** Executors serving now, with the runs each has in flight, in no particular order. */
+  serving(): { executor: E; inFlight: number }[] {
+    return [...this.#capacity.openEntries()].map(([executor, inFlight]) => ({ executor, inFlight }));
   }
 
   /** Resolves once at least `count` executors are serving (at once if they already are). */
   whenServing(count: number): Promise<void> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
-    if (this.#attached.size >= count) return Promise.resolve();
+    if (this.#capacity.openCount >= count) return Promise.resolve();
     return new Promise((resolve, reject) => this.#servingWaiters.push({ count, resolve, reject }));
   }
 
-
   /** A started interpreter joins the pool. */
   attach(executor: E): void {
-    this.#attached.add(executor);
-    this.#makeIdle(executor);
-    const size = this.#attached.size;
+    this.#capacity.open(executor);
+    const size = this.#capacity.openCount;
     this.#servingWaiters = this.#servingWaiters.filter((w) => (w.count <= size ? (w.resolve(), false) : true));
+    this.#pump();
   }
 
   /**
-   * The interpreter leaves the pool: it takes no new call. Resolves when the call it runs, if
-   * any, has settled (at once if it is idle or already gone).
+   * The interpreter leaves the pool: it takes no new call. Resolves when the runs it has in
+   * flight, if any, have ended (at once if it has none or is already gone).
    */
   detach(executor: E): Promise<void> {
-    this.#attached.delete(executor);
-    const idleAt = this.#idle.indexOf(executor);
-    if (idleAt >= 0) this.#idle.splice(idleAt, 1);
-    if (!this.#running.has(executor)) return Promise.resolve();
+    if (this.#capacity.close(executor) === 0) return Promise.resolve();
     return new Promise((resolve) => this.#drains.set(executor, resolve));
   }
 
@@ -210,12 +223,12 @@ export class Dispatcher<E extends Executor = Executor> {
 
   /** Resolves once no call is queued or running (at once if none is). */
   whenIdle(): Promise<void> {
-    if (this.#queue.size === 0 && this.#running.size === 0) return Promise.resolve();
+    if (this.#queue.size === 0 && !this.#capacity.anyInFlight) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #checkIdle(): void {
-    if (this.#idleWaiters.length === 0 || this.#queue.size > 0 || this.#running.size > 0) return;
+    if (this.#idleWaiters.length === 0 || this.#queue.size > 0 || this.#capacity.anyInFlight) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
@@ -226,7 +239,9 @@ export class Dispatcher<E extends Executor = Executor> {
     if (this.#sealedWith) return Promise.reject(this.#sealedWith);
     const { signal, timeout } = request;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#queue.size >= this.#options.maxQueue && this.#idle.length === 0) {
+    // A call runs at once on a free slot (there is none while calls are queued), else it queues.
+    const executor = this.#queue.size === 0 ? this.#capacity.take() : undefined;
+    if (executor === undefined && this.#queue.size >= this.#options.maxQueue) {
       const error = new QueueFullError(this.#options.maxQueue);
       this.#stats.refused(error, request.trace);
       return Promise.reject(error);
@@ -240,24 +255,32 @@ export class Dispatcher<E extends Executor = Executor> {
         job.onAbort = () => this.#cancel(job, signal.reason);
         signal.addEventListener('abort', job.onAbort, { once: true });
       }
-      const executor = this.#idle.pop();
       if (executor) this.#run(executor, [job], job.submittedAt);
       else this.#queue.push(job);
     });
   }
 
-  /** `startedAt`: now, or the submission time of a job that runs as it is submitted (one clock read less). */
+  /**
+   * Starts `jobs` on one slot of `executor`, which `#capacity` has already counted. `startedAt`:
+   * now, or the submission time of a job that runs as it is submitted (one clock read less).
+   */
   #run(executor: E, jobs: Job<E>[], startedAt = performance.now()): void {
-    this.#running.set(executor, jobs);
+    const run: Run<E> = { executor, jobs, startedAt, ended: false };
     for (const job of jobs) {
       job.executor = executor;
       job.startedAt = startedAt;
     }
     const first = jobs[0]!;
+    // Counted as it is given: with several slots, an interpreter must not be given more calls
+    // than maxTasksPerExecutor while the ones it has are still running.
+    const given = (this.#tasksGiven.get(executor) ?? 0) + (first.kind === 'call' ? jobs.length : 1);
+    this.#tasksGiven.set(executor, given);
+    const maxTasks = this.#options.maxTasksPerExecutor;
+    if (maxTasks !== undefined && given >= maxTasks) this.#retire(executor);
     if (first.kind === 'lease') {
       const lease: Lease<E> = {
         executor,
-        release: () => this.#finish(executor, jobs, [{ ok: true, value: undefined }]),
+        release: () => this.#finish(run, [{ ok: true, value: undefined }]),
       };
       this.#settle(first, { ok: true, value: lease });
       return;
@@ -265,7 +288,7 @@ export class Dispatcher<E extends Executor = Executor> {
     const done = (outcomes: Outcome[]) => {
       const endedAt = performance.now();
       this.#timed(jobs, Math.min(jobs.length, outcomes.length), endedAt - startedAt);
-      this.#finish(executor, jobs, outcomes, endedAt);
+      this.#finish(run, outcomes, endedAt);
     };
     const failed = (error: unknown) => done(jobs.map(() => ({ ok: false, error })));
     if (jobs.length === 1) {
@@ -276,14 +299,15 @@ export class Dispatcher<E extends Executor = Executor> {
   }
 
   /**
-   * A run ended: settle its jobs (or queue them again, for retries) and put the interpreter back
-   * to work, unless it died or is going away (it exited, was killed, or killed itself over a
-   * broken reply).
+   * A run ended: settle its jobs (or queue them again, for retries), free its slot, and put the
+   * interpreter back to work, unless it died or is going away (it exited, was killed, or killed
+   * itself over a broken reply). One whose last run ended while it was leaving is drained.
    */
-  #finish(executor: E, jobs: Job<E>[], outcomes: Outcome[], endedAt = performance.now()): void {
-    if (this.#running.get(executor) !== jobs) return; // a lease released twice
-    this.#running.delete(executor);
-    this.#stats.ran(endedAt - jobs[0]!.startedAt!);
+  #finish(run: Run<E>, outcomes: Outcome[], endedAt = performance.now()): void {
+    if (run.ended) return; // a lease released twice
+    run.ended = true;
+    const { executor, jobs } = run;
+    this.#stats.ran(endedAt - run.startedAt);
     const again: Job<E>[] = [];
     jobs.forEach((job, i) => {
       job.executor = undefined;
@@ -307,13 +331,16 @@ export class Dispatcher<E extends Executor = Executor> {
     });
     // Back at the head, in their original order: a retried call keeps its place in line.
     for (let i = again.length - 1; i >= 0; i--) this.#queue.unshift(again[i]!);
-    const drained = this.#drains.get(executor);
-    if (drained) {
-      this.#drains.delete(executor);
-      drained();
+    const left = this.#capacity.end(executor);
+    if (!executor.serviceable) this.#capacity.close(executor);
+    else if (this.#options.shouldRetire?.(executor)) this.#retire(executor);
+    if (left === 0 && !this.#capacity.isOpen(executor)) {
+      const drained = this.#drains.get(executor);
+      if (drained) {
+        this.#drains.delete(executor);
+        drained();
+      }
     }
-    if (executor.serviceable) this.#served(executor, jobs[0]!.kind === 'call' ? Math.min(jobs.length, outcomes.length) : 1);
-    else this.#attached.delete(executor);
     this.#pump();
     this.#checkIdle();
   }
@@ -330,29 +357,20 @@ export class Dispatcher<E extends Executor = Executor> {
     }
   }
 
-  /** Counts the calls a run served and decides whether the interpreter serves again or retires. */
-  #served(executor: E, calls: number): void {
-    if (!this.#attached.has(executor)) return;
-    const served = (this.#tasksServed.get(executor) ?? 0) + calls;
-    this.#tasksServed.set(executor, served);
-    const { maxTasksPerExecutor: maxTasks, shouldRetire } = this.#options;
-    const retire = (maxTasks !== undefined && served >= maxTasks) || shouldRetire?.(executor);
-    if (retire && this.#options.onRetire) {
-      this.#attached.delete(executor);
-      this.#options.onRetire(executor);
-      return;
-    }
-    this.#idle.push(executor);
-  }
-
-  #makeIdle(executor: E): void {
-    this.#idle.push(executor);
-    this.#pump();
+  /**
+   * Takes `executor` out of service: it takes no more runs, and its recycling (`onRetire`) waits
+   * for the runs it still has in flight (`detach`).
+   */
+  #retire(executor: E): void {
+    if (!this.#options.onRetire || !this.#capacity.isOpen(executor)) return;
+    this.#capacity.close(executor);
+    this.#options.onRetire(executor);
   }
 
   #pump(): void {
-    while (this.#idle.length > 0 && this.#queue.size > 0) {
-      const executor = this.#idle.pop()!;
+    while (this.#queue.size > 0) {
+      const executor = this.#capacity.take();
+      if (executor === undefined) return;
       this.#run(executor, this.#takeFor(executor));
     }
   }
@@ -360,11 +378,12 @@ export class Dispatcher<E extends Executor = Executor> {
   /** The head of the queue, and with it, if the calls are short, the short calls that follow it. */
   #takeFor(executor: E): Job<E>[] {
     const jobs = [this.#queue.shift()!];
-    if (!this.#batchable(jobs[0]!)) return jobs;
+    // Batch only on the last free slot: while others are free, each call gets its own.
+    if (!this.#batchable(jobs[0]!) || this.#capacity.free > 0) return jobs;
     const maxTasks = this.#options.maxTasksPerExecutor;
-    const tasksLeft = maxTasks === undefined ? MAX_BATCH : maxTasks - (this.#tasksServed.get(executor) ?? 0);
-    // Every other interpreter is busy (the queue is empty otherwise), so nothing is gained by
-    // leaving calls behind for them: the short calls at the head all go, up to MAX_BATCH.
+    const tasksLeft = maxTasks === undefined ? MAX_BATCH : maxTasks - (this.#tasksGiven.get(executor) ?? 0);
+    // Every other slot is busy, so nothing is gained by leaving calls behind for them: the short
+    // calls at the head all go, up to MAX_BATCH.
     const share = Math.min(MAX_BATCH, tasksLeft);
     // The batch must fit in one message, as each of its calls does alone: one that would not
     // fit waits for the next round trip.
@@ -405,7 +424,7 @@ export class Dispatcher<E extends Executor = Executor> {
     this.#options.onCancel?.(executor, error);
     // The interpreter may be stuck in C code and its REQ socket now waits for a reply nobody
     // wants: it cannot serve again. Its worker sees the exit and the supervisor replaces it.
-    this.#attached.delete(executor);
+    this.#capacity.close(executor);
     executor.kill();
   }
 

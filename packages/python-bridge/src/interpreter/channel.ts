@@ -69,8 +69,11 @@ export interface ChannelOptions {
   id: string;
   /** The socket is out of step; the request already rejected with `error`. */
   onProtocolError: (error: ProtocolError) => void;
-  /** For a worker on another host: the socket's CURVE keys and heartbeats (see `ConnectTarget`). */
-  socketOptions?: ConnectTarget['socketOptions'];
+  /**
+   * For a worker on another host: the socket's CURVE keys and heartbeats (see `ConnectTarget`);
+   * for a lane after the first, its routing id (its number, PROTOCOL.md "Lanes").
+   */
+  socketOptions?: Partial<ConnectTarget['socketOptions']> & { routingId?: string };
   /** Told when an established connection drops (only asked for remote workers). */
   onDisconnect?: (address: string) => void;
 }

@@ -4,9 +4,11 @@
  *
  * Life: `Interpreter.start` makes a private directory (0700, `socket-dir.ts`) for the `ipc://` endpoint, asks the
  * launcher for a worker (which binds), connects the channel, and completes the `hello`/`ready`
- * handshake. From then on one request is outstanding at a time. The worker's exit — not a socket
- * timeout — fails an outstanding request, so a crash is reported as soon as it is known. After the
- * exit the socket is closed and the directory removed, then `exited` resolves.
+ * handshake. With `concurrency: n` the handshake asks for n lanes (PROTOCOL.md, "Lanes") and the
+ * other n - 1 channels connect where `ready` says: from then on up to n requests are outstanding,
+ * one per lane (lanes.ts). The worker's exit — not a socket timeout — fails every outstanding
+ * request, each with its own error, so a crash is reported as soon as it is known. After the exit
+ * the sockets are closed and the directory removed, then `exited` resolves.
  *
  * A reply that breaks the protocol rejects its request with {@link ProtocolError}, `onProtocolError`
  * hears of it, and the interpreter is killed (its supervisor starts a fresh one with a fresh socket).
@@ -15,7 +17,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setLongTimeout, type LongTimeout } from '@piton/core';
 import type { CallContext, Conversation, ExposedFunctions } from './callbacks.js';
-import { Expect, RequestChannel, type RequestLabel } from './channel.js';
+import { Expect, RequestChannel, type ChannelOptions, type RequestLabel } from './channel.js';
+import { Lanes } from './lanes.js';
 import { createCodec } from '../wire/codec.js';
 import {
   describeExit,
@@ -55,6 +58,8 @@ export interface InterpreterOptions extends Omit<LaunchSpec, 'endpoint'> {
   onProtocolError?: (error: ProtocolError) => void;
   /** The Node functions its Python may call (`node.call`); their names go in the handshake. */
   callbacks?: ExposedFunctions;
+  /** Requests that may be outstanding at once: the lanes the handshake asks for. @default 1 */
+  concurrency?: number;
 }
 
 export interface HandshakeInfo {
@@ -64,6 +69,8 @@ export interface HandshakeInfo {
   protocol: number;
   /** The worker runtime's version. */
   piton: string;
+  /** The event loop its coroutines run on: `'uvloop'` or `'asyncio'`. */
+  loop: string;
 }
 
 export interface ExitInfo {
@@ -94,11 +101,12 @@ export class Interpreter {
   readonly exited: Promise<ExitInfo>;
 
   readonly #process: LaunchedProcess;
-  readonly #channel: RequestChannel;
+  /** The channels of its lanes: the first (the handshake's) from the start, the others after it. */
+  readonly #lanes: Lanes;
+  /** How the first channel was made: the other lanes' channels are made alike. */
+  readonly #channelOptions: ChannelOptions;
   readonly #onProtocolError: ((error: ProtocolError) => void) | undefined;
   #info: HandshakeInfo | undefined;
-  /** A stream is open on the Python side (or reserved and not yet opened). */
-  #streamOpen = false;
   #exit: ProcessExit | undefined;
   #stopRequested = false;
   #killed = false;
@@ -109,12 +117,20 @@ export class Interpreter {
   /** A call, batch or stream was sent: the interpreter has served (the pool's crash policy asks). */
   #served = false;
 
-  private constructor(opts: InterpreterOptions, endpoint: string, channel: RequestChannel, process: LaunchedProcess, dir: string) {
+  private constructor(
+    opts: InterpreterOptions,
+    endpoint: string,
+    channel: RequestChannel,
+    channelOptions: ChannelOptions,
+    process: LaunchedProcess,
+    dir: string,
+  ) {
     this.id = opts.id;
     this.#callbacks = opts.callbacks;
     this.#plainConversation = this.#conversation(undefined);
     this.endpoint = endpoint;
-    this.#channel = channel;
+    this.#lanes = new Lanes(channel);
+    this.#channelOptions = channelOptions;
     this.#process = process;
     this.#onProtocolError = opts.onProtocolError;
     void process.exit.then((exit) => this.#onExit(exit));
@@ -142,7 +158,7 @@ export class Interpreter {
       const process = await launcher.launch({ ...spec, endpoint });
       // A local worker binds the ipc endpoint; a remote one says where it is (tcp + CURVE).
       const target = process.connect;
-      channel = new RequestChannel({
+      const channelOptions: ChannelOptions = {
         endpoint: target?.endpoint ?? endpoint,
         socketOptions: target?.socketOptions,
         onDisconnect: process.lose && ((address) => process.lose?.(`its connection to ${address} dropped`)),
@@ -155,8 +171,9 @@ export class Interpreter {
             self?.kill();
           }
         },
-      });
-      interpreter = self = new Interpreter(opts, target?.endpoint ?? endpoint, channel, process, dir);
+      };
+      channel = new RequestChannel(channelOptions);
+      interpreter = self = new Interpreter(opts, target?.endpoint ?? endpoint, channel, channelOptions, process, dir);
     } catch (error) {
       channel?.fail(() => new PitonError('launch failed'));
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
@@ -173,7 +190,12 @@ export class Interpreter {
       timer = setLongTimeout(() => resolve('timeout'), opts.startTimeout);
     });
     const expose = opts.callbacks?.names ?? [];
-    const ready = this.#channel.request<HandshakeInfo>((codec, id) => encodeHello(codec, id, expose), Expect.Hello, { module: '', fn: '' });
+    const lanes = opts.concurrency ?? 1;
+    const ready = this.#lanes.first.request<HandshakeInfo & { lanes?: string }>(
+      (codec, id) => encodeHello(codec, id, expose, lanes),
+      Expect.Hello,
+      { module: '', fn: '' },
+    );
     // Rejections of `ready` are read below; this keeps an early one from being reported as unhandled.
     ready.catch(() => undefined);
     let failure: string;
@@ -183,8 +205,12 @@ export class Interpreter {
       if (outcome !== 'timeout') {
         if (outcome.protocol !== PROTOCOL_VERSION) {
           failure = `speaks protocol ${outcome.protocol}, this Node side speaks ${PROTOCOL_VERSION}`;
+        } else if (lanes > 1 && outcome.lanes === undefined) {
+          failure = `did not open the ${lanes} lanes its handshake asked for`;
         } else {
-          this.#info = outcome;
+          const { lanes: lanesEndpoint, ...info } = outcome;
+          this.#info = info;
+          if (lanesEndpoint !== undefined) this.#openLanes(lanesEndpoint, lanes);
           return;
         }
       } else {
@@ -253,14 +279,37 @@ export class Interpreter {
     return this.#exit === undefined;
   }
 
+  /** Requests it may have outstanding at once (its lanes): the pool's `concurrency`. */
+  get capacity(): number {
+    return this.#lanes.capacity;
+  }
+
+  /** Requests outstanding now: calls, batches and open streams, one per lane. */
+  get inFlight(): number {
+    return this.#lanes.inFlight;
+  }
+
+  /** Connects the lanes after the first to the worker's lanes socket, each named by its number. */
+  #openLanes(endpoint: string, count: number): void {
+    for (let lane = 1; lane < count; lane++) {
+      this.#lanes.add(
+        new RequestChannel({
+          ...this.#channelOptions,
+          endpoint,
+          socketOptions: { ...this.#channelOptions.socketOptions, routingId: String(lane) },
+        }),
+      );
+    }
+  }
+
   /** Alive, and neither stopping nor killed: it may be given another request. */
   get serviceable(): boolean {
     return this.#exit === undefined && !this.#killed && !this.#stopRequested;
   }
 
-  /** A request is outstanding, or a stream is open. */
+  /** A request is outstanding, or a stream is open, on any lane. */
   get busy(): boolean {
-    return this.#channel.pending || this.#streamOpen;
+    return this.#lanes.inFlight > 0;
   }
 
   /**
@@ -272,16 +321,39 @@ export class Interpreter {
    * `progress()` sends nothing.
    */
   call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>, context?: CallContext): Promise<unknown> {
-    const refusal = this.#refusal('call');
-    if (refusal) return Promise.reject(refusal);
-    this.#served = true;
     const listening = context?.onProgress !== undefined;
-    return this.#channel.request(
-      (codec, id) => encodeCall(codec, id, module, fn, args, kwargs, listening),
-      Expect.Call,
-      { module, fn },
-      context === undefined ? this.#plainConversation : this.#conversation(context),
+    return this.#onLane('call', (channel) =>
+      channel.request(
+        (codec, id) => encodeCall(codec, id, module, fn, args, kwargs, listening),
+        Expect.Call,
+        { module, fn },
+        context === undefined ? this.#plainConversation : this.#conversation(context),
+      ),
     );
+  }
+
+  /**
+   * Runs `send` on a free lane, which is given back once the request has settled. Refuses (a
+   * rejected promise) when the interpreter has exited or is stopping, or when no lane is free:
+   * that is a bug in the caller, which must not take more than `capacity`.
+   */
+  #onLane<T>(what: string, send: (channel: RequestChannel, lane: number) => Promise<T>): Promise<T> {
+    const refusal = this.#refusal(what);
+    if (refusal) return Promise.reject(refusal);
+    const lane = this.#lanes.take();
+    if (lane === undefined) return Promise.reject(this.#full(what));
+    this.#served = true;
+    const channel = this.#lanes.channel(lane);
+    const settled = send(channel, lane);
+    const release = () => this.#lanes.release(lane);
+    // Nothing went out (the request could not be encoded): the lane is free at once.
+    if (!channel.pending) release();
+    else settled.then(release, release);
+    return settled;
+  }
+
+  #full(what: string): Error {
+    return new Error(`Python interpreter ${this.id} has all its ${this.#lanes.capacity} lanes taken; ${what}() must wait for one`);
   }
 
   /** What the worker may ask while answering a request made with `context`. */
@@ -297,15 +369,14 @@ export class Interpreter {
 
   /** Runs a call encoded in advance ({@link encodeCallBody}); settles as {@link call}. */
   run(call: EncodedCall, context?: CallContext): Promise<unknown> {
-    const refusal = this.#refusal('call');
-    if (refusal) return Promise.reject(refusal);
-    this.#served = true;
     const listening = context?.onProgress !== undefined;
-    return this.#channel.request(
-      (codec, id) => spliceCall(codec, id, call, listening),
-      Expect.Call,
-      call,
-      context === undefined ? this.#plainConversation : this.#conversation(context),
+    return this.#onLane('call', (channel) =>
+      channel.request(
+        (codec, id) => spliceCall(codec, id, call, listening),
+        Expect.Call,
+        call,
+        context === undefined ? this.#plainConversation : this.#conversation(context),
+      ),
     );
   }
 
@@ -315,11 +386,9 @@ export class Interpreter {
    * results so far reached the size limit, PROTOCOL.md "Batches"): the others did not run.
    */
   runBatch(calls: readonly EncodedCall[]): Promise<BatchResult[]> {
-    const refusal = this.#refusal('runBatch');
-    if (refusal) return Promise.reject(refusal);
-    this.#served = true;
     const label = { module: 'batch', fn: `of ${calls.length} calls` };
-    return this.#channel.request<BatchResult[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label).then((results) => {
+    const sent = this.#onLane('runBatch', (channel) => channel.request<BatchResult[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label));
+    return sent.then((results) => {
       if (results.length >= 1 && results.length <= calls.length) return results;
       const error = new ProtocolError(`interpreter ${this.id} answered a batch of ${calls.length} calls with ${results.length} results`);
       try {
@@ -349,9 +418,10 @@ export class Interpreter {
     }
     const refusal = this.#refusal('stream');
     if (refusal) return failedIterator(refusal);
+    const lane = this.#lanes.take();
+    if (lane === undefined) return failedIterator(this.#full('stream'));
     this.#served = true;
-    this.#streamOpen = true;
-    return new PythonStream(this.#streamPort(), module, fn, args, kwargs, batch, opts);
+    return new PythonStream(this.#streamPort(lane), module, fn, args, kwargs, batch, opts);
   }
 
   /**
@@ -373,10 +443,9 @@ export class Interpreter {
   async #stop(graceMs: number): Promise<ExitInfo> {
     this.#stopRequested = true;
     if (!this.alive) return this.exited;
-    if (!this.#channel.pending) {
-      this.#streamOpen = false;
+    if (this.#lanes.inFlight === 0) {
       // The reply does not matter: the exit is what we wait for.
-      this.#channel.request((codec, id) => encodeStop(codec, id), Expect.Bye, { module: '', fn: '' }).catch(() => undefined);
+      this.#lanes.first.request((codec, id) => encodeStop(codec, id), Expect.Bye, { module: '', fn: '' }).catch(() => undefined);
     } else {
       this.#process.signal('SIGTERM');
     }
@@ -405,19 +474,12 @@ export class Interpreter {
       });
     }
     if (this.#stopRequested) return new PitonError(`Python interpreter ${this.id} is stopping; ${what}() refused`);
-    if (this.busy) {
-      return new Error(
-        `Python interpreter ${this.id} is busy (${this.#streamOpen ? 'a stream is open' : 'a request is outstanding'}); ` +
-          `${what}() must wait until it is idle`,
-      );
-    }
     return undefined;
   }
 
   #onExit(exit: ProcessExit): void {
     this.#exit = exit;
-    this.#streamOpen = false;
-    this.#channel.fail((label) => this.#exitedError(exit, label));
+    this.#lanes.fail((label) => this.#exitedError(exit, label));
   }
 
   #exitedError(exit: ProcessExit, { module, fn }: RequestLabel): WorkerExitedError {
@@ -430,24 +492,23 @@ export class Interpreter {
     });
   }
 
-  /** The narrow view of this interpreter a stream needs. */
-  #streamPort(): StreamPort {
+  /** The narrow view of this interpreter a stream needs: the lane it holds until it ends. */
+  #streamPort(lane: number): StreamPort {
+    const channel = this.#lanes.channel(lane);
     const request = <T>(encode: Parameters<RequestChannel['request']>[0], expect: Expect, module: string, fn: string): Promise<T> => {
       if (this.#exit !== undefined) return Promise.reject(this.#exitedError(this.#exit, { module, fn }));
-      // stop() may have sent its request meanwhile: a second one would break REQ/REP lock-step.
-      if (this.#channel.pending || this.#stopRequested) {
+      // stop() may have sent its request meanwhile (on lane 0): a second one would break REQ/REP lock-step.
+      if (channel.pending || this.#stopRequested) {
         return Promise.reject(new PitonError(`Python interpreter ${this.id} is stopping; the stream of ${module}.${fn} ended`));
       }
-      return this.#channel.request<T>(encode, expect, { module, fn }, this.#plainConversation);
+      return channel.request<T>(encode, expect, { module, fn }, this.#plainConversation);
     };
     return {
       open: (module, fn, args, kwargs, batch) =>
         request<ItemsReply>((codec, id) => encodeStream(codec, id, module, fn, args, kwargs, batch), Expect.Items, module, fn),
       next: (batch, module, fn) => request<ItemsReply>((codec, id) => encodeNext(codec, id, batch), Expect.Items, module, fn),
       close: (module, fn) => request<void>((codec, id) => encodeClose(codec, id), Expect.Closed, module, fn),
-      end: () => {
-        this.#streamOpen = false;
-      },
+      end: () => this.#lanes.release(lane),
       abort: () => this.kill(),
     };
   }

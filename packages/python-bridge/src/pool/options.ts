@@ -120,6 +120,13 @@ export interface PoolOptions {
   keys?: CurveKeyPair;
   /** Liveness of remote hosts, in ms: a ping every `interval`, lost after `timeout` of silence. @default { interval: 1000, timeout: 3000 } */
   heartbeat?: Partial<Heartbeat>;
+  /**
+   * Calls (and streams) each interpreter runs at once, interleaved on its event loop: `async def`
+   * functions overlap while they await; a sync function holds its interpreter while it runs, as
+   * at `concurrency: 1` (README, "async def and concurrency"). The pool's capacity is `size` ×
+   * `concurrency`. An integer from 1 to 10000. @default 1
+   */
+  concurrency?: number;
 }
 
 export type StartMethod = 'forkserver' | 'spawn';
@@ -174,6 +181,7 @@ export interface ResolvedPoolOptions {
   events: ((event: PoolEvent) => void) | undefined;
   /** Undefined when nothing is exposed. */
   expose: Readonly<Record<string, ExposedFunction>> | undefined;
+  concurrency: number;
 }
 
 const defaults = {
@@ -186,7 +194,11 @@ const defaults = {
   shutdownTimeout: 5_000,
   streamIdleTimeout: 60_000,
   restartBackoff: { min: 1, max: 1_000 },
+  concurrency: 1,
 } as const;
+
+/** The most calls one interpreter may run at once (each is a lane: a socket on both sides). */
+export const MAX_CONCURRENCY = 10_000;
 
 function describe(value: unknown): string {
   const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
@@ -196,6 +208,15 @@ function describe(value: unknown): string {
 function integer(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw new RangeError(`options.${name} must be an integer >= ${min}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** A count: a TypeError for what is not a number, a RangeError for a number that is not an integer in range. */
+function count(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number') throw new TypeError(`options.${name} must be a number, got ${describe(value)}`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`options.${name} must be an integer from ${min} to ${max}, got ${describe(value)}`);
   }
   return value;
 }
@@ -330,6 +351,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     onOutput: options.onOutput,
     events: options.events,
     expose,
+    concurrency: options.concurrency === undefined ? defaults.concurrency : count('concurrency', options.concurrency, 1, MAX_CONCURRENCY),
   };
 }
 

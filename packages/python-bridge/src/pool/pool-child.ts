@@ -78,7 +78,10 @@ export interface PoolRef {
 export interface InterpreterStatus {
   worker: string;
   pid: number;
+  /** It runs at least one call (or holds a stream). */
   busy: boolean;
+  /** Calls and streams it runs now, at most the pool's `concurrency`. */
+  inFlight: number;
 }
 
 /**
@@ -144,6 +147,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       launcher: launchers.current,
       onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
       callbacks,
+      concurrency: options.concurrency,
   });
   const starts = new InterpreterStarts({
     pool: ctx.path,
@@ -396,7 +400,7 @@ class PoolHandle implements PoolRef {
   interpreters(): InterpreterStatus[] {
     return this.#dispatcher
       .serving()
-      .map(({ executor, busy }) => ({ worker: executor.id, pid: executor.pid, busy }))
+      .map(({ executor, inFlight }) => ({ worker: executor.id, pid: executor.pid, busy: inFlight > 0, inFlight }))
       .sort((a, b) => a.worker.localeCompare(b.worker));
   }
 

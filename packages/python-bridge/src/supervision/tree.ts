@@ -42,7 +42,8 @@ export class PoolLaunchers {
     this.#serverSpec = {
       python,
       path: options.path,
-      preload: options.preload,
+      // Interpreters with lanes run their calls on asyncio from the start: imported once, here.
+      preload: options.concurrency > 1 ? ['asyncio', ...options.preload] : options.preload,
       env: options.env,
       cwd: options.cwd,
       maxMessageSize: options.maxMessageSize,

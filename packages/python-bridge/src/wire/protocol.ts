@@ -7,7 +7,7 @@ import { EncodeError, MessageTooLargeError, ProtocolError, PythonError, type Pyt
 import type { EncodedCall } from './encoded-call.js';
 
 /** The protocol version this side speaks (sent in `hello`). */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export type Kwargs = Record<string, unknown> | Map<string, unknown>;
 
@@ -38,6 +38,10 @@ export interface ReadyInfo {
   python: string;
   protocol: number;
   piton: string;
+  /** The event loop the interpreter runs coroutines on: `'uvloop'` or `'asyncio'` ('' if it did not say). */
+  loop: string;
+  /** Where the other lanes connect (PROTOCOL.md, "Lanes"), when the hello asked for more than one. */
+  lanes?: string;
 }
 
 /** A reply, checked against PROTOCOL.md. */
@@ -62,9 +66,15 @@ const ANSWER_NAMES = ['kind', 'id', 'value'] as const;
 /** The options item of a call whose caller listens for progress. */
 const LISTENING = { progress: true } as const;
 
-/** `["hello", id, protocol]`, with `{expose: [names]}` when Python may call Node functions. */
-export function encodeHello(codec: Codec, id: number, expose: readonly string[] = []): Buffer[] {
-  const envelope = expose.length === 0 ? ['hello', id, PROTOCOL_VERSION] : ['hello', id, PROTOCOL_VERSION, { expose }];
+/**
+ * `["hello", id, protocol]`, with an options map when there is something to say: `{expose:
+ * [names]}` when Python may call Node functions, `{lanes: n}` when Node opens n > 1 lanes.
+ */
+export function encodeHello(codec: Codec, id: number, expose: readonly string[] = [], lanes = 1): Buffer[] {
+  const options: { expose?: readonly string[]; lanes?: number } = {};
+  if (expose.length > 0) options.expose = expose;
+  if (lanes > 1) options.lanes = lanes;
+  const envelope = options.expose === undefined && options.lanes === undefined ? ['hello', id, PROTOCOL_VERSION] : ['hello', id, PROTOCOL_VERSION, options];
   return codec.encodeEnvelope(envelope, HELLO_NAMES);
 }
 
@@ -320,13 +330,18 @@ export function parseReply(envelope: unknown): Reply {
       expectLength(kind, envelope, 3);
       const info = envelope[2] as unknown;
       if (!isRecord(info)) fail(`'ready' item 2 must be a map, got ${describe(info)}`);
-      const { pid, python, protocol, piton } = info;
+      const { pid, python, protocol, piton, loop, lanes } = info;
       if (typeof pid !== 'number' || typeof protocol !== 'number') fail(`'ready' must carry numeric pid and protocol`);
-      return {
-        kind,
-        id,
-        info: { pid, protocol, python: typeof python === 'string' ? python : '', piton: typeof piton === 'string' ? piton : '' },
+      if (lanes !== undefined && typeof lanes !== 'string') fail(`'ready' item lanes must be an endpoint string, got ${describe(lanes)}`);
+      const ready: ReadyInfo = {
+        pid,
+        protocol,
+        python: typeof python === 'string' ? python : '',
+        piton: typeof piton === 'string' ? piton : '',
+        loop: typeof loop === 'string' ? loop : '',
       };
+      if (lanes !== undefined) ready.lanes = lanes;
+      return { kind, id, info: ready };
     }
     case 'closed':
     case 'bye':

@@ -39,6 +39,7 @@ describe('protocol: calling back into Node', () => {
     const written: [string, () => Buffer[]][] = [
       ['envelope hello', () => encodeHello(codec, 1)],
       ['envelope hello with exposed functions', () => encodeHello(codec, 1, ['lookup', 'flag'])],
+      ['envelope hello with lanes', () => encodeHello(codec, 1, [], 4)],
       ['envelope call', () => encodeCall(codec, 2, 'functions', 'fib', [20], undefined)],
       ['envelope call listening for progress', () => encodeCall(codec, 12, 'jobs', 'train', [3], undefined, true)],
       ['envelope return', () => encodeReturn(codec, 13, { name: 'Ada' })],
@@ -72,6 +73,17 @@ describe('protocol: calling back into Node', () => {
       expect(reply.kind).to.equal('callback');
       const args = (reply as { args: unknown[] }).args;
       expect(args[0]).to.be.instanceOf(Float64Array).and.deep.equal(new Float64Array([1, 2]));
+    });
+
+    it('ready with lanes: the loop and the endpoint of the other lanes', () => {
+      expect(parseReply(codec.decode(framesOf('envelope ready with lanes')))).to.deep.equal({
+        kind: 'ready',
+        id: 1,
+        info: { pid: 4242, python: '3.11.7 (main) [GCC 12.2.0]', protocol: 3, piton: '0.1.0', loop: 'uvloop', lanes: 'ipc:///tmp/piton-x/worker.sock-lanes' },
+      });
+      const plain = parseReply(codec.decode(framesOf('envelope ready')));
+      expect(plain).to.deep.include({ kind: 'ready' });
+      expect((plain as { info: object }).info).to.deep.equal({ pid: 4242, python: '3.11.7 (main) [GCC 12.2.0]', protocol: 3, piton: '0.1.0', loop: 'asyncio' });
     });
 
     it('progress: any value', () => {
