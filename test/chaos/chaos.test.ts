@@ -81,7 +81,7 @@ describe('chaos: interpreters SIGKILLed at random under load', function () {
 
   beforeEach(async () => {
     // Default options: kills in calls are crashes, which are replaced whatever their rate.
-    pool = await PythonPool.start({ size: SIZE, path: fixtures, preload: ['calls'] });
+    pool = await PythonPool.start({ size: SIZE, path: fixtures, preload: ['calls', 'dbg_faults'], startMethod: 'forkserver' });
   });
 
   afterEach(() => pool.stop());

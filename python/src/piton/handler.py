@@ -31,7 +31,7 @@ from . import __version__
 from . import protocol as p
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
 from .codec import Buffer, decode, encode, frames_size
-from .aio import is_awaitable, loop_kind, run_to_completion
+from .aio import is_awaitable, loop_kind, outside_loop, run_to_completion
 from .conversation import CURRENT, Conversation
 from .lane import Lane
 from .resolver import Resolver
@@ -66,15 +66,26 @@ class Handler:
         self.lane = Lane(0, conversation)
         #: Lanes the handshake asked for (1 until one does).
         self.lanes = 1
+        #: Every lane, by number: the first, and the others once the lane server made them.
+        self.lane_list: List[Lane] = [self.lane]
+        #: Sync user code runs while the loop runs (the lane server): lift its running mark for it.
+        self.outside_loop = False
         #: Set by the serve loop: binds what the handshake needs (the lanes' socket) and returns
         #: the endpoints to name in ``ready``; raises if it cannot.
         self.on_hello: Optional[Callable[[p.Hello], dict]] = None
 
-    def invoke(self, fn: Callable[..., Any], args: List[Any], kwargs: Any) -> Any:
+    def invoke(self, lane: Lane, fn: Callable[..., Any], args: Sequence[Any], kwargs: Any) -> Any:
         """Calls user code: the one place a request's function (or a sync stream's ``next`` and
-        ``close``) is called. The lane server replaces it with a call made outside the loop's
-        running mark (``piton.aio.call_outside_loop``); a per-call context belongs here too."""
-        return fn(*args, **kwargs)
+        ``close``) is called, marked as blocking its lane meanwhile (nothing can cancel it). The
+        lane server makes the call outside the loop's running mark (:attr:`outside_loop`)."""
+        lane.blocking = True
+        try:
+            if self.outside_loop:
+                with outside_loop():
+                    return fn(*args, **kwargs)
+            return fn(*args, **kwargs)
+        finally:
+            lane.blocking = False
 
     # ------------------------------------------------------------------------------ entry point
 
@@ -147,19 +158,13 @@ class Handler:
         return self._error(p.peek_id(frames[0]) if frames else 0, exc)
 
     def _dispatch(self, lane: Lane, request: p.Request) -> Steps:
-        if isinstance(request, p.Call):
-            yield from self._close_stream(lane)
-            return (yield from self._call(lane, request)), Action.CONTINUE
-        if isinstance(request, p.Stream):
-            yield from self._close_stream(lane)
-            return (yield from self._open_stream(lane, request)), Action.CONTINUE
-        if isinstance(request, p.Next):
-            return (yield from self._next(lane, request)), Action.CONTINUE
-        if isinstance(request, p.Close):
-            return (yield from self._close(lane, request)), Action.CONTINUE
-        if isinstance(request, p.Batch):
-            yield from self._close_stream(lane)
-            return (yield from self._batch(lane, request)), Action.CONTINUE
+        if isinstance(request, _RUNS_USER_CODE):
+            if not lane.begin(request.id):
+                return (yield from self._cancelled_before_it_ran(lane, request)), Action.CONTINUE
+            try:
+                return (yield from self._run(lane, request)), Action.CONTINUE
+            finally:
+                lane.end()
         if isinstance(request, p.Hello):
             return self._hello(request)
         if isinstance(request, p.Stop):
@@ -170,6 +175,30 @@ class Handler:
             exc = ProtocolError(f"'{kind}' answers a callback or progress message, and none is pending")
             return self._error(request.id, exc), Action.CONTINUE
         raise AssertionError(f"unhandled request {request!r}")  # parse_request returns only the above
+
+    def _run(self, lane: Lane, request: p.Request) -> Steps:
+        if isinstance(request, p.Call):
+            yield from self._close_stream(lane)
+            return (yield from self._call(lane, request))
+        if isinstance(request, p.Stream):
+            yield from self._close_stream(lane)
+            return (yield from self._open_stream(lane, request))
+        if isinstance(request, p.Next):
+            return (yield from self._next(lane, request))
+        if isinstance(request, p.Close):
+            return (yield from self._close(lane, request))
+        assert isinstance(request, p.Batch)
+        yield from self._close_stream(lane)
+        return (yield from self._batch(lane, request))
+
+    def _cancelled_before_it_ran(self, lane: Lane, request: p.Request) -> Steps:
+        """The answer to a request the control lane cancelled before it arrived: it does not run.
+        A ``next``'s stream is closed with it, as a cancelled pull ends its stream."""
+        if isinstance(request, p.Next):
+            yield from self._close_stream(lane)
+        import asyncio
+
+        return self._error(request.id, asyncio.CancelledError("cancelled before it ran"))
 
     # ---------------------------------------------------------------------------------- kinds
 
@@ -198,18 +227,26 @@ class Handler:
         """A ``call`` without kwargs on the first lane: what :meth:`_dispatch` and :meth:`_call`
         do for it, for a sync function without a generator in between."""
         lane = self.lane
-        if lane.stream is not None or lane.stream_error is not None:
-            self.drive(lane, self._close_stream(lane))
-        conversation = self.conversation
-        conversation.rid = rid  # open(rid), inlined: this is every plain call's path
+        if not lane.begin(rid):
+            return self.drive(lane, self._cancelled_before_it_ran(lane, p.Call(rid, module, function, args, {}, False)))
         try:
-            result = self.resolver.resolve(module, function)(*args)
-        except Terminated:
-            raise
-        except BaseException as exc:
-            return self._error(conversation.close(), exc)
-        if result.__class__ not in _PLAIN_RESULTS and is_awaitable(result):
-            return self.drive(lane, self._awaited_result(lane, result))
+            if lane.stream is not None or lane.stream_error is not None:
+                self.drive(lane, self._close_stream(lane))
+            conversation = self.conversation
+            conversation.rid = rid  # open(rid), inlined: this is every plain call's path
+            lane.blocking = True
+            try:
+                result = self.resolver.resolve(module, function)(*args)
+            except Terminated:
+                raise
+            except BaseException as exc:
+                return self._error(conversation.close(), exc)
+            finally:
+                lane.blocking = False
+            if result.__class__ not in _PLAIN_RESULTS and is_awaitable(result):
+                return self.drive(lane, self._awaited_result(lane, result))
+        finally:
+            lane.end()
         rid = conversation.close()
         try:
             frames = encode(["ok", rid, result])
@@ -225,7 +262,7 @@ class Handler:
         conversation.open(request.id, request.progress)
         try:
             fn = self.resolver.resolve(request.module, request.function)
-            result = self.invoke(fn, request.args, request.kwargs)
+            result = self.invoke(lane, fn, request.args, request.kwargs)
         except Terminated:
             raise
         except BaseException as exc:
@@ -267,7 +304,7 @@ class Handler:
                     entries.freeze_last()
                 try:
                     fn = self.resolver.resolve(call.module, call.function)
-                    value = self.invoke(fn, call.args, call.kwargs)
+                    value = self.invoke(lane, fn, call.args, call.kwargs)
                     if is_awaitable(value):
                         value = yield value
                     entry = ["ok", value]
@@ -294,7 +331,7 @@ class Handler:
         conversation.open(request.id)
         try:
             fn = self.resolver.resolve(request.module, request.function)
-            iterable = self.invoke(fn, request.args, request.kwargs)
+            iterable = self.invoke(lane, fn, request.args, request.kwargs)
             if is_awaitable(iterable):  # an async def that returns what to iterate
                 iterable = yield iterable
             if hasattr(type(iterable), "__aiter__"):
@@ -336,7 +373,7 @@ class Handler:
                     if lane.stream_async:
                         value = yield stream.__anext__()
                     else:
-                        value = self.invoke(next, (stream,), {})
+                        value = self.invoke(lane, next, (stream,), {})
                 except (StopIteration, StopAsyncIteration):
                     done = True
                     lane.stream = None
@@ -393,7 +430,7 @@ class Handler:
             return
         close = getattr(stream, "close", None)
         if callable(close):
-            self.invoke(close, (), {})
+            self.invoke(lane, close, (), {})
 
     def _close_stream(self, lane: Lane) -> Steps:
         """Close the open stream before another request replaces it (PROTOCOL.md)."""
@@ -434,6 +471,9 @@ class Handler:
         except EncodeError:  # error_info holds only strings, but a str subclass may misbehave
             return encode(p.error(rid, {"type": "EncodeError", "message": "cannot encode error", "traceback": ""}))
 
+
+#: The requests that run user code: the control lane may cancel them.
+_RUNS_USER_CODE = (p.Call, p.Stream, p.Next, p.Close, p.Batch)
 
 #: Results a sync function commonly returns, none of them awaitable: checked before is_awaitable.
 _PLAIN_RESULTS = frozenset({type(None), bool, int, float, str, bytes, list, dict, tuple})

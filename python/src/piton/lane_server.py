@@ -77,7 +77,8 @@ class LaneServer:
         self._poller = zmq.Poller()
         self._poller.register(main, zmq.POLLIN)
         self._poller.register(router, zmq.POLLIN)
-        handler.invoke = _invoke_outside_loop
+        handler.outside_loop = True
+        handler.lane_list = self.lanes
 
     def _wire(self, lane: Lane) -> None:
         index = lane.index
@@ -218,6 +219,12 @@ class LaneServer:
         self._waiters[index] = waiter
         try:
             return await waiter
+        except BaseException:
+            # Cancelled once the answer had come (its task had not run since): keep the answer
+            # for the lane, which must read it before it replies (Conversation.settle).
+            if waiter.done() and not waiter.cancelled():
+                self._inbox[index] = waiter.result()
+            raise
         finally:
             if self._waiters[index] is waiter:
                 self._waiters[index] = None
@@ -314,11 +321,6 @@ def _lane_of(identity: Any, count: int) -> Optional[int]:
     except ValueError:
         return None
     return index if 1 <= index < count else None
-
-
-def _invoke_outside_loop(fn: Any, args: Any, kwargs: Any) -> Any:
-    with aio.outside_loop():
-        return fn(*args, **kwargs)
 
 
 def _quiet_about_termination(loop: Any, context: dict) -> None:

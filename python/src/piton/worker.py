@@ -221,7 +221,7 @@ def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket
     from .server import serve
 
     handler = Handler(Resolver(args.path, args.allow_module, args.allow_private, args.allow_reexports), args.max_message_size)
-    sockets = _HandshakeSockets(args, context, socket)
+    sockets = _HandshakeSockets(args, context, socket, handler)
     handler.on_hello = sockets.on_hello
     code = EXIT_FAILED
     try:
@@ -247,28 +247,36 @@ def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket
 
 
 class _HandshakeSockets:
-    """The sockets the handshake asks for beside the worker's own: the lanes' ROUTER when it asks
-    for more than one lane (lane_server.py), bound like the first (a CURVE server on tcp)."""
+    """The sockets the handshake opens beside the worker's own, bound like it (a CURVE server on
+    tcp): the control lane (control.py), always, and the lanes' ROUTER when it asks for more than
+    one lane (lane_server.py)."""
 
-    def __init__(self, args: argparse.Namespace, context: "zmq.Context", socket: "zmq.Socket") -> None:
+    def __init__(self, args: argparse.Namespace, context: "zmq.Context", socket: "zmq.Socket", handler: "object") -> None:
         self._args = args
         self._context = context
         self._socket = socket
+        self._handler = handler
         self._router: "Optional[zmq.Socket]" = None
-        self._handler: object = None
+        self._control: "object" = None
 
     def on_hello(self, hello: "object") -> dict:
-        lanes = getattr(hello, "lanes", 1)
-        if lanes == 1:
-            return {}
-        if self._router is not None:
-            raise RuntimeError("the lanes are open already: a worker takes one handshake with lanes")
-        from .aio import get_loop
-        from .lane_server import open_lanes_socket
+        from .lane_server import open_lanes_socket, sibling_endpoint
 
-        get_loop()  # made now, so that ready names the loop the lanes run on
-        self._router, endpoint = open_lanes_socket(self._context, self._args.endpoint, self._secure)
-        return {"lanes": endpoint}
+        lanes = getattr(hello, "lanes", 1)
+        if self._control is not None:
+            raise RuntimeError("the worker has had its handshake: it takes one")
+        more = {}
+        if lanes > 1:
+            from .aio import get_loop
+
+            get_loop()  # made now, so that ready names the loop the lanes run on
+            self._router, more["lanes"] = open_lanes_socket(self._context, self._args.endpoint, self._secure)
+        from .control import ControlLane
+
+        self._control = control = ControlLane(self._context, sibling_endpoint(self._args.endpoint, "control"),
+                                              lambda: self._handler.lane_list, self._secure)  # type: ignore[attr-defined]
+        more["control"] = control.endpoint
+        return more
 
     def _secure(self, socket: "zmq.Socket") -> None:
         if self._args.curve:
@@ -283,6 +291,7 @@ class _HandshakeSockets:
         return LaneServer(handler, self._socket, self._router).run()  # type: ignore[arg-type]
 
     def close(self) -> None:
+        # The control lane's socket is its thread's: it closes it when the context terminates.
         if self._router is not None:
             self._router.close(linger=0)
 

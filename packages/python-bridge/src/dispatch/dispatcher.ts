@@ -1,5 +1,6 @@
 import { setLongTimeout, type LongTimeout } from '@piton/core';
 import type { CallContext } from '../interpreter/callbacks.js';
+import type { RunControl } from '../interpreter/run-control.js';
 import { CallTimeoutError, HostLostError, QueueFullError, WorkerExitedError } from '../errors.js';
 import { Capacity } from './capacity.js';
 import { Fifo } from './fifo.js';
@@ -13,8 +14,11 @@ export interface Executor {
   readonly serviceable: boolean;
   /** Runs (calls, batches, leases) it may have in flight at once: the pool's `concurrency`. */
   readonly capacity: number;
-  /** Runs one call encoded in advance; `context` carries its progress listener and callback scope. */
-  run(call: EncodedCall, context?: CallContext): Promise<unknown>;
+  /**
+   * Runs one call encoded in advance; `context` carries its progress listener and callback scope.
+   * With `control`, the call can be given up on once sent (`control.cancel`, see RunControl).
+   */
+  run(call: EncodedCall, context?: CallContext, control?: RunControl): Promise<unknown>;
   /**
    * Several calls in one round trip, each with its own outcome; rejects only if the round trip
    * fails. May resolve with fewer outcomes than calls: the first ones ran, the others did not
@@ -67,7 +71,7 @@ export interface DispatcherOptions<E extends Executor> {
   shouldRetire?: (executor: E) => boolean;
   /** The executor takes no more runs; it may still have some in flight (`detach` waits for them). */
   onRetire?: (executor: E) => void;
-  /** A running call timed out or was aborted: its executor is about to be killed because of `error`. */
+  /** A call that timed out or was aborted could not be cancelled: its executor is about to be killed because of `error`. */
   onCancel?: (executor: E, error: unknown) => void;
 }
 
@@ -89,6 +93,8 @@ interface Job<E extends Executor> {
   settled: boolean;
   timer?: LongTimeout;
   onAbort?: () => void;
+  /** For a call that can be given up on (it has a timeout or a signal), once it runs. */
+  control?: RunControl;
 }
 
 /** What one slot of an interpreter runs: one call, one lease, or a batch of calls. */
@@ -251,6 +257,7 @@ export class Dispatcher<E extends Executor = Executor> {
       if (timeout !== undefined) {
         job.timer = setLongTimeout(() => this.#cancel(job, new CallTimeoutError(timeout)), timeout);
       }
+      if ((timeout !== undefined || signal) && kind === 'call') job.control = {};
       if (signal) {
         job.onAbort = () => this.#cancel(job, signal.reason);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -292,7 +299,7 @@ export class Dispatcher<E extends Executor = Executor> {
     };
     const failed = (error: unknown) => done(jobs.map(() => ({ ok: false, error })));
     if (jobs.length === 1) {
-      executor.run(first.request.call!, first.request.context).then((value) => done([{ ok: true, value }]), failed);
+      executor.run(first.request.call!, first.request.context, first.control).then((value) => done([{ ok: true, value }]), failed);
     } else {
       executor.runBatch(jobs.map((job) => job.request.call!)).then(done, failed);
     }
@@ -410,7 +417,11 @@ export class Dispatcher<E extends Executor = Executor> {
     return average !== undefined && average < this.#options.batchCallsUnderMs;
   }
 
-  /** Timeout or abort: a queued job leaves the queue; a running one takes its interpreter down. */
+  /**
+   * Timeout or abort: a queued job leaves the queue; a running one rejects at once and is given up
+   * on. Its interpreter cancels it (its slot stays taken until its reply comes) or, if it cannot
+   * (sync code, no reply within its cancelTimeout), is killed and replaced.
+   */
   #cancel(job: Job<E>, error: unknown): void {
     if (job.settled) return;
     const executor = job.executor;
@@ -421,11 +432,19 @@ export class Dispatcher<E extends Executor = Executor> {
       return;
     }
     this.#settle(job, { ok: false, error });
-    this.#options.onCancel?.(executor, error);
-    // The interpreter may be stuck in C code and its REQ socket now waits for a reply nobody
-    // wants: it cannot serve again. Its worker sees the exit and the supervisor replaces it.
-    this.#capacity.close(executor);
-    executor.kill();
+    // The interpreter may be stuck in C code, its REQ socket waiting for a reply nobody wants:
+    // it cannot serve again. Its worker sees the exit and the supervisor replaces it.
+    const beforeKill = () => {
+      this.#options.onCancel?.(executor, error);
+      this.#capacity.close(executor);
+    };
+    const cancel = job.control?.cancel;
+    if (cancel !== undefined) {
+      cancel(beforeKill);
+    } else {
+      beforeKill();
+      executor.kill();
+    }
   }
 
   /** `at`: when the outcome was known, if the caller has read the clock already. */

@@ -18,7 +18,9 @@ import { join } from 'node:path';
 import { setLongTimeout, type LongTimeout } from '@piton/core';
 import type { CallContext, Conversation, ExposedFunctions } from './callbacks.js';
 import { Expect, RequestChannel, type ChannelOptions, type RequestLabel } from './channel.js';
+import { ControlLane } from './control.js';
 import { Lanes } from './lanes.js';
+import type { RunControl } from './run-control.js';
 import { createCodec } from '../wire/codec.js';
 import {
   describeExit,
@@ -48,6 +50,7 @@ import { SpawnLauncher } from '../launch/spawn.js';
 import { failedIterator, PythonStream, type ItemsReply, type StreamOptions, type StreamPort } from './stream.js';
 
 export type { StreamOptions } from './stream.js';
+export type { RunControl } from './run-control.js';
 
 export interface InterpreterOptions extends Omit<LaunchSpec, 'endpoint'> {
   /** ms from launch to the handshake's reply. */
@@ -60,7 +63,15 @@ export interface InterpreterOptions extends Omit<LaunchSpec, 'endpoint'> {
   callbacks?: ExposedFunctions;
   /** Requests that may be outstanding at once: the lanes the handshake asks for. @default 1 */
   concurrency?: number;
+  /**
+   * ms a cancelled request (see `RunControl`) is given to end once the worker cancelled its task;
+   * then the interpreter is killed. @default 1000
+   */
+  cancelTimeout?: number;
 }
+
+/** Default of `InterpreterOptions.cancelTimeout`, in ms. */
+export const DEFAULT_CANCEL_TIMEOUT_MS = 1_000;
 
 export interface HandshakeInfo {
   pid: number;
@@ -105,6 +116,10 @@ export class Interpreter {
   readonly #lanes: Lanes;
   /** How the first channel was made: the other lanes' channels are made alike. */
   readonly #channelOptions: ChannelOptions;
+  /** The control lane, once the handshake has named it. */
+  #control: ControlLane | undefined;
+  #controlChannel: RequestChannel | undefined;
+  readonly #cancelTimeout: number;
   readonly #onProtocolError: ((error: ProtocolError) => void) | undefined;
   #info: HandshakeInfo | undefined;
   #exit: ProcessExit | undefined;
@@ -131,6 +146,7 @@ export class Interpreter {
     this.endpoint = endpoint;
     this.#lanes = new Lanes(channel);
     this.#channelOptions = channelOptions;
+    this.#cancelTimeout = opts.cancelTimeout ?? DEFAULT_CANCEL_TIMEOUT_MS;
     this.#process = process;
     this.#onProtocolError = opts.onProtocolError;
     void process.exit.then((exit) => this.#onExit(exit));
@@ -154,7 +170,7 @@ export class Interpreter {
     let interpreter: Interpreter;
     try {
       let self: Interpreter | undefined;
-      const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, callbacks: _c, ...spec } = opts;
+      const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, callbacks: _c, concurrency: _n, cancelTimeout: _g, ...spec } = opts;
       const process = await launcher.launch({ ...spec, endpoint });
       // A local worker binds the ipc endpoint; a remote one says where it is (tcp + CURVE).
       const target = process.connect;
@@ -191,7 +207,7 @@ export class Interpreter {
     });
     const expose = opts.callbacks?.names ?? [];
     const lanes = opts.concurrency ?? 1;
-    const ready = this.#lanes.first.request<HandshakeInfo & { lanes?: string }>(
+    const ready = this.#lanes.first.request<HandshakeInfo & { lanes?: string; control?: string }>(
       (codec, id) => encodeHello(codec, id, expose, lanes),
       Expect.Hello,
       { module: '', fn: '' },
@@ -208,9 +224,13 @@ export class Interpreter {
         } else if (lanes > 1 && outcome.lanes === undefined) {
           failure = `did not open the ${lanes} lanes its handshake asked for`;
         } else {
-          const { lanes: lanesEndpoint, ...info } = outcome;
+          const { lanes: lanesEndpoint, control, ...info } = outcome;
           this.#info = info;
           if (lanesEndpoint !== undefined) this.#openLanes(lanesEndpoint, lanes);
+          if (control !== undefined) {
+            this.#controlChannel = new RequestChannel({ ...this.#channelOptions, endpoint: control });
+            this.#control = new ControlLane(this.#controlChannel);
+          }
           return;
         }
       } else {
@@ -367,17 +387,53 @@ export class Interpreter {
     };
   }
 
-  /** Runs a call encoded in advance ({@link encodeCallBody}); settles as {@link call}. */
-  run(call: EncodedCall, context?: CallContext): Promise<unknown> {
+  /**
+   * Runs a call encoded in advance ({@link encodeCallBody}); settles as {@link call}, once its
+   * lane has its reply. With `control`, the call may be given up on (`control.cancel`, filled in
+   * once it is sent).
+   */
+  run(call: EncodedCall, context?: CallContext, control?: RunControl): Promise<unknown> {
     const listening = context?.onProgress !== undefined;
-    return this.#onLane('call', (channel) =>
-      channel.request(
+    return this.#onLane('call', (channel, lane) => {
+      const settled = channel.request(
         (codec, id) => spliceCall(codec, id, call, listening),
         Expect.Call,
         call,
         context === undefined ? this.#plainConversation : this.#conversation(context),
-      ),
-    );
+      );
+      if (control !== undefined) control.cancel = (beforeKill) => this.#abandon(lane, settled, beforeKill);
+      return settled;
+    });
+  }
+
+  /**
+   * Gives up on the request outstanding on `lane` (`settled` settles with its reply): the control
+   * lane cancels it, and the lane stays taken until its reply comes. The interpreter is killed
+   * (after `beforeKill`) when the worker says the request runs sync code, when the reply has not
+   * come within `cancelTimeout`, or when there is no control lane to ask.
+   */
+  #abandon(lane: number, settled: Promise<unknown>, beforeKill: () => void): void {
+    const channel = this.#lanes.channel(lane);
+    const request = channel.outstandingId;
+    if (request === undefined || !this.alive) return; // it has its reply, or the interpreter is gone
+    channel.abandon();
+    let timer: LongTimeout | undefined;
+    const kill = () => {
+      timer?.clear();
+      if (channel.outstandingId !== request || !this.alive) return; // it ended meanwhile
+      beforeKill();
+      this.kill();
+    };
+    const control = this.#control;
+    if (control === undefined) return kill();
+    control.cancel(lane, request).then((status) => {
+      if (status === 'blocked') return kill();
+      if (channel.outstandingId !== request) return;
+      // Cancelled (or just done): its reply is on its way.
+      timer = setLongTimeout(kill, this.#cancelTimeout, { unref: true });
+      const clear = () => timer?.clear();
+      settled.then(clear, clear);
+    }, kill);
   }
 
   /**
@@ -403,7 +459,8 @@ export class Interpreter {
   /**
    * Iterates a Python iterable, pulling `batch` items per round trip as they are consumed. Ending
    * the iteration early (`break` in `for await`) sends `close`, so the generator's `finally` runs.
-   * The interpreter is busy from this call until the stream ends.
+   * The stream holds one lane from this call until it ends; `opts.onEnd` is called once it has
+   * given the lane back (at once if it was refused).
    */
   stream(
     module: string,
@@ -416,12 +473,14 @@ export class Interpreter {
     if (!Number.isSafeInteger(batch) || batch < 1) {
       throw new RangeError(`stream batch must be an integer >= 1, got ${String(opts.batch)}`);
     }
-    const refusal = this.#refusal('stream');
-    if (refusal) return failedIterator(refusal);
-    const lane = this.#lanes.take();
-    if (lane === undefined) return failedIterator(this.#full('stream'));
+    const refusal = this.#refusal('stream') ?? (this.#lanes.capacity === this.#lanes.inFlight ? this.#full('stream') : undefined);
+    if (refusal) {
+      opts.onEnd?.();
+      return failedIterator(refusal);
+    }
+    const lane = this.#lanes.take()!;
     this.#served = true;
-    return new PythonStream(this.#streamPort(lane), module, fn, args, kwargs, batch, opts);
+    return new PythonStream(this.#streamPort(lane, opts.onEnd), module, fn, args, kwargs, batch, opts);
   }
 
   /**
@@ -480,6 +539,7 @@ export class Interpreter {
   #onExit(exit: ProcessExit): void {
     this.#exit = exit;
     this.#lanes.fail((label) => this.#exitedError(exit, label));
+    this.#controlChannel?.fail((label) => this.#exitedError(exit, label));
   }
 
   #exitedError(exit: ProcessExit, { module, fn }: RequestLabel): WorkerExitedError {
@@ -493,23 +553,38 @@ export class Interpreter {
   }
 
   /** The narrow view of this interpreter a stream needs: the lane it holds until it ends. */
-  #streamPort(lane: number): StreamPort {
+  #streamPort(lane: number, onEnd: (() => void) | undefined): StreamPort {
     const channel = this.#lanes.channel(lane);
+    /** The request in flight (or the last one), settled with its reply. */
+    let current: Promise<unknown> = Promise.resolve();
+    let ended = false;
     const request = <T>(encode: Parameters<RequestChannel['request']>[0], expect: Expect, module: string, fn: string): Promise<T> => {
       if (this.#exit !== undefined) return Promise.reject(this.#exitedError(this.#exit, { module, fn }));
       // stop() may have sent its request meanwhile (on lane 0): a second one would break REQ/REP lock-step.
       if (channel.pending || this.#stopRequested) {
         return Promise.reject(new PitonError(`Python interpreter ${this.id} is stopping; the stream of ${module}.${fn} ended`));
       }
-      return channel.request<T>(encode, expect, { module, fn }, this.#plainConversation);
+      const sent = channel.request<T>(encode, expect, { module, fn }, this.#plainConversation);
+      current = sent.catch(() => undefined);
+      return sent;
+    };
+    const giveBack = () => {
+      this.#lanes.release(lane);
+      onEnd?.();
     };
     return {
       open: (module, fn, args, kwargs, batch) =>
         request<ItemsReply>((codec, id) => encodeStream(codec, id, module, fn, args, kwargs, batch), Expect.Items, module, fn),
       next: (batch, module, fn) => request<ItemsReply>((codec, id) => encodeNext(codec, id, batch), Expect.Items, module, fn),
       close: (module, fn) => request<void>((codec, id) => encodeClose(codec, id), Expect.Closed, module, fn),
-      end: () => this.#lanes.release(lane),
-      abort: () => this.kill(),
+      // A pull given up on (abort) still holds the lane until its reply comes.
+      end: () => {
+        if (ended) return;
+        ended = true;
+        if (channel.pending) void current.then(giveBack);
+        else giveBack();
+      },
+      abort: () => this.#abandon(lane, current, () => undefined),
     };
   }
 }

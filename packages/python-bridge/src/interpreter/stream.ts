@@ -9,8 +9,8 @@ export interface StreamOptions {
   /** Items fetched per round trip: the generator runs at most this far ahead. Default 1. */
   batch?: number;
   /**
-   * Aborting ends the stream: a pull in flight rejects at once with the signal's reason and the
-   * interpreter, whose reply nobody will read, is killed; between pulls the generator is closed.
+   * Aborting ends the stream: a pull in flight rejects at once with the signal's reason and is
+   * cancelled (its interpreter is killed if it cannot be); between pulls the generator is closed.
    */
   signal?: AbortSignal;
   /**
@@ -19,9 +19,9 @@ export interface StreamOptions {
    */
   idleTimeout?: number;
   /**
-   * Called once when the stream was ended from outside (abort, idle timeout) and its interpreter
-   * is no longer held: whoever lent the interpreter takes it back even if the iterator's consumer
-   * never comes back to see the end.
+   * Called once the stream has given its interpreter's lane back, however it ended (exhausted,
+   * closed, failed, aborted, idle too long; at once if it was refused): whoever lent the
+   * interpreter takes it back, even if the iterator's consumer never comes back to see the end.
    */
   onEnd?: () => void;
 }
@@ -31,9 +31,9 @@ export interface StreamPort {
   open(module: string, fn: string, args: unknown[], kwargs: Record<string, unknown> | undefined, batch: number): Promise<ItemsReply>;
   next(batch: number, module: string, fn: string): Promise<ItemsReply>;
   close(module: string, fn: string): Promise<void>;
-  /** The stream is over: the interpreter is no longer busy because of it. */
+  /** The stream is over: its lane is given back (once a request in flight on it has its reply). */
   end(): void;
-  /** A request is in flight and will not be waited for: kill the interpreter. */
+  /** A request is in flight and will not be waited for: it is cancelled (or the interpreter killed). */
   abort(): void;
 }
 
@@ -50,7 +50,7 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
   #exhausted = false;
   /** port.end() was called: it must happen once, or it could free a later stream's interpreter. */
   #released = false;
-  /** onEnd was called (once the consumer has seen the end, or the stream was ended for it). */
+  /** The stream is over for its consumer (it has seen the end, or the stream was ended for it). */
   #finished = false;
   #queue: Promise<unknown> = Promise.resolve();
   /** A request (`stream`, `next` or `close`) is in flight. */
@@ -218,7 +218,6 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
     this.#finished = true;
     this.#idleTimer?.clear();
     if (this.#onAbort) this.#options.signal?.removeEventListener('abort', this.#onAbort);
-    if (this.#endedWith !== undefined) this.#options.onEnd?.();
   }
 
   /** Python has closed the iterator: the interpreter is no longer busy because of this stream. */

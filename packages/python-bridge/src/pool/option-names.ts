@@ -17,7 +17,7 @@ export const POOL_OPTION_NAMES = names<PoolOptions>()([
   'size', 'path', 'python', 'env', 'cwd', 'preload', 'startTimeout', 'callTimeout', 'maxQueue',
   'maxTasksPerWorker', 'maxMemoryPerWorker', 'maxMessageSize', 'batchCallsUnderMs', 'intensity',
   'period', 'shutdownTimeout', 'restartBackoff', 'allowModules', 'allowPrivate', 'allowReexports', 'onOutput', 'events', 'expose', 'streamIdleTimeout', 'startMethod',
-  'hosts', 'keys', 'heartbeat', 'concurrency',
+  'hosts', 'keys', 'heartbeat', 'concurrency', 'cancelTimeout',
 ]);
 
 export const CALL_OPTION_NAMES = names<CallOptions>()(['kwargs', 'timeout', 'signal', 'retries', 'onProgress', 'transfer']);

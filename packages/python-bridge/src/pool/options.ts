@@ -127,6 +127,14 @@ export interface PoolOptions {
    * `concurrency`. An integer from 1 to 10000. @default 1
    */
   concurrency?: number;
+  /**
+   * ms a call that timed out or was aborted is given to end after its task was cancelled in Python
+   * (`CancelledError` is raised where it awaits; its `finally` runs), before its interpreter is
+   * killed and replaced, taking the other calls in flight on it along (they reject with
+   * `WorkerExitedError`). Sync code cannot be cancelled: its interpreter is killed at once.
+   * @default 1000
+   */
+  cancelTimeout?: number;
 }
 
 export type StartMethod = 'forkserver' | 'spawn';
@@ -182,6 +190,7 @@ export interface ResolvedPoolOptions {
   /** Undefined when nothing is exposed. */
   expose: Readonly<Record<string, ExposedFunction>> | undefined;
   concurrency: number;
+  cancelTimeout: number;
 }
 
 const defaults = {
@@ -195,6 +204,7 @@ const defaults = {
   streamIdleTimeout: 60_000,
   restartBackoff: { min: 1, max: 1_000 },
   concurrency: 1,
+  cancelTimeout: 1_000,
 } as const;
 
 /** The most calls one interpreter may run at once (each is a lane: a socket on both sides). */
@@ -352,6 +362,8 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     events: options.events,
     expose,
     concurrency: options.concurrency === undefined ? defaults.concurrency : count('concurrency', options.concurrency, 1, MAX_CONCURRENCY),
+    cancelTimeout:
+      options.cancelTimeout === undefined ? defaults.cancelTimeout : count('cancelTimeout', options.cancelTimeout, 0, MAX_TIMER_DELAY),
   };
 }
 
@@ -359,9 +371,13 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
 export interface CallOptions {
   /** Keyword arguments: `f(*args, **kwargs)`. */
   kwargs?: Record<string, unknown>;
-  /** ms before the call rejects with `CallTimeoutError` and its interpreter is replaced. @default the pool's callTimeout */
+  /**
+   * ms before the call rejects with `CallTimeoutError`. A running `async def` call is cancelled
+   * (its task gets `CancelledError`; the pool's `cancelTimeout` bounds how long it may take to
+   * end); a call running sync code has its interpreter replaced. @default the pool's callTimeout
+   */
   timeout?: number;
-  /** Aborting removes a queued call, or kills and replaces the interpreter running it. */
+  /** Aborting removes a queued call, or gives up on a running one as a timeout does, with the signal's reason. */
   signal?: AbortSignal;
   /**
    * Times the call is run again if its interpreter dies during it (never when Python raises).

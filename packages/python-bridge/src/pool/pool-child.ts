@@ -148,6 +148,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
       onOutput: (line, stream) => emitOutput({ worker: workerId, stream, line }),
       callbacks,
       concurrency: options.concurrency,
+      cancelTimeout: options.cancelTimeout,
   });
   const starts = new InterpreterStarts({
     pool: ctx.path,
@@ -364,14 +365,17 @@ class PoolHandle implements PoolRef {
         if (reentry) throw reentry;
         const { signal, kwargs } = options;
         const lease = await dispatcher.acquire({ signal, timeout });
+        // The stream gives the interpreter's slot back itself once its lane is free (a pull given
+        // up on holds it until its reply comes), whatever ended it: this generator may have been
+        // dropped without `return()`.
+        let items: AsyncIterableIterator<unknown>;
         try {
-          // Ended from outside (abort, idle timeout), the stream gives the interpreter back
-          // itself: this generator may have been dropped without `return()`.
-          const items = lease.executor.stream(module, fn, args, kwargs, { batch, signal, idleTimeout, onEnd: lease.release });
-          for await (const item of items) yield item as T;
-        } finally {
+          items = lease.executor.stream(module, fn, args, kwargs, { batch, signal, idleTimeout, onEnd: lease.release });
+        } catch (error) {
           lease.release();
+          throw error;
         }
+        for await (const item of items) yield item as T;
       },
     };
   }

@@ -42,7 +42,13 @@ export interface ReadyInfo {
   loop: string;
   /** Where the other lanes connect (PROTOCOL.md, "Lanes"), when the hello asked for more than one. */
   lanes?: string;
+  /** Where the control lane connects (PROTOCOL.md, "Cancelling"). */
+  control?: string;
 }
+
+/** What the control lane says of a request it was asked to cancel (PROTOCOL.md, "Cancelling"). */
+export type CancelStatus = 'cancelled' | 'blocked' | 'done';
+const CANCEL_STATUSES: readonly string[] = ['cancelled', 'blocked', 'done'];
 
 /** A reply, checked against PROTOCOL.md. */
 export type Reply =
@@ -54,7 +60,8 @@ export type Reply =
   | { kind: 'bye'; id: number }
   | { kind: 'results'; id: number; results: Array<{ ok: true; value: unknown } | { ok: false; error: PythonReportedError }> }
   | { kind: 'callback'; id: number; name: string; args: unknown[]; kwargs: Record<string, unknown> | undefined }
-  | { kind: 'progress'; id: number; value: unknown };
+  | { kind: 'progress'; id: number; value: unknown }
+  | { kind: 'cancelled'; id: number; statuses: CancelStatus[] };
 
 // Root names used in EncodeError paths, one per envelope item.
 const CALL_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs', 'options'] as const;
@@ -63,6 +70,7 @@ const SIMPLE_NAMES = ['kind', 'id', 'batch'] as const;
 const BATCH_NAMES = ['kind', 'id', 'calls'] as const;
 const HELLO_NAMES = ['kind', 'id', 'protocol', 'options'] as const;
 const ANSWER_NAMES = ['kind', 'id', 'value'] as const;
+const CANCEL_NAMES = ['kind', 'id', 'entries'] as const;
 /** The options item of a call whose caller listens for progress. */
 const LISTENING = { progress: true } as const;
 
@@ -90,6 +98,11 @@ export function encodeCall(
   // Without a listener the options item is left out: the worker's fast path takes 6 items.
   const envelope = listening ? ['call', id, module, fn, args, kwargs ?? null, LISTENING] : ['call', id, module, fn, args, kwargs ?? null];
   return codec.encodeEnvelope(envelope, CALL_NAMES);
+}
+
+/** `["cancel", id, [[lane, request], …]]`: the control lane's one request (PROTOCOL.md, "Cancelling"). */
+export function encodeCancel(codec: Codec, id: number, entries: readonly (readonly [lane: number, request: number])[]): Buffer[] {
+  return codec.encodeEnvelope(['cancel', id, entries], CANCEL_NAMES);
 }
 
 /** `["return", id, value]`: the answer to a `callback`, the exposed function's result. */
@@ -330,9 +343,10 @@ export function parseReply(envelope: unknown): Reply {
       expectLength(kind, envelope, 3);
       const info = envelope[2] as unknown;
       if (!isRecord(info)) fail(`'ready' item 2 must be a map, got ${describe(info)}`);
-      const { pid, python, protocol, piton, loop, lanes } = info;
+      const { pid, python, protocol, piton, loop, lanes, control } = info;
       if (typeof pid !== 'number' || typeof protocol !== 'number') fail(`'ready' must carry numeric pid and protocol`);
       if (lanes !== undefined && typeof lanes !== 'string') fail(`'ready' item lanes must be an endpoint string, got ${describe(lanes)}`);
+      if (control !== undefined && typeof control !== 'string') fail(`'ready' item control must be an endpoint string, got ${describe(control)}`);
       const ready: ReadyInfo = {
         pid,
         protocol,
@@ -341,6 +355,7 @@ export function parseReply(envelope: unknown): Reply {
         loop: typeof loop === 'string' ? loop : '',
       };
       if (lanes !== undefined) ready.lanes = lanes;
+      if (control !== undefined) ready.control = control;
       return { kind, id, info: ready };
     }
     case 'closed':
@@ -372,6 +387,14 @@ export function parseReply(envelope: unknown): Reply {
     case 'progress':
       expectLength(kind, envelope, 3);
       return { kind, id, value: envelope[2] };
+    case 'cancelled': {
+      expectLength(kind, envelope, 3);
+      const statuses = envelope[2] as unknown;
+      if (!Array.isArray(statuses) || !statuses.every((v) => typeof v === 'string' && CANCEL_STATUSES.includes(v))) {
+        fail(`'cancelled' item 2 must be an array of "cancelled", "blocked" or "done", got ${describe(statuses)}`);
+      }
+      return { kind, id, statuses: statuses as CancelStatus[] };
+    }
     default:
       return fail(`unknown reply kind ${JSON.stringify(kind).slice(0, 60)}`);
   }
