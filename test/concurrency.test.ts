@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { PythonPool, WorkerExitedError, type StartMethod } from '@piton/python-bridge';
+import { PythonPool, InterpreterExitedError, type StartMethod } from '@piton/python-bridge';
 import { fixtures } from './helpers.js';
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -133,7 +133,7 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
       expect(results).to.deep.equal(Array.from({ length: 16 }, (_, i) => [i, i]));
     });
 
-    it('an interpreter that dies with calls in flight rejects each of them with its own WorkerExitedError', async () => {
+    it('an interpreter that dies with calls in flight rejects each of them with its own InterpreterExitedError', async () => {
       const held = Array.from({ length: 8 }, (_, i) => pool.call('coroutines', 'gated', ['gate', i]).then((v) => ({ v }), (e: unknown) => ({ e })));
       await until(() => gate.waiting === 8);
       const [victim] = pool.interpreters();
@@ -145,8 +145,8 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
       const errors = outcomes.flatMap((o) => ('e' in o ? [o.e] : []));
       expect(errors).to.have.length(4);
       for (const error of errors) {
-        expect(error).to.be.instanceOf(WorkerExitedError);
-        expect((error as WorkerExitedError).signal).to.equal('SIGKILL');
+        expect(error).to.be.instanceOf(InterpreterExitedError);
+        expect((error as InterpreterExitedError).signal).to.equal('SIGKILL');
         expect((error as Error).message).to.include('coroutines.gated');
       }
       expect(new Set(errors).size).to.equal(4);
@@ -156,9 +156,9 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
 }
 
 describe('concurrency: recycling', () => {
-  it('maxTasksPerWorker stops giving calls to the interpreter and replaces it once its calls in flight have settled', async () => {
+  it('recycle.afterCalls stops giving calls to the interpreter and replaces it once its calls in flight have settled', async () => {
     const gate = new Gate();
-    const pool = await PythonPool.start({ size: 1, concurrency: 4, maxTasksPerWorker: 4, path: fixtures, expose: { gate: (key?: unknown) => gate.fn(key) } });
+    const pool = await PythonPool.start({ size: 1, concurrency: 4, recycle: { afterCalls: 4 }, path: fixtures, expose: { gate: (key?: unknown) => gate.fn(key) } });
     try {
       const first = await pool.call<number>('coroutines', 'pid');
       const held = [1, 2, 3].map((i) => pool.call('coroutines', 'gated', ['gate', i]));
