@@ -180,11 +180,16 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     this.#options = options;
   }
 
-  /** `ready`: free slots of the serving interpreters; `busy`: runs in flight (one slot each). */
+  /**
+   * `ready`: serving interpreters with nothing in flight; `busy`: interpreters with at least one run
+   * in flight; `free`: the slots the serving interpreters could still take; `inFlight`: runs in flight.
+   */
   get counts() {
     return {
-      ready: this.#capacity.free,
-      busy: this.#capacity.inFlight,
+      ready: this.#capacity.idleCount,
+      busy: this.#capacity.loadedCount,
+      free: this.#capacity.free,
+      inFlight: this.#capacity.inFlight,
       queued: this.#queue.size,
       completed: this.#stats.completed,
       failed: this.#stats.failed,

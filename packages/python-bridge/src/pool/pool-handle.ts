@@ -112,6 +112,14 @@ export interface InterpreterStatus {
 }
 
 
+/** The event loop the serving interpreters run coroutines on: one kind, `'mixed'`, or undefined with none serving. */
+function loopOf(kinds: readonly string[]): PoolStats['loop'] {
+  const distinct = new Set(kinds.filter((kind) => kind !== ''));
+  if (distinct.size === 0) return undefined;
+  if (distinct.size > 1) return 'mixed';
+  return [...distinct][0] === 'uvloop' ? 'uvloop' : 'asyncio';
+}
+
 /** Free snapshot memory a pool keeps for reuse, at most (snapshots.ts). */
 const SNAPSHOT_MEMORY_BYTES = 128 * 1024 * 1024;
 /** ms without a snapshot after which that memory is let go. */
@@ -163,7 +171,7 @@ export class PoolHandle implements PoolRef {
     this.#callbacks = callbacks;
     // A table's IPC stream is written at call() into snapshot memory, given back when the call settles.
     this.#codec = createCodec({ maxMessageSize: options.maxMessageSize, allocate: (size) => this.#snapshots.lend(size) });
-    this.#batcher = new DynamicBatcher(batchPolicies, (module, fn, inputs, timeout) => this.#sendBatch(module, fn, inputs, timeout), () => dispatcher.counts.ready > 0);
+    this.#batcher = new DynamicBatcher(batchPolicies, (module, fn, inputs, timeout) => this.#sendBatch(module, fn, inputs, timeout), () => dispatcher.counts.free > 0);
   }
 
   /** One merged call to a batched function: its one argument is the list of the calls' inputs. */
@@ -331,7 +339,9 @@ export class PoolHandle implements PoolRef {
   stats(): PoolStats {
     const local = this.#elastic.counts;
     const size = local.size + (this.#hosts?.size ?? 0);
-    const { ready, busy, queued } = this.#dispatcher.counts;
+    const { ready, busy, queued, inFlight, free } = this.#dispatcher.counts;
+    const concurrency = this.#options.concurrency;
+    const serving = this.#dispatcher.serving();
     const { state } = this.#lifecycle;
     const calls = this.#dispatcher.stats;
     return {
@@ -350,7 +360,13 @@ export class PoolHandle implements PoolRef {
       queued,
       restarts: this.#lifecycle.restarts,
       restartsByCause: this.#lifecycle.restartsByCause,
-      ...calls.summary(size),
+      concurrency,
+      capacity: size * concurrency,
+      inFlight,
+      free,
+      inFlightByInterpreter: Object.fromEntries(serving.map(({ executor, inFlight: n }) => [executor.id, n])),
+      loop: loopOf(serving.map(({ executor }) => executor.info.loop)),
+      ...calls.summary(size * concurrency),
       outcomes: calls.outcomes(),
       ...this.#counts(),
     };
