@@ -248,11 +248,23 @@ THROWN = {"name": "TypeError", "message": "key must be a string",
           "stack": "TypeError: key must be a string\n    at lookup (file:///app/index.js:3:11)"}
 
 ENVELOPES = [
-    case("envelope hello", ["hello", 1, 2], "93 a568656c6c6f 01 02"),
-    case("envelope hello with exposed functions", ["hello", 1, 2, {"expose": ["lookup", "flag"]}],
-         "94 a568656c6c6f 01 02 81 a66578706f7365 92 a66c6f6f6b7570 a4666c6167"),
+    case("envelope hello", ["hello", 1, 3], "93 a568656c6c6f 01 03"),
+    case("envelope hello with exposed functions", ["hello", 1, 3, {"expose": ["lookup", "flag"]}],
+         "94 a568656c6c6f 01 03 81 a66578706f7365 92 a66c6f6f6b7570 a4666c6167"),
     case("envelope ready", ["ready", 1, {"pid": 4242, "python": "3.11.7 (main) [GCC 12.2.0]",
-                                         "protocol": 2, "piton": "0.1.0"}]),
+                                         "protocol": 3, "piton": "0.1.0", "loop": "asyncio"}]),
+    # --- lanes (PROTOCOL.md, "Lanes"): the handshake asks for them, ready names their socket
+    case("envelope hello with lanes", ["hello", 1, 3, {"lanes": 4}],
+         "94 a568656c6c6f 01 03 81 a56c616e6573 04"),
+    case("envelope ready with lanes", ["ready", 1, {"pid": 4242, "python": "3.11.7 (main) [GCC 12.2.0]",
+                                                    "protocol": 3, "piton": "0.1.0", "loop": "uvloop",
+                                                    "lanes": "ipc:///tmp/piton-x/worker.sock-lanes",
+                                                    "control": "ipc:///tmp/piton-x/worker.sock-control"}]),
+    # --- cancelling (PROTOCOL.md, "Cancelling"): the control lane's one request and its reply
+    case("envelope cancel", ["cancel", 7, [[1, 9], [0, 12]]],
+         "93 a663616e63656c 07 92 92 01 09 92 00 0c"),
+    case("envelope cancelled", ["cancelled", 7, ["cancelled", "blocked", "done"]],
+         "93 a963616e63656c6c6564 07 93 a963616e63656c6c6564 a7626c6f636b6564 a4646f6e65"),
     case("envelope call", ["call", 2, "functions", "fib", [20], None],
          "96 a463616c6c 02 a966756e6374696f6e73 a3666962 91 14 c0"),
     case("envelope call with kwargs", ["call", 3, "functions", "scale", [1.5], {"factor": 2, "round": True}]),

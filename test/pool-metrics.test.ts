@@ -39,6 +39,8 @@ describe('PythonPool: Prometheus metrics and tracing', () => {
       piton_pool_size_limit: 'gauge',
       piton_pool_grown: 'counter',
       piton_pool_shrunk: 'counter',
+      piton_pool_capacity: 'gauge',
+      piton_pool_calls_in_flight: 'gauge',
     });
     expect(promValue(samples, 'piton_pool_calls_total', { ...labels, outcome: 'ok' })).to.equal(0);
     expect(promValue(samples, 'piton_pool_interpreters', { ...labels, state: 'ready' })).to.equal(2);
@@ -93,7 +95,7 @@ describe('PythonPool: Prometheus metrics and tracing', () => {
     poolMetrics(pool, { registry }).close();
     expect(await registry.metrics()).to.equal('\n');
     metrics = poolMetrics(pool, { registry });
-    expect(Object.keys((await scrape(registry)).types)).to.have.length(9);
+    expect(Object.keys((await scrape(registry)).types)).to.have.length(11);
   });
 
   it('refuses what is not a pool, unknown options and bad buckets', async () => {

@@ -63,6 +63,19 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
     for (const i of hosts.hosts) expect(i.process!.exitCode).to.equal(null);
   });
 
+  it('lanes reach a remote interpreter too: concurrency calls run at once there, and callbacks from each', async () => {
+    const pool = await startPool(hosts, [hosts.hosts[0]!], 1, { concurrency: 4, expose: { echo: async (v: unknown) => v } });
+    try {
+      // Four calls that return only once all four have arrived at the one interpreter.
+      expect(await Promise.all([0, 1, 2, 3].map((i) => pool.call('coroutines', 'rendezvous', ['remote', 4, i])))).to.deep.equal([0, 1, 2, 3]);
+      expect(await Promise.all([0, 1, 2, 3].map((i) => pool.call('coroutines', 'ask', ['echo', i])))).to.deep.equal([[0, 0], [1, 1], [2, 2], [3, 3]]);
+      const [interpreter] = pool.interpreters();
+      expect(TestHosts.runsIn(interpreter!.pid, hosts.hosts[0]!)).to.equal(true);
+    } finally {
+      await pool.stop();
+    }
+  });
+
   it("modules planted in a remote interpreter's cwd never run (the agent starts workers as the pool does)", async () => {
     // What `python -m piton.worker` would import from its cwd first, and a package named like the runtime.
     const cwd = mkdtempSync(join(tmpdir(), 'piton-planted-'));

@@ -22,7 +22,8 @@ def test_hello_is_answered_with_ready(fresh_worker):
     kind, _, info = fresh_worker.hello()
     assert kind == "ready"
     assert info == {"pid": fresh_worker.process.pid, "python": sys.version, "protocol": PROTOCOL_VERSION,
-                    "piton": piton.__version__}
+                    "piton": piton.__version__, "loop": "uvloop",  # uvloop is in the test environment
+                    "control": fresh_worker.endpoint + "-control"}
 
 
 def test_hello_of_another_version_is_a_protocol_error_and_exit_code_2(fresh_worker):

@@ -113,6 +113,10 @@ function drawPool(view) {
       el('span', { 'data-count': 'size' }, 'size ', el('b', {}, String(s.size)), s.min !== s.max ? ` (${s.min}–${s.max})` : ''),
       el('span', { 'data-count': 'ready' }, 'ready ', el('b', {}, String(s.ready))),
       el('span', { 'data-count': 'busy' }, 'busy ', el('b', {}, String(s.busy))),
+      s.concurrency > 1
+        ? el('span', { 'data-count': 'in-flight' }, 'in flight ', el('b', {}, `${s.inFlight}/${s.capacity}`),
+            ` (${Object.entries(s.inFlightByInterpreter ?? {}).map(([worker, n]) => `${worker} ${n}`).join(', ')})`)
+        : '',
       el('span', { 'data-count': 'starting' }, 'starting ', el('b', {}, String(s.starting))),
       el('span', { 'data-count': 'stopping' }, 'stopping ', el('b', {}, String(s.stopping))),
       el('span', { 'data-count': 'queued' }, 'queued ', el('b', {}, String(s.queued))),
@@ -129,6 +133,7 @@ function drawPool(view) {
       sparkline('wait p50/p99 ms', h.map((x) => x.waitP50), h.map((x) => x.waitP99)),
       sparkline('run p50/p99 ms', h.map((x) => x.runP50), h.map((x) => x.runP99)),
       sparkline('queued', h.map((x) => x.queued)),
+      ...(s.concurrency > 1 ? [sparkline('in flight', h.map((x) => x.inFlight))] : []),
       sparkline('size', h.map((x) => x.size)),
     ),
   );

@@ -16,6 +16,12 @@ export interface PoolSample {
   ready: number;
   busy: number;
   starting: number;
+  /** Calls each interpreter runs at once (1 where the pool does not say), and the pool's capacity: size × concurrency. */
+  concurrency: number;
+  capacity: number;
+  /** Calls and streams in flight now, in all, and on each serving interpreter (by worker id). */
+  inFlight: number;
+  inFlightByInterpreter: Record<string, number>;
   /** Interpreters being stopped because the pool shrank. */
   stopping: number;
   /** The local interpreters' bounds (equal for a fixed size). */
@@ -101,6 +107,12 @@ export const RATE_WINDOW_MS = 1_000;
  * call rate is taken against the newest earlier sample at least RATE_WINDOW_MS old (else the
  * oldest), so that a sample taken right after another (on an event) does not read as a stall.
  */
+/** A map of counts (`{ 'python-1': 2 }`); anything else reads as none. */
+function counts(value: unknown): Record<string, number> {
+  if (value === null || typeof value !== 'object') return {};
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, num(v)]));
+}
+
 export function sampleOf(raw: object, at: number, history: readonly PoolSample[]): PoolSample {
   const stats = raw as Record<string, unknown>;
   const settled = num(stats.completed) + num(stats.failed);
@@ -120,6 +132,10 @@ export function sampleOf(raw: object, at: number, history: readonly PoolSample[]
     ready: num(stats.ready),
     busy: num(stats.busy),
     starting: num(stats.starting),
+    concurrency: stats.concurrency === undefined ? 1 : num(stats.concurrency),
+    capacity: stats.capacity === undefined ? num(stats.size) : num(stats.capacity),
+    inFlight: stats.inFlight === undefined ? num(stats.busy) : num(stats.inFlight),
+    inFlightByInterpreter: counts(stats.inFlightByInterpreter),
     stopping: num(stats.stopping),
     min: num(pick(stats, 'limits', 'min') ?? stats.size),
     max: num(pick(stats, 'limits', 'max') ?? stats.size),

@@ -20,6 +20,13 @@ describe('observer model: pool samples', () => {
     expect(s).to.include({ size: 2, ready: 1, busy: 1, starting: 1, queued: 3, waitP50: 1, waitP99: 2, runP50: 3, runP99: 4, state: 'running' });
   });
 
+  it('reads calls in flight per interpreter and the capacity; an older shape reads as concurrency 1', () => {
+    const s = sampleOf(stats(0, { concurrency: 4, capacity: 8, inFlight: 5, inFlightByInterpreter: { 'python-1': 4, 'python-2': 1 } }), 0, []);
+    expect(s).to.include({ concurrency: 4, capacity: 8, inFlight: 5 });
+    expect(s.inFlightByInterpreter).to.deep.equal({ 'python-1': 4, 'python-2': 1 });
+    expect(sampleOf(stats(0), 0, [])).to.include({ concurrency: 1, capacity: 2, inFlight: 1 });
+  });
+
   it('falls back to the overall latency of an older stats() shape', () => {
     const s = sampleOf(stats(0, { latency: { p50: 5, p99: 9 } }), 0, []);
     expect(s).to.include({ runP50: 5, runP99: 9, waitP50: 0 });

@@ -58,6 +58,8 @@ const METRIC_NAMES = [
   'piton_pool_size_limit',
   'piton_pool_grown_total',
   'piton_pool_shrunk_total',
+  'piton_pool_capacity',
+  'piton_pool_calls_in_flight',
 ] as const;
 
 /**
@@ -117,6 +119,28 @@ export function poolMetrics(pools: PoolRef | readonly PoolRef[], options: PoolMe
         this.set({ pool, state: 'busy' }, stats.busy);
         this.set({ pool, state: 'starting' }, stats.starting);
         this.set({ pool, state: 'stopping' }, stats.stopping ?? 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'piton_pool_capacity',
+    help: 'Calls the pool may run at once: its interpreters times its concurrency.',
+    labelNames: ['pool'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { pool, stats } of statsOf()) this.set({ pool }, stats.capacity);
+    },
+  });
+  new Gauge({
+    name: 'piton_pool_calls_in_flight',
+    help: 'Calls and open streams running now on each interpreter of the pool (at most its concurrency).',
+    labelNames: ['pool', 'worker'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { pool, stats } of statsOf()) {
+        for (const [worker, inFlight] of Object.entries(stats.inFlightByInterpreter)) this.set({ pool, worker }, inFlight);
       }
     },
   });

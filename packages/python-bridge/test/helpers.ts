@@ -30,7 +30,10 @@ export class FakeExecutor implements Executor {
   serviceable = true;
   killed = false;
 
-  constructor(readonly id: string) {}
+  constructor(
+    readonly id: string,
+    readonly capacity = 1,
+  ) {}
 
   /** The run in progress (the last one given). */
   get current(): FakeRun {
@@ -68,7 +71,7 @@ export class FakeExecutor implements Executor {
   kill(): void {
     this.killed = true;
     this.serviceable = false;
-    // Rejecting a run that has already ended does nothing, as with a real interpreter.
-    this.runs[this.runs.length - 1]?.reject(new InterpreterExitedError(null, 'SIGKILL'));
+    // Every run in flight rejects; rejecting one that has already ended does nothing, as with a real interpreter.
+    for (const run of this.runs) run.reject(new InterpreterExitedError(null, 'SIGKILL'));
   }
 }

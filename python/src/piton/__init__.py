@@ -24,6 +24,7 @@ _LAZY = {
     "NodeError": "errors",
     "NotExposedError": "errors",
     "progress": "conversation",
+    "aprogress": "conversation",
     "batched": "batching",
     "BatchError": "errors",
     "context": "call_context",

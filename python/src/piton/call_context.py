@@ -119,7 +119,12 @@ class Scope:
     def leave(self) -> None:
         if self._otel_token is not None:
             _otel_detach(self._otel_token)
-        _current.reset(self._token)
+        try:
+            _current.reset(self._token)
+        except ValueError:
+            # Left in a copy of the context it was entered in (an awaited call's task before
+            # Python 3.11): what it was before is what it is again.
+            _current.set(self._token.old_value if self._token.old_value is not contextvars.Token.MISSING else None)
 
 
 def enter(meta: Optional[Meta]) -> Scope:

@@ -17,7 +17,7 @@ from typing import FrozenSet, Iterable, Optional
 import zmq
 from zmq.utils import z85
 
-__all__ = ["SECRET_KEY_ENV", "CLIENT_KEYS_ENV", "ZAP_DOMAIN", "ZapHandler", "secure_server", "report_endpoint"]
+__all__ = ["SECRET_KEY_ENV", "CLIENT_KEYS_ENV", "ZAP_DOMAIN", "ZapHandler", "secure_server", "secure_like", "report_endpoint"]
 
 SECRET_KEY_ENV = "PITON_CURVE_SECRET_KEY"
 CLIENT_KEYS_ENV = "PITON_CURVE_CLIENT_KEYS"
@@ -67,10 +67,26 @@ def secure_server(socket: zmq.Socket, context: zmq.Context, environ: Optional[di
     if secret is None or not clients:
         raise RuntimeError(f"--curve needs {SECRET_KEY_ENV} and {CLIENT_KEYS_ENV} in the environment")
     handler = ZapHandler(context, clients)
-    socket.curve_server = True
-    socket.curve_secretkey = secret.encode("ascii")
-    socket.zap_domain = ZAP_DOMAIN.encode("ascii")
+    global _secret_key
+    _secret_key = secret.encode("ascii")
+    secure_like(socket)
     return handler
+
+
+#: The worker's secret key, once :func:`secure_server` took it from the environment (libzmq does
+#: not give a socket's key back): the worker's other sockets are made servers with it too.
+_secret_key: Optional[bytes] = None
+
+
+def secure_like(socket: zmq.Socket) -> None:
+    """Makes ``socket`` a CURVE server with the worker's key, for the same allowed clients (the ZAP
+    handler serves every socket of the context): another socket of a worker :func:`secure_server`
+    secured. Raises ``RuntimeError`` before that."""
+    if _secret_key is None:
+        raise RuntimeError("secure_like() before secure_server(): there is no key yet")
+    socket.curve_server = True
+    socket.curve_secretkey = _secret_key
+    socket.zap_domain = ZAP_DOMAIN.encode("ascii")
 
 
 def report_endpoint(socket: zmq.Socket, fd: int) -> None:

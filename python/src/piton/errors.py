@@ -72,7 +72,8 @@ def _message(exc: BaseException) -> str:
 
 
 def _user_traceback(exc: BaseException) -> str:
-    # The first frames are the worker's own dispatch code: the user wants to see theirs.
+    # The first frames are the worker's own dispatch code (and, for a coroutine, the event
+    # loop's that ran it): the user wants to see theirs.
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None and _in_worker(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
@@ -83,7 +84,26 @@ def _user_traceback(exc: BaseException) -> str:
 
 
 def _in_worker(filename: str) -> bool:
-    return os.path.dirname(os.path.abspath(filename)) == _PACKAGE_DIR
+    if filename.startswith("uvloop/"):  # uvloop's Cython frames carry their source's relative name
+        return True
+    directory = os.path.dirname(os.path.abspath(filename))
+    return directory == _PACKAGE_DIR or directory == _asyncio_dir()
+
+
+_ASYNCIO_DIR: "str | None" = None
+
+
+def _asyncio_dir() -> "str | None":
+    """asyncio's directory, once a coroutine has been run (its frames may lead then)."""
+    global _ASYNCIO_DIR
+    if _ASYNCIO_DIR is None:
+        import sys
+
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is None or not getattr(asyncio, "__file__", None):
+            return None
+        _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
+    return _ASYNCIO_DIR
 
 
 def error_info(exc: BaseException) -> Dict[str, str]:

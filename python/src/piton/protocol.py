@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PROTOCOL_VERSION",
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "MAX_LANES",
     "EXIT_OK",
     "EXIT_FAILED",
     "EXIT_VERSION_MISMATCH",
@@ -46,9 +47,11 @@ __all__ = [
     "progress",
 ]
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 #: The largest message, all frames together, unless configured otherwise.
 DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024
+#: The most lanes a hello may ask for (the routing id of a lane is its number, in decimal).
+MAX_LANES = 10_000
 
 # The exit codes of a worker, a forked interpreter and the fork server (PROTOCOL.md, "The worker process").
 #: After ``stop`` (once ``bye`` is sent), on SIGTERM, or (fork server) when the pool closes the channel.
@@ -103,11 +106,13 @@ class _Record:
 
 class Hello(_Record):
     # protocol: checked by the worker, so a mismatch gets its own message. expose: the names of
-    # the Node functions Python may call (``node.call``), from the optional options map.
-    __slots__ = ("id", "protocol", "expose")
+    # the Node functions Python may call (``node.call``), from the optional options map. lanes:
+    # how many REQ/REP lanes Node opens to carry calls (PROTOCOL.md, "Lanes"), 1 when absent.
+    __slots__ = ("id", "protocol", "expose", "lanes")
     id: int
     protocol: Any
     expose: Tuple[str, ...]
+    lanes: int
 
 
 class Meta(_Record):
@@ -284,6 +289,14 @@ def _expose(value: Any) -> Tuple[str, ...]:
     return tuple(value)
 
 
+def _lanes(value: Any) -> int:
+    if value is None:
+        return 1
+    if not (_is_uint(value) and 1 <= value <= MAX_LANES):
+        raise ProtocolError(f"'hello' option 'lanes' must be an integer from 1 to {MAX_LANES}, got {value!r:.40}")
+    return value
+
+
 def _thrown(value: Any) -> Tuple[str, str, str]:
     if not (isinstance(value, dict) and isinstance(value.get("name"), str) and isinstance(value.get("message"), str)):
         raise ProtocolError(f"'throw' field 'error' must be a map {{name, message, stack}} of strings, got {value!r:.80}")
@@ -370,7 +383,8 @@ def parse_request(envelope: Any) -> Request:
     if kind == "hello":
         if len(envelope) != 4:
             _expect_len(kind, envelope, 3, '["hello", id, protocol, options?]')
-        return Hello(rid, envelope[2], _expose(_options(kind, envelope, 3).get("expose")))
+        options = _options(kind, envelope, 3)
+        return Hello(rid, envelope[2], _expose(options.get("expose")), _lanes(options.get("lanes")))
     if kind == "return":
         _expect_len(kind, envelope, 3, '["return", id, value]')
         return Return(rid, envelope[2])
@@ -392,8 +406,9 @@ def parse_request(envelope: Any) -> Request:
 # ------------------------------------------------------------------------------------ replies
 
 
-def ready(rid: int, pid: int, python: str, piton: str) -> list:
-    return ["ready", rid, {"pid": pid, "python": python, "protocol": PROTOCOL_VERSION, "piton": piton}]
+def ready(rid: int, pid: int, python: str, piton: str, **more: Any) -> list:
+    """The handshake's reply; ``more`` adds the worker's other facts (``loop``, ``lanes``, ...)."""
+    return ["ready", rid, {"pid": pid, "python": python, "protocol": PROTOCOL_VERSION, "piton": piton, **more}]
 
 
 def ok(rid: int, result: Any) -> list:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 import zmq
 
+from .aio import receive as receive_on_loop
 from .arrow import release_idle
 from .handler import Action, Handler
 from .protocol import EXIT_OK, EXIT_VERSION_MISMATCH
@@ -93,8 +94,10 @@ class _SigtermRelay:
         os.close(self._writer)
 
 
-def serve(socket: zmq.Socket, handler: Handler) -> int:
-    """Answer requests until ``stop`` or a version mismatch; return the exit code.
+def serve(socket: zmq.Socket, handler: Handler, serve_lanes: Optional[Callable[[Handler], int]] = None) -> int:
+    """Answer requests until ``stop`` or a version mismatch; return the exit code. A handshake
+    that asks for several lanes hands the serving over to ``serve_lanes`` (the lane server, on
+    the loop) once its reply is sent.
 
     SIGTERM's handler raises out of here (see worker.py)."""
     relay: Optional[_SigtermRelay] = _SigtermRelay() if hasattr(signal, "pthread_kill") else None
@@ -125,7 +128,16 @@ def serve(socket: zmq.Socket, handler: Handler) -> int:
         reply_with(reply)
         return next_request()
 
-    handler.conversation.exchange = exchange
+    async def areceive() -> List[Any]:
+        return await receive_on_loop(socket)
+
+    async def aexchange(reply: List[Any]) -> List[Any]:
+        # The same from a coroutine: the answer is awaited, so the loop runs meanwhile.
+        reply_with(reply)
+        return await receive_on_loop(socket)
+
+    conversation = handler.conversation
+    conversation.exchange, conversation.aexchange, conversation.areceive = exchange, aexchange, areceive
     try:
         while True:  # next_request and reply_with, inlined: this loop is every call's path
             try:
@@ -141,8 +153,10 @@ def serve(socket: zmq.Socket, handler: Handler) -> int:
             else:
                 socket.send_multipart(reply, copy=False)
             if action is not Action.CONTINUE:
+                if action is Action.SERVE_LANES and serve_lanes is not None:
+                    return serve_lanes(handler)
                 return EXIT_OK if action is Action.STOP else EXIT_VERSION_MISMATCH
     finally:
-        handler.conversation.exchange = None
+        conversation.exchange = conversation.aexchange = conversation.areceive = None
         if relay is not None:
             relay.close()

@@ -46,6 +46,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def _on_sigterm(signum: int, frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding is enough
+    aio = sys.modules.get("piton.aio")
+    if aio is not None:  # coroutines run: their loop may catch what is raised here (aio.py)
+        aio.on_sigterm()
     raise Terminated()
 
 
@@ -96,6 +99,8 @@ def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket
     sys.stdout = call_context.AttributedOutput(sys.stdout)  # type: ignore[assignment]
     sys.stderr = call_context.AttributedOutput(sys.stderr)  # type: ignore[assignment]
     handler = Handler(Resolver(args.path, args.allow_module, args.allow_private, args.allow_reexports), args.max_message_size)
+    sockets = _HandshakeSockets(args, context, socket, handler)
+    handler.on_hello = sockets.on_hello
     code = EXIT_FAILED
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)  # inside: a SIGTERM from here on exits 0
@@ -104,7 +109,7 @@ def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket
             from .curve import report_endpoint
 
             report_endpoint(socket, args.endpoint_fd)
-        code = serve(socket, handler)
+        code = serve(socket, handler, sockets.serve_lanes)
         # The last reply must leave before the socket goes; the peer is there, so this is short.
         socket.close(linger=FINAL_REPLY_LINGER_MS)
     except Terminated:
@@ -113,9 +118,60 @@ def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket
         sys.stderr.write(f"piton: socket error on {args.endpoint}: {exc}\n")
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sockets.close()
         socket.close(linger=0)
         context.term()
     lifetime.exit_process(code)
+
+
+class _HandshakeSockets:
+    """The sockets the handshake opens beside the worker's own, bound like it (a CURVE server on
+    tcp): the control lane (control.py), always, and the lanes' ROUTER when it asks for more than
+    one lane (lane_server.py)."""
+
+    def __init__(self, args: argparse.Namespace, context: "zmq.Context", socket: "zmq.Socket", handler: "object") -> None:
+        self._args = args
+        self._context = context
+        self._socket = socket
+        self._handler = handler
+        self._router: "Optional[zmq.Socket]" = None
+        self._control: "object" = None
+
+    def on_hello(self, hello: "object") -> dict:
+        from .lane_server import open_lanes_socket, sibling_endpoint
+
+        lanes = getattr(hello, "lanes", 1)
+        if self._control is not None:
+            raise RuntimeError("the worker has had its handshake: it takes one")
+        more = {}
+        if lanes > 1:
+            from .aio import get_loop
+
+            get_loop()  # made now, so that ready names the loop the lanes run on
+            self._router, more["lanes"] = open_lanes_socket(self._context, self._args.endpoint, self._secure)
+        from .control import ControlLane
+
+        self._control = control = ControlLane(self._context, sibling_endpoint(self._args.endpoint, "control"),
+                                              lambda: self._handler.lane_list, self._secure)  # type: ignore[attr-defined]
+        more["control"] = control.endpoint
+        return more
+
+    def _secure(self, socket: "zmq.Socket") -> None:
+        if self._args.curve:
+            from .curve import secure_like
+
+            secure_like(socket)
+
+    def serve_lanes(self, handler: "object") -> int:
+        from .lane_server import LaneServer
+
+        assert self._router is not None
+        return LaneServer(handler, self._socket, self._router).run()  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        # The control lane's socket is its thread's: it closes it when the context terminates.
+        if self._router is not None:
+            self._router.close(linger=0)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 import { setLongTimeout, type LongTimeout } from '@piton/core';
 import { CallTimeoutError, HostLostError, QueueFullError, InterpreterExitedError } from '../errors.js';
+import { Capacity } from './capacity.js';
 import { Fifo } from './fifo.js';
 import { fitsInBatch, type EncodedCall } from '../wire/encoded-call.js';
 import type { Outcome } from '../wire/protocol.js';
@@ -13,25 +14,42 @@ export interface DispatchedContext {
   readonly onProgress?: unknown;
 }
 
-/** One interpreter as the dispatcher sees it: something that runs one call at a time. */
+/**
+ * How the dispatcher gives up on a call it handed to an executor (a timeout, an abort): the
+ * executor fills in `cancel` once the call is sent (the interpreter's side of it:
+ * interpreter/run-control.ts, the same shape, so that neither layer imports the other).
+ */
+export interface RunControl {
+  /**
+   * Gives up on the call: the executor cancels it and keeps its slot until it has ended, or calls
+   * `beforeKill` and kills itself when it cannot (the other calls in flight on it then reject).
+   */
+  cancel?: (beforeKill: () => void) => void;
+}
+
+/** One interpreter as the dispatcher sees it: something that runs up to `capacity` calls at a time. */
 export interface Executor<C extends DispatchedContext = DispatchedContext> {
   readonly id: string;
   /** The process's id, when it has one (told to tracers). */
   readonly pid?: number;
   /** False once the interpreter has exited or is being stopped or killed: it takes no more work. */
   readonly serviceable: boolean;
-  /** Runs one call encoded in advance; `context` carries its progress listener and callback scope. */
-  run(call: EncodedCall, context?: C): Promise<unknown>;
+  /** Runs (calls, batches, leases) it may have in flight at once: the pool's `concurrency`. */
+  readonly capacity: number;
+  /**
+   * Runs one call encoded in advance; `context` carries its progress listener and callback scope.
+   * With `control`, the call can be given up on once sent (`control.cancel`, see RunControl).
+   */
+  run(call: EncodedCall, context?: C, control?: RunControl): Promise<unknown>;
   /**
    * Several calls in one round trip, each with its own outcome; rejects only if the round trip
    * fails. May resolve with fewer outcomes than calls: the first ones ran, the others did not
    * (their results would have made the reply too large) and are queued again.
    */
   runBatch(calls: readonly EncodedCall[]): Promise<Outcome[]>;
-  /** Abandons whatever runs: the interpreter is killed, its pending call rejects. */
+  /** Abandons whatever runs: the interpreter is killed, every run in flight on it rejects. */
   kill(): void;
 }
-
 
 export interface CallRequest<C extends DispatchedContext = DispatchedContext> {
   /** The call, encoded when it was made (a lease has none). */
@@ -66,14 +84,18 @@ export interface DispatcherOptions<E extends Executor<never>> {
    * below it the socket round trip, not Python, is what a call costs. 0: never.
    */
   batchCallsUnderMs: number;
-  /** Calls an executor serves before it is handed to `onRetire` instead of back to the queue. */
+  /**
+   * Calls an executor is given before it is handed to `onRetire` (once its runs in flight have
+   * ended, `detach` resolves) instead of being given more.
+   */
   maxTasksPerExecutor?: number;
   /** Asked after each run: true retires the executor too (e.g. it holds too much memory). */
   shouldRetire?: (executor: E) => boolean;
+  /** The executor takes no more runs; it may still have some in flight (`detach` waits for them). */
   onRetire?: (executor: E) => void;
-  /** A running call timed out or was aborted: its executor is about to be killed because of `error`. */
+  /** A call that timed out or was aborted could not be cancelled: its executor is about to be killed because of `error`. */
   onCancel?: (executor: E, error: unknown) => void;
-  /** A call or lease had to queue: every executor was busy (an elastic pool grows on it). */
+  /** A call or lease had to queue: every executor was full (an elastic pool grows on it). */
   onQueued?: () => void;
 }
 
@@ -82,7 +104,7 @@ const MAX_BATCH = 16;
 /** Weight of the newest sample in a function's average duration. */
 const EWMA_WEIGHT = 0.2;
 
-/** A queued or running unit of work: a call, or a lease (an interpreter held for a stream). */
+/** A queued or running unit of work: a call, or a lease (a slot of an interpreter held for a stream). */
 interface Job<E extends Executor<C>, C extends DispatchedContext> {
   readonly kind: 'call' | 'lease';
   readonly request: CallRequest<C>;
@@ -95,14 +117,27 @@ interface Job<E extends Executor<C>, C extends DispatchedContext> {
   settled: boolean;
   timer?: LongTimeout;
   onAbort?: () => void;
+  /** For a call that can be given up on (it has a timeout or a signal), once it runs. */
+  control?: RunControl;
+}
+
+/** What one slot of an interpreter runs: one call, one lease, or a batch of calls. */
+interface Run<E extends Executor<C>, C extends DispatchedContext> {
+  readonly executor: E;
+  readonly jobs: Job<E, C>[];
+  readonly startedAt: number;
+  /** Ended (settled, or a lease released): a second end does nothing. */
+  ended: boolean;
 }
 
 /**
- * Hands calls to idle interpreters, first come first served.
+ * Hands calls to interpreters with free capacity, first come first served: the least loaded
+ * interpreter takes the call at the head of the queue (capacity.ts keeps that count, one slot per
+ * call in flight, up to each interpreter's `capacity`).
  *
- * When calls queue up and are short (their function has averaged under `batchCallsUnderMs`), an
- * interpreter that frees up takes the short calls at the head of the queue (at most MAX_BATCH:
- * the others are busy when there is a queue) in one round trip: the order is kept, each call keeps its own result or
+ * When calls queue up and are short (their function has averaged under `batchCallsUnderMs`), the
+ * last free slot takes the short calls at the head of the queue (at most MAX_BATCH: every other
+ * slot is busy when there is a queue) in one round trip: the order is kept, each call keeps its own result or
  * error, and the round trip, which dominates a short call, is paid once. Calls with a timeout or
  * an AbortSignal always run alone, so that cancelling one never takes another down with it, and
  * so do calls with a progress listener, whose progress others would wait for (a pool that exposes
@@ -110,29 +145,27 @@ interface Job<E extends Executor<C>, C extends DispatchedContext> {
  * interpreter dies during a batch, every call of the batch rejects with InterpreterExitedError (and is
  * retried if it asked for retries), as a single call would.
  *
- * Invariants: an executor is in exactly one of `#idle` or `#running` while attached, and in
- * neither once detached or killed; the queue is non-empty only while `#idle` is empty, so an idle
- * interpreter never waits while a call is queued; each job settles exactly once (`#settle` is
- * the only place that resolves or rejects a job).
+ * Invariants: an attached executor is open in `#capacity` until it leaves (detached, retired,
+ * killed), and is counted there until its last run ends; the queue is non-empty only while no
+ * open executor has a free slot, so a free slot never waits while a call is queued; each job
+ * settles exactly once (`#settle` is the only place that resolves or rejects a job).
  */
 export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedContext = ContextOf<E>> {
   readonly #options: DispatcherOptions<E>;
   readonly #queue = new Fifo<Job<E, C>>();
-  readonly #idle: E[] = [];
-  /** What each busy executor runs: one call, one lease, or a batch of calls. */
-  readonly #running = new Map<E, Job<E, C>[]>();
+  /** Runs in flight per executor, and which executors take more: the one notion of free capacity. */
+  readonly #capacity = new Capacity<E>();
   /**
    * Average duration (ms) of a call per module, then function, measured at the dispatcher. Keyed
    * by the caller's own strings, whose hashes V8 keeps: a joined `module.fn` key would be a new
    * string to hash on every call.
    */
   readonly #durations = new Map<string, Map<string, number>>();
-  /** Executors still attached: detached and killed ones never serve again. */
-  readonly #attached = new Set<E>();
-  /** Waiters for an executor's running job to finish (graceful drain). */
+  /** Waiters for an executor's runs to end (graceful drain). */
   readonly #drains = new Map<E, () => void>();
-  readonly #tasksServed = new WeakMap<E, number>();
-  /** When each idle executor last became idle (`performance.now()`), for an elastic pool's shrink. */
+  /** Calls (and leases) given to each executor so far: what `maxTasksPerExecutor` counts. */
+  readonly #tasksGiven = new WeakMap<E, number>();
+  /** When each executor last had nothing in flight (`performance.now()`), for an elastic pool's shrink. */
   readonly #idleSince = new WeakMap<E, number>();
   readonly #stats = new CallStats();
   /** Set by `seal`: new calls are refused, queued ones still run. */
@@ -147,10 +180,16 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     this.#options = options;
   }
 
+  /**
+   * `ready`: serving interpreters with nothing in flight; `busy`: interpreters with at least one run
+   * in flight; `free`: the slots the serving interpreters could still take; `inFlight`: runs in flight.
+   */
   get counts() {
     return {
-      ready: this.#idle.length,
-      busy: this.#running.size,
+      ready: this.#capacity.idleCount,
+      busy: this.#capacity.loadedCount,
+      free: this.#capacity.free,
+      inFlight: this.#capacity.inFlight,
       queued: this.#queue.size,
       completed: this.#stats.completed,
       failed: this.#stats.failed,
@@ -170,23 +209,22 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     return this.#submit('call', request);
   }
 
-  /** Holds an idle interpreter for the caller, in queue order like a call. */
-  acquire(request: Pick<CallRequest, 'signal' | 'timeout'>): Promise<Lease<E>> {
+  /** Holds a slot of an interpreter for the caller, in queue order like a call. */
+  acquire(request: Pick<CallRequest<C>, 'signal' | 'timeout'>): Promise<Lease<E>> {
     return this.#submit('lease', { retries: 0, ...request }) as Promise<Lease<E>>;
   }
 
-  /** Executors serving now (idle or running a call), in no particular order. */
-  serving(): { executor: E; busy: boolean }[] {
-    return [...this.#attached].map((executor) => ({ executor, busy: this.#running.has(executor) }));
+  /** Executors serving now, with the runs each has in flight, in no particular order. */
+  serving(): { executor: E; inFlight: number }[] {
+    return [...this.#capacity.openEntries()].map(([executor, inFlight]) => ({ executor, inFlight }));
   }
 
   /** Resolves once at least `count` executors are serving (at once if they already are). */
   whenServing(count: number): Promise<void> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
-    if (this.#attached.size >= count) return Promise.resolve();
+    if (this.#capacity.openCount >= count) return Promise.resolve();
     return new Promise((resolve, reject) => this.#servingWaiters.push({ count, resolve, reject }));
   }
-
 
   /**
    * Whether `executor` has work in flight: a call (or a batch) running, a stream's lease held, or
@@ -195,45 +233,40 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
    * flight never is.
    */
   hasWorkInFlight(executor: E): boolean {
-    return this.#running.has(executor);
+    return this.#capacity.load(executor) > 0;
   }
 
-  /** ms `executor` has been idle (attached, no work in flight) at `now`; undefined if it is not idle. */
+  /** ms `executor` has been idle (serving, no work in flight) at `now`; undefined if it is not idle. */
   idleFor(executor: E, now = performance.now()): number | undefined {
-    if (!this.#attached.has(executor) || this.hasWorkInFlight(executor) || !this.#idle.includes(executor)) return undefined;
+    if (!this.#capacity.isOpen(executor) || this.hasWorkInFlight(executor)) return undefined;
     return now - (this.#idleSince.get(executor) ?? now);
   }
 
   /**
    * Takes `executor` out of service if it is idle, at once and atomically (no call can be handed
-   * to it after this returns true); false if it has work in flight or is not attached.
+   * to it after this returns true); false if it has work in flight or is not serving.
    */
   retireIfIdle(executor: E): boolean {
-    if (!this.#attached.has(executor) || this.hasWorkInFlight(executor)) return false;
-    const at = this.#idle.indexOf(executor);
-    if (at < 0) return false;
-    this.#idle.splice(at, 1);
-    this.#attached.delete(executor);
+    if (!this.#capacity.isOpen(executor) || this.hasWorkInFlight(executor)) return false;
+    this.#capacity.close(executor);
     return true;
   }
 
   /** A started interpreter joins the pool. */
   attach(executor: E): void {
-    this.#attached.add(executor);
-    this.#makeIdle(executor);
-    const size = this.#attached.size;
+    this.#capacity.open(executor);
+    this.#idleSince.set(executor, performance.now());
+    const size = this.#capacity.openCount;
     this.#servingWaiters = this.#servingWaiters.filter((w) => (w.count <= size ? (w.resolve(), false) : true));
+    this.#pump();
   }
 
   /**
-   * The interpreter leaves the pool: it takes no new call. Resolves when the call it runs, if
-   * any, has settled (at once if it is idle or already gone).
+   * The interpreter leaves the pool: it takes no new call. Resolves when the runs it has in
+   * flight, if any, have ended (at once if it has none or is already gone).
    */
   detach(executor: E): Promise<void> {
-    this.#attached.delete(executor);
-    const idleAt = this.#idle.indexOf(executor);
-    if (idleAt >= 0) this.#idle.splice(idleAt, 1);
-    if (!this.#running.has(executor)) return Promise.resolve();
+    if (this.#capacity.close(executor) === 0) return Promise.resolve();
     return new Promise((resolve) => this.#drains.set(executor, resolve));
   }
 
@@ -254,12 +287,12 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
 
   /** Resolves once no call is queued or running (at once if none is). */
   whenIdle(): Promise<void> {
-    if (this.#queue.size === 0 && this.#running.size === 0) return Promise.resolve();
+    if (this.#queue.size === 0 && !this.#capacity.anyInFlight) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #checkIdle(): void {
-    if (this.#idleWaiters.length === 0 || this.#queue.size > 0 || this.#running.size > 0) return;
+    if (this.#idleWaiters.length === 0 || this.#queue.size > 0 || this.#capacity.anyInFlight) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
@@ -270,7 +303,9 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     if (this.#sealedWith) return Promise.reject(this.#sealedWith);
     const { signal, timeout } = request;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#queue.size >= this.#options.maxQueue && this.#idle.length === 0) {
+    // A call runs at once on a free slot (there is none while calls are queued), else it queues.
+    const executor = this.#queue.size === 0 ? this.#capacity.take() : undefined;
+    if (executor === undefined && this.#queue.size >= this.#options.maxQueue) {
       const error = new QueueFullError(this.#options.maxQueue);
       this.#stats.refused(error, request.trace);
       return Promise.reject(error);
@@ -280,11 +315,11 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
       if (timeout !== undefined) {
         job.timer = setLongTimeout(() => this.#cancel(job, new CallTimeoutError(timeout)), timeout);
       }
+      if ((timeout !== undefined || signal) && kind === 'call') job.control = {};
       if (signal) {
         job.onAbort = () => this.#cancel(job, signal.reason);
         signal.addEventListener('abort', job.onAbort, { once: true });
       }
-      const executor = this.#idle.pop();
       if (executor) {
         this.#run(executor, [job], job.submittedAt);
       } else {
@@ -294,9 +329,12 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     });
   }
 
-  /** `startedAt`: now, or the submission time of a job that runs as it is submitted (one clock read less). */
+  /**
+   * Starts `jobs` on one slot of `executor`, which `#capacity` has already counted. `startedAt`:
+   * now, or the submission time of a job that runs as it is submitted (one clock read less).
+   */
   #run(executor: E, jobs: Job<E, C>[], startedAt = performance.now()): void {
-    this.#running.set(executor, jobs);
+    const run: Run<E, C> = { executor, jobs, startedAt, ended: false };
     for (const job of jobs) {
       job.executor = executor;
       job.startedAt = startedAt;
@@ -307,10 +345,16 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
       }
     }
     const first = jobs[0]!;
+    // Counted as it is given: with several slots, an interpreter must not be given more calls
+    // than maxTasksPerExecutor while the ones it has are still running.
+    const given = (this.#tasksGiven.get(executor) ?? 0) + (first.kind === 'call' ? jobs.length : 1);
+    this.#tasksGiven.set(executor, given);
+    const maxTasks = this.#options.maxTasksPerExecutor;
+    if (maxTasks !== undefined && given >= maxTasks) this.#retire(executor);
     if (first.kind === 'lease') {
       const lease: Lease<E> = {
         executor,
-        release: () => this.#finish(executor, jobs, [{ ok: true, value: undefined }]),
+        release: () => this.#finish(run, [{ ok: true, value: undefined }]),
       };
       this.#settle(first, { ok: true, value: lease });
       return;
@@ -318,25 +362,26 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     const done = (outcomes: Outcome[]) => {
       const endedAt = performance.now();
       this.#timed(jobs, Math.min(jobs.length, outcomes.length), endedAt - startedAt);
-      this.#finish(executor, jobs, outcomes, endedAt);
+      this.#finish(run, outcomes, endedAt);
     };
     const failed = (error: unknown) => done(jobs.map(() => ({ ok: false, error })));
     if (jobs.length === 1) {
-      executor.run(first.request.call!, first.request.context).then((value) => done([{ ok: true, value }]), failed);
+      executor.run(first.request.call!, first.request.context, first.control).then((value) => done([{ ok: true, value }]), failed);
     } else {
       executor.runBatch(jobs.map((job) => job.request.call!)).then(done, failed);
     }
   }
 
   /**
-   * A run ended: settle its jobs (or queue them again, for retries) and put the interpreter back
-   * to work, unless it died or is going away (it exited, was killed, or killed itself over a
-   * broken reply).
+   * A run ended: settle its jobs (or queue them again, for retries), free its slot, and put the
+   * interpreter back to work, unless it died or is going away (it exited, was killed, or killed
+   * itself over a broken reply). One whose last run ended while it was leaving is drained.
    */
-  #finish(executor: E, jobs: Job<E, C>[], outcomes: Outcome[], endedAt = performance.now()): void {
-    if (this.#running.get(executor) !== jobs) return; // a lease released twice
-    this.#running.delete(executor);
-    this.#stats.ran(endedAt - jobs[0]!.startedAt!);
+  #finish(run: Run<E, C>, outcomes: Outcome[], endedAt = performance.now()): void {
+    if (run.ended) return; // a lease released twice
+    run.ended = true;
+    const { executor, jobs } = run;
+    this.#stats.ran(endedAt - run.startedAt);
     const again: Job<E, C>[] = [];
     jobs.forEach((job, i) => {
       job.executor = undefined;
@@ -361,13 +406,17 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     });
     // Back at the head, in their original order: a retried call keeps its place in line.
     for (let i = again.length - 1; i >= 0; i--) this.#queue.unshift(again[i]!);
-    const drained = this.#drains.get(executor);
-    if (drained) {
-      this.#drains.delete(executor);
-      drained();
+    const left = this.#capacity.end(executor);
+    if (left === 0) this.#idleSince.set(executor, endedAt);
+    if (!executor.serviceable) this.#capacity.close(executor);
+    else if (this.#options.shouldRetire?.(executor)) this.#retire(executor);
+    if (left === 0 && !this.#capacity.isOpen(executor)) {
+      const drained = this.#drains.get(executor);
+      if (drained) {
+        this.#drains.delete(executor);
+        drained();
+      }
     }
-    if (executor.serviceable) this.#served(executor, jobs[0]!.kind === 'call' ? Math.min(jobs.length, outcomes.length) : 1, endedAt);
-    else this.#attached.delete(executor);
     this.#pump();
     this.#checkIdle();
   }
@@ -384,31 +433,20 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     }
   }
 
-  /** Counts the calls a run served and decides whether the interpreter serves again or retires. */
-  #served(executor: E, calls: number, at: number): void {
-    if (!this.#attached.has(executor)) return;
-    const served = (this.#tasksServed.get(executor) ?? 0) + calls;
-    this.#tasksServed.set(executor, served);
-    const { maxTasksPerExecutor: maxTasks, shouldRetire } = this.#options;
-    const retire = (maxTasks !== undefined && served >= maxTasks) || shouldRetire?.(executor);
-    if (retire && this.#options.onRetire) {
-      this.#attached.delete(executor);
-      this.#options.onRetire(executor);
-      return;
-    }
-    this.#idle.push(executor);
-    this.#idleSince.set(executor, at);
-  }
-
-  #makeIdle(executor: E): void {
-    this.#idle.push(executor);
-    this.#idleSince.set(executor, performance.now());
-    this.#pump();
+  /**
+   * Takes `executor` out of service: it takes no more runs, and its recycling (`onRetire`) waits
+   * for the runs it still has in flight (`detach`).
+   */
+  #retire(executor: E): void {
+    if (!this.#options.onRetire || !this.#capacity.isOpen(executor)) return;
+    this.#capacity.close(executor);
+    this.#options.onRetire(executor);
   }
 
   #pump(): void {
-    while (this.#idle.length > 0 && this.#queue.size > 0) {
-      const executor = this.#idle.pop()!;
+    while (this.#queue.size > 0) {
+      const executor = this.#capacity.take();
+      if (executor === undefined) return;
       this.#run(executor, this.#takeFor(executor));
     }
   }
@@ -416,11 +454,12 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
   /** The head of the queue, and with it, if the calls are short, the short calls that follow it. */
   #takeFor(executor: E): Job<E, C>[] {
     const jobs = [this.#queue.shift()!];
-    if (!this.#batchable(jobs[0]!)) return jobs;
+    // Batch only on the last free slot: while others are free, each call gets its own.
+    if (!this.#batchable(jobs[0]!) || this.#capacity.free > 0) return jobs;
     const maxTasks = this.#options.maxTasksPerExecutor;
-    const tasksLeft = maxTasks === undefined ? MAX_BATCH : maxTasks - (this.#tasksServed.get(executor) ?? 0);
-    // Every other interpreter is busy (the queue is empty otherwise), so nothing is gained by
-    // leaving calls behind for them: the short calls at the head all go, up to MAX_BATCH.
+    const tasksLeft = maxTasks === undefined ? MAX_BATCH : maxTasks - (this.#tasksGiven.get(executor) ?? 0);
+    // Every other slot is busy, so nothing is gained by leaving calls behind for them: the short
+    // calls at the head all go, up to MAX_BATCH.
     const share = Math.min(MAX_BATCH, tasksLeft);
     // The batch must fit in one message, as each of its calls does alone: one that would not
     // fit waits for the next round trip.
@@ -447,7 +486,11 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     return average !== undefined && average < this.#options.batchCallsUnderMs;
   }
 
-  /** Timeout or abort: a queued job leaves the queue; a running one takes its interpreter down. */
+  /**
+   * Timeout or abort: a queued job leaves the queue; a running one rejects at once and is given up
+   * on. Its interpreter cancels it (its slot stays taken until its reply comes) or, if it cannot
+   * (sync code, no reply within the pool's cancelGrace), is killed and replaced.
+   */
   #cancel(job: Job<E, C>, error: unknown): void {
     if (job.settled) return;
     const executor = job.executor;
@@ -458,11 +501,19 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
       return;
     }
     this.#settle(job, { ok: false, error });
-    this.#options.onCancel?.(executor, error);
-    // The interpreter may be stuck in C code and its REQ socket now waits for a reply nobody
-    // wants: it cannot serve again. Its worker sees the exit and the supervisor replaces it.
-    this.#attached.delete(executor);
-    executor.kill();
+    // The interpreter may be stuck in C code, its REQ socket waiting for a reply nobody wants:
+    // it cannot serve again. Its worker sees the exit and the supervisor replaces it.
+    const beforeKill = () => {
+      this.#options.onCancel?.(executor, error);
+      this.#capacity.close(executor);
+    };
+    const cancel = job.control?.cancel;
+    if (cancel !== undefined) {
+      cancel(beforeKill);
+    } else {
+      beforeKill();
+      executor.kill();
+    }
   }
 
   /** `at`: when the outcome was known, if the caller has read the clock already. */

@@ -38,6 +38,7 @@ export const enum Expect {
   Items,
   Closed,
   Bye,
+  Cancelled,
 }
 
 /** The reply kind each expectation accepts (any request may also get `error`). */
@@ -48,6 +49,7 @@ const EXPECTED_KIND: Record<Expect, Reply['kind']> = {
   [Expect.Items]: 'items',
   [Expect.Closed]: 'closed',
   [Expect.Bye]: 'bye',
+  [Expect.Cancelled]: 'cancelled',
 };
 
 /** What a request is about, for error messages (`a call to m.f`, `a batch of 3 calls`); `''` for none. */
@@ -57,6 +59,10 @@ interface Inflight {
   label: RequestLabel;
   /** The id the next reply must carry: the request's, then that of each answer sent since. */
   id: number;
+  /** The request's own id (what the control lane names it by). */
+  readonly first: number;
+  /** Its caller gave up on it (cancelled): progress no longer reaches the listener. */
+  abandoned: boolean;
   expect: Expect;
   conversation: Conversation | undefined;
   /** What a progress listener threw: the request rejects with it once the worker has answered. */
@@ -72,8 +78,11 @@ export interface ChannelOptions {
   id: string;
   /** The socket is out of step; the request already rejected with `error`. */
   onProtocolError: (error: ProtocolError) => void;
-  /** For a worker on another host: the socket's CURVE keys and heartbeats (see `ConnectTarget`). */
-  socketOptions?: ConnectTarget['socketOptions'];
+  /**
+   * For a worker on another host: the socket's CURVE keys and heartbeats (see `ConnectTarget`);
+   * for a lane after the first, its routing id (its number, PROTOCOL.md "Lanes").
+   */
+  socketOptions?: Partial<ConnectTarget['socketOptions']> & { routingId?: string };
   /** Told when an established connection drops (only asked for remote workers). */
   onDisconnect?: (address: string) => void;
   /** Told when a reply says the function called is a batched one, and how to merge calls to it. */
@@ -118,6 +127,20 @@ export class RequestChannel {
     return this.#inflight !== undefined;
   }
 
+  /** The outstanding request's own id (not that of the answers sent since), if one is outstanding. */
+  get outstandingId(): number | undefined {
+    return this.#inflight?.first;
+  }
+
+  /**
+   * Its caller gave up on the outstanding request (it was cancelled): the request stays
+   * outstanding until the worker replies (the lane is not free before), its callbacks are still
+   * answered, but its progress no longer reaches the listener.
+   */
+  abandon(): void {
+    if (this.#inflight) this.#inflight.abandoned = true;
+  }
+
   /**
    * Sends one request made by `encode(id)`; resolves with the reply's payload for `expect`, rejects
    * with the Python error, the encoding error (nothing was sent), or what `fail()` was given.
@@ -144,6 +167,8 @@ export class RequestChannel {
     return new Promise<T>((resolve, reject) => {
       this.#inflight = {
         id,
+        first: id,
+        abandoned: false,
         expect,
         conversation,
         resolve: resolve as (value: never) => void,
@@ -262,7 +287,7 @@ export class RequestChannel {
   /** The worker asked something of Node while answering `inflight`: answer, then wait again. */
   #converse(inflight: Inflight, reply: Extract<Reply, { kind: 'callback' | 'progress' }>): void {
     if (reply.kind === 'progress') {
-      if (inflight.listenerError === undefined) {
+      if (inflight.listenerError === undefined && !inflight.abandoned) {
         try {
           inflight.conversation?.progress?.(reply.value);
         } catch (error) {
@@ -345,6 +370,8 @@ function payloadOf(reply: Reply): unknown {
       return reply;
     case 'ready':
       return reply.info;
+    case 'cancelled':
+      return reply.statuses;
     default:
       return undefined;
   }

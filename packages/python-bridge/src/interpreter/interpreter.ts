@@ -4,18 +4,23 @@
  *
  * Life: `Interpreter.start` makes a private directory (0700, `socket-dir.ts`) for the `ipc://` endpoint, asks the
  * launcher for a worker (which binds), connects the channel, and completes the `hello`/`ready`
- * handshake. From then on one request is outstanding at a time. The worker's exit — not a socket
- * timeout — fails an outstanding request, so a crash is reported as soon as it is known. After the
- * exit the socket is closed and the directory removed, then `exited` resolves.
+ * handshake. With `concurrency: n` the handshake asks for n lanes (PROTOCOL.md, "Lanes") and the
+ * other n - 1 channels connect where `ready` says: from then on up to n requests are outstanding,
+ * one per lane (lanes.ts). The worker's exit — not a socket timeout — fails every outstanding
+ * request, each with its own error, so a crash is reported as soon as it is known. After the exit
+ * the sockets are closed and the directory removed, then `exited` resolves.
  *
  * A reply that breaks the protocol rejects its request with {@link ProtocolError}, `onProtocolError`
  * hears of it, and the interpreter is killed (its supervisor starts a fresh one with a fresh socket).
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stopLadder, within } from '@piton/core';
+import { setLongTimeout, stopLadder, within, type LongTimeout } from '@piton/core';
 import type { CallContext, Conversation, ExposedFunctions } from './callbacks.js';
-import { Expect, RequestChannel, type RequestLabel } from './channel.js';
+import { Expect, RequestChannel, type ChannelOptions, type RequestLabel } from './channel.js';
+import { ControlLane } from './control.js';
+import { Lanes } from './lanes.js';
+import type { RunControl } from './run-control.js';
 import { createCodec } from '../wire/codec.js';
 import {
   describeExit,
@@ -37,16 +42,17 @@ import {
   encodeStream,
   PROTOCOL_VERSION,
   spliceBatch,
-  type Outcome,
-  type ReadyInfo,
   spliceCall,
   type BatchPolicy,
+  type Outcome,
+  type ReadyInfo,
 } from '../wire/protocol.js';
 import { makeSocketDir, SOCKET_NAME } from './socket-dir.js';
 import { SpawnLauncher } from '../launch/spawn.js';
 import { failedIterator, PythonStream, type ItemsReply, type StreamOptions, type StreamPort } from './stream.js';
 
 export type { StreamOptions } from './stream.js';
+export type { RunControl } from './run-control.js';
 
 export interface InterpreterOptions extends Omit<LaunchSpec, 'endpoint'> {
   /** ms from launch to the handshake's reply. */
@@ -59,7 +65,20 @@ export interface InterpreterOptions extends Omit<LaunchSpec, 'endpoint'> {
   callbacks?: ExposedFunctions;
   /** Told when a call's reply says its function is batched (`@piton.batched`), with the policy. */
   onBatched?: (module: string, fn: string, policy: BatchPolicy) => void;
+  /** Requests that may be outstanding at once: the lanes the handshake asks for. @default 1 */
+  concurrency?: number;
+  /**
+   * ms a cancelled request (see `RunControl`) is given to end once the worker cancelled its task;
+   * then the interpreter is killed. @default 1000
+   */
+  cancelGrace?: number;
 }
+
+/** Default of `InterpreterOptions.cancelGrace`, in ms. */
+export const DEFAULT_CANCEL_GRACE_MS = 1_000;
+
+/** The handshake's answer, without the endpoints it named. */
+export type HandshakeInfo = Omit<ReadyInfo, 'lanes' | 'control'>;
 
 export interface ExitInfo {
   code: number | null;
@@ -87,11 +106,17 @@ export class Interpreter {
   readonly exited: Promise<ExitInfo>;
 
   readonly #process: LaunchedProcess;
-  readonly #channel: RequestChannel;
+  /** The channels of its lanes: the first (the handshake's) from the start, the others after it. */
+  readonly #lanes: Lanes;
+  /** How the first channel was made: the other lanes' channels are made alike. */
+  readonly #channelOptions: ChannelOptions;
+  /** The control lane, once the handshake has named it. */
+  #control: ControlLane | undefined;
+  #controlChannel: RequestChannel | undefined;
+  readonly #cancelGrace: number;
   readonly #onProtocolError: ((error: ProtocolError) => void) | undefined;
-  #info: ReadyInfo | undefined;
-  /** A stream is open on the Python side (or reserved and not yet opened). */
-  #streamOpen = false;
+  readonly #onBatched: InterpreterOptions['onBatched'];
+  #info: HandshakeInfo | undefined;
   #exit: ProcessExit | undefined;
   #stopRequested = false;
   #killed = false;
@@ -99,19 +124,29 @@ export class Interpreter {
   readonly #callbacks: ExposedFunctions | undefined;
   /** The conversation of a request whose caller brought no context: callbacks only. */
   readonly #plainConversation: Conversation | undefined;
+  /** The call each lane runs now (by lane number): what a reply's batching policy is about. */
+  readonly #running: (EncodedCall | undefined)[] = [];
   /** A call, batch or stream was sent: the interpreter has served (the pool's crash policy asks). */
-  /** The call last sent with run(): what a reply's batching policy is about. */
-  #running: EncodedCall | undefined;
   #served = false;
 
-  private constructor(opts: InterpreterOptions, endpoint: string, channel: RequestChannel, process: LaunchedProcess, dir: string) {
+  private constructor(
+    opts: InterpreterOptions,
+    endpoint: string,
+    channel: RequestChannel,
+    channelOptions: ChannelOptions,
+    process: LaunchedProcess,
+    dir: string,
+  ) {
     this.id = opts.id;
     this.#callbacks = opts.callbacks;
     this.#plainConversation = this.#conversation(undefined);
     this.endpoint = endpoint;
-    this.#channel = channel;
+    this.#lanes = new Lanes(channel);
+    this.#channelOptions = channelOptions;
+    this.#cancelGrace = opts.cancelGrace ?? DEFAULT_CANCEL_GRACE_MS;
     this.#process = process;
     this.#onProtocolError = opts.onProtocolError;
+    this.#onBatched = opts.onBatched;
     void process.exit.then((exit) => this.#onExit(exit));
     this.exited = process.exit.then(async (exit) => {
       await Promise.all([rm(dir, { recursive: true, force: true }).catch(() => undefined), process.drained]);
@@ -133,23 +168,25 @@ export class Interpreter {
     let interpreter: Interpreter;
     try {
       let self: Interpreter | undefined;
-      const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, callbacks: _c, onBatched: _b, ...spec } = opts;
+      const {
+        launcher = new SpawnLauncher(),
+        startTimeout: _t,
+        onProtocolError: _p,
+        callbacks: _c,
+        onBatched: _b,
+        concurrency: _n,
+        cancelGrace: _g,
+        ...spec
+      } = opts;
       const process = await launcher.launch({ ...spec, endpoint });
       // A local worker binds the ipc endpoint; a remote one says where it is (tcp + CURVE).
       const target = process.connect;
-      channel = new RequestChannel({
+      const channelOptions: ChannelOptions = {
         endpoint: target?.endpoint ?? endpoint,
         socketOptions: target?.socketOptions,
         onDisconnect: process.lose && ((address) => process.lose?.(`its connection to ${address} dropped`)),
         codec: createCodec({ maxMessageSize: opts.maxMessageSize }),
         id: opts.id,
-        // REQ/REP is lock-step: an answer that names a batched function answers the call running.
-        onBatched:
-          opts.onBatched &&
-          ((policy) => {
-            const running = self === undefined ? undefined : self.#running;
-            if (running !== undefined) opts.onBatched!(running.module, running.fn, policy);
-          }),
         onProtocolError: (error) => {
           try {
             opts.onProtocolError?.(error);
@@ -157,8 +194,9 @@ export class Interpreter {
             self?.kill();
           }
         },
-      });
-      interpreter = self = new Interpreter(opts, target?.endpoint ?? endpoint, channel, process, dir);
+      };
+      channel = new RequestChannel({ ...channelOptions, onBatched: (policy) => self && self.#batched(0, policy) });
+      interpreter = self = new Interpreter(opts, target?.endpoint ?? endpoint, channel, channelOptions, process, dir);
     } catch (error) {
       channel?.fail(() => new PitonError('launch failed'));
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
@@ -171,7 +209,8 @@ export class Interpreter {
 
   async #handshake(opts: InterpreterOptions): Promise<void> {
     const expose = opts.callbacks?.names ?? [];
-    const ready = this.#channel.request<ReadyInfo>((codec, id) => encodeHello(codec, id, expose), Expect.Hello, '');
+    const lanes = opts.concurrency ?? 1;
+    const ready = this.#lanes.first.request<ReadyInfo>((codec, id) => encodeHello(codec, id, expose, lanes), Expect.Hello, '');
     // Rejections of `ready` are read below; this keeps an early one from being reported as unhandled.
     ready.catch(() => undefined);
     let failure: string;
@@ -181,8 +220,16 @@ export class Interpreter {
       if (outcome !== 'timeout') {
         if (outcome.protocol !== PROTOCOL_VERSION) {
           failure = `speaks protocol ${outcome.protocol}, this Node side speaks ${PROTOCOL_VERSION}`;
+        } else if (lanes > 1 && outcome.lanes === undefined) {
+          failure = `did not open the ${lanes} lanes its handshake asked for`;
         } else {
-          this.#info = outcome;
+          const { lanes: lanesEndpoint, control, ...info } = outcome;
+          this.#info = info;
+          if (lanesEndpoint !== undefined) this.#openLanes(lanesEndpoint, lanes);
+          if (control !== undefined) {
+            this.#controlChannel = new RequestChannel({ ...this.#channelOptions, endpoint: control });
+            this.#control = new ControlLane(this.#controlChannel);
+          }
           return;
         }
       } else {
@@ -226,7 +273,7 @@ export class Interpreter {
   }
 
   /** The handshake's answer: pid, Python version, protocol version, runtime version. */
-  get info(): ReadyInfo {
+  get info(): HandshakeInfo {
     if (this.#info === undefined) throw new PitonError(`interpreter ${this.id} has not completed its handshake`);
     return this.#info;
   }
@@ -249,14 +296,68 @@ export class Interpreter {
     return this.#exit === undefined;
   }
 
+  /** Requests it may have outstanding at once (its lanes): the pool's `concurrency`. */
+  get capacity(): number {
+    return this.#lanes.capacity;
+  }
+
+  /** Requests outstanding now: calls, batches and open streams, one per lane. */
+  get inFlight(): number {
+    return this.#lanes.inFlight;
+  }
+
+  /** Connects the lanes after the first to the worker's lanes socket, each named by its number. */
+  #openLanes(endpoint: string, count: number): void {
+    for (let lane = 1; lane < count; lane++) {
+      this.#lanes.add(
+        new RequestChannel({
+          ...this.#channelOptions,
+          endpoint,
+          socketOptions: { ...this.#channelOptions.socketOptions, routingId: String(lane) },
+          onBatched: (policy) => this.#batched(lane, policy),
+        }),
+      );
+    }
+  }
+
   /** Alive, and neither stopping nor killed: it may be given another request. */
   get serviceable(): boolean {
     return this.#exit === undefined && !this.#killed && !this.#stopRequested;
   }
 
-  /** A request is outstanding, or a stream is open. */
+  /** A request is outstanding, or a stream is open, on any lane. */
   get busy(): boolean {
-    return this.#channel.pending || this.#streamOpen;
+    return this.#lanes.inFlight > 0;
+  }
+
+  /** A reply on `lane` says the function it ran is batched: lanes are lock-step, so it is that lane's call. */
+  #batched(lane: number, policy: BatchPolicy): void {
+    const running = this.#running[lane];
+    if (running !== undefined) this.#onBatched?.(running.module, running.fn, policy);
+  }
+
+  /**
+   * Runs `send` on a free lane, which is given back once the request has settled. Refuses (a
+   * rejected promise) when the interpreter has exited or is stopping, or when no lane is free:
+   * that is a bug in the caller, which must not take more than `capacity`.
+   */
+  #onLane<T>(what: string, send: (channel: RequestChannel, lane: number) => Promise<T>): Promise<T> {
+    const refusal = this.#refusal(what);
+    if (refusal) return Promise.reject(refusal);
+    const lane = this.#lanes.take();
+    if (lane === undefined) return Promise.reject(this.#full(what));
+    this.#served = true;
+    const channel = this.#lanes.channel(lane);
+    const settled = send(channel, lane);
+    const release = () => this.#lanes.release(lane);
+    // Nothing went out (the request could not be encoded): the lane is free at once.
+    if (!channel.pending) release();
+    else settled.then(release, release);
+    return settled;
+  }
+
+  #full(what: string): Error {
+    return new Error(`Python interpreter ${this.id} has all its ${this.#lanes.capacity} lanes taken; ${what}() must wait for one`);
   }
 
   /** What the worker may ask while answering a request made with `context`. */
@@ -293,25 +394,58 @@ export class Interpreter {
   }
 
   /**
-   * Runs a call encoded in advance ({@link encodeCallBody}), `module.fn(*args, **kwargs)`. Rejects
-   * with {@link PythonError} when it raises, with {@link EncodeError} / {@link MessageTooLargeError}
-   * (`origin: 'python'`) when the result cannot be sent, with {@link InterpreterExitedError} when the
-   * process exits first. Running while busy rejects with a plain `Error`: that is a bug in the
-   * caller. `context.onProgress` receives the call's `progress()` values; without it Python's
-   * `progress()` sends nothing.
+   * Runs a call encoded in advance ({@link encodeCallBody}), `module.fn(*args, **kwargs)`, on a free
+   * lane. Rejects with {@link PythonError} when it raises, with {@link EncodeError} /
+   * {@link MessageTooLargeError} (`origin: 'python'`) when the result cannot be sent, with
+   * {@link InterpreterExitedError} when the process exits first. Running with every lane taken
+   * rejects with a plain `Error`: that is a bug in the caller. `context.onProgress` receives the
+   * call's `progress()` values; without it Python's `progress()` sends nothing. With `control`,
+   * the call may be given up on (`control.cancel`, filled in once it is sent).
    */
-  run(call: EncodedCall, context?: CallContext): Promise<unknown> {
-    const refusal = this.#refusal('call');
-    if (refusal) return Promise.reject(refusal);
-    this.#served = true;
+  run(call: EncodedCall, context?: CallContext, control?: RunControl): Promise<unknown> {
     const listening = context?.onProgress !== undefined;
-    this.#running = call;
-    return this.#channel.request(
-      (codec, id) => spliceCall(codec, id, call, listening),
-      Expect.Call,
-      `a call to ${call.module}.${call.fn}`,
-      context === undefined ? this.#plainConversation : this.#conversation(context),
-    );
+    return this.#onLane('call', (channel, lane) => {
+      this.#running[lane] = call;
+      const settled = channel.request(
+        (codec, id) => spliceCall(codec, id, call, listening),
+        Expect.Call,
+        `a call to ${call.module}.${call.fn}`,
+        context === undefined ? this.#plainConversation : this.#conversation(context),
+      );
+      if (control !== undefined) control.cancel = (beforeKill) => this.#abandon(lane, settled, beforeKill);
+      return settled;
+    });
+  }
+
+  /**
+   * Gives up on the request outstanding on `lane` (`settled` settles with its reply): the control
+   * lane cancels it, and the lane stays taken until its reply comes. The interpreter is killed
+   * (after `beforeKill`) when the worker says the request runs sync code, when there is no control
+   * lane to ask (or it fails), or when the reply has not come within `cancelGrace` of giving up:
+   * the grace runs from now, so that it also bounds a control lane that cannot answer (C code
+   * holding the GIL keeps its thread from running).
+   */
+  #abandon(lane: number, settled: Promise<unknown>, beforeKill: () => void): void {
+    const channel = this.#lanes.channel(lane);
+    const request = channel.outstandingId;
+    if (request === undefined || !this.alive) return; // it has its reply, or the interpreter is gone
+    channel.abandon();
+    let timer: LongTimeout | undefined;
+    const kill = () => {
+      timer?.clear();
+      if (channel.outstandingId !== request || !this.alive) return; // it ended meanwhile
+      beforeKill();
+      this.kill();
+    };
+    const control = this.#control;
+    if (control === undefined) return kill();
+    timer = setLongTimeout(kill, this.#cancelGrace, { unref: true });
+    const clear = () => timer?.clear();
+    settled.then(clear, clear);
+    control.cancel(lane, request).then((status) => {
+      if (status === 'blocked') kill();
+      // Cancelled (or just done): its reply is on its way, within the grace or not at all.
+    }, kill);
   }
 
   /**
@@ -320,11 +454,12 @@ export class Interpreter {
    * results so far reached the size limit, PROTOCOL.md "Batches"): the others did not run.
    */
   runBatch(calls: readonly EncodedCall[]): Promise<Outcome<PythonReportedError>[]> {
-    const refusal = this.#refusal('runBatch');
-    if (refusal) return Promise.reject(refusal);
-    this.#served = true;
     const label = `a batch of ${calls.length} calls`;
-    return this.#channel.request<Outcome<PythonReportedError>[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label).then((results) => {
+    const sent = this.#onLane('runBatch', (channel, lane) => {
+      this.#running[lane] = undefined;
+      return channel.request<Outcome<PythonReportedError>[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label);
+    });
+    return sent.then((results) => {
       if (results.length >= 1 && results.length <= calls.length) return results;
       const error = new ProtocolError(`interpreter ${this.id} answered a batch of ${calls.length} calls with ${results.length} results`);
       try {
@@ -339,7 +474,8 @@ export class Interpreter {
   /**
    * Iterates a Python iterable, pulling `batch` items per round trip as they are consumed. Ending
    * the iteration early (`break` in `for await`) sends `close`, so the generator's `finally` runs.
-   * The interpreter is busy from this call until the stream ends.
+   * The stream holds one lane from this call until it ends; `opts.onEnd` is called once it has
+   * given the lane back (at once if it was refused).
    */
   stream(
     module: string,
@@ -352,11 +488,14 @@ export class Interpreter {
     if (!Number.isSafeInteger(batch) || batch < 1) {
       throw new RangeError(`stream batch must be an integer >= 1, got ${String(opts.batch)}`);
     }
-    const refusal = this.#refusal('stream');
-    if (refusal) return failedIterator(refusal);
+    const refusal = this.#refusal('stream') ?? (this.#lanes.capacity === this.#lanes.inFlight ? this.#full('stream') : undefined);
+    if (refusal) {
+      opts.onEnd?.();
+      return failedIterator(refusal);
+    }
+    const lane = this.#lanes.take()!;
     this.#served = true;
-    this.#streamOpen = true;
-    return new PythonStream(this.#streamPort(), module, fn, args, kwargs, batch, opts);
+    return new PythonStream(this.#streamPort(lane, opts.onEnd), module, fn, args, kwargs, batch, opts);
   }
 
   /**
@@ -368,7 +507,7 @@ export class Interpreter {
     return this.#stopping;
   }
 
-  /** SIGKILL now. The exit shows `killed: true`; an outstanding request rejects with {@link InterpreterExitedError}. */
+  /** SIGKILL now. The exit shows `killed: true`; every outstanding request rejects with {@link InterpreterExitedError}. */
   kill(): void {
     if (!this.alive) return;
     this.#killed = true;
@@ -386,14 +525,13 @@ export class Interpreter {
     return this.exited;
   }
 
-  /** A `stop` request when none is outstanding (the reply does not matter: the exit is what counts), else SIGTERM. */
+  /** A `stop` request when no lane has one outstanding (the reply does not matter: the exit is what counts), else SIGTERM. */
   #askToStop(): void {
-    if (this.#channel.pending) {
+    if (this.#lanes.inFlight > 0 || this.#lanes.first.pending) {
       this.#process.signal('SIGTERM');
       return;
     }
-    this.#streamOpen = false;
-    this.#channel.request((codec, id) => encodeStop(codec, id), Expect.Bye, '').catch(() => undefined);
+    this.#lanes.first.request((codec, id) => encodeStop(codec, id), Expect.Bye, '').catch(() => undefined);
   }
 
   #refusal(what: string): Error | undefined {
@@ -404,19 +542,13 @@ export class Interpreter {
       });
     }
     if (this.#stopRequested) return new PitonError(`Python interpreter ${this.id} is stopping; ${what}() refused`);
-    if (this.busy) {
-      return new Error(
-        `Python interpreter ${this.id} is busy (${this.#streamOpen ? 'a stream is open' : 'a request is outstanding'}); ` +
-          `${what}() must wait until it is idle`,
-      );
-    }
     return undefined;
   }
 
   #onExit(exit: ProcessExit): void {
     this.#exit = exit;
-    this.#streamOpen = false;
-    this.#channel.fail((label) => this.#exitedError(exit, label));
+    this.#lanes.fail((label) => this.#exitedError(exit, label));
+    this.#controlChannel?.fail((label) => this.#exitedError(exit, label));
   }
 
   #exitedError(exit: ProcessExit, label: RequestLabel): InterpreterExitedError {
@@ -429,25 +561,55 @@ export class Interpreter {
     });
   }
 
-  /** The narrow view of this interpreter a stream needs. */
-  #streamPort(): StreamPort {
+  /** The narrow view of this interpreter a stream needs: the lane it holds until it ends. */
+  #streamPort(lane: number, onEnd: (() => void) | undefined): StreamPort {
+    const channel = this.#lanes.channel(lane);
+    /** The request in flight (or the last one), settled with its reply. */
+    let current: Promise<unknown> = Promise.resolve();
+    let ended = false;
     const request = <T>(encode: Parameters<RequestChannel['request']>[0], expect: Expect, module: string, fn: string): Promise<T> => {
       if (this.#exit !== undefined) return Promise.reject(this.#exitedError(this.#exit, `a call to ${module}.${fn}`));
-      // stop() may have sent its request meanwhile: a second one would break REQ/REP lock-step.
-      if (this.#channel.pending || this.#stopRequested) {
+      // stop() may have sent its request meanwhile (on lane 0): a second one would break REQ/REP lock-step.
+      if (channel.pending || this.#stopRequested) {
         return Promise.reject(new PitonError(`Python interpreter ${this.id} is stopping; the stream of ${module}.${fn} ended`));
       }
-      return this.#channel.request<T>(encode, expect, `a call to ${module}.${fn}`, this.#plainConversation);
+      const sent = channel.request<T>(encode, expect, `a call to ${module}.${fn}`, this.#plainConversation);
+      current = sent.catch(() => undefined);
+      return sent;
+    };
+    // The slot goes back once both are done with the stream: Python (its lane free) and the
+    // consumer (it saw the end), so that it is held until the consumer's loop ends, as a call is
+    // until it settles, and never while the lane still waits for a reply.
+    let laneFree = false;
+    let finished = false;
+    let given = false;
+    const giveBackWhenDone = () => {
+      if (!laneFree || !finished || given) return;
+      given = true;
+      onEnd?.();
+    };
+    const giveBack = () => {
+      this.#lanes.release(lane);
+      laneFree = true;
+      giveBackWhenDone();
     };
     return {
       open: (module, fn, args, kwargs, batch, options) =>
         request<ItemsReply>((codec, id) => encodeStream(codec, id, module, fn, args, kwargs, batch, options), Expect.Items, module, fn),
       next: (batch, module, fn) => request<ItemsReply>((codec, id) => encodeNext(codec, id, batch), Expect.Items, module, fn),
       close: (module, fn) => request<void>((codec, id) => encodeClose(codec, id), Expect.Closed, module, fn),
+      // A pull given up on (abort) still holds the lane until its reply comes.
       end: () => {
-        this.#streamOpen = false;
+        if (ended) return;
+        ended = true;
+        if (channel.pending) void current.then(giveBack);
+        else giveBack();
       },
-      abort: () => this.kill(),
+      finish: () => {
+        finished = true;
+        giveBackWhenDone();
+      },
+      abort: () => this.#abandon(lane, current, () => undefined),
     };
   }
 }

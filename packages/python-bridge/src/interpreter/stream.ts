@@ -10,8 +10,8 @@ export interface StreamOptions {
   /** Items fetched per round trip: the generator runs at most this far ahead. Default 1. */
   batch?: number;
   /**
-   * Aborting ends the stream: a pull in flight rejects at once with the signal's reason and the
-   * interpreter, whose reply nobody will read, is killed; between pulls the generator is closed.
+   * Aborting ends the stream: a pull in flight rejects at once with the signal's reason and is
+   * cancelled (its interpreter is killed if it cannot be); between pulls the generator is closed.
    */
   signal?: AbortSignal;
   /**
@@ -20,9 +20,9 @@ export interface StreamOptions {
    */
   idleTimeout?: number;
   /**
-   * Called once when the stream was ended from outside (abort, idle timeout) and its interpreter
-   * is no longer held: whoever lent the interpreter takes it back even if the iterator's consumer
-   * never comes back to see the end.
+   * Called once the stream has given its interpreter's lane back, however it ended (exhausted,
+   * closed, failed, aborted, idle too long; at once if it was refused): whoever lent the
+   * interpreter takes it back, even if the iterator's consumer never comes back to see the end.
    */
   onEnd?: () => void;
   /** The stream's options item (its trace context and values), sent when it is opened. */
@@ -36,9 +36,11 @@ export interface StreamPort {
   open(module: string, fn: string, args: unknown[], kwargs: Record<string, unknown> | undefined, batch: number, options?: CallOptionsItem): Promise<ItemsReply>;
   next(batch: number, module: string, fn: string): Promise<ItemsReply>;
   close(module: string, fn: string): Promise<void>;
-  /** The stream is over: the interpreter is no longer busy because of it. */
+  /** Python is done with the stream: its lane is given back (once a request in flight on it has its reply). */
   end(): void;
-  /** A request is in flight and will not be waited for: kill the interpreter. */
+  /** The consumer is done with the stream (it saw its end, or it was ended for it). */
+  finish(): void;
+  /** A request is in flight and will not be waited for: it is cancelled (or the interpreter killed). */
   abort(): void;
 }
 
@@ -55,7 +57,7 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
   #exhausted = false;
   /** port.end() was called: it must happen once, or it could free a later stream's interpreter. */
   #released = false;
-  /** onEnd was called (once the consumer has seen the end, or the stream was ended for it). */
+  /** The stream is over for its consumer (it has seen the end, or the stream was ended for it). */
   #finished = false;
   #queue: Promise<unknown> = Promise.resolve();
   /** A request (`stream`, `next` or `close`) is in flight. */
@@ -222,9 +224,9 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
     this.#release();
     if (this.#finished) return;
     this.#finished = true;
+    this.port.finish();
     this.#idleTimer?.clear();
     if (this.#onAbort) this.#options.signal?.removeEventListener('abort', this.#onAbort);
-    if (this.#endedWith !== undefined) this.#options.onEnd?.();
   }
 
   /** Python has closed the iterator: the interpreter is no longer busy because of this stream. */

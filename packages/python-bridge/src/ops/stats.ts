@@ -175,10 +175,26 @@ export interface PoolStats {
    * host's size (a host found by DNS counts while it is connected). Ready: `ready + busy >= minimum`.
    */
   minimum: number;
-  /** Interpreters started and idle, ready for a call. */
+  /** Interpreters started with nothing in flight, ready for a call. */
   ready: number;
-  /** Interpreters running a call or holding an open stream. */
+  /** Interpreters running at least one call or holding an open stream. */
   busy: number;
+  /** Calls (and streams) each interpreter may run at once: the pool's `concurrency` option. */
+  concurrency: number;
+  /** Calls the pool may run at once: `size × concurrency`. */
+  capacity: number;
+  /** Calls, batches and open streams in flight now, over every interpreter. */
+  inFlight: number;
+  /** More calls the serving interpreters could take now without queueing (their free slots). */
+  free: number;
+  /** Calls in flight on each serving interpreter, by worker id (`{ 'python-1': 3 }`). */
+  inFlightByInterpreter: Record<string, number>;
+  /**
+   * The event loop the serving interpreters run `async def` functions on: `'uvloop'` when they
+   * can import it, else `'asyncio'`; `'mixed'` when they differ (hosts with other environments);
+   * undefined while none serves.
+   */
+  loop: 'uvloop' | 'asyncio' | 'mixed' | undefined;
   /** Interpreters being started or replaced (`size - ready - busy` while the pool runs). */
   starting: number;
   /** Local interpreters being stopped because the pool shrank (idle for `idleTimeout`, or `resize`). */
@@ -215,6 +231,9 @@ export interface PoolStats {
   wait: Percentiles;
   /** ms a call ran on its interpreter (a round trip, or a batch's), over the most recent calls. */
   run: Percentiles;
-  /** Share (0–1) of the interpreters' time since the pool started spent running calls or streams. */
+  /**
+   * Share (0–1) of the pool's capacity used since it started: the time its calls and streams ran,
+   * over the time `capacity` slots could have run them (with `concurrency: 1`, the interpreters' busy share).
+   */
   utilization: number;
 }

@@ -10,7 +10,7 @@ import { names } from '../validation.js';
 export const POOL_OPTION_NAMES = names<PoolOptions>()([
   'size', 'path', 'python', 'env', 'cwd', 'preload', 'startMethod', 'startTimeout', 'callTimeout', 'maxQueue', 'maxMessageSize',
   'batchCallsUnderMs', 'shutdownTimeout', 'streamIdleTimeout', 'recycle', 'supervision', 'allow', 'remote', 'onOutput', 'events',
-  'expose', 'idleTimeout',
+  'expose', 'idleTimeout', 'concurrency', 'cancelGrace',
 ]);
 
 export const SIZE_LIMIT_NAMES = names<SizeLimits>()(['min', 'max']);

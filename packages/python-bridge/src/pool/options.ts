@@ -129,6 +129,21 @@ export interface PoolOptions {
    * @example { lookup: async (key) => cache.get(key) }
    */
   expose?: Record<string, ExposedFunction>;
+  /**
+   * Calls (and streams) each interpreter runs at once, interleaved on its event loop: `async def`
+   * functions overlap while they await; a sync function runs on the loop's thread and holds the
+   * whole interpreter while it runs, as at `concurrency: 1` (README, "async def and concurrency").
+   * The pool's capacity is its interpreters × `concurrency`. An integer from 1 to 10000. @default 1
+   */
+  concurrency?: number;
+  /**
+   * ms an `async def` call that timed out or was aborted is given to end once its task was
+   * cancelled in Python (`CancelledError` is raised where it awaits; its `finally` runs). Past it,
+   * or at once when the call runs sync code (which nothing but a kill stops), its interpreter is
+   * killed and replaced, and the other calls in flight on it reject with `InterpreterExitedError`.
+   * An integer from 0 to Node's timer limit. @default 1000
+   */
+  cancelGrace?: number;
 }
 
 /** An elastic pool's bounds on its local interpreters. */
@@ -224,6 +239,9 @@ export interface ResolvedPoolOptions {
   events: ((event: PoolEvent) => void) | undefined;
   /** Undefined when nothing is exposed. */
   expose: Readonly<Record<string, ExposedFunction>> | undefined;
+  /** Calls in flight per interpreter (its lanes). */
+  concurrency: number;
+  cancelGrace: number;
 }
 
 /** The defaults of the options that have one; `size` defaults to `os.availableParallelism()`. */
@@ -237,15 +255,24 @@ export const defaults = {
   streamIdleTimeout: 60_000,
   supervision: { intensity: 10, period: 10_000, backoff: { min: 1, max: 1_000 } },
   idleTimeout: 30_000,
+  concurrency: 1,
+  cancelGrace: 1_000,
 } as const;
+
+/** The most calls one interpreter may run at once (each is a lane: a socket on both sides). */
+export const MAX_CONCURRENCY = 10_000;
 
 /** Options of `call` (and, but for `retries`, `timeout`, `onProgress` and `transfer`, of `stream`). */
 export interface CallOptions {
   /** Keyword arguments: `f(*args, **kwargs)`. */
   kwargs?: Record<string, unknown>;
-  /** ms before the call rejects with `CallTimeoutError` and its interpreter is replaced. @default the pool's callTimeout */
+  /**
+   * ms before the call rejects with `CallTimeoutError`. A running `async def` call is cancelled
+   * (its task gets `CancelledError`; the pool's `cancelGrace` bounds how long it may take to end);
+   * a call running sync code has its interpreter replaced. @default the pool's callTimeout
+   */
   timeout?: number;
-  /** Aborting removes a queued call, or kills and replaces the interpreter running it. */
+  /** Aborting removes a queued call, or gives up on a running one as a timeout does, with the signal's reason. */
   signal?: AbortSignal;
   /**
    * Times the call is run again if its interpreter dies during it (never when Python raises).

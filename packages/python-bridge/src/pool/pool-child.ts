@@ -99,7 +99,9 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
   const serve: ServeSpec = {
     python,
     path: options.path,
-    preload: options.preload,
+    // Interpreters with lanes run their calls on asyncio from the start: imported once, here
+    // (before a fork server forks; no event loop exists until an interpreter needs one).
+    preload: options.concurrency > 1 ? ['asyncio', ...options.preload] : options.preload,
     env: options.env,
     cwd: options.cwd,
     maxMessageSize: options.maxMessageSize,
@@ -117,6 +119,8 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     onOutput: attributedOutput(workerId, emitOutput),
     callbacks,
     onBatched: batchPolicies.learn,
+    concurrency: options.concurrency,
+    cancelGrace: options.cancelGrace,
   });
   const starts = new InterpreterStarts({
     pool: ctx.path,

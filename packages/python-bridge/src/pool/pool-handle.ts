@@ -105,9 +105,20 @@ export interface PoolRef {
 export interface InterpreterStatus {
   worker: string;
   pid: number;
+  /** It runs at least one call (or holds a stream). */
   busy: boolean;
+  /** Calls and streams it runs now, at most the pool's `concurrency`. */
+  inFlight: number;
 }
 
+
+/** The event loop the serving interpreters run coroutines on: one kind, `'mixed'`, or undefined with none serving. */
+function loopOf(kinds: readonly string[]): PoolStats['loop'] {
+  const distinct = new Set(kinds.filter((kind) => kind !== ''));
+  if (distinct.size === 0) return undefined;
+  if (distinct.size > 1) return 'mixed';
+  return [...distinct][0] === 'uvloop' ? 'uvloop' : 'asyncio';
+}
 
 /** Free snapshot memory a pool keeps for reuse, at most (snapshots.ts). */
 const SNAPSHOT_MEMORY_BYTES = 128 * 1024 * 1024;
@@ -160,7 +171,7 @@ export class PoolHandle implements PoolRef {
     this.#callbacks = callbacks;
     // A table's IPC stream is written at call() into snapshot memory, given back when the call settles.
     this.#codec = createCodec({ maxMessageSize: options.maxMessageSize, allocate: (size) => this.#snapshots.lend(size) });
-    this.#batcher = new DynamicBatcher(batchPolicies, (module, fn, inputs, timeout) => this.#sendBatch(module, fn, inputs, timeout), () => dispatcher.counts.ready > 0);
+    this.#batcher = new DynamicBatcher(batchPolicies, (module, fn, inputs, timeout) => this.#sendBatch(module, fn, inputs, timeout), () => dispatcher.counts.free > 0);
   }
 
   /** One merged call to a batched function: its one argument is the list of the calls' inputs. */
@@ -292,6 +303,10 @@ export class PoolHandle implements PoolRef {
         let items = 0;
         try {
           const lease = await dispatcher.acquire({ signal, timeout: waitTimeout });
+          // The stream gives the interpreter's slot back itself once its lane is free (a pull
+          // given up on holds it until its reply comes), whatever ended it: this generator may
+          // have been dropped without `return()`.
+          let stream: AsyncIterableIterator<unknown>;
           try {
             if (trace !== undefined) {
               trace.worker = lease.executor.id;
@@ -300,15 +315,14 @@ export class PoolHandle implements PoolRef {
             const headers = trace?.traceHeaders ?? activeTraceHeaders();
             const callOptions = headers !== undefined || context !== undefined ? { trace: headers, context } : undefined;
             const onItems = trace?.onEvent && ((count: number, done: boolean) => trace.onEvent!({ kind: 'items', count, done }));
-            // Ended from outside (abort, idle timeout), the stream gives the interpreter back
-            // itself: this generator may have been dropped without `return()`.
-            const stream = lease.executor.stream(module, fn, args, kwargs, { batch, signal, idleTimeout, onEnd: lease.release, callOptions, onItems });
-            for await (const item of stream) {
-              items++;
-              yield item as T;
-            }
-          } finally {
+            stream = lease.executor.stream(module, fn, args, kwargs, { batch, signal, idleTimeout, onEnd: lease.release, callOptions, onItems });
+          } catch (error) {
             lease.release();
+            throw error;
+          }
+          for await (const item of stream) {
+            items++;
+            yield item as T;
           }
         } catch (error) {
           if (trace !== undefined) {
@@ -329,7 +343,9 @@ export class PoolHandle implements PoolRef {
   stats(): PoolStats {
     const local = this.#elastic.counts;
     const size = local.size + (this.#hosts?.size ?? 0);
-    const { ready, busy, queued } = this.#dispatcher.counts;
+    const { ready, busy, queued, inFlight, free } = this.#dispatcher.counts;
+    const concurrency = this.#options.concurrency;
+    const serving = this.#dispatcher.serving();
     const { state } = this.#lifecycle;
     const calls = this.#dispatcher.stats;
     return {
@@ -348,7 +364,13 @@ export class PoolHandle implements PoolRef {
       queued,
       restarts: this.#lifecycle.restarts,
       restartsByCause: this.#lifecycle.restartsByCause,
-      ...calls.summary(size),
+      concurrency,
+      capacity: size * concurrency,
+      inFlight,
+      free,
+      inFlightByInterpreter: Object.fromEntries(serving.map(({ executor, inFlight: n }) => [executor.id, n])),
+      loop: loopOf(serving.map(({ executor }) => executor.info.loop)),
+      ...calls.summary(size * concurrency),
       outcomes: calls.outcomes(),
       ...this.#counts(),
     };
@@ -357,7 +379,7 @@ export class PoolHandle implements PoolRef {
   interpreters(): InterpreterStatus[] {
     return this.#dispatcher
       .serving()
-      .map(({ executor, busy }) => ({ worker: executor.id, pid: executor.pid, busy }))
+      .map(({ executor, inFlight }) => ({ worker: executor.id, pid: executor.pid, busy: inFlight > 0, inFlight }))
       .sort((a, b) => a.worker.localeCompare(b.worker));
   }
 

@@ -26,6 +26,7 @@ import { checkNumber, describe, rejectUnknownKeys } from '../validation.js';
 import type { ExposedFunction } from '../interpreter/callbacks.js';
 import {
   defaults,
+  MAX_CONCURRENCY,
   type AllowOptions,
   type CallOptions,
   type PoolOptions,
@@ -219,6 +220,11 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     onOutput: options.onOutput,
     events: options.events,
     expose,
+    // `null` is a wrong type here, not "the default".
+    concurrency:
+      options.concurrency === undefined ? defaults.concurrency : checkNumber('options.concurrency', options.concurrency, { min: 1, max: MAX_CONCURRENCY, integer: true }),
+    cancelGrace:
+      options.cancelGrace === undefined ? defaults.cancelGrace : checkNumber('options.cancelGrace', options.cancelGrace, { min: 0, max: MAX_TIMER_DELAY, integer: true }),
   };
 }
 

@@ -20,6 +20,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { MissingDependencyError } from '../errors.js';
+import { guardFlatbuffers } from './flatbuffer-guard.js';
 
 /**
  * An instance of apache-arrow, as far as this module looks into it (arrow.ts uses the rest). Its
@@ -77,6 +78,7 @@ export function loadArrow(): Promise<void> {
   importing ??= import('apache-arrow').then(
     (module: ArrowModule) => {
       imported = module;
+      guard();
     },
     (error: unknown) => {
       failure = isNotFound(error)
@@ -143,5 +145,15 @@ function requiredNow(why: string): ArrowModule {
     throw error;
   }
   required = requireHere(path) as ArrowModule;
+  guardFlatbuffers(path);
   return required;
+}
+
+/** The flatbuffer guard on the apache-arrow `require` resolves from here (that of `import` too: see flatbuffer-guard.ts). */
+function guard(): void {
+  try {
+    guardFlatbuffers(requireHere.resolve('apache-arrow'));
+  } catch {
+    // Not resolvable through require: nothing to guard from here.
+  }
 }

@@ -112,6 +112,7 @@ export function arrowFromIPC(kind: TableKind, frame: Buffer): unknown {
   try {
     // Not tableFromIPC: it gives a stream without batches an empty schema, and takes bytes with
     // no schema at all for an empty table.
+    checkBatchBounds(arrow, bytes);
     const reader = arrow.RecordBatchReader.from(bytes);
     reader.open();
     const batches = reader.readAll();
@@ -124,6 +125,47 @@ export function arrowFromIPC(kind: TableKind, frame: Buffer): unknown {
   if (kind === 'table') return table;
   if (table.numCols !== 1) throw new ProtocolError(`ext 3 (table) of kind 'vector' must hold one column, got ${table.numCols}`);
   return table.getChildAt(0)!;
+}
+
+/**
+ * What apache-arrow's reader takes on trust and a damaged stream may get wrong: a batch's row
+ * count that its columns do not have (the table would claim billions of rows its buffers do not
+ * hold), and buffers that reach past the message's body. Throws on either.
+ */
+function checkBatchBounds(arrow: typeof Arrow, bytes: Uint8Array): void {
+  const reader = new arrow.MessageReader(bytes);
+  for (let message = reader.readMessage(); message !== null; message = reader.readMessage()) {
+    const header: unknown = message.header();
+    // A record batch's metadata, or a dictionary batch's (its `data`).
+    const data = isBatchMetadata(header) ? header : isRecord(header) && isBatchMetadata(header.data) ? header.data : undefined;
+    if (data !== undefined) {
+      const first = data.nodes[0];
+      if (first !== undefined && Number(data.length) !== Number(first.length)) {
+        throw new Error(`a record batch of ${data.length} rows whose first column has ${first.length}`);
+      }
+      for (const region of data.buffers) {
+        if (region.offset < 0 || region.length < 0 || Number(region.offset) + Number(region.length) > message.bodyLength) {
+          throw new Error(`a buffer at ${region.offset} of ${region.length} bytes outside a body of ${message.bodyLength}`);
+        }
+      }
+    }
+    if (message.bodyLength > 0) reader.readMessageBody(message.bodyLength);
+  }
+}
+
+/** The metadata of a record batch, as apache-arrow reads it (not exported by name). */
+interface BatchMetadata {
+  length: number | bigint;
+  nodes: { length: number | bigint }[];
+  buffers: { offset: number | bigint; length: number | bigint }[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function isBatchMetadata(value: unknown): value is BatchMetadata {
+  return isRecord(value) && Array.isArray(value.nodes) && Array.isArray(value.buffers) && (typeof value.length === 'number' || typeof value.length === 'bigint');
 }
 
 function alignedCopy(frame: Buffer): Buffer {

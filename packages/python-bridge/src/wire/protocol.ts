@@ -9,7 +9,7 @@ import { optionsMap, type CallOptionsItem } from './call-options.js';
 import { describe } from '../validation.js';
 
 /** The protocol version this side speaks (sent in `hello`). */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export type Kwargs = Record<string, unknown> | Map<string, unknown>;
 
@@ -35,7 +35,17 @@ export interface ReadyInfo {
   protocol: number;
   /** The worker runtime's version. */
   piton: string;
+  /** The event loop the interpreter runs coroutines on: `'uvloop'` or `'asyncio'` ('' if it did not say). */
+  loop: string;
+  /** Where the other lanes connect (PROTOCOL.md, "Lanes"), when the hello asked for more than one. */
+  lanes?: string;
+  /** Where the control lane connects (PROTOCOL.md, "Cancelling"). */
+  control?: string;
 }
+
+/** What the control lane says of a request it was asked to cancel (PROTOCOL.md, "Cancelling"). */
+export type CancelStatus = 'cancelled' | 'blocked' | 'done';
+const CANCEL_STATUSES: readonly string[] = ['cancelled', 'blocked', 'done'];
 
 /** How one call ended: its value, or its error (for a batch entry, what the worker reported). */
 export type Outcome<E = unknown> = { ok: true; value: unknown } | { ok: false; error: E };
@@ -50,20 +60,33 @@ export type Reply =
   | { kind: 'bye'; id: number }
   | { kind: 'results'; id: number; results: Outcome<PythonReportedError>[] }
   | { kind: 'callback'; id: number; name: string; args: unknown[]; kwargs: Record<string, unknown> | undefined }
-  | { kind: 'progress'; id: number; value: unknown };
+  | { kind: 'progress'; id: number; value: unknown }
+  | { kind: 'cancelled'; id: number; statuses: CancelStatus[] };
 
 // Root names used in EncodeError paths, one per envelope item.
 const STREAM_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs', 'batch'] as const;
 const SIMPLE_NAMES = ['kind', 'id', 'batch'] as const;
 const HELLO_NAMES = ['kind', 'id', 'protocol', 'options'] as const;
 const ANSWER_NAMES = ['kind', 'id', 'value'] as const;
+const CANCEL_NAMES = ['kind', 'id', 'entries'] as const;
 /** The options item of a call whose caller listens for progress. */
 export const LISTENING = { progress: true } as const;
 
-/** `["hello", id, protocol]`, with `{expose: [names]}` when Python may call Node functions. */
-export function encodeHello(codec: Codec, id: number, expose: readonly string[] = []): Buffer[] {
-  const envelope = expose.length === 0 ? ['hello', id, PROTOCOL_VERSION] : ['hello', id, PROTOCOL_VERSION, { expose }];
+/**
+ * `["hello", id, protocol]`, with an options map when there is something to say: `{expose:
+ * [names]}` when Python may call Node functions, `{lanes: n}` when Node opens n > 1 lanes.
+ */
+export function encodeHello(codec: Codec, id: number, expose: readonly string[] = [], lanes = 1): Buffer[] {
+  const options: { expose?: readonly string[]; lanes?: number } = {};
+  if (expose.length > 0) options.expose = expose;
+  if (lanes > 1) options.lanes = lanes;
+  const envelope = options.expose === undefined && options.lanes === undefined ? ['hello', id, PROTOCOL_VERSION] : ['hello', id, PROTOCOL_VERSION, options];
   return codec.encodeEnvelope(envelope, HELLO_NAMES);
+}
+
+/** `["cancel", id, [[lane, request], …]]`: the control lane's one request (PROTOCOL.md, "Cancelling"). */
+export function encodeCancel(codec: Codec, id: number, entries: readonly (readonly [lane: number, request: number])[]): Buffer[] {
+  return codec.encodeEnvelope(['cancel', id, entries], CANCEL_NAMES);
 }
 
 /** `["return", id, value]`: the answer to a `callback`, the exposed function's result. */
@@ -353,13 +376,20 @@ export function parseReply(envelope: unknown): Reply {
       expectLength(kind, envelope, 3);
       const info = envelope[2] as unknown;
       if (!isRecord(info)) fail(`'ready' item 2 must be a map, got ${describe(info)}`);
-      const { pid, python, protocol, piton } = info;
+      const { pid, python, protocol, piton, loop, lanes, control } = info;
       if (typeof pid !== 'number' || typeof protocol !== 'number') fail(`'ready' must carry numeric pid and protocol`);
-      return {
-        kind,
-        id,
-        info: { pid, protocol, python: typeof python === 'string' ? python : '', piton: typeof piton === 'string' ? piton : '' },
+      if (lanes !== undefined && typeof lanes !== 'string') fail(`'ready' item lanes must be an endpoint string, got ${describe(lanes)}`);
+      if (control !== undefined && typeof control !== 'string') fail(`'ready' item control must be an endpoint string, got ${describe(control)}`);
+      const ready: ReadyInfo = {
+        pid,
+        protocol,
+        python: typeof python === 'string' ? python : '',
+        piton: typeof piton === 'string' ? piton : '',
+        loop: typeof loop === 'string' ? loop : '',
       };
+      if (lanes !== undefined) ready.lanes = lanes;
+      if (control !== undefined) ready.control = control;
+      return { kind, id, info: ready };
     }
     case 'closed':
     case 'bye':
@@ -390,6 +420,14 @@ export function parseReply(envelope: unknown): Reply {
     case 'progress':
       expectLength(kind, envelope, 3);
       return { kind, id, value: envelope[2] };
+    case 'cancelled': {
+      expectLength(kind, envelope, 3);
+      const statuses = envelope[2] as unknown;
+      if (!Array.isArray(statuses) || !statuses.every((v) => typeof v === 'string' && CANCEL_STATUSES.includes(v))) {
+        fail(`'cancelled' item 2 must be an array of "cancelled", "blocked" or "done", got ${describe(statuses)}`);
+      }
+      return { kind, id, statuses: statuses as CancelStatus[] };
+    }
     default:
       return fail(`unknown reply kind ${JSON.stringify(kind).slice(0, 60)}`);
   }

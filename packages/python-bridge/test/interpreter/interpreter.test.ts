@@ -203,7 +203,7 @@ describe('Interpreter', function () {
           Interpreter.start(options({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'old-protocol' } })),
         );
         expect(error).to.be.instanceOf(InterpreterStartError);
-        expect((error as Error).message).to.contain('speaks protocol 1, this Node side speaks 2');
+        expect((error as Error).message).to.contain('speaks protocol 1, this Node side speaks 3');
         expect(leftovers()).to.deep.equal([]);
       });
 
@@ -211,7 +211,7 @@ describe('Interpreter', function () {
         const error = await rejection(Interpreter.start(options({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'v1-runtime' } })));
         expect(error).to.be.instanceOf(InterpreterStartError);
         // Its reply and its exit race to Node; either way the message says what is wrong.
-        expect((error as Error).message).to.match(/Node speaks 2, this worker \(piton 0\.1\.0\) speaks 1|exit code 2: it does not speak this Node side's protocol 2/);
+        expect((error as Error).message).to.match(/Node speaks 3, this worker \(piton 0\.1\.0\) speaks 1|exit code 2: it does not speak this Node side's protocol 3/);
         expect(leftovers()).to.deep.equal([]);
         expect(ourWorkers()).to.deep.equal([]);
       });
@@ -222,7 +222,7 @@ describe('Interpreter', function () {
           Interpreter.start(options({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'v1-runtime' }, callbacks })),
         );
         expect(error).to.be.instanceOf(InterpreterStartError);
-        expect((error as Error).message).to.contain("'hello' must be").and.contain('this Node side speaks protocol 2');
+        expect((error as Error).message).to.contain("'hello' must be").and.contain('this Node side speaks protocol 3');
         expect(leftovers()).to.deep.equal([]);
         expect(ourWorkers()).to.deep.equal([]);
       });
@@ -305,13 +305,13 @@ describe('Interpreter', function () {
       expect(await call(interpreter, 'bridge_funcs', 'add', [1, 1])).to.equal(2);
     });
 
-    it('refuses a second request while one is outstanding (a caller bug)', async () => {
+    it('refuses a request beyond its lanes while they are all taken (a caller bug)', async () => {
       const interpreter = await start();
       const first = call(interpreter, 'bridge_funcs', 'add', [1, 2]);
       expect(interpreter.busy).to.equal(true);
       const second = await rejection(call(interpreter, 'bridge_funcs', 'add', [3, 4]));
       expect(second).to.be.instanceOf(Error).and.not.instanceOf(PitonError);
-      expect((second as Error).message).to.contain('busy');
+      expect((second as Error).message).to.contain('all its 1 lanes taken');
       expect(await first).to.equal(3);
     });
 
