@@ -1,5 +1,6 @@
 /** Every benchmark family, in the order of the table. */
 import { runAlternatives } from './alternatives.js';
+import { runAsync } from './async.js';
 import { runCallbacks } from './callbacks.js';
 import { runCodec } from './codec.js';
 import { runCpu } from './cpu.js';
@@ -38,6 +39,7 @@ export const families: Family[] = [
   { name: 'fairness', run: runFairness },
   { name: 'observer', run: runObserver },
   { name: 'callbacks', run: runCallbacks },
+  { name: 'async', run: runAsync },
   { name: 'metrics', run: runMetrics },
   { name: 'profile', run: runProfile },
   { name: 'node-profile', run: runNodeProfile },
