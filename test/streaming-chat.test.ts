@@ -97,34 +97,33 @@ function replyEnded(stderr: string, id: string): Record<string, unknown> | undef
   return undefined;
 }
 
+/** An answer the API holds after its first token: its second when released, then nothing until closed. */
+interface HeldAnswer {
+  release(): void;
+  /** Resolves with how many tokens the answer had written when its caller closed the connection. */
+  closed: Promise<number>;
+}
+
 /**
  * A completion API speaking the stand-in's protocol (a token per NDJSON line, `standInReply`'s
  * tokens), paced by the test: each answer's first token at once, the others only once `expected`
- * requests are open at the same time. The answer to `quitterPrompt` writes its second token when
- * `releaseQuitter()` is called and then nothing more, until its caller closes the connection.
+ * requests are open at the same time; except the answers to the prompts given to `hold()`.
  */
 class PacedApi {
   readonly server: Server;
   open = 0;
   #allOpen!: () => void;
   readonly allOpen = new Promise<void>((resolve) => (this.#allOpen = resolve));
-  #releaseQuitter!: () => void;
-  readonly #quitterReleased = new Promise<void>((resolve) => (this.#releaseQuitter = resolve));
-  /** How many tokens the quitter's answer had written when its caller closed the connection. */
-  readonly quitterClosed: Promise<number>;
-  #quitterClosed!: (written: number) => void;
+  readonly #held = new Map<string, { released: Promise<void>; onClose: (written: number) => void }>();
 
-  constructor(
-    readonly expected: number,
-    readonly quitterPrompt: string,
-  ) {
-    this.quitterClosed = new Promise((resolve) => (this.#quitterClosed = resolve));
+  constructor(readonly expected: number) {
     this.server = createServer((req, res) => {
       let body = '';
       req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
       req.on('end', () => {
         const { prompt } = JSON.parse(body) as { prompt: string };
         const tokens = standInReply(prompt);
+        const held = this.#held.get(prompt);
         let written = 0;
         const write = () => res.write(`${JSON.stringify({ token: tokens[written++] })}\n`);
         res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
@@ -132,11 +131,11 @@ class PacedApi {
         this.open++;
         res.on('close', () => {
           this.open--;
-          if (prompt === this.quitterPrompt) this.#quitterClosed(written);
+          held?.onClose(written);
         });
         if (this.open === this.expected) this.#allOpen();
-        if (prompt === this.quitterPrompt) {
-          void this.#quitterReleased.then(write);
+        if (held) {
+          void held.released.then(write);
           return;
         }
         void this.allOpen.then(() => {
@@ -147,8 +146,13 @@ class PacedApi {
     });
   }
 
-  releaseQuitter(): void {
-    this.#releaseQuitter();
+  hold(prompt: string): HeldAnswer {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let onClose!: (written: number) => void;
+    const closed = new Promise<number>((resolve) => (onClose = resolve));
+    this.#held.set(prompt, { released, onClose });
+    return { release, closed };
   }
 
   async listen(): Promise<string> {
@@ -183,7 +187,8 @@ describe('examples/streaming-chat (npm run example:chat)', function () {
   it('streams every client its own tokens in order, all at once on a pool of 2; a client that leaves ends its generator; SIGTERM stops everything', async () => {
     const clients = 12;
     const quitterPrompt = 'I will leave early';
-    api = new PacedApi(clients + 1, quitterPrompt);
+    api = new PacedApi(clients + 1);
+    const quitterAnswer = api.hold(quitterPrompt);
     const apiUrl = await api.listen();
     example = await startExample({ CHAT_API_URL: apiUrl, POOL_SIZE: '2', CONCURRENCY: '8' });
     const { child, base } = example;
@@ -227,18 +232,33 @@ describe('examples/streaming-chat (npm run example:chat)', function () {
     expect(await quitter).to.include({ status: 200 });
     expect(quitterTokens).to.deep.equal(standInReply(quitterPrompt).slice(0, 1));
     await eventually(() => logLines(example!.stderr(), 'client disconnected').some((e) => e.id === quitterId), 'the server saw the client leave');
-    api.releaseQuitter();
-    expect(await api.quitterClosed, 'tokens the API wrote before Python closed its connection').to.equal(2);
+    quitterAnswer.release();
+    expect(await quitterAnswer.closed, 'tokens the API wrote before Python closed its connection').to.equal(2);
     await eventually(() => replyEnded(example!.stderr(), quitterId!) !== undefined, "the quitter's generator ended");
     expect(replyEnded(example.stderr(), quitterId!)).to.include({ outcome: 'closed', tokens: 2 });
     expect(api.open).to.equal(0);
 
+    // A reply still streaming when SIGTERM comes ends at its next token with `event: error`, its
+    // generator closed; then the example stops, leaving nothing behind.
+    const lingererPrompt = 'still here at shutdown';
+    const lingererAnswer = api.hold(lingererPrompt);
+    const lingererEvents: ServerSentEvent[] = [];
+    const lingerer = chat(base, lingererPrompt, (e) => lingererEvents.push(e));
+    await eventually(() => lingererEvents.some((e) => e.event === 'message'), 'the first token of a reply');
     const exited = once(child, 'exit');
     const pid = child.pid!;
     child.kill('SIGTERM');
+    await eventually(() => logLines(example!.stderr(), 'shutting down').length === 1, 'the example began shutting down');
+    lingererAnswer.release();
+    await lingerer;
+    expect(lingererEvents.map((e) => e.event)).to.deep.equal(['start', 'message', 'error']);
+    expect(lingererEvents[2]!.data).to.deep.equal({ error: 'the server is shutting down', tokens: 1 });
+    expect(await lingererAnswer.closed).to.equal(2);
     const [code, signal] = await exited;
     expect({ code, signal }, example.stderr()).to.deep.equal({ code: 0, signal: null });
-    expect(logLines(example.stderr(), 'stopped')).to.have.length(1);
+    const [lingererStart] = lingererEvents;
+    expect(replyEnded(example.stderr(), (lingererStart!.data as { id: string }).id)).to.include({ outcome: 'closed', tokens: 2 });
+    expect(logLines(example.stderr(), 'stopped').map((e) => e.repliesServed)).to.deep.equal([clients]);
     expect(workersOf(pid)).to.deep.equal([]);
   });
 

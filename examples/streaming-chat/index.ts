@@ -91,7 +91,9 @@ async function chat(prompt: string, res: ServerResponse): Promise<void> {
       sendEvent(res, token);
       tokens++;
     }
-    if (!gone) sendEvent(res, { tokens }, stopping ? 'error' : 'done');
+    if (gone) return;
+    if (stopping) return sendEvent(res, { error: 'the server is shutting down', tokens }, 'error');
+    sendEvent(res, { tokens }, 'done');
     repliesServed++;
   } catch (error) {
     log('reply failed', { id, tokens, error: String(error) });
