@@ -23,7 +23,7 @@ export async function runAlternatives(ctx: BenchContext): Promise<Row[]> {
   const noops = {
     pool: () => pool.call('functions', 'noop', [1]),
     shell: () => shell.call('noop', [1]),
-    floor: () => floor.call(1),
+    floor: () => floor.call(), // rejects unless the reply is the expected bytes
     pipe: () => pipe.call(1),
   };
   const fibs = {
@@ -31,7 +31,7 @@ export async function runAlternatives(ctx: BenchContext): Promise<Row[]> {
     shell: () => shell.call('fib', [20]),
   };
   for (const [name, op] of Object.entries(noops)) {
-    if ((await op()) !== 1) throw new Error(`${name}: the no-op did not return its argument`);
+    if (name !== 'floor' && (await op()) !== 1) throw new Error(`${name}: the no-op did not return its argument`);
     await latencies(op, 200);
   }
   for (const [name, op] of Object.entries(fibs)) {

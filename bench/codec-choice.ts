@@ -1,8 +1,8 @@
 /**
- * Why the bridge has its own MessagePack codec (PROTOCOL.md, "The codec choice"): each claim about
+ * Why the bridge has its own MessagePack codec (bench/README.md, "The codec choice"): each claim about
  * msgpackr, configured as the issue names it, is checked here against msgpackr itself and compared
  * with what the protocol needs and the bridge's codec writes. Exits 1 if any claim no longer holds
- * (say, after a msgpackr upgrade), so the record in PROTOCOL.md can be kept true.
+ * (say, after a msgpackr upgrade), so the record in bench/README.md can be kept true.
  *
  *   npm run build && npx tsx bench/codec-choice.ts
  */

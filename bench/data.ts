@@ -1,6 +1,7 @@
 /**
  * Round trips of a Float64Array through a Python function returning its argument (numpy on the
- * Python side): the pool of 1 against the floor (array bytes as a raw second frame), same trial.
+ * Python side): the pool of 1 against the floor (array bytes as a raw second frame, sent back as
+ * they came), same trial.
  */
 import type { BenchContext } from './lib/context.js';
 import { FloorClient } from './lib/floor.js';
@@ -23,7 +24,7 @@ async function rate(echo: (a: Float64Array) => Promise<unknown>, array: Float64A
 }
 
 export async function runData(ctx: BenchContext): Promise<Row[]> {
-  const floor = await FloorClient.start(ctx);
+  const floor = await FloorClient.start(ctx, 'array');
   const pool = await startPool(ctx, { size: 1 });
   const floorEcho = (a: Float64Array) => floor.echoArray(a);
   const poolEcho = (a: Float64Array) => pool.call('functions', 'echo', [a]);

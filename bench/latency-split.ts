@@ -1,7 +1,7 @@
 /**
  * Where the pool's no-op latency over the floor goes, layer by layer, in the same trial:
  *
- *   floor     zeromq.js Request + msgpackr  ↔  bare pyzmq REP + msgpack (bench/python/floor_rep.py)
+ *   floor     zeromq.js Request  ↔  bare pyzmq REP, bytes made once (bench/python/floor_rep.py)
  *   py:V      zeromq.js Request + msgpackr  ↔  the worker runtime with serve loop V
  *             (bench/python/worker_variant.py; V = current is `python -m piton.worker` as shipped)
  *   interp    the bridge's Interpreter.call  ↔  the worker runtime (no dispatcher, no pool)
@@ -63,12 +63,16 @@ async function bareToWorker(ctx: BenchContext, spec: string): Promise<Client> {
 
 async function interpreterClient(ctx: BenchContext): Promise<Client> {
   const { Interpreter } = await import('../packages/python-bridge/dist/interpreter/interpreter.js');
+  const { encodeCallBody } = await import('../packages/python-bridge/dist/wire/encoded-call.js');
+  const { createCodec } = await import('../packages/python-bridge/dist/wire/codec.js');
   const interpreter = await Interpreter.start({
     id: 'split', python: ctx.python, path: [PY_DIR], startTimeout: 30_000, maxMessageSize: 256 * 1024 * 1024,
   });
+  const codec = createCodec();
   return {
     name: 'interp',
-    call: () => interpreter.call('functions', 'noop', [1]),
+    // Encoded per call, as a pool encodes each call at call().
+    call: () => interpreter.run(encodeCallBody(codec, 'functions', 'noop', [1], undefined)),
     stop: async () => { await interpreter.stop(); },
   };
 }
@@ -79,12 +83,13 @@ async function main(): Promise<void> {
   const variants = option('py', 'current').split(',').filter(Boolean);
   const interleave = process.argv.includes('--interleave');
   const layers = option('layers', 'interp,pool').split(',').filter(Boolean);
-  const ctx = new BenchContext({ quick: false, trials });
+  const ctx = new BenchContext({ quick: false, trials, metrics: false });
   process.once('exit', () => ctx.killAll());
   const clients: Client[] = [];
   try {
     const floor = await FloorClient.start(ctx);
-    clients.push({ name: 'floor', call: () => floor.call(1), stop: () => ctx.release(floor) });
+    // Its call rejects unless the reply is the expected bytes; it returns nothing to compare.
+    clients.push({ name: 'floor', call: () => floor.call(), stop: () => ctx.release(floor) });
     for (const v of variants) clients.push(await bareToWorker(ctx, v));
     if (layers.includes('interp')) clients.push(await interpreterClient(ctx));
     if (layers.includes('pool')) {
@@ -92,7 +97,7 @@ async function main(): Promise<void> {
       clients.push({ name: 'pool', call: () => pool.call('functions', 'noop', [1]), stop: () => ctx.release(pool) });
     }
     for (const c of clients) {
-      if ((await c.call()) !== 1) throw new Error(`${c.name}: the no-op did not return its argument`);
+      if (c.name !== 'floor' && (await c.call()) !== 1) throw new Error(`${c.name}: the no-op did not return its argument`);
       await latencies(c.call, 500);
     }
     const p50 = new Map<string, number[]>(clients.map((c) => [c.name, []]));

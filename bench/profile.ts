@@ -1,9 +1,9 @@
 /**
  * Where a no-op call's time goes, each layer timed in isolation in the same run:
- * the Node codecs (msgpackr as the floor uses it, the bridge's own), the transport alone
- * (zeromq.js ↔ libzmq ipc ↔ pyzmq, the Python side echoing the bytes unread), the floor
- * (transport + msgpack both sides), the Python side's layers (bench/python/profile_layers.py), and
- * the pool of 1. bench/README.md turns these into the breakdown.
+ * the Node codecs (msgpackr, the bridge's own), the transport alone (the bare floor: zeromq.js ↔
+ * libzmq ipc ↔ pyzmq, bytes made once on both sides), the transport with msgpack encoding and
+ * decoding on both sides (the floor before issue 22), the Python side's layers
+ * (bench/python/profile_layers.py), and the pool of 1. bench/README.md turns these into the breakdown.
  */
 import { firstLine, type BenchContext } from './lib/context.js';
 import { FloorClient, packr } from './lib/floor.js';
@@ -38,14 +38,13 @@ export async function runProfile(ctx: BenchContext): Promise<Row[]> {
   const names = ['kind', 'id', 'module', 'function', 'args', 'kwargs'];
   const okMsgpackr = packr.pack(['ok', 1, 1]);
   const okPiton = codec.encodeEnvelope(['ok', 1, 1], ['kind', 'id', 'result']);
-  const rawRequest = [packr.pack(call)];
 
-  const raw = await FloorClient.start(ctx, 'raw');
-  const floor = await FloorClient.start(ctx);
+  const raw = await FloorClient.start(ctx);
+  const floor = await FloorClient.start(ctx, 'msgpack');
   const pool = await startPool(ctx, { size: 1 });
   const ops = {
-    raw: () => raw.raw(rawRequest),
-    floor: () => floor.call(1),
+    raw: () => raw.call(),
+    floor: () => floor.callEncoded(1),
     pool: () => pool.call('functions', 'noop', [1]),
   };
   for (const op of Object.values(ops)) await latencies(op, 300);
@@ -72,9 +71,9 @@ export async function runProfile(ctx: BenchContext): Promise<Row[]> {
     pyRow('pyzmq_copy_us', 'Python: pyzmq ipc send + recv(), tiny frame'),
     pyRow('pyzmq_nocopy_us', 'Python: pyzmq ipc send + recv_multipart(copy=False)'),
     pyRow('pyzmq_poll_us', 'Python: pyzmq ipc send + poll(socket, pipe) + recv()'),
-    { benchmark: b, figure: 'round trip p50: transport only (Python echoes bytes unread)', unit: 'µs', samples: s.raw },
-    { benchmark: b, figure: 'round trip p50: floor (transport + msgpack both sides)', unit: 'µs', samples: s.floor, ratio: ratioTo('× transport', s.floor, s.raw) },
+    { benchmark: b, figure: 'round trip p50: transport only (the bare floor: bytes made once both sides)', unit: 'µs', samples: s.raw },
+    { benchmark: b, figure: 'round trip p50: transport + msgpack both sides (the floor before issue 22)', unit: 'µs', samples: s.floor, ratio: ratioTo('× transport', s.floor, s.raw) },
     { benchmark: b, figure: 'round trip p50: pool of 1', unit: 'µs', samples: s.pool, ratio: ratioTo('× transport', s.pool, s.raw) },
-    { benchmark: b, figure: 'pool p50 − floor p50 (the framework\'s share)', unit: 'µs', samples: s.pool.map((v, i) => v - s.floor[i]!) },
+    { benchmark: b, figure: 'pool p50 − bare floor p50 (the framework\'s share)', unit: 'µs', samples: s.pool.map((v, i) => v - s.raw[i]!) },
   ];
 }

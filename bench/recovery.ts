@@ -19,7 +19,7 @@ interface KillTiming {
   nextMs: number;
 }
 
-async function killBusy(pool: PythonPool, WorkerExitedError: new (...a: never[]) => Error): Promise<KillTiming> {
+async function killBusy(pool: PythonPool, InterpreterExitedError: new (...a: never[]) => Error): Promise<KillTiming> {
   await pool.whenReady();
   const pending = pool.call('functions', 'sleep', [60]);
   const settled = pending.then(() => nowMs(), (error: unknown) => ({ error, at: nowMs() }));
@@ -28,8 +28,8 @@ async function killBusy(pool: PythonPool, WorkerExitedError: new (...a: never[])
   const t0 = nowMs();
   process.kill(victim.pid, 'SIGKILL');
   const outcome = await settled;
-  if (typeof outcome === 'number' || !(outcome.error instanceof WorkerExitedError)) {
-    throw new Error(`the killed interpreter's call did not reject with WorkerExitedError: ${String(typeof outcome === 'number' ? 'it resolved' : outcome.error)}`);
+  if (typeof outcome === 'number' || !(outcome.error instanceof InterpreterExitedError)) {
+    throw new Error(`the killed interpreter's call did not reject with InterpreterExitedError: ${String(typeof outcome === 'number' ? 'it resolved' : outcome.error)}`);
   }
   const next = await pool.call('functions', 'noop', [1]);
   const t2 = nowMs();
@@ -55,7 +55,7 @@ async function pythonRunMs(ctx: BenchContext, code: string): Promise<number> {
 }
 
 export async function runRecovery(ctx: BenchContext): Promise<Row[]> {
-  const { WorkerExitedError } = await import('@piton/python-bridge');
+  const { InterpreterExitedError } = await import('@piton/python-bridge');
   const kills = ctx.settings.quick ? 1 : 3;
   const cold: number[] = [], coldNumpy: number[] = [], bare: number[] = [], imports: number[] = [], importsNumpy: number[] = [];
   const reject1: number[] = [], next1: number[] = [], reject2: number[] = [], next2: number[] = [];
@@ -71,8 +71,8 @@ export async function runRecovery(ctx: BenchContext): Promise<Row[]> {
     const t1: KillTiming[] = [], t2: KillTiming[] = [];
     for (let k = 0; k < kills; k++) {
       await Promise.all([one.whenReady(), two.whenReady()]);
-      t1.push(await killBusy(one, WorkerExitedError));
-      t2.push(await killBusy(two, WorkerExitedError));
+      t1.push(await killBusy(one, InterpreterExitedError));
+      t2.push(await killBusy(two, InterpreterExitedError));
     }
     reject1.push(summarize(t1.map((t) => t.rejectMs)).median);
     next1.push(summarize(t1.map((t) => t.nextMs)).median);

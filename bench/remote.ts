@@ -119,7 +119,7 @@ async function measure(ctx: BenchContext, hosts: TestHosts): Promise<Row[]> {
     for (const i of scaleOrder) rates[i]!.push(await sleepRate(scalePools[i]!, SCALE[i]!, perInterpreter));
 
     const ledger = await ledgerRun(ctx, bridge, hosts, [a, b], ledgerCalls, ledgerKills);
-    if (ledger.wrongErrors > 0) throw new Error(`${ledger.wrongErrors} calls under random kills rejected with something else than WorkerExitedError`);
+    if (ledger.wrongErrors > 0) throw new Error(`${ledger.wrongErrors} calls under random kills rejected with something else than InterpreterExitedError`);
     duplicates.push(ledger.duplicates); ledgerKilled.push(ledger.kills); ledgerCompleted.push(ledger.completed);
 
     nodeDeath.push(await nodeDeathMs(ctx, hosts, c));

@@ -6,6 +6,10 @@ write the file unless the encoder produced exactly those bytes. Cases with ``fra
 hand are forms another encoder legitimately produces (e.g. msgpackr's int 64 for a positive
 bigint): they are decoded by every side and encoded by none but those listed.
 
+A case's ``ipc`` lists the frames that hold an Arrow IPC stream (ext 3): pyarrow and apache-arrow
+lay out the same table in different bytes, so those frames are compared by the table they read as
+(PROTOCOL.md, "Tables (ext 3)"); frame 0 is always compared byte for byte.
+
     .venv/bin/python protocol/make_vectors.py           # rewrite protocol/vectors.json
     .venv/bin/python protocol/make_vectors.py --check   # exit 1 if the file is not up to date
 """
@@ -13,6 +17,7 @@ bigint): they are decoded by every side and encoded by none but those listed.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
 import math
 import os
@@ -20,11 +25,14 @@ import sys
 from typing import Any, Dict, List, Optional
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python", "src"))
 sys.path.insert(0, HERE)
 
+from piton.arrow import is_ipc_frame  # noqa: E402
 from piton.codec import decode, encode  # noqa: E402
 from piton.protocol import PROTOCOL_VERSION  # noqa: E402
 from tagged import as_decoded, same, to_tagged  # noqa: E402
@@ -36,8 +44,8 @@ UTC = dt.timezone.utc
 
 
 def case(name: str, value: Any, hand: Optional[str] = None, encoders: List[str] = BOTH,
-         frames: Optional[List[str]] = None) -> Dict[str, Any]:
-    return {"name": name, "value": value, "hand": hand, "encoders": encoders, "frames": frames}
+         frames: Optional[List[str]] = None, ipc: Optional[List[int]] = None) -> Dict[str, Any]:
+    return {"name": name, "value": value, "hand": hand, "encoders": encoders, "frames": frames, "ipc": ipc}
 
 
 def u(hex_text: str) -> str:
@@ -167,6 +175,72 @@ def _arrays() -> List[Dict[str, Any]]:
     return out
 
 
+def _every_column() -> pa.Table:
+    return pa.table(
+        {
+            "int64": pa.array([1, None, 2**60 + 1, -(2**63)], type=pa.int64()),
+            "float64": pa.array([math.nan, -0.0, None, 1.5], type=pa.float64()),
+            "str": pa.array(["", "Grüße 日本 👋🏽", None, "a"], type=pa.string()),
+            "bool": pa.array([True, None, False, True]),
+            "when": pa.array([0, None, -1, 1_700_000_000_123_456], type=pa.timestamp("us", tz="Europe/Paris")),
+            "day": pa.array([0, -719162, None, 2932896], type=pa.date32()),
+            "category": pa.array(["b", "a", None, "b"]).dictionary_encode(),
+            "decimal": pa.array([decimal.Decimal("1.10"), None, decimal.Decimal("-99999.99"), decimal.Decimal("0")],
+                                type=pa.decimal128(7, 2)),
+            "list": pa.array([[1, 2], [], None, [None]], type=pa.list_(pa.int32())),
+            "struct": pa.array([{"x": 1.5, "y": "a"}, None, {"x": None, "y": ""}, {"x": -0.0, "y": None}]),
+        },
+        metadata={"origin": "make_vectors"},
+    )
+
+
+# The IPC stream apache-arrow 21 writes (tableToIPC(table, 'stream')) for the table of
+# _written_by_apache_arrow(): another valid byte form of it, which every decoder reads.
+APACHE_ARROW_IPC = u(
+    "ffffffffe80000001000000000000a0010000e00070008000a000000000000011000000000000400080008000000040008000000"
+    "04000000030000007c0000003c00000004000000a0ffffff14000000000000011400000000000003180000000100000066000000"
+    "0000000000000600080006000600000000000200d4ffffff14000000000000011400000000000005140000000100000073000000"
+    "0000000004000400040000001000180004000b001300140000000c00100000001400000000000001140000000000000218000000"
+    "010000006e0000000000000008000c0008000700080000000000000140000000fffffffff800000014000000000000000c001600"
+    "14000f00100004000c000000c800000000000000000000031000000004000a0018000c00080004000a0000001400000088000000"
+    "03000000000000000000000007000000000000000000000040000000000000004000000000000000180000000000000058000000"
+    "00000000400000000000000098000000000000001000000000000000a8000000000000000800000000000000b000000000000000"
+    "0000000000000000b000000000000000180000000000000000000000030000000300000000000000010000000000000003000000"
+    "00000000010000000000000003000000000000000000000000000000050000000000000000000000000000000000000000000000"
+    "00000000000000000000000000000000000000000000000000000000000000000000000000000000010000000000000000000000"
+    "00000000010000000000001003000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "00000000000000000000000000000000000000000000000000000000000000000200000002000000c3a900000000000000000000"
+    "0000f87f0000000000000080000000000000f83fffffffff00000000"
+)
+
+
+def _written_by_apache_arrow() -> pa.Table:
+    return pa.table({
+        "n": pa.array([1, None, 2**60 + 1], type=pa.int64()),
+        "s": pa.array(["", "é", None], type=pa.string()),
+        "f": pa.array([math.nan, -0.0, 1.5], type=pa.float64()),
+    })
+
+
+def _tables() -> List[Dict[str, Any]]:
+    every = _every_column()
+    frame = pd.DataFrame({"city": ["Oslo", "Lima"], "mm": [1.5, math.nan]}, index=pd.Index([10, 20], name="id"))
+    return [
+        case("table of every kind of column", every, "d7 03 92 a5 7461626c65 01"),
+        case("table with columns and no rows", every.slice(0, 0)),
+        case("table without record batches (its schema alone)", pa.table({"a": pa.chunked_array([], type=pa.int8())})),
+        case("table from a pandas DataFrame (its index a column, NaN kept)", frame, encoders=PY),
+        case("vector of strings", pa.array(["", None, "ü"]), "c7 09 03 92 a6 766563746f72 01"),
+        case("vector in several chunks arrives as one array", pa.chunked_array([[1, 2], [3]], type=pa.int16()),
+             encoders=PY),
+        case("table written by apache-arrow", _written_by_apache_arrow(), encoders=["js"],
+             frames=[u("d7 03 92 a5 7461626c65 01"), APACHE_ARROW_IPC], ipc=[1]),
+        case("a table and an array in one value", {"t": every, "a": np.array([1.0, 2.0])}),
+        case("envelope call with a table", ["call", 16, "reports", "summarize", [every], {"top": 3}]),
+        case("envelope ok with a table and a vector", ["ok", 16, [every, pa.array([1.5, None])]]),
+    ]
+
+
 ERROR = {"type": "ValueError", "message": "n must be >= 0, got -1",
          "traceback": 'Traceback (most recent call last):\n  File "functions.py", line 3, in fib\nValueError: n must be >= 0, got -1\n'}
 
@@ -208,6 +282,21 @@ ENVELOPES = [
     # --- calling back into Node, and progress (the call's reply is the worker's question)
     case("envelope call listening for progress", ["call", 12, "jobs", "train", [3], None, {"progress": True}],
          "97 a463616c6c 0c a46a6f6273 a5747261696e 91 03 c0 81 a870726f6772657373 c3"),
+    # --- call context (PROTOCOL.md, "Call context"): the options item carries trace and values
+    case("envelope call with trace context",
+         ["call", 16, "functions", "fib", [20], None,
+          {"trace": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}]),
+    case("envelope call with trace context, baggage and values",
+         ["call", 17, "jobs", "train", [3], None,
+          {"progress": True,
+           "trace": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                     "tracestate": "vendor=opaque", "baggage": "tenant=acme%20corp"},
+           "context": {"requestId": "r-17"}}]),
+    case("envelope batch with a traced call",
+         ["batch", 18, [["functions", "fib", [10], None],
+                        ["functions", "fib", [11], None,
+                         {"trace": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}]]]),
+    case("envelope stream with values", ["stream", 19, "streaming", "count", [3], None, 2, {"context": {"requestId": "r-18"}}]),
     case("envelope callback", ["callback", 12, "lookup", ["user:1"], None],
          "95 a863616c6c6261636b 0c a66c6f6f6b7570 91 a6757365723a31 c0"),
     case("envelope callback with kwargs", ["callback", 12, "find", ["x"], {"limit": 3}]),
@@ -242,9 +331,12 @@ ENVELOPES = [
 
 def build() -> Dict[str, Any]:
     cases = []
-    for c in CASES + _arrays() + ENVELOPES:
+    for c in CASES + _arrays() + _tables() + ENVELOPES:
+        ipc = c["ipc"]
         if c["frames"] is None:
-            frames = [bytes(memoryview(f).cast("B")).hex() for f in encode(c["value"])]
+            encoded = encode(c["value"])
+            frames = [bytes(memoryview(f).cast("B")).hex() for f in encoded]
+            ipc = [i for i, f in enumerate(encoded) if is_ipc_frame(f)]
             if c["hand"] is not None and frames[0] != u(c["hand"]):
                 raise SystemExit(f"{c['name']}: encoder wrote {frames[0]}, hand-checked bytes are {u(c['hand'])}")
         else:
@@ -252,8 +344,10 @@ def build() -> Dict[str, Any]:
         decoded = decode([bytes.fromhex(f) for f in frames])
         if not same(decoded, as_decoded(c["value"])):
             raise SystemExit(f"{c['name']}: frames decode to {decoded!r}, not {c['value']!r}")
-        cases.append({"name": c["name"], "value": to_tagged(c["value"]), "frames": frames,
-                      "encoders": c["encoders"]})
+        entry = {"name": c["name"], "value": to_tagged(c["value"]), "frames": frames, "encoders": c["encoders"]}
+        if ipc:
+            entry["ipc"] = ipc
+        cases.append(entry)
     return {"protocol": PROTOCOL_VERSION, "cases": cases}
 
 

@@ -1,7 +1,13 @@
 """Tagged JSON of the shared test vectors (protocol/vectors.json), both ways, and strict equality.
 
 JSON null, booleans, strings and arrays stand for themselves; every JSON object is a tag with
-exactly one key: int, float, bytes, dict, map, datetime, ndarray, tuple (see PROTOCOL.md).
+exactly one key: int, float, bytes, dict, map, datetime, ndarray, tuple, arrow (see PROTOCOL.md).
+
+An ``arrow`` tag is ``{"kind": "table" | "vector", "ipc": hex}``: a pyarrow Table or Array given by
+an Arrow IPC stream. Two tables are the same when they have the same schema (metadata included)
+and the same values: the same nulls, floats bit for bit (NaN, -0), dictionaries with the same
+indices and dictionary (unless empty: an empty column sends no dictionary). Padding and the bytes under a null are not values: the writers of pyarrow
+and apache-arrow differ there.
 """
 
 from __future__ import annotations
@@ -14,6 +20,11 @@ try:
     import numpy as np
 except ImportError:  # pragma: no cover
     np = None
+
+try:
+    import pyarrow as pa
+except ImportError:  # pragma: no cover
+    pa = None
 
 _UTC = _dt.timezone.utc
 
@@ -50,7 +61,47 @@ def to_tagged(value: Any) -> Any:
     if np is not None and isinstance(value, np.ndarray):
         data = np.ascontiguousarray(value.astype(value.dtype.newbyteorder("<"))).tobytes()
         return {"ndarray": {"dtype": value.dtype.name, "shape": list(value.shape), "data": data.hex()}}
+    if type(value).__module__.split(".")[0] in ("pandas", "polars", "pyarrow"):
+        from piton.arrow import describe_tabular, to_ipc
+
+        kind, stream = to_ipc(value, describe_tabular(value))
+        return {"arrow": {"kind": kind, "ipc": stream.to_pybytes().hex()}}
     raise TypeError(f"no tagged JSON form for {type(value).__name__}")
+
+
+def _is_arrow(value: Any) -> bool:
+    return pa is not None and isinstance(value, (pa.Table, pa.Array))
+
+
+def same_arrow(a: Any, b: Any) -> bool:
+    """Whether two pyarrow Tables (or Arrays) hold the same schema and values (see the top)."""
+    if isinstance(a, pa.Table) and isinstance(b, pa.Table):
+        return a.schema.equals(b.schema, check_metadata=True) and all(
+            _same_values(a.column(i).combine_chunks(), b.column(i).combine_chunks()) for i in range(a.num_columns)
+        )
+    return isinstance(a, pa.Array) and isinstance(b, pa.Array) and _same_values(a, b)
+
+
+def _same_values(x: Any, y: Any) -> bool:
+    import pyarrow.compute as pc
+
+    if x.type != y.type or len(x) != len(y) or x.null_count != y.null_count:
+        return False
+    valid = x.is_valid()
+    if not valid.equals(y.is_valid()):
+        return False
+    kind = x.type
+    if pa.types.is_floating(kind):
+        bits = {16: np.uint16, 32: np.uint32, 64: np.uint64}[kind.bit_width]
+        return bool(np.array_equal(np.asarray(x.fill_null(0)).view(bits), np.asarray(y.fill_null(0)).view(bits)))
+    if pa.types.is_struct(kind):
+        return all(_same_values(pc.filter(x.field(i), valid), pc.filter(y.field(i), valid)) for i in range(kind.num_fields))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return x.value_lengths().equals(y.value_lengths()) and _same_values(x.flatten(), y.flatten())
+    if pa.types.is_dictionary(kind):
+        # An empty column carries no dictionary batch on the wire: its dictionary is not a value.
+        return len(x) == 0 or (_same_values(x.dictionary, y.dictionary) and x.indices.equals(y.indices))
+    return x.equals(y)
 
 
 def from_tagged(tagged: Any) -> Any:
@@ -77,6 +128,10 @@ def from_tagged(tagged: Any) -> Any:
         return np.frombuffer(data, dtype=np.dtype(body["dtype"]).newbyteorder("<")).reshape(body["shape"])
     if tag == "tuple":
         return tuple(from_tagged(v) for v in body)
+    if tag == "arrow":
+        from piton.arrow import from_ipc
+
+        return from_ipc(body["kind"], bytes.fromhex(body["ipc"]))
     raise ValueError(f"unknown tag {tag!r}")
 
 
@@ -102,6 +157,8 @@ def same(a: Any, b: Any) -> bool:
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, _dt.datetime) and isinstance(b, _dt.datetime):
         return a.tzinfo is not None and b.tzinfo is not None and a == b
+    if _is_arrow(a) or _is_arrow(b):
+        return same_arrow(a, b)
     if np is not None and isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
     if type(a) is not type(b):
@@ -110,7 +167,12 @@ def same(a: Any, b: Any) -> bool:
 
 
 def as_decoded(value: Any) -> Any:
-    """The value as decoding gives it back: tuples come back as lists."""
+    """The value as decoding gives it back: tuples come back as lists, frames and record batches
+    as the pyarrow Table (or Array) they are sent as."""
+    if type(value).__module__.split(".")[0] in ("pandas", "polars", "pyarrow") and not _is_arrow(value):
+        from piton.arrow import describe_tabular, from_ipc, to_ipc
+
+        return from_ipc(*to_ipc(value, describe_tabular(value)))
     if isinstance(value, (tuple, list)):
         return [as_decoded(v) for v in value]
     if isinstance(value, dict):

@@ -6,7 +6,8 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EncodeError, MessageTooLargeError, ProtocolError, PythonError, PythonPool } from '@piton/python-bridge';
-import { endpointOf, eventually, fixtures, repoRoot, reportedByPython } from './helpers.js';
+import { endpointOf, fixtures, repoRoot, reportedByPython } from './helpers.js';
+import { rejection, until } from './support.js';
 
 const MAX_MESSAGE = 64 * 1024;
 const venvPython = join(repoRoot, '.venv', 'bin', 'python');
@@ -26,15 +27,6 @@ async function intrude(mode: string, endpoint: string): Promise<Seen[]> {
   return out.trim().split('\n').map((line) => JSON.parse(line) as Seen);
 }
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to reject, it resolved');
-}
-
 async function pythonError(promise: Promise<unknown>, pythonType: string): Promise<PythonError> {
   const error = await rejection(promise);
   expect(error).to.be.instanceOf(PythonError);
@@ -50,7 +42,7 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
   let replacedOnPurpose = false;
 
   before(async () => {
-    pool = await PythonPool.start({ size: 1, path: fixtures, maxMessageSize: MAX_MESSAGE, intensity: 20 });
+    pool = await PythonPool.start({ size: 1, path: fixtures, maxMessageSize: MAX_MESSAGE, supervision: { intensity: 20 } });
   });
 
   after(() => pool.stop());
@@ -89,7 +81,7 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
       expect(error.message).to.contain("'os.system' is not a function name");
     });
 
-    it('a private name (_helper): PermissionError unless allowPrivate', async () => {
+    it('a private name (_helper): PermissionError unless allow.private', async () => {
       const error = await pythonError(pool.call('bad_input', '_helper'), 'PermissionError');
       expect(error.message).to.contain("'_helper' is private").and.to.contain('--allow-private');
     });
@@ -106,20 +98,20 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
       expect(error.message).to.contain("module name '_thread' is private");
     });
 
-    it('a module outside the paths (os.system, os.path.join): PermissionError unless in allowModules', async () => {
+    it('a module outside the paths (os.system, os.path.join): PermissionError unless in allow.modules', async () => {
       const system = await pythonError(pool.call('os', 'system', ['true']), 'PermissionError');
       expect(system.message).to.contain("module 'os' is not under the worker's paths").and.to.contain('--allow-module');
       const joined = await pythonError(pool.call('os.path', 'join', ['a', 'b']), 'PermissionError');
       expect(joined.message).to.contain("module 'os.path' is not under the worker's paths");
     });
 
-    it('allowPrivate and allowModules open exactly what they name', async () => {
-      const open = await PythonPool.start({ size: 1, path: fixtures, allowPrivate: true, allowModules: ['os'] });
+    it('allow.private and allow.modules open exactly what they name', async () => {
+      const open = await PythonPool.start({ size: 1, path: fixtures, allow: { private: true, modules: ['os'] } });
       try {
         expect(await open.call('bad_input', '_helper')).to.equal('private');
         expect(await open.call('os', 'getpid')).to.equal(open.interpreters()[0]!.pid);
         expect(await open.call('os', 'system', ['true'])).to.equal(0);
-        // allowPrivate does not open modules outside the paths: builtins is still refused.
+        // allow.private does not open modules outside the paths: builtins is still refused.
         const builtin = await pythonError(open.call('builtins', '__import__', ['os']), 'PermissionError');
         expect(builtin.message).to.contain("module 'builtins' is not under the worker's paths");
         await pythonError(open.call('subprocess', 'run', [['true']]), 'PermissionError');
@@ -184,7 +176,7 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
       expect(bad).to.be.instanceOf(ProtocolError);
       expect((bad as Error).message).to.contain('extension type 42');
       expect(next).to.deep.equal([1, 2]);
-      await eventually(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
+      await until(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
     });
 
     it('a stream item that breaks the protocol: ProtocolError; the interpreter is replaced, no other call pays', async () => {
@@ -197,7 +189,7 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
       expect(await rejection(streamed)).to.be.instanceOf(ProtocolError);
       expect(seen).to.deep.equal([1]);
       expect(await next).to.deep.equal([3, 4]);
-      await eventually(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
+      await until(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
     });
   });
 
@@ -263,7 +255,7 @@ describe('bad input: refused with a typed error, and the pool serves on', functi
       const [seen] = await intrude('stop', endpointOf(pid));
       expect(seen).to.deep.equal({ kind: 'bye', id: 1 });
       // The pool learns of the exit from the process, then starts a fresh interpreter.
-      await eventually(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
+      await until(() => pool.interpreters().length === 1 && pool.interpreters()[0]!.pid !== pid, 'a fresh interpreter');
       expect(pool.stats().restarts).to.equal(restarts + 1);
     });
   });

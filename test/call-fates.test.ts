@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { CallTimeoutError, EncodeError, PoolStoppedError, PythonPool } from '@piton/python-bridge';
-import { fixtures, rejection } from './helpers.js';
+import { fixtures } from './helpers.js';
+import { rejection } from './support.js';
 
 /** Resolves with the value, or with the error the promise rejects with. */
 function outcome<T>(promise: Promise<T>): Promise<T | unknown> {
@@ -99,6 +100,8 @@ describe('PythonPool: each call its own outcome, with the default options', () =
   });
 
   it('stream() refuses what call() refuses, with the same errors', async () => {
+    // A call's timeout bounds the whole call; a stream's waitTimeout, the wait for an interpreter:
+    // both are checked by the same rule.
     const bad: [unknown, unknown, Record<string, unknown>][] = [
       ['fates', 'not an array', {}],
       ['fates', [1], { kwargs: [1, 2] }],
@@ -112,14 +115,18 @@ describe('PythonPool: each call its own outcome, with the default options', () =
     ];
     for (const [module, args, options] of bad) {
       const fromCall = await rejection(pool.call(module as string, 'echo', args as unknown[], options as never));
-      const iterator = pool.stream(module as string, 'refills', args as unknown[], options as never)[Symbol.asyncIterator]();
+      const { timeout, ...rest } = options;
+      const streamOptions = timeout === undefined ? options : { ...rest, waitTimeout: timeout };
+      const iterator = pool.stream(module as string, 'refills', args as unknown[], streamOptions as never)[Symbol.asyncIterator]();
       const fromStream = await rejection(iterator.next());
       const what = `${String(module)} ${JSON.stringify(args)} ${JSON.stringify(options)}`;
       expect(fromStream, what).to.be.instanceOf((fromCall as Error).constructor);
       // batchSize is unknown to both; the known options (and so the likely one) differ.
-      const named = (e: unknown) => (e as Error).message.replace(/(; did you mean| \(known:).*/, '');
+      const named = (e: unknown) => (e as Error).message.replace(/(; did you mean| \(known:).*/, '').replace('waitTimeout', 'timeout');
       expect(named(fromStream), what).to.equal(named(fromCall));
     }
+    const renamed = await rejection(pool.stream('fates', 'refills', [1], { timeout: 5 } as never)[Symbol.asyncIterator]().next());
+    expect(renamed).to.be.instanceOf(TypeError).with.property('message', 'options.timeout is now options.waitTimeout: write { waitTimeout: … }');
     expect(await pool.call('fates', 'echo', ['after'])).to.equal('after');
   });
 });

@@ -5,7 +5,7 @@ import {
   PythonError,
   PythonPool,
   ReentrantCallError,
-  WorkerExitedError,
+  InterpreterExitedError,
   pythonPool,
 } from '@piton/python-bridge';
 import { ActorSystem, supervisor } from '@piton/core';
@@ -220,7 +220,7 @@ describe('PythonPool: Python calls back into Node', () => {
       }
     });
 
-    it('an interpreter that dies while a callback runs: the call rejects with WorkerExitedError, the result is dropped', async () => {
+    it('an interpreter that dies while a callback runs: the call rejects with InterpreterExitedError, the result is dropped', async () => {
       const slow = gate<string>();
       const pool = await PythonPool.start({
         size: 1,
@@ -235,8 +235,8 @@ describe('PythonPool: Python calls back into Node', () => {
       });
       try {
         const error = await pool.call('callbacks', 'ask_with_pid', ['killMe']).catch((e: unknown) => e);
-        expect(error).to.be.instanceOf(WorkerExitedError);
-        expect((error as WorkerExitedError).signal).to.equal('SIGKILL');
+        expect(error).to.be.instanceOf(InterpreterExitedError);
+        expect((error as InterpreterExitedError).signal).to.equal('SIGKILL');
         slow.open('nobody listens');
         await pool.whenReady();
         expect(await pool.call('callbacks', 'echo', ['served'])).to.equal('served');
@@ -254,7 +254,7 @@ describe('PythonPool: Python calls back into Node', () => {
       const call = pool.call('callbacks', 'ask', ['never']).catch((e: unknown) => e);
       await never.entered;
       await pool.stop(); // resolves although the function never returns
-      expect(await call).to.be.instanceOf(WorkerExitedError);
+      expect(await call).to.be.instanceOf(InterpreterExitedError);
       expect(pool.interpreters()).to.deep.equal([]);
     });
   });
@@ -379,7 +379,7 @@ describe('PythonPool: Python calls back into Node', () => {
   describe('batching', () => {
     it('a pool that exposes functions runs queued short calls alone, so none waits on another call\'s callback', async () => {
       const held = gate<string>();
-      const pool = await PythonPool.start({ size: 1, path: fixtures, restartBackoff: false, expose: { hold: () => (held.enter(), held.promise) } });
+      const pool = await PythonPool.start({ size: 1, path: fixtures, supervision: { backoff: false }, expose: { hold: () => (held.enter(), held.promise) } });
       try {
         for (let i = 0; i < 20; i++) await pool.call('callbacks', 'maybe_die', [false, i]);
         const blocker = pool.call('callbacks', 'ask', ['hold']);
@@ -390,7 +390,7 @@ describe('PythonPool: Python calls back into Node', () => {
         const outcomes = await Promise.all(calls);
         // Each ran in its own round trip: only the call that killed its interpreter failed.
         expect(outcomes.slice(0, 2)).to.deep.equal([0, 1]);
-        expect(outcomes[2]).to.be.instanceOf(WorkerExitedError);
+        expect(outcomes[2]).to.be.instanceOf(InterpreterExitedError);
         expect(outcomes.slice(3)).to.deep.equal([3, 4]);
       } finally {
         await pool.stop();
@@ -399,7 +399,7 @@ describe('PythonPool: Python calls back into Node', () => {
 
     it('a call with onProgress is never batched with others', async () => {
       // Any timed function counts as short here: what is checked is that onProgress opts out.
-      const pool = await PythonPool.start({ size: 1, path: fixtures, restartBackoff: false, batchCallsUnderMs: 60_000 });
+      const pool = await PythonPool.start({ size: 1, path: fixtures, supervision: { backoff: false }, batchCallsUnderMs: 60_000 });
       try {
         await pool.call('callbacks', 'maybe_die', [false, 0]);
         await pool.call('callbacks', 'echo', [0]);
@@ -409,7 +409,7 @@ describe('PythonPool: Python calls back into Node', () => {
         const after = pool.call('callbacks', 'echo', ['after']);
         expect(await blocker).to.equal('blocker');
         expect(await before).to.equal('before');
-        expect(await listened).to.be.instanceOf(WorkerExitedError);
+        expect(await listened).to.be.instanceOf(InterpreterExitedError);
         expect(await after).to.equal('after');
       } finally {
         await pool.stop();

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
-import { PythonPool, WorkerExitedError, type StartMethod } from '@piton/python-bridge';
-import { fixtures } from './helpers.js';
+import { Registry } from 'prom-client';
+import { PythonPool, InterpreterExitedError, type StartMethod } from '@piton/python-bridge';
+import { poolMetrics } from '@piton/python-bridge/metrics';
+import { fixtures, parsePrometheusText, promValue } from './helpers.js';
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
@@ -75,7 +77,8 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
       const held = Array.from({ length: 6 }, (_, i) => pool.call('coroutines', 'gated', ['gate', i]));
       await until(() => gate.waiting === 6);
       expect(pool.interpreters().map((i) => i.inFlight)).to.deep.equal([3, 3]);
-      expect(pool.stats()).to.include({ busy: 6, ready: 2, queued: 0 });
+      // busy and ready count interpreters; inFlight and free count slots.
+      expect(pool.stats()).to.include({ busy: 2, ready: 0, inFlight: 6, free: 2, queued: 0 });
       gate.open();
       expect(await Promise.all(held)).to.deep.equal([0, 1, 2, 3, 4, 5]);
       expect(inFlight(pool)).to.equal(0);
@@ -87,13 +90,13 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
       await until(() => gate.waiting === 8);
       const order: number[] = [];
       const queued = Array.from({ length: 4 }, (_, i) => pool.call<number>('coroutines', 'noop', [i]).then((v) => order.push(v)));
-      expect(pool.stats()).to.include({ busy: 8, ready: 0, queued: 4 });
+      expect(pool.stats()).to.include({ busy: 2, ready: 0, inFlight: 8, free: 0, queued: 4 });
       // One slot frees: it takes the head of the queue, and each queued call, as it returns,
       // hands the slot on to the next, in order.
       gate.open(keys[0]!);
       await Promise.all(queued);
       expect(order).to.deep.equal([0, 1, 2, 3]);
-      expect(pool.stats()).to.include({ busy: 7, queued: 0 });
+      expect(pool.stats()).to.include({ inFlight: 7, free: 1, queued: 0 });
       gate.open();
       await Promise.all([...held, ...queued]);
     });
@@ -133,7 +136,7 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
       expect(results).to.deep.equal(Array.from({ length: 16 }, (_, i) => [i, i]));
     });
 
-    it('an interpreter that dies with calls in flight rejects each of them with its own WorkerExitedError', async () => {
+    it('an interpreter that dies with calls in flight rejects each of them with its own InterpreterExitedError', async () => {
       const held = Array.from({ length: 8 }, (_, i) => pool.call('coroutines', 'gated', ['gate', i]).then((v) => ({ v }), (e: unknown) => ({ e })));
       await until(() => gate.waiting === 8);
       const [victim] = pool.interpreters();
@@ -145,8 +148,8 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
       const errors = outcomes.flatMap((o) => ('e' in o ? [o.e] : []));
       expect(errors).to.have.length(4);
       for (const error of errors) {
-        expect(error).to.be.instanceOf(WorkerExitedError);
-        expect((error as WorkerExitedError).signal).to.equal('SIGKILL');
+        expect(error).to.be.instanceOf(InterpreterExitedError);
+        expect((error as InterpreterExitedError).signal).to.equal('SIGKILL');
         expect((error as Error).message).to.include('coroutines.gated');
       }
       expect(new Set(errors).size).to.equal(4);
@@ -156,9 +159,9 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
 }
 
 describe('concurrency: recycling', () => {
-  it('maxTasksPerWorker stops giving calls to the interpreter and replaces it once its calls in flight have settled', async () => {
+  it('recycle.afterCalls stops giving calls to the interpreter and replaces it once its calls in flight have settled', async () => {
     const gate = new Gate();
-    const pool = await PythonPool.start({ size: 1, concurrency: 4, maxTasksPerWorker: 4, path: fixtures, expose: { gate: (key?: unknown) => gate.fn(key) } });
+    const pool = await PythonPool.start({ size: 1, concurrency: 4, recycle: { afterCalls: 4 }, path: fixtures, expose: { gate: (key?: unknown) => gate.fn(key) } });
     try {
       const first = await pool.call<number>('coroutines', 'pid');
       const held = [1, 2, 3].map((i) => pool.call('coroutines', 'gated', ['gate', i]));
@@ -171,6 +174,49 @@ describe('concurrency: recycling', () => {
       const second = await fifth;
       expect(second).to.not.equal(first);
       expect(pool.stats().restartsByCause.recycle).to.equal(1);
+    } finally {
+      await pool.stop();
+    }
+  });
+});
+
+describe('concurrency: stats and metrics count capacity', () => {
+  it('stats() and the metrics show calls in flight per interpreter, the capacity, free slots and the loop', async () => {
+    const gate = new Gate();
+    const pool = await PythonPool.start({ size: 2, concurrency: 3, path: fixtures, expose: { gate: (key?: unknown) => gate.fn(key) } });
+    const registry = new Registry();
+    const metrics = poolMetrics(pool, { registry });
+    try {
+      expect(pool.stats()).to.include({ concurrency: 3, capacity: 6, inFlight: 0, free: 6, ready: 2, busy: 0, loop: 'uvloop' });
+      // Four calls over two interpreters of three slots: the least loaded takes each, so 2 and 2.
+      const held = [1, 2, 3, 4].map((i) => pool.call('coroutines', 'gated', ['gate', i]));
+      await until(() => gate.waiting === 4);
+      const stats = pool.stats();
+      expect(stats).to.include({ capacity: 6, inFlight: 4, free: 2, ready: 0, busy: 2, starting: 0, queued: 0 });
+      expect(Object.values(stats.inFlightByInterpreter).sort()).to.deep.equal([2, 2]);
+      const samples = parsePrometheusText(await registry.metrics()).samples;
+      expect(promValue(samples, 'piton_pool_capacity', { pool: pool.path })).to.equal(6);
+      for (const { worker } of pool.interpreters()) {
+        expect(promValue(samples, 'piton_pool_calls_in_flight', { pool: pool.path, worker })).to.equal(2);
+      }
+      expect(promValue(samples, 'piton_pool_interpreters', { pool: pool.path, state: 'busy' })).to.equal(2);
+      gate.open();
+      expect(await Promise.all(held)).to.deep.equal([1, 2, 3, 4]);
+      // Utilization is the share of the capacity used: four of six slots, some of the time.
+      const after = pool.stats();
+      expect(after).to.include({ inFlight: 0, free: 6, ready: 2, busy: 0 });
+      expect(after.utilization).to.be.greaterThan(0).and.at.most(4 / 6);
+    } finally {
+      metrics.close();
+      await pool.stop();
+    }
+  });
+
+  it("stats().loop says 'asyncio' where uvloop cannot be imported", async () => {
+    const pool = await PythonPool.start({ size: 1, concurrency: 2, path: fixtures, preload: ['no_uvloop'] });
+    try {
+      expect(pool.stats().loop).to.equal('asyncio');
+      expect(await pool.call('coroutines', 'sleep', [0, 'slept'])).to.equal('slept');
     } finally {
       await pool.stop();
     }

@@ -26,7 +26,7 @@ describe('examples run as documented', function () {
     expect(stdout).to.match(/pool\.call\('functions', 'fib', \[20\]\)\s+6765/);
     expect(stdout).to.match(/fib\(-1\) raised\s+Exception: No negative values !!!/);
     expect(stdout).to.match(/ready interpreters after the exception\s+2/);
-    expect(stdout).to.match(/SIGKILLed\s+WorkerExitedError \(SIGKILL\)/);
+    expect(stdout).to.match(/SIGKILLed\s+InterpreterExitedError \(SIGKILL\)/);
     expect(stdout).to.match(/ready interpreters after the replacement\s+2 \(restarts: 1\)/);
     expect(stdout).to.contain('fib(25) = 75025');
   });
@@ -35,6 +35,19 @@ describe('examples run as documented', function () {
     const { code, stdout, stderr } = await runExample('numpy');
     expect(code, `${stdout}\n${stderr}`).to.equal(0);
     expect(stdout).to.not.match(/mismatch|WRONG/i);
+  });
+
+  it('dataframes: a table to pandas and a group-by back as an Arrow table, served as JSON and Arrow IPC', async () => {
+    const { code, stdout, stderr, pid } = await runExample('dataframes');
+    expect(code, `${stdout}\n${stderr}`).to.equal(0);
+    expect(workersOf(pid)).to.deep.equal([]);
+    expect(stdout).to.contain('discounts sent as an Arrow table: 2 regions');
+    expect(stdout).to.match(/pandas group-by over 200,000 sales → 20 rows × 6 columns/);
+    expect(stdout).to.contain('region (Dictionary<Int8, LargeUtf8>), product (Dictionary<Int8, LargeUtf8>)');
+    expect(stdout).to.match(/GET \/summary\.json: 20 rows/);
+    expect(stdout).to.match(/GET \/summary\.arrow: 20 rows, [\d,]+ bytes, the same rows/);
+    expect(stdout).to.contain('south   rope             38328619.84  101493 units, 10177 sales, last 2024-12-31T23:59:06.000Z');
+    expect(stdout).to.contain('stopped: no interpreter left running');
   });
 
   it('callbacks (npm run example:callbacks): Python asks Node for prices, the bar reaches 100 %', async () => {

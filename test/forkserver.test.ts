@@ -6,18 +6,18 @@ import { join } from 'node:path';
 import { ActorSystem, type SupervisorEvent } from '@piton/core';
 import {
   CallTimeoutError,
-  DEFAULT_START_METHOD,
   PoolStartError,
   PythonPool,
   pythonPool,
-  WorkerExitedError,
+  InterpreterExitedError,
   type InterpreterEvent,
   type InterpreterExitedEvent,
   type InterpreterOutput,
   type PoolRef,
   type StartMethod,
 } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive, workersOf } from './helpers.js';
+import { fixtures, isAlive, workersOf } from './helpers.js';
+import { until } from './support.js';
 
 /** Parent pid and process group of `pid`, from /proc/PID/stat. */
 function stat(pid: number): { ppid: number; pgid: number } {
@@ -50,7 +50,6 @@ describe('forkserver: interpreters forked from one server per pool', function ()
   });
 
   it('is the default on Linux, and serves calls from interpreters forked by the server, each leading its own process group', async () => {
-    expect(DEFAULT_START_METHOD).to.equal(process.platform === 'linux' ? 'forkserver' : 'spawn');
     pool = await PythonPool.start({ size: 2, path: fixtures, preload: ['calls'] });
     expect(pool.stats().startMethod).to.equal('forkserver');
     const server = serverOf(pool);
@@ -61,7 +60,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     const lines: InterpreterOutput[] = [];
     pool.system.events.on('output', (output) => lines.push(output));
     await pool.call('calls', 'shout', ['from a forked interpreter', 'stderr']);
-    await eventually(() => lines.length > 0, 'the printed line');
+    await until(() => lines.length > 0, 'the printed line');
     expect(lines[0]).to.deep.include({ stream: 'stderr', line: 'from a forked interpreter' });
     expect(lines[0]!.worker).to.match(/^python-[12]$/);
   });
@@ -70,10 +69,10 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     pool = await PythonPool.start({ size: 1, path: fixtures, startMethod: 'forkserver' });
     const events = record(pool);
     const byCode = await pool.call('calls', 'exit_hard', [3]).catch((e: unknown) => e);
-    expect(byCode).to.be.instanceOf(WorkerExitedError).and.to.include({ exitCode: 3, signal: null });
+    expect(byCode).to.be.instanceOf(InterpreterExitedError).and.to.include({ exitCode: 3, signal: null });
     await pool.whenReady();
     const bySignal = await pool.call('calls', 'kill_self').catch((e: unknown) => e);
-    expect(bySignal).to.be.instanceOf(WorkerExitedError).and.to.include({ exitCode: null, signal: 'SIGKILL' });
+    expect(bySignal).to.be.instanceOf(InterpreterExitedError).and.to.include({ exitCode: null, signal: 'SIGKILL' });
     await pool.whenReady();
     expect(await pool.call('calls', 'add', [2, 2])).to.equal(4);
     const exits = events.filter((e): e is InterpreterExitedEvent => e.type === 'exited');
@@ -96,13 +95,13 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     const error = await pool.call('process_group', 'sleeper_then_block', [], { timeout: 3_000 }).catch((e: unknown) => e);
     expect(error).to.be.instanceOf(CallTimeoutError);
     const pid = await sleeper;
-    await eventually(() => !isAlive(pid) && !isAlive(victim), 'the interpreter and its sleep to be gone', 5_000);
+    await until(() => !isAlive(pid) && !isAlive(victim), 'the interpreter and its sleep to be gone', 5_000);
     await pool.whenReady();
     expect(pool.interpreters()[0]!.pid).to.not.equal(victim);
   });
 
-  it('recycles an interpreter after maxTasksPerWorker calls, forking its replacement', async () => {
-    pool = await PythonPool.start({ size: 1, path: fixtures, startMethod: 'forkserver', maxTasksPerWorker: 2 });
+  it('recycles an interpreter after recycle.afterCalls calls, forking its replacement', async () => {
+    pool = await PythonPool.start({ size: 1, path: fixtures, startMethod: 'forkserver', recycle: { afterCalls: 2 } });
     const events = record(pool);
     const server = serverOf(pool);
     const pids: number[] = [];
@@ -110,7 +109,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     expect(new Set(pids).size).to.equal(3);
     await pool.whenReady();
     for (const { pid } of pool.interpreters()) expect(stat(pid).ppid).to.equal(server);
-    await eventually(() => events.filter((e) => e.type === 'exited').length >= 2, 'two recycled interpreters');
+    await until(() => events.filter((e) => e.type === 'exited').length >= 2, 'two recycled interpreters');
     expect(events.filter((e) => e.type === 'exited').every((e) => (e as InterpreterExitedEvent).cause === 'recycle')).to.equal(true);
     expect(pool.stats()).to.include({ crashes: 0, startFailures: 0 });
   });
@@ -126,7 +125,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
       pool!.system.events.on('interpreter', (event) => event.type === 'ready' && ++seen === 2 && resolve());
     });
     process.kill(server, 'SIGKILL');
-    await eventually(() => before.every((pid) => !isAlive(pid)), 'the forked interpreters to die with their server', 5_000);
+    await until(() => before.every((pid) => !isAlive(pid)), 'the forked interpreters to die with their server', 5_000);
     await ready;
     await pool.whenReady();
     const after = pool.interpreters().map((i) => i.pid);
@@ -140,7 +139,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     expect(supervision.some((e) => e.type === 'exited' && e.id === 'forkserver')).to.equal(true);
     expect(supervision.some((e) => e.type === 'started' && e.id === 'forkserver')).to.equal(true);
     // (the interpreters' supervisor is reported started once all its children are: just after they serve)
-    await eventually(() => supervision.some((e) => e.type === 'started' && e.id === 'interpreters'), 'the interpreters restarted');
+    await until(() => supervision.some((e) => e.type === 'started' && e.id === 'interpreters'), 'the interpreters restarted');
   });
 
   it('ends a kill even when the server does not answer (stopped): the pool kills the group itself and confirms the exit', async () => {
@@ -165,7 +164,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
   });
 
   it('falls back to spawn, saying why, when a preload leaves a thread running (default start method)', async function () {
-    if (DEFAULT_START_METHOD !== 'forkserver') this.skip();
+    if (process.platform !== 'linux') this.skip();
     let listener: ((warning: Error) => void) | undefined;
     const warned = new Promise<Error>((resolve) => {
       listener = (warning) => (warning as Error & { code?: string }).code === 'PITON_FORKSERVER_FALLBACK' && resolve(warning);
@@ -184,7 +183,7 @@ describe('forkserver: interpreters forked from one server per pool', function ()
     );
     expect(error).to.be.instanceOf(PoolStartError);
     expect((error as Error).message).to.contain('preload-ticker').and.to.contain('thread');
-    await eventually(() => workersOf().length === 0, 'no process left');
+    await until(() => workersOf().length === 0, 'no process left');
   });
 
   it('rejects an unknown startMethod, naming the option', () => {

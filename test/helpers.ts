@@ -64,25 +64,14 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/**
- * Waits until `condition` holds, checking every few ms, for at most `withinMs`: for states that
- * no event announces (another process's exit). Rejects with `what` when time runs out.
- */
-export async function eventually(condition: () => boolean | Promise<boolean>, what: string, withinMs = 10_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${withinMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** One case of protocol/vectors.json: a tagged value and the frames (hex) both codecs agree on. */
 export interface VectorCase {
   name: string;
   value: unknown;
   frames: string[];
   encoders: string[];
+  /** The frames that hold an Arrow IPC stream (ext 3), compared by the table they read as. */
+  ipc?: number[];
 }
 
 /** The shared vectors, checked by both languages (protocol/vectors.json). */
@@ -157,16 +146,6 @@ export function promValue(samples: PromSample[], name: string, labels: Record<st
   const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   if (found.length !== 1) throw new Error(`expected one sample ${name} ${JSON.stringify(labels)}, found ${found.length}`);
   return found[0]!.value;
-}
-
-/** Awaits a promise expected to reject and returns the error; fails if it resolves. */
-export async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection, the promise resolved');
 }
 
 /**

@@ -3,10 +3,11 @@ import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, WorkerExitedError } from '@piton/python-bridge';
+import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, InterpreterExitedError } from '@piton/python-bridge';
 import type { SystemTree, TreeNode } from '@piton/core';
 import { BadRequest, errorResponse, parsePredictBody } from '../examples/http-service/responses.js';
-import { eventually, parsePrometheusText, promValue, repoRoot, workersOf } from './helpers.js';
+import { parsePrometheusText, promValue, repoRoot, workersOf } from './helpers.js';
+import { until } from './support.js';
 
 interface Reply {
   status: number;
@@ -96,9 +97,9 @@ describe('examples/http-service (npm run example:service)', function () {
     for (const pid of pids) process.kill(pid, 'SIGSTOP');
     try {
       held.push(predict(base, body), predict(base, body));
-      await eventually(async () => (await gauge('piton_pool_interpreters', { state: 'busy' })) === 2, 'both interpreters busy');
+      await until(async () => (await gauge('piton_pool_interpreters', { state: 'busy' })) === 2, 'both interpreters busy');
       held.push(predict(base, body));
-      await eventually(async () => (await gauge('piton_pool_queue_length', {})) === 1, 'one prediction queued');
+      await until(async () => (await gauge('piton_pool_queue_length', {})) === 1, 'one prediction queued');
       const shed = await predict(base, body);
       expect(shed.status, shed.body).to.equal(503);
       expect(shed.headers.get('retry-after')).to.equal('1');
@@ -118,11 +119,11 @@ describe('examples/http-service (npm run example:service)', function () {
     process.kill(victim, 'SIGKILL');
 
     // The service's own state, in another process: polled through its endpoints.
-    await eventually(async () => {
+    await until(async () => {
       ({ samples } = parsePrometheusText((await request(base, '/metrics')).body));
       return promValue(samples, 'piton_pool_restarts_total', { pool, cause: 'crash' }) === 1;
     }, 'the kill counted as a restart with cause crash', 60_000);
-    await eventually(async () => (await request(base, '/readyz')).status === 200, 'ready again', 60_000);
+    await until(async () => (await request(base, '/readyz')).status === 200, 'ready again', 60_000);
     expect(service.stderr()).to.match(/"message":"interpreter replaced","worker":"python-1","cause":"crash"/);
     const again = await predict(base, JSON.stringify({ features: [[6.0, 2.7, 4.1, 1.0]] }));
     expect(again.status).to.equal(200);
@@ -146,7 +147,7 @@ describe('examples/http-service (npm run example:service)', function () {
     await once(late, 'continue');
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
-    await eventually(() => service!.stderr().includes('"message":"shutting down"'), 'the service began shutting down');
+    await until(() => service!.stderr().includes('"message":"shutting down"'), 'the service began shutting down');
     // A new connection (not one of fetch's pooled keep-alive sockets, which the server closed).
     const refused = await new Promise<string | undefined>((resolve) => {
       const probe = httpRequest(`${base}/healthz`, { agent: false });
@@ -183,7 +184,7 @@ describe('examples/http-service: requests and responses', () => {
   it('answers overload and shutdown with 503 and Retry-After, bad input with 400, a slow model with 504', () => {
     expect(errorResponse(new QueueFullError(256))).to.include({ status: 503, retryAfter: 1 });
     expect(errorResponse(new PoolStoppedError('stopping'))).to.include({ status: 503, retryAfter: 5 });
-    expect(errorResponse(new WorkerExitedError(null, 'SIGKILL'))).to.include({ status: 503, retryAfter: 1 });
+    expect(errorResponse(new InterpreterExitedError(null, 'SIGKILL'))).to.include({ status: 503, retryAfter: 1 });
     expect(errorResponse(new PythonError('ValueError', 'bad shape', ''))).to.deep.equal({ status: 400, message: 'bad shape' });
     expect(errorResponse(new PythonError('RuntimeError', 'oops', ''))).to.include({ status: 500 });
     expect(errorResponse(new CallTimeoutError(10_000))).to.include({ status: 504 });

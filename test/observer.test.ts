@@ -1,11 +1,11 @@
 // The observer page in a real browser (Debian's chromium, driven by puppeteer-core): every node
 // of the tree is drawn, a killed interpreter shows its restart, a supervisor past its intensity
-// shows its give-up, and nothing listens beyond loopback.
+// shows its give-up, a system whose root exited says it is down, and nothing listens beyond loopback.
 import { expect } from 'chai';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import type { TreeNode } from '@piton/core';
+import { exit, type TreeNode } from '@piton/core';
 import { startObserver, type Observer } from '@piton/observer';
 import { startDemo, type Demo } from '../examples/observer/demo.js';
 import { repoRoot } from './helpers.js';
@@ -46,7 +46,9 @@ describe('observer: the live page in a real browser', function () {
     // interpreter is killed: that is part of the test).
     loading = true;
     const worker = async () => {
-      while (loading) await demo.pool.call('demo_jobs', 'work', [5]).catch(() => undefined);
+      // A failed call goes back to the event loop before the next: a pool that is gone rejects at
+      // once, and a loop of rejected promises alone would starve every timer.
+      while (loading) await demo.pool.call('demo_jobs', 'work', [5]).catch(() => new Promise((resolve) => setImmediate(resolve)));
     };
     load = Promise.all([worker(), worker(), worker()]).then(() => undefined);
   });
@@ -124,5 +126,16 @@ describe('observer: the live page in a real browser', function () {
     await page.select('#event-type', '');
     mkdirSync(OUTPUT, { recursive: true });
     await page.screenshot({ path: join(OUTPUT, 'observer.png'), fullPage: true });
+  });
+
+  it('says so when the system is down: its root exited and nothing restarts it (system.down)', async () => {
+    await page.waitForSelector('#down', { hidden: true });
+    // The load stops first: its calls would all fail once the tree is gone.
+    loading = false;
+    await load;
+    exit(demo.root, 'kill');
+    await demo.system.down;
+    await page.waitForSelector('#down:not([hidden])', { timeout: 5_000 });
+    expect(await page.$eval('#down', (d) => d.textContent)).to.equal('system down: demo/root exited (killed)');
   });
 });

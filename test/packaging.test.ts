@@ -197,6 +197,15 @@ describe('packaging: installed from the tarballs into a project outside the repo
     expect(cjs.stdout).to.equal('fib(20) = 6765\n');
   });
 
+  it('`piton types`, run from another directory, reads the project\'s Python with the packed runtime and writes its declarations', async () => {
+    const types = await run(join(project, 'node_modules', '.bin', 'piton'), ['types', '--path', join(project, 'py'), '--out', join(scratch, 'piton-types.d.ts')], elsewhere);
+    expect(types.code, describeRun('piton types', types)).to.equal(0);
+    expect(types.stdout).to.contain('piton-types.d.ts: 2 functions in 1 module, written');
+    const text = readFileSync(join(scratch, 'piton-types.d.ts'), 'utf8');
+    expect(text).to.contain("declare module '@piton/python-bridge' {");
+    expect(text).to.contain('fib(n: unknown): unknown;');
+  });
+
   it('a Python without pyzmq fails the start with PoolStartError naming it and the fix, and doctor says the same', async () => {
     const bare = join(scratch, 'bare');
     const made = await run('python3', ['-m', 'venv', '--without-pip', bare], scratch);
@@ -214,6 +223,24 @@ describe('packaging: installed from the tarballs into a project outside the repo
     expect(doctor.stdout).to.contain("✘ pyzmq: missing (ModuleNotFoundError: No module named 'zmq')");
     expect(doctor.stdout).to.contain(`fix: ${python} -m pip install 'pyzmq>=25'`);
     expect(doctor.stdout).to.contain(`(or all at once: ${python} -m pip install 'pyzmq>=25' 'msgpack>=1.0')`);
+  });
+
+  it('`piton setup --arrow` installs pyarrow; without apache-arrow in Node a table is a MissingDependencyError naming the fix', async () => {
+    const setupArrow = await run(join(project, 'node_modules', '.bin', 'piton'), ['setup', '--arrow'], elsewhere);
+    expect(setupArrow.code, describeRun('piton setup --arrow', setupArrow)).to.equal(0);
+    expect(setupArrow.stdout).to.match(/installing pyarrow>=16/);
+    expect(setupArrow.stdout).to.match(/✔ pyarrow: \d/);
+    expect(existsSync(join(project, 'node_modules', 'apache-arrow')), 'an optional peer dependency is not installed').to.equal(false);
+
+    const result = await run(process.execPath, [join(project, 'tables.mjs')], elsewhere);
+    expect(result.code, describeRun('tables.mjs', result)).to.equal(0);
+    expect(result.stdout).to.contain('call: MissingDependencyError (apache-arrow, node, fix: npm install apache-arrow)');
+    expect(result.stdout).to.contain(
+      'message: apache-arrow is not installed in Node: cannot receive an Arrow table from Python; install it with: npm install apache-arrow',
+    );
+    expect(result.stdout).to.contain('callback: Node answered: MissingDependencyError: apache-arrow is not installed in Node');
+    expect(result.stdout).to.contain('same interpreter: true');
+    expect(workersOf(result.pid)).to.deep.equal([]);
   });
 
   it('doctor passes on the project environment, found from the package wherever it is run', async () => {

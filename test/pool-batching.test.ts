@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { PythonError, PythonPool, WorkerExitedError } from '@piton/python-bridge';
+import { PythonError, PythonPool, InterpreterExitedError } from '@piton/python-bridge';
 import { fixtures } from './helpers.js';
 
 // Short calls that queue up share a round trip. These tests pin down that sharing one changes
@@ -10,7 +10,7 @@ describe('PythonPool: queued short calls share a round trip', () => {
   beforeEach(async () => {
     // Any function the dispatcher has timed counts as short here, whatever the machine's load:
     // what these tests pin down is what batching means, not when it kicks in.
-    pool = await PythonPool.start({ size: 1, path: fixtures, preload: ['calls'], restartBackoff: false, batchCallsUnderMs: 60_000 });
+    pool = await PythonPool.start({ size: 1, path: fixtures, preload: ['calls'], supervision: { backoff: false }, batchCallsUnderMs: 60_000 });
     await pool.call('calls', 'echo', [0]);
     await pool.call('calls', 'maybe_die', [false, 0]);
     await pool.call('calls', 'fail', ['warm-up']).catch(() => undefined);
@@ -46,14 +46,14 @@ describe('PythonPool: queued short calls share a round trip', () => {
     expect(await blocker).to.equal('blocker');
     // All nine were queued behind the blocker and went in one round trip: the death of the
     // interpreter at the fifth takes the results of the first four with it, as at-most-once says.
-    for (const outcome of await Promise.all(doomed)) expect(outcome).to.be.instanceOf(WorkerExitedError);
+    for (const outcome of await Promise.all(doomed)) expect(outcome).to.be.instanceOf(InterpreterExitedError);
     expect(await retried).to.equal('again');
     await pool.whenReady();
     expect(await pool.call('calls', 'echo', ['after'])).to.equal('after');
   });
 
   it('runs every call alone with batchCallsUnderMs: 0', async () => {
-    const alone = await PythonPool.start({ size: 1, path: fixtures, restartBackoff: false, batchCallsUnderMs: 0 });
+    const alone = await PythonPool.start({ size: 1, path: fixtures, supervision: { backoff: false }, batchCallsUnderMs: 0 });
     try {
       await alone.call('calls', 'maybe_die', [false, 0]);
       const blocker = alone.call('calls', 'sleep', [0.2, 'blocker']);
@@ -62,7 +62,7 @@ describe('PythonPool: queued short calls share a round trip', () => {
       const outcomes = await Promise.all(calls);
       // Each ran in its own round trip: only the call that killed its interpreter failed.
       expect(outcomes.slice(0, 3)).to.deep.equal([0, 1, 2]);
-      expect(outcomes[3]).to.be.instanceOf(WorkerExitedError);
+      expect(outcomes[3]).to.be.instanceOf(InterpreterExitedError);
       expect(outcomes.slice(4)).to.deep.equal([4, 5]);
     } finally {
       await alone.stop();
@@ -77,7 +77,7 @@ describe('PythonPool: queued short calls share a round trip', () => {
     expect(await blocker).to.equal('blocker');
     // The timed call ran alone: its death touched neither neighbour.
     expect(await plain).to.equal('plain');
-    expect(await withTimeout).to.be.instanceOf(WorkerExitedError);
+    expect(await withTimeout).to.be.instanceOf(InterpreterExitedError);
     expect(await after).to.equal('after');
   });
 });

@@ -97,8 +97,8 @@ describe('PythonPool: calls', () => {
     expect(await pool.call('calls', 'echo', [1])).to.equal(1);
   });
 
-  it('replaces an interpreter after maxTasksPerWorker calls, without losing a call', async () => {
-    const recycling = await PythonPool.start({ size: 1, path: fixtures, maxTasksPerWorker: 3 });
+  it('replaces an interpreter after recycle.afterCalls calls, without losing a call', async () => {
+    const recycling = await PythonPool.start({ size: 1, path: fixtures, recycle: { afterCalls: 3 } });
     try {
       const pids: number[] = [];
       for (let i = 0; i < 7; i++) pids.push(await recycling.call<number>('calls', 'pid'));

@@ -50,7 +50,7 @@ describe('PythonPool: stop({ drain: true })', () => {
   it('refuses unknown stop options and a drain that is not a boolean', async () => {
     pool = await PythonPool.start({ size: 1, path: fixtures });
     const unknown = await pool.stop({ drian: true } as never).catch((e: unknown) => e);
-    expect(unknown).to.be.instanceOf(TypeError).with.property('message').that.contains('"drian"');
+    expect(unknown).to.be.instanceOf(TypeError).with.property('message').that.contains('options.drian is not an option; did you mean drain?');
     const wrong = await pool.stop({ drain: 'yes' } as never).catch((e: unknown) => e);
     expect(wrong).to.be.instanceOf(TypeError).with.property('message').that.contains('options.drain');
     expect(pool.stats().state).to.equal('running');

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { CallTimeoutError, PythonPool, WorkerExitedError } from '@piton/python-bridge';
+import { CallTimeoutError, PythonPool, InterpreterExitedError } from '@piton/python-bridge';
 import { fixtures, isAlive } from './helpers.js';
+import { until } from './support.js';
 
 /** Resolves when `pool` has started a replacement for the interpreter `pid`. */
 async function replaced(pool: PythonPool, pid: number): Promise<void> {
@@ -15,17 +16,17 @@ describe('PythonPool: an interpreter that dies or hangs', () => {
   let pool: PythonPool;
 
   beforeEach(async () => {
-    pool = await PythonPool.start({ size: 2, path: fixtures, preload: ['calls'], intensity: 20 });
+    pool = await PythonPool.start({ size: 2, path: fixtures, preload: ['calls'], supervision: { intensity: 20 } });
   });
 
   afterEach(() => pool.stop());
 
   for (const [what, fn, check] of [
-    ['is SIGKILLed from outside', 'sleep', (e: WorkerExitedError) => expect(e.signal).to.equal('SIGKILL')],
-    ['calls os._exit(3)', 'exit_hard', (e: WorkerExitedError) => expect(e.exitCode).to.equal(3)],
-    ['segfaults', 'segfault', (e: WorkerExitedError) => expect(e.signal).to.equal('SIGSEGV')],
+    ['is SIGKILLed from outside', 'sleep', (e: InterpreterExitedError) => expect(e.signal).to.equal('SIGKILL')],
+    ['calls os._exit(3)', 'exit_hard', (e: InterpreterExitedError) => expect(e.exitCode).to.equal(3)],
+    ['segfaults', 'segfault', (e: InterpreterExitedError) => expect(e.signal).to.equal('SIGSEGV')],
   ] as const) {
-    it(`rejects the call with WorkerExitedError when the interpreter ${what}, and replaces it`, async () => {
+    it(`rejects the call with InterpreterExitedError when the interpreter ${what}, and replaces it`, async () => {
       const args = fn === 'sleep' ? [30] : fn === 'exit_hard' ? [3] : [];
       const pids = pool.interpreters().map((i) => i.pid);
       const call = pool.call('calls', fn, args).catch((e: unknown) => e);
@@ -35,8 +36,8 @@ describe('PythonPool: an interpreter that dies or hangs', () => {
         process.kill(busy.pid, 'SIGKILL');
       }
       const error = await call;
-      expect(error).to.be.instanceOf(WorkerExitedError);
-      check(error as WorkerExitedError);
+      expect(error).to.be.instanceOf(InterpreterExitedError);
+      check(error as InterpreterExitedError);
       await pool.whenReady();
       await eventuallyReplaced(pool, pids);
       expect(pool.stats().restarts).to.equal(1);
@@ -53,7 +54,7 @@ describe('PythonPool: an interpreter that dies or hangs', () => {
       pool.call<number>('calls', 'echo', [i]).then((v) => settled.set(i, (settled.get(i) ?? 0) + v - i + 1)),
     );
     process.kill(doomed.pid, 'SIGKILL');
-    expect(await busy).to.be.instanceOf(WorkerExitedError);
+    expect(await busy).to.be.instanceOf(InterpreterExitedError);
     await Promise.all(calls);
     expect(settled.size).to.equal(50);
     for (const [, times] of settled) expect(times).to.equal(1);
@@ -112,7 +113,7 @@ describe('PythonPool: an interpreter that dies or hangs', () => {
     // kill_self dies on every attempt: with retries: 2 it runs three times, then rejects.
     const before = pool.stats().restarts;
     const error = await pool.call('calls', 'kill_self', [], { retries: 2 }).catch((e: unknown) => e);
-    expect(error).to.be.instanceOf(WorkerExitedError);
+    expect(error).to.be.instanceOf(InterpreterExitedError);
     await pool.whenReady();
     await eventuallyRestarts(pool, before + 3);
     const raised = await pool.call('calls', 'fail', ['once'], { retries: 5 }).catch((e: unknown) => e);
@@ -120,26 +121,15 @@ describe('PythonPool: an interpreter that dies or hangs', () => {
   });
 });
 
-async function eventuallyBusy(pool: PythonPool): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!pool.interpreters().some((i) => i.busy)) {
-    if (Date.now() > deadline) throw new Error('no interpreter became busy');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+function eventuallyBusy(pool: PythonPool): Promise<void> {
+  return until(() => pool.interpreters().some((i) => i.busy), 'an interpreter to be busy', 5_000);
 }
 
-async function eventuallyReplaced(pool: PythonPool, oldPids: number[]): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (pool.interpreters().filter((i) => !oldPids.includes(i.pid)).length < 1 || pool.interpreters().length < 2) {
-    if (Date.now() > deadline) throw new Error('no replacement interpreter started');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+function eventuallyReplaced(pool: PythonPool, oldPids: number[]): Promise<void> {
+  const replaced = () => pool.interpreters().filter((i) => !oldPids.includes(i.pid)).length >= 1 && pool.interpreters().length >= 2;
+  return until(replaced, 'a replacement interpreter');
 }
 
-async function eventuallyRestarts(pool: PythonPool, count: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (pool.stats().restarts < count) {
-    if (Date.now() > deadline) throw new Error(`expected ${count} restarts, saw ${pool.stats().restarts}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+function eventuallyRestarts(pool: PythonPool, count: number): Promise<void> {
+  return until(() => pool.stats().restarts >= count, `${count} restarts (saw ${pool.stats().restarts} when it began)`);
 }

@@ -6,6 +6,7 @@ import { ActorSystem, NoProcessError, supervisor } from '@piton/core';
 import { CALL_CHANNEL, pythonPool, PythonError, PythonPool, type CallTraceContext, type PoolRef } from '@piton/python-bridge';
 import { poolMetrics, type PoolMetrics } from '@piton/python-bridge/metrics';
 import { fixtures, parsePrometheusText, promValue, type PromExposition } from './helpers.js';
+import { until } from './support.js';
 
 /** The registry's exposition, parsed by the Prometheus project's parser. */
 async function scrape(registry: Registry): Promise<PromExposition> {
@@ -34,6 +35,12 @@ describe('PythonPool: Prometheus metrics and tracing', () => {
       piton_pool_interpreters: 'gauge',
       piton_pool_restarts: 'counter',
       piton_pool_queue_length: 'gauge',
+      piton_pool_target_interpreters: 'gauge',
+      piton_pool_size_limit: 'gauge',
+      piton_pool_grown: 'counter',
+      piton_pool_shrunk: 'counter',
+      piton_pool_capacity: 'gauge',
+      piton_pool_calls_in_flight: 'gauge',
     });
     expect(promValue(samples, 'piton_pool_calls_total', { ...labels, outcome: 'ok' })).to.equal(0);
     expect(promValue(samples, 'piton_pool_interpreters', { ...labels, state: 'ready' })).to.equal(2);
@@ -60,19 +67,41 @@ describe('PythonPool: Prometheus metrics and tracing', () => {
     expect(promValue(samples, 'piton_pool_call_duration_seconds_sum', { ...labels, phase: 'run' })).to.be.greaterThan(0);
   });
 
+  it('shows an elastic pool: its target size, bounds, growth and shrink, and the interpreters stopping', async () => {
+    pool = await PythonPool.start({ size: { min: 1, max: 3 }, idleTimeout: 200, path: fixtures });
+    const registry = new Registry();
+    metrics = poolMetrics(pool, { registry });
+    const labels = { pool: pool.path };
+    let { samples } = await scrape(registry);
+    expect(promValue(samples, 'piton_pool_target_interpreters', labels)).to.equal(1);
+    expect(promValue(samples, 'piton_pool_size_limit', { ...labels, bound: 'min' })).to.equal(1);
+    expect(promValue(samples, 'piton_pool_size_limit', { ...labels, bound: 'max' })).to.equal(3);
+    expect(promValue(samples, 'piton_pool_grown_total', labels)).to.equal(0);
+    await Promise.all(Array.from({ length: 6 }, () => pool.call('calls', 'sleep', [0.1])));
+    ({ samples } = await scrape(registry));
+    const grown = promValue(samples, 'piton_pool_grown_total', labels);
+    expect(grown).to.be.within(1, 2);
+    expect(promValue(samples, 'piton_pool_target_interpreters', labels)).to.equal(1 + grown);
+    await until(() => pool.stats().shrunk === grown && pool.stats().stopping === 0, 'the pool to shrink back to min');
+    ({ samples } = await scrape(registry));
+    expect(promValue(samples, 'piton_pool_shrunk_total', labels)).to.equal(grown);
+    expect(promValue(samples, 'piton_pool_target_interpreters', labels)).to.equal(1);
+    expect(promValue(samples, 'piton_pool_interpreters', { ...labels, state: 'stopping' })).to.equal(0);
+  });
+
   it('close() unregisters the metrics, so a new exporter can take the same registry', async () => {
     pool = await PythonPool.start({ size: 1, path: fixtures });
     const registry = new Registry();
     poolMetrics(pool, { registry }).close();
     expect(await registry.metrics()).to.equal('\n');
     metrics = poolMetrics(pool, { registry });
-    expect(Object.keys((await scrape(registry)).types)).to.have.length(5);
+    expect(Object.keys((await scrape(registry)).types)).to.have.length(11);
   });
 
   it('refuses what is not a pool, unknown options and bad buckets', async () => {
     pool = await PythonPool.start({ size: 1, path: fixtures });
-    expect(() => poolMetrics({} as never)).to.throw(TypeError, 'expected a pool');
-    expect(() => poolMetrics(pool, { registry: new Registry(), prefix: 'x' } as never)).to.throw(TypeError, '"prefix"');
+    expect(() => poolMetrics({} as never)).to.throw(TypeError, 'pools must be a pool (PythonPool or PoolRef) or an array of them, got {} (object)');
+    expect(() => poolMetrics(pool, { registry: new Registry(), prefix: 'x' } as never)).to.throw(TypeError, 'options.prefix is not an option (known: registry, buckets)');
     expect(() => poolMetrics(pool, { registry: new Registry(), buckets: [1, 0.5] })).to.throw(RangeError, 'options.buckets');
   });
 

@@ -5,7 +5,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PoolStartError, PythonPool } from '@piton/python-bridge';
-import { eventually, isAlive } from './helpers.js';
+import { isAlive } from './helpers.js';
+import { until } from './support.js';
 
 async function startError(options: Parameters<typeof PythonPool.start>[0]): Promise<PoolStartError> {
   const error = await PythonPool.start(options).then(
@@ -39,7 +40,7 @@ describe('PythonPool.start: what keeps it from starting, named', function () {
     expect(performance.now() - started, 'given up at startTimeout, not after a fixed probe time').to.be.below(5_000);
     expect(error.message).to.contain(`"${hangs}": it did not answer within 800 ms (startTimeout)`);
     const sleeper = Number(readFileSync(pidFile, 'utf8'));
-    await eventually(() => !isAlive(sleeper), `the wrapper's child ${sleeper} to be gone`, 5_000);
+    await until(() => !isAlive(sleeper), `the wrapper's child ${sleeper} to be gone`, 5_000);
   });
 
   it("python: '/bin/echo' names the binary, not what it printed", async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { CallTimeoutError, PythonError, PythonPool, WorkerExitedError, type InterpreterEvent, type InterpreterReplacedEvent, type PoolEvent } from '@piton/python-bridge';
+import { CallTimeoutError, PythonError, PythonPool, InterpreterExitedError, type InterpreterEvent, type InterpreterReplacedEvent, type PoolEvent } from '@piton/python-bridge';
 import type { SupervisorEvent } from '@piton/core';
 import { fixtures } from './helpers.js';
 
@@ -68,14 +68,14 @@ describe('PythonPool: stats() and lifecycle events', () => {
   });
 
   it('counts a crash, a timeout and a recycle as restarts, each with its cause and an event', async () => {
-    pool = await PythonPool.start({ size: 1, path: fixtures, preload: ['calls'], maxTasksPerWorker: 1_000 });
+    pool = await PythonPool.start({ size: 1, path: fixtures, preload: ['calls'], recycle: { afterCalls: 1_000 } });
     const events: InterpreterEvent[] = [];
     pool.system.events.on('interpreter', (e) => events.push(e));
 
     const [first] = pool.interpreters();
     let replaced = nextReplacement(pool);
     const crash = await pool.call('calls', 'kill_self').catch((e: unknown) => e);
-    expect(crash).to.be.instanceOf(WorkerExitedError);
+    expect(crash).to.be.instanceOf(InterpreterExitedError);
     expect(await replaced).to.include({ type: 'replaced', cause: 'crash', worker: 'python-1', previousPid: first!.pid });
 
     replaced = nextReplacement(pool);
@@ -83,12 +83,12 @@ describe('PythonPool: stats() and lifecycle events', () => {
     expect(timeout).to.be.instanceOf(CallTimeoutError);
     expect((await replaced).cause).to.equal('timeout');
 
-    // The replacement serves maxTasksPerWorker calls, then is recycled.
+    // The replacement serves recycle.afterCalls calls, then is recycled.
     await pool.whenReady();
     replaced = nextReplacement(pool);
     await Promise.all(Array.from({ length: 1_000 }, (_, i) => pool.call('calls', 'echo', [i])));
     const recycle = await replaced;
-    expect(recycle).to.include({ cause: 'recycle', reason: 'maxTasksPerWorker' });
+    expect(recycle).to.include({ cause: 'recycle', reason: 'recycle.afterCalls' });
     expect(recycle.pid).to.not.equal(recycle.previousPid);
 
     expect(events.filter((e) => e.type === 'replaced').map((e) => e.cause)).to.deep.equal(['crash', 'timeout', 'recycle']);
@@ -116,7 +116,7 @@ describe('PythonPool: stats() and lifecycle events', () => {
   });
 
   it('reports failed once the pool gave up', async () => {
-    pool = await PythonPool.start({ size: 1, path: fixtures, intensity: 0 });
+    pool = await PythonPool.start({ size: 1, path: fixtures, supervision: { intensity: 0 } });
     // The pool's own exit, reported by its system once the pool has given up.
     const exited = new Promise<void>((resolve) =>
       pool.system.events.on('event', (e) => e.type === 'exited' && e.path === pool.path && resolve()),

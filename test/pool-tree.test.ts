@@ -10,7 +10,7 @@ function flatten(nodes: readonly TreeNode[]): TreeNode[] {
 
 describe('system.tree() with Python pools', () => {
   it('shows a standalone pool (fork server, then its interpreter workers), each worker with its interpreter pid', async () => {
-    const pool = await PythonPool.start({ size: 2, path: fixtures, intensity: 7, period: 3_000 });
+    const pool = await PythonPool.start({ size: 2, path: fixtures, supervision: { intensity: 7, period: 3_000 } });
     try {
       const { children } = await pool.system.tree();
       expect(children).to.have.length(1);

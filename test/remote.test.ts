@@ -3,7 +3,7 @@
 // interpreters and agents killed and stopped, and the pool must keep its promises.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dealer } from 'zeromq';
@@ -13,16 +13,18 @@ import {
   HostLostError,
   PoolStartError,
   PythonPool,
-  WorkerExitedError,
+  InterpreterExitedError,
+  type PoolOptions,
+  type RemoteOptions,
 } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive, repoRoot } from './helpers.js';
+import { fixtures, isAlive, repoRoot } from './helpers.js';
+import { until } from './support.js';
 import { namespacesUnavailable, TestHosts, type TestHost } from './remote/test-hosts.js';
 
 /** A pool of `size` interpreters on each of `which`, with the default heartbeat (1 s / 3 s). */
-function startPool(hosts: TestHosts, which: TestHost[], size = 2, extra: object = {}): Promise<PythonPool> {
+function startPool(hosts: TestHosts, which: TestHost[], size = 2, extra: PoolOptions = {}, remote: Partial<RemoteOptions> = {}): Promise<PythonPool> {
   return PythonPool.start({
-    hosts: which.map((h) => ({ agent: h.agent, serverKey: h.serverKey, size })),
-    keys: hosts.client,
+    remote: { hosts: which.map((h) => ({ agent: h.agent, serverKey: h.serverKey, size })), keys: hosts.client, ...remote },
     path: fixtures,
     onOutput: false,
     ...extra,
@@ -74,17 +76,40 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
     }
   });
 
+  it("modules planted in a remote interpreter's cwd never run (the agent starts workers as the pool does)", async () => {
+    // What `python -m piton.worker` would import from its cwd first, and a package named like the runtime.
+    const cwd = mkdtempSync(join(tmpdir(), 'piton-planted-'));
+    const marker = join(cwd, 'planted-code-ran');
+    const planted = `open(${JSON.stringify(marker)}, "a").write(__name__ + "\\n")\nraise ImportError("planted")\n`;
+    for (const name of ['enum', 'random', 'typing', 'zmq']) writeFileSync(join(cwd, `${name}.py`), planted);
+    mkdirSync(join(cwd, 'piton'));
+    writeFileSync(join(cwd, 'piton', '__init__.py'), planted);
+    try {
+      const pool = await startPool(hosts, [hosts.hosts[0]!], 1, { cwd });
+      try {
+        const [inode] = await pool.call<[number, number]>('remote_calls', 'net_inode');
+        expect(inode).to.equal(hosts.hosts[0]!.netInode);
+        expect(await pool.call('security_probe', 'cwd')).to.equal(cwd);
+      } finally {
+        await pool.stop();
+      }
+      expect(existsSync(marker), `planted code ran: ${existsSync(marker) ? readFileSync(marker, 'utf8') : ''}`).to.equal(false);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('a remote SIGKILL rejects the call with its signal, and a replacement serves', async () => {
     const pool = await startPool(hosts, [hosts.hosts[0]!], 1);
     try {
       const [, pid] = await pool.call<[number, number]>('remote_calls', 'net_inode');
       const pending = pool.call('remote_calls', 'sleep', [30]);
-      await eventually(() => pool.interpreters()[0]?.busy === true, 'the call to run');
+      await until(() => pool.interpreters()[0]?.busy === true, 'the call to run');
       process.kill(pid, 'SIGKILL');
       const error = await pending.then(() => undefined, (e: unknown) => e);
-      expect(error).to.be.instanceOf(WorkerExitedError);
+      expect(error).to.be.instanceOf(InterpreterExitedError);
       expect(error).to.not.be.instanceOf(HostLostError);
-      expect((error as WorkerExitedError).signal).to.equal('SIGKILL');
+      expect((error as InterpreterExitedError).signal).to.equal('SIGKILL');
       await pool.whenReady();
       expect(await pool.call('calls', 'add', [1, 1])).to.equal(2);
     } finally {
@@ -95,13 +120,13 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
   it('a cut link fails that host\'s calls with HostLostError, the other host serves, and the host comes back', async () => {
     const [cut, other] = hosts.hosts as [TestHost, TestHost];
     // A shorter heartbeat than the default, as a service that wants losses seen sooner would set.
-    const pool = await startPool(hosts, hosts.hosts, 1, { heartbeat: { interval: 100, timeout: 300 } });
+    const pool = await startPool(hosts, hosts.hosts, 1, {}, { heartbeat: { interval: 100, timeout: 300 } });
     try {
       const pids = pool.interpreters().map((i) => i.pid);
       const onCut = pids.find((p) => TestHosts.runsIn(p, cut))!;
       // Both interpreters busy, so that one call surely runs on the host about to be cut.
       const calls = [pool.call('remote_calls', 'sleep', [1.5, 'done']), pool.call('remote_calls', 'sleep', [1.5, 'done'])];
-      await eventually(() => pool.interpreters().every((i) => i.busy), 'both calls to run');
+      await until(() => pool.interpreters().every((i) => i.busy), 'both calls to run');
       hosts.setLink(cut, false);
       const outcomes = await Promise.allSettled(calls);
       const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
@@ -109,7 +134,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
       expect((lost.reason as HostLostError).agent).to.equal(cut.agent);
       expect(outcomes.some((o) => o.status === 'fulfilled' && o.value === 'done'), JSON.stringify(outcomes.map((o) => o.status === 'rejected' ? String(o.reason) : o.value))).to.equal(true);
       // The agent, no longer hearing us, kills what it ran for us: nothing runs unseen.
-      await eventually(() => !isAlive(onCut), 'the cut host\'s interpreter to be killed by its agent', 10_000);
+      await until(() => !isAlive(onCut), 'the cut host\'s interpreter to be killed by its agent', 10_000);
       const [inode] = await pool.call<[number, number]>('remote_calls', 'net_inode');
       expect(inode).to.equal(other.netInode);
       hosts.setLink(cut, true);
@@ -128,16 +153,16 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
     try {
       const [, pid] = await pool.call<[number, number]>('remote_calls', 'net_inode');
       const pending = pool.call('remote_calls', 'sleep', [30]);
-      await eventually(() => pool.interpreters()[0]?.busy === true, 'the call to run');
+      await until(() => pool.interpreters()[0]?.busy === true, 'the call to run');
       process.kill(pid, 'SIGSTOP');
       const stopped = await pending.then(() => undefined, (e: unknown) => e);
-      expect(stopped).to.be.instanceOf(WorkerExitedError);
-      await eventually(() => !isAlive(pid), 'the stopped interpreter to be killed');
+      expect(stopped).to.be.instanceOf(InterpreterExitedError);
+      await until(() => !isAlive(pid), 'the stopped interpreter to be killed');
       await pool.whenReady();
       const [, second] = await pool.call<[number, number]>('remote_calls', 'net_inode');
       const agentPid = host.process!.pid!;
       host.process!.kill('SIGKILL');
-      await eventually(() => !isAlive(second), 'the agent\'s interpreter to die with it');
+      await until(() => !isAlive(second), 'the agent\'s interpreter to die with it');
       // Back as systemd would bring it: the pool's host supervisor reconnects and starts anew.
       await hosts.startAgent(host);
       await pool.whenReady();
@@ -150,17 +175,17 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
 
   it('SIGSTOP of an agent: its calls reject with HostLostError; resumed, it kills what it ran and the host comes back', async () => {
     const host = hosts.hosts[1]!;
-    const pool = await startPool(hosts, [host], 1, { heartbeat: { interval: 100, timeout: 300 } });
+    const pool = await startPool(hosts, [host], 1, {}, { heartbeat: { interval: 100, timeout: 300 } });
     try {
       const [, pid] = await pool.call<[number, number]>('remote_calls', 'net_inode');
       const pending = pool.call('remote_calls', 'sleep', [30], { retries: 3 });
-      await eventually(() => pool.interpreters()[0]?.busy === true, 'the call to run');
+      await until(() => pool.interpreters()[0]?.busy === true, 'the call to run');
       host.process!.kill('SIGSTOP');
       // Never retried, whatever retries says: the call may still be running there.
       expect(await pending.then(() => undefined, (e: unknown) => e)).to.be.instanceOf(HostLostError);
       host.process!.kill('SIGCONT');
       // The agent, back, finds the Node silent for longer than its timeout and kills what it ran.
-      await eventually(() => !isAlive(pid), 'the stopped agent, resumed, to kill its interpreter', 10_000);
+      await until(() => !isAlive(pid), 'the stopped agent, resumed, to kill its interpreter', 10_000);
       await pool.whenReady();
       expect(await pool.call('calls', 'add', [3, 4])).to.equal(7);
     } finally {
@@ -186,7 +211,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
     expect(pids).to.have.length(2);
     for (const pid of pids) expect(TestHosts.runsIn(pid, host)).to.equal(true);
     child.kill('SIGKILL');
-    await eventually(() => pids.every((p) => !isAlive(p)), 'the remote interpreters of a dead Node to be killed', 10_000);
+    await until(() => pids.every((p) => !isAlive(p)), 'the remote interpreters of a dead Node to be killed', 10_000);
   });
 
   it('under random kills every call settles once and none runs twice', async () => {
@@ -214,7 +239,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
       const lines = readFileSync(ledger, 'utf8').trim().split('\n');
       expect(new Set(lines).size, 'a call ran twice').to.equal(lines.length);
       for (const r of results) {
-        if (r.status === 'rejected') expect(r.reason).to.be.instanceOf(WorkerExitedError);
+        if (r.status === 'rejected') expect(r.reason).to.be.instanceOf(InterpreterExitedError);
       }
       expect(kills).to.be.greaterThan(0);
       expect(results.filter((r) => r.status === 'fulfilled').length).to.be.greaterThan(60);
@@ -228,8 +253,7 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
     const stranger = curveKeyPair();
     const host = hosts.hosts[0]!;
     const error = await PythonPool.start({
-      hosts: [{ agent: host.agent, serverKey: host.serverKey, size: 1 }],
-      keys: stranger,
+      remote: { hosts: [{ agent: host.agent, serverKey: host.serverKey, size: 1 }], keys: stranger },
       path: fixtures,
       startTimeout: 1_000,
       onOutput: false,

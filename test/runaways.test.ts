@@ -1,17 +1,18 @@
 // Runaway functions: stuck in C, hogging memory, flooding the output. The pool contains each one
 // and keeps serving.
 import { expect } from 'chai';
-import { CallTimeoutError, PythonPool, WorkerExitedError, type InterpreterOutput } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive } from './helpers.js';
+import { CallTimeoutError, PythonPool, InterpreterExitedError, type InterpreterOutput } from '@piton/python-bridge';
+import { fixtures, isAlive } from './helpers.js';
+import { until } from './support.js';
 
 const MiB = 1024 * 1024;
-/** The documented bound of `WorkerExitedError.stderrTail`: at most 50 lines and 8 KiB. */
+/** The documented bound of `InterpreterExitedError.stderrTail`: at most 50 lines and 8 KiB. */
 const STDERR_TAIL_LINES = 50;
 const STDERR_TAIL_CHARS = 8 * 1024;
 
 /** Resolves once the pool serves `size` live interpreters none of which is `pid`. */
 async function replaced(pool: PythonPool, pid: number, size = 1): Promise<void> {
-  await eventually(
+  await until(
     () => pool.interpreters().length === size && pool.interpreters().every((i) => i.pid !== pid && isAlive(i.pid)),
     `a replacement for interpreter ${pid}`,
   );
@@ -22,7 +23,7 @@ describe('runaways: stuck in C', function () {
   let pool: PythonPool;
 
   beforeEach(async () => {
-    pool = await PythonPool.start({ size: 1, path: fixtures, preload: ['runaways'], intensity: 20, shutdownTimeout: 500 });
+    pool = await PythonPool.start({ size: 1, path: fixtures, preload: ['runaways'], supervision: { intensity: 20 }, shutdownTimeout: 500 });
   });
 
   afterEach(() => pool.stop());
@@ -40,7 +41,7 @@ describe('runaways: stuck in C', function () {
       expect((error as CallTimeoutError).timeout).to.equal(400);
       // Not held up by SIGTERM grace periods: the timeout itself ends the call.
       expect(took).to.be.below(2_000);
-      await eventually(() => !isAlive(pid), `interpreter ${pid} to be gone`, 2_000);
+      await until(() => !isAlive(pid), `interpreter ${pid} to be gone`, 2_000);
       await replaced(pool, pid);
       expect(await pool.call('runaways', 'pid')).to.equal(pool.interpreters()[0]!.pid);
     });
@@ -49,19 +50,19 @@ describe('runaways: stuck in C', function () {
   it('stop() kills an interpreter stuck in C after shutdownTimeout and its grace, leaving nothing', async () => {
     const pid = pool.interpreters()[0]!.pid;
     const stuck = pool.call('runaways', 'regex_hog').catch((e: unknown) => e);
-    await eventually(() => pool.interpreters()[0]?.busy === true, 'the interpreter to be busy', 5_000);
+    await until(() => pool.interpreters()[0]?.busy === true, 'the interpreter to be busy', 5_000);
     await pool.stop();
     expect(isAlive(pid)).to.equal(false);
-    expect(await stuck).to.be.instanceOf(WorkerExitedError);
+    expect(await stuck).to.be.instanceOf(InterpreterExitedError);
   });
 });
 
-describe('runaways: maxMemoryPerWorker', function () {
+describe('runaways: recycle.aboveMemory', function () {
   this.timeout(30_000);
   let pool: PythonPool;
 
   beforeEach(async () => {
-    pool = await PythonPool.start({ size: 1, path: fixtures, preload: ['runaways'], maxMemoryPerWorker: 150 * MiB });
+    pool = await PythonPool.start({ size: 1, path: fixtures, preload: ['runaways'], recycle: { aboveMemory: 150 * MiB } });
   });
 
   afterEach(() => pool.stop());
@@ -108,7 +109,7 @@ describe('runaways: output floods', function () {
       size: 1,
       path: fixtures,
       preload: ['runaways'],
-      intensity: 20,
+      supervision: { intensity: 20 },
       onOutput: (output) => {
         count[output.stream]++;
         longest = Math.max(longest, output.line.length);
@@ -122,9 +123,11 @@ describe('runaways: output floods', function () {
   it('128 MiB of lines on stdout: the call completes, every line arrives, Node memory stays bounded', async () => {
     const before = process.memoryUsage().rss;
     const printed = await pool.call<number>('runaways', 'flood', [128, 'stdout'], { timeout: 30_000 });
-    await eventually(() => count.stdout === printed, `${printed} lines (seen ${count.stdout})`);
+    await until(() => count.stdout === printed, `${printed} lines (seen ${count.stdout})`);
     const growth = process.memoryUsage().rss - before;
-    expect(lines[0]).to.deep.equal({ worker: 'python-1', stream: 'stdout', line: 'y'.repeat(1023) });
+    const { worker, stream, line, callId } = lines[0]!;
+    expect({ worker, stream, line }).to.deep.equal({ worker: 'python-1', stream: 'stdout', line: 'y'.repeat(1023) });
+    expect(callId, 'the line names the call that printed it').to.match(/^\d+-\d+$/);
     // Held whole, 128 MiB of output would be 256 MiB of JavaScript strings.
     expect(growth, `RSS growth of ${(growth / MiB).toFixed(1)} MiB`).to.be.below(64 * MiB);
     expect(await pool.call('runaways', 'pid')).to.equal(pool.interpreters()[0]!.pid);
@@ -133,7 +136,7 @@ describe('runaways: output floods', function () {
   it('one line of 128 MiB on stderr: cut at 64 KiB, the call completes, memory stays bounded', async () => {
     const before = process.memoryUsage().rss;
     expect(await pool.call('runaways', 'flood_one_line', [128, 'stderr'], { timeout: 30_000 })).to.equal(128);
-    await eventually(() => count.stderr === 1, 'the cut line');
+    await until(() => count.stderr === 1, 'the cut line');
     const growth = process.memoryUsage().rss - before;
     expect(longest).to.be.at.most(64 * 1024 + 64);
     expect(lines[0]!.line).to.match(/^z+ \[line cut at 64 KiB\]$/);
@@ -142,8 +145,8 @@ describe('runaways: output floods', function () {
 
   it("after a flood on stderr, a crash's stderrTail is bounded and ends with the last words", async () => {
     const error = await pool.call('runaways', 'flood_then_die', [16, 9]).catch((e: unknown) => e);
-    expect(error).to.be.instanceOf(WorkerExitedError);
-    const { exitCode, stderrTail } = error as WorkerExitedError;
+    expect(error).to.be.instanceOf(InterpreterExitedError);
+    const { exitCode, stderrTail } = error as InterpreterExitedError;
     expect(exitCode).to.equal(9);
     expect(stderrTail.length).to.be.at.most(STDERR_TAIL_CHARS);
     expect(stderrTail.split('\n').length).to.be.at.most(STDERR_TAIL_LINES);

@@ -9,7 +9,8 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PythonError, PythonPool } from '@piton/python-bridge';
-import { endpointOf, eventually, fixtures, isAlive, repoRoot } from './helpers.js';
+import { endpointOf, fixtures, isAlive, repoRoot } from './helpers.js';
+import { until } from './support.js';
 
 const venvPython = join(repoRoot, '.venv', 'bin', 'python');
 
@@ -62,7 +63,7 @@ describe('security: who can reach an interpreter', function () {
   let pool: PythonPool;
 
   beforeEach(async () => {
-    pool = await PythonPool.start({ size: 2, path: fixtures, intensity: 20 });
+    pool = await PythonPool.start({ size: 2, path: fixtures, supervision: { intensity: 20 } });
   });
 
   afterEach(() => pool.stop());
@@ -86,7 +87,7 @@ describe('security: who can reach an interpreter', function () {
   it('removes the directories at stop, and that of a killed interpreter once it is gone', async () => {
     const [first, second] = pool.interpreters().map((i) => ({ pid: i.pid, dir: dirname(socketPathOf(i.pid)) }));
     process.kill(first!.pid, 'SIGKILL');
-    await eventually(() => !isAlive(first!.pid) && !existsSync(first!.dir), `${first!.dir} removed after the kill`);
+    await until(() => !isAlive(first!.pid) && !existsSync(first!.dir), `${first!.dir} removed after the kill`);
     await pool.whenReady();
     const replacement = pool.interpreters().find((i) => i.pid !== second!.pid)!;
     const dirs = [second!.dir, dirname(socketPathOf(replacement.pid))];
@@ -263,8 +264,8 @@ describe('security: what can be called', function () {
     }
   });
 
-  it('allowReexports opens them for the modules it names', async () => {
-    const pool = await PythonPool.start({ size: 1, path: join(root, 'inside'), allowReexports: ['reexports'] });
+  it('allow.reexports opens them for the modules it names', async () => {
+    const pool = await PythonPool.start({ size: 1, path: join(root, 'inside'), allow: { reexports: ['reexports'] } });
     try {
       expect(await pool.call('reexports', 'system', ['true'])).to.equal(0);
       await refused(pool, 'os', 'system', ['true']);
@@ -273,12 +274,12 @@ describe('security: what can be called', function () {
     }
   });
 
-  it('allowModules is the explicit way to open a module outside the paths', async () => {
+  it('allow.modules is the explicit way to open a module outside the paths', async () => {
     const pool = await PythonPool.start({
       size: 1,
       path: join(root, 'inside'),
       env: { PYTHONPATH: join(root, 'outside') },
-      allowModules: ['side_effect'],
+      allow: { modules: ['side_effect'] },
     });
     try {
       expect(await pool.call('side_effect', 'run')).to.equal('ran');
@@ -313,7 +314,7 @@ describe("security: the pool's working directory is not importable", function ()
     const outside = join(cwd, 'on-pythonpath');
     mkdirSync(outside);
     writeFileSync(join(outside, 'helper_mod.py'), 'def answer():\n    return 42\n');
-    const pool = await PythonPool.start({ size: 1, cwd, python: venvPython, path: fixtures, env: { PYTHONPATH: outside }, allowModules: ['helper_mod'] });
+    const pool = await PythonPool.start({ size: 1, cwd, python: venvPython, path: fixtures, env: { PYTHONPATH: outside }, allow: { modules: ['helper_mod'] } });
     try {
       expect(await pool.call('calls', 'add', [1, 2])).to.equal(3);
       expect(await pool.call('helper_mod', 'answer')).to.equal(42);
@@ -336,7 +337,7 @@ describe('security: socket directories a SIGKILLed Node process left behind', fu
     expect(leftBehind()).to.have.length(2);
     owner.kill('SIGKILL'); // no code of the owner runs: its interpreters die, their directories stay
     await once(owner, 'exit');
-    await eventually(() => interpreters.every((pid) => !isAlive(pid)), 'the interpreters to be gone');
+    await until(() => interpreters.every((pid) => !isAlive(pid)), 'the interpreters to be gone');
     const stale = leftBehind();
     expect(stale, 'directories left by the SIGKILL').to.have.length(2);
     for (const name of stale) expect(readdirSync(join(tmpdir(), name))).to.include('worker.sock');

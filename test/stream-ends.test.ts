@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { CallTimeoutError, PythonPool } from '@piton/python-bridge';
-import { eventually, fixtures, rejection } from './helpers.js';
+import { fixtures } from './helpers.js';
+import { rejection, until } from './support.js';
 
 // A stream holds its interpreter while it is open: aborting it or leaving it must give it back.
 describe('pool.stream: ending a stream from outside', () => {
@@ -33,7 +34,7 @@ describe('pool.stream: ending a stream from outside', () => {
       expect((await iterator.next()).value).to.equal(0);
       const pid = pool.interpreters()[0]!.pid;
       const pull = iterator.next();
-      await eventually(() => existsSync(`${closed}.started`), 'the generator sleeps in its second pull');
+      await until(() => existsSync(`${closed}.started`), 'the generator sleeps in its second pull');
       const reason = new Error('enough');
       controller.abort(reason);
       // The pull would take 60 s: the test's own timeout is what "at once" is held to.

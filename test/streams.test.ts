@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { NdArray, PythonError, PythonPool, WorkerExitedError } from '@piton/python-bridge';
+import { NdArray, PythonError, PythonPool, InterpreterExitedError } from '@piton/python-bridge';
 import { fixtures } from './helpers.js';
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -130,7 +130,7 @@ describe('pool.stream (PROTOCOL.md "stream", "next", "close")', function () {
     expect(await pool.call('streaming', 'pid')).to.equal(onlyPid());
   });
 
-  it('an interpreter killed mid-stream rejects with WorkerExitedError and is replaced', async () => {
+  it('an interpreter killed mid-stream rejects with InterpreterExitedError and is replaced', async () => {
     const iterator = pool.stream<number | string>('streaming', 'pid_then_sleep', [60])[Symbol.asyncIterator]();
     const first = await iterator.next();
     const pid = first.value as number;
@@ -139,8 +139,8 @@ describe('pool.stream (PROTOCOL.md "stream", "next", "close")', function () {
     const pending = iterator.next();
     process.kill(pid, 'SIGKILL');
     const error = await pending.catch((e: unknown) => e);
-    expect(error).to.be.instanceOf(WorkerExitedError);
-    expect((error as WorkerExitedError).signal).to.equal('SIGKILL');
+    expect(error).to.be.instanceOf(InterpreterExitedError);
+    expect((error as InterpreterExitedError).signal).to.equal('SIGKILL');
     expect(await iterator.next()).to.deep.equal({ done: true, value: undefined });
     await pool.whenReady();
     const replacement = onlyPid();
@@ -149,12 +149,12 @@ describe('pool.stream (PROTOCOL.md "stream", "next", "close")', function () {
     expect(pool.stats().restarts).to.equal(1);
   });
 
-  it('an interpreter killed between pulls rejects the next pull with WorkerExitedError', async () => {
+  it('an interpreter killed between pulls rejects the next pull with InterpreterExitedError', async () => {
     const iterator = pool.stream<number | string>('streaming', 'pid_then_sleep', [0])[Symbol.asyncIterator]();
     const pid = (await iterator.next()).value as number;
     process.kill(pid, 'SIGKILL');
     const error = await iterator.next().catch((e: unknown) => e);
-    expect(error).to.be.instanceOf(WorkerExitedError);
+    expect(error).to.be.instanceOf(InterpreterExitedError);
     await pool.whenReady();
     expect(await pool.call('streaming', 'pid')).to.not.equal(pid);
   });

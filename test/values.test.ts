@@ -3,16 +3,7 @@ import { expect } from 'chai';
 import { Request } from 'zeromq';
 import { EncodeError, MessageTooLargeError, NdArray, ProtocolError, PythonError, PythonPool } from '@piton/python-bridge';
 import { endpointOf, fixtures, processesMatching, reportedByPython } from './helpers.js';
-
-/** Rejection of `promise`, or a failure if it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    const value = await promise;
-    throw new Error(`expected a rejection, got ${String(value)}`);
-  } catch (error) {
-    return error;
-  }
-}
+import { rejection } from './support.js';
 
 describe('bad values never break anything (issue 4, item 5)', function () {
   const LIMIT = 64 * 1024;
@@ -94,7 +85,7 @@ describe('bad values never break anything (issue 4, item 5)', function () {
     for (const c of cases) {
       it(`${c.what}: EncodeError at ${c.path}, then a normal call`, async () => {
         const before = await pool.call<number>('bad_values', 'received');
-        const error = await rejectionOf(pool.call('bad_values', 'record', c.args, { kwargs: c.kwargs }));
+        const error = await rejection(pool.call('bad_values', 'record', c.args, { kwargs: c.kwargs }));
         expect(error).to.be.instanceOf(EncodeError);
         expect((error as EncodeError).path).to.equal(c.path);
         expect((error as EncodeError).message).to.match(c.message);
@@ -108,7 +99,7 @@ describe('bad values never break anything (issue 4, item 5)', function () {
     it('refuses nesting beyond the codec depth, naming where', async () => {
       let deep: unknown = 'bottom';
       for (let i = 0; i < 600; i++) deep = [deep];
-      const error = await rejectionOf(pool.call('bad_values', 'record', [deep]));
+      const error = await rejection(pool.call('bad_values', 'record', [deep]));
       expect(error).to.be.instanceOf(EncodeError);
       expect((error as EncodeError).message).to.match(/nested deeper than \d+ levels at args\[0\](\[0\])+/);
       await stillServing();
@@ -120,7 +111,7 @@ describe('bad values never break anything (issue 4, item 5)', function () {
     });
 
     it('refuses a bad value in a stream before opening it, and frees the interpreter', async () => {
-      const error = await rejectionOf(
+      const error = await rejection(
         (async () => {
           for await (const _ of pool.stream('bad_values', 'stream_then_unsendable', [], { kwargs: { f: () => 0 } })) {
             throw new Error('no item was expected');
@@ -186,14 +177,14 @@ describe('bad values never break anything (issue 4, item 5)', function () {
     it('Node refuses a request above the limit before sending it', async () => {
       const before = await pool.call<number>('bad_values', 'received');
       for (const big of [Buffer.alloc(LIMIT), new Float64Array(LIMIT / 8 + 1), new NdArray(new Int32Array(LIMIT / 4), [2, LIMIT / 8])]) {
-        const error = await rejectionOf(pool.call('bad_values', 'record', [big]));
+        const error = await rejection(pool.call('bad_values', 'record', [big]));
         expect(error).to.be.instanceOf(MessageTooLargeError);
         const tooLarge = error as MessageTooLargeError;
         expect(tooLarge.limit).to.equal(LIMIT);
         expect(tooLarge.size).to.be.greaterThan(LIMIT);
         expect(tooLarge.message).to.equal(`message of ${tooLarge.size} bytes exceeds maxMessageSize of ${LIMIT} bytes`);
       }
-      const kwargsError = await rejectionOf(pool.call('bad_values', 'record', [], { kwargs: { text: 'é'.repeat(LIMIT / 2) } }));
+      const kwargsError = await rejection(pool.call('bad_values', 'record', [], { kwargs: { text: 'é'.repeat(LIMIT / 2) } }));
       expect(kwargsError).to.be.instanceOf(MessageTooLargeError);
       expect(await pool.call('bad_values', 'received')).to.equal(before);
       // Just below the limit goes through.

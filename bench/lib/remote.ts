@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Heartbeat, PoolOptions, PythonPool } from '@piton/python-bridge';
+import type { Heartbeat, PythonPool } from '@piton/python-bridge';
 import { isAlive, repoRoot } from '../../test/helpers.js';
 import type { TestHost, TestHosts } from '../../test/remote/test-hosts.js';
 import { PY_DIR, type BenchContext } from './context.js';
@@ -33,13 +33,11 @@ export function startRemotePool(
   ctx: BenchContext,
   hosts: TestHosts,
   sizes: readonly (readonly [TestHost, number])[],
-  extra: PoolOptions = {},
+  heartbeat?: Heartbeat,
 ): Promise<PythonPool> {
   return startPool(ctx, {
-    hosts: sizes.map(([host, size]) => ({ agent: host.agent, serverKey: host.serverKey, size })),
-    keys: hosts.client,
+    remote: { hosts: sizes.map(([host, size]) => ({ agent: host.agent, serverKey: host.serverKey, size })), keys: hosts.client, heartbeat },
     onOutput: false,
-    ...extra,
   });
 }
 
@@ -64,8 +62,8 @@ export async function killRemote(bridge: Bridge, pool: PythonPool): Promise<Remo
   const t0 = nowMs();
   process.kill(victim.pid, 'SIGKILL');
   const { error, at } = await settled;
-  if (!(error instanceof bridge.WorkerExitedError)) {
-    throw new Error(`the killed remote interpreter's call did not reject with WorkerExitedError: ${error === undefined ? 'it resolved' : String(error)}`);
+  if (!(error instanceof bridge.InterpreterExitedError)) {
+    throw new Error(`the killed remote interpreter's call did not reject with InterpreterExitedError: ${error === undefined ? 'it resolved' : String(error)}`);
   }
   if (await pool.call('functions', 'noop', [1]) !== 1) throw new Error('the call after the kill did not return its argument');
   return { rejectMs: at - t0, nextMs: nowMs() - t0, signal: error.signal };
@@ -79,7 +77,7 @@ export async function killRemote(bridge: Bridge, pool: PythonPool): Promise<Remo
  */
 export async function lostHostMs(ctx: BenchContext, bridge: Bridge, hosts: TestHosts, host: TestHost, heartbeat: Heartbeat | 'default'): Promise<number> {
   // The default is measured as users get it: without the option.
-  const pool = await startRemotePool(ctx, hosts, [[host, 1]], heartbeat === 'default' ? {} : { heartbeat });
+  const pool = await startRemotePool(ctx, hosts, [[host, 1]], heartbeat === 'default' ? undefined : heartbeat);
   const interval = heartbeat === 'default' ? POOL_DEFAULT_HEARTBEAT.interval : heartbeat.interval;
   try {
     const settled = pool.call('functions', 'sleep', [60]).then(
@@ -132,7 +130,7 @@ export interface LedgerRun {
   duplicates: number;
   kills: number;
   completed: number;
-  /** Calls that rejected with anything but `WorkerExitedError` (must be none). */
+  /** Calls that rejected with anything but `InterpreterExitedError` (must be none). */
   wrongErrors: number;
 }
 
@@ -168,7 +166,7 @@ export async function ledgerRun(ctx: BenchContext, bridge: Bridge, hosts: TestHo
       duplicates: lines.length - new Set(lines).size,
       kills: killed,
       completed: results.filter((r) => r.status === 'fulfilled').length,
-      wrongErrors: results.filter((r) => r.status === 'rejected' && !(r.reason instanceof bridge.WorkerExitedError)).length,
+      wrongErrors: results.filter((r) => r.status === 'rejected' && !(r.reason instanceof bridge.InterpreterExitedError)).length,
     };
   } finally {
     await ctx.release(pool);

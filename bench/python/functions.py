@@ -67,3 +67,19 @@ def record(ledger, call_id, seconds=0):
         os.close(fd)
     time.sleep(seconds)
     return call_id
+
+
+def burn(ms):
+    """Keeps a CPU busy for ``ms`` ms of this process's CPU time (the elastic burst's unit of work)."""
+    end = time.process_time() + ms / 1000
+    while time.process_time() < end:
+        pass
+    return ms
+
+
+def net_inode(seconds=0):
+    """The network namespace this interpreter runs in (its inode), after ``seconds``."""
+    import os
+
+    time.sleep(seconds)
+    return os.stat("/proc/self/ns/net").st_ino

@@ -1,6 +1,7 @@
 """Times the Python side of one no-op call, layer by layer, in this process (no Node involved):
 
-- ``msgpack_us``: msgpack decode of a call envelope + encode of its ``ok`` reply (the floor's work);
+- ``msgpack_us``: msgpack decode of a call envelope + encode of its ``ok`` reply (what the floor did
+  before issue 22; the bare floor encodes nothing);
 - ``piton_codec_us``: the same with piton's codec (frames, extensions);
 - ``handler_us``: piton's whole request handling (decode, parse, resolve, call ``noop``, encode);
 - ``pyzmq_copy_us`` / ``pyzmq_nocopy_us``: a send + receive of a tiny frame between two PAIR

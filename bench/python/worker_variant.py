@@ -16,7 +16,16 @@ import zmq
 
 import piton.server as server
 from piton.handler import Action
-from piton.server import EXIT_OK, EXIT_VERSION_MISMATCH, receive
+from piton.protocol import EXIT_OK, EXIT_VERSION_MISMATCH
+
+
+def receive(socket):
+    """One request's frames. Frame 0 is copied (msgpack copies what it decodes anyway); array
+    frames are received without a copy, so ndarrays view them and nothing is copied."""
+    frames = [socket.recv(copy=True)]
+    while socket.rcvmore:
+        frames.append(socket.recv(copy=False))
+    return frames
 
 
 def serve_poll(socket, handler):

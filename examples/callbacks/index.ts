@@ -4,6 +4,7 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PythonPool } from '@piton/python-bridge';
+import type { Order } from './piton-types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -45,7 +46,8 @@ function bar({ done, of }: { done: number; of: number }): string {
 }
 
 try {
-  const orders = Array.from({ length: 8 }, (_, i) => ({
+  // Order is invoices.py's TypedDict, in piton-types.d.ts (`npx piton types`): totals() is typed by it.
+  const orders: Order[] = Array.from({ length: 8 }, (_, i) => ({
     id: `order-${i + 1}`,
     lines: [
       ['apple', i + 1],
@@ -55,7 +57,7 @@ try {
   }));
 
   const interactive = process.stdout.isTTY === true;
-  const invoices = await pool.call<{ id: string; total: number; missing: string[] }[]>('invoices', 'totals', [orders], {
+  const invoices = await pool.call('invoices', 'totals', [orders], {
     kwargs: { currency: 'USD' },
     // Each progress(value) in Python arrives here, in order, before the call settles.
     onProgress: (p) => {
@@ -75,7 +77,7 @@ try {
   // Check the totals in JavaScript: the example fails loudly if a result is wrong.
   for (const [i, order] of orders.entries()) {
     let expected = 0;
-    for (const [sku, quantity] of order.lines) expected += (prices.get(sku as string) ?? 0) * (quantity as number);
+    for (const [sku, quantity] of order.lines) expected += (prices.get(sku) ?? 0) * quantity;
     expected *= rates.USD!; // Python rounds to cents: compare within a cent
     if (Math.abs(invoices[i]!.total - expected) > 0.006) throw new Error(`${order.id}: total ${invoices[i]!.total}, expected ${expected}`);
   }

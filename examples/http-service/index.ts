@@ -8,9 +8,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { PythonPool, type PoolEvent } from '@piton/python-bridge';
+import { ndarray, PythonPool, type PoolEvent } from '@piton/python-bridge';
 import { poolMetrics } from '@piton/python-bridge/metrics';
 import { BadRequest, errorResponse, parsePredictBody } from './responses.js';
+import { traced } from './tracing.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const port = Number(process.env.PORT ?? 8080);
@@ -27,8 +28,12 @@ function logPoolEvent(event: PoolEvent): void {
   if (event.type === 'replaced') {
     const { worker, cause, reason, pid, previousPid } = event;
     log('interpreter replaced', { worker, cause, reason, pid, previousPid });
-  } else {
+  } else if ('path' in event) {
     log(`supervisor ${event.type}`, { path: event.path, ...('reason' in event && { reason: String(event.reason) }) });
+  } else if ('worker' in event) {
+    log(`interpreter ${event.type}`, { worker: event.worker, ...('cause' in event && { cause: event.cause }) });
+  } else {
+    log(`pool ${event.type}`, { pool: event.pool }); // remote hosts' state and DNS resolutions (none here)
   }
 }
 
@@ -78,7 +83,10 @@ async function predict(req: IncomingMessage, res: ServerResponse): Promise<void>
   try {
     const features = parsePredictBody(await readBody(req));
     // predict() is idempotent: a call whose interpreter died may safely run once more.
-    const predictions = await pool.call<string[]>('model', 'predict', [features], { retries: 1 });
+    // One float64 array per request: the batched predict() gets every waiting request's rows as one.
+    // Typed by model.py's hints (piton-types.d.ts): rows must be an NdArray<Float64Array>, predictions is string[].
+    const rows = ndarray(Float64Array.from(features.flat()), [features.length, features[0]!.length]);
+    const predictions = await pool.call('model', 'predict', [rows], { retries: 1 });
     send(res, 200, { predictions });
   } catch (error) {
     const { status, retryAfter, message } = errorResponse(error);
@@ -102,7 +110,7 @@ function readyz(res: ServerResponse): void {
   send(res, isReady ? 200 : 503, { status: isReady ? 'ready' : 'not ready', state, size, ready, busy, starting, queued });
 }
 
-const server = createServer((req, res) => {
+const server = createServer(traced((req, res) => {
   const route = `${req.method} ${new URL(req.url ?? '/', 'http://service').pathname}`;
   switch (route) {
     case 'POST /predict':
@@ -122,7 +130,7 @@ const server = createServer((req, res) => {
     default:
       return send(res, 404, { error: `no route ${route}` });
   }
-});
+}));
 
 /**
  * SIGTERM (a deploy, a scale-down): stop accepting connections, let the requests in progress

@@ -1,6 +1,6 @@
 // The HTTP side of the service, as pure functions: what a request body must look like, and which
 // status each way a call can fail deserves. Kept apart from the server so a test can check them.
-import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, WorkerExitedError } from '@piton/python-bridge';
+import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, InterpreterExitedError } from '@piton/python-bridge';
 
 /** Measurements per flower: sepal length, sepal width, petal length, petal width (cm). */
 export const FEATURES_PER_ROW = 4;
@@ -51,7 +51,7 @@ export function errorResponse(error: unknown): ErrorResponse {
   if (error instanceof QueueFullError) return { status: 503, retryAfter: 1, message: 'overloaded: too many predictions waiting' };
   if (error instanceof PoolStoppedError) return { status: 503, retryAfter: 5, message: 'the service is shutting down' };
   // Even after its retry the interpreter died: a replacement is starting.
-  if (error instanceof WorkerExitedError) return { status: 503, retryAfter: 1, message: 'the model restarted; try again' };
+  if (error instanceof InterpreterExitedError) return { status: 503, retryAfter: 1, message: 'the model restarted; try again' };
   if (error instanceof CallTimeoutError) return { status: 504, message: 'the prediction took too long' };
   return { status: 500, message: 'internal error' };
 }

@@ -11,7 +11,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ActorSystem, supervisor, worker, type ChildRef, type SupervisorRef } from '@piton/core';
+import { ActorSystem, supervisor, worker, type ChildRef, type Registered, type SupervisorRef } from '@piton/core';
 import { pythonPool, type PoolRef } from '@piton/python-bridge';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -42,7 +42,8 @@ const clock = worker<number, 'ticks', number, 'tick'>({
 export interface Demo {
   system: ActorSystem;
   root: SupervisorRef;
-  pool: PoolRef;
+  /** The pool's registered handle: its methods are the pool's, its alive/id/path the registration's. */
+  pool: Registered<PoolRef>;
   /** Crashes `flaky` (root restarts it). */
   crashFlaky(): void;
   /** Crashes `fragile` (`jobs` restarts it; the second time within 5 s, `jobs` gives up and root restarts it). */

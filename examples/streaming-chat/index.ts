@@ -86,7 +86,7 @@ async function chat(prompt: string, res: ServerResponse): Promise<void> {
   res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', 'X-Request-Id': id });
   sendEvent(res, { id }, 'start');
   try {
-    for await (const token of pool.stream<string>('chat', 'reply', [id, prompt])) {
+    for await (const token of pool.stream('chat', 'reply', [id, prompt])) {
       if (gone || stopping) break;
       sendEvent(res, token);
       tokens++;

@@ -1,6 +1,6 @@
 """Measure pyzmq's copy=True vs copy=False for a REQ/REP round trip over ipc://, by message size.
 
-Run: .venv/bin/python python/bench/copy_threshold.py   (figures go into PROTOCOL.md, "Performance")
+Run: .venv/bin/python python/bench/copy_threshold.py   (figures go into bench/README.md, "Copies on the Python side")
 
 Each round trip sends one frame of the given size from REQ to a REP in another process, which
 echoes it back; both ends use the same copy mode on send and receive.

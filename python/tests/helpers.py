@@ -88,14 +88,15 @@ class Worker:
     :class:`Client` connected to it; the request methods are the client's."""
 
     def __init__(self, *extra: str, paths: Sequence[str] = (FIXTURES,), stdout: Any = subprocess.PIPE,
-                 command: Sequence[str] = ("-m", "piton.worker")) -> None:
+                 command: Sequence[str] = ("-m", "piton.worker"), pass_fds: Sequence[int] = ()) -> None:
         self.dir = tempfile.mkdtemp(prefix="piton-test-")
         self.endpoint = f"ipc://{self.dir}/worker.sock"
         args = [sys.executable, *command, "--endpoint", self.endpoint]
         for path in paths:
             args += ["--path", path]
         self.process = subprocess.Popen(
-            args + list(extra), env=worker_env(), stdout=stdout, stderr=subprocess.PIPE, cwd=self.dir
+            args + list(extra), env=worker_env(), stdout=stdout, stderr=subprocess.PIPE, cwd=self.dir,
+            pass_fds=pass_fds,
         )
         self.client = Client(self.endpoint)
         self.socket = self.client.socket
@@ -183,9 +184,12 @@ class ForkServer:
                 return m
             self.seen.append(m)
 
-    def fork(self, name: str = "w1") -> "tuple[int, str]":
+    def fork(self, name: str = "w1", env: "dict | None" = None) -> "tuple[int, str]":
         endpoint = f"ipc://{self.dir}/{name}.sock"
-        self.send(op="fork", id=name, endpoint=endpoint)
+        if env is None:
+            self.send(op="fork", id=name, endpoint=endpoint)
+        else:
+            self.send(op="fork", id=name, endpoint=endpoint, env=env)
         return self.expect("forked", id=name)["pid"], endpoint
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ the interpreters it starts reached over tcp + CURVE like a pool would."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import zmq
 from helpers import FIXTURES, gone, wait_until, worker_env
 from piton.agent.protocol import AGENT_PROTOCOL_VERSION
 from piton.codec import decode, encode
+from piton.call_context import MARKER
 from piton.protocol import PROTOCOL_VERSION
 
 REPLY_MS = 10_000
@@ -80,7 +82,40 @@ class Node:
 
     def start(self, ref: int, **extra: Any) -> list:
         self.send("start", ref, {"id": f"remote-{ref}", "path": [FIXTURES], "maxMessageSize": 1 << 20, **extra})
-        return self.recv_kind("started") if not extra.get("expect_fail") else self.recv_kind("failed")
+        kind = "started" if not extra.get("expect_fail") else "failed"
+        # A start can take longer than a short heartbeat timeout on a loaded machine: ping while
+        # waiting, as the pool's link does, so the Node is not taken as lost before the answer.
+        deadline = time.monotonic() + REPLY_MS / 1000
+        while time.monotonic() < deadline:
+            if self.sock.poll(50):
+                msg = decode(self.sock.recv_multipart())
+                if msg[0] == kind:
+                    return msg
+            else:
+                self.send("ping", 0)
+        raise TimeoutError(f"no '{kind}' from the agent")
+
+    def start_pinging(self, ref: int) -> list:
+        """``start``, pinging meanwhile: a Node that announced a short timeout stays alive however
+        long the worker takes to start on a loaded machine."""
+        self.send("start", ref, {"id": f"remote-{ref}", "path": [FIXTURES], "maxMessageSize": 1 << 20})
+        deadline = time.monotonic() + REPLY_MS / 1000
+        started: Optional[list] = None
+        pings = pongs = 0
+        while started is None or pongs < pings:  # each ping's pong is read here, not by the test
+            if time.monotonic() > deadline:
+                raise TimeoutError("no started from the agent")
+            if started is None and not self.sock.poll(50):
+                self.send("ping", pings)
+                pings += 1
+                continue
+            msg = self.recv()
+            assert msg[0] != "failed", msg
+            if msg[0] == "started":
+                started = msg
+            elif msg[0] == "pong":
+                pongs += 1
+        return started
 
     def worker(self, started: list) -> zmq.Socket:
         req = self.ctx.socket(zmq.REQ)
@@ -134,11 +169,39 @@ def test_output_is_forwarded_and_a_normal_exit_reported_with_its_code(node: Node
     req = node.worker(started)
     ask(req, "hello", 1, PROTOCOL_VERSION)
     ask(req, "call", 2, "functions", "shout", ["over the wire"], None)
+    # The worker names the call before its first line (call_context.py); the agent relays both.
+    marker = node.recv_kind("output")
+    assert marker[1:3] == [1, "stdout"] and marker[3].startswith(MARKER), marker
     out = node.recv_kind("output")
     assert out[1:] == [1, "stdout", "over the wire"]
     assert ask(req, "stop", 3) == ["bye", 3]
     exited = node.recv_kind("exited")
     assert exited[2]["code"] == 0 and exited[2]["signal"] is None
+
+
+def test_modules_planted_in_the_requested_cwd_never_run(node: Node) -> None:
+    # What `python -m piton.worker` would import from its cwd first: modules the worker or the
+    # standard library import at start-up, and a package named like the runtime itself.
+    cwd = tempfile.mkdtemp(prefix="piton-planted-")
+    marker = os.path.join(cwd, "planted-code-ran")
+    planted = f"open({marker!r}, 'a').write(__name__ + '\\n')\nraise ImportError('planted')\n"
+    for name in ("enum", "random", "typing", "zmq"):
+        with open(os.path.join(cwd, f"{name}.py"), "w") as f:
+            f.write(planted)
+    os.mkdir(os.path.join(cwd, "piton"))
+    with open(os.path.join(cwd, "piton", "__init__.py"), "w") as f:
+        f.write(planted)
+    try:
+        node.hello()
+        started = node.start(1, cwd=cwd)
+        req = node.worker(started)
+        assert ask(req, "hello", 1, PROTOCOL_VERSION)[0] == "ready"
+        assert ask(req, "call", 2, "functions", "add", [2, 3], None) == ["ok", 2, 5]
+        assert ask(req, "stop", 3) == ["bye", 3]
+        assert node.recv_kind("exited")[2]["code"] == 0
+        assert not os.path.exists(marker), open(marker).read()
+    finally:
+        shutil.rmtree(cwd)
 
 
 def test_a_worker_that_cannot_start_is_reported_failed_with_its_stderr(node: Node) -> None:
@@ -183,7 +246,7 @@ def test_a_request_before_hello_or_of_another_version_is_refused(node: Node) -> 
 
 def test_a_silent_node_loses_its_interpreters(node: Node) -> None:
     node.hello(timeout=300)
-    pid = node.start(1)[2]["pid"]
+    pid = node.start_pinging(1)[2]["pid"]
     assert not gone(pid)
     # No ping: the agent takes the Node as lost after 300 ms and kills what it started.
     assert wait_until(lambda: gone(pid), timeout=10)
@@ -191,7 +254,7 @@ def test_a_silent_node_loses_its_interpreters(node: Node) -> None:
 
 def test_ping_keeps_a_node_and_bye_ends_its_interpreters(node: Node) -> None:
     node.hello(timeout=300)
-    pid = node.start(1)[2]["pid"]
+    pid = node.start_pinging(1)[2]["pid"]
     for n in range(8):
         node.send("ping", n)
         pong = node.recv_kind("pong")

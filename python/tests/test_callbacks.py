@@ -39,7 +39,7 @@ def test_the_requests_parse_as_the_vectors_say():
     assert p.parse_request(vector("envelope hello")) == p.Hello(1, 3, (), 1)
     assert p.parse_request(vector("envelope hello with lanes")) == p.Hello(1, 3, (), 4)
     call = p.parse_request(vector("envelope call listening for progress"))
-    assert call == p.Call(12, "jobs", "train", [3], {}, True)
+    assert call == p.Call(12, "jobs", "train", [3], {}, True, None, False)
     assert p.parse_request(vector("envelope call")).progress is False
     assert p.parse_request(vector("envelope return")) == p.Return(13, {"name": "Ada"})
     thrown = p.parse_request(vector("envelope throw"))

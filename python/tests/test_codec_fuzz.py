@@ -136,6 +136,13 @@ HOSTILE = {
     "ext 1 whose payload is an ext 1, 100 000 deep": [_nested_ext(100_000)],
     "100 000 nested arrays": [b"\x91" * 100_000 + b"\x00"],
     "100 000 nested maps": [b"\x81\xc0" * 100_000 + b"\x00"],
+    "ext 3 over a frame that is not an Arrow IPC stream": [bytes.fromhex("d70392a57461626c6501"), b"not arrow at all"],
+    "ext 3 whose stream declares 2 GiB of metadata": [
+        bytes.fromhex("d70392a57461626c6501"),
+        bytes.fromhex("ffffffff" + "ffffff7f" + "ffffffff00000000"),
+    ],
+    "ext 3 of an unknown kind": [bytes.fromhex("d70392a56368617274" + "01"), bytes.fromhex("ffffffff00000000")],
+    "ext 3 referring to frame 0": [bytes.fromhex("d70392a57461626c6500")],
 }
 
 

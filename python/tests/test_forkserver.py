@@ -4,6 +4,8 @@ import base64
 import os
 import signal
 
+from piton.call_context import MARKER
+
 from helpers import Client, ForkServer, wait_until, gone
 
 
@@ -26,6 +28,28 @@ def test_forks_an_interpreter_that_serves_in_its_own_process_group():
             assert client.call("functions", "add", 2, 3) == ["ok", 2, 5]
         finally:
             client.close()
+
+
+def test_a_fork_sets_its_own_environment_before_it_serves_and_leaves_the_servers():
+    os.environ["PITON_TEST_GONE"] = "server's"
+    try:
+        with ForkServer("--allow-module", "os") as server:
+            pid, endpoint = server.fork("w1", env={"PITON_TEST_SLOT": "slot-1", "PITON_TEST_GONE": None})
+            other, other_endpoint = server.fork("w2")
+            clients = [Client(endpoint), Client(other_endpoint)]
+            try:
+                for client in clients:
+                    client.hello()
+                assert clients[0].call("os", "getenv", "PITON_TEST_SLOT") == ["ok", 2, "slot-1"]
+                assert clients[0].call("os", "getenv", "PITON_TEST_GONE") == ["ok", 3, None]
+                # Another fork, and so the server, keeps the pool's environment.
+                assert clients[1].call("os", "getenv", "PITON_TEST_SLOT") == ["ok", 2, None]
+                assert clients[1].call("os", "getenv", "PITON_TEST_GONE") == ["ok", 3, "server's"]
+            finally:
+                for client in clients:
+                    client.close()
+    finally:
+        del os.environ["PITON_TEST_GONE"]
 
 
 def test_reports_exits_with_their_code_or_signal():
@@ -51,10 +75,13 @@ def test_relays_each_interpreters_output_tagged_with_its_pid():
             client.hello()
             assert client.call("functions", "shout", "hi") == ["ok", 2, "HI"]
             streams = {"stdout": b"", "stderr": b""}
-            while not all(data.endswith(b"\n") for data in streams.values()):
+            while not all(data.count(b"\n") >= 2 for data in streams.values()):
                 message = server.expect("output", pid=pid)
                 streams[message["stream"]] += base64.b64decode(message["data"])
-            assert streams == {"stdout": b"hi\n", "stderr": b"hi\n"}
+            # Each stream names the call first (call_context.py), then carries its line.
+            lines = {name: data.decode().split("\n")[:-1] for name, data in streams.items()}
+            for name in ("stdout", "stderr"):
+                assert lines[name][0].startswith(MARKER) and lines[name][1:] == ["hi"], lines
         finally:
             client.close()
 

@@ -1,5 +1,6 @@
 """The shared vectors (protocol/vectors.json): every case decodes to its value; the cases listing
-"py" as encoder encode to exactly their frames."""
+"py" as encoder encode to exactly their frames (a frame holding an Arrow IPC stream, listed in the
+case's "ipc", to the same table: PROTOCOL.md, "Tables (ext 3)")."""
 
 import json
 import os
@@ -15,7 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PROTOCOL_DIR = os.path.join(ROOT, "protocol")
 sys.path.insert(0, PROTOCOL_DIR)
 
-from tagged import as_decoded, from_tagged, same  # noqa: E402
+from tagged import as_decoded, from_tagged, same, same_arrow  # noqa: E402
+from piton.arrow import from_ipc  # noqa: E402
 
 with open(os.path.join(PROTOCOL_DIR, "vectors.json"), encoding="utf-8") as f:
     VECTORS = json.load(f)
@@ -54,10 +56,40 @@ def test_decode(case):
                          ids=[c["name"] for c in CASES if "py" in c["encoders"]])
 def test_encode(case):
     encoded = [bytes(memoryview(f).cast("B")).hex() for f in encode(from_tagged(case["value"]))]
-    assert encoded == case["frames"]
+    ipc = case.get("ipc", [])
+    assert [f for i, f in enumerate(encoded) if i not in ipc] == [f for i, f in enumerate(case["frames"]) if i not in ipc]
+    assert len(encoded) == len(case["frames"])
+    for i in ipc:
+        written, expected = (from_ipc("table", bytes.fromhex(frames[i])) for frames in (encoded, case["frames"]))
+        assert same_arrow(written, expected), f"frame {i} reads as another table"
+
+
+def test_the_vectors_cover_tables_and_both_writers():
+    names = " | ".join(IDS)
+    for needle in ["table of every kind of column", "vector of strings", "table written by apache-arrow",
+                   "table from a pandas DataFrame", "envelope call with a table"]:
+        assert needle in names, needle
 
 
 def test_vectors_file_is_what_make_vectors_writes():
     result = subprocess.run([sys.executable, os.path.join(PROTOCOL_DIR, "make_vectors.py"), "--check"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_call_context_vectors_parse_to_the_meta_they_mean():
+    from piton.protocol import Meta, parse_request
+
+    by_name = {c["name"]: c for c in CASES}
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    call = parse_request(decode(_frames(by_name["envelope call with trace context"])))
+    assert call.meta == Meta(traceparent, None, None, None) and call.progress is False
+    call = parse_request(decode(_frames(by_name["envelope call with trace context, baggage and values"])))
+    assert call.meta == Meta(traceparent, "vendor=opaque", "tenant=acme%20corp", {"requestId": "r-17"})
+    assert call.progress is True
+    batch = parse_request(decode(_frames(by_name["envelope batch with a traced call"])))
+    assert [c.meta for c in batch.calls] == [None, Meta(traceparent, None, None, None)]
+    stream = parse_request(decode(_frames(by_name["envelope stream with values"])))
+    assert stream.meta == Meta(None, None, None, {"requestId": "r-18"}) and stream.batch == 2
+    plain = parse_request(decode(_frames(by_name["envelope call"])))
+    assert plain.meta is None

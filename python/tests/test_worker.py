@@ -10,6 +10,7 @@ import pytest
 
 import piton
 from helpers import FIXTURES, Worker, wait_until
+from piton.call_context import MARKER
 from piton.codec import decode, encode
 from piton.protocol import PROTOCOL_VERSION
 
@@ -126,7 +127,9 @@ def test_unencodable_result_is_an_encode_error_naming_the_type(worker):
 def test_prints_reach_stdout_line_by_line_while_the_worker_runs():
     with Worker() as w:
         w.call("functions", "print_line", "first line")
-        assert w.process.stdout.readline() == b"first line\n"  # not held back in a block buffer
+        # The call is named first (call_context.py), then its line, not held back in a block buffer.
+        assert w.process.stdout.readline().startswith(MARKER.encode())
+        assert w.process.stdout.readline() == b"first line\n"
 
 
 def test_prints_do_not_disturb_the_protocol():
@@ -134,8 +137,10 @@ def test_prints_do_not_disturb_the_protocol():
         assert w.call("functions", "shout", "hi there")[2] == "HI THERE"
         assert w.request("stop")[0] == "bye"
         assert w.wait() == 0
-        assert w.process.stdout.read() == b"hi there\n"
-        assert w.stderr_text() == "hi there\n"
+        stdout = w.process.stdout.read().decode().split("\n")
+        stderr = w.stderr_text().split("\n")
+        for lines in (stdout, stderr):
+            assert lines[0].startswith(MARKER) and lines[1:] == ["hi there", ""], lines
 
 
 # ------------------------------------------------------------------------------------ types

@@ -1,8 +1,9 @@
 // Chaos under load: interpreters are SIGKILLed at random while 10,000 calls run. Every call must
-// settle exactly once, with its own answer or a WorkerExitedError, and the pool must heal.
+// settle exactly once, with its own answer or a InterpreterExitedError, and the pool must heal.
 import { expect } from 'chai';
 import { PythonPool, type CallOptions } from '@piton/python-bridge';
-import { eventually, fixtures, isAlive } from '../helpers.js';
+import { fixtures, isAlive } from '../helpers.js';
+import { until } from '../support.js';
 import { Killer } from './killer.js';
 import { formatReport, runLoad, type LoadReport } from './load.js';
 
@@ -53,7 +54,7 @@ async function chaos(pool: PythonPool, title: string, callOptions?: CallOptions)
 async function healed(pool: PythonPool): Promise<void> {
   await pool.whenReady();
   // whenReady counts attached interpreters; one killed last may not be detached yet.
-  await eventually(
+  await until(
     () => pool.interpreters().length === SIZE && pool.interpreters().every((i) => isAlive(i.pid)),
     `${SIZE} live interpreters`,
     15_000,
@@ -70,7 +71,7 @@ function expectEverySettledOnce(run: ChaosRun): void {
   expect(report.calls, 'calls sent').to.be.at.least(CALLS);
   expect(report.settled, 'settled calls').to.equal(report.calls);
   expect(report.wrongAnswers, 'calls answered with another call’s value').to.equal(0);
-  expect(report.samples, 'rejections other than WorkerExitedError').to.deep.equal([]);
+  expect(report.samples, 'rejections other than InterpreterExitedError').to.deep.equal([]);
   expect(run.kills, 'interpreters killed').to.be.at.least(MIN_KILLS);
   expect(run.restarts, 'restarts').to.be.at.least(run.kills);
 }
@@ -86,12 +87,12 @@ describe('chaos: interpreters SIGKILLed at random under load', function () {
 
   afterEach(() => pool.stop());
 
-  it(`settles each of ${CALLS}+ calls exactly once, with its own answer or WorkerExitedError, and heals`, async () => {
+  it(`settles each of ${CALLS}+ calls exactly once, with its own answer or InterpreterExitedError, and heals`, async () => {
     const run = await chaos(pool, 'chaos, at-most-once (retries: 0)');
     expectEverySettledOnce(run);
-    expect(Object.keys(run.report.failedByType)).to.satisfy((types: string[]) => types.every((t) => t === 'WorkerExitedError'));
+    expect(Object.keys(run.report.failedByType)).to.satisfy((types: string[]) => types.every((t) => t === 'InterpreterExitedError'));
     // Under constant load every interpreter is nearly always busy, so kills cost calls.
-    expect(run.report.failedByType.WorkerExitedError ?? 0, 'calls lost to kills').to.be.greaterThan(0);
+    expect(run.report.failedByType.InterpreterExitedError ?? 0, 'calls lost to kills').to.be.greaterThan(0);
   });
 
   it(`loses none of ${CALLS}+ calls when they may be retried (retries: 5)`, async () => {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RestartingEvent, StartFailedEvent, SupervisorEvent } from '@piton/core';
 import { PoolStoppedError, PythonPool, type PoolOptions } from '@piton/python-bridge';
-import { eventually, fixtures, workersOf } from '../helpers.js';
+import { fixtures, workersOf } from '../helpers.js';
+import { until } from '../support.js';
 
 const INTENSITY = 4;
 
@@ -29,9 +30,8 @@ async function crashLoop(options: PoolOptions): Promise<{ pool: PythonPool; reco
       path: fixtures,
       preload: ['dies_when_marked'],
       env: { PITON_CRASH_MARKER: marker },
-      intensity: INTENSITY,
-      period: 60_000,
       ...options,
+      supervision: { intensity: INTENSITY, period: 60_000, ...options.supervision },
     });
     const events: SupervisorEvent[] = [];
     const stopped = new Promise<void>((resolve) =>
@@ -77,12 +77,12 @@ async function expectGaveUpCleanly(pool: PythonPool, record: LoopRecord): Promis
   for (let i = 1; i < delays.length; i++) expect(delays[i], `delays ${delays.join(', ')}`).to.be.at.least(delays[i - 1]!);
   expect(delays.at(-1)!).to.be.greaterThan(delays[0]!);
   // Nothing is left, and the pool says it is stopped.
-  await eventually(() => workersOf().length === 0, 'no interpreter left', 5_000);
+  await until(() => workersOf().length === 0, 'no interpreter left', 5_000);
   const error = await pool.call('calls', 'echo', [1]).catch((e: unknown) => e);
   expect(error).to.be.instanceOf(PoolStoppedError);
   // The refusal says why the pool stopped: the budget, and the interpreters' last failure.
   expect((error as Error).message)
-    .to.contain(`more than ${INTENSITY} interpreter restarts`)
+    .to.contain(`more than ${INTENSITY} failed interpreter starts`)
     .and.to.contain('exited with code 7')
     .and.to.contain('dies_when_marked');
   console.log(
@@ -103,7 +103,7 @@ for (const startMethod of ['forkserver', 'spawn'] as const) describe(`chaos: a c
   });
 
   it('waits at least the backoff delay between two attempts', async () => {
-    const { pool, record } = await crashLoop({ startMethod, restartBackoff: { min: 100, max: 400 } });
+    const { pool, record } = await crashLoop({ startMethod, supervision: { backoff: { min: 100, max: 400 } } });
     try {
       await expectGaveUpCleanly(pool, record);
       // Attempt n+1 starts after attempt n failed plus its delay, so failures are at least that far apart.

@@ -21,8 +21,8 @@ function isOurWorker(pid: number): boolean {
 }
 
 /**
- * Kills until `stop()`. Each kill picks one of the pool's serving interpreters at random; when
- * none is serving (all being replaced), that turn is skipped.
+ * Kills until `stop()`. Each kill picks one of the pool's serving interpreters at random, never one
+ * it killed before; when none is serving (all being replaced), that turn is skipped.
  */
 export class Killer {
   readonly #pool: PoolRef;
@@ -56,7 +56,9 @@ export class Killer {
   }
 
   #killOne(): void {
-    const candidates = this.#pool.interpreters().filter((i) => isOurWorker(i.pid));
+    // Not one already sent SIGKILL: on a loaded machine it may not have died yet, and killing it
+    // again is no new kill (nor a new restart).
+    const candidates = this.#pool.interpreters().filter((i) => !this.killed.includes(i.pid) && isOurWorker(i.pid));
     const victim = candidates[Math.floor(Math.random() * candidates.length)];
     if (victim === undefined) return;
     try {

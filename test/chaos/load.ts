@@ -27,7 +27,7 @@ export interface LoadReport {
   /** Longest time from submission to settlement, ms. */
   maxSettleMs: number;
   durationMs: number;
-  /** First few rejections that were not WorkerExitedError, for the failure message. */
+  /** First few rejections that were not InterpreterExitedError, for the failure message. */
   samples: string[];
 }
 
@@ -82,7 +82,7 @@ export async function runLoad(pool: PoolRef, options: LoadOptions): Promise<Load
         settle(id, since);
         const type = error instanceof Error ? error.constructor.name : typeof error;
         report.failedByType[type] = (report.failedByType[type] ?? 0) + 1;
-        if (type !== 'WorkerExitedError' && report.samples.length < 5) report.samples.push(String(error));
+        if (type !== 'InterpreterExitedError' && report.samples.length < 5) report.samples.push(String(error));
       }
     }
   };

@@ -59,9 +59,13 @@ export class TestHosts {
   readonly #secrets = new Map<string, string>();
   #guard: string | undefined;
 
-  /** Makes `count` hosts and starts their agents. */
-  static async create(count: number): Promise<TestHosts> {
+  /**
+   * Makes `count` hosts and starts their agents; `sharedKey`: all agents hold one key pair, as the
+   * agents behind one DNS name do.
+   */
+  static async create(count: number, { sharedKey = false }: { sharedKey?: boolean } = {}): Promise<TestHosts> {
     const hosts = new TestHosts();
+    const shared = sharedKey ? curveKeyPair() : undefined;
     try {
       // A /24 per run, picked from the pid, so that two runs on one machine do not collide.
       const net = 10 + (process.pid % 200);
@@ -79,7 +83,7 @@ export class TestHosts {
         ip('-n', name, 'addr', 'add', `10.231.${net}.${i * 4 + 2}/30`, 'dev', peer);
         ip('-n', name, 'link', 'set', peer, 'up');
         ip('-n', name, 'link', 'set', 'lo', 'up');
-        const keys = curveKeyPair();
+        const keys = shared ?? curveKeyPair();
         const secretFile = join(hosts.#dir, `${name}.key`);
         writeFileSync(secretFile, keys.secretKey, { mode: 0o600 });
         hosts.#secrets.set(name, secretFile);

@@ -1,3 +1,4 @@
+import { BadReturnValueError } from './errors.js';
 import type { ExitReason } from './exit-reason.js';
 
 /**
@@ -21,7 +22,7 @@ export interface CallStep<S> {
   readonly stop?: { readonly reason: ExitReason; readonly reply: unknown };
 }
 
-/** Checks a `handleCall` result's shape; a wrong one is a crash with a TypeError naming the forms. */
+/** Checks a `handleCall` result's shape; a wrong one is a crash with `BadReturnValueError` naming the forms (OTP's `bad_return_value`). */
 export function readCallResult<S>(result: unknown, path: string): CallStep<S> {
   if (typeof result !== 'object' || result === null) throw badResult(result, path);
   const r = result as Record<string, unknown>;
@@ -35,12 +36,6 @@ export function readCallResult<S>(result: unknown, path: string): CallStep<S> {
   throw badResult(result, path);
 }
 
-function badResult(result: unknown, path: string): TypeError {
-  let shown: string;
-  try {
-    shown = JSON.stringify(result) ?? String(result);
-  } catch {
-    shown = String(result);
-  }
-  return new TypeError(`${path}: handleCall must return { reply, state }, { noreply: state } or { stop, reply, state }, got ${shown}`);
+function badResult(result: unknown, path: string): BadReturnValueError {
+  return new BadReturnValueError(path, 'handleCall', result, '{ reply, state }, { noreply: state } or { stop, reply, state }');
 }

@@ -31,6 +31,14 @@ export interface StartContext {
   readonly path: string;
   /** The nact actor new actors are spawned under; pass the context on unchanged to nest. */
   readonly parent: ActorParent;
+  /**
+   * Aborted when whoever started this child gives up on the start: its `startTimeout` passed, or
+   * its supervisor was killed. A start function should then stop what it is doing and reject;
+   * whatever it resolves with afterwards is killed as it arrives. `worker()` kills its process
+   * (firing the worker's own `ctx.signal`), so its start rejects at once. Pass the context on
+   * unchanged to a nested start, and the signal with it.
+   */
+  readonly signal: AbortSignal;
 }
 
 declare const ignoreBrand: unique symbol;
@@ -57,5 +65,10 @@ export function isIgnore(value: unknown): value is Ignore {
 /**
  * Starts one child. Any function of this type is a valid `start` in a child spec. It resolves with
  * the running child, or with `IGNORE` to leave it unstarted; it throws (rejects) if it cannot start.
+ * `Extra` types the extra arguments a simple_one_for_one supervisor's `startChild(extraArgs)`
+ * passes to its template; a child of any other supervisor, or of the system, gets none (`[]`).
  */
-export type StartFn<R = unknown> = (ctx: StartContext, ...extraArgs: unknown[]) => Promise<StartedChild<R> | Ignore>;
+export type StartFn<R = unknown, Extra extends readonly unknown[] = unknown[]> = (
+  ctx: StartContext,
+  ...extraArgs: Extra
+) => Promise<StartedChild<R> | Ignore>;

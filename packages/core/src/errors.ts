@@ -1,8 +1,21 @@
 import { formatReason, type ExitReason } from './exit-reason.js';
+import { describeValue } from './describe-value.js';
+
+/**
+ * The errors of @piton/core that extend `TypeError` or `RangeError` (the validation rule) and so
+ * cannot extend `PitonError`: `instanceof PitonError` still holds for them.
+ */
+const otherFamilyMembers = new WeakSet<object>();
 
 /** Base class of every error @piton/core raises, so callers can catch them as one family. */
 export class PitonError extends Error {
   override name = 'PitonError';
+
+  /** Ordinary `instanceof`, plus `InvalidSpecError`/`SpecRangeError` for `PitonError` itself. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === PitonError && typeof value === 'object' && value !== null && otherFamilyMembers.has(value);
+  }
 }
 
 /** A call or message went to a process that is not running (never started, exited, or restarting). */
@@ -30,15 +43,44 @@ export class CallTimeoutError extends PitonError {
   }
 }
 
-/** A supervisor flag or child spec is invalid. `field` names the offending key, `value` what was given. */
-export class InvalidSpecError extends PitonError {
+/** Errors that are `InvalidSpecError`s without extending it (`SpecRangeError`). */
+const invalidSpecs = new WeakSet<object>();
+
+/**
+ * Something passed in is wrong: a supervisor flag, a child spec, a behaviour, an option. `field`
+ * names the offending key (`children[2].shutdown`), `value` is what was given. It is a `TypeError`
+ * (a wrong name or type); a wrong number is its sibling `SpecRangeError`, a `RangeError`, which
+ * `instanceof InvalidSpecError` matches too. Both are `PitonError`s. Thrown by the validation kit.
+ */
+export class InvalidSpecError extends TypeError {
   override name = 'InvalidSpecError';
   readonly field: string;
   readonly value: unknown;
-  constructor(field: string, value: unknown, expected: string) {
-    super(`invalid ${field}: expected ${expected}, got ${describeValue(value)}`);
+  constructor(field: string, value: unknown, expected: string, options: { readonly message?: string } = {}) {
+    super(options.message ?? `${field} must be ${expected}, got ${describeValue(value)}`);
     this.field = field;
     this.value = value;
+    otherFamilyMembers.add(this);
+  }
+
+  /** Ordinary `instanceof`, plus `SpecRangeError` for `InvalidSpecError` itself. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === InvalidSpecError && typeof value === 'object' && value !== null && invalidSpecs.has(value);
+  }
+}
+
+/** A number out of its range (`intensity: -1`, `shutdown: 1.5e400`): a `RangeError` that is also an `InvalidSpecError`. */
+export class SpecRangeError extends RangeError {
+  override name = 'SpecRangeError';
+  readonly field: string;
+  readonly value: unknown;
+  constructor(field: string, value: unknown, expected: string) {
+    super(`${field} must be ${expected}, got ${describeValue(value)}`);
+    this.field = field;
+    this.value = value;
+    invalidSpecs.add(this);
+    otherFamilyMembers.add(this);
   }
 }
 
@@ -64,9 +106,11 @@ export class SupervisorError extends PitonError {
 }
 
 /**
- * A child could not be started (its start function threw or rejected). Raised by `system.start`
- * when a supervisor's initial children fail, and by `startChild`/`restartChild`. `cause` holds the
- * child's own error; for nested supervisors it is again a `StartChildError`, one per level.
+ * A child could not be started: its start function threw or rejected, or did not finish within
+ * the child's `startTimeout`. Raised by `system.start` when a supervisor's initial children fail,
+ * and by `startChild`/`restartChild`. `cause` holds the child's own error (a `StartTimeoutError`
+ * after a timeout); for nested supervisors it is again a `StartChildError`, one per level.
+ * `reason` is OTP's reason: `'timeout'` after a timeout, else the cause.
  */
 export class StartChildError extends SupervisorError {
   override name = 'StartChildError';
@@ -79,19 +123,57 @@ export class StartChildError extends SupervisorError {
     );
     this.childId = childId;
   }
+
+  /** `'timeout'` when the start did not finish within its `startTimeout` (OTP's `{error, timeout}`), else the child's error. */
+  get reason(): unknown {
+    return this.cause instanceof StartTimeoutError ? 'timeout' : this.cause;
+  }
 }
 
-function describeValue(value: unknown): string {
-  if (typeof value === 'function') return `a function (${value.name || 'anonymous'})`;
-  if (typeof value === 'string') return `${JSON.stringify(value)} (string)`;
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'object') {
-    try {
-      return `${JSON.stringify(value)} (${Array.isArray(value) ? 'array' : 'object'})`;
-    } catch {
-      return 'an object';
-    }
+/** A start function did not finish within the child's `startTimeout`; the child was killed as it arrived, if it ever did. */
+export class StartTimeoutError extends PitonError {
+  override name = 'StartTimeoutError';
+  /** OTP's reason for it. */
+  readonly reason = 'timeout';
+  readonly timeout: number;
+  constructor(path: string, timeout: number) {
+    super(`${path} did not start within ${timeout} ms (its startTimeout)`);
+    this.timeout = timeout;
   }
-  return `${String(value)} (${typeof value})`;
+}
+
+/** `stop(ref, reason, timeout)` saw no exit within `timeout` (OTP: `gen_server:stop` exits with `timeout`). The process goes on stopping. */
+export class StopTimeoutError extends PitonError {
+  override name = 'StopTimeoutError';
+  readonly timeout: number;
+  constructor(target: string, timeout: number) {
+    super(`${target} did not stop within ${timeout} ms`);
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * A worker callback returned what it must not (OTP's `bad_return_value`): the worker crashes with
+ * this as its reason. `callback` names it; `value` is what it returned.
+ */
+export class BadReturnValueError extends PitonError {
+  override name = 'BadReturnValueError';
+  readonly callback: string;
+  readonly value: unknown;
+  constructor(path: string, callback: string, value: unknown, expected: string) {
+    super(`bad_return_value: ${callback} of ${path} returned ${describeValue(value)}; it must return ${expected}`);
+    this.callback = callback;
+    this.value = value;
+  }
+}
+
+/**
+ * A worker called itself from inside its own callback (OTP exits with `calling_self`): the call
+ * could only wait for the handler that makes it, so it fails at once.
+ */
+export class CallingSelfError extends PitonError {
+  override name = 'CallingSelfError';
+  constructor(path: string) {
+    super(`calling_self: ${path} called itself from one of its own callbacks, which would wait for itself until the timeout`);
+  }
 }

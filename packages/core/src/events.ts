@@ -37,8 +37,22 @@ export interface ShutdownEvent extends EventBase {
   readonly cause: 'intensity' | 'auto_shutdown' | 'requested' | 'killed';
 }
 
+/**
+ * A worker got a plain message (`ref.send`) and its behaviour has no `handleInfo`: the message is
+ * dropped, and this says so (gen_server logs it). `id`/`path` are the worker's.
+ */
+export interface UnexpectedMessageEvent extends EventBase { readonly type: 'unexpected_message'; readonly message: unknown }
+
 /** Every event in a tree, discriminated on `type`. */
-export type SupervisorEvent = StartedEvent | IgnoredEvent | StartFailedEvent | ExitedEvent | RestartingEvent | GaveUpEvent | ShutdownEvent;
+export type SupervisorEvent =
+  | StartedEvent
+  | IgnoredEvent
+  | StartFailedEvent
+  | ExitedEvent
+  | RestartingEvent
+  | GaveUpEvent
+  | ShutdownEvent
+  | UnexpectedMessageEvent;
 
 /**
  * Events of `system.events`. Packages that report their own events through the system extend

@@ -1,4 +1,5 @@
-export { ActorSystem, type ActorSystemOptions, type TopLevelOptions, type SystemTree } from './system.js';
+export { ActorSystem, type ActorSystemOptions, type TopLevelOptions, type SystemTree, type SystemDown } from './system.js';
+export type { Registered } from './registry.js';
 export type { TreeNode, ChildInspection, SupervisorFlagsInfo } from './tree.js';
 export { IGNORE, isIgnore, type Ignore, type ChildId, type StartedChild, type StartContext, type StartFn } from './child.js';
 export { isNormalExit, formatReason, type ExitReason } from './exit-reason.js';
@@ -7,8 +8,13 @@ export {
   NoProcessError,
   CallTimeoutError,
   InvalidSpecError,
+  SpecRangeError,
   SupervisorError,
   StartChildError,
+  StartTimeoutError,
+  StopTimeoutError,
+  BadReturnValueError,
+  CallingSelfError,
   type SupervisorErrorCode,
 } from './errors.js';
 export type {
@@ -20,6 +26,7 @@ export type {
   RestartingEvent,
   GaveUpEvent,
   ShutdownEvent,
+  UnexpectedMessageEvent,
   SystemEvents,
   SystemEventMap,
 } from './events.js';
@@ -29,11 +36,19 @@ export type { CallResult } from './call-result.js';
 export type { From } from './pending-call.js';
 export { supervisor, type ChildInfo, type ChildCounts, type ChildStatus } from './supervisor/supervisor.js';
 export { SupervisorRef } from './supervisor/supervisor-ref.js';
-export { FLAG_DEFAULTS, type SupervisorFlags, type Strategy, type AutoShutdown } from './supervisor/flags.js';
+export {
+  FLAG_DEFAULTS,
+  type SupervisorFlags,
+  type StaticSupervisorFlags,
+  type SimpleSupervisorFlags,
+  type Strategy,
+  type AutoShutdown,
+} from './supervisor/flags.js';
 export {
   CHILD_DEFAULTS,
   checkChildSpecs,
   type ChildSpec,
+  type AnyChildSpec,
   type Restart,
   type Shutdown,
   type ChildType,
@@ -43,4 +58,23 @@ export { addRestart, type IntensityResult } from './supervisor/intensity.js';
 export { backoffDelay } from './supervisor/backoff.js';
 export { stopChild } from './supervisor/shutdown.js';
 export { setLongTimeout, MAX_TIMER_DELAY, type LongTimeout } from './long-timeout.js';
+export { within, stopLadder, type StopStep } from './within.js';
+export { exit, stop } from './process-control.js';
+export {
+  names,
+  rejectUnknownKeys,
+  closest,
+  editDistance,
+  describeValue,
+  checkObject,
+  checkOptions,
+  checkFunction,
+  checkBoolean,
+  checkNonEmptyString,
+  checkOneOf,
+  checkNumber,
+  checkPositiveInteger,
+  checkNonNegativeInteger,
+  checkTimeout,
+} from './validation.js';
 export type { ActorParent } from './nact.js';

@@ -1,12 +1,16 @@
+import { boundedStart } from './bounded-start.js';
 import { isIgnore, type ChildId, type Ignore, type StartContext, type StartedChild, type StartFn } from './child.js';
+import { Deferred } from './deferred.js';
 import { InvalidSpecError, StartChildError, SupervisorError } from './errors.js';
 import { SystemEvents, type SupervisorEvent } from './events.js';
 import type { ExitReason } from './exit-reason.js';
 import { startNactSystem, stopNactSystem, type ActorParent } from './nact.js';
-import { Registry } from './registry.js';
-import type { Shutdown } from './supervisor/child-spec.js';
+import { track } from './process-control.js';
+import { Registry, type Registered } from './registry.js';
+import { checkShutdown, type Shutdown } from './supervisor/child-spec.js';
 import { stopChild } from './supervisor/shutdown.js';
 import { describeChildren, type TreeNode } from './tree.js';
+import { checkNonEmptyString, checkOptions, checkTimeout, names } from './validation.js';
 
 export interface ActorSystemOptions {
   /** First segment of every path in the tree. @default 'system' */
@@ -20,7 +24,29 @@ export interface TopLevelOptions {
   readonly name?: string;
   /** How `system.stop()` stops it. @default 'infinity' */
   readonly shutdown?: Shutdown;
+  /**
+   * ms its start may take, as a child spec's `startTimeout`: past it `start()` rejects with
+   * `StartChildError` (reason `'timeout'`) and what it starts later is killed. The caller of
+   * `start()` is the one waiting, so by default it waits as long as the start takes (a top-level
+   * supervisor's start is bounded by its children's). @default 'infinity'
+   */
+  readonly startTimeout?: number | 'infinity';
 }
+
+/** How the system went down: what `system.down` resolves with. */
+export interface SystemDown {
+  /** `'exit'`: a top-level child (the root) exited on its own and nothing restarts it; `'stop'`: `system.stop()` ran to its end. */
+  readonly cause: 'exit' | 'stop';
+  /** The exit reason of that child; `'shutdown'` after `system.stop()`. */
+  readonly reason: ExitReason;
+  /** The path of that child; the system's name after `system.stop()`. */
+  readonly path: string;
+  /** `Date.now()` when it happened. */
+  readonly at: number;
+}
+
+const SYSTEM_OPTION_KEYS = names<ActorSystemOptions>()(['name']);
+const TOP_LEVEL_OPTION_KEYS = names<TopLevelOptions>()(['id', 'name', 'shutdown', 'startTimeout']);
 
 /** What `system.tree()` returns: the system's name and its top-level children, recursively. */
 export interface SystemTree {
@@ -46,6 +72,7 @@ export class ActorSystem {
   /** @internal Registered names; use `whereis`. */
   readonly registry = new Registry();
   readonly #root: ActorParent;
+  readonly #down = new Deferred<SystemDown>();
   #top: TopChild[] = [];
   /** Top-level starts in progress; each settles only once a child that started too late is stopped. */
   readonly #starting = new Set<Promise<unknown>>();
@@ -53,8 +80,20 @@ export class ActorSystem {
   #counter = 0;
 
   constructor(options: ActorSystemOptions = {}) {
-    this.name = options.name ?? 'system';
+    const checked = checkOptions('options', options, SYSTEM_OPTION_KEYS);
+    this.name = checked.name === undefined ? 'system' : checkNonEmptyString('options.name', checked.name);
     this.#root = startNactSystem(this.name);
+  }
+
+  /**
+   * Settles (never rejects) when the system goes down for good: the first time a top-level child
+   * (the root of a tree) exits without `stop()` having asked it to (a root supervisor that gave up
+   * exits `'shutdown'`; top-level children are restarted by no one), or when `stop()` has stopped
+   * everything. What to do then is the application's choice; OTP stops the node when a permanent
+   * application's root exits: `system.down.then(() => process.exit(1))`.
+   */
+  get down(): Promise<SystemDown> {
+    return this.#down.promise;
   }
 
   /** True once `stop()` was called: starts in progress should wind down (supervisors start no further child). */
@@ -67,9 +106,10 @@ export class ActorSystem {
    * if its start returned `IGNORE`. If `stop()` is called while the child is starting, the child
    * is stopped as soon as its start completes and this rejects with `SupervisorError('shutdown')`.
    */
-  start<R>(start: (ctx: StartContext, ...extraArgs: unknown[]) => Promise<StartedChild<R>>, options?: TopLevelOptions): Promise<R>;
-  start<R>(start: StartFn<R>, options?: TopLevelOptions): Promise<R | undefined>;
-  async start<R>(start: StartFn<R>, options: TopLevelOptions = {}): Promise<R | undefined> {
+  start<R>(start: (ctx: StartContext) => Promise<StartedChild<R>>, options?: TopLevelOptions): Promise<R>;
+  start<R>(start: StartFn<R, []>, options?: TopLevelOptions): Promise<R | undefined>;
+  async start<R>(start: StartFn<R, []>, options: TopLevelOptions = {}): Promise<R | undefined> {
+    checkOptions('options', options, TOP_LEVEL_OPTION_KEYS);
     if (this.#stopping) throw new SupervisorError('shutdown', `actor system ${this.name} is stopped`);
     const starting = this.#startTop(start, options);
     this.#starting.add(starting);
@@ -80,19 +120,22 @@ export class ActorSystem {
     }
   }
 
-  async #startTop<R>(start: StartFn<R>, options: TopLevelOptions): Promise<R | undefined> {
+  async #startTop<R>(start: StartFn<R, []>, options: TopLevelOptions): Promise<R | undefined> {
     this.#counter += 1;
-    const id = options.id ?? (this.#counter === 1 ? 'root' : `root-${this.#counter}`);
+    const id = options.id === undefined ? (this.#counter === 1 ? 'root' : `root-${this.#counter}`) : checkNonEmptyString('options.id', options.id);
     if (this.#top.some((t) => t.id === id)) throw new SupervisorError('already_started', `a top-level child ${JSON.stringify(id)} is running`);
     const path = `${this.name}/${id}`;
-    const name = options.name;
+    const name = options.name === undefined ? undefined : checkNonEmptyString('options.name', options.name);
     if (name !== undefined && this.registry.isTaken(name)) {
       throw new SupervisorError('already_started', `the name ${JSON.stringify(name)} is already registered`);
     }
-    const shutdown = options.shutdown ?? 'infinity';
+    const shutdown = options.shutdown === undefined ? 'infinity' : checkShutdown('options.shutdown', options.shutdown);
+    const startTimeout = options.startTimeout === undefined ? 'infinity' : checkTimeout('options.startTimeout', options.startTimeout, { infinity: true });
     let result: StartedChild<R> | Ignore;
+    const abandon = new AbortController();
     try {
-      result = await start({ system: this, id, path, parent: this.#root });
+      const ctx: StartContext = { system: this, id, path, parent: this.#root, signal: abandon.signal };
+      result = (await boundedStart(start as StartFn, ctx, [], startTimeout, abandon)) as StartedChild<R> | Ignore;
     } catch (error) {
       this.emit({ type: 'start_failed', supervisor: this.name, id, path, at: Date.now(), reason: error });
       // A bad spec is reported as it is; any other failure is named as this child's start failure.
@@ -113,10 +156,13 @@ export class ActorSystem {
     const top: TopChild = { id, started, shutdown };
     this.#top.push(top);
     if (name !== undefined) this.registry.register(name, started.ref);
+    track(started, path);
     void started.exited.then((reason: ExitReason) => {
       if (name !== undefined) this.registry.unregister(name, started.ref);
       this.#top = this.#top.filter((t) => t !== top);
       this.emit({ type: 'exited', supervisor: this.name, id, path, at: Date.now(), reason });
+      // Nobody restarts a top-level child: unless stop() asked for it, the system is down.
+      if (this.#stopping === undefined) this.#down.resolve({ cause: 'exit', reason, path, at: Date.now() });
     });
     this.emit({ type: 'started', supervisor: this.name, id, path, at: Date.now() });
     return started.ref;
@@ -125,10 +171,13 @@ export class ActorSystem {
   /**
    * A handle for the child registered as `name`, valid across restarts: property reads and
    * method calls go to the incarnation running at that moment; while none runs, method calls
-   * reject with `NoProcessError`.
+   * reject with `NoProcessError`. The handle itself answers `alive` (whether a process runs under
+   * the name now) and `id`/`path` (of the last one registered under it; `undefined` if none ever
+   * was), so a dead handle never looks alive. `exit(handle, …)` and `stop(handle)` act on the
+   * process under the name.
    */
-  whereis<R = unknown>(name: string): R {
-    return this.registry.handle(name) as R;
+  whereis<R = unknown>(name: string): Registered<R> {
+    return this.registry.handle(name) as Registered<R>;
   }
 
   /** The ref of the incarnation registered as `name` right now, or undefined. */
@@ -159,6 +208,7 @@ export class ActorSystem {
       if (this.#starting.size > 0) await Promise.allSettled([...this.#starting]);
       for (const top of [...this.#top].reverse()) await stopChild(top.started, top.shutdown);
       stopNactSystem(this.#root);
+      this.#down.resolve({ cause: 'stop', reason: 'shutdown', path: this.name, at: Date.now() });
     })();
     return this.#stopping;
   }

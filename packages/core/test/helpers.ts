@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { rejection, until } from '../../../test/support.js';
 import {
   ActorSystem,
   SupervisorError,
@@ -104,24 +105,8 @@ export function probe(
   });
 }
 
-/** Polls `check` until it is true (bounded), for states that have no event. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/** Awaits a promise expected to reject and returns the error. */
-export async function rejection(p: Promise<unknown> | (() => Promise<unknown>)): Promise<unknown> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
+// Waiting for a state no event announces, and the error of a promise expected to reject: the tests' shared support.
+export { until, rejection };
 
 /** The OTP code of the `SupervisorError` that `p` rejects with (fails on any other outcome). */
 export async function supervisorCode(p: Promise<unknown>): Promise<string> {

@@ -1,5 +1,16 @@
 import { expect } from 'chai';
-import { ActorSystem, checkChildSpecs, InvalidSpecError, supervisor, worker, type ChildSpec, type SupervisorFlags } from '../src/index.js';
+import {
+  ActorSystem,
+  CHILD_DEFAULTS,
+  checkChildSpecs,
+  InvalidSpecError,
+  PitonError,
+  supervisor,
+  worker,
+  type ChildRef,
+  type ChildSpec,
+  type SupervisorFlags,
+} from '../src/index.js';
 import { probe, rejection } from './helpers.js';
 
 describe('validation of flags and child specs', () => {
@@ -41,14 +52,77 @@ describe('validation of flags and child specs', () => {
     ['simple_one_for_one without one template', { strategy: 'simple_one_for_one', children: [] }, 'children', []],
   ];
 
+  /** Cases whose value has the right type and the wrong size: RangeError; every other one is a TypeError. */
+  const wrongNumbers = new Set(['intensity', 'intensity (not an integer)', 'period', 'shutdown', 'backoff.max below min', 'backoff.jitter']);
+
   for (const [label, flags, field, value] of cases) {
     it(`rejects a bad ${label}, naming ${field} and the value`, async () => {
       const err = await invalid(flags);
       expect(err.field).to.equal(field);
       expect(err.value).to.deep.equal(value);
       expect(err.message).to.contain(field).and.contain(JSON.stringify(value));
+      expect(err).to.be.instanceOf(wrongNumbers.has(label) ? RangeError : TypeError).and.instanceOf(PitonError);
     });
   }
+
+  // A deliberate departure from OTP, which ignores unknown keys (see supervisor.ts).
+  describe('unknown keys are refused with "did you mean", before anything starts', () => {
+    const unknown: [string, unknown, string][] = [
+      ['a flag', { strategi: 'one_for_all' }, 'flags.strategi is not an option; did you mean strategy? (known: strategy, intensity, period, autoShutdown, children)'],
+      [
+        'a child spec key (restrat would otherwise start a permanent child)',
+        { children: [ok({ restrat: 'temporary' })] },
+        'children[0].restrat is not an option; did you mean restart? (known: id, start, restart, shutdown, startTimeout, type, significant, name, backoff)',
+      ],
+      ['a backoff key', { children: [ok({ backoff: { min: 1, max: 10, jiter: 0.5 } })] }, 'children[0].backoff.jiter is not an option; did you mean jitter?'],
+      ['a key far from all', { children: [ok({ priority: 1 })] }, 'children[0].priority is not an option (known: '],
+    ];
+    for (const [label, flags, message] of unknown) {
+      it(label, async () => {
+        const err = await invalid(flags);
+        expect(err).to.be.instanceOf(TypeError);
+        expect(err.message.startsWith(message), err.message).to.equal(true);
+        expect(log).to.deep.equal([]);
+      });
+    }
+
+    it('in startChild(spec) and checkChildSpecs too', async () => {
+      const root = await system.start(supervisor({}));
+      const err = await rejection(root.startChild({ id: 'x', start: probe(log, 'x'), shutdwn: 10 } as ChildSpec));
+      expect(err).to.be.instanceOf(InvalidSpecError).with.property('message').that.contains('spec.shutdwn is not an option; did you mean shutdown?');
+      expect(() => checkChildSpecs([ok({ signifcant: false })])).to.throw(TypeError, /children\[0\]\.signifcant is not an option; did you mean significant\?/);
+      expect(log).to.deep.equal([]);
+    });
+
+    it('in ActorSystem and system.start options', async () => {
+      expect(() => new ActorSystem({ nmae: 'x' } as never)).to.throw(TypeError, /^options\.nmae is not an option; did you mean name\?/);
+      const err = await rejection(system.start(probe(log, 't'), { shutdwon: 10 } as never));
+      expect(err).to.be.instanceOf(TypeError).with.property('message').that.matches(/^options\.shutdwon is not an option; did you mean shutdown\?/);
+      expect(log).to.deep.equal([]);
+    });
+
+    it('in call options', async () => {
+      const ref = (await system.start(probe(log, 'c'))) as ChildRef<'ping'>;
+      const err = await rejection(ref.call('ping', { timout: 10 } as never));
+      expect(err).to.be.instanceOf(TypeError).with.property('message').that.matches(/^options\.timout is not an option; did you mean timeout\?/);
+      expect(await ref.call('ping')).to.equal('pong');
+    });
+
+    it('worker(): a misspelt callback is refused at once (handelCast), not when the first cast crashes', () => {
+      const behaviour = { init: () => 0, handelCast: (_m: unknown, s: number) => s };
+      expect(() => worker(behaviour as never)).to.throw(
+        TypeError,
+        /^behaviour\.handelCast is not an option; did you mean handleCast\? \(known: init, handleCall, handleCast, handleInfo, handleContinue, terminate\)/,
+      );
+      expect(() => worker({ init: () => 0, terminate: 'bye' } as never)).to.throw(InvalidSpecError, /^behaviour\.terminate must be a function/);
+    });
+  });
+
+  it('getChildSpec shows the startTimeout a spec got: 5000 for a worker, infinity for a supervisor', async () => {
+    const root = await system.start(supervisor({ children: [ok(), { id: 's', type: 'supervisor', start: supervisor({}) }] }));
+    expect((await root.getChildSpec('w')).startTimeout).to.equal(CHILD_DEFAULTS.workerStartTimeout).and.equal(5_000);
+    expect((await root.getChildSpec('s')).startTimeout).to.equal('infinity');
+  });
 
   it('checks every spec before starting any child', async () => {
     await invalid({ children: [ok(), { id: 'x', start: probe(log, 'x'), restart: 'bad' }] });
@@ -74,8 +148,13 @@ describe('validation of flags and child specs', () => {
     expect(log).to.deep.equal([]);
   });
 
-  it('worker(): a behaviour without init is rejected at start', async () => {
-    const err = await rejection(system.start(worker({} as never)));
+  it('worker(): a behaviour without init is refused by worker() itself, before any start', () => {
+    let err: unknown;
+    try {
+      worker({} as never);
+    } catch (error) {
+      err = error;
+    }
     expect(err).to.be.instanceOf(InvalidSpecError);
     expect((err as InvalidSpecError).field).to.equal('behaviour.init');
   });

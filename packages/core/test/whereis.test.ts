@@ -63,4 +63,30 @@ describe('registered names: system.whereis', () => {
     expect(err).to.be.instanceOf(StartChildError);
     expect(((err as Error).cause as { code: string }).code).to.equal('already_started');
   });
+
+  it('a handle tells the truth while nothing runs: alive false, and the id and path last registered', async () => {
+    const root = await system.start(supervisor({ children: [{ id: 'svc', name: 'service', start: counted() }] }));
+    const svc = system.whereis<ChildRef<Msg, number>>('service');
+    expect(svc.alive).to.equal(true);
+    expect(svc.id).to.equal('svc');
+    expect(svc.path).to.equal('reg/root/svc');
+    await root.terminateChild('svc');
+    expect(svc.alive).to.equal(false);
+    expect(svc.id).to.equal('svc');
+    expect(svc.path).to.equal('reg/root/svc');
+    expect(await rejection(svc.call('incarnation'))).to.be.instanceOf(NoProcessError);
+    await root.restartChild('svc');
+    expect(svc.alive).to.equal(true);
+  });
+
+  it('a handle for a name never registered: alive false, id and path undefined, methods reject', async () => {
+    const nobody = system.whereis<ChildRef<Msg, number>>('nobody');
+    expect(nobody.alive).to.equal(false);
+    expect(nobody.id).to.equal(undefined);
+    expect(nobody.path).to.equal(undefined);
+    expect('alive' in nobody).to.equal(true);
+    expect(await rejection(nobody.call('incarnation'))).to.be.instanceOf(NoProcessError);
+    // Nothing to show, nothing that looks like a method of a process: symbols read as undefined.
+    expect((nobody as unknown as Record<symbol, unknown>)[Symbol.toPrimitive]).to.equal(undefined);
+  });
 });

@@ -110,11 +110,20 @@ function drawPool(view) {
   panel.append(
     el('div', { class: 'counts' },
       el('span', {}, 'state ', el('b', {}, s.state)),
-      el('span', {}, 'size ', el('b', {}, String(s.size))),
+      el('span', { 'data-count': 'size' }, 'size ', el('b', {}, String(s.size)), s.min !== s.max ? ` (${s.min}–${s.max})` : ''),
       el('span', { 'data-count': 'ready' }, 'ready ', el('b', {}, String(s.ready))),
       el('span', { 'data-count': 'busy' }, 'busy ', el('b', {}, String(s.busy))),
+      s.concurrency > 1
+        ? el('span', { 'data-count': 'in-flight' }, 'in flight ', el('b', {}, `${s.inFlight}/${s.capacity}`),
+            ` (${Object.entries(s.inFlightByInterpreter ?? {}).map(([worker, n]) => `${worker} ${n}`).join(', ')})`)
+        : '',
       el('span', { 'data-count': 'starting' }, 'starting ', el('b', {}, String(s.starting))),
+      el('span', { 'data-count': 'stopping' }, 'stopping ', el('b', {}, String(s.stopping))),
       el('span', { 'data-count': 'queued' }, 'queued ', el('b', {}, String(s.queued))),
+      s.min !== s.max || s.grown > 0 ? el('span', { 'data-count': 'grown' }, 'grown ', el('b', {}, String(s.grown)), ' shrunk ', el('b', {}, String(s.shrunk))) : '',
+      Object.keys(s.hosts ?? {}).length > 0
+        ? el('span', { 'data-count': 'hosts' }, 'hosts ', el('b', {}, Object.entries(s.hosts).map(([state, n]) => `${n} ${state}`).join(', ')))
+        : '',
       el('span', { 'data-count': 'restarts' }, 'restarts ', el('b', {}, String(s.restarts)), causes ? ` (${causes})` : ''),
     ),
   );
@@ -124,6 +133,8 @@ function drawPool(view) {
       sparkline('wait p50/p99 ms', h.map((x) => x.waitP50), h.map((x) => x.waitP99)),
       sparkline('run p50/p99 ms', h.map((x) => x.runP50), h.map((x) => x.runP99)),
       sparkline('queued', h.map((x) => x.queued)),
+      ...(s.concurrency > 1 ? [sparkline('in flight', h.map((x) => x.inFlight))] : []),
+      sparkline('size', h.map((x) => x.size)),
     ),
   );
   const before = drawnRestarts.get(`pool:${view.name}`);
@@ -181,6 +192,13 @@ function connect() {
     const snapshot = JSON.parse(m.data);
     gaveUp = snapshot.gaveUp;
     $('system').textContent = snapshot.system;
+    // system.down: the root exited for good (or the system was stopped); nothing restarts it.
+    const down = snapshot.down;
+    $('down').hidden = !down;
+    if (down) {
+      $('down').dataset.cause = down.cause;
+      $('down').textContent = down.cause === 'stop' ? 'system stopped' : `system down: ${down.path} exited (${down.reason})`;
+    }
     for (const view of snapshot.pools) {
       if (view.history) histories.set(view.name, view.history);
       else {

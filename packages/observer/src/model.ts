@@ -16,6 +16,22 @@ export interface PoolSample {
   ready: number;
   busy: number;
   starting: number;
+  /** Calls each interpreter runs at once (1 where the pool does not say), and the pool's capacity: size × concurrency. */
+  concurrency: number;
+  capacity: number;
+  /** Calls and streams in flight now, in all, and on each serving interpreter (by worker id). */
+  inFlight: number;
+  inFlightByInterpreter: Record<string, number>;
+  /** Interpreters being stopped because the pool shrank. */
+  stopping: number;
+  /** The local interpreters' bounds (equal for a fixed size). */
+  min: number;
+  max: number;
+  /** Interpreters started because calls waited, and stopped because the pool shrank, so far. */
+  grown: number;
+  shrunk: number;
+  /** Remote hosts by state (`connected`, `refused`, …). */
+  hosts: Record<string, number>;
   queued: number;
   restarts: number;
   /** Calls settled so far (completed + failed). */
@@ -51,9 +67,20 @@ export interface ObservedEvent {
   delay?: number;
 }
 
+/** `system.down` once it has settled: the system went down for good (its root exited, or it was stopped). */
+export interface ObservedDown {
+  cause: 'exit' | 'stop';
+  /** The exit reason, as text. */
+  reason: string;
+  path: string;
+  at: number;
+}
+
 export interface Snapshot {
   at: number;
   system: string;
+  /** Set once the system is down (`system.down`); the page then says so. */
+  down?: ObservedDown;
   tree: ObservedNode[];
   pools: PoolView[];
   /** How many times each supervisor (by path) gave up since the observer started. */
@@ -80,6 +107,12 @@ export const RATE_WINDOW_MS = 1_000;
  * call rate is taken against the newest earlier sample at least RATE_WINDOW_MS old (else the
  * oldest), so that a sample taken right after another (on an event) does not read as a stall.
  */
+/** A map of counts (`{ 'python-1': 2 }`); anything else reads as none. */
+function counts(value: unknown): Record<string, number> {
+  if (value === null || typeof value !== 'object') return {};
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, num(v)]));
+}
+
 export function sampleOf(raw: object, at: number, history: readonly PoolSample[]): PoolSample {
   const stats = raw as Record<string, unknown>;
   const settled = num(stats.completed) + num(stats.failed);
@@ -99,6 +132,16 @@ export function sampleOf(raw: object, at: number, history: readonly PoolSample[]
     ready: num(stats.ready),
     busy: num(stats.busy),
     starting: num(stats.starting),
+    concurrency: stats.concurrency === undefined ? 1 : num(stats.concurrency),
+    capacity: stats.capacity === undefined ? num(stats.size) : num(stats.capacity),
+    inFlight: stats.inFlight === undefined ? num(stats.busy) : num(stats.inFlight),
+    inFlightByInterpreter: counts(stats.inFlightByInterpreter),
+    stopping: num(stats.stopping),
+    min: num(pick(stats, 'limits', 'min') ?? stats.size),
+    max: num(pick(stats, 'limits', 'max') ?? stats.size),
+    grown: num(stats.grown),
+    shrunk: num(stats.shrunk),
+    hosts: hostStates(stats.hosts),
     queued: num(stats.queued),
     restarts: num(stats.restarts),
     settled,
@@ -113,6 +156,17 @@ export function sampleOf(raw: object, at: number, history: readonly PoolSample[]
         : {},
     state: typeof stats.state === 'string' ? stats.state : 'running',
   };
+}
+
+/** How many hosts are in each state. */
+function hostStates(hosts: unknown): Record<string, number> {
+  const states: Record<string, number> = {};
+  if (!Array.isArray(hosts)) return states;
+  for (const host of hosts) {
+    const state = host !== null && typeof host === 'object' ? (host as Record<string, unknown>).state : undefined;
+    if (typeof state === 'string') states[state] = (states[state] ?? 0) + 1;
+  }
+  return states;
 }
 
 export function describeEvent(event: SupervisorEvent): ObservedEvent {
@@ -132,11 +186,20 @@ export class ObserverModel {
   readonly #history = new Map<string, PoolSample[]>();
   readonly #gaveUp = new Map<string, number>();
   readonly #eventListeners = new Set<(event: ObservedEvent) => void>();
+  #down: ObservedDown | undefined;
 
   constructor(system: ActorSystem, options: ResolvedObserverOptions) {
     this.#system = system;
     this.#options = options;
     system.events.on('event', this.#onEvent);
+    void system.down.then(({ cause, reason, path, at }) => {
+      this.#down = { cause, reason: formatReason(reason), path, at };
+    });
+  }
+
+  /** How the system went down, once it has. */
+  get down(): ObservedDown | undefined {
+    return this.#down;
   }
 
   /** The last events, oldest first. */
@@ -172,7 +235,15 @@ export class ObserverModel {
       this.#history.set(name, history);
       views.push({ name, path, latest, history: [...history] });
     }
-    return { at, system: this.#system.name, tree: stripRefs(tree), pools: views, gaveUp: Object.fromEntries(this.#gaveUp), historyLimit: this.#options.history };
+    return {
+      at,
+      system: this.#system.name,
+      ...(this.#down && { down: this.#down }),
+      tree: stripRefs(tree),
+      pools: views,
+      gaveUp: Object.fromEntries(this.#gaveUp),
+      historyLimit: this.#options.history,
+    };
   }
 
   /** The snapshot as a tick of the live stream carries it: each pool's latest sample only. */

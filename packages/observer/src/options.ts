@@ -1,4 +1,5 @@
 /** The observer's options: types, defaults and one validator per field. */
+import { rejectUnknownKeys } from '@piton/core';
 
 /** What the observer needs of a pool: its `stats()` (a `PythonPool` or a `PoolRef` is one). */
 export interface ObservablePool {
@@ -37,40 +38,50 @@ export interface ResolvedObserverOptions {
 
 export const OBSERVER_DEFAULTS = { port: 0, host: '127.0.0.1', sampleInterval: 500, history: 600, events: 200 } as const;
 
-const KNOWN = new Set(['port', 'host', 'token', 'sampleInterval', 'history', 'events', 'pools']);
+const KNOWN: readonly string[] = ['port', 'host', 'token', 'sampleInterval', 'history', 'events', 'pools'];
 
 /** Loopback names and addresses: the only ones served without a token. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
+// The rule and message form of the other packages (the bridge's validation.ts, core's kit): a
+// TypeError for a wrong name or type, a RangeError for a number out of range, and
+// `<where> must be <expected>, got <value described>`. The kit's functions replace these once
+// core exports them.
+
+function described(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'string') return `${JSON.stringify(value)} (string)`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `${String(value)} (${typeof value})`;
+  return typeof value === 'function' ? 'a function' : `a${typeof value === 'object' ? 'n object' : ` ${typeof value}`}`;
+}
+
 function integer(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(`observer option ${name} must be an integer from ${min} to ${max}, got ${String(value)} (${typeof value})`);
-  }
+  const expected = `an integer from ${min} to ${max}`;
+  if (typeof value !== 'number') throw new TypeError(`options.${name} must be ${expected}, got ${described(value)}`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`options.${name} must be ${expected}, got ${described(value)}`);
   return value;
 }
 
 export function resolveObserverOptions(options: ObserverOptions = {}): ResolvedObserverOptions {
-  if (options === null || typeof options !== 'object') throw new TypeError(`observer options must be an object, got ${String(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new TypeError(`unknown observer option ${JSON.stringify(key)}; known: ${[...KNOWN].join(', ')}`);
-  }
+  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${described(options)}`);
+  rejectUnknownKeys('options', options, KNOWN); // the one check of every package (@piton/core)
   const port = integer('port', options.port ?? OBSERVER_DEFAULTS.port, 0, 65_535);
   const host = options.host ?? OBSERVER_DEFAULTS.host;
-  if (typeof host !== 'string' || host === '') throw new TypeError(`observer option host must be a non-empty string, got ${String(host)}`);
+  if (typeof host !== 'string' || host === '') throw new TypeError(`options.host must be a non-empty string, got ${described(host)}`);
   const token = options.token;
   if (token !== undefined && (typeof token !== 'string' || token.length < 16)) {
-    throw new TypeError('observer option token must be a string of at least 16 characters');
+    throw new TypeError(`options.token must be a string of at least 16 characters, got ${typeof token === 'string' ? `${token.length} characters` : described(token)}`);
   }
   if (!isLoopback(host) && token === undefined) {
-    throw new TypeError(`observer option host ${JSON.stringify(host)} is not a loopback address: give a token too`);
+    throw new TypeError(`options.host ${JSON.stringify(host)} is not a loopback address: give a token too`);
   }
   const pools = options.pools ?? {};
-  if (pools === null || typeof pools !== 'object') throw new TypeError('observer option pools must be an object of name → pool');
+  if (pools === null || typeof pools !== 'object') throw new TypeError(`options.pools must be an object of name → pool, got ${described(pools)}`);
   for (const [name, pool] of Object.entries(pools)) {
     if (typeof (pool as ObservablePool | undefined)?.stats !== 'function') {
-      throw new TypeError(`observer option pools.${name} must have a stats() method`);
+      throw new TypeError(`options.pools.${name} must have a stats() method, got ${described(pool)}`);
     }
   }
   return {

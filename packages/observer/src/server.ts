@@ -61,7 +61,7 @@ function givenToken(req: IncomingMessage, url: URL): string | undefined {
 export function createObserverHandler(system: ActorSystem, options: HandlerOptions = {}): ObserverHandler {
   const { prefix = '', ...rest } = options;
   if (typeof prefix !== 'string' || (prefix !== '' && (!prefix.startsWith('/') || prefix.endsWith('/')))) {
-    throw new TypeError(`observer option prefix must be '' or start with '/' and not end with it, got ${JSON.stringify(prefix)}`);
+    throw new TypeError(`options.prefix must be '' or start with '/' and not end with it, got ${JSON.stringify(prefix)}`);
   }
   const resolved = resolveObserverOptions(rest);
   return new Handler(system, resolved, prefix);

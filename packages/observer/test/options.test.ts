@@ -8,13 +8,14 @@ describe('observer options', () => {
     expect(o).to.include({ host: '127.0.0.1', port: 0, token: undefined, sampleInterval: OBSERVER_DEFAULTS.sampleInterval });
   });
 
-  it('an unknown option is a TypeError naming it', () => {
-    expect(() => resolveObserverOptions({ prot: 80 } as never)).to.throw(TypeError, /unknown observer option "prot"/);
+  it('an unknown option is a TypeError naming it, in the form of the other packages', () => {
+    expect(() => resolveObserverOptions({ prot: 80 } as never)).to.throw(TypeError, /^options\.prot is not an option; did you mean port\? \(known: port, host, /);
   });
 
-  it('each bad value is a TypeError naming its field and what it got', () => {
-    expect(() => resolveObserverOptions({ port: 70_000 })).to.throw(TypeError, /port must be an integer from 0 to 65535, got 70000/);
-    expect(() => resolveObserverOptions({ sampleInterval: 10 })).to.throw(TypeError, /sampleInterval .* got 10/);
+  it('a bad type is a TypeError, a number out of range a RangeError, each naming its field and what it got', () => {
+    expect(() => resolveObserverOptions({ port: 70_000 })).to.throw(RangeError, 'options.port must be an integer from 0 to 65535, got 70000 (number)');
+    expect(() => resolveObserverOptions({ port: '80' as never })).to.throw(TypeError, 'options.port must be an integer from 0 to 65535, got "80" (string)');
+    expect(() => resolveObserverOptions({ sampleInterval: 10 })).to.throw(RangeError, /options\.sampleInterval .* got 10/);
     expect(() => resolveObserverOptions({ token: 'short' })).to.throw(TypeError, /token must be a string of at least 16/);
     expect(() => resolveObserverOptions({ pools: { p: {} as never } })).to.throw(TypeError, /pools\.p must have a stats\(\) method/);
   });

@@ -2,17 +2,18 @@
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ActorSystem, supervisor, worker } from '@piton/core';
+import { ActorSystem, exit, supervisor, worker, type SupervisorRef } from '@piton/core';
 import { createObserverHandler, startObserver } from '../src/index.js';
 
 const idle = worker({ init: () => 0 });
 
 describe('observer server', () => {
   let system: ActorSystem;
+  let root: SupervisorRef;
 
   beforeEach(async () => {
     system = new ActorSystem({ name: 'obs' });
-    await system.start(supervisor({ strategy: 'one_for_one', children: [{ id: 'w', start: idle }] }));
+    root = await system.start(supervisor({ strategy: 'one_for_one', children: [{ id: 'w', start: idle }] }));
   });
 
   afterEach(() => system.stop());
@@ -74,6 +75,20 @@ describe('observer server', () => {
       expect(seen).to.match(/event: event\ndata: \{"type":"started"/);
     } finally {
       controller.abort();
+      await obs.close();
+    }
+  });
+
+  it('says in the snapshot when the system is down (system.down): its root exited for good', async () => {
+    const obs = await startObserver(system);
+    try {
+      const before = (await (await fetch(new URL('api/snapshot', obs.url))).json()) as { down?: unknown };
+      expect(before.down).to.equal(undefined);
+      exit(root, 'kill');
+      await system.down;
+      const after = (await (await fetch(new URL('api/snapshot', obs.url))).json()) as { down?: Record<string, unknown> };
+      expect(after.down).to.include({ cause: 'exit', reason: 'killed', path: 'obs/root' });
+    } finally {
       await obs.close();
     }
   });

@@ -52,7 +52,7 @@ export function describeExit(exitCode: number | null, signal: NodeJS.Signals | n
 }
 
 /** The interpreter process exited (or was killed) while a request was outstanding. */
-export class WorkerExitedError extends BridgeError {
+export class InterpreterExitedError extends BridgeError {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
   /** The last lines the interpreter wrote to stderr (may be empty). */
@@ -72,6 +72,16 @@ export class WorkerExitedError extends BridgeError {
 }
 
 /**
+ * The name of {@link InterpreterExitedError} before 0.2: the same class (`instanceof` either
+ * matches), kept so that code written for 0.1 goes on working.
+ * @deprecated Use `InterpreterExitedError`: the process that exited is the interpreter; the
+ * worker is the supervised slot it ran in, which goes on.
+ */
+export const WorkerExitedError = InterpreterExitedError;
+/** @deprecated Use `InterpreterExitedError`. */
+export type WorkerExitedError = InterpreterExitedError;
+
+/**
  * A call ran past its timeout; the interpreter running it is killed and replaced. A kind of
  * core's `CallTimeoutError`, so one `instanceof` check covers worker calls and Python calls.
  */
@@ -80,6 +90,17 @@ export class CallTimeoutError extends CoreCallTimeoutError {
     super('the Python call', timeout);
     this.name = 'CallTimeoutError';
     this.message = message;
+  }
+}
+
+/**
+ * A batched function (`@piton.batched`) returned something other than one output per input: every
+ * call of that batch rejects with it. A `PythonError` whose `pythonType` is `BatchError`.
+ */
+export class BatchError extends PythonError {
+  constructor(message: string, pythonTraceback: string) {
+    super('BatchError', message, pythonTraceback);
+    this.name = 'BatchError';
   }
 }
 
@@ -112,7 +133,7 @@ export class PoolStartError extends BridgeError {
  * The call may have run, or may still be running there until the agent kills it, so it is never
  * retried, whatever `retries` says: a partition must not run a call twice.
  */
-export class HostLostError extends WorkerExitedError {
+export class HostLostError extends InterpreterExitedError {
   /** The agent's endpoint, `tcp://host:port`. */
   readonly agent: string;
 
@@ -122,14 +143,24 @@ export class HostLostError extends WorkerExitedError {
   }
 }
 
+/**
+ * Which key a CURVE handshake with an agent failed on: `'client-key'`, our public key is not on
+ * the agent's allow-list (its ZAP handler said so); `'server-key'`, the agent's key is not the
+ * `serverKey` we pinned (it could not read our handshake and hung up).
+ */
+export type KeyRefusal = 'client-key' | 'server-key';
+
 /** The agent of a remote host could not be reached, or refused this Node (key, protocol), when its link was made. */
 export class AgentConnectError extends BridgeError {
   /** The agent's endpoint, `tcp://host:port`. */
   readonly agent: string;
+  /** Set when the handshake failed on a key: which one. Known at once, without waiting for a timeout. */
+  readonly refused: KeyRefusal | undefined;
 
-  constructor(agent: string, reason: string) {
+  constructor(agent: string, reason: string, details: { refused?: KeyRefusal } = {}) {
     super(`cannot reach the piton agent at ${agent}: ${reason}`);
     this.agent = agent;
+    this.refused = details.refused;
   }
 }
 
@@ -226,8 +257,27 @@ export class ProtocolError extends FoundByEitherSide {
   }
 }
 
+/**
+ * A value needs an optional library that one side lacks: an Arrow table arrived and Node cannot
+ * load `apache-arrow` (found by Node: that request fails, the interpreter stays), or Python was
+ * to send a DataFrame or received a table without `pyarrow` (found by Python: the call fails, the
+ * interpreter stays). `command` installs it: `npm install apache-arrow`, `npx piton setup --arrow`.
+ */
+export class MissingDependencyError extends FoundByEitherSide {
+  /** The library: `apache-arrow` (Node) or `pyarrow` (Python). */
+  readonly dependency: string;
+  /** The command that installs it. */
+  readonly command: string;
+
+  constructor(dependency: string, command: string, message: string, python?: PythonReport) {
+    super(message, python);
+    this.dependency = dependency;
+    this.command = command;
+  }
+}
+
 /** Every error an error reply of the worker can stand for. */
-export type PythonReportedError = PythonError | EncodeError | MessageTooLargeError | ProtocolError;
+export type PythonReportedError = PythonError | EncodeError | MessageTooLargeError | ProtocolError | MissingDependencyError;
 
 /**
  * A call or stream was made to a pool from inside a function that pool exposes to Python (or from

@@ -20,10 +20,15 @@ _LAZY = {
     "ProtocolError": "errors",
     "EncodeError": "errors",
     "MessageTooLarge": "errors",
+    "MissingDependency": "errors",
     "NodeError": "errors",
     "NotExposedError": "errors",
     "progress": "conversation",
     "aprogress": "conversation",
+    "batched": "batching",
+    "BatchError": "errors",
+    "context": "call_context",
+    "CallContext": "call_context",
 }
 #: Submodules reachable as attributes: ``import piton; piton.node.call(...)``.
 _SUBMODULES = {"node"}

@@ -120,10 +120,13 @@ def call_outside_loop(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
 
-def start_task(loop: Any, awaitable: Any) -> Any:
+def start_task(loop: Any, awaitable: Any, context: Any = None) -> Any:
     """Makes ``awaitable`` a task of ``loop``: the one place where a call's coroutine becomes a
-    task, in both serve modes (a per-call ``contextvars`` context belongs here, as
-    ``create_task(..., context=...)``)."""
+    task, in both serve modes. With ``context`` (a :class:`contextvars.Context` not entered now),
+    the task runs in that very context, so that what the request's steps entered before the task
+    (its call context) they can leave inside it (Python 3.11+; before, the task runs in a copy)."""
+    if context is not None and sys.version_info >= (3, 11):
+        return loop.create_task(as_coroutine(awaitable), context=context)
     return loop.create_task(as_coroutine(awaitable))
 
 

@@ -5,7 +5,9 @@ of arrays, referenced from frame 0 by ext 1 values. Extensions on top of Message
 
 - ext -1 (timestamp) <-> ``datetime`` with ``tzinfo=UTC``; a naive datetime is sent as UTC;
 - ext 1 <-> ``numpy.ndarray`` (or :class:`RawArray` when numpy is missing);
-- ext 2 <-> ``int`` beyond int64/uint64, as big-endian two's complement of minimal length.
+- ext 2 <-> ``int`` beyond int64/uint64, as big-endian two's complement of minimal length;
+- ext 3 <-> Arrow tables: pandas/polars/pyarrow frames and columns out, ``pyarrow.Table`` /
+  ``pyarrow.Array`` in, the IPC stream being a frame of its own (:mod:`piton.arrow`).
 
 Everything else is plain MessagePack. Choices made here, on record in PROTOCOL.md:
 ``set``/``frozenset`` are refused (no order, no lossless JS counterpart), ``bool`` and other
@@ -16,14 +18,15 @@ as its scalar, numpy scalars as plain numbers.
 from __future__ import annotations
 
 import datetime as _dt
-import signal
 import sys
 import threading
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import msgpack
 
-from .errors import EncodeError, ProtocolError
+from .arrow import describe_tabular, from_ipc, is_ipc_frame, to_ipc
+from .errors import EncodeError, MissingDependency, ProtocolError
+from .lazy import import_optional
 
 #: numpy, imported on first need: it is optional (without it arrays arrive as RawArray), and an
 #: interpreter that never meets an array should not pay its import (~300 ms) at every start.
@@ -34,19 +37,7 @@ _np: Any = False
 def _numpy() -> Any:
     global _np
     if _np is False:
-        # numpy's BLAS threads start at import and inherit this thread's signal mask: block
-        # SIGTERM meanwhile, so that the kernel keeps delivering it to the serving thread.
-        masked = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM}) if masked else None
-        try:
-            import numpy
-        except ImportError:  # pragma: no cover - exercised by monkeypatching _np in the tests
-            _np = None
-        else:
-            _np = numpy
-        finally:
-            if previous is not None:
-                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        _np = import_optional("numpy")
     return _np
 
 
@@ -54,10 +45,18 @@ def _numpy_if_imported() -> Any:
     # A value can only be an ndarray if something has imported numpy already.
     return _np if _np is not False else sys.modules.get("numpy")
 
-__all__ = ["RawArray", "DTYPES", "Buffer", "encode", "decode", "EXT_ARRAY", "EXT_BIGINT"]
+__all__ = ["RawArray", "DTYPES", "Buffer", "encode", "decode", "frames_size", "owned", "EXT_ARRAY", "EXT_BIGINT", "EXT_TABLE"]
 
 EXT_ARRAY = 1
 EXT_BIGINT = 2
+EXT_TABLE = 3
+
+#: The kinds of an ext 3 value: a table, or one column of one.
+TABLE_KINDS = ("table", "vector")
+
+#: Tables decoded so far by this process: the handler compares it around a request's decoding to
+#: learn, for the price of reading a number, whether its arguments hold any.
+tables_decoded = 0
 
 #: The dtypes an array may have on the wire, with their item sizes in bytes.
 DTYPES = {
@@ -181,6 +180,12 @@ class _Encoder:
                 return self._ndarray(np, value)
             if isinstance(value, np.generic):
                 return self._scalar(value)
+        tabular = describe_tabular(value)
+        if tabular is not None:
+            kind, stream = to_ipc(value, tabular)
+            self.frames.append(stream)
+            meta = msgpack.packb([kind, self._offset + len(self.frames)], use_bin_type=True)
+            return msgpack.ExtType(EXT_TABLE, meta)
         raise _type_error(value)
 
     def _array(self, dtype: str, shape: Sequence[int], data: Buffer) -> msgpack.ExtType:
@@ -249,6 +254,8 @@ def _ext_hook(frames: Sequence[Buffer]) -> Callable[[int, bytes], Any]:
             return int.from_bytes(data, "big", signed=True)
         if code == EXT_ARRAY:
             return _decode_array(data, frames)
+        if code == EXT_TABLE:
+            return _decode_table(data, frames)
         raise ProtocolError(f"unknown MessagePack extension type {code}")
 
     return hook
@@ -284,10 +291,31 @@ def _decode_array(data: bytes, frames: Sequence[Buffer]) -> Any:
     return np.frombuffer(buffer, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
 
 
+def _decode_table(data: bytes, frames: Sequence[Buffer]) -> Any:
+    global tables_decoded
+    try:
+        meta = msgpack.unpackb(data, raw=False)
+    except Exception as exc:
+        raise ProtocolError(f"ext 3 (table) payload is not MessagePack: {exc}") from None
+    if not (isinstance(meta, list) and len(meta) == 2):
+        raise ProtocolError(f"ext 3 (table) payload must be [kind, frame], got {meta!r:.80}")
+    kind, index = meta
+    if kind not in TABLE_KINDS:
+        raise ProtocolError(f"ext 3 (table) kind must be 'table' or 'vector', got {kind!r:.40}")
+    if not (type(index) is int and 1 <= index < len(frames)):
+        raise ProtocolError(
+            f"ext 3 (table) frame index {index!r} is out of range: the message has {len(frames)} frames"
+        )
+    value = from_ipc(kind, frames[index])
+    tables_decoded += 1
+    return value
+
+
 def decode(frames: Sequence[Buffer]) -> Any:
     """Decode a message's frames into a Python value (arrays view their frames, no copy).
 
-    Raises :class:`ProtocolError` for anything that is not valid protocol data.
+    Raises :class:`ProtocolError` for anything that is not valid protocol data,
+    :class:`MissingDependency` for a table when pyarrow is not installed.
     """
     if not frames:
         raise ProtocolError("empty message: expected at least one frame")
@@ -300,7 +328,7 @@ def decode(frames: Sequence[Buffer]) -> Any:
             ext_hook=_ext_hook(frames),
             use_list=True,
         )
-    except ProtocolError:
+    except (ProtocolError, MissingDependency):
         raise
     except Exception as exc:  # ExtraData, FormatError, unhashable keys, invalid UTF-8, ...
         raise ProtocolError(f"undecodable message: {type(exc).__name__}: {exc}") from None
@@ -309,3 +337,9 @@ def decode(frames: Sequence[Buffer]) -> Any:
 def frames_size(frames: Sequence[Buffer]) -> int:
     """Total size in bytes of a message's frames."""
     return sum(len(f) if type(f) is bytes else memoryview(f).nbytes for f in frames)
+
+
+def owned(frame: Buffer) -> bool:
+    """Whether a frame :func:`encode` made is memory of its own (``bytes``, an Arrow IPC stream)
+    rather than a view of a value's memory, which user code could write to before it is sent."""
+    return type(frame) is bytes or is_ipc_frame(frame)

@@ -19,7 +19,7 @@ from typing import Any, List, Sequence
 
 import msgpack
 
-from .codec import Buffer, encode, frames_size
+from .codec import Buffer, encode, frames_size, owned
 from .errors import MessageTooLarge
 
 __all__ = ["Entries"]
@@ -63,10 +63,10 @@ class Entries:
 
     def freeze_last(self) -> None:
         """Copy the array memory of the last entry: user code is about to run again and may
-        write to the arrays the entry views."""
+        write to the arrays the entry views. (An Arrow table's stream is already a copy.)"""
         for i in range(self._last_frames, len(self._frames)):
             frame = self._frames[i]
-            if type(frame) is not bytes:
+            if not owned(frame):
                 self._frames[i] = bytes(memoryview(frame).cast("B"))
         self._last_frames = len(self._frames)
 

@@ -15,6 +15,7 @@ __all__ = [
     "ProtocolError",
     "EncodeError",
     "MessageTooLarge",
+    "MissingDependency",
     "NodeError",
     "NotExposedError",
     "error_info",
@@ -33,6 +34,17 @@ class ProtocolError(PitonError):
 
 class EncodeError(PitonError, TypeError):
     """A value that the codec cannot put on the wire; the message names its Python type."""
+
+
+class MissingDependency(EncodeError):
+    """A value needs an optional library this interpreter lacks: a DataFrame to send, or an Arrow
+    table received, without pyarrow. The message names the library and ends with the command that
+    installs it (``install it with: npx piton setup --arrow``), which Node reads back."""
+
+    def __init__(self, dependency: str, what: str, command: str) -> None:
+        super().__init__(f"{dependency} is not installed in the worker's Python: {what}; install it with: {command}")
+        self.dependency = dependency
+        self.command = command
 
 
 class MessageTooLarge(PitonError):
@@ -97,6 +109,10 @@ def _asyncio_dir() -> "str | None":
 def error_info(exc: BaseException) -> Dict[str, str]:
     """The ``{type, message, traceback}`` map of an ``error`` reply."""
     return {"type": type_name(exc), "message": _message(exc), "traceback": _user_traceback(exc)}
+
+
+class BatchError(PitonError):
+    """A batched function (``piton.batched``) returned something other than one output per input."""
 
 
 class Terminated(BaseException):

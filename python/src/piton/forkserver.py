@@ -38,15 +38,15 @@ import threading
 import traceback
 from typing import Dict, List, NoReturn, Optional, Sequence, Tuple
 
-from . import worker
-from .protocol import DEFAULT_MAX_MESSAGE_SIZE
+from . import lifetime, worker
+from .protocol import EXIT_FAILED, EXIT_OK, EXIT_ORPHANED
 
 __all__ = ["main", "parse_args", "CONTROL_FD", "FORKED_ENDPOINT_ARG"]
 
 #: The control channel's descriptor, set up by the pool (``stdio[3]``).
 CONTROL_FD = 3
 #: How often the server checks that its parent is still the pool's process, in seconds.
-PARENT_POLL_INTERVAL = worker.PARENT_POLL_INTERVAL
+PARENT_POLL_INTERVAL = lifetime.PARENT_POLL_INTERVAL
 #: Placeholder endpoint in the server's own arguments: each fork request names the real one.
 FORKED_ENDPOINT_ARG = "(per fork)"
 _READ_CHUNK = 64 * 1024
@@ -54,16 +54,7 @@ _READ_CHUNK = 64 * 1024
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m piton.forkserver", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parent-pid", type=int, required=True, metavar="PID",
-                        help="exit at once (code 4) when the parent process is not, or stops being, PID")
-    parser.add_argument("--path", action="append", default=[], metavar="DIR")
-    parser.add_argument("--preload", action="append", default=[], metavar="MODULE")
-    parser.add_argument("--max-message-size", type=worker._positive_int, default=DEFAULT_MAX_MESSAGE_SIZE,
-                        metavar="BYTES")
-    parser.add_argument("--allow-module", action="append", default=[], metavar="NAME")
-    parser.add_argument("--allow-private", action="store_true")
-    parser.add_argument("--allow-reexports", action="append", default=[], metavar="MODULE",
-                        help="callable names of MODULE may be defined elsewhere ('*': of every module)")
+    lifetime.add_serve_arguments(parser, parent_required=True)
     args = parser.parse_args(argv)
     args.endpoint = FORKED_ENDPOINT_ARG
     # The worker options a forked interpreter serves with that the server does not take: forked
@@ -142,7 +133,7 @@ class ForkServer:
             for key, _ in self.selector.select(PARENT_POLL_INTERVAL):
                 if key.data == "control":
                     if not self.read_control():
-                        return worker.EXIT_OK
+                        return EXIT_OK
                 elif key.data == "wakeup":
                     try:
                         while os.read(self.wakeup_r, 512):
@@ -153,7 +144,7 @@ class ForkServer:
                 else:
                     self.relay(key.fd)
             if os.getppid() != self.args.parent_pid:
-                return worker.EXIT_ORPHANED
+                return EXIT_ORPHANED
 
     def read_control(self) -> bool:
         try:
@@ -172,7 +163,9 @@ class ForkServer:
     def handle(self, message: dict) -> None:
         op = message.get("op")
         if op == "fork":
-            self.fork(str(message["id"]), str(message["endpoint"]))
+            env = message.get("env") or {}
+            self.fork(str(message["id"]), str(message["endpoint"]),
+                      {str(k): (None if v is None else str(v)) for k, v in env.items()})
         elif op == "signal":
             self.signal(int(message["pid"]), str(message["signal"]))
         else:
@@ -180,7 +173,7 @@ class ForkServer:
 
     # ------------------------------------------------------------------------------ children
 
-    def fork(self, worker_id: str, endpoint: str) -> None:
+    def fork(self, worker_id: str, endpoint: str, env: Optional[Dict[str, Optional[str]]] = None) -> None:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         for stream in (sys.stdout, sys.stderr):
@@ -197,9 +190,9 @@ class ForkServer:
             return
         if pid == 0:
             try:
-                self.become_interpreter(endpoint, out_w, err_w, (out_r, err_r))
+                self.become_interpreter(endpoint, out_w, err_w, (out_r, err_r), env or {})
             finally:
-                os._exit(worker.EXIT_FAILED)
+                os._exit(EXIT_FAILED)
         _forking.clear()
         try:
             os.setpgid(pid, pid)  # also done in the child: whichever runs first
@@ -298,9 +291,17 @@ class ForkServer:
 
     # ------------------------------------------------------------------------------ in the child
 
-    def become_interpreter(self, endpoint: str, out_w: int, err_w: int, others: Sequence[int]) -> NoReturn:
+    def become_interpreter(self, endpoint: str, out_w: int, err_w: int, others: Sequence[int],
+                           env: Dict[str, Optional[str]]) -> NoReturn:
         """Runs in the forked child: detach from the server's state, then serve like a spawned worker."""
         _forking.clear()
+        # This interpreter's own environment, before any of its code runs (the preload has run in
+        # the server already: what it read at import is the server's).
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         # The server's descriptors are not the interpreter's: without this, a child would hold the
@@ -316,14 +317,12 @@ class ForkServer:
         gc.enable()
         # As a spawned worker does first, while this is its only thread: the guard that ends this
         # interpreter's process group (what its calls started) whenever it is gone, SIGKILL included.
-        from .group import start_guard
-
-        worker._guard_pid = start_guard()
+        lifetime.guard_group()
         args = argparse.Namespace(**vars(self.args))
         args.endpoint = endpoint
-        with worker._sigterm_blocked():
+        with lifetime.sigterm_blocked():
             # PDEATHSIG on the server, the check that it did not die before that, and the watchdog.
-            worker._tie_to_parent(self.pid)
+            lifetime.tie_to_parent(self.pid)
             import zmq
 
             from .server import open_socket
@@ -348,27 +347,26 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
-    worker._set_parent_death_signal()
+    lifetime.set_parent_death_signal()
     if os.getppid() != args.parent_pid:
-        worker._orphaned(args.parent_pid)
+        lifetime.orphaned(args.parent_pid)
     _preload_runtime()
     os.register_at_fork(after_in_child=_become_own_process)
-    for path in reversed(args.path):
-        sys.path.insert(0, os.path.abspath(path))
-    worker._preload(args.preload)
+    lifetime.put_first_on_path(args.path)
+    lifetime.preload(args.preload)
     # From here the server allocates little; no collection may punch holes in the pages the
     # children share, and gc.freeze() before each fork moves everything to the permanent generation.
     gc.disable()
     server = ForkServer(args, CONTROL_FD)
     server.send({"op": "ready", "pid": os.getpid(), "threads": _running_threads(), "python": sys.version})
-    code = worker.EXIT_FAILED
+    code = EXIT_FAILED
     try:
         code = server.serve()
     except BaseException:
         traceback.print_exc()
     finally:
         server.kill_children()
-    worker._exit(code)
+    lifetime.exit_process(code)
 
 
 if __name__ == "__main__":

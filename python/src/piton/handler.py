@@ -25,18 +25,21 @@ import enum
 import os
 import sys
 import traceback
-from typing import Any, Callable, Generator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Generator, List, Optional, Sequence, Tuple
 
 from . import __version__
+from . import call_context
+from .batching import BatchedFunction
 from . import protocol as p
 from .protocol import DEFAULT_MAX_MESSAGE_SIZE
+from . import codec
 from .codec import Buffer, decode, encode, frames_size
 from .aio import is_awaitable, loop_kind, outside_loop, run_to_completion
 from .conversation import CURRENT, Conversation
 from .lane import Lane
 from .resolver import Resolver
 from .entries import Entries
-from .errors import EncodeError, MessageTooLarge, ProtocolError, Terminated, error_info
+from .errors import EncodeError, MessageTooLarge, MissingDependency, ProtocolError, Terminated, error_info
 
 __all__ = ["Handler", "Action", "Steps"]
 
@@ -96,13 +99,16 @@ class Handler:
         size = len(frames[0]) if len(frames) == 1 and type(frames[0]) is bytes else frames_size(frames)
         if size > self.max_message_size:
             return self._too_large(frames, size), Action.CONTINUE
+        tables_before = codec.tables_decoded
         try:
             envelope = decode(frames)
-        except ProtocolError as exc:
+        except (ProtocolError, MissingDependency) as exc:
             # A message that does not decode as a whole (an unhashable map key deep inside) may
             # still start with a readable id: answering with it fails only that request, while
             # REP routes the reply to its sender, so no other caller can receive it.
             return self._error(p.peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE
+        # Arguments that hold tables go to the functions' frame annotations (table_hints.py).
+        self.lane.tables = codec.tables_decoded != tables_before
         # Most requests are calls without kwargs: answered without building a Call. Anything that
         # is not plainly well-formed goes the general way, with its checks and messages.
         if type(envelope) is list and len(envelope) == 6 and envelope[0] == "call" and envelope[5] is None:
@@ -118,10 +124,12 @@ class Handler:
         size = frames_size(frames)
         if size > self.max_message_size:
             return (self._too_large(frames, size), Action.CONTINUE)
+        tables_before = codec.tables_decoded
         try:
             envelope = decode(frames)
-        except ProtocolError as exc:
+        except (ProtocolError, MissingDependency) as exc:
             return (self._error(p.peek_id(frames[0]) if frames else 0, exc), Action.CONTINUE)
+        lane.tables = codec.tables_decoded != tables_before
         return (yield from self._envelope_steps(lane, frames, envelope))
 
     def drive(self, lane: Lane, steps: Steps) -> Any:
@@ -234,23 +242,33 @@ class Handler:
                 self.drive(lane, self._close_stream(lane))
             conversation = self.conversation
             conversation.rid = rid  # open(rid), inlined: this is every plain call's path
-            lane.blocking = True
+            scope = call_context.enter(None)
             try:
-                result = self.resolver.resolve(module, function)(*args)
-            except Terminated:
-                raise
-            except BaseException as exc:
-                return self._error(conversation.close(), exc)
+                lane.blocking = True
+                try:
+                    fn = self.resolver.resolve(module, function)
+                    if type(fn) is BatchedFunction:
+                        return self._batched_reply(lane, fn, self._batched_result(fn, args, {}, False))
+                    if lane.tables:
+                        args, _ = self._adapt(fn, args, {})
+                    result = fn(*args)
+                except Terminated:
+                    raise
+                except BaseException as exc:
+                    return self._error(conversation.close(), exc)
+                finally:
+                    lane.blocking = False
+                if result.__class__ not in _PLAIN_RESULTS and is_awaitable(result):
+                    # Awaited with the call's context entered: its task runs in a copy of it.
+                    return self.drive(lane, self._awaited_result(lane, result))
             finally:
-                lane.blocking = False
-            if result.__class__ not in _PLAIN_RESULTS and is_awaitable(result):
-                return self.drive(lane, self._awaited_result(lane, result))
+                scope.leave()
         finally:
             lane.end()
         rid = conversation.close()
         try:
             frames = encode(["ok", rid, result])
-        except EncodeError as exc:
+        except EncodeError as exc:  # MissingDependency included
             return self._error(rid, exc)
         size = len(frames[0]) if len(frames) == 1 else frames_size(frames)
         if size > self.max_message_size:
@@ -260,14 +278,51 @@ class Handler:
     def _call(self, lane: Lane, request: p.Call) -> Steps:
         conversation = lane.conversation
         conversation.open(request.id, request.progress)
+        # The call's context stays entered while its awaitable runs (a task made meanwhile runs
+        # in it: lane_server.py gives the task this very context, run_to_completion a copy).
+        scope = call_context.enter(request.meta)
         try:
-            fn = self.resolver.resolve(request.module, request.function)
-            result = self.invoke(lane, fn, request.args, request.kwargs)
-        except Terminated:
-            raise
-        except BaseException as exc:
-            return self._error(conversation.close(), exc)
-        return (yield from self._awaited_result(lane, result))
+            try:
+                fn = self.resolver.resolve(request.module, request.function)
+                if type(fn) is BatchedFunction:
+                    result = self.invoke(lane, self._batched_result, (fn, request.args, request.kwargs, request.batched), {})
+                    return self._batched_reply(lane, fn, result)
+                if request.batched:
+                    raise TypeError(f"{request.module}.{request.function} is not a batched function (piton.batched)")
+                args, kwargs = self._adapt(fn, request.args, request.kwargs) if lane.tables else (request.args, request.kwargs)
+                result = self.invoke(lane, fn, args, kwargs)
+            except Terminated:
+                raise
+            except BaseException as exc:
+                return self._error(conversation.close(), exc)
+            return (yield from self._awaited_result(lane, result))
+        finally:
+            scope.leave()
+
+    @staticmethod
+    def _batched_result(fn: BatchedFunction, args: List[Any], kwargs: Dict[str, Any], merged: bool) -> Any:
+        """A call to a batched function: one input (Node does not know yet, or would not merge
+        this call), or the inputs of several calls."""
+        if kwargs:
+            raise TypeError(f"batched function {fn.__name__} takes one input per call and no keyword arguments")
+        if merged:
+            if len(args) != 1 or not isinstance(args[0], list):
+                raise ProtocolError("a merged call to a batched function carries one list of inputs")
+            return fn.run(args[0])
+        if len(args) != 1:
+            raise TypeError(f"batched function {fn.__name__} takes one input per call, got {len(args)} arguments")
+        return fn.run([args[0]])[0]
+
+    def _batched_reply(self, lane: Lane, fn: BatchedFunction, result: Any) -> List[Buffer]:
+        """The reply to a call to a batched function: it tells Node the function's policy."""
+        rid = lane.conversation.close()
+        return self._encode(p.ok_batched(rid, result, fn.policy), rid)
+
+    @staticmethod
+    def _adapt(fn: Any, args: List[Any], kwargs: Dict[str, Any]) -> Tuple[List[Any], Dict[str, Any]]:
+        from .table_hints import adapt  # only requests that carry tables need it
+
+        return adapt(fn, args, kwargs)
 
     def _awaited_result(self, lane: Lane, result: Any) -> Steps:
         """The reply to a call whose function returned ``result``, awaited if it is awaitable."""
@@ -302,9 +357,15 @@ class Handler:
                     break
                 if len(entries):
                     entries.freeze_last()
+                scope = call_context.enter(call.meta)
                 try:
                     fn = self.resolver.resolve(call.module, call.function)
-                    value = self.invoke(lane, fn, call.args, call.kwargs)
+                    if type(fn) is BatchedFunction and not call.kwargs and len(call.args) == 1:
+                        # one input, as its own call would
+                        value = self.invoke(lane, self._batched_result, (fn, call.args, {}, False), {})
+                    else:
+                        args, kwargs = self._adapt(fn, call.args, call.kwargs) if lane.tables else (call.args, call.kwargs)
+                        value = self.invoke(lane, fn, args, kwargs)
                     if is_awaitable(value):
                         value = yield value
                     entry = ["ok", value]
@@ -312,6 +373,8 @@ class Handler:
                     raise
                 except BaseException as exc:
                     entry = ["error", error_info(exc)]
+                finally:
+                    scope.leave()
                 try:
                     entries.add(entry)
                 except (EncodeError, MessageTooLarge) as exc:
@@ -329,9 +392,12 @@ class Handler:
     def _open_stream(self, lane: Lane, request: p.Stream) -> Steps:
         conversation = lane.conversation
         conversation.open(request.id)
+        scope = call_context.enter(request.meta)
+        lane.stream_context = scope.context
         try:
             fn = self.resolver.resolve(request.module, request.function)
-            iterable = self.invoke(lane, fn, request.args, request.kwargs)
+            args, kwargs = self._adapt(fn, request.args, request.kwargs) if lane.tables else (request.args, request.kwargs)
+            iterable = self.invoke(lane, fn, args, kwargs)
             if is_awaitable(iterable):  # an async def that returns what to iterate
                 iterable = yield iterable
             if hasattr(type(iterable), "__aiter__"):
@@ -341,7 +407,9 @@ class Handler:
         except Terminated:
             raise
         except BaseException as exc:
+            scope.leave()
             return self._error((yield from self._end_turn(conversation)), exc)
+        scope.leave()
         rid = yield from self._end_turn(conversation)
         return (yield from self._pull(lane, rid, request.batch))
 
@@ -365,6 +433,8 @@ class Handler:
         conversation = lane.conversation
         conversation.open(rid)
         closed = False
+        ctx = lane.stream_context
+        scope = call_context.resume(ctx) if ctx is not None else call_context.enter(None)
         try:
             while len(entries) < batch and not entries.full:
                 if len(entries):
@@ -399,6 +469,7 @@ class Handler:
             rid = yield from self._end_turn(conversation)
             closed = True
         finally:
+            scope.leave()
             if not closed:
                 conversation.close()
         if failure is not None:
@@ -421,16 +492,22 @@ class Handler:
         """Drop the open stream, closing its iterator (its ``finally`` runs); raises what closing raised."""
         lane.stream_error = None
         stream, lane.stream = lane.stream, None
+        ctx, lane.stream_context = lane.stream_context, None
         if stream is None:
             return
-        if lane.stream_async:
-            aclose = getattr(stream, "aclose", None)
-            if callable(aclose):
-                yield aclose()
-            return
-        close = getattr(stream, "close", None)
-        if callable(close):
-            self.invoke(lane, close, (), {})
+        # The generator's finally runs in its call's context, as its body did.
+        scope = call_context.resume(ctx) if ctx is not None else call_context.enter(None)
+        try:
+            if lane.stream_async:
+                aclose = getattr(stream, "aclose", None)
+                if callable(aclose):
+                    yield aclose()
+                return
+            close = getattr(stream, "close", None)
+            if callable(close):
+                self.invoke(lane, close, (), {})
+        finally:
+            scope.leave()
 
     def _close_stream(self, lane: Lane) -> Steps:
         """Close the open stream before another request replaces it (PROTOCOL.md)."""

@@ -32,7 +32,8 @@ DONE = "done"
 class Lane:
     """What one lane holds between and during its requests."""
 
-    __slots__ = ("index", "conversation", "stream", "stream_async", "stream_error", "task", "blocking",
+    __slots__ = ("index", "conversation", "stream", "stream_async", "stream_error", "stream_context", "tables",
+                 "task", "blocking",
                  "_running", "_seen", "_doomed", "_cancel_requested", "_lock")
 
     def __init__(self, index: int, conversation: Conversation) -> None:
@@ -45,6 +46,10 @@ class Lane:
         #: An exception the open stream raised after yielding items that were already sent in the
         #: same reply: it closed the stream and is the answer to the next `next`.
         self.stream_error: Optional[BaseException] = None
+        #: The open stream's call context (call_context.py), re-entered on every pull.
+        self.stream_context: Any = None
+        #: The request being answered holds Arrow tables among its arguments.
+        self.tables = False
         #: The task that runs the lane's user code while it awaits, if any.
         self.task: Any = None
         #: Sync user code of the lane's request runs now (on the serving thread).

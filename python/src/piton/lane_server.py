@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextvars
 import sys
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 import zmq
 
@@ -251,21 +251,28 @@ class LaneServer:
 
     def _start(self, index: int, frames: List[Any]) -> None:
         self._busy[index] = True
-        self._contexts[index].copy().run(self._begin, self.lanes[index], frames)
+        context = self._contexts[index].copy()
+        steps = context.run(self._begin, self.lanes[index], frames)
+        if steps is not None:
+            lane, awaitable = self.lanes[index], steps[1]
+            # The rest runs in a task, in the same context as the steps so far: what they entered
+            # (the call's context) they leave there.
+            lane.set_task(aio.start_task(self.loop, self._continue(lane, steps[0], awaitable), context))
 
-    def _begin(self, lane: Lane, frames: List[Any]) -> None:
+    def _begin(self, lane: Lane, frames: List[Any]) -> Optional[Tuple[Steps, Any]]:
         """Runs the request's steps up to their first awaitable (all of them, for sync code);
-        the rest runs in a task. Runs in the call's own context."""
+        returns the steps and that awaitable, or None when they are done. Runs in the call's own
+        context."""
         steps = self.handler.steps(lane, frames)
         try:
             awaitable = steps.send(None)
         except StopIteration as stop:
             self._finish(lane, stop.value)
-            return
+            return None
         except Terminated:
             self._terminate()
-            return
-        lane.set_task(aio.start_task(self.loop, self._continue(lane, steps, awaitable)))
+            return None
+        return steps, awaitable
 
     async def _continue(self, lane: Lane, steps: Steps, awaitable: Any) -> None:
         value: Any = None

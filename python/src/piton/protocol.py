@@ -6,7 +6,7 @@ field that is wrong; the worker answers it with an ``error`` reply and keeps ser
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .errors import ProtocolError
 
@@ -17,6 +17,11 @@ __all__ = [
     "PROTOCOL_VERSION",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "MAX_LANES",
+    "EXIT_OK",
+    "EXIT_FAILED",
+    "EXIT_VERSION_MISMATCH",
+    "EXIT_PRELOAD_FAILED",
+    "EXIT_ORPHANED",
     "Hello",
     "Call",
     "Stream",
@@ -47,6 +52,18 @@ PROTOCOL_VERSION = 3
 DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024
 #: The most lanes a hello may ask for (the routing id of a lane is its number, in decimal).
 MAX_LANES = 10_000
+
+# The exit codes of a worker, a forked interpreter and the fork server (PROTOCOL.md, "The worker process").
+#: After ``stop`` (once ``bye`` is sent), on SIGTERM, or (fork server) when the pool closes the channel.
+EXIT_OK = 0
+#: The endpoint cannot be bound, or another error prevents serving.
+EXIT_FAILED = 1
+#: After replying to a ``hello`` of another protocol version.
+EXIT_VERSION_MISMATCH = 2
+#: A ``--preload`` module raised; its traceback is on stderr.
+EXIT_PRELOAD_FAILED = 3
+#: The parent process is gone (``--parent-pid`` check or watchdog).
+EXIT_ORPHANED = 4
 
 
 class _Record:
@@ -98,25 +115,41 @@ class Hello(_Record):
     lanes: int
 
 
+class Meta(_Record):
+    """What a call carries besides its arguments (the options map's ``trace`` and ``context``):
+    the caller's W3C trace context and the application's values (PROTOCOL.md, "Call context")."""
+
+    __slots__ = ("traceparent", "tracestate", "baggage", "values")
+    traceparent: Optional[str]
+    tracestate: Optional[str]
+    baggage: Optional[str]
+    values: Optional[Dict[str, Any]]
+
+
 class Call(_Record):
     # progress: someone in Node listens for ``progress()`` (the optional options map says so).
-    __slots__ = ("id", "module", "function", "args", "kwargs", "progress")
+    # meta: the call's trace context and values, None when it carries none (most calls).
+    # batched: args[0] is the inputs of several calls merged by Node, for a batched function.
+    __slots__ = ("id", "module", "function", "args", "kwargs", "progress", "meta", "batched")
     id: int
     module: str
     function: str
     args: List[Any]
     kwargs: Dict[str, Any]
     progress: bool
+    meta: Optional[Meta]
+    batched: bool
 
 
 class Stream(_Record):
-    __slots__ = ("id", "module", "function", "args", "kwargs", "batch")
+    __slots__ = ("id", "module", "function", "args", "kwargs", "batch", "meta")
     id: int
     module: str
     function: str
     args: List[Any]
     kwargs: Dict[str, Any]
     batch: int
+    meta: Optional[Meta]
 
 
 class Next(_Record):
@@ -136,11 +169,12 @@ class Stop(_Record):
 
 
 class BatchCall(_Record):
-    __slots__ = ("module", "function", "args", "kwargs")
+    __slots__ = ("module", "function", "args", "kwargs", "meta")
     module: str
     function: str
     args: List[Any]
     kwargs: Dict[str, Any]
+    meta: Optional[Meta]
 
 
 class Batch(_Record):
@@ -278,11 +312,38 @@ def _batch(kind: str, value: Any) -> int:
 
 def _batch_call(index: int, value: Any) -> BatchCall:
     where = f"batch call {index}"
-    if not (isinstance(value, list) and len(value) == 4):
-        raise ProtocolError(f"{where} must be [module, function, args, kwargs], got {value!r:.80}")
-    module, function, args, kwargs = value
+    if not (isinstance(value, list) and len(value) in (4, 5)):
+        raise ProtocolError(f"{where} must be [module, function, args, kwargs, options?], got {value!r:.80}")
+    module, function, args, kwargs = value[:4]
     return BatchCall(_str(where, "module", module), _str(where, "function", function),
-                     _args(where, args), _kwargs(where, kwargs))
+                     _args(where, args), _kwargs(where, kwargs), _meta(where, _options(where, value, 4)))
+
+
+#: The keys of a ``trace`` option: W3C Trace Context and Baggage headers, as strings.
+_TRACE_KEYS = ("traceparent", "tracestate", "baggage")
+
+
+def _merged(options: Dict[str, Any]) -> bool:
+    value = options.get("batched", False)
+    if type(value) is not bool:
+        raise ProtocolError(f"'call' option 'batched' must be a boolean, got {value!r:.40}")
+    return value
+
+
+def _meta(kind: str, options: Dict[str, Any]) -> Optional[Meta]:
+    """The call's trace context and values from its options map; None when it carries neither."""
+    trace = options.get("trace")
+    values = options.get("context")
+    if trace is None and values is None:
+        return None
+    if trace is None:
+        trace = {}
+    elif not (isinstance(trace, dict) and isinstance(trace.get("traceparent"), str)
+              and all(k in _TRACE_KEYS and isinstance(v, str) for k, v in trace.items())):
+        raise ProtocolError(f"'{kind}' option 'trace' must be a map {{traceparent, tracestate?, baggage?}} of strings, got {trace!r:.80}")
+    if values is not None and not isinstance(values, dict):
+        raise ProtocolError(f"'{kind}' option 'context' must be a map, got {type(values).__name__}")
+    return Meta(trace.get("traceparent"), trace.get("tracestate"), trace.get("baggage"), values)
 
 
 def parse_request(envelope: Any) -> Request:
@@ -299,13 +360,17 @@ def parse_request(envelope: Any) -> Request:
     if kind == "call":
         if len(envelope) != 7:
             _expect_len(kind, envelope, 6, '["call", id, module, function, args, kwargs, options?]')
-        listens = _options(kind, envelope, 6).get("progress") is True
+        options = _options(kind, envelope, 6)
         return Call(rid, _str(kind, "module", envelope[2]), _str(kind, "function", envelope[3]),
-                    _args(kind, envelope[4]), _kwargs(kind, envelope[5]), listens)
+                    _args(kind, envelope[4]), _kwargs(kind, envelope[5]), options.get("progress") is True,
+                    _meta(kind, options) if options else None, _merged(options))
     if kind == "stream":
-        _expect_len(kind, envelope, 7, '["stream", id, module, function, args, kwargs, batch]')
+        if len(envelope) != 8:
+            _expect_len(kind, envelope, 7, '["stream", id, module, function, args, kwargs, batch, options?]')
+        options = _options(kind, envelope, 7)
         return Stream(rid, _str(kind, "module", envelope[2]), _str(kind, "function", envelope[3]),
-                      _args(kind, envelope[4]), _kwargs(kind, envelope[5]), _batch(kind, envelope[6]))
+                      _args(kind, envelope[4]), _kwargs(kind, envelope[5]), _batch(kind, envelope[6]),
+                      _meta(kind, options) if options else None)
     if kind == "next":
         _expect_len(kind, envelope, 3, '["next", id, batch]')
         return Next(rid, _batch(kind, envelope[2]))
@@ -348,6 +413,12 @@ def ready(rid: int, pid: int, python: str, piton: str, **more: Any) -> list:
 
 def ok(rid: int, result: Any) -> list:
     return ["ok", rid, result]
+
+
+def ok_batched(rid: int, result: Any, policy: Mapping[str, Any]) -> list:
+    """The reply of a call to a batched function: its result, and the batching policy that Node
+    follows for the calls to it that come next (PROTOCOL.md, "Dynamic batching")."""
+    return ["ok", rid, result, {"batched": dict(policy)}]
 
 
 def error(rid: int, info: Mapping[str, str]) -> list:

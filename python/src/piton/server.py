@@ -20,15 +20,14 @@ from typing import Any, Callable, List, Optional
 import zmq
 
 from .aio import receive as receive_on_loop
+from .arrow import release_idle
 from .handler import Action, Handler
+from .protocol import EXIT_OK, EXIT_VERSION_MISMATCH
 
-__all__ = ["EXIT_OK", "EXIT_VERSION_MISMATCH", "ZERO_COPY_THRESHOLD", "receive", "serve", "open_socket"]
-
-EXIT_OK = 0
-EXIT_VERSION_MISMATCH = 2
+__all__ = ["ZERO_COPY_THRESHOLD", "serve", "open_socket"]
 
 #: Frames at least this large are sent without a copy (pyzmq's copy_threshold): zero-copy has a
-#: fixed cost that only pays off above ~100 KiB (python/bench/copy_threshold.py, PROTOCOL.md).
+#: fixed cost that only pays off above ~100 KiB (python/bench/copy_threshold.py; bench/README.md, "Copies on the Python side").
 ZERO_COPY_THRESHOLD = 128 * 1024
 
 #: The longest an idle worker waits in one receive: it bounds how late a SIGTERM that arrived
@@ -45,15 +44,6 @@ def open_socket(context: zmq.Context) -> zmq.Socket:
     socket.setsockopt(zmq.LINGER, 0)
     socket.copy_threshold = ZERO_COPY_THRESHOLD
     return socket
-
-
-def receive(socket: zmq.Socket) -> List[Any]:
-    """One request's frames. Frame 0 is copied (msgpack copies what it decodes anyway); array
-    frames are received without a copy, so ndarrays view them and nothing is copied."""
-    frames: List[Any] = [socket.recv(copy=True)]
-    while socket.rcvmore:
-        frames.append(socket.recv(copy=False))
-    return frames
 
 
 class _SigtermRelay:
@@ -153,6 +143,7 @@ def serve(socket: zmq.Socket, handler: Handler, serve_lanes: Optional[Callable[[
             try:
                 frames: List[Any] = [recv()]
             except zmq.Again:
+                release_idle()  # idle: let go of kept table stream memory (arrow.py)
                 continue  # pyzmq has run pending signal handlers on the way out
             while socket.rcvmore:
                 frames.append(recv(copy=False))

@@ -1,48 +1,34 @@
 """The worker process: ``python -m piton.worker --endpoint ENDPOINT [--path DIR]...``.
 
-Start-up order: lead a process group of its own and fork its guard (``group.py``: whatever a
+Start-up order: lead a process group of its own and start its guard (``group.py``: whatever a
 call starts dies with the worker), tie the worker's life to its parent (PR_SET_PDEATHSIG on Linux,
 then the ``--parent-pid`` check, then a watchdog thread), put ``--path`` directories at the front of
 ``sys.path``, import ``--preload`` modules, bind a REP socket, serve until ``stop`` or SIGTERM.
 
-Exit codes: 0 after ``stop`` or on SIGTERM; 2 after a protocol version mismatch; 3 when a preload
-raised (its traceback is on stderr); 4 when the parent process is gone; 1 for anything else that
-prevents serving (bad endpoint, ...). SIGINT is ignored: the pool, not the terminal's Ctrl-C,
+Exit codes (``protocol.py``, PROTOCOL.md): 0 after ``stop`` or on SIGTERM; 2 after a protocol version
+mismatch; 3 when a preload raised (its traceback is on stderr); 4 when the parent process is gone; 1
+for anything else that prevents serving (bad endpoint, ...). What every serving process shares (its
+arguments, parent death, preload, SIGTERM mask and exit) is in ``lifetime.py``. SIGINT is ignored: the pool, not the terminal's Ctrl-C,
 decides when an interpreter stops. stdout and stderr belong to the user's code.
 """
 
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
-import importlib
-import os
 import signal
 import sys
-import threading
-import traceback
-from typing import Iterator, List, NoReturn, Optional, Sequence
+from typing import NoReturn, Optional, Sequence
 
 # Only the standard library (and modules made of it) at module level: zmq's threads and numpy's
 # thread pool are started inside main(), with SIGTERM blocked, so that the kernel delivers
 # SIGTERM to the main thread.
+from . import lifetime
 from .errors import Terminated
-from .group import end_group, lead_own_group, start_guard
-from .protocol import DEFAULT_MAX_MESSAGE_SIZE
+from .group import lead_own_group
+from .protocol import EXIT_FAILED, EXIT_OK
 
-__all__ = ["main", "parse_args", "serve_until_stopped", "EXIT_OK", "EXIT_FAILED", "EXIT_VERSION_MISMATCH", "EXIT_PRELOAD_FAILED",
-           "EXIT_ORPHANED"]
+__all__ = ["main", "parse_args", "serve_until_stopped"]
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_VERSION_MISMATCH = 2
-EXIT_PRELOAD_FAILED = 3
-EXIT_ORPHANED = 4
-
-PR_SET_PDEATHSIG = 1
-#: How often the watchdog thread looks for a dead parent, in seconds.
-PARENT_POLL_INTERVAL = 0.5
 #: How long the last reply (``bye``, a version mismatch) may take to leave before exit, in ms.
 FINAL_REPLY_LINGER_MS = 1000
 
@@ -50,94 +36,12 @@ FINAL_REPLY_LINGER_MS = 1000
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m piton.worker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="ZeroMQ endpoint to bind, e.g. ipc:///tmp/x/sock")
-    parser.add_argument("--path", action="append", default=[], metavar="DIR",
-                        help="directory put first on sys.path; its modules are callable (repeatable)")
-    parser.add_argument("--preload", action="append", default=[], metavar="MODULE",
-                        help="module imported before serving; if it raises, exit with code 3 (repeatable)")
-    parser.add_argument("--parent-pid", type=int, default=None, metavar="PID",
-                        help="exit at once (code 4) when the parent process is not, or stops being, PID")
-    parser.add_argument("--max-message-size", type=_positive_int, default=DEFAULT_MAX_MESSAGE_SIZE,
-                        metavar="BYTES", help="largest request or reply, all frames together")
-    parser.add_argument("--allow-module", action="append", default=[], metavar="NAME",
-                        help="module callable although it is not under a --path (repeatable)")
-    parser.add_argument("--allow-private", action="store_true",
-                        help="allow module and function names starting with '_'")
+    lifetime.add_serve_arguments(parser)
     parser.add_argument("--curve", action="store_true",
                         help="bind as a CURVE server; key and allowed clients from the environment (piton.curve)")
     parser.add_argument("--endpoint-fd", type=int, default=None, metavar="FD",
                         help="write the bound endpoint (e.g. the port chosen for tcp://ADDR:0) to FD, then close it")
-    parser.add_argument("--allow-reexports", action="append", default=[], metavar="MODULE",
-                        help="callable names of MODULE may be defined elsewhere ('*': of every module; repeatable)")
     return parser.parse_args(argv)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
-# ------------------------------------------------------------------------------ parent death
-
-
-def _set_parent_death_signal() -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # the watchdog thread still catches an orphaned worker
-
-
-#: The pid of this worker's group guard (``group.py``), if it has one.
-_guard_pid: Optional[int] = None
-
-
-def _orphaned(expected_parent: int) -> NoReturn:
-    sys.stderr.write(f"piton: parent process {expected_parent} is gone; worker exits\n")
-    sys.stderr.flush()
-    end_group()  # what calls started, and the guard: nothing outlives the parent
-    if _guard_pid is None and os.getpgrp() == os.getpid() and not sys.platform.startswith("linux"):
-        # No /proc to find the members by: end the whole group, this process included.
-        os.killpg(os.getpgrp(), signal.SIGKILL)
-    os._exit(EXIT_ORPHANED)
-
-
-def _watch_parent(expected_parent: int) -> None:
-    # Fallback for platforms without PDEATHSIG, and for a parent thread (not process) exit
-    # clearing it: once orphaned, the worker is reparented and getppid changes.
-    event = threading.Event()
-    while not event.wait(PARENT_POLL_INTERVAL):
-        if os.getppid() != expected_parent:
-            _orphaned(expected_parent)
-
-
-def _tie_to_parent(parent_pid: Optional[int]) -> None:
-    _set_parent_death_signal()
-    expected = os.getppid() if parent_pid is None else parent_pid
-    if os.getppid() != expected:  # the parent died before prctl took effect
-        _orphaned(expected)
-    threading.Thread(target=_watch_parent, args=(expected,), name="piton-parent-watch", daemon=True).start()
-
-
-# ---------------------------------------------------------------------------------- serving
-
-
-def _preload(modules: List[str]) -> None:
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except BaseException:
-            sys.stderr.write(f"piton: preloading module {name!r} failed:\n")
-            traceback.print_exc()
-            _exit(EXIT_PRELOAD_FAILED)
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -148,51 +52,18 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
 
-def _exit(code: int) -> NoReturn:
-    # Leave without waiting for non-daemon threads that user code may have started: the pool
-    # expects the process to end right after `bye`. atexit handlers still run.
-    try:
-        atexit._run_exitfuncs()
-        # After the user's atexit handlers (which may stop their subprocesses gracefully): what
-        # is left of the group goes, and the guard is reaped rather than left to the system.
-        end_group()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                pass
-        os._exit(code)
-
-
-@contextlib.contextmanager
-def _sigterm_blocked() -> Iterator[None]:
-    """Threads started inside (the watchdog, libzmq's I/O threads, numpy's BLAS pool) inherit a
-    mask that blocks SIGTERM, so the kernel delivers it to the main thread: a main thread blocked
-    in a user's sleep() or read() is then interrupted and unwinds at once."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-
-
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     args = parse_args(argv)
-    # First, while this is the only thread: the guard must be forked before any other starts.
-    global _guard_pid
+    # First, while this is the only thread and before any user code: the guard (group.py).
     if lead_own_group():
-        _guard_pid = start_guard()
+        lifetime.guard_group()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # stdout is a pipe to the pool, which logs it line by line: a block buffer would hold prints
     # back until 8 KiB have piled up or the worker exits.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
-    with _sigterm_blocked():
-        _tie_to_parent(args.parent_pid)
+    with lifetime.sigterm_blocked():
+        lifetime.tie_to_parent(args.parent_pid)
         import zmq
 
         from .server import open_socket
@@ -203,10 +74,9 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
             from .curve import secure_server
 
             secure_server(socket, context)  # its ZAP thread, too, blocks SIGTERM
-    for path in reversed(args.path):
-        sys.path.insert(0, os.path.abspath(path))
-    with _sigterm_blocked():  # a preload may start threads too (numpy's, the user's own)
-        _preload(args.preload)
+    lifetime.put_first_on_path(args.path)
+    with lifetime.sigterm_blocked():  # a preload may start threads too (numpy's, the user's own)
+        lifetime.preload(args.preload)
 
     serve_until_stopped(args, context, socket)
 
@@ -220,6 +90,14 @@ def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket
     from .handler import Handler
     from .server import serve
 
+    from . import call_context
+
+    # Each call's id follows what it prints and logs (call_context.py); a forked interpreter's ids
+    # carry its own pid.
+    call_context.after_fork()
+    call_context.install_log_attributes()
+    sys.stdout = call_context.AttributedOutput(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = call_context.AttributedOutput(sys.stderr)  # type: ignore[assignment]
     handler = Handler(Resolver(args.path, args.allow_module, args.allow_private, args.allow_reexports), args.max_message_size)
     sockets = _HandshakeSockets(args, context, socket, handler)
     handler.on_hello = sockets.on_hello
@@ -243,7 +121,7 @@ def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket
         sockets.close()
         socket.close(linger=0)
         context.term()
-    _exit(code)
+    lifetime.exit_process(code)
 
 
 class _HandshakeSockets:

@@ -6,6 +6,8 @@ import type { ActorParent } from '../nact.js';
 import type { ActorSystem } from '../system.js';
 import type { ChildRecord } from './child-record.js';
 import type { ResolvedChildSpec } from './child-spec.js';
+import { track } from '../process-control.js';
+import { boundedStart } from '../bounded-start.js';
 import { stopChild } from './shutdown.js';
 
 /** What starting and stopping children needs from their supervisor. */
@@ -35,6 +37,8 @@ export class ChildLifecycle {
   readonly #beingStopped = new Set<StartedChild>();
   /** Every ref an incarnation of a child ever had, so `terminateChild` knows one that exited. */
   readonly #formerRefs = new WeakSet<object>();
+  /** The starts in progress; a kill of the supervisor aborts them. */
+  readonly #starting = new Set<AbortController>();
 
   constructor(host: LifecycleHost) {
     this.#host = host;
@@ -77,20 +81,28 @@ export class ChildLifecycle {
     }
   }
 
-  /** Calls the child's start function and wires its exit back to the supervisor. */
+  /**
+   * Calls the child's start function, bounded by its `startTimeout`, and wires its exit back to the
+   * supervisor. A start that times out is abandoned: its `ctx.signal` is aborted, it rejects here
+   * with `StartTimeoutError`, and whatever it starts later is killed as it arrives.
+   */
   async start(record: ChildRecord): Promise<'started' | 'ignored'> {
     const { spec } = record;
     const { system } = this.#host;
     let result: StartedChild | Ignore;
+    const abandon = new AbortController();
+    this.#starting.add(abandon);
     try {
       if (spec.name !== undefined && system.registry.isTaken(spec.name)) {
         throw new SupervisorError('already_started', `the name ${JSON.stringify(spec.name)} is already registered`);
       }
-      const ctx: StartContext = { system, id: record.id ?? spec.id, path: record.path, parent: this.#host.parent };
-      result = checkStarted(await spec.start(ctx, ...record.extraArgs), record.path);
+      const ctx: StartContext = { system, id: record.id ?? spec.id, path: record.path, parent: this.#host.parent, signal: abandon.signal };
+      result = checkStarted(await boundedStart(spec.start, ctx, record.extraArgs, spec.startTimeout, abandon), record.path);
     } catch (error) {
       this.#emit({ type: 'start_failed', ...this.where(record), reason: error });
       throw error;
+    } finally {
+      this.#starting.delete(abandon);
     }
     if (isIgnore(result)) {
       record.status = 'undefined';
@@ -104,6 +116,7 @@ export class ChildLifecycle {
       throw new NoProcessError(this.#host.path, 'killed');
     }
     if (spec.name !== undefined) system.registry.register(spec.name, started.ref);
+    track(started, record.path);
     record.started = started;
     record.status = 'running';
     record.startedAt = this.#host.now();
@@ -134,8 +147,9 @@ export class ChildLifecycle {
     }
   }
 
-  /** The supervisor's brutal kill: every incarnation it holds, or is stopping, dies at once. */
+  /** The supervisor's brutal kill: every incarnation it holds, is stopping or is starting, dies at once. */
   killAll(records: readonly ChildRecord[]): void {
+    for (const abandon of this.#starting) abandon.abort(new NoProcessError(this.#host.path, 'killed'));
     for (const record of records) {
       clearTimeout(record.retryTimer);
       record.started?.kill();

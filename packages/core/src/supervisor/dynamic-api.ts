@@ -1,3 +1,4 @@
+import { describeValue } from '../describe-value.js';
 import { InvalidSpecError, NoProcessError, SupervisorError } from '../errors.js';
 import { childInfo, countChildren, findById, findByRef, type ChildCounts, type ChildInfo, type ChildRecord } from './child-record.js';
 import { resolveChildSpec, type ChildSpec, type ResolvedChildSpec } from './child-spec.js';
@@ -135,7 +136,7 @@ export class DynamicApi {
   #findAny(idOrRef: unknown): ChildRecord {
     const children = this.#host.children();
     const record = this.#dynamic ? findByRef(children, idOrRef) : findById(children, idOrRef);
-    if (!record) throw new SupervisorError('not_found', `no child ${describe(idOrRef)} in ${this.#host.path}`);
+    if (!record) throw new SupervisorError('not_found', `no child ${describeValue(idOrRef)} in ${this.#host.path}`);
     return record;
   }
 
@@ -144,7 +145,7 @@ export class DynamicApi {
       throw new SupervisorError('simple_one_for_one', `${this.#host.path} is simple_one_for_one: its children have no ids`);
     }
     const record = findById(this.#host.children(), id);
-    if (!record) throw new SupervisorError('not_found', `no child ${describe(id)} in ${this.#host.path}`);
+    if (!record) throw new SupervisorError('not_found', `no child ${describeValue(id)} in ${this.#host.path}`);
     return record;
   }
 }
@@ -152,8 +153,4 @@ export class DynamicApi {
 /** A ref that says it has exited (`ChildRef`, `SupervisorRef` and refs like them have `alive`). */
 function hasExited(ref: unknown): boolean {
   return typeof ref === 'object' && ref !== null && (ref as { alive?: unknown }).alive === false;
-}
-
-function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }

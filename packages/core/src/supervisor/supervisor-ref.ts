@@ -7,8 +7,9 @@ import type { ChildCounts, ChildInfo, Supervisor } from './supervisor.js';
  * The handle to a running supervisor: OTP's dynamic supervisor API. Every method runs inside
  * the supervisor's mailbox, in turn with child exits. Errors: `SupervisorError` with OTP's
  * `code`, `StartChildError` when a child's start fails, `NoProcessError` if the supervisor is gone.
+ * `Extra` types the extra arguments of a simple_one_for_one supervisor's `startChild`.
  */
-export class SupervisorRef {
+export class SupervisorRef<Extra extends readonly unknown[] = unknown[]> {
   readonly #sup: Supervisor;
   readonly id: ChildId;
   readonly path: string;
@@ -30,7 +31,10 @@ export class SupervisorRef {
    * if the id runs, `already_present` if it exists and is not running (stopped, ignored or restarting).
    * For simple_one_for_one pass the extra args appended to the template's.
    */
-  startChild<R = unknown>(specOrExtraArgs: ChildSpec | readonly unknown[] = []): Promise<R> {
+  startChild<R = unknown>(
+    ...args: [] extends Extra ? [specOrExtraArgs?: ChildSpec<R> | Readonly<Extra>] : [specOrExtraArgs: ChildSpec<R> | Readonly<Extra>]
+  ): Promise<R> {
+    const specOrExtraArgs: unknown = args[0] ?? [];
     return this.#sup.request(() => this.#sup.api.startChild(specOrExtraArgs)) as Promise<R>;
   }
 

@@ -19,9 +19,27 @@
  *
  * ## Child specs (see `child-spec.ts`)
  * `{ id, start, restart = 'permanent', shutdown = 5000 | 'infinity' for supervisors,
- * type = 'worker', significant = false, name?, backoff? }`. All specs, duplicate ids and names
- * included, are checked before anything starts; a bad one throws `InvalidSpecError` naming it.
- * `checkChildSpecs(specs)` runs the same checks without starting anything.
+ * startTimeout = 5000 | 'infinity' for supervisors, type = 'worker', significant = false, name?,
+ * backoff? }`. All specs, duplicate ids and names included, are checked before anything starts; a
+ * bad one throws `InvalidSpecError` naming it. `checkChildSpecs(specs)` runs the same checks
+ * without starting anything.
+ *
+ * Unknown keys, in the flags, in a child spec or in its backoff, are refused (`InvalidSpecError`,
+ * a TypeError, with "did you mean"). This departs from OTP on purpose: OTP ignores keys it does not
+ * know in a child spec map, which in Erlang costs little since specs are usually built by a
+ * module's `child_spec/1`. Here specs are object literals typed by hand, and a misspelt key
+ * silently changes the tree: `{ restrat: 'temporary' }` starts a permanent child that comes back
+ * after every exit. An error before anything starts is cheaper than finding that out in production.
+ *
+ * ## Start timeouts
+ * Each start is bounded by the child's `startTimeout` (OTP: `start_link(..., [{timeout, T}])`, whose
+ * default there is infinity; here a worker gets 5000 ms so that a hanging `init` cannot block its
+ * supervisor, `whichChildren()` or `system.stop()` for good). Past it the start fails as any
+ * failed start does (`StartChildError`, `code: 'failed_to_start_child'`, `reason: 'timeout'`,
+ * `StartTimeoutError` as `cause`), the start's `ctx.signal` is aborted, and whatever it starts
+ * after that is killed. A supervisor child's default is `'infinity'`: its start is its children's,
+ * each bounded by its own. A supervisor whose own start is abandoned (its `ctx.signal`) kills the
+ * children it started and starts no more.
  *
  * ## Ignore (see `child-lifecycle.ts`)
  * A start function (a worker's `init`) may resolve with `IGNORE` (OTP's `ignore`): the child is
@@ -80,7 +98,7 @@ import { backoffDelay } from './backoff.js';
 import type { ChildRecord } from './child-record.js';
 import { ChildLifecycle } from './child-lifecycle.js';
 import { DynamicApi } from './dynamic-api.js';
-import { resolveFlags, type ResolvedFlags, type SupervisorFlags } from './flags.js';
+import { resolveFlags, type ResolvedFlags, type SimpleSupervisorFlags, type StaticSupervisorFlags, type SupervisorFlags } from './flags.js';
 import { addRestart } from './intensity.js';
 import { shouldRestart } from './restart-policy.js';
 import { SupervisorRef } from './supervisor-ref.js';
@@ -127,6 +145,8 @@ export class Supervisor {
   readonly #life: ChildLifecycle;
   /** The dynamic API bodies; `SupervisorRef` runs them through `request`. */
   readonly api: DynamicApi;
+  /** The start in progress, until the initial children are all up (a kill meanwhile rejects it). */
+  #initDone: Deferred<void> | undefined;
 
   constructor(flags: ResolvedFlags, ctx: StartContext, internals: SupervisorInternals = {}) {
     this.#flags = flags;
@@ -167,11 +187,24 @@ export class Supervisor {
     return this.#flags.strategy;
   }
 
-  /** Starts the initial children; rejects with StartChildError if one fails. */
-  async start(): Promise<StartedChild<SupervisorRef>> {
+  /**
+   * Starts the initial children; rejects with StartChildError if one fails. If whoever starts this
+   * supervisor gives up on it (`signal`), it is killed: the children it started die and it starts
+   * no more.
+   */
+  async start(signal: AbortSignal | undefined): Promise<StartedChild<SupervisorRef>> {
     const done = new Deferred<void>();
+    this.#initDone = done;
+    const abandon = () => this.#kill();
+    signal?.addEventListener('abort', abandon, { once: true });
     this.#mailbox.send({ type: 'init', done });
-    await done.promise;
+    if (signal?.aborted) abandon(); // given up on before it began (a start that reached it late)
+    try {
+      await done.promise;
+    } finally {
+      signal?.removeEventListener('abort', abandon);
+      this.#initDone = undefined;
+    }
     return {
       ref: this.ref,
       exited: this.#exited.promise,
@@ -398,6 +431,7 @@ export class Supervisor {
     this.#life.killAll(this.#children);
     this.#mailbox.stop();
     this.#rejectPendingRequests();
+    this.#initDone?.reject(new NoProcessError(this.path, 'killed'));
     this.#exited.resolve('killed');
   }
 
@@ -428,12 +462,20 @@ export class Supervisor {
 /**
  * A supervisor as a child: returns the start function for a child spec or `system.start`.
  * Flags and every child spec are validated up front; if any is bad, starting rejects with
- * `InvalidSpecError` naming the field, before any child starts.
+ * `InvalidSpecError` naming the field, before any child starts. For `simple_one_for_one`, the
+ * ref's `startChild(extraArgs)` is typed by the template's start (a worker's `init` after its own
+ * arguments).
  */
+export function supervisor<Extra extends readonly unknown[]>(
+  flags: SimpleSupervisorFlags<Extra>,
+  internals?: SupervisorInternals,
+): (ctx: StartContext) => Promise<StartedChild<SupervisorRef<Extra>>>;
+export function supervisor(flags: StaticSupervisorFlags, internals?: SupervisorInternals): (ctx: StartContext) => Promise<StartedChild<SupervisorRef>>;
+export function supervisor(flags: SupervisorFlags, internals?: SupervisorInternals): (ctx: StartContext) => Promise<StartedChild<SupervisorRef>>;
 export function supervisor(
   flags: SupervisorFlags,
   internals?: SupervisorInternals,
-): (ctx: StartContext, ...extraArgs: unknown[]) => Promise<StartedChild<SupervisorRef>> {
+): (ctx: StartContext) => Promise<StartedChild<SupervisorRef>> {
   let resolved: ResolvedFlags | undefined;
   let invalid: unknown;
   try {
@@ -443,6 +485,6 @@ export function supervisor(
   }
   return async (ctx) => {
     if (resolved === undefined) throw invalid;
-    return new Supervisor(resolved, ctx, internals).start();
+    return new Supervisor(resolved, ctx, internals).start(ctx.signal);
   };
 }

@@ -3,15 +3,17 @@
  * per need, each with what was found and, when it fails, the exact command that fixes it. `setup`
  * and `doctor` print the same checks; tests feed them made-up reports.
  */
-import { MINIMUM_PYTHON, NUMPY_REQUIREMENT, pipInstallCommand, RUNTIME_REQUIREMENTS, versionAtLeast, type Requirement } from '../environment/requirements.js';
+import { ARROW_REQUIREMENT, MINIMUM_PYTHON, NUMPY_REQUIREMENT, pipInstallCommand, RUNTIME_REQUIREMENTS, versionAtLeast, type Requirement } from '../environment/requirements.js';
 import type { PythonReport } from './inspect-python.js';
 
 export interface Check {
   /** `Python`, `pyzmq`, `msgpack`, `numpy`, `worker runtime`. */
   name: string;
   ok: boolean;
-  /** A failed optional check (numpy) is reported but does not fail `doctor`. */
+  /** A failed optional check (numpy, pyarrow) is reported but does not fail `doctor`. */
   required: boolean;
+  /** What an optional check gives when it passes, said when it does not. */
+  optionalFor?: string;
   /** What was found: a version, or why it is missing. */
   detail: string;
   /** Commands that fix a failed check, best first. */
@@ -28,6 +30,12 @@ export interface FixContext {
   setupApplies: boolean;
 }
 
+/** What each optional requirement gives, and the setup flag that installs it. */
+const OPTIONAL: Record<string, { gives: string; flag: string }> = {
+  numpy: { gives: 'typed arrays then arrive as numpy arrays', flag: '--numpy' },
+  pyarrow: { gives: 'DataFrames and Arrow tables then cross the wire', flag: '--arrow' },
+};
+
 function requirementCheck(report: PythonReport, requirement: Requirement, required: boolean, context: FixContext): Check {
   const state = report.modules[requirement.distribution];
   const found = state !== undefined && 'version' in state ? state.version : undefined;
@@ -42,9 +50,10 @@ function requirementCheck(report: PythonReport, requirement: Requirement, requir
   const fixes = ok
     ? []
     : context.setupApplies
-      ? [required ? 'npx piton setup' : 'npx piton setup --numpy']
+      ? [required ? 'npx piton setup' : `npx piton setup ${OPTIONAL[requirement.distribution]?.flag ?? ''}`.trim()]
       : [pipInstallCommand(context.python, [requirement])];
-  return { name: requirement.distribution, ok, required, detail, fixes };
+  const optional = required ? undefined : OPTIONAL[requirement.distribution]?.gives;
+  return { name: requirement.distribution, ok, required, detail, fixes, ...(optional === undefined ? {} : { optionalFor: optional }) };
 }
 
 /** Every check, in the order they are printed. */
@@ -61,6 +70,7 @@ export function checkPython(report: PythonReport, context: FixContext): Check[] 
     },
     ...RUNTIME_REQUIREMENTS.map((r) => requirementCheck(report, r, true, context)),
     requirementCheck(report, NUMPY_REQUIREMENT, false, context),
+    requirementCheck(report, ARROW_REQUIREMENT, false, context),
   ];
   const runtime = report.runtime;
   checks.push(
@@ -83,7 +93,7 @@ export function formatChecks(checks: readonly Check[]): string {
   const lines: string[] = [];
   for (const check of checks) {
     const mark = check.ok ? '✔' : check.required ? '✘' : '-';
-    lines.push(`  ${mark} ${check.name}: ${check.detail}${check.ok || check.required ? '' : ' (optional: typed arrays then arrive as numpy arrays)'}`);
+    lines.push(`  ${mark} ${check.name}: ${check.detail}${check.ok || check.required ? '' : ` (optional: ${check.optionalFor ?? 'not needed to run calls'})`}`);
     for (const fix of check.fixes) lines.push(`      fix: ${fix}`);
   }
   return lines.join('\n');

@@ -1,6 +1,6 @@
 /**
  * What an interpreter has that the pool needs: its version, the runtime's dependencies (imported
- * for real, so a pyzmq whose libzmq cannot load counts as missing), numpy, and the worker runtime
+ * for real, so a pyzmq whose libzmq cannot load counts as missing), numpy, pyarrow, and the worker runtime
  * this package carries. One short `python -c` run, with the runtime on PYTHONPATH as the pool puts it.
  */
 import { execFile } from 'node:child_process';
@@ -16,7 +16,7 @@ export interface PythonReport {
   executable: string;
   /** `3.11.2`. */
   version: string;
-  /** Keyed by distribution name: pyzmq, msgpack, numpy. */
+  /** Keyed by distribution name: pyzmq, msgpack, numpy, pyarrow. */
   modules: Record<string, ModuleState>;
   /** The worker runtime as this interpreter imports it (from RUNTIME_SRC when there is one). */
   runtime: { version: string; file: string } | { error: string };
@@ -34,6 +34,7 @@ modules = {
     "pyzmq": state("zmq", lambda m: m.pyzmq_version()),
     "msgpack": state("msgpack", lambda m: ".".join(map(str, m.version))),
     "numpy": state("numpy", lambda m: m.__version__),
+    "pyarrow": state("pyarrow", lambda m: m.__version__),
 }
 try:
     import piton, piton.worker

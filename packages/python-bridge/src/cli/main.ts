@@ -1,9 +1,7 @@
 #!/usr/bin/env node
-/** `piton`: the command line of @piton/python-bridge (`npx piton setup`, `npx piton doctor`). */
+/** `piton`: the command line of @piton/python-bridge (`npx piton setup`, `doctor`, `keys`, `types`). */
+// Each command is loaded when it runs: `types` needs neither the pool nor zeromq.
 import { parseCommand, USAGE } from './args.js';
-import { doctor } from './doctor.js';
-import { keys } from './keys.js';
-import { setup, SetupError } from './setup.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   let command;
@@ -18,11 +16,13 @@ async function main(argv: readonly string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     case 'setup':
-      return setup(command);
+      return (await import('./setup.js')).setup(command);
     case 'doctor':
-      return doctor(command);
+      return (await import('./doctor.js')).doctor(command);
     case 'keys':
-      return keys(command);
+      return (await import('./keys.js')).keys(command);
+    case 'types':
+      return (await import('./types.js')).types(command);
   }
 }
 
@@ -30,7 +30,8 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (error: unknown) => {
+  async (error: unknown) => {
+    const { SetupError } = await import('./setup.js');
     console.error(`piton: ${error instanceof SetupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     process.exitCode = 1;
   },

@@ -3,7 +3,8 @@
  *
  * 1. `<project>/.venv` (runtime-location.ts says which directory is the project) is made with
  *    `--python`, else the first of `python3`, `python` that is Python >= 3.9; an existing one is kept.
- * 2. What is missing or too old among pyzmq and msgpack (and numpy with `--numpy`) is installed with
+ * 2. What is missing or too old among pyzmq and msgpack (and numpy with `--numpy`, pyarrow with
+ *    `--arrow`, for DataFrames and Arrow tables) is installed with
  *    pip, which reads its index and mirrors from the user's pip configuration; `--requirements FILE`
  *    is installed when the file changed since the last setup (its digest is kept in the environment).
  *    So a second run installs nothing and takes about a second.
@@ -14,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { NUMPY_REQUIREMENT, RUNTIME_REQUIREMENTS, versionAtLeast, MINIMUM_PYTHON, type Requirement } from '../environment/requirements.js';
+import { ARROW_REQUIREMENT, NUMPY_REQUIREMENT, RUNTIME_REQUIREMENTS, versionAtLeast, MINIMUM_PYTHON, type Requirement } from '../environment/requirements.js';
 import { projectRoot, projectVenv, venvPython } from '../environment/runtime-location.js';
 import { checkPython, failures, formatChecks } from './checks.js';
 import { inspectPython, type PythonReport } from './inspect-python.js';
@@ -23,6 +24,8 @@ import { roundTrip } from './round-trip.js';
 export interface SetupOptions {
   python: string | undefined;
   numpy: boolean;
+  /** Install pyarrow: DataFrames and Arrow tables cross the wire. */
+  arrow: boolean;
   requirements: string[];
 }
 
@@ -56,7 +59,7 @@ export async function setup(options: SetupOptions, log: Log = console.log): Prom
   }
 
   const report = await inspectPython(python);
-  const wanted = [...RUNTIME_REQUIREMENTS, ...(options.numpy ? [NUMPY_REQUIREMENT] : [])];
+  const wanted = [...RUNTIME_REQUIREMENTS, ...(options.numpy ? [NUMPY_REQUIREMENT] : []), ...(options.arrow ? [ARROW_REQUIREMENT] : [])];
   const missing = wanted.filter((r) => !satisfied(report, r));
   const files = await changedRequirementFiles(venv, options.requirements);
   if (missing.length === 0 && files.length === 0) {

@@ -98,6 +98,20 @@ export class Capacity<E extends Loaded> {
     return total;
   }
 
+  /** Open interpreters with nothing in flight. */
+  get idleCount(): number {
+    let idle = 0;
+    for (const load of this.#open.values()) if (load === 0) idle++;
+    return idle;
+  }
+
+  /** Interpreters (open or leaving) with at least one run in flight. */
+  get loadedCount(): number {
+    let loaded = this.#leaving.size;
+    for (const load of this.#open.values()) if (load > 0) loaded++;
+    return loaded;
+  }
+
   /** Whether any run is in flight anywhere. */
   get anyInFlight(): boolean {
     for (const load of this.#open.values()) if (load > 0) return true;

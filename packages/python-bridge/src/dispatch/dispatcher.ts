@@ -1,15 +1,37 @@
 import { setLongTimeout, type LongTimeout } from '@piton/core';
-import type { CallContext } from '../interpreter/callbacks.js';
-import type { RunControl } from '../interpreter/run-control.js';
-import { CallTimeoutError, HostLostError, QueueFullError, WorkerExitedError } from '../errors.js';
+import { CallTimeoutError, HostLostError, QueueFullError, InterpreterExitedError } from '../errors.js';
 import { Capacity } from './capacity.js';
 import { Fifo } from './fifo.js';
 import { fitsInBatch, type EncodedCall } from '../wire/encoded-call.js';
+import type { Outcome } from '../wire/protocol.js';
 import { CallStats, type CallTiming } from '../ops/stats.js';
 
+/**
+ * What the dispatcher reads of a call's context; the rest (a callback scope, say) goes to the
+ * executor untouched. A call that listens for progress runs alone.
+ */
+export interface DispatchedContext {
+  readonly onProgress?: unknown;
+}
+
+/**
+ * How the dispatcher gives up on a call it handed to an executor (a timeout, an abort): the
+ * executor fills in `cancel` once the call is sent (the interpreter's side of it:
+ * interpreter/run-control.ts, the same shape, so that neither layer imports the other).
+ */
+export interface RunControl {
+  /**
+   * Gives up on the call: the executor cancels it and keeps its slot until it has ended, or calls
+   * `beforeKill` and kills itself when it cannot (the other calls in flight on it then reject).
+   */
+  cancel?: (beforeKill: () => void) => void;
+}
+
 /** One interpreter as the dispatcher sees it: something that runs up to `capacity` calls at a time. */
-export interface Executor {
+export interface Executor<C extends DispatchedContext = DispatchedContext> {
   readonly id: string;
+  /** The process's id, when it has one (told to tracers). */
+  readonly pid?: number;
   /** False once the interpreter has exited or is being stopped or killed: it takes no more work. */
   readonly serviceable: boolean;
   /** Runs (calls, batches, leases) it may have in flight at once: the pool's `concurrency`. */
@@ -18,7 +40,7 @@ export interface Executor {
    * Runs one call encoded in advance; `context` carries its progress listener and callback scope.
    * With `control`, the call can be given up on once sent (`control.cancel`, see RunControl).
    */
-  run(call: EncodedCall, context?: CallContext, control?: RunControl): Promise<unknown>;
+  run(call: EncodedCall, context?: C, control?: RunControl): Promise<unknown>;
   /**
    * Several calls in one round trip, each with its own outcome; rejects only if the round trip
    * fails. May resolve with fewer outcomes than calls: the first ones ran, the others did not
@@ -29,10 +51,7 @@ export interface Executor {
   kill(): void;
 }
 
-/** How a call ended. */
-export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
-export interface CallRequest {
+export interface CallRequest<C extends DispatchedContext = DispatchedContext> {
   /** The call, encoded when it was made (a lease has none). */
   call?: EncodedCall;
   /** ms from submission to settlement; past it the call rejects and its interpreter is killed. */
@@ -40,20 +59,23 @@ export interface CallRequest {
   signal?: AbortSignal;
   /** How many times a call whose interpreter died may be run again. */
   retries: number;
-  /** A traced call's context: given the outcome and timings before the call settles. */
-  trace?: CallTiming;
+  /** A traced call's context: given the outcome and timings before the call settles, and who ran it. */
+  trace?: CallTiming & { worker?: string; pid?: number; retried?: number };
   /** Its progress listener and callback scope; a call with a progress listener runs alone. */
-  context?: CallContext;
+  context?: C;
 }
 
+/** The context type an executor's `run` takes. */
+export type ContextOf<E> = E extends Executor<infer C extends DispatchedContext> ? C : DispatchedContext;
+
 /** An interpreter held by one caller (for a stream) until it calls `release`. */
-export interface Lease<E extends Executor> {
+export interface Lease<E extends Executor<never>> {
   readonly executor: E;
   /** Gives the interpreter back (to serve again if it still can). */
   release(): void;
 }
 
-export interface DispatcherOptions<E extends Executor> {
+export interface DispatcherOptions<E extends Executor<never>> {
   maxQueue: number;
   /** A batch (its calls' bytes together) stays within this, as one message must. */
   maxMessageSize: number;
@@ -73,6 +95,8 @@ export interface DispatcherOptions<E extends Executor> {
   onRetire?: (executor: E) => void;
   /** A call that timed out or was aborted could not be cancelled: its executor is about to be killed because of `error`. */
   onCancel?: (executor: E, error: unknown) => void;
+  /** A call or lease had to queue: every executor was full (an elastic pool grows on it). */
+  onQueued?: () => void;
 }
 
 /** The most calls one round trip carries. */
@@ -81,9 +105,9 @@ const MAX_BATCH = 16;
 const EWMA_WEIGHT = 0.2;
 
 /** A queued or running unit of work: a call, or a lease (a slot of an interpreter held for a stream). */
-interface Job<E extends Executor> {
+interface Job<E extends Executor<C>, C extends DispatchedContext> {
   readonly kind: 'call' | 'lease';
-  readonly request: CallRequest;
+  readonly request: CallRequest<C>;
   readonly submittedAt: number;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -98,9 +122,9 @@ interface Job<E extends Executor> {
 }
 
 /** What one slot of an interpreter runs: one call, one lease, or a batch of calls. */
-interface Run<E extends Executor> {
+interface Run<E extends Executor<C>, C extends DispatchedContext> {
   readonly executor: E;
-  readonly jobs: Job<E>[];
+  readonly jobs: Job<E, C>[];
   readonly startedAt: number;
   /** Ended (settled, or a lease released): a second end does nothing. */
   ended: boolean;
@@ -118,7 +142,7 @@ interface Run<E extends Executor> {
  * an AbortSignal always run alone, so that cancelling one never takes another down with it, and
  * so do calls with a progress listener, whose progress others would wait for (a pool that exposes
  * Node functions turns batching off, so that no call waits on another call's callback); if the
- * interpreter dies during a batch, every call of the batch rejects with WorkerExitedError (and is
+ * interpreter dies during a batch, every call of the batch rejects with InterpreterExitedError (and is
  * retried if it asked for retries), as a single call would.
  *
  * Invariants: an attached executor is open in `#capacity` until it leaves (detached, retired,
@@ -126,9 +150,9 @@ interface Run<E extends Executor> {
  * open executor has a free slot, so a free slot never waits while a call is queued; each job
  * settles exactly once (`#settle` is the only place that resolves or rejects a job).
  */
-export class Dispatcher<E extends Executor = Executor> {
+export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedContext = ContextOf<E>> {
   readonly #options: DispatcherOptions<E>;
-  readonly #queue = new Fifo<Job<E>>();
+  readonly #queue = new Fifo<Job<E, C>>();
   /** Runs in flight per executor, and which executors take more: the one notion of free capacity. */
   readonly #capacity = new Capacity<E>();
   /**
@@ -141,6 +165,8 @@ export class Dispatcher<E extends Executor = Executor> {
   readonly #drains = new Map<E, () => void>();
   /** Calls (and leases) given to each executor so far: what `maxTasksPerExecutor` counts. */
   readonly #tasksGiven = new WeakMap<E, number>();
+  /** When each executor last had nothing in flight (`performance.now()`), for an elastic pool's shrink. */
+  readonly #idleSince = new WeakMap<E, number>();
   readonly #stats = new CallStats();
   /** Set by `seal`: new calls are refused, queued ones still run. */
   #sealedWith: Error | undefined;
@@ -154,11 +180,16 @@ export class Dispatcher<E extends Executor = Executor> {
     this.#options = options;
   }
 
-  /** `ready`: free slots of the serving interpreters; `busy`: runs in flight (one slot each). */
+  /**
+   * `ready`: serving interpreters with nothing in flight; `busy`: interpreters with at least one run
+   * in flight; `free`: the slots the serving interpreters could still take; `inFlight`: runs in flight.
+   */
   get counts() {
     return {
-      ready: this.#capacity.free,
-      busy: this.#capacity.inFlight,
+      ready: this.#capacity.idleCount,
+      busy: this.#capacity.loadedCount,
+      free: this.#capacity.free,
+      inFlight: this.#capacity.inFlight,
       queued: this.#queue.size,
       completed: this.#stats.completed,
       failed: this.#stats.failed,
@@ -174,12 +205,12 @@ export class Dispatcher<E extends Executor = Executor> {
     return this.#closedWith !== undefined;
   }
 
-  call(request: CallRequest): Promise<unknown> {
+  call(request: CallRequest<C>): Promise<unknown> {
     return this.#submit('call', request);
   }
 
   /** Holds a slot of an interpreter for the caller, in queue order like a call. */
-  acquire(request: Pick<CallRequest, 'signal' | 'timeout'>): Promise<Lease<E>> {
+  acquire(request: Pick<CallRequest<C>, 'signal' | 'timeout'>): Promise<Lease<E>> {
     return this.#submit('lease', { retries: 0, ...request }) as Promise<Lease<E>>;
   }
 
@@ -195,9 +226,36 @@ export class Dispatcher<E extends Executor = Executor> {
     return new Promise((resolve, reject) => this.#servingWaiters.push({ count, resolve, reject }));
   }
 
+  /**
+   * Whether `executor` has work in flight: a call (or a batch) running, a stream's lease held, or
+   * a call waiting on a callback into Node (it is running until it settles). The one predicate
+   * that decides whether an interpreter may be stopped because the pool shrinks: one with work in
+   * flight never is.
+   */
+  hasWorkInFlight(executor: E): boolean {
+    return this.#capacity.load(executor) > 0;
+  }
+
+  /** ms `executor` has been idle (serving, no work in flight) at `now`; undefined if it is not idle. */
+  idleFor(executor: E, now = performance.now()): number | undefined {
+    if (!this.#capacity.isOpen(executor) || this.hasWorkInFlight(executor)) return undefined;
+    return now - (this.#idleSince.get(executor) ?? now);
+  }
+
+  /**
+   * Takes `executor` out of service if it is idle, at once and atomically (no call can be handed
+   * to it after this returns true); false if it has work in flight or is not serving.
+   */
+  retireIfIdle(executor: E): boolean {
+    if (!this.#capacity.isOpen(executor) || this.hasWorkInFlight(executor)) return false;
+    this.#capacity.close(executor);
+    return true;
+  }
+
   /** A started interpreter joins the pool. */
   attach(executor: E): void {
     this.#capacity.open(executor);
+    this.#idleSince.set(executor, performance.now());
     const size = this.#capacity.openCount;
     this.#servingWaiters = this.#servingWaiters.filter((w) => (w.count <= size ? (w.resolve(), false) : true));
     this.#pump();
@@ -240,7 +298,7 @@ export class Dispatcher<E extends Executor = Executor> {
     for (const resolve of waiters) resolve();
   }
 
-  #submit(kind: Job<E>['kind'], request: CallRequest): Promise<unknown> {
+  #submit(kind: Job<E, C>['kind'], request: CallRequest<C>): Promise<unknown> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
     if (this.#sealedWith) return Promise.reject(this.#sealedWith);
     const { signal, timeout } = request;
@@ -253,7 +311,7 @@ export class Dispatcher<E extends Executor = Executor> {
       return Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
-      const job: Job<E> = { kind, request, submittedAt: performance.now(), resolve, reject, settled: false };
+      const job: Job<E, C> = { kind, request, submittedAt: performance.now(), resolve, reject, settled: false };
       if (timeout !== undefined) {
         job.timer = setLongTimeout(() => this.#cancel(job, new CallTimeoutError(timeout)), timeout);
       }
@@ -262,8 +320,12 @@ export class Dispatcher<E extends Executor = Executor> {
         job.onAbort = () => this.#cancel(job, signal.reason);
         signal.addEventListener('abort', job.onAbort, { once: true });
       }
-      if (executor) this.#run(executor, [job], job.submittedAt);
-      else this.#queue.push(job);
+      if (executor) {
+        this.#run(executor, [job], job.submittedAt);
+      } else {
+        this.#queue.push(job);
+        this.#options.onQueued?.();
+      }
     });
   }
 
@@ -271,11 +333,16 @@ export class Dispatcher<E extends Executor = Executor> {
    * Starts `jobs` on one slot of `executor`, which `#capacity` has already counted. `startedAt`:
    * now, or the submission time of a job that runs as it is submitted (one clock read less).
    */
-  #run(executor: E, jobs: Job<E>[], startedAt = performance.now()): void {
-    const run: Run<E> = { executor, jobs, startedAt, ended: false };
+  #run(executor: E, jobs: Job<E, C>[], startedAt = performance.now()): void {
+    const run: Run<E, C> = { executor, jobs, startedAt, ended: false };
     for (const job of jobs) {
       job.executor = executor;
       job.startedAt = startedAt;
+      const trace = job.request.trace;
+      if (trace !== undefined) {
+        trace.worker = executor.id;
+        trace.pid = executor.pid;
+      }
     }
     const first = jobs[0]!;
     // Counted as it is given: with several slots, an interpreter must not be given more calls
@@ -310,12 +377,12 @@ export class Dispatcher<E extends Executor = Executor> {
    * interpreter back to work, unless it died or is going away (it exited, was killed, or killed
    * itself over a broken reply). One whose last run ended while it was leaving is drained.
    */
-  #finish(run: Run<E>, outcomes: Outcome[], endedAt = performance.now()): void {
+  #finish(run: Run<E, C>, outcomes: Outcome[], endedAt = performance.now()): void {
     if (run.ended) return; // a lease released twice
     run.ended = true;
     const { executor, jobs } = run;
     this.#stats.ran(endedAt - run.startedAt);
-    const again: Job<E>[] = [];
+    const again: Job<E, C>[] = [];
     jobs.forEach((job, i) => {
       job.executor = undefined;
       if (job.settled) return;
@@ -328,9 +395,10 @@ export class Dispatcher<E extends Executor = Executor> {
       }
       // A lost host's call may still be running there: running it again could run it twice.
       const retryable =
-        !outcome.ok && outcome.error instanceof WorkerExitedError && !(outcome.error instanceof HostLostError) && job.request.retries > 0;
+        !outcome.ok && outcome.error instanceof InterpreterExitedError && !(outcome.error instanceof HostLostError) && job.request.retries > 0;
       if (retryable && !this.#closedWith) {
         job.request.retries--;
+        if (job.request.trace !== undefined) job.request.trace.retried = (job.request.trace.retried ?? 0) + 1;
         again.push(job);
       } else if (job.kind === 'call') {
         this.#settle(job, outcome, endedAt);
@@ -339,6 +407,7 @@ export class Dispatcher<E extends Executor = Executor> {
     // Back at the head, in their original order: a retried call keeps its place in line.
     for (let i = again.length - 1; i >= 0; i--) this.#queue.unshift(again[i]!);
     const left = this.#capacity.end(executor);
+    if (left === 0) this.#idleSince.set(executor, endedAt);
     if (!executor.serviceable) this.#capacity.close(executor);
     else if (this.#options.shouldRetire?.(executor)) this.#retire(executor);
     if (left === 0 && !this.#capacity.isOpen(executor)) {
@@ -353,7 +422,7 @@ export class Dispatcher<E extends Executor = Executor> {
   }
 
   /** Records how long each function took, a batch's time shared equally among the calls it ran. */
-  #timed(jobs: Job<E>[], ran: number, ms: number): void {
+  #timed(jobs: Job<E, C>[], ran: number, ms: number): void {
     const each = ms / ran;
     for (let i = 0; i < ran; i++) {
       const { module, fn } = jobs[i]!.request.call!;
@@ -383,7 +452,7 @@ export class Dispatcher<E extends Executor = Executor> {
   }
 
   /** The head of the queue, and with it, if the calls are short, the short calls that follow it. */
-  #takeFor(executor: E): Job<E>[] {
+  #takeFor(executor: E): Job<E, C>[] {
     const jobs = [this.#queue.shift()!];
     // Batch only on the last free slot: while others are free, each call gets its own.
     if (!this.#batchable(jobs[0]!) || this.#capacity.free > 0) return jobs;
@@ -407,7 +476,7 @@ export class Dispatcher<E extends Executor = Executor> {
     return jobs;
   }
 
-  #batchable(job: Job<E>): boolean {
+  #batchable(job: Job<E, C>): boolean {
     const { kind, request } = job;
     if (kind !== 'call' || request.timeout !== undefined || request.signal !== undefined) return false;
     // Progress would be delivered while other calls of the batch wait for it.
@@ -420,9 +489,9 @@ export class Dispatcher<E extends Executor = Executor> {
   /**
    * Timeout or abort: a queued job leaves the queue; a running one rejects at once and is given up
    * on. Its interpreter cancels it (its slot stays taken until its reply comes) or, if it cannot
-   * (sync code, no reply within its cancelTimeout), is killed and replaced.
+   * (sync code, no reply within the pool's cancelGrace), is killed and replaced.
    */
-  #cancel(job: Job<E>, error: unknown): void {
+  #cancel(job: Job<E, C>, error: unknown): void {
     if (job.settled) return;
     const executor = job.executor;
     if (executor === undefined) {
@@ -448,7 +517,7 @@ export class Dispatcher<E extends Executor = Executor> {
   }
 
   /** `at`: when the outcome was known, if the caller has read the clock already. */
-  #settle(job: Job<E>, outcome: Outcome, at = performance.now()): void {
+  #settle(job: Job<E, C>, outcome: Outcome, at = performance.now()): void {
     if (job.settled) return;
     job.settled = true;
     job.timer?.clear();

@@ -11,6 +11,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { InterpreterStartError } from '../errors.js';
 import { ChildProcessHandle } from '../launch/child-process.js';
 import { projectVenv, venvPython } from './runtime-location.js';
+import { within } from '../timing.js';
 
 /** How long the probe may take when the caller gives no limit (a pool gives its `startTimeout`). */
 export const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
@@ -100,12 +101,7 @@ async function probe(candidate: string, cwd: string, timeoutMs: number): Promise
       if (stream === 'stdout' && stdout.length < 100) stdout.push(line);
     },
   });
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolveTimeout) => {
-    timer = setTimeout(() => resolveTimeout('timeout'), timeoutMs);
-  });
-  const outcome = await Promise.race([child.exit, timedOut]);
-  clearTimeout(timer);
+  const outcome = await within(child.exit, timeoutMs, () => 'timeout' as const);
   if (outcome === 'timeout') {
     child.signal('SIGKILL');
     await child.exit;

@@ -25,6 +25,12 @@ export const RUNTIME_REQUIREMENTS: readonly Requirement[] = [requirement('pyzmq'
 /** Optional: typed arrays arrive as numpy arrays when it is there (`npx piton setup --numpy`). */
 export const NUMPY_REQUIREMENT: Requirement = requirement('numpy', 'numpy', '1.22');
 
+/**
+ * Optional: DataFrames and Arrow tables cross the wire when it is there (`npx piton setup --arrow`);
+ * 16 is the first pyarrow that reads the string views polars writes.
+ */
+export const ARROW_REQUIREMENT: Requirement = requirement('pyarrow', 'pyarrow', '16');
+
 /** The oldest Python the runtime supports (pyproject's requires-python). */
 export const MINIMUM_PYTHON: readonly number[] = [3, 9];
 

@@ -14,7 +14,7 @@
  * Not seen: two unrelated calls whose callbacks each call the other's pool (A's waits for B, B's
  * for A); only timeouts break that cycle, and the README says so.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, type AsyncResource } from 'node:async_hooks';
 import { ReentrantCallError } from '../errors.js';
 import type { ThrownError } from '../wire/protocol.js';
 
@@ -35,6 +35,10 @@ export interface CallContext {
   onProgress?: (value: unknown) => void;
   /** The pools whose exposed functions the caller runs inside (captured when the call was made). */
   scope?: ReadonlySet<object>;
+  /** The caller's async context, in which the Node functions Python calls back run (so its trace context, its AsyncLocalStorage values reach them). */
+  resource?: AsyncResource;
+  /** A tracer's hooks for the call (ops/tracing.ts). */
+  trace?: { runInContext?: <T>(fn: () => T) => T; onEvent?: (event: { kind: 'progress'; value: unknown } | { kind: 'callback'; name: string }) => void };
 }
 
 /** The pools whose exposed functions run in the current async context. */

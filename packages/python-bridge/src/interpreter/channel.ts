@@ -16,14 +16,19 @@
  * A reply that cannot be read, or that answers another id, means the socket can no longer be
  * trusted to pair replies with requests: the pending request rejects with {@link ProtocolError}
  * and `onProtocolError` hears of it (the owner kills the worker; a fresh one gets a fresh socket).
- * A reply that is merely too large was received whole, so only its request fails.
+ * A reply that is merely too large was received whole, so only its request fails; so does one that
+ * holds an Arrow table while apache-arrow cannot be loaded (if it was the worker's question, the
+ * answer is a `throw` naming the missing library, and the conversation goes on).
+ *
+ * apache-arrow is loaded (wire/arrow-module.ts) before the first reply that holds a table is
+ * decoded, and before the first request that holds one is encoded: each waits for it once.
  */
 import { Request } from 'zeromq';
 import { thrownOf, type Conversation } from './callbacks.js';
-import { createCodec, type Codec } from '../wire/codec.js';
+import { ArrowNotLoaded, arrowLoadSettled, createCodec, loadArrow, looksLikeIPC, type Codec } from '../wire/codec.js';
 import type { ConnectTarget } from '../launch/launcher.js';
-import { MessageTooLargeError, ProtocolError } from '../errors.js';
-import { encodeResume, encodeReturn, encodeThrow, parseReply, toPythonError, type Reply } from '../wire/protocol.js';
+import { MessageTooLargeError, MissingDependencyError, ProtocolError } from '../errors.js';
+import { encodeResume, encodeReturn, encodeThrow, parseReply, peekReplyHead, toPythonError, type BatchPolicy, type Reply } from '../wire/protocol.js';
 
 /** What the outstanding request expects back. */
 export const enum Expect {
@@ -47,13 +52,11 @@ const EXPECTED_KIND: Record<Expect, Reply['kind']> = {
   [Expect.Cancelled]: 'cancelled',
 };
 
-/** What a request is about, for error messages ("during a call to m.f"). */
-export interface RequestLabel {
-  module: string;
-  fn: string;
-}
+/** What a request is about, for error messages (`a call to m.f`, `a batch of 3 calls`); `''` for none. */
+export type RequestLabel = string;
 
-interface Inflight extends RequestLabel {
+interface Inflight {
+  label: RequestLabel;
   /** The id the next reply must carry: the request's, then that of each answer sent since. */
   id: number;
   /** The request's own id (what the control lane names it by). */
@@ -82,6 +85,8 @@ export interface ChannelOptions {
   socketOptions?: Partial<ConnectTarget['socketOptions']> & { routingId?: string };
   /** Told when an established connection drops (only asked for remote workers). */
   onDisconnect?: (address: string) => void;
+  /** Told when a reply says the function called is a batched one, and how to merge calls to it. */
+  onBatched?: (policy: BatchPolicy) => void;
 }
 
 export class RequestChannel {
@@ -95,6 +100,7 @@ export class RequestChannel {
   #entriesCodec: Codec | undefined;
   readonly #id: string;
   readonly #onProtocolError: (error: ProtocolError) => void;
+  readonly #onBatched: ((policy: BatchPolicy) => void) | undefined;
   #nextId = 1;
   #inflight: Inflight | undefined;
   /** Set by fail(): every later request rejects with what it makes. */
@@ -104,6 +110,7 @@ export class RequestChannel {
     this.#codec = opts.codec;
     this.#id = opts.id;
     this.#onProtocolError = opts.onProtocolError;
+    this.#onBatched = opts.onBatched;
     // linger 0: closing never waits for unsent messages. immediate stays false, so a request is
     // queued (not blocked) while the worker is not yet bound or already dead; the owner's fail()
     // rejects it. The socket connects before the worker has bound and retries every reconnect
@@ -115,18 +122,9 @@ export class RequestChannel {
     this.#socket.connect(opts.endpoint);
   }
 
-  get codec(): Codec {
-    return this.#codec;
-  }
-
   /** A request is outstanding. */
   get pending(): boolean {
     return this.#inflight !== undefined;
-  }
-
-  /** What the outstanding request expects, if any. */
-  get pendingExpect(): Expect | undefined {
-    return this.#inflight?.expect;
   }
 
   /** The outstanding request's own id (not that of the answers sent since), if one is outstanding. */
@@ -163,6 +161,7 @@ export class RequestChannel {
     try {
       frames = encode(this.#codec, id);
     } catch (error) {
+      if (error instanceof ArrowNotLoaded) return loadArrow().then(() => this.request<T>(encode, expect, label, conversation));
       return Promise.reject(error);
     }
     return new Promise<T>((resolve, reject) => {
@@ -174,8 +173,7 @@ export class RequestChannel {
         conversation,
         resolve: resolve as (value: never) => void,
         reject,
-        module: label.module,
-        fn: label.fn,
+        label,
       };
       this.#socket.send(frames).then(this.#onSent, this.#onSocketError);
     });
@@ -192,7 +190,7 @@ export class RequestChannel {
     this.#socket.close();
     if (inflight === undefined) return;
     if (inflight.expect === Expect.Bye) (inflight.resolve as (value: unknown) => void)(undefined);
-    else inflight.reject(makeError(inflight));
+    else inflight.reject(makeError(inflight.label));
   }
 
   readonly #onSent = (): void => {
@@ -209,6 +207,11 @@ export class RequestChannel {
   readonly #onReceive = (frames: Buffer[]): void => {
     const inflight = this.#inflight;
     if (inflight === undefined) return;
+    if (frames.length > 1 && !arrowLoadSettled() && frames.some((frame, i) => i > 0 && looksLikeIPC(frame))) {
+      // The first table to arrive: make it with the program's own apache-arrow, once loaded.
+      void loadArrow().then(() => this.#onReceive(frames));
+      return;
+    }
     let reply: Reply;
     try {
       const codec = inflight.expect === Expect.Batch || inflight.expect === Expect.Items ? this.#entriesDecoder() : this.#codec;
@@ -217,6 +220,10 @@ export class RequestChannel {
       if (error instanceof MessageTooLargeError) {
         this.#inflight = undefined;
         inflight.reject(error);
+        return;
+      }
+      if (error instanceof MissingDependencyError) {
+        this.#undecodableValue(inflight, frames[0]!, error);
         return;
       }
       this.#protocolFailure(
@@ -246,9 +253,36 @@ export class RequestChannel {
       return;
     }
     this.#inflight = undefined;
+    if (reply.kind === 'ok' && reply.batched !== undefined) this.#onBatched?.(reply.batched);
     if (inflight.listenerError) inflight.reject(inflight.listenerError.error);
     else (inflight.resolve as (value: unknown) => void)(payloadOf(reply));
   };
+
+  /**
+   * A reply received whole whose value cannot be made here (an Arrow table without apache-arrow):
+   * a question of the worker is answered so that it goes on (a `callback` with a `throw` of
+   * `error`, a `progress` with `resume`, the request then rejecting with `error`); any other reply
+   * rejects the request with `error`. The socket stays in step either way.
+   */
+  #undecodableValue(inflight: Inflight, frame0: Buffer, error: MissingDependencyError): void {
+    const head = peekReplyHead(frame0);
+    if (head === undefined || head.id !== inflight.id) {
+      this.#protocolFailure(new ProtocolError(`undecodable reply from interpreter ${this.#id}: ${error.message}`, { cause: error }));
+      return;
+    }
+    const converses = inflight.expect !== Expect.Hello && inflight.expect !== Expect.Bye;
+    if (head.kind === 'callback' && converses) {
+      this.#answer(inflight, (codec, id) => encodeThrow(codec, id, thrownOf(error)));
+      return;
+    }
+    if (head.kind === 'progress' && converses) {
+      inflight.listenerError ??= { error };
+      this.#answer(inflight, (codec, id) => encodeResume(codec, id));
+      return;
+    }
+    this.#inflight = undefined;
+    inflight.reject(error);
+  }
 
   /** The worker asked something of Node while answering `inflight`: answer, then wait again. */
   #converse(inflight: Inflight, reply: Extract<Reply, { kind: 'callback' | 'progress' }>): void {
@@ -293,6 +327,10 @@ export class RequestChannel {
     try {
       frames = encode(this.#codec, id);
     } catch (error) {
+      if (error instanceof ArrowNotLoaded) {
+        void loadArrow().then(() => this.#answer(inflight, encode));
+        return;
+      }
       try {
         frames = encodeThrow(this.#codec, id, thrownOf(error));
       } catch (unsendable) {

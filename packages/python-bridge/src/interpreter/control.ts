@@ -45,7 +45,7 @@ export class ControlLane {
     this.#sending = true;
     const entries = batch.map((p) => [p.lane, p.request] as const);
     this.#channel
-      .request<CancelStatus[]>((codec, id) => encodeCancel(codec, id, entries), Expect.Cancelled, { module: '', fn: '' })
+      .request<CancelStatus[]>((codec, id) => encodeCancel(codec, id, entries), Expect.Cancelled, '')
       .then(
         (statuses) => {
           batch.forEach((p, i) => {

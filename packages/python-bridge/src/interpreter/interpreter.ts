@@ -16,6 +16,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setLongTimeout, type LongTimeout } from '@piton/core';
+import { stopLadder, within } from '../timing.js';
 import type { CallContext, Conversation, ExposedFunctions } from './callbacks.js';
 import { Expect, RequestChannel, type ChannelOptions, type RequestLabel } from './channel.js';
 import { ControlLane } from './control.js';
@@ -27,7 +28,7 @@ import {
   InterpreterStartError,
   PitonError,
   ProtocolError,
-  WorkerExitedError,
+  InterpreterExitedError,
   type PythonReportedError,
 } from '../errors.js';
 import type { LaunchedProcess, Launcher, LaunchSpec } from '../launch/launcher.js';
@@ -35,7 +36,6 @@ import type { EncodedCall } from '../wire/encoded-call.js';
 import type { ProcessExit } from '../launch/child-process.js';
 import { badDirectory } from '../environment/python-executable.js';
 import {
-  encodeCall,
   encodeClose,
   encodeHello,
   encodeNext,
@@ -44,6 +44,9 @@ import {
   PROTOCOL_VERSION,
   spliceBatch,
   spliceCall,
+  type BatchPolicy,
+  type Outcome,
+  type ReadyInfo,
 } from '../wire/protocol.js';
 import { makeSocketDir, SOCKET_NAME } from './socket-dir.js';
 import { SpawnLauncher } from '../launch/spawn.js';
@@ -61,28 +64,22 @@ export interface InterpreterOptions extends Omit<LaunchSpec, 'endpoint'> {
   onProtocolError?: (error: ProtocolError) => void;
   /** The Node functions its Python may call (`node.call`); their names go in the handshake. */
   callbacks?: ExposedFunctions;
+  /** Told when a call's reply says its function is batched (`@piton.batched`), with the policy. */
+  onBatched?: (module: string, fn: string, policy: BatchPolicy) => void;
   /** Requests that may be outstanding at once: the lanes the handshake asks for. @default 1 */
   concurrency?: number;
   /**
    * ms a cancelled request (see `RunControl`) is given to end once the worker cancelled its task;
    * then the interpreter is killed. @default 1000
    */
-  cancelTimeout?: number;
+  cancelGrace?: number;
 }
 
-/** Default of `InterpreterOptions.cancelTimeout`, in ms. */
-export const DEFAULT_CANCEL_TIMEOUT_MS = 1_000;
+/** Default of `InterpreterOptions.cancelGrace`, in ms. */
+export const DEFAULT_CANCEL_GRACE_MS = 1_000;
 
-export interface HandshakeInfo {
-  pid: number;
-  /** The interpreter's `sys.version`. */
-  python: string;
-  protocol: number;
-  /** The worker runtime's version. */
-  piton: string;
-  /** The event loop its coroutines run on: `'uvloop'` or `'asyncio'`. */
-  loop: string;
-}
+/** The handshake's answer, without the endpoints it named. */
+export type HandshakeInfo = Omit<ReadyInfo, 'lanes' | 'control'>;
 
 export interface ExitInfo {
   code: number | null;
@@ -94,8 +91,6 @@ export interface ExitInfo {
   /** A remote worker lost without a confirmed exit: the error its requests failed with. */
   lost?: Error;
 }
-
-export type BatchResult = { ok: true; value: unknown } | { ok: false; error: PythonReportedError };
 
 /** Default grace of `stop()` for each of its two waits (stop request, then SIGTERM), in ms. */
 export const DEFAULT_STOP_GRACE_MS = 5_000;
@@ -119,8 +114,9 @@ export class Interpreter {
   /** The control lane, once the handshake has named it. */
   #control: ControlLane | undefined;
   #controlChannel: RequestChannel | undefined;
-  readonly #cancelTimeout: number;
+  readonly #cancelGrace: number;
   readonly #onProtocolError: ((error: ProtocolError) => void) | undefined;
+  readonly #onBatched: InterpreterOptions['onBatched'];
   #info: HandshakeInfo | undefined;
   #exit: ProcessExit | undefined;
   #stopRequested = false;
@@ -129,6 +125,8 @@ export class Interpreter {
   readonly #callbacks: ExposedFunctions | undefined;
   /** The conversation of a request whose caller brought no context: callbacks only. */
   readonly #plainConversation: Conversation | undefined;
+  /** The call each lane runs now (by lane number): what a reply's batching policy is about. */
+  readonly #running: (EncodedCall | undefined)[] = [];
   /** A call, batch or stream was sent: the interpreter has served (the pool's crash policy asks). */
   #served = false;
 
@@ -146,9 +144,10 @@ export class Interpreter {
     this.endpoint = endpoint;
     this.#lanes = new Lanes(channel);
     this.#channelOptions = channelOptions;
-    this.#cancelTimeout = opts.cancelTimeout ?? DEFAULT_CANCEL_TIMEOUT_MS;
+    this.#cancelGrace = opts.cancelGrace ?? DEFAULT_CANCEL_GRACE_MS;
     this.#process = process;
     this.#onProtocolError = opts.onProtocolError;
+    this.#onBatched = opts.onBatched;
     void process.exit.then((exit) => this.#onExit(exit));
     this.exited = process.exit.then(async (exit) => {
       await Promise.all([rm(dir, { recursive: true, force: true }).catch(() => undefined), process.drained]);
@@ -170,7 +169,16 @@ export class Interpreter {
     let interpreter: Interpreter;
     try {
       let self: Interpreter | undefined;
-      const { launcher = new SpawnLauncher(), startTimeout: _t, onProtocolError: _p, callbacks: _c, concurrency: _n, cancelTimeout: _g, ...spec } = opts;
+      const {
+        launcher = new SpawnLauncher(),
+        startTimeout: _t,
+        onProtocolError: _p,
+        callbacks: _c,
+        onBatched: _b,
+        concurrency: _n,
+        cancelGrace: _g,
+        ...spec
+      } = opts;
       const process = await launcher.launch({ ...spec, endpoint });
       // A local worker binds the ipc endpoint; a remote one says where it is (tcp + CURVE).
       const target = process.connect;
@@ -188,7 +196,7 @@ export class Interpreter {
           }
         },
       };
-      channel = new RequestChannel(channelOptions);
+      channel = new RequestChannel({ ...channelOptions, onBatched: (policy) => self && self.#batched(0, policy) });
       interpreter = self = new Interpreter(opts, target?.endpoint ?? endpoint, channel, channelOptions, process, dir);
     } catch (error) {
       channel?.fail(() => new PitonError('launch failed'));
@@ -201,23 +209,15 @@ export class Interpreter {
   }
 
   async #handshake(opts: InterpreterOptions): Promise<void> {
-    let timer: LongTimeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setLongTimeout(() => resolve('timeout'), opts.startTimeout);
-    });
     const expose = opts.callbacks?.names ?? [];
     const lanes = opts.concurrency ?? 1;
-    const ready = this.#lanes.first.request<HandshakeInfo & { lanes?: string; control?: string }>(
-      (codec, id) => encodeHello(codec, id, expose, lanes),
-      Expect.Hello,
-      { module: '', fn: '' },
-    );
+    const ready = this.#lanes.first.request<ReadyInfo>((codec, id) => encodeHello(codec, id, expose, lanes), Expect.Hello, '');
     // Rejections of `ready` are read below; this keeps an early one from being reported as unhandled.
     ready.catch(() => undefined);
     let failure: string;
     let cause: unknown;
     try {
-      const outcome = await Promise.race([ready, timedOut]);
+      const outcome = await within(ready, opts.startTimeout, () => 'timeout' as const);
       if (outcome !== 'timeout') {
         if (outcome.protocol !== PROTOCOL_VERSION) {
           failure = `speaks protocol ${outcome.protocol}, this Node side speaks ${PROTOCOL_VERSION}`;
@@ -239,7 +239,7 @@ export class Interpreter {
     } catch (error) {
       cause = error;
       failure =
-        error instanceof WorkerExitedError
+        error instanceof InterpreterExitedError
           ? `${describeExit(error.exitCode, error.signal)} before reporting ready` +
             // The worker's exit code for a hello of another protocol version (PROTOCOL.md).
             (error.exitCode === 2 ? ` (exit code 2: it does not speak this Node side's protocol ${PROTOCOL_VERSION})` : '')
@@ -250,8 +250,6 @@ export class Interpreter {
                 ? ` (this Node side speaks protocol ${PROTOCOL_VERSION}; is the worker runtime older?)`
                 : '')
             : `failed the handshake: ${error instanceof Error ? error.message : String(error)}`;
-    } finally {
-      timer?.clear();
     }
     this.#killed = true;
     this.#process.signal('SIGKILL');
@@ -265,7 +263,7 @@ export class Interpreter {
       : withTail(`Python interpreter ${this.id} (${opts.python}) ${failure}`, tail);
     throw new InterpreterStartError(message, {
       exitCode: exit.code,
-      signal: cause instanceof WorkerExitedError ? exit.signal : null,
+      signal: cause instanceof InterpreterExitedError ? exit.signal : null,
       stderrTail: tail,
       cause: spawnError ?? cause,
     });
@@ -317,6 +315,7 @@ export class Interpreter {
           ...this.#channelOptions,
           endpoint,
           socketOptions: { ...this.#channelOptions.socketOptions, routingId: String(lane) },
+          onBatched: (policy) => this.#batched(lane, policy),
         }),
       );
     }
@@ -332,24 +331,10 @@ export class Interpreter {
     return this.#lanes.inFlight > 0;
   }
 
-  /**
-   * Calls `module.fn(*args, **kwargs)`. Rejects with {@link PythonError} when it raises,
-   * {@link EncodeError} / {@link MessageTooLargeError} when the request cannot be sent (nothing
-   * was sent) or the result cannot (`origin: 'python'`), {@link WorkerExitedError} when the
-   * process exits first. Calling while busy rejects with a plain `Error`: that is a bug in the
-   * caller. `context.onProgress` receives the call's `progress()` values; without it Python's
-   * `progress()` sends nothing.
-   */
-  call(module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>, context?: CallContext): Promise<unknown> {
-    const listening = context?.onProgress !== undefined;
-    return this.#onLane('call', (channel) =>
-      channel.request(
-        (codec, id) => encodeCall(codec, id, module, fn, args, kwargs, listening),
-        Expect.Call,
-        { module, fn },
-        context === undefined ? this.#plainConversation : this.#conversation(context),
-      ),
-    );
+  /** A reply on `lane` says the function it ran is batched: lanes are lock-step, so it is that lane's call. */
+  #batched(lane: number, policy: BatchPolicy): void {
+    const running = this.#running[lane];
+    if (running !== undefined) this.#onBatched?.(running.module, running.fn, policy);
   }
 
   /**
@@ -381,24 +366,51 @@ export class Interpreter {
     const callbacks = this.#callbacks;
     const onProgress = context?.onProgress;
     if (callbacks === undefined && onProgress === undefined) return undefined;
+    const trace = context?.trace;
+    if (trace === undefined && context?.resource === undefined) {
+      return {
+        callback: callbacks && ((name, args, kwargs) => callbacks.run(name, args, kwargs, context?.scope)),
+        progress: onProgress,
+      };
+    }
+    // A traced call: the tracer hears of each callback and progress value, and the callbacks run
+    // in the caller's async context, inside the tracer's span.
+    const resource = context?.resource;
     return {
-      callback: callbacks && ((name, args, kwargs) => callbacks.run(name, args, kwargs, context?.scope)),
-      progress: onProgress,
+      callback:
+        callbacks &&
+        ((name, args, kwargs) => {
+          trace?.onEvent?.({ kind: 'callback', name });
+          const run = () => callbacks.run(name, args, kwargs, context?.scope);
+          const inSpan = trace?.runInContext ? () => trace.runInContext!(run) : run;
+          return resource ? resource.runInAsyncScope(inSpan) : inSpan();
+        }),
+      progress:
+        onProgress &&
+        ((value) => {
+          trace?.onEvent?.({ kind: 'progress', value });
+          onProgress(value);
+        }),
     };
   }
 
   /**
-   * Runs a call encoded in advance ({@link encodeCallBody}); settles as {@link call}, once its
-   * lane has its reply. With `control`, the call may be given up on (`control.cancel`, filled in
-   * once it is sent).
+   * Runs a call encoded in advance ({@link encodeCallBody}), `module.fn(*args, **kwargs)`, on a free
+   * lane. Rejects with {@link PythonError} when it raises, with {@link EncodeError} /
+   * {@link MessageTooLargeError} (`origin: 'python'`) when the result cannot be sent, with
+   * {@link InterpreterExitedError} when the process exits first. Running with every lane taken
+   * rejects with a plain `Error`: that is a bug in the caller. `context.onProgress` receives the
+   * call's `progress()` values; without it Python's `progress()` sends nothing. With `control`,
+   * the call may be given up on (`control.cancel`, filled in once it is sent).
    */
   run(call: EncodedCall, context?: CallContext, control?: RunControl): Promise<unknown> {
     const listening = context?.onProgress !== undefined;
     return this.#onLane('call', (channel, lane) => {
+      this.#running[lane] = call;
       const settled = channel.request(
         (codec, id) => spliceCall(codec, id, call, listening),
         Expect.Call,
-        call,
+        `a call to ${call.module}.${call.fn}`,
         context === undefined ? this.#plainConversation : this.#conversation(context),
       );
       if (control !== undefined) control.cancel = (beforeKill) => this.#abandon(lane, settled, beforeKill);
@@ -410,7 +422,7 @@ export class Interpreter {
    * Gives up on the request outstanding on `lane` (`settled` settles with its reply): the control
    * lane cancels it, and the lane stays taken until its reply comes. The interpreter is killed
    * (after `beforeKill`) when the worker says the request runs sync code, when the reply has not
-   * come within `cancelTimeout`, or when there is no control lane to ask.
+   * come within `cancelGrace`, or when there is no control lane to ask.
    */
   #abandon(lane: number, settled: Promise<unknown>, beforeKill: () => void): void {
     const channel = this.#lanes.channel(lane);
@@ -430,7 +442,7 @@ export class Interpreter {
       if (status === 'blocked') return kill();
       if (channel.outstandingId !== request) return;
       // Cancelled (or just done): its reply is on its way.
-      timer = setLongTimeout(kill, this.#cancelTimeout, { unref: true });
+      timer = setLongTimeout(kill, this.#cancelGrace, { unref: true });
       const clear = () => timer?.clear();
       settled.then(clear, clear);
     }, kill);
@@ -441,9 +453,12 @@ export class Interpreter {
    * outcome. Resolves with fewer outcomes than calls when the worker ended the batch early (the
    * results so far reached the size limit, PROTOCOL.md "Batches"): the others did not run.
    */
-  runBatch(calls: readonly EncodedCall[]): Promise<BatchResult[]> {
-    const label = { module: 'batch', fn: `of ${calls.length} calls` };
-    const sent = this.#onLane('runBatch', (channel) => channel.request<BatchResult[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label));
+  runBatch(calls: readonly EncodedCall[]): Promise<Outcome<PythonReportedError>[]> {
+    const label = `a batch of ${calls.length} calls`;
+    const sent = this.#onLane('runBatch', (channel, lane) => {
+      this.#running[lane] = undefined;
+      return channel.request<Outcome<PythonReportedError>[]>((codec, id) => spliceBatch(codec, id, calls), Expect.Batch, label);
+    });
     return sent.then((results) => {
       if (results.length >= 1 && results.length <= calls.length) return results;
       const error = new ProtocolError(`interpreter ${this.id} answered a batch of ${calls.length} calls with ${results.length} results`);
@@ -492,7 +507,7 @@ export class Interpreter {
     return this.#stopping;
   }
 
-  /** SIGKILL now. The exit shows `killed: true`; an outstanding request rejects with {@link WorkerExitedError}. */
+  /** SIGKILL now. The exit shows `killed: true`; every outstanding request rejects with {@link InterpreterExitedError}. */
   kill(): void {
     if (!this.alive) return;
     this.#killed = true;
@@ -502,32 +517,26 @@ export class Interpreter {
   async #stop(graceMs: number): Promise<ExitInfo> {
     this.#stopRequested = true;
     if (!this.alive) return this.exited;
-    if (this.#lanes.inFlight === 0) {
-      // The reply does not matter: the exit is what we wait for.
-      this.#lanes.first.request((codec, id) => encodeStop(codec, id), Expect.Bye, { module: '', fn: '' }).catch(() => undefined);
-    } else {
-      this.#process.signal('SIGTERM');
-    }
-    if (await this.#exitWithin(graceMs)) return this.exited;
-    this.#process.signal('SIGTERM');
-    if (await this.#exitWithin(graceMs)) return this.exited;
-    this.#process.signal('SIGKILL');
+    await stopLadder(this.#process.exit, [
+      { run: () => this.#askToStop(), wait: graceMs },
+      { run: () => this.#process.signal('SIGTERM'), wait: graceMs },
+      { run: () => this.#process.signal('SIGKILL'), wait: 'infinity' },
+    ]);
     return this.exited;
   }
 
-  #exitWithin(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setLongTimeout(() => resolve(false), ms);
-      void this.#process.exit.then(() => {
-        timer.clear();
-        resolve(true);
-      });
-    });
+  /** A `stop` request when no lane has one outstanding (the reply does not matter: the exit is what counts), else SIGTERM. */
+  #askToStop(): void {
+    if (this.#lanes.inFlight > 0 || this.#lanes.first.pending) {
+      this.#process.signal('SIGTERM');
+      return;
+    }
+    this.#lanes.first.request((codec, id) => encodeStop(codec, id), Expect.Bye, '').catch(() => undefined);
   }
 
   #refusal(what: string): Error | undefined {
     if (this.#exit !== undefined) {
-      return new WorkerExitedError(this.#exit.code, this.#exit.signal, {
+      return new InterpreterExitedError(this.#exit.code, this.#exit.signal, {
         message: `Python interpreter ${this.id} ${describeExit(this.#exit.code, this.#exit.signal)} before ${what}()`,
         stderrTail: this.#process.stderrTail(),
       });
@@ -542,11 +551,11 @@ export class Interpreter {
     this.#controlChannel?.fail((label) => this.#exitedError(exit, label));
   }
 
-  #exitedError(exit: ProcessExit, { module, fn }: RequestLabel): WorkerExitedError {
-    if (exit.lost instanceof WorkerExitedError) return exit.lost;
-    const during = module === '' ? '' : module === 'batch' ? ` during a batch ${fn}` : ` during a call to ${module}.${fn}`;
+  #exitedError(exit: ProcessExit, label: RequestLabel): InterpreterExitedError {
+    if (exit.lost instanceof InterpreterExitedError) return exit.lost;
+    const during = label === '' ? '' : ` during ${label}`;
     const how = exit.spawnError ? `could not be spawned (${exit.spawnError.message})` : describeExit(exit.code, exit.signal);
-    return new WorkerExitedError(exit.code, exit.signal, {
+    return new InterpreterExitedError(exit.code, exit.signal, {
       message: `Python interpreter ${this.id} (pid ${this.pid}) ${how}${during}`,
       stderrTail: this.#process.stderrTail(),
     });
@@ -559,12 +568,12 @@ export class Interpreter {
     let current: Promise<unknown> = Promise.resolve();
     let ended = false;
     const request = <T>(encode: Parameters<RequestChannel['request']>[0], expect: Expect, module: string, fn: string): Promise<T> => {
-      if (this.#exit !== undefined) return Promise.reject(this.#exitedError(this.#exit, { module, fn }));
+      if (this.#exit !== undefined) return Promise.reject(this.#exitedError(this.#exit, `a call to ${module}.${fn}`));
       // stop() may have sent its request meanwhile (on lane 0): a second one would break REQ/REP lock-step.
       if (channel.pending || this.#stopRequested) {
         return Promise.reject(new PitonError(`Python interpreter ${this.id} is stopping; the stream of ${module}.${fn} ended`));
       }
-      const sent = channel.request<T>(encode, expect, { module, fn }, this.#plainConversation);
+      const sent = channel.request<T>(encode, expect, `a call to ${module}.${fn}`, this.#plainConversation);
       current = sent.catch(() => undefined);
       return sent;
     };
@@ -573,8 +582,8 @@ export class Interpreter {
       onEnd?.();
     };
     return {
-      open: (module, fn, args, kwargs, batch) =>
-        request<ItemsReply>((codec, id) => encodeStream(codec, id, module, fn, args, kwargs, batch), Expect.Items, module, fn),
+      open: (module, fn, args, kwargs, batch, options) =>
+        request<ItemsReply>((codec, id) => encodeStream(codec, id, module, fn, args, kwargs, batch, options), Expect.Items, module, fn),
       next: (batch, module, fn) => request<ItemsReply>((codec, id) => encodeNext(codec, id, batch), Expect.Items, module, fn),
       close: (module, fn) => request<void>((codec, id) => encodeClose(codec, id), Expect.Closed, module, fn),
       // A pull given up on (abort) still holds the lane until its reply comes.

@@ -15,11 +15,12 @@
  * holds nothing but `worker.sock` and `owner`. Entries are unlinked one by one (never followed),
  * then the directory itself is removed; anything unexpected leaves it in place.
  */
-import { readFileSync } from 'node:fs';
 import { chmod, lstat, mkdtemp, readdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processStartTime } from '../launch/proc.js';
+import { within } from '../timing.js';
 
 /** The socket's file name inside an interpreter's directory. */
 export const SOCKET_NAME = 'worker.sock';
@@ -28,21 +29,6 @@ export const OWNER_NAME = 'owner';
 const DIR_PATTERN = /^piton-(\d+)-[A-Za-z0-9]{6}$/;
 /** How long a connection attempt to a left-over socket may take before it counts as dead. */
 const CONNECT_TIMEOUT_MS = 500;
-
-/**
- * A process's start time in clock ticks since boot (Linux, /proc/PID/stat field 22), or
- * `undefined` where it cannot be read. Together with the pid it names one process, not a pid's
- * successive owners.
- */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
 
 /** Makes an interpreter's private directory (0700) with its owner file; returns its path. */
 export async function makeSocketDir(parent: string = tmpdir()): Promise<string> {
@@ -78,19 +64,16 @@ async function readOwner(dir: string): Promise<string | undefined> {
 }
 
 /** Whether something accepts connections on the Unix socket at `path`. */
-function listening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    const done = (answer: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(answer);
-    };
-    // A socket that neither accepts nor refuses in time is treated as alive: keep the directory.
-    const timer = setTimeout(() => done(true), CONNECT_TIMEOUT_MS);
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
+async function listening(path: string): Promise<boolean> {
+  const socket = connect(path);
+  const answered = new Promise<boolean>((resolve) => {
+    socket.once('connect', () => resolve(true));
+    socket.once('error', () => resolve(false));
   });
+  // A socket that neither accepts nor refuses in time is treated as alive: keep the directory.
+  const answer = await within(answered, CONNECT_TIMEOUT_MS, () => true);
+  socket.destroy();
+  return answer;
 }
 
 /** Removes `dir` if it is a stale interpreter directory (see the module comment); returns whether it did. */

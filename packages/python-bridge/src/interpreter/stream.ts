@@ -3,7 +3,8 @@
  * trip as they are consumed. It sees its interpreter only through a {@link StreamPort}.
  */
 import { setLongTimeout, type LongTimeout } from '@piton/core';
-import { CallTimeoutError, WorkerExitedError } from '../errors.js';
+import { CallTimeoutError, InterpreterExitedError } from '../errors.js';
+import type { CallOptionsItem } from '../wire/call-options.js';
 
 export interface StreamOptions {
   /** Items fetched per round trip: the generator runs at most this far ahead. Default 1. */
@@ -24,11 +25,15 @@ export interface StreamOptions {
    * interpreter takes it back, even if the iterator's consumer never comes back to see the end.
    */
   onEnd?: () => void;
+  /** The stream's options item (its trace context and values), sent when it is opened. */
+  callOptions?: CallOptionsItem;
+  /** Told of each batch of items received. */
+  onItems?: (count: number, done: boolean) => void;
 }
 
 /** The narrow view of an interpreter a stream needs. */
 export interface StreamPort {
-  open(module: string, fn: string, args: unknown[], kwargs: Record<string, unknown> | undefined, batch: number): Promise<ItemsReply>;
+  open(module: string, fn: string, args: unknown[], kwargs: Record<string, unknown> | undefined, batch: number, options?: CallOptionsItem): Promise<ItemsReply>;
   next(batch: number, module: string, fn: string): Promise<ItemsReply>;
   close(module: string, fn: string): Promise<void>;
   /** The stream is over: its lane is given back (once a request in flight on it has its reply). */
@@ -164,7 +169,7 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
     try {
       reply =
         this.#state === 'unopened'
-          ? await this.port.open(this.module, this.fn, this.args, this.kwargs, this.batch)
+          ? await this.port.open(this.module, this.fn, this.args, this.kwargs, this.batch, this.#options.callOptions)
           : await this.port.next(this.batch, this.module, this.fn);
     } catch (error) {
       // An error reply means Python closed the iterator; an exit or a refused request ends it too.
@@ -175,6 +180,7 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
     }
     if (this.#endedWith !== undefined) throw this.#endedWith;
     this.#state = 'open';
+    this.#options.onItems?.(reply.items.length, reply.done);
     this.#buffer = reply.items;
     this.#index = 0;
     if (reply.done) {
@@ -198,7 +204,7 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
         await this.port.close(this.module, this.fn);
       } catch (error) {
         // The interpreter died meanwhile: nothing is left to close.
-        if (!(error instanceof WorkerExitedError)) {
+        if (!(error instanceof InterpreterExitedError)) {
           this.#end();
           throw error;
         }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 /**
  * One child process with its output split into lines: every line goes to a callback, and a bounded
  * tail of stderr is kept for error messages (a start failure's traceback, "No module named zmq").
@@ -6,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
+import { within } from '../timing.js';
 
 /** A line longer than this is cut (the rest up to the next newline is dropped). */
 export const MAX_LINE_LENGTH = 64 * 1024;
@@ -42,6 +42,21 @@ export interface SpawnOptions {
   group?: boolean;
   /** Also open fd 3 as a stream socket to the child (`child.stdio[3]`): the fork server's control channel. */
   control?: boolean;
+}
+
+/**
+ * The output hook as a launcher calls it: a hook that throws must not break the pipes (and with
+ * them the exit bookkeeping); what it throws is dropped, since the hook is the user's logging, not
+ * part of the protocol.
+ */
+export function guardedOutputHook(hook: ((line: string, stream: OutputStream) => void) | undefined): (line: string, stream: OutputStream) => void {
+  return (line, stream) => {
+    try {
+      hook?.(line, stream);
+    } catch {
+      // ignored on purpose: see above
+    }
+  };
 }
 
 /** Splits a byte stream into lines, bounded in length. */
@@ -91,11 +106,18 @@ export class LineSplitter {
 }
 
 /** The last lines of a stream, bounded by count and by characters. */
+/**
+ * What starts the marker lines a worker writes to name the call whose output follows (PROTOCOL.md,
+ * "Call context"); they are not output, and the stderr tail leaves them out.
+ */
+export const OUTPUT_MARKER = '\x1epiton-call';
+
 export class Tail {
   private readonly lines: string[] = [];
   private chars = 0;
 
   add(line: string): void {
+    if (line.startsWith(OUTPUT_MARKER)) return;
     const kept = line.length > STDERR_TAIL_CHARS ? line.slice(-STDERR_TAIL_CHARS) : line;
     this.lines.push(kept);
     this.chars += kept.length + 1;
@@ -132,15 +154,7 @@ export class ChildProcessHandle {
       // (stdin is ignored and stdout/stderr are pipes, so nothing needs one).
       detached: this.group,
     });
-    const onLine = opts.onLine;
-    // A throwing output hook must not break the pipes (and with them the exit bookkeeping).
-    const deliver = (line: string, stream: OutputStream) => {
-      try {
-        onLine?.(line, stream);
-      } catch {
-        // ignored on purpose: the hook is the user's logging, not part of the protocol
-      }
-    };
+    const deliver = guardedOutputHook(opts.onLine);
     this.pipe(this.child.stdout, (line) => deliver(line, 'stdout'));
     this.pipe(this.child.stderr, (line) => {
       this.tail.add(line);
@@ -164,19 +178,11 @@ export class ChildProcessHandle {
       });
     });
 
-    this.drained = this.exit.then((info) => {
+    this.drained = this.exit.then(async (info) => {
       if (info.spawnError) return;
-      return new Promise<void>((resolve) => {
-        if (this.child.stdout?.readableEnded !== false && this.child.stderr?.readableEnded !== false) {
-          resolve();
-          return;
-        }
-        const timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
-        this.child.once('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      if (this.child.stdout?.readableEnded !== false && this.child.stderr?.readableEnded !== false) return;
+      // 'close' comes once both pipes are drained; a grandchild holding them open delays it, so bounded.
+      await within(new Promise<void>((resolve) => this.child.once('close', () => resolve())), DRAIN_TIMEOUT_MS, () => undefined);
     });
   }
 
@@ -226,19 +232,5 @@ export class ChildProcessHandle {
     stream.once('end', () => splitter.end());
     // A pipe error (EPIPE after a crash) must not become an uncaught exception.
     stream.on('error', () => undefined);
-  }
-}
-
-/**
- * A process's resident memory in bytes, from /proc (Linux); `undefined` where /proc is not
- * there or the process is gone. Synchronous: a few µs, and only asked for when a memory limit is set.
- */
-export function residentBytes(pid: number): number | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
-    const kib = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
-    return kib === undefined ? undefined : Number(kib) * 1024;
-  } catch {
-    return undefined;
   }
 }

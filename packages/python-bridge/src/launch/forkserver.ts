@@ -13,16 +13,17 @@
  * If the server dies, each interpreter it forked is killed here too (by process group, in case it
  * has not died yet) and reported as exited with SIGKILL once its process is gone; launches fail.
  */
-import { setLongTimeout, type LongTimeout } from '@piton/core';
-import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { describeExit, InterpreterStartError } from '../errors.js';
-import { serveArgs, type LaunchedProcess, type Launcher, type LaunchSpec } from './launcher.js';
-import { ChildProcessHandle, DRAIN_TIMEOUT_MS, LineSplitter, Tail, type OutputStream, type ProcessExit } from './child-process.js';
-import { workerEnv } from './spawn.js';
+import type { LaunchedProcess, Launcher, LaunchSpec } from './launcher.js';
+import { ChildProcessHandle, type OutputStream, type ProcessExit } from './child-process.js';
+import { ForkedProcess, ORPHAN_WAIT_MS } from './forked-process.js';
+import { gone, killGroup, stillRuns } from './proc.js';
+import { stopLadder, within } from '../timing.js';
+import { launcherCode, serveArgs, workerEnv, type ServeSpec } from './command-line.js';
 
-/** What the server is started with: everything of a launch but what differs per interpreter. */
-export interface ForkServerSpec extends Omit<LaunchSpec, 'id' | 'endpoint' | 'onOutput'> {
+/** What the server is started with: the pool's serve spec (what differs per interpreter comes with each fork). */
+export interface ForkServerSpec extends ServeSpec {
   /** ms from spawn to the server's `ready`. */
   startTimeout: number;
   /** Every line the server itself prints (a preload's output, its traceback). */
@@ -39,30 +40,6 @@ type ServerMessage =
 
 /** How long `close()` waits for the server at each step (channel closed, SIGTERM) before the next. */
 const CLOSE_GRACE_MS = 2_000;
-/** After the server died, how long to wait for an interpreter it forked to be gone. */
-const ORPHAN_WAIT_MS = 2_000;
-/** How long the server may take to report the exit of an interpreter sent SIGKILL… */
-const KILL_REPORT_MS = 2_000;
-/** …and, once the process is seen gone, how much longer before its exit is reported without it. */
-const GONE_REPORT_MS = 250;
-
-/** Whether `promise` settles within `ms`. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([promise.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
-  clearTimeout(timer);
-  return settled;
-}
-
-/** The server's start, `python -c FORKSERVER_LAUNCHER ARGS…`: as `-m piton.forkserver`, cwd left out (see WORKER_LAUNCHER). */
-export const FORKSERVER_LAUNCHER =
-  "import sys; sys.path[:1] == [''] and not getattr(sys.flags, 'safe_path', False) and sys.path.pop(0); " +
-  'from piton.forkserver import main; main()';
-
-/** The server's arguments after `-m piton.forkserver` (PROTOCOL.md). */
-export function forkServerArgs(spec: ForkServerSpec, parentPid: number = process.pid): string[] {
-  return serveArgs(spec, parentPid);
-}
 
 interface PendingFork {
   resolve(process: ForkedProcess): void;
@@ -98,8 +75,8 @@ export class ForkServerLauncher implements Launcher {
   static async start(spec: ForkServerSpec): Promise<ForkServerLauncher> {
     const server = new ChildProcessHandle({
       command: spec.python,
-      // As a spawned worker is started (spawn-launcher.ts): the cwd never importable.
-      args: ['-c', FORKSERVER_LAUNCHER, ...forkServerArgs(spec)],
+      // As a spawned worker is started: the cwd never importable (command-line.ts).
+      args: ['-c', launcherCode('piton.forkserver'), ...serveArgs(spec)],
       env: workerEnv(spec),
       cwd: spec.cwd,
       onLine: spec.onOutput,
@@ -132,14 +109,7 @@ export class ForkServerLauncher implements Launcher {
         }
       });
     }
-    let timer: LongTimeout | undefined;
-    const outcome = await Promise.race([
-      readied,
-      server.exit.then((exit) => ({ exit })),
-      // Chained timers: a startTimeout past Node's 2^31 − 1 ms limit waits as long as it says.
-      new Promise<'timeout'>((resolve) => (timer = setLongTimeout(() => resolve('timeout'), spec.startTimeout))),
-    ]);
-    timer?.clear();
+    const outcome = await within(Promise.race([readied, server.exit.then((exit) => ({ exit }))]), spec.startTimeout, () => 'timeout' as const);
     if (outcome === 'timeout' || 'exit' in outcome || !control) {
       server.signal('SIGKILL');
       const exit = await server.exit;
@@ -188,35 +158,26 @@ export class ForkServerLauncher implements Launcher {
     const id = `${spec.id}#${++this.#nextFork}`;
     return new Promise<LaunchedProcess>((resolve, reject) => {
       this.#forks.set(id, { resolve, reject, onOutput: spec.onOutput });
-      this.#send({ op: 'fork', id, endpoint: spec.endpoint });
+      // The interpreter's own environment (the pool's `env`, or its slot's), set in the child
+      // before it serves: the server's environment is the pool's, from its start.
+      const env = Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, v ?? null]));
+      this.#send({ op: 'fork', id, endpoint: spec.endpoint, env });
     });
   }
 
   /** Closes the control channel (the server then kills what is left and exits), then SIGTERM, then SIGKILL. */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#control.end();
-      if (await this.#exitWithin(CLOSE_GRACE_MS)) return;
-      this.#server.signal('SIGTERM');
-      if (await this.#exitWithin(CLOSE_GRACE_MS)) return;
-      this.#server.signal('SIGKILL');
-      await this.exit;
-    })();
-    // Resolves once the interpreters it forked are gone too.
-    this.#closing = this.#closing.then(() => this.#orphansGone);
+    this.#closing ??= stopLadder(this.exit, [
+      { run: () => this.#control.end(), wait: CLOSE_GRACE_MS },
+      { run: () => this.#server.signal('SIGTERM'), wait: CLOSE_GRACE_MS },
+      { run: () => this.#server.signal('SIGKILL'), wait: 'infinity' },
+    ]).then(() => this.#orphansGone); // resolves once the interpreters it forked are gone too
     return this.#closing;
   }
 
   /** SIGKILL to the server now; its interpreters die with it. */
   kill(): void {
     this.#server.signal('SIGKILL');
-  }
-
-  async #exitWithin(ms: number): Promise<boolean> {
-    let timer: LongTimeout | undefined;
-    const done = await Promise.race([this.exit.then(() => true), new Promise<false>((r) => (timer = setLongTimeout(() => r(false), ms)))]);
-    timer?.clear();
-    return done;
   }
 
   #send(message: object): boolean {
@@ -292,154 +253,5 @@ export class ForkServerLauncher implements Launcher {
         child.closed();
       }),
     );
-  }
-}
-
-/** An interpreter forked by the server: its exit and output arrive as the server's messages. */
-class ForkedProcess implements LaunchedProcess {
-  readonly pid: number;
-  readonly exit: Promise<ProcessExit>;
-  readonly drained: Promise<void>;
-  readonly #tail = new Tail();
-  readonly #lines: Record<OutputStream, LineSplitter>;
-  readonly #signal: (sig: NodeJS.Signals) => boolean;
-  /** Tells this process from a later one with its pid. */
-  readonly #startTime: string | undefined;
-  #confirming = false;
-  #exitInfo: ProcessExit | undefined;
-  #resolveExit!: (exit: ProcessExit) => void;
-  #resolveClosed!: () => void;
-  #closed = false;
-
-  constructor(pid: number, onOutput: LaunchSpec['onOutput'], signal: (sig: NodeJS.Signals) => boolean) {
-    this.pid = pid;
-    this.#signal = signal;
-    this.#startTime = startTimeOf(pid);
-    const deliver = (line: string, stream: OutputStream) => {
-      try {
-        onOutput?.(line, stream);
-      } catch {
-        // ignored on purpose: the hook is the user's logging, not part of the protocol
-      }
-    };
-    this.#lines = {
-      stdout: new LineSplitter((line) => deliver(line, 'stdout')),
-      stderr: new LineSplitter((line) => {
-        this.#tail.add(line);
-        deliver(line, 'stderr');
-      }),
-    };
-    this.exit = new Promise((resolve) => (this.#resolveExit = resolve));
-    const closed = new Promise<void>((resolve) => (this.#resolveClosed = resolve));
-    // As with a spawned process: output written before the exit is delivered first, and a
-    // grandchild holding the pipes open delays the drain by at most DRAIN_TIMEOUT_MS.
-    this.drained = this.exit.then(async () => {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_TIMEOUT_MS)))]);
-      clearTimeout(timer);
-      this.#endLines();
-    });
-  }
-
-  get running(): boolean {
-    return this.#exitInfo === undefined;
-  }
-
-  get startTime(): string | undefined {
-    return this.#startTime;
-  }
-
-  stderrTail(): string {
-    return this.#tail.toString();
-  }
-
-  signal(sig: NodeJS.Signals): boolean {
-    if (!this.running) return false;
-    const sent = this.#signal(sig);
-    if (sig === 'SIGKILL') void this.#confirmKill();
-    return sent;
-  }
-
-  /**
-   * Kill and confirm: the server reports the exit of what it killed within milliseconds. Should
-   * that report not come (the server wedged, or its bookkeeping lost the pid), a stop or a kill
-   * must still end: after KILL_REPORT_MS the process group is killed from here, and once the
-   * process is gone (and GONE_REPORT_MS more without a report) its exit is reported as SIGKILL,
-   * with a line in its stderr tail saying so.
-   */
-  async #confirmKill(): Promise<void> {
-    if (this.#confirming) return;
-    this.#confirming = true;
-    if (await settlesWithin(this.exit, KILL_REPORT_MS)) return;
-    if (stillRuns(this.pid, this.#startTime)) killGroup(this.pid, 'SIGKILL');
-    await gone(this.pid, ORPHAN_WAIT_MS, this.#startTime);
-    if (await settlesWithin(this.exit, GONE_REPORT_MS)) return;
-    this.#tail.add(`piton: the fork server did not report the exit of pid ${this.pid}; it was killed and found gone`);
-    this.exited({ code: null, signal: 'SIGKILL' });
-    this.closed();
-  }
-
-  output(stream: OutputStream, data: Buffer): void {
-    this.#lines[stream].push(data);
-  }
-
-  exited(exit: ProcessExit): void {
-    if (this.#exitInfo !== undefined) return;
-    this.#exitInfo = exit;
-    this.#resolveExit(exit);
-  }
-
-  closed(): void {
-    this.#endLines();
-    this.#resolveClosed();
-  }
-
-  #endLines(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#lines.stdout.end();
-    this.#lines.stderr.end();
-  }
-}
-
-/** SIGKILL (or `sig`) to the process group `pid` leads, else to the process; whether it was sent. */
-function killGroup(pid: number, sig: NodeJS.Signals): boolean {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, sig);
-      return true;
-    } catch {
-      // no such group (it had not called setpgid yet): try the process
-    }
-  }
-  return false;
-}
-
-/** The start time of `pid` (clock ticks since boot, /proc/PID/stat field 22), to tell it from a later process with its pid. */
-function startTimeOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether `pid` still runs (not a zombie) and, if `startTime` is given, is the process that had it. */
-function stillRuns(pid: number, startTime?: string): boolean {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const rest = fields.slice(fields.lastIndexOf(')') + 2);
-    return !rest.startsWith('Z') && (startTime === undefined || rest.split(' ')[19] === startTime);
-  } catch {
-    return false;
-  }
-}
-
-/** Waits until `pid` is gone or a zombie (Linux /proc), for at most `ms`. */
-async function gone(pid: number, ms: number, startTime?: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline && stillRuns(pid, startTime)) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

@@ -9,30 +9,14 @@
  * same to them.
  */
 import type { OutputStream, ProcessExit } from './child-process.js';
+import type { ServeSpec } from './command-line.js';
 
-/** Everything a launcher needs to make one worker (PROTOCOL.md, "The worker's command line"). */
-export interface LaunchSpec {
+/** Everything a launcher needs to make one worker: the pool's serve spec, and what differs per worker. */
+export interface LaunchSpec extends ServeSpec {
   /** The worker's id, used in errors and output tagging. */
   id: string;
-  /** The already-resolved Python executable (see `resolvePython`). */
-  python: string;
   /** The `ipc://` endpoint the worker binds. */
   endpoint: string;
-  /** Absolute directories put first on `sys.path`. */
-  path: string[];
-  /** Modules imported before the worker reports ready. */
-  preload?: string[];
-  /** Added to the environment; `undefined` removes a variable. */
-  env?: Record<string, string | undefined>;
-  cwd?: string;
-  /** Largest message in either direction, all frames together, in bytes. */
-  maxMessageSize: number;
-  /** Modules callable although they are not under `path`. */
-  allowModules?: string[];
-  /** Allow module and function names starting with `_`. */
-  allowPrivate?: boolean;
-  /** Modules (`'*'`: all) whose callable names may be defined in modules that are not callable. */
-  allowReexports?: string[];
   /** Every line the worker prints. */
   onOutput?: (line: string, stream: OutputStream) => void;
 }
@@ -90,26 +74,4 @@ export interface Launcher {
   launch(spec: LaunchSpec): Promise<LaunchedProcess>;
   /** Releases what the launcher holds (a server process, a connection). Idempotent. */
   close(): Promise<void>;
-}
-
-/** The worker's command-line arguments, after `-m piton.worker` or the spawn launcher's `-c` (PROTOCOL.md). */
-export function workerArgs(spec: LaunchSpec, parentPid: number = process.pid): string[] {
-  return ['--endpoint', spec.endpoint, ...serveArgs(spec, parentPid)];
-}
-
-/**
- * What every process that serves calls is told, a worker and a fork server alike: its parent, the
- * size limit, and what it imports and may call.
- */
-export function serveArgs(
-  spec: Pick<LaunchSpec, 'maxMessageSize' | 'path' | 'preload' | 'allowModules' | 'allowPrivate' | 'allowReexports'>,
-  parentPid: number = process.pid,
-): string[] {
-  const args = ['--parent-pid', String(parentPid), '--max-message-size', String(spec.maxMessageSize)];
-  for (const dir of spec.path) args.push('--path', dir);
-  for (const module of spec.preload ?? []) args.push('--preload', module);
-  for (const module of spec.allowModules ?? []) args.push('--allow-module', module);
-  if (spec.allowPrivate) args.push('--allow-private');
-  for (const module of spec.allowReexports ?? []) args.push('--allow-reexports', module);
-  return args;
 }

@@ -6,11 +6,11 @@
  * ready, so `restarts` keeps meaning "interpreters started to replace one".
  */
 import { formatReason, isNormalExit, type ActorSystem, type SupervisorEvent } from '@piton/core';
-import type { InterpreterEvent } from './events.js';
+import type { HostEvent, InterpreterEvent } from './events.js';
 import { RESTART_CAUSES, type PoolState, type RestartCause } from './stats.js';
 
-/** Everything a pool reports: its supervisors' events and its interpreters'. */
-export type PoolEvent = SupervisorEvent | InterpreterEvent;
+/** Everything a pool reports: its supervisors' events, its interpreters' and its remote hosts'. */
+export type PoolEvent = SupervisorEvent | InterpreterEvent | HostEvent;
 
 export class PoolLifecycle {
   state: PoolState = 'starting';
@@ -51,6 +51,12 @@ export class PoolLifecycle {
     this.#system.events.emit('interpreter', { type: 'replaced', pool: this.#path, worker, path, cause, reason, previousPid, pid, at: Date.now() });
   }
 
+  /** `worker` was stopped for good (the pool shrank): a later interpreter of that slot is a first start, not a replacement. */
+  forget(worker: string): void {
+    this.#pids.delete(worker);
+    this.#pending.delete(worker);
+  }
+
   get restarts(): number {
     return RESTART_CAUSES.reduce((sum, cause) => sum + this.#byCause[cause], 0);
   }
@@ -73,27 +79,33 @@ export class PoolLifecycle {
   }
 }
 
+/** Whether the actor at `path` is the pool at `pool` or below it in its tree. */
+export function inPool(path: string, pool: string): boolean {
+  return path === pool || path.startsWith(`${pool}/`);
+}
+
 /**
  * Calls `listener` with every event of the pool at `path` (its own and those below it) from now
  * on; returns the function that stops it. Used for `options.events`, so that a pool's start-up
  * is seen too.
  */
 export function followPoolEvents(system: ActorSystem, path: string, listener: (event: PoolEvent) => void): () => void {
-  const mine = (p: string) => p === path || p.startsWith(`${path}/`);
   const onEvent = (event: SupervisorEvent) => {
-    if (!mine(event.path)) return;
+    if (!inPool(event.path, path)) return;
     listener(event);
     // The pool's own exit or failed start, reported by its parent, is the last event it has.
     if (event.path === path && (event.type === 'exited' || event.type === 'start_failed')) stop();
   };
-  const onInterpreter = (event: InterpreterEvent) => {
+  const onInterpreter = (event: InterpreterEvent | HostEvent) => {
     if (event.pool === path) listener(event);
   };
   const stop = () => {
     system.events.off('event', onEvent);
     system.events.off('interpreter', onInterpreter);
+    system.events.off('host', onInterpreter);
   };
   system.events.on('event', onEvent);
   system.events.on('interpreter', onInterpreter);
+  system.events.on('host', onInterpreter);
   return stop;
 }

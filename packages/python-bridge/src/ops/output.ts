@@ -6,7 +6,28 @@
  * `onOutput: false` drops it. Listeners are looked up at each line, so one added later takes over.
  */
 import type { SystemEvents } from '@piton/core';
-import type { InterpreterOutput } from '../pool/options.js';
+
+/** A line an interpreter printed. */
+export interface InterpreterOutput {
+  worker: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+  /**
+   * The call whose Python code wrote the line (`context().call_id` in Python), when one did.
+   * Lines written by C code straight to the file descriptor, and a line begun by one call and
+   * finished by another, carry the last call that wrote through `sys.stdout`/`sys.stderr`.
+   */
+  callId?: string;
+  /** The call's W3C trace id, when it was made inside an OpenTelemetry span. */
+  traceId?: string;
+}
+
+declare module '@piton/core' {
+  // Interpreter output joins the system's events, next to the supervisors' 'event's.
+  interface SystemEventMap {
+    output: [InterpreterOutput];
+  }
+}
 
 export type OutputSink = (output: InterpreterOutput) => void;
 

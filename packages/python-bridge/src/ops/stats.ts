@@ -2,7 +2,8 @@
  * What a pool knows about its calls and interpreters, kept cheaply on the call path (a few
  * counters and three ring buffers) and summarized only when `stats()` is read.
  */
-import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, WorkerExitedError } from '../errors.js';
+import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, InterpreterExitedError } from '../errors.js';
+import type { HostStatus } from './events.js';
 
 /** Percentiles of a duration, in ms (nearest rank over the most recent calls); 0 before any call. */
 export interface Percentiles {
@@ -53,7 +54,7 @@ export const CALL_OUTCOMES: readonly CallOutcome[] = ['ok', 'python_error', 'exi
 /** The outcome label of a failed call; `aborted`: the caller's signal had fired. */
 export function outcomeOf(error: unknown, aborted: boolean): CallOutcome {
   if (error instanceof PythonError) return 'python_error';
-  if (error instanceof WorkerExitedError) return 'exited';
+  if (error instanceof InterpreterExitedError) return 'exited';
   if (error instanceof CallTimeoutError) return 'timeout';
   if (error instanceof QueueFullError) return 'queue_full';
   if (error instanceof PoolStoppedError) return 'stopped';
@@ -162,23 +163,57 @@ export class CallStats {
 export interface PoolStats {
   /** Where the pool is in its life; `failed` once it gave up on its interpreters. */
   state: PoolState;
-  /** Interpreters the pool keeps (its `size`). */
+  /**
+   * Interpreters the pool keeps now: its local ones (a fixed `size`, or what an elastic pool has
+   * grown or shrunk to: its target) and each host's.
+   */
   size: number;
-  /** Interpreters started and idle, ready for a call. */
+  /** The bounds on the local interpreters: `{ min: n, max: n }` for a fixed size `n`. */
+  limits: { min: number; max: number };
+  /**
+   * Interpreters readiness counts (`whenReady()` waits for this many): `limits.min`, plus each
+   * host's size (a host found by DNS counts while it is connected). Ready: `ready + busy >= minimum`.
+   */
+  minimum: number;
+  /** Interpreters started with nothing in flight, ready for a call. */
   ready: number;
-  /** Interpreters running a call or holding an open stream. */
+  /** Interpreters running at least one call or holding an open stream. */
   busy: number;
+  /** Calls (and streams) each interpreter may run at once: the pool's `concurrency` option. */
+  concurrency: number;
+  /** Calls the pool may run at once: `size × concurrency`. */
+  capacity: number;
+  /** Calls, batches and open streams in flight now, over every interpreter. */
+  inFlight: number;
+  /** More calls the serving interpreters could take now without queueing (their free slots). */
+  free: number;
+  /** Calls in flight on each serving interpreter, by worker id (`{ 'python-1': 3 }`). */
+  inFlightByInterpreter: Record<string, number>;
+  /**
+   * The event loop the serving interpreters run `async def` functions on: `'uvloop'` when they
+   * can import it, else `'asyncio'`; `'mixed'` when they differ (hosts with other environments);
+   * undefined while none serves.
+   */
+  loop: 'uvloop' | 'asyncio' | 'mixed' | undefined;
   /** Interpreters being started or replaced (`size - ready - busy` while the pool runs). */
   starting: number;
+  /** Local interpreters being stopped because the pool shrank (idle for `idleTimeout`, or `resize`). */
+  stopping: number;
+  /** Local interpreters started because calls waited (an elastic pool's growth), since the pool started. */
+  grown: number;
+  /** Local interpreters stopped because the pool shrank, since it started. */
+  shrunk: number;
+  /** Each remote host: its agent, state (`connected`, `refused`…, with `error`), size and interpreters serving. */
+  hosts: HostStatus[];
   /** Calls waiting for an interpreter. */
   queued: number;
   /** Interpreters started to replace one that exited or was recycled. */
   restarts: number;
-  /** The same restarts by cause: crashed, recycled (`maxTasksPerWorker`, `maxMemoryPerWorker`), killed after a timeout or an abort. */
+  /** The same restarts by cause: crashed, recycled (`recycle.afterCalls`, `recycle.aboveMemory`), killed after a timeout or an abort. */
   restartsByCause: Record<RestartCause, number>;
   /** Interpreters that died after serving (replaced at once; never stop the pool). */
   crashes: number;
-  /** Starts that failed, and interpreters that died before serving (these count toward `intensity`). */
+  /** Starts that failed, and interpreters that died before serving (these count toward `supervision.intensity`). */
   startFailures: number;
   /** How interpreters are made: `'forkserver'` or `'spawn'`. */
   startMethod: 'forkserver' | 'spawn';
@@ -186,7 +221,7 @@ export interface PoolStats {
   completed: number;
   /** Calls that rejected, for any reason. */
   failed: number;
-  /** Failed calls by error class name: `{ PythonError: 3, WorkerExitedError: 1 }`. */
+  /** Failed calls by error class name: `{ PythonError: 3, InterpreterExitedError: 1 }`. */
   errors: Record<string, number>;
   /** Calls by outcome, as the metrics label them (`ok`, `python_error`, `exited`, `timeout`, …). */
   outcomes: Record<CallOutcome, number>;
@@ -196,6 +231,9 @@ export interface PoolStats {
   wait: Percentiles;
   /** ms a call ran on its interpreter (a round trip, or a batch's), over the most recent calls. */
   run: Percentiles;
-  /** Share (0–1) of the interpreters' time since the pool started spent running calls or streams. */
+  /**
+   * Share (0–1) of the pool's capacity used since it started: the time its calls and streams ran,
+   * over the time `capacity` slots could have run them (with `concurrency: 1`, the interpreters' busy share).
+   */
   utilization: number;
 }

@@ -11,6 +11,7 @@
  */
 import { tracingChannel } from 'node:diagnostics_channel';
 import type { CallTiming } from './stats.js';
+import type { TraceHeaders } from '../wire/call-options.js';
 
 export const CALL_CHANNEL = 'piton:pool:call';
 
@@ -26,6 +27,53 @@ export interface CallTraceContext extends CallTiming {
   result?: unknown;
   /** Set by `tracePromise` when the call rejects. */
   error?: unknown;
+  /** The interpreter that ran the call (the last one, if it was run again), once one took it. */
+  worker?: string;
+  pid?: number;
+  /** Times the call was run again after its interpreter died (`retries`). */
+  retried?: number;
+  /**
+   * Set by a subscriber at `start`: the W3C headers of its span for the call, which then travel
+   * with the call instead of the caller's, so that Python's spans are children of that span.
+   */
+  traceHeaders?: TraceHeaders;
+  /** Set by a subscriber at `start`: runs the Node functions Python calls back inside its span's context. */
+  runInContext?: <T>(fn: () => T) => T;
+  /** Set by a subscriber at `start`: told of each `progress()` value and callback while the call runs. */
+  onEvent?: (event: CallTraceEvent) => void;
+}
+
+/** What happens during a call, as {@link CallTraceContext.onEvent} hears it. */
+export type CallTraceEvent = { kind: 'progress'; value: unknown } | { kind: 'callback'; name: string } | { kind: 'items'; count: number; done: boolean };
+
+export const STREAM_CHANNEL = 'piton:pool:stream';
+
+/**
+ * What subscribers of `piton:pool:stream` receive: `start` when a stream is opened (in the
+ * consumer's async context), then `asyncEnd` when it ends, after `error` if it failed.
+ */
+export interface StreamTraceContext {
+  readonly pool: string;
+  readonly module: string;
+  readonly fn: string;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>> | undefined;
+  error?: unknown;
+  /** Items received. */
+  items?: number;
+  worker?: string;
+  pid?: number;
+  traceHeaders?: TraceHeaders;
+  runInContext?: <T>(fn: () => T) => T;
+  onEvent?: (event: CallTraceEvent) => void;
+}
+
+export const streamChannel = tracingChannel<unknown, StreamTraceContext>(STREAM_CHANNEL);
+
+/** True while anything subscribes to the stream channel. */
+export function tracingStreams(): boolean {
+  const c = streamChannel;
+  return c.start.hasSubscribers || c.asyncEnd.hasSubscribers || c.error.hasSubscribers;
 }
 
 export const callChannel = tracingChannel<unknown, CallTraceContext>(CALL_CHANNEL);

@@ -1,8 +1,23 @@
 import { ActorSystem, type SupervisorRef } from '@piton/core';
 import { PoolStartError, PoolStoppedError } from '../errors.js';
-import type { CallOptions, PoolOptions, StreamOptions } from './options.js';
+import { describe, names, rejectUnknownKeys } from '../validation.js';
+import type { CallOptions, PoolOptions, SizeLimits, StreamOptions } from './options.js';
+import type { HostOptions } from '../remote/options.js';
 import type { PoolStats } from '../ops/stats.js';
-import { pythonPool, type InterpreterStatus, type PoolRef, type PythonModule } from './pool-child.js';
+import { pythonPool } from './pool-child.js';
+import type { InterpreterStatus, PoolRef, PythonModule } from './pool-handle.js';
+import type {
+  CallableName,
+  CallRest,
+  CallResult,
+  PythonModules,
+  StreamableName,
+  StreamItem,
+  StreamRest,
+  TypedModule,
+  TypedModuleName,
+  UntypedModuleName,
+} from './typed-calls.js';
 
 let poolCount = 0;
 
@@ -33,7 +48,7 @@ export class PythonPool implements PoolRef {
     this.#ref = ref;
   }
 
-  /** Starts `size` interpreters and resolves once every one of them is ready. */
+  /** Starts `size` interpreters (`size.min` of an elastic pool, and every host's) and resolves once every one of them is ready. */
   static async start(options: PoolOptions = {}): Promise<PythonPool> {
     const start = pythonPool(options); // throws on bad options, before anything starts
     const system = new ActorSystem({ name: `python-pool-${++poolCount}` });
@@ -46,16 +61,22 @@ export class PythonPool implements PoolRef {
     }
   }
 
-  call<R = unknown>(module: string, fn: string, args?: unknown[], options?: CallOptions): Promise<R> {
+  call<R = unknown, M extends string = string>(module: UntypedModuleName<M>, fn: string, args?: unknown[], options?: CallOptions): Promise<R>;
+  call<M extends TypedModuleName, F extends CallableName<M>>(module: M, fn: F, ...rest: CallRest<M, F>): Promise<CallResult<M, F>>;
+  call<R>(module: string, fn: string, args?: unknown[], options?: CallOptions): Promise<R> {
     if (this.#stopping) return Promise.reject(new PoolStoppedError('the pool is stopped'));
     return this.#ref.call<R>(module, fn, args, options);
   }
 
+  module<N extends TypedModuleName>(name: N): TypedModule<PythonModules[N]>;
+  module<T extends object>(name: string): PythonModule<T>;
   module<T extends object>(name: string): PythonModule<T> {
     return this.#ref.module<T>(name);
   }
 
-  stream<T = unknown>(module: string, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T> {
+  stream<T = unknown, M extends string = string>(module: UntypedModuleName<M>, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T>;
+  stream<M extends TypedModuleName, F extends StreamableName<M>>(module: M, fn: F, ...rest: StreamRest<M, F>): AsyncIterable<StreamItem<M, F>>;
+  stream<T>(module: string, fn: string, args?: unknown[], options?: StreamOptions): AsyncIterable<T> {
     return this.#ref.stream<T>(module, fn, args, options);
   }
 
@@ -84,6 +105,21 @@ export class PythonPool implements PoolRef {
     return this.#ref.drain(timeoutMs);
   }
 
+  resize(size: number | SizeLimits): Promise<void> {
+    if (this.#stopping) return Promise.reject(new PoolStoppedError('the pool is stopped'));
+    return this.#ref.resize(size);
+  }
+
+  addHost(host: HostOptions): Promise<void> {
+    if (this.#stopping) return Promise.reject(new PoolStoppedError('the pool is stopped'));
+    return this.#ref.addHost(host);
+  }
+
+  removeHost(agent: string): Promise<void> {
+    if (this.#stopping) return Promise.reject(new PoolStoppedError('the pool is stopped'));
+    return this.#ref.removeHost(agent);
+  }
+
   /**
    * Stops accepting calls, lets running ones finish within `shutdownTimeout`, then stops every
    * interpreter (stop request, then SIGTERM, then SIGKILL). Queued calls reject with
@@ -91,14 +127,10 @@ export class PythonPool implements PoolRef {
    * Idempotent: a second call returns the first one's promise.
    */
   stop(options: StopOptions = {}): Promise<void> {
-    if (typeof options !== 'object' || options === null) {
-      return Promise.reject(new TypeError(`stop(options): options must be an object, got ${String(options)}`));
-    }
-    for (const key of Object.keys(options)) {
-      if (key !== 'drain') return Promise.reject(new TypeError(`stop(options): unknown option ${JSON.stringify(key)} (known: drain)`));
-    }
-    if (options.drain !== undefined && typeof options.drain !== 'boolean') {
-      return Promise.reject(new TypeError(`stop(options): options.drain must be a boolean, got ${String(options.drain)}`));
+    try {
+      checkStopOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
     this.#stopping ??= (async () => {
       if (options.drain) await this.#ref.drain();
@@ -111,6 +143,15 @@ export class PythonPool implements PoolRef {
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
+}
+
+const STOP_OPTION_NAMES = names<StopOptions>()(['drain']);
+
+function checkStopOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  rejectUnknownKeys('options', options, STOP_OPTION_NAMES);
+  const { drain } = options as StopOptions;
+  if (drain !== undefined && typeof drain !== 'boolean') throw new TypeError(`options.drain must be a boolean, got ${describe(drain)}`);
 }
 
 function findCause<E extends Error>(error: unknown, type: new (...args: never[]) => E): E | undefined {

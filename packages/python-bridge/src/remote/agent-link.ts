@@ -98,28 +98,41 @@ export class AgentLink {
       // reached within about one heartbeat timeout.
       connectTimeout: opts.heartbeat.timeout,
     });
-    let authFailure: string | undefined;
-    socket.events.on('handshake:error:auth', (e) => (authFailure = `the agent refused our key (${e.error.message})`));
-    socket.events.on('handshake:error:protocol', (e) => (authFailure = `handshake failed (${e.error.message}): is the agent's public key right?`));
+    // A refusal is known from the handshake itself: fail at once, naming the key, rather than
+    // wait out connectTimeout. The agent's ZAP handler refusing our key is an auth error; an
+    // agent that cannot read our handshake (we pinned another key than its own) hangs up in it.
+    let refuse: (error: AgentConnectError) => void = () => undefined;
+    const refused = new Promise<AgentConnectError>((resolve) => (refuse = resolve));
+    socket.events.on('handshake:error:auth', () =>
+      refuse(new AgentConnectError(opts.agent, `the agent refused our key: our public key ${opts.keys.publicKey} is not on its allow list (--allow, --allow-file)`, { refused: 'client-key' })),
+    );
+    const pinMismatch = () =>
+      refuse(new AgentConnectError(opts.agent, `the agent ended the CURVE handshake: its key is not the serverKey we pinned (${opts.serverKey}); compare it with the agent's public key`, { refused: 'server-key' }));
+    socket.events.on('handshake:error:protocol', pinMismatch);
+    socket.events.on('handshake:error:other', pinMismatch);
     socket.connect(opts.agent);
-    const fail = (why: string): never => {
+    const fail = (why: string | AgentConnectError): never => {
       socket.close();
-      throw new AgentConnectError(opts.agent, why);
+      throw typeof why === 'string' ? new AgentConnectError(opts.agent, why) : why;
     };
     await socket.send(encodeAgentMessage(['hello', AGENT_PROTOCOL_VERSION, { pid: process.pid, timeout: opts.heartbeat.timeout }]));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), opts.connectTimeout)));
     let reply: AgentMessage;
+    let answer: Buffer[] | 'timeout' | AgentConnectError;
     try {
-      const frames = await Promise.race([socket.receive(), timedOut]);
-      if (frames === 'timeout') {
-        return fail(authFailure ?? `no answer within ${opts.connectTimeout} ms (is it running, and is our public key on its --allow list?)`);
-      }
-      reply = parseAgentMessage(frames);
+      answer = await Promise.race([socket.receive(), timedOut, refused]);
     } catch (error) {
       return fail(error instanceof Error ? error.message : String(error));
     } finally {
       clearTimeout(timer);
+    }
+    if (answer instanceof AgentConnectError) return fail(answer);
+    if (answer === 'timeout') return fail(`no answer within ${opts.connectTimeout} ms (is it running and reachable?)`);
+    try {
+      reply = parseAgentMessage(answer);
+    } catch (error) {
+      return fail(error instanceof Error ? error.message : String(error));
     }
     if (reply.kind === 'refused') return fail(`it refused: ${reply.message}`);
     if (reply.kind !== 'welcome') return fail(`it answered hello with '${reply.kind}'`);

@@ -1,10 +1,9 @@
 /**
- * Interpreters on other hosts, in the pool's supervision tree. Each host is a supervisor of its
- * own, `rest_for_one`, whose first child is the link to the host's agent and the others the
- * interpreters it runs for us:
+ * One remote host in the pool's supervision tree: a supervisor of its own, `rest_for_one`, whose
+ * first child is the link to the host's agent and the others the interpreters it runs for us.
+ * Every host is a child of the pool's `hosts` supervisor (host-set.ts keeps the set):
  *
- *   pool (one_for_one)
- *   ├── python-1 … python-N          local interpreters
+ *   hosts (one_for_one)
  *   └── host-1 (rest_for_one)        tcp://gpu-1:7100
  *       ├── agent                    the control link (AgentLink)
  *       └── python-1 … python-M      interpreters started by that agent
@@ -18,25 +17,37 @@ import { supervisor, type ChildSpec, type StartContext, type StartedChild, type 
 import { HostLostError } from '../errors.js';
 import { Interpreter, type InterpreterOptions } from '../interpreter/interpreter.js';
 import { pythonWorker, type WorkerEnvironment } from '../supervision/python-worker.js';
-import { AgentLink } from './agent-link.js';
-import type { HostOptions, RemoteOptions } from './options.js';
+import type { AgentLink } from './agent-link.js';
+import type { HostOptions, ResolvedRemoteOptions } from './options.js';
 import { RemoteLauncher } from './remote-launcher.js';
 
 /** Backoff between attempts to reach a host, and to restart its interpreters. */
 export const HOST_RETRY_MIN_MS = 100;
 export const HOST_RETRY_MAX_MS = 5_000;
+export const HOST_BACKOFF = { min: HOST_RETRY_MIN_MS, max: HOST_RETRY_MAX_MS, factor: 2 } as const;
+
+/** What one host's subtree needs from the host set. */
+export interface HostWiring {
+  /** The supervisor id, `host-N`. */
+  id: string;
+  host: HostOptions;
+  /** The workers' environment for this host (its readiness and exits go through the host set). */
+  environment: WorkerEnvironment;
+  /**
+   * Makes the link (reporting how it went); the first start may adopt a link made beforehand,
+   * so that an added host is connected outside any supervisor's mailbox.
+   */
+  connect(): Promise<AgentLink>;
+  /** The host's current link. */
+  link(): AgentLink | undefined;
+}
 
 /** The link to one agent as a child: it exits (with `HostLostError`) when the host is lost. */
-function agentLinkChild(host: HostOptions, remote: RemoteOptions, connectTimeout: number, onLink: (link: AgentLink) => void): StartFn<AgentLink> {
+function agentLinkChild(wiring: HostWiring, adopt: AgentLink | undefined): StartFn<AgentLink> {
+  let adopted = adopt;
   return async (_ctx: StartContext): Promise<StartedChild<AgentLink>> => {
-    const link = await AgentLink.connect({
-      agent: host.agent,
-      serverKey: host.serverKey,
-      keys: remote.keys,
-      heartbeat: remote.heartbeat,
-      connectTimeout,
-    });
-    onLink(link);
+    const link = adopted ?? (await wiring.connect());
+    adopted = undefined;
     let stopping = false;
     const stop = () => {
       stopping = true;
@@ -47,51 +58,51 @@ function agentLinkChild(host: HostOptions, remote: RemoteOptions, connectTimeout
       exited: link.lost.then((error) => (stopping ? 'shutdown' : error)),
       shutdown: stop,
       kill: stop,
-      inspect: () => ({ info: { agent: host.agent, host: link.info.host, pid: link.info.pid } }),
+      inspect: () => ({ info: { agent: wiring.host.agent, host: link.info.host, pid: link.info.pid } }),
     };
   };
 }
 
-/** One supervisor per host, as children of the pool's supervisor. */
-export function hostChildren(
-  environment: WorkerEnvironment,
+/** The child spec of one host's supervisor, `adopt`: a link already made for its first start. */
+export function hostChild(
+  wiring: HostWiring,
   interpreterOptions: (workerId: string) => InterpreterOptions,
-  remote: RemoteOptions,
+  remote: ResolvedRemoteOptions,
   settings: { startTimeout: number; shutdownTimeout: number },
-): ChildSpec[] {
-  return remote.hosts.map((host, h) => {
-    const hostId = `host-${h + 1}`;
-    let current: AgentLink | undefined;
-    const launcher = new RemoteLauncher(
-      () => {
-        if (current === undefined || current.closed) throw new HostLostError(host.agent, 'not connected');
-        return current;
-      },
-      remote.keys,
-      remote.heartbeat,
-    );
-    const hostEnvironment: WorkerEnvironment = {
-      ...environment,
-      start: (workerId) => Interpreter.start({ ...interpreterOptions(`${hostId}/${workerId}`), launcher }),
-      // A host's interpreters never wait for the local fork server.
-      canLaunch: () => true,
-    };
-    const backoff = { min: HOST_RETRY_MIN_MS, max: HOST_RETRY_MAX_MS, factor: 2 };
-    const children: ChildSpec[] = [
-      { id: 'agent', start: agentLinkChild(host, remote, settings.startTimeout, (link) => (current = link)), shutdown: settings.shutdownTimeout, backoff },
-      ...Array.from({ length: host.size }, (_, i): ChildSpec => ({
-        id: `python-${i + 1}`,
-        start: pythonWorker(hostEnvironment),
-        shutdown: settings.shutdownTimeout,
-        backoff,
-      })),
-    ];
-    return {
-      id: hostId,
-      type: 'supervisor',
-      // Retried without limit: see the top of this file. Each attempt waits its backoff.
-      start: supervisor({ strategy: 'rest_for_one', intensity: Number.MAX_SAFE_INTEGER, period: 1, children }),
-      backoff,
-    };
-  });
+  adopt?: AgentLink,
+): ChildSpec {
+  const { host, id } = wiring;
+  const launcher = new RemoteLauncher(
+    () => {
+      const current = wiring.link();
+      if (current === undefined || current.closed) throw new HostLostError(host.agent, 'not connected');
+      return current;
+    },
+    remote.keys,
+    remote.heartbeat,
+  );
+  const hostEnvironment: WorkerEnvironment = {
+    ...wiring.environment,
+    start: (workerId) => Interpreter.start({ ...interpreterOptions(`${id}/${workerId}`), launcher }),
+    // A host's interpreters never wait for the local fork server.
+    canLaunch: () => true,
+  };
+  const children: ChildSpec[] = [
+    // Each start is bounded by startTimeout (the connection, the handshake); core's is a backstop.
+    { id: 'agent', start: agentLinkChild(wiring, adopt), shutdown: settings.shutdownTimeout, startTimeout: 2 * settings.startTimeout, backoff: HOST_BACKOFF },
+    ...Array.from({ length: host.size }, (_, i): ChildSpec => ({
+      id: `python-${i + 1}`,
+      start: pythonWorker(hostEnvironment),
+      shutdown: settings.shutdownTimeout,
+      startTimeout: 2 * settings.startTimeout,
+      backoff: HOST_BACKOFF,
+    })),
+  ];
+  return {
+    id,
+    type: 'supervisor',
+    // Retried without limit: see the top of this file. Each attempt waits its backoff.
+    start: supervisor({ strategy: 'rest_for_one', intensity: Number.MAX_SAFE_INTEGER, period: 1, children }),
+    backoff: HOST_BACKOFF,
+  };
 }

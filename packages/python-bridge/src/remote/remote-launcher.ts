@@ -11,7 +11,8 @@
  */
 import { HostLostError } from '../errors.js';
 import type { ConnectTarget, LaunchedProcess, Launcher, LaunchSpec } from '../launch/launcher.js';
-import { Tail, type ProcessExit } from '../launch/child-process.js';
+import { NOTHING_MORE } from '../launch/command-line.js';
+import { guardedOutputHook, Tail, type OutputStream, type ProcessExit } from '../launch/child-process.js';
 import type { AgentLink, CurveKeyPair, Heartbeat } from './agent-link.js';
 
 /** After a disconnect, how long the agent's exit report (code or signal) is waited for. */
@@ -33,15 +34,16 @@ export class RemoteLauncher implements Launcher {
   async launch(spec: LaunchSpec): Promise<LaunchedProcess> {
     const link = this.#link();
     const process = new RemoteProcess(link, spec);
+    const allow = spec.allow ?? NOTHING_MORE;
     const started = await link.start(
       {
         id: spec.id,
-        path: spec.path,
-        preload: spec.preload ?? [],
+        path: [...spec.path],
+        preload: [...(spec.preload ?? [])],
         maxMessageSize: spec.maxMessageSize,
-        allowModules: spec.allowModules ?? [],
-        allowPrivate: spec.allowPrivate ?? false,
-        allowReexports: spec.allowReexports ?? [],
+        allowModules: [...allow.modules],
+        allowPrivate: allow.private,
+        allowReexports: [...allow.reexports],
         env: Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, v ?? null])),
         cwd: spec.cwd ?? null,
       },
@@ -77,10 +79,12 @@ class RemoteProcess implements LaunchedProcess {
   readonly #tail = new Tail();
   readonly #link: AgentLink;
   readonly #spec: LaunchSpec;
+  readonly #deliver: (line: string, stream: OutputStream) => void;
 
   constructor(link: AgentLink, spec: LaunchSpec) {
     this.#link = link;
     this.#spec = spec;
+    this.#deliver = guardedOutputHook(spec.onOutput);
     this.exit = new Promise((resolve) => (this.#resolve = resolve));
     this.drained = this.exit.then(() => undefined);
     void link.lost.then((error) => this.#settle({ code: null, signal: null, lost: error }));
@@ -124,11 +128,7 @@ class RemoteProcess implements LaunchedProcess {
 
   onOutput(stream: 'stdout' | 'stderr', line: string): void {
     if (stream === 'stderr') this.#tail.add(line);
-    try {
-      this.#spec.onOutput?.(line, stream);
-    } catch {
-      // the user's logging hook must not break the link
-    }
+    this.#deliver(line, stream); // a throwing hook must not break the link
   }
 
   onExit(code: number | null, signal: NodeJS.Signals | null): void {

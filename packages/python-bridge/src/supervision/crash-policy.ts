@@ -3,8 +3,8 @@
  *
  * - An interpreter that could not start, or that died before it was given any work, is a
  *   **failed start**: its worker exits, and the pool's supervisor restarts it by OTP's rules: the
- *   restart counts toward `intensity`/`period` (so a crash loop stops the pool) and waits the
- *   `restartBackoff` delay, which doubles while starts keep failing.
+ *   restart counts toward `supervision.intensity`/`period` (so a crash loop stops the pool) and
+ *   waits the `supervision.backoff` delay, which doubles while starts keep failing.
  * - An interpreter that served (a call, a batch or a stream was sent to it) and then died is a
  *   **crash**: its worker replaces it in place at once, whatever the rate. A call that crashes its
  *   interpreter fails that call (or is retried, if it asked for `retries`), never the pool: the
@@ -14,16 +14,7 @@
  * a broken environment (an import error, a preload that exits) still makes the pool give up.
  */
 
-/** Why an interpreter left the pool. */
-export type InterpreterExitCause =
-  /** It had served, then died (killed by a timeout, an abort, a signal, or its own crash). */
-  | 'crash'
-  /** It could not start, or died before it was given any work. */
-  | 'start_failure'
-  /** Replaced on purpose after `maxTasksPerWorker` calls or above `maxMemoryPerWorker`. */
-  | 'recycle'
-  /** Stopped with its pool. */
-  | 'stop';
+import type { InterpreterExitCause } from '../ops/events.js';
 
 /** What an exit the pool did not ask for is: a crash once the interpreter has served, else a failed start. */
 export function unplannedExitCause(served: boolean): 'crash' | 'start_failure' {

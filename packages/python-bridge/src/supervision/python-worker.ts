@@ -1,6 +1,7 @@
 import { isIgnore, worker, type ExitReason, type Ignore, type StartContext, type StartFn, type StartedChild } from '@piton/core';
-import { replacedInPlace, unplannedExitCause, type InterpreterExitCause } from './crash-policy.js';
-import { WorkerExitedError } from '../errors.js';
+import { replacedInPlace, unplannedExitCause } from './crash-policy.js';
+import type { InterpreterExitCause } from '../ops/events.js';
+import { InterpreterExitedError } from '../errors.js';
 import type { ExitInfo, Interpreter } from '../interpreter/interpreter.js';
 import { LiveInterpreters } from './live-interpreters.js';
 
@@ -18,17 +19,20 @@ export interface WorkerEnvironment {
   onExit(workerId: string, interpreter: Interpreter, info: ExitInfo, cause: InterpreterExitCause): void;
 }
 
-/** What `ref.call(...)` on a Python worker answers. */
-export type PythonWorkerRequest = 'info';
-export interface PythonWorkerInfo {
-  id: string;
-  pid: number;
-  python: string;
-  protocol: number;
-}
+/**
+ * `recycle`: replace a healthy interpreter; `replace`: start one in place of an interpreter that
+ * crashed; `begin`: start the first interpreter of a worker whose start did not wait for it.
+ */
+type Message = { type: 'recycle' } | { type: 'replace' } | { type: 'begin' };
 
-/** `recycle`: replace a healthy interpreter; `replace`: start one in place of an interpreter that crashed. */
-type Message = { type: 'recycle' } | { type: 'replace' };
+export interface PythonWorkerOptions {
+  /**
+   * The worker's start returns at once and its interpreter starts after it: how an elastic pool
+   * grows without holding its supervisor for a handshake. A failure of that start is the actor's
+   * exit, which the supervisor counts as any failed start. @default false
+   */
+  background?: boolean;
+}
 
 /** The OTP exit reason of an interpreter's exit. */
 export function exitReasonOf(info: ExitInfo): ExitReason {
@@ -36,7 +40,7 @@ export function exitReasonOf(info: ExitInfo): ExitReason {
   if (info.stopRequested) return 'shutdown';
   if (info.code === 0) return 'normal';
   if (info.lost !== undefined) return info.lost;
-  return new WorkerExitedError(info.code, info.signal);
+  return new InterpreterExitedError(info.code, info.signal);
 }
 
 /** The interpreter of the current incarnation, so that a brutal kill reaches the process too. */
@@ -59,7 +63,7 @@ interface Incarnation {
  * with backoff. Calls do not pass through the actor's mailbox: the dispatcher hands them straight
  * to the interpreter, since a mailbox hop per call would cost more than the socket round trip.
  */
-export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
+export function pythonWorker(env: WorkerEnvironment, options: PythonWorkerOptions = {}): StartFn<unknown> {
   return async (ctx: StartContext): Promise<StartedChild<unknown> | Ignore> => {
     const incarnation: Incarnation = {};
     const workerId = String(ctx.id);
@@ -69,38 +73,44 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
     /** Interpreters replaced inside this worker (crashes in calls, recycles): system.tree() shows them. */
     let replacements = 0;
 
+    // The start given up on (its startTimeout, or the supervisor killed meanwhile): the core worker
+    // is killed at once and its start rejects, so nothing would kill the interpreter it is starting.
+    ctx.signal.addEventListener(
+      'abort',
+      () => {
+        incarnation.ending = true;
+        lives.killAll();
+      },
+      { once: true },
+    );
+
     const serve = (interpreter: Interpreter, self: { cast(msg: Message): void }) => {
       if (incarnation.ending) {
         // Killed while this interpreter was starting: it must not outlive the actor.
         interpreter.kill();
-        throw new WorkerExitedError(null, 'SIGKILL');
+        throw new InterpreterExitedError(null, 'SIGKILL');
       }
       incarnation.interpreter = interpreter;
       env.onReady(interpreter, () => self.cast({ type: 'recycle' }));
     };
 
-    const child = await worker<Incarnation, PythonWorkerRequest, PythonWorkerInfo | undefined, Message>({
+    // No calls: calls go from the dispatcher straight to the interpreter; casts recycle and replace it.
+    const child = await worker<Incarnation, never, never, Message>({
       init: async (workerCtx) => {
+        if (options.background) {
+          workerCtx.self.cast({ type: 'begin' });
+          return incarnation;
+        }
         const interpreter = await lives.start(() => env.start(workerId));
         watch(interpreter, workerCtx);
         serve(interpreter, workerCtx.self);
         return incarnation;
       },
-      handleCall: async (_request, state) => {
-        const interpreter = state.interpreter;
-        const info: PythonWorkerInfo | undefined = interpreter && {
-          id: workerId,
-          pid: interpreter.pid,
-          python: interpreter.info.python,
-          protocol: interpreter.info.protocol,
-        };
-        return { reply: info, state };
-      },
       handleCast: async (message, state, workerCtx) => {
         if (message.type === 'recycle') {
           if (!state.interpreter) return state;
           // Recycling replaces the interpreter without an exit of the actor: it is routine
-          // hygiene (maxTasksPerWorker), not a failure, and must not count toward intensity.
+          // hygiene (`recycle`), not a failure, and must not count toward intensity.
           const old = state.interpreter;
           state.interpreter = undefined;
           await env.onLeave(old);
@@ -110,7 +120,7 @@ export function pythonWorker(env: WorkerEnvironment): StartFn<unknown> {
         }
         // A failure to start here throws: the actor exits with it, and the supervisor counts it.
         const fresh = await lives.start(() => env.start(workerId));
-        replacements++;
+        if (message.type === 'replace' || message.type === 'recycle') replacements++;
         watch(fresh, workerCtx);
         serve(fresh, workerCtx.self);
         return state;

@@ -1,55 +1,77 @@
 /**
  * The pool's supervision tree, by start method.
  *
- * `spawn`: one `one_for_one` supervisor of the N Python workers (the pool's own supervisor).
+ * `spawn`: one `one_for_one` supervisor of the N Python workers (the pool's own supervisor),
+ * and of `hosts` when the pool has remote hosts.
  *
- * `forkserver`: the fork server is a child too, first, so that OTP decides what its death means:
+ * `forkserver`: the fork server is a child too, so that OTP decides what its death means:
  *
  *     pool            rest_for_one, autoShutdown any_significant, intensity/period of the pool
+ *     ├── hosts       (with remote hosts) their supervisors: first, so a fork server's death spares them
  *     ├── forkserver  permanent: the server process; its death restarts everything after it
  *     └── interpreters  one_for_one, intensity/period of the pool, transient + significant
  *         ├── python-1 … python-N
+ *
+ * The local workers' specs are asked for each time their supervisor starts (`interpreters()`), so
+ * that one restarted after a fork server's death comes back with the slots an elastic pool has
+ * now, not those it started with; `onInterpreters` is told each new supervisor.
  *
  * Interpreters die with their server (PR_SET_PDEATHSIG), so a server's death restarts the server
  * and then all interpreters (one restart of the pool's budget; a server that keeps dying makes the
  * pool give up). When the interpreters' supervisor gives up, it exits normally and, being
  * significant, takes the pool down with it, as a flat pool would.
  *
- * Fork safety: a server whose preloads left threads running is not forked from. With the default
- * start method the pool falls back to `spawn` (a warning says why, `stats().startMethod` shows it);
- * with `startMethod: 'forkserver'` asked for explicitly, the start fails with the reason.
+ * Fork safety: a server whose preloads left threads running is not forked from. With `startMethod:
+ * 'auto'` (the default) the pool falls back to `spawn` (a warning says why, `stats().startMethod`
+ * shows it); with `startMethod: 'forkserver'`, the start fails with the reason.
  */
-import { supervisor, type ChildSpec, type StartContext, type StartedChild } from '@piton/core';
-import { describeExit, InterpreterStartError, WorkerExitedError } from '../errors.js';
+import { supervisor, type ChildSpec, type StartContext, type StartedChild, type SupervisorRef } from '@piton/core';
+import { describeExit, InterpreterStartError, InterpreterExitedError } from '../errors.js';
 import { ForkServerLauncher, type ForkServerSpec } from '../launch/forkserver.js';
 import type { Launcher } from '../launch/launcher.js';
-import type { InterpreterOutput, ResolvedPoolOptions } from '../pool/options.js';
+import type { ServeSpec } from '../launch/command-line.js';
+import type { InterpreterOutput } from '../ops/output.js';
 import { SpawnLauncher } from '../launch/spawn.js';
+
+/** What the tree needs of the pool's options. */
+export interface TreeOptions {
+  /**
+   * `'auto'`: the fork server on Linux, spawn when a preload left threads running (with a
+   * warning) and elsewhere; `'forkserver'`: the fork server or a failed start.
+   */
+  startMethod: 'auto' | 'forkserver' | 'spawn';
+  /** The supervisors' restart intensity: more than `intensity` restarts (failed interpreter starts, server deaths) within `period` ms stop the pool. */
+  intensity: number;
+  period: number;
+  /** ms the fork server may take to report ready. */
+  startTimeout: number;
+}
 
 /** The worker id the server's own output is tagged with. */
 export const FORKSERVER_ID = 'forkserver';
+
+/** What the tree holds besides the fork server. */
+export interface TreeChildren {
+  /** The local workers' specs now (asked at each start of their supervisor). */
+  interpreters(): ChildSpec[];
+  /** The supervisor of the remote hosts, if the pool has any. */
+  hosts?: ChildSpec;
+  /** Each start of the local workers' supervisor. */
+  onInterpreters(ref: SupervisorRef): void;
+}
 
 export class PoolLaunchers {
   /** The launcher new interpreters come from. */
   current: Launcher = new SpawnLauncher();
   readonly #ctx: StartContext;
-  readonly #options: ResolvedPoolOptions;
+  readonly #options: TreeOptions;
   readonly #serverSpec: ForkServerSpec;
 
-  constructor(ctx: StartContext, options: ResolvedPoolOptions, python: string, emitOutput: (output: InterpreterOutput) => void) {
+  constructor(ctx: StartContext, options: TreeOptions, serve: ServeSpec, emitOutput: (output: InterpreterOutput) => void) {
     this.#ctx = ctx;
     this.#options = options;
     this.#serverSpec = {
-      python,
-      path: options.path,
-      // Interpreters with lanes run their calls on asyncio from the start: imported once, here.
-      preload: options.concurrency > 1 ? ['asyncio', ...options.preload] : options.preload,
-      env: options.env,
-      cwd: options.cwd,
-      maxMessageSize: options.maxMessageSize,
-      allowModules: options.allowModules,
-      allowPrivate: options.allowPrivate,
-      allowReexports: options.allowReexports,
+      ...serve,
       startTimeout: options.startTimeout,
       onOutput: (line, stream) => emitOutput({ worker: FORKSERVER_ID, stream, line }),
     };
@@ -64,20 +86,29 @@ export class PoolLaunchers {
    * Starts the tree. `launchAhead` launches every interpreter at once; it is called as soon as
    * the launcher can serve, so that the workers' starts (one at a time) only await handshakes.
    */
-  async startTree(interpreters: ChildSpec[], launchAhead: () => void): Promise<StartedChild<unknown>> {
+  async startTree(children: TreeChildren, launchAhead: () => void): Promise<StartedChild<unknown>> {
     const { intensity, period } = this.#options;
-    const interpretersSupervisor = supervisor({ strategy: 'one_for_one', intensity, period, children: interpreters });
-    const first = this.#options.startMethod === 'forkserver' ? await this.#firstServer() : undefined;
+    const first = this.#forking() ? await this.#firstServer() : undefined;
     if (first === undefined) {
       this.current = new SpawnLauncher();
       launchAhead();
-      return interpretersSupervisor(this.#ctx);
+      const flat = children.interpreters();
+      if (children.hosts) flat.push(children.hosts);
+      const started = await supervisor({ strategy: 'one_for_one', intensity, period, children: flat })(this.#ctx);
+      children.onInterpreters(started.ref);
+      return started;
     }
+    const interpretersSupervisor = async (ctx: StartContext) => {
+      const started = await supervisor({ strategy: 'one_for_one', intensity, period, children: children.interpreters() })(ctx);
+      children.onInterpreters(started.ref);
+      return started;
+    };
     let adopt: ForkServerLauncher | undefined = first;
     const server: ChildSpec = {
       id: FORKSERVER_ID,
       restart: 'permanent',
       shutdown: 'infinity', // close() is bounded: channel end, then SIGTERM, then SIGKILL
+      startTimeout: 2 * this.#options.startTimeout, // the server's start is bounded by startTimeout; this is a backstop
       start: async () => {
         const launcher = adopt ?? (await this.#startServer());
         adopt = undefined;
@@ -92,6 +123,7 @@ export class PoolLaunchers {
       period,
       autoShutdown: 'any_significant',
       children: [
+        ...(children.hosts ? [children.hosts] : []),
         server,
         { id: 'interpreters', type: 'supervisor', restart: 'transient', significant: true, start: interpretersSupervisor },
       ],
@@ -103,13 +135,19 @@ export class PoolLaunchers {
     }
   }
 
-  /** The first server: if its preloads left threads, fall back to spawn (default) or refuse (explicit). */
+  /** Whether the pool starts with a fork server: asked for, or `'auto'` where there is fork and PR_SET_PDEATHSIG (Linux). */
+  #forking(): boolean {
+    const { startMethod } = this.#options;
+    return startMethod === 'forkserver' || (startMethod === 'auto' && process.platform === 'linux');
+  }
+
+  /** The first server: if its preloads left threads, fall back to spawn (`'auto'`) or refuse (`'forkserver'`). */
   async #firstServer(): Promise<ForkServerLauncher | undefined> {
     const launcher = await ForkServerLauncher.start(this.#serverSpec);
     if (launcher.threads.length === 0) return launcher;
     await launcher.close();
     const why = forkUnsafe(launcher.threads);
-    if (this.#options.startMethodExplicit) throw new InterpreterStartError(`startMethod 'forkserver' refused: ${why}`);
+    if (this.#options.startMethod === 'forkserver') throw new InterpreterStartError(`startMethod 'forkserver' refused: ${why}`);
     process.emitWarning(`${why}; this pool uses startMethod 'spawn' instead`, { code: 'PITON_FORKSERVER_FALLBACK' });
     return undefined;
   }
@@ -139,7 +177,7 @@ function serverChild(launcher: ForkServerLauncher): StartedChild<ForkServerLaunc
     ref: launcher,
     exited: launcher.exit.then((exit) =>
       asked ??
-      new WorkerExitedError(exit.code, exit.signal, {
+      new InterpreterExitedError(exit.code, exit.signal, {
         message: `the fork server (pid ${launcher.pid}) ${describeExit(exit.code, exit.signal)}`,
         stderrTail: launcher.stderrTail(),
       }),

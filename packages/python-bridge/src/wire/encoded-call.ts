@@ -7,7 +7,7 @@
  * - what Python receives is the value as it was at `call()`: objects are written into the
  *   MessagePack bytes then, and the memory of typed arrays, which travels as its own frame, is
  *   copied then too, unless the caller passed `transfer: true` (and promised not to write it
- *   until the call settles);
+ *   until the call settles); an Arrow table's IPC stream is written then, which is its snapshot;
  * - the call's size is known before it is queued, so a batch never grows past the message limit.
  *
  * The body is the MessagePack array `[module, function, args, kwargs]`: exactly one entry of a
@@ -17,7 +17,7 @@
  * one byte each, as long as the batch holds at most {@link MAX_FIXINT_FRAMES} frames (a positive
  * fixint), which the dispatcher's batching keeps to.
  */
-import type { Codec } from './codec.js';
+import { isOwnedFrame, type Codec } from './codec.js';
 import { MessageTooLargeError } from '../errors.js';
 
 /** Frame indices up to this are one-byte positive fixints, rewritable in place. */
@@ -40,8 +40,21 @@ export interface EncodedCall {
   readonly frames: readonly Buffer[];
   /** Offset in `body` of each frame index, in frame order. */
   readonly frameIndexAt: readonly number[];
-  /** Bytes of body and frames together. */
+  /** Bytes of body, options and frames together. */
   readonly size: number;
+  /**
+   * The call's options item (its trace context and values, its progress flag), encoded: sent after
+   * the body (wire/call-options.ts). Absent for most calls.
+   */
+  readonly options?: Buffer;
+}
+
+/** `call` with its options item: the size grows by it, and the limit is checked again. */
+export function withOptions(call: EncodedCall, options: Buffer | undefined, maxMessageSize: number): EncodedCall {
+  if (options === undefined) return call;
+  const size = call.size + options.length;
+  if (size + ENVELOPE_OVERHEAD > maxMessageSize) throw new MessageTooLargeError(size + ENVELOPE_OVERHEAD, maxMessageSize);
+  return { ...call, size, options };
 }
 
 export interface EncodeCallOptions {
@@ -72,8 +85,10 @@ export function encodeCallBody(
   let frameIndexAt: readonly number[] = NO_FRAMES_AT;
   if (encoded.length > 1) {
     const views = encoded.slice(1);
-    // A frame views the caller's array: without `transfer`, copy it now (the snapshot).
-    frames = options?.transfer ? views : views.map(options?.copy ?? freshCopy);
+    // A frame views the caller's array: without `transfer`, copy it now (the snapshot). A table's
+    // IPC stream was written just now, into memory of its own: it is its own snapshot.
+    const copy = options?.copy ?? freshCopy;
+    frames = options?.transfer ? views : views.map((view) => (isOwnedFrame(view) ? view : copy(view)));
     frameIndexAt = indexScratch.slice();
     for (const frame of frames) size += frame.length;
   }

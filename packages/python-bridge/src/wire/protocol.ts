@@ -3,21 +3,15 @@
  * Every envelope is `[kind, id, ...]`; a reply carries the id of the request it answers.
  */
 import type { Codec } from './codec.js';
-import { EncodeError, MessageTooLargeError, ProtocolError, PythonError, type PythonReportedError } from '../errors.js';
+import { BatchError, EncodeError, MessageTooLargeError, MissingDependencyError, ProtocolError, PythonError, type PythonReportedError } from '../errors.js';
 import type { EncodedCall } from './encoded-call.js';
+import { optionsMap, type CallOptionsItem } from './call-options.js';
+import { describe } from '../validation.js';
 
 /** The protocol version this side speaks (sent in `hello`). */
 export const PROTOCOL_VERSION = 3;
 
 export type Kwargs = Record<string, unknown> | Map<string, unknown>;
-
-/** One call of a `batch` request. */
-export interface BatchCall {
-  module: string;
-  fn: string;
-  args: unknown[];
-  kwargs?: Record<string, unknown>;
-}
 
 /** The error shape of an `error` reply (and of a failed batch entry). */
 export interface RemoteError {
@@ -33,10 +27,13 @@ export interface ThrownError {
   stack: string;
 }
 
+/** What a worker says of itself in `ready`: the answer to the handshake. */
 export interface ReadyInfo {
   pid: number;
+  /** The interpreter's `sys.version`. */
   python: string;
   protocol: number;
+  /** The worker runtime's version. */
   piton: string;
   /** The event loop the interpreter runs coroutines on: `'uvloop'` or `'asyncio'` ('' if it did not say). */
   loop: string;
@@ -50,29 +47,30 @@ export interface ReadyInfo {
 export type CancelStatus = 'cancelled' | 'blocked' | 'done';
 const CANCEL_STATUSES: readonly string[] = ['cancelled', 'blocked', 'done'];
 
+/** How one call ended: its value, or its error (for a batch entry, what the worker reported). */
+export type Outcome<E = unknown> = { ok: true; value: unknown } | { ok: false; error: E };
+
 /** A reply, checked against PROTOCOL.md. */
 export type Reply =
   | { kind: 'ready'; id: number; info: ReadyInfo }
-  | { kind: 'ok'; id: number; value: unknown }
+  | { kind: 'ok'; id: number; value: unknown; batched?: BatchPolicy }
   | { kind: 'error'; id: number; error: RemoteError }
   | { kind: 'items'; id: number; items: unknown[]; done: boolean }
   | { kind: 'closed'; id: number }
   | { kind: 'bye'; id: number }
-  | { kind: 'results'; id: number; results: Array<{ ok: true; value: unknown } | { ok: false; error: PythonReportedError }> }
+  | { kind: 'results'; id: number; results: Outcome<PythonReportedError>[] }
   | { kind: 'callback'; id: number; name: string; args: unknown[]; kwargs: Record<string, unknown> | undefined }
   | { kind: 'progress'; id: number; value: unknown }
   | { kind: 'cancelled'; id: number; statuses: CancelStatus[] };
 
 // Root names used in EncodeError paths, one per envelope item.
-const CALL_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs', 'options'] as const;
 const STREAM_NAMES = ['kind', 'id', 'module', 'function', 'args', 'kwargs', 'batch'] as const;
 const SIMPLE_NAMES = ['kind', 'id', 'batch'] as const;
-const BATCH_NAMES = ['kind', 'id', 'calls'] as const;
 const HELLO_NAMES = ['kind', 'id', 'protocol', 'options'] as const;
 const ANSWER_NAMES = ['kind', 'id', 'value'] as const;
 const CANCEL_NAMES = ['kind', 'id', 'entries'] as const;
 /** The options item of a call whose caller listens for progress. */
-const LISTENING = { progress: true } as const;
+export const LISTENING = { progress: true } as const;
 
 /**
  * `["hello", id, protocol]`, with an options map when there is something to say: `{expose:
@@ -84,20 +82,6 @@ export function encodeHello(codec: Codec, id: number, expose: readonly string[] 
   if (lanes > 1) options.lanes = lanes;
   const envelope = options.expose === undefined && options.lanes === undefined ? ['hello', id, PROTOCOL_VERSION] : ['hello', id, PROTOCOL_VERSION, options];
   return codec.encodeEnvelope(envelope, HELLO_NAMES);
-}
-
-export function encodeCall(
-  codec: Codec,
-  id: number,
-  module: string,
-  fn: string,
-  args: readonly unknown[],
-  kwargs: Kwargs | undefined,
-  listening = false,
-): Buffer[] {
-  // Without a listener the options item is left out: the worker's fast path takes 6 items.
-  const envelope = listening ? ['call', id, module, fn, args, kwargs ?? null, LISTENING] : ['call', id, module, fn, args, kwargs ?? null];
-  return codec.encodeEnvelope(envelope, CALL_NAMES);
 }
 
 /** `["cancel", id, [[lane, request], …]]`: the control lane's one request (PROTOCOL.md, "Cancelling"). */
@@ -128,8 +112,11 @@ export function encodeStream(
   args: readonly unknown[],
   kwargs: Kwargs | undefined,
   batch: number,
+  options?: CallOptionsItem,
 ): Buffer[] {
-  return codec.encodeEnvelope(['stream', id, module, fn, args, kwargs ?? null, batch], STREAM_NAMES);
+  const map = options && optionsMap(options);
+  const envelope = map === undefined ? ['stream', id, module, fn, args, kwargs ?? null, batch] : ['stream', id, module, fn, args, kwargs ?? null, batch, map];
+  return codec.encodeEnvelope(envelope, STREAM_NAMES);
 }
 
 export function encodeNext(codec: Codec, id: number, batch: number): Buffer[] {
@@ -144,32 +131,17 @@ export function encodeStop(codec: Codec, id: number): Buffer[] {
   return codec.encodeEnvelope(['stop', id], SIMPLE_NAMES);
 }
 
-/** `["batch", id, [[module, function, args, kwargs], …]]`, answered by `["results", id, [[status, value], …]]`. */
-export function encodeBatch(codec: Codec, id: number, calls: readonly BatchCall[]): Buffer[] {
-  const items = calls.map((c) => [c.module, c.fn, c.args, c.kwargs ?? null]);
-  try {
-    return codec.encodeEnvelope(['batch', id, items], BATCH_NAMES);
-  } catch (err) {
-    // Name the call the way the caller wrote it: calls[2].args[0] rather than calls[2][2][0].
-    if (err instanceof EncodeError) {
-      const path = err.path.replace(/^calls\[(\d+)\]\[(\d)\]/, (_m, i: string, field: string) => {
-        return `calls[${i}].${BATCH_CALL_FIELDS[Number(field)] ?? field}`;
-      });
-      if (path !== err.path) throw new EncodeError(err.message.replace(err.path, path), path);
-    }
-    throw err;
-  }
-}
-
-const BATCH_CALL_FIELDS = ['module', 'fn', 'args', 'kwargs'];
-
 // The worker's own messages, "request of N bytes exceeds the worker's maximum message size of M
 // bytes" (PROTOCOL.md, "Size limits"), give the numbers.
 const TOO_LARGE = /of (\d+) bytes exceeds .* of (\d+) bytes/;
 
+// The worker's MissingDependency, "pyarrow is not installed in the worker's Python: …; install it
+// with: npx piton setup --arrow", gives the library and the command.
+const MISSING = /^(\S+) is not installed\b[^]*; install it with: ([^]+)$/;
+
 /**
  * Turns the error shape into the error it stands for: one class per condition, whichever side
- * found it, so the worker's `EncodeError`, `MessageTooLarge` and `ProtocolError` are the classes
+ * found it, so the worker's `EncodeError`, `MessageTooLarge`, `ProtocolError` and `MissingDependency` are the classes
  * Node uses for the same conditions (with `origin: 'python'`); any other type is a {@link PythonError}.
  */
 export function toPythonError({ type, message, traceback }: RemoteError): PythonReportedError {
@@ -183,6 +155,12 @@ export function toPythonError({ type, message, traceback }: RemoteError): Python
     }
     case 'ProtocolError':
       return new ProtocolError(message, { python });
+    case 'MissingDependency': {
+      const found = MISSING.exec(message);
+      return new MissingDependencyError(found?.[1] ?? '', found?.[2] ?? '', message, python);
+    }
+    case 'BatchError':
+      return new BatchError(message, traceback);
     default:
       return new PythonError(type, message, traceback);
   }
@@ -193,15 +171,19 @@ const CALL_HEAD = Buffer.from([0x96, 0xa4, ...Buffer.from('call')]);
 /** A call whose caller listens for progress has a 7th item, its options (protocol 2). */
 const LISTENING_CALL_HEAD = Buffer.from([0x97, 0xa4, ...Buffer.from('call')]);
 const BATCH_HEAD = Buffer.from([0x93, 0xa5, ...Buffer.from('batch')]);
+/** The header of a batch entry that carries its options item. */
+const BATCH_ENTRY_WITH_OPTIONS = 0x95;
 
 /**
- * `["call", id, module, function, args, kwargs]` from a call encoded in advance: the same bytes
- * {@link encodeCall} writes, made of the head `["call", id` and the body's four items (the body
+ * `["call", id, module, function, args, kwargs]` from a call encoded in advance: the bytes that
+ * envelope encodes to whole, made of the head `["call", id` and the body's four items (the body
  * without its own array header), then, when the caller listens for progress, the options item.
+ * (test/wire/envelopes.ts writes the whole envelopes the tests hold this to.)
  */
 export function spliceCall(codec: Codec, id: number, call: EncodedCall, listening = false): Buffer[] {
-  const head = listening ? LISTENING_CALL_HEAD : CALL_HEAD;
-  const options = listening ? codec.encode(LISTENING)[0]! : undefined;
+  // A call made with options (trace context, values) carries them, its progress flag among them.
+  const options = call.options ?? (listening ? codec.encode(LISTENING)[0]! : undefined);
+  const head = options === undefined ? CALL_HEAD : LISTENING_CALL_HEAD;
   const idSize = uintSize(id);
   const frame0 = Buffer.allocUnsafe(head.length + idSize + call.body.length - 1 + (options?.length ?? 0));
   head.copy(frame0, 0);
@@ -212,8 +194,8 @@ export function spliceCall(codec: Codec, id: number, call: EncodedCall, listenin
 }
 
 /**
- * `["batch", id, [[module, function, args, kwargs], …]]` from calls encoded in advance: the same
- * bytes {@link encodeBatch} writes. Each call's frames follow those of the calls before it, so its
+ * `["batch", id, [[module, function, args, kwargs], …]]` from calls encoded in advance, answered by
+ * `["results", id, [[status, value], …]]`: the bytes that envelope encodes to whole. Each call's frames follow those of the calls before it, so its
  * frame indices are renumbered; they must stay one-byte fixints (the batch holds at most
  * `MAX_FIXINT_FRAMES` frames), which {@link fitsInBatch} ensures.
  */
@@ -222,7 +204,7 @@ export function spliceBatch(_codec: Codec, id: number, calls: readonly EncodedCa
   const callsHeader = arrayHeader(calls.length);
   const headLength = BATCH_HEAD.length + idSize;
   let length = headLength + callsHeader.length;
-  for (const call of calls) length += call.body.length;
+  for (const call of calls) length += call.body.length + (call.options?.length ?? 0);
   const frame0 = Buffer.allocUnsafe(length);
   BATCH_HEAD.copy(frame0, 0);
   writeUint(frame0, BATCH_HEAD.length, id, idSize);
@@ -230,6 +212,8 @@ export function spliceBatch(_codec: Codec, id: number, calls: readonly EncodedCa
   const frames: Buffer[] = [frame0];
   for (const call of calls) {
     call.body.copy(frame0, at);
+    // With options, the entry is [module, function, args, kwargs, options]: fixarray 5, not 4.
+    if (call.options !== undefined) frame0[at] = BATCH_ENTRY_WITH_OPTIONS;
     const offset = frames.length - 1;
     if (offset > 0) {
       for (let i = 0; i < call.frameIndexAt.length; i++) {
@@ -240,6 +224,7 @@ export function spliceBatch(_codec: Codec, id: number, calls: readonly EncodedCa
     }
     for (const frame of call.frames) frames.push(frame);
     at += call.body.length;
+    if (call.options !== undefined) at += call.options.copy(frame0, at);
   }
   return frames;
 }
@@ -287,12 +272,6 @@ function fail(what: string): never {
   throw new ProtocolError(`malformed reply: ${what}`);
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'nil';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  return typeof value;
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype;
 }
@@ -317,6 +296,58 @@ export function replyId(envelope: unknown): number | undefined {
   return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : undefined;
 }
 
+/**
+ * The kind and id of a reply read from the start of frame 0 alone, for a reply that was received
+ * whole but could not be decoded for a reason that leaves the socket in step (an Arrow table
+ * without apache-arrow). Undefined when the start is not `[kind, id, …` with a short kind.
+ */
+export function peekReplyHead(frame0: Buffer): { kind: string; id: number } | undefined {
+  const head = frame0[0];
+  let at = 1;
+  if (head === undefined) return undefined;
+  if (head >= 0x92 && head <= 0x9f) at = 1;
+  else if (head === 0xdc) at = 3;
+  else if (head === 0xdd) at = 5;
+  else return undefined;
+  const str = frame0[at++];
+  if (str === undefined || str < 0xa0 || str > 0xbf) return undefined;
+  const end = at + (str & 0x1f);
+  if (end > frame0.length) return undefined;
+  const kind = frame0.toString('utf8', at, end);
+  at = end;
+  const form = frame0[at++];
+  if (form === undefined) return undefined;
+  let id: number | bigint | undefined;
+  if (form < 0x80) id = form;
+  else if (form === 0xcc && at + 1 <= frame0.length) id = frame0.readUInt8(at);
+  else if (form === 0xcd && at + 2 <= frame0.length) id = frame0.readUInt16BE(at);
+  else if (form === 0xce && at + 4 <= frame0.length) id = frame0.readUInt32BE(at);
+  else if (form === 0xcf && at + 8 <= frame0.length) id = frame0.readBigUInt64BE(at);
+  if (id === undefined || id > Number.MAX_SAFE_INTEGER) return undefined;
+  return { kind, id: Number(id) };
+}
+
+/** How the pool merges calls to a batched function (PROTOCOL.md, "Dynamic batching"). */
+export interface BatchPolicy {
+  /** Inputs per merged call, at most. */
+  readonly maxSize: number;
+  /** ms a merged call waits for more inputs once it has one, at most. */
+  readonly maxWaitMs: number;
+}
+
+/** The 4th item of an `ok`: `{batched: {maxSize, maxWaitMs}}`. */
+function parseBatchPolicy(options: unknown): BatchPolicy {
+  const batched = (options as { batched?: unknown } | null)?.batched as { maxSize?: unknown; maxWaitMs?: unknown } | undefined;
+  const maxSize = batched?.maxSize;
+  const maxWaitMs = batched?.maxWaitMs;
+  if (typeof options !== 'object' || options === null || typeof batched !== 'object' || batched === null ||
+      typeof maxSize !== 'number' || !Number.isSafeInteger(maxSize) || maxSize < 1 ||
+      typeof maxWaitMs !== 'number' || !(maxWaitMs >= 0 && maxWaitMs <= 60_000)) {
+    fail(`'ok' item 3 must be {batched: {maxSize, maxWaitMs}}, got ${describe(options)}`);
+  }
+  return { maxSize, maxWaitMs };
+}
+
 /** Checks a decoded reply against PROTOCOL.md. Throws {@link ProtocolError} naming what is wrong. */
 export function parseReply(envelope: unknown): Reply {
   if (!Array.isArray(envelope)) fail(`expected an array [kind, id, ...], got ${describe(envelope)}`);
@@ -325,9 +356,11 @@ export function parseReply(envelope: unknown): Reply {
   if (typeof kind !== 'string') fail(`kind must be a string, got ${describe(kind)}`);
   if (id === undefined) fail(`'${kind}' has no valid request id`);
   switch (kind) {
-    case 'ok':
+    case 'ok': {
+      if (envelope.length === 4) return { kind, id, value: envelope[2], batched: parseBatchPolicy(envelope[3]) };
       expectLength(kind, envelope, 3);
       return { kind, id, value: envelope[2] };
+    }
     case 'error':
       expectLength(kind, envelope, 3);
       return { kind, id, error: parseRemoteError(envelope[2], "'error' item 2") };

@@ -19,8 +19,10 @@ describe('the piton command line', () => {
         command: 'setup',
         python: 'python3.12',
         numpy: true,
+        arrow: false,
         requirements: ['a.txt', 'b.txt'],
       });
+      expect(parseCommand(['setup', '--arrow'])).to.deep.equal({ command: 'setup', python: undefined, numpy: false, arrow: true, requirements: [] });
       expect(parseCommand(['doctor'])).to.deep.equal({ command: 'doctor', python: undefined });
       expect(parseCommand([])).to.deep.equal({ command: 'help' });
     });
@@ -29,16 +31,19 @@ describe('the piton command line', () => {
       expect(() => parseCommand(['stup'])).to.throw('unknown command "stup"');
       expect(() => parseCommand(['doctor', '--pyhton', 'x'])).to.throw("Unknown option '--pyhton'; did you mean --python?");
       expect(() => parseCommand(['doctor', '--numpy'])).to.throw("Unknown option '--numpy'");
+      expect(() => parseCommand(['setup', '--arow'])).to.throw("Unknown option '--arow'; did you mean --arrow?");
     });
   });
 
   describe('checks', () => {
-    it('pass a healthy interpreter, numpy being optional', () => {
+    it('pass a healthy interpreter, numpy and pyarrow being optional', () => {
       const checks = checkPython(healthy, { python: healthy.executable, setupApplies: true });
       expect(failures(checks)).to.deep.equal([]);
-      expect(checks.map((c) => `${c.name} ${c.ok}`)).to.deep.equal(['Python true', 'pyzmq true', 'msgpack true', 'numpy false', 'worker runtime true']);
+      expect(checks.map((c) => `${c.name} ${c.ok}`)).to.deep.equal(['Python true', 'pyzmq true', 'msgpack true', 'numpy false', 'pyarrow false', 'worker runtime true']);
       expect(formatChecks(checks)).to.contain('  - numpy: missing');
       expect(formatChecks(checks)).to.contain('      fix: npx piton setup --numpy');
+      expect(formatChecks(checks)).to.contain('  - pyarrow: missing (not inspected) (optional: DataFrames and Arrow tables then cross the wire)');
+      expect(formatChecks(checks)).to.contain('      fix: npx piton setup --arrow');
     });
 
     it('fix the project environment with setup, and an interpreter the user chose with pip', () => {
@@ -67,7 +72,7 @@ describe('the piton command line', () => {
     this.timeout(30_000);
     const report = await inspectPython(venvPython(projectVenv()));
     expect(report.version).to.match(/^3\.\d+\.\d+/);
-    for (const name of ['pyzmq', 'msgpack', 'numpy']) expect(report.modules[name], name).to.have.property('version');
+    for (const name of ['pyzmq', 'msgpack', 'numpy', 'pyarrow']) expect(report.modules[name], name).to.have.property('version');
     expect(report.runtime).to.have.property('version');
     expect(failures(checkPython(report, { python: report.executable, setupApplies: true }))).to.deep.equal([]);
   });

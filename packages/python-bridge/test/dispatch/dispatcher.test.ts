@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatch/dispatcher.js';
-import { CallTimeoutError, PoolStoppedError, QueueFullError, WorkerExitedError } from '../../src/errors.js';
+import { CallTimeoutError, PoolStoppedError, QueueFullError, InterpreterExitedError } from '../../src/errors.js';
 import { MAX_FIXINT_FRAMES } from '../../src/wire/encoded-call.js';
-import { encoded, FakeClock, FakeExecutor, flush } from '../helpers.js';
+import { encoded, FakeExecutor } from '../helpers.js';
+import { FakeClock, flush } from '../../../../test/support.js';
 
 /** Settles to `{ value }` or `{ error }`, so a test can look at an outcome without awaiting it first. */
 function track<T>(promise: Promise<T>): { value?: T; error?: unknown; settled: boolean } {
@@ -168,7 +169,7 @@ describe('Dispatcher (fake executors, fake clock)', () => {
     expect(b.current.calls[0]!.fn).to.equal('again');
     b.die();
     await flush();
-    expect(retried.error).to.be.instanceOf(WorkerExitedError);
+    expect(retried.error).to.be.instanceOf(InterpreterExitedError);
     expect(other.settled).to.equal(false);
   });
 
@@ -245,6 +246,50 @@ describe('Dispatcher (fake executors, fake clock)', () => {
     a.answer();
     await flush();
     expect(after.value).to.equal('after');
+  });
+
+  it('one predicate says what has work in flight (a call, a lease, a call waiting on Node); only an idle executor retires, and at once', async () => {
+    let queuedSeen = 0;
+    const d = dispatcher({ onQueued: () => queuedSeen++ });
+    const a = new FakeExecutor('a');
+    const b = new FakeExecutor('b');
+    d.attach(a);
+    d.attach(b);
+    expect(d.hasWorkInFlight(a)).to.equal(false);
+    clock.tick(50);
+    expect(d.idleFor(a)).to.equal(50);
+    const call = track(d.call({ call: encoded('running'), retries: 0 }));
+    const lease = await d.acquire({});
+    const busy = [a, b].filter((e) => d.hasWorkInFlight(e));
+    expect(busy).to.have.length(2);
+    expect(queuedSeen).to.equal(0);
+    const waiting = track(d.call({ call: encoded('waits'), retries: 0 }));
+    expect(queuedSeen).to.equal(1);
+    // Neither may be taken out while it has work in flight.
+    expect(d.retireIfIdle(a)).to.equal(false);
+    expect(d.retireIfIdle(b)).to.equal(false);
+    expect(d.idleFor(a)).to.equal(undefined);
+    lease.release();
+    await flush();
+    // The lease's executor took the queued call at once: still not idle.
+    const other = lease.executor === a ? b : a;
+    expect(d.hasWorkInFlight(lease.executor)).to.equal(true);
+    other.answer();
+    lease.executor.answer();
+    await flush();
+    expect(call.settled && waiting.settled).to.equal(true);
+    clock.tick(10);
+    expect(d.idleFor(a)).to.equal(10);
+    expect(d.retireIfIdle(a)).to.equal(true);
+    expect(d.retireIfIdle(a)).to.equal(false);
+    // A retired executor never takes a call again: the next goes to b.
+    const runsOfA = a.runs.length;
+    const next = track(d.call({ call: encoded('next'), retries: 0 }));
+    expect(b.current.calls[0]!.fn).to.equal('next');
+    expect(a.runs.length).to.equal(runsOfA);
+    b.answer();
+    await flush();
+    expect(next.value).to.equal('next');
   });
 
   it('close() rejects queued calls and whenServing(), even when enough interpreters serve', async () => {

@@ -1,15 +1,16 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MINIMUM_PYTHON, NUMPY_REQUIREMENT, pipInstallCommand, RUNTIME_REQUIREMENTS, shellWord, versionAtLeast } from '../../src/environment/requirements.js';
+import { ARROW_REQUIREMENT, MINIMUM_PYTHON, NUMPY_REQUIREMENT, pipInstallCommand, RUNTIME_REQUIREMENTS, shellWord, versionAtLeast } from '../../src/environment/requirements.js';
 
 const pyproject = readFileSync(fileURLToPath(new URL('../../../../python/pyproject.toml', import.meta.url)), 'utf8');
 
 describe('requirements of the worker runtime', () => {
-  it("are python/pyproject.toml's dependencies, numpy extra and requires-python", () => {
+  it("are python/pyproject.toml's dependencies, numpy and arrow extras and requires-python", () => {
     const dependencies = /^dependencies = \[(.*)\]$/m.exec(pyproject)?.[1];
     expect(dependencies?.split(',').map((d) => d.trim().replace(/"/g, ''))).to.deep.equal(RUNTIME_REQUIREMENTS.map((r) => r.spec));
     expect(/^numpy = \["(.*)"\]$/m.exec(pyproject)?.[1]).to.equal(NUMPY_REQUIREMENT.spec);
+    expect(/^arrow = \["(.*)"\]$/m.exec(pyproject)?.[1]).to.equal(ARROW_REQUIREMENT.spec);
     expect(/^requires-python = ">=(.*)"$/m.exec(pyproject)?.[1]).to.equal(MINIMUM_PYTHON.join('.'));
   });
 

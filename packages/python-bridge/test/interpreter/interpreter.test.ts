@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OUTPUT_MARKER } from '../../src/launch/child-process.js';
 import {
   EncodeError,
   InterpreterStartError,
@@ -10,39 +11,41 @@ import {
   PitonError,
   ProtocolError,
   PythonError,
-  WorkerExitedError,
+  InterpreterExitedError,
 } from '../../src/errors.js';
 import { ExposedFunctions } from '../../src/interpreter/callbacks.js';
 import { Interpreter, type InterpreterOptions } from '../../src/interpreter/interpreter.js';
 import { PROTOCOL_VERSION } from '../../src/wire/protocol.js';
 import { NdArray, ndarray } from '../../src/wire/ndarray.js';
-import { createCodec } from '../../src/wire/codec.js';
-import { encodeCallBody } from '../../src/wire/encoded-call.js';
+import { createCodec, type Codec } from '../../src/wire/codec.js';
+import { encodeCallBody, type EncodedCall } from '../../src/wire/encoded-call.js';
 import { resolvePython } from '../../src/environment/python-executable.js';
 import { reportedByPython } from '../../../../test/helpers.js';
+import { rejection, until } from '../../../../test/support.js';
 
 const codec = createCodec();
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../fixtures/interp', import.meta.url));
 const FAKE_WORKER = fileURLToPath(new URL('../fixtures/fake-worker', import.meta.url));
 
-/** Waits for a state no event announces (a file another process writes), bounded. */
-async function until(condition: () => boolean, what: string, withinMs = 15_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${withinMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+
+/** The codec of each interpreter's size limit, as its pool would encode calls with. */
+const codecs = new WeakMap<Interpreter, Codec>();
+
+/**
+ * One call, as a pool makes it: encoded at `call()` (a value that cannot be sent rejects here,
+ * before anything is sent), then run.
+ */
+function call(interpreter: Interpreter, module: string, fn: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown> {
+  let encoded: EncodedCall;
+  try {
+    encoded = encodeCallBody(codecs.get(interpreter) ?? codec, module, fn, args, kwargs);
+  } catch (error) {
+    return Promise.reject(error);
   }
+  return interpreter.run(encoded);
 }
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 function isRunning(pid: number): boolean {
   try {
@@ -108,8 +111,10 @@ describe('Interpreter', function () {
   }
 
   async function start(extra: Partial<InterpreterOptions> = {}): Promise<Interpreter> {
-    const interpreter = await Interpreter.start(options(extra));
+    const opts = options(extra);
+    const interpreter = await Interpreter.start(opts);
     started.push(interpreter);
+    codecs.set(interpreter, createCodec({ maxMessageSize: opts.maxMessageSize }));
     return interpreter;
   }
 
@@ -227,8 +232,8 @@ describe('Interpreter', function () {
   describe('call', () => {
     it('calls with args and kwargs', async () => {
       const interpreter = await start();
-      expect(await interpreter.call('bridge_funcs', 'add', [1, 2], { scale: 10 })).to.equal(30);
-      expect(await interpreter.call('bridge_funcs', 'echo', ['a', null], { k: [1] })).to.deep.equal([['a', null], { k: [1] }]);
+      expect(await call(interpreter, 'bridge_funcs', 'add', [1, 2], { scale: 10 })).to.equal(30);
+      expect(await call(interpreter, 'bridge_funcs', 'echo', ['a', null], { k: [1] })).to.deep.equal([['a', null], { k: [1] }]);
       expect(interpreter.busy).to.equal(false);
     });
 
@@ -248,7 +253,7 @@ describe('Interpreter', function () {
         u16: new Uint16Array([0, 65535]),
         matrix: ndarray(new Int32Array([1, 2, 3, 4, 5, 6]), [2, 3]),
       };
-      const back = (await interpreter.call('bridge_funcs', 'identity', [value])) as typeof value;
+      const back = (await call(interpreter, 'bridge_funcs', 'identity', [value])) as typeof value;
       expect(back).to.deep.equal(value);
       expect(back.matrix).to.be.instanceOf(NdArray);
     });
@@ -256,7 +261,7 @@ describe('Interpreter', function () {
     it('round-trips an 8 MiB Float64Array', async () => {
       const interpreter = await start();
       const data = new Float64Array(1 << 20).map((_, i) => i * 0.5);
-      const back = (await interpreter.call('bridge_funcs', 'identity', [data])) as Float64Array;
+      const back = (await call(interpreter, 'bridge_funcs', 'identity', [data])) as Float64Array;
       expect(back).to.be.instanceOf(Float64Array);
       expect(back.length).to.equal(data.length);
       expect(back[12345]).to.equal(6172.5);
@@ -265,46 +270,46 @@ describe('Interpreter', function () {
 
     it('rejects with PythonError carrying type, message and traceback; the interpreter stays', async () => {
       const interpreter = await start();
-      const error = await rejection(interpreter.call('bridge_funcs', 'fail', ['bad input']));
+      const error = await rejection(call(interpreter, 'bridge_funcs', 'fail', ['bad input']));
       expect(error).to.be.instanceOf(PythonError).and.instanceOf(PitonError);
       const pythonError = error as PythonError;
       expect(pythonError.pythonType).to.equal('bridge_funcs.Oops');
       expect(pythonError.message).to.equal('bad input');
       expect(pythonError.pythonTraceback).to.contain('Traceback').and.contain('raise Oops(message)');
-      expect(await interpreter.call('bridge_funcs', 'add', [2, 3])).to.equal(5);
+      expect(await call(interpreter, 'bridge_funcs', 'add', [2, 3])).to.equal(5);
       expect(interpreter.alive).to.equal(true);
     });
 
     it('refuses a value it cannot send before sending anything', async () => {
       const interpreter = await start();
-      const pending = interpreter.call('bridge_funcs', 'echo', [1, { user: { callback: () => 1 } }]);
+      const pending = call(interpreter, 'bridge_funcs', 'echo', [1, { user: { callback: () => 1 } }]);
       // Nothing went out: the interpreter is not even busy.
       expect(interpreter.busy).to.equal(false);
       const error = await rejection(pending);
       expect(error).to.be.instanceOf(EncodeError);
       expect((error as EncodeError).path).to.equal('args[1].user.callback');
-      expect(await interpreter.call('bridge_funcs', 'add', [1, 1])).to.equal(2);
+      expect(await call(interpreter, 'bridge_funcs', 'add', [1, 1])).to.equal(2);
     });
 
     it('refuses messages over maxMessageSize in both directions; the interpreter stays', async () => {
       const interpreter = await start({ maxMessageSize: 4096 });
-      const outgoing = await rejection(interpreter.call('bridge_funcs', 'identity', [Buffer.alloc(8192)]));
+      const outgoing = await rejection(call(interpreter, 'bridge_funcs', 'identity', [Buffer.alloc(8192)]));
       expect(outgoing).to.be.instanceOf(MessageTooLargeError);
       expect((outgoing as MessageTooLargeError).limit).to.equal(4096);
       // Python refuses to send a reply over its limit (the same one, passed on the command line):
       // the same class as Node's own refusal, with its numbers.
-      const incoming = await reportedByPython(interpreter.call('bridge_funcs', 'big', [8192]), MessageTooLargeError, 'MessageTooLarge');
+      const incoming = await reportedByPython(call(interpreter, 'bridge_funcs', 'big', [8192]), MessageTooLargeError, 'MessageTooLarge');
       expect(incoming.limit).to.equal(4096);
       expect(incoming.size).to.be.greaterThan(8192);
       expect(incoming).to.not.be.instanceOf(PythonError);
-      expect(await interpreter.call('bridge_funcs', 'add', [1, 1])).to.equal(2);
+      expect(await call(interpreter, 'bridge_funcs', 'add', [1, 1])).to.equal(2);
     });
 
     it('refuses a request beyond its lanes while they are all taken (a caller bug)', async () => {
       const interpreter = await start();
-      const first = interpreter.call('bridge_funcs', 'add', [1, 2]);
+      const first = call(interpreter, 'bridge_funcs', 'add', [1, 2]);
       expect(interpreter.busy).to.equal(true);
-      const second = await rejection(interpreter.call('bridge_funcs', 'add', [3, 4]));
+      const second = await rejection(call(interpreter, 'bridge_funcs', 'add', [3, 4]));
       expect(second).to.be.instanceOf(Error).and.not.instanceOf(PitonError);
       expect((second as Error).message).to.contain('all its 1 lanes taken');
       expect(await first).to.equal(3);
@@ -328,7 +333,7 @@ describe('Interpreter', function () {
     it('hands every printed line to onOutput, tagged by stream', async () => {
       const lines: string[] = [];
       const interpreter = await start({ onOutput: (line, stream) => lines.push(`${stream}: ${line}`) });
-      await interpreter.call('bridge_funcs', 'say', ['hello']);
+      await call(interpreter, 'bridge_funcs', 'say', ['hello']);
       await interpreter.stop();
       expect(lines).to.include('stdout: hello').and.include('stderr: err:hello');
     });
@@ -337,9 +342,10 @@ describe('Interpreter', function () {
   describe('output', () => {
     it('cuts a line longer than 64 KiB', async () => {
       const lines: string[] = [];
-      const interpreter = await start({ onOutput: (line, stream) => stream === 'stdout' && lines.push(line) });
-      await interpreter.call('bridge_funcs', 'say', ['y'.repeat(100_000)]);
-      await interpreter.call('bridge_funcs', 'say', ['after']);
+      // Marker lines (which call printed what) are the pool's to take out: this level passes them on.
+      const interpreter = await start({ onOutput: (line, stream) => stream === 'stdout' && !line.startsWith(OUTPUT_MARKER) && lines.push(line) });
+      await call(interpreter, 'bridge_funcs', 'say', ['y'.repeat(100_000)]);
+      await call(interpreter, 'bridge_funcs', 'say', ['after']);
       await interpreter.stop();
       expect(lines).to.have.length(2);
       expect(lines[0]).to.equal('y'.repeat(64 * 1024) + ' [line cut at 64 KiB]');
@@ -348,8 +354,8 @@ describe('Interpreter', function () {
 
     it('keeps a bounded stderr tail for the exit error', async () => {
       const interpreter = await start();
-      const error = await rejection(interpreter.call('bridge_funcs', 'spam_stderr_then_exit', [500, 1]));
-      expect(error).to.be.instanceOf(WorkerExitedError);
+      const error = await rejection(call(interpreter, 'bridge_funcs', 'spam_stderr_then_exit', [500, 1]));
+      expect(error).to.be.instanceOf(InterpreterExitedError);
       await interpreter.exited;
       const tail = interpreter.stderrTail.split('\n');
       expect(tail).to.have.length(50);
@@ -358,43 +364,43 @@ describe('Interpreter', function () {
   });
 
   describe('exits during a call', () => {
-    it('kill() rejects the outstanding call with WorkerExitedError promptly (SIGKILL)', async () => {
+    it('kill() rejects the outstanding call with InterpreterExitedError promptly (SIGKILL)', async () => {
       const interpreter = await start();
       const file = marker();
-      const pending = interpreter.call('bridge_funcs', 'started_then_sleep', [file, 60]);
+      const pending = call(interpreter, 'bridge_funcs', 'started_then_sleep', [file, 60]);
       await until(() => existsSync(file), 'the call to start');
       const killedAt = Date.now();
       interpreter.kill();
       const error = await rejection(pending);
       expect(Date.now() - killedAt).to.be.lessThan(5_000);
-      expect(error).to.be.instanceOf(WorkerExitedError);
-      expect((error as WorkerExitedError).signal).to.equal('SIGKILL');
-      expect((error as WorkerExitedError).exitCode).to.equal(null);
+      expect(error).to.be.instanceOf(InterpreterExitedError);
+      expect((error as InterpreterExitedError).signal).to.equal('SIGKILL');
+      expect((error as InterpreterExitedError).exitCode).to.equal(null);
       expect((error as Error).message).to.contain('during a call to bridge_funcs.started_then_sleep');
       const exit = await interpreter.exited;
       expect(exit).to.deep.equal({ code: null, signal: 'SIGKILL', stopRequested: false, killed: true });
       expect(interpreter.alive).to.equal(false);
-      expect(await rejection(interpreter.call('bridge_funcs', 'add', [1]))).to.be.instanceOf(WorkerExitedError);
+      expect(await rejection(call(interpreter, 'bridge_funcs', 'add', [1]))).to.be.instanceOf(InterpreterExitedError);
     });
 
     it('a SIGKILL from outside is an exit we did not ask for', async () => {
       const interpreter = await start();
       const file = marker();
-      const pending = interpreter.call('bridge_funcs', 'started_then_sleep', [file, 60]);
+      const pending = call(interpreter, 'bridge_funcs', 'started_then_sleep', [file, 60]);
       await until(() => existsSync(file), 'the call to start');
       process.kill(interpreter.pid, 'SIGKILL');
       const error = await rejection(pending);
-      expect(error).to.be.instanceOf(WorkerExitedError);
-      expect((error as WorkerExitedError).signal).to.equal('SIGKILL');
+      expect(error).to.be.instanceOf(InterpreterExitedError);
+      expect((error as InterpreterExitedError).signal).to.equal('SIGKILL');
       expect(await interpreter.exited).to.include({ killed: false, stopRequested: false });
     });
 
     it('os._exit(3) rejects the call with exitCode 3', async () => {
       const interpreter = await start();
-      const error = await rejection(interpreter.call('bridge_funcs', 'exit_now', [3]));
-      expect(error).to.be.instanceOf(WorkerExitedError);
-      expect((error as WorkerExitedError).exitCode).to.equal(3);
-      expect((error as WorkerExitedError).signal).to.equal(null);
+      const error = await rejection(call(interpreter, 'bridge_funcs', 'exit_now', [3]));
+      expect(error).to.be.instanceOf(InterpreterExitedError);
+      expect((error as InterpreterExitedError).exitCode).to.equal(3);
+      expect((error as InterpreterExitedError).signal).to.equal(null);
       expect((await interpreter.exited).code).to.equal(3);
     });
   });
@@ -414,21 +420,21 @@ describe('Interpreter', function () {
     it('escalates to SIGKILL when the interpreter ignores the stop request and SIGTERM', async () => {
       const interpreter = await start();
       const file = marker();
-      const pending = rejection(interpreter.call('bridge_funcs', 'stubborn', [file]));
+      const pending = rejection(call(interpreter, 'bridge_funcs', 'stubborn', [file]));
       await until(() => existsSync(file), 'the stubborn call to start');
       const exit = await interpreter.stop(300);
       expect(exit).to.deep.equal({ code: null, signal: 'SIGKILL', stopRequested: true, killed: false });
-      expect(await pending).to.be.instanceOf(WorkerExitedError);
+      expect(await pending).to.be.instanceOf(InterpreterExitedError);
     });
 
     it('SIGTERM ends a busy interpreter stuck in time.sleep', async () => {
       const interpreter = await start();
       const file = marker();
-      const pending = rejection(interpreter.call('bridge_funcs', 'started_then_sleep', [file, 60]));
+      const pending = rejection(call(interpreter, 'bridge_funcs', 'started_then_sleep', [file, 60]));
       await until(() => existsSync(file), 'the call to start');
       const exit = await interpreter.stop(10_000);
       expect(exit).to.deep.equal({ code: 0, signal: null, stopRequested: true, killed: false });
-      expect(await pending).to.be.instanceOf(WorkerExitedError);
+      expect(await pending).to.be.instanceOf(InterpreterExitedError);
     });
   });
 
@@ -441,7 +447,7 @@ describe('Interpreter', function () {
       for await (const item of stream) items.push(item);
       expect(items).to.deep.equal([0, 1, 2, 3, 4]);
       expect(interpreter.busy).to.equal(false);
-      expect(await interpreter.call('bridge_funcs', 'add', [1, 1])).to.equal(2);
+      expect(await call(interpreter, 'bridge_funcs', 'add', [1, 1])).to.equal(2);
     });
 
     it("breaking out closes the generator (its finally runs) and frees the interpreter", async () => {
@@ -456,7 +462,7 @@ describe('Interpreter', function () {
       // return() resolved after `closed` arrived, so the finally has run already.
       expect(readFileSync(file, 'utf8')).to.equal('finally ran');
       expect(interpreter.busy).to.equal(false);
-      expect(await interpreter.call('bridge_funcs', 'add', [2, 2])).to.equal(4);
+      expect(await call(interpreter, 'bridge_funcs', 'add', [2, 2])).to.equal(4);
     });
 
     it('rejects with the PythonError raised mid-stream; the interpreter stays', async () => {
@@ -471,16 +477,16 @@ describe('Interpreter', function () {
       expect(error).to.be.instanceOf(PythonError);
       expect((error as PythonError).message).to.equal('stream broke after 2');
       expect(interpreter.busy).to.equal(false);
-      expect(await interpreter.call('bridge_funcs', 'add', [1, 2])).to.equal(3);
+      expect(await call(interpreter, 'bridge_funcs', 'add', [1, 2])).to.equal(3);
     });
 
-    it('fails the stream with WorkerExitedError when the interpreter dies', async () => {
+    it('fails the stream with InterpreterExitedError when the interpreter dies', async () => {
       const interpreter = await start();
       const stream = interpreter.stream('bridge_funcs', 'count', [10]);
       expect(await stream.next()).to.deep.equal({ done: false, value: 0 });
       interpreter.kill();
       await interpreter.exited;
-      expect(await rejection(stream.next())).to.be.instanceOf(WorkerExitedError);
+      expect(await rejection(stream.next())).to.be.instanceOf(InterpreterExitedError);
       expect(await stream.return!()).to.deep.equal({ done: true, value: undefined });
     });
   });
@@ -492,7 +498,7 @@ describe('Interpreter', function () {
         env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'foreign-id' },
         onProtocolError: (error) => reported.push(error),
       });
-      const error = await rejection(interpreter.call('m', 'f', []));
+      const error = await rejection(call(interpreter, 'm', 'f', []));
       expect(error).to.be.instanceOf(ProtocolError);
       expect((error as Error).message).to.match(/answered request \d+ while request \d+ was outstanding/);
       expect(reported).to.deep.equal([error]);
@@ -502,7 +508,7 @@ describe('Interpreter', function () {
     it('a callback for a name Node does not expose is answered with a throw (ReferenceError)', async () => {
       const callbacks = new ExposedFunctions({ lookup: () => 1 }, {});
       const interpreter = await start({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'rogue-callback' }, callbacks });
-      const answer = (await interpreter.call('m', 'f', [])) as unknown[];
+      const answer = (await call(interpreter, 'm', 'f', [])) as unknown[];
       expect(answer[0]).to.equal('throw');
       expect(answer[2]).to.include({ name: 'ReferenceError', message: 'no Node function named "not_exposed" is exposed to Python' });
       expect(interpreter.alive).to.equal(true);
@@ -534,7 +540,7 @@ describe('Interpreter', function () {
 
     it('an undecodable reply rejects the call with ProtocolError', async () => {
       const interpreter = await start({ env: { PYTHONPATH: FAKE_WORKER, FAKE_MODE: 'garbage' } });
-      expect(await rejection(interpreter.call('m', 'f', []))).to.be.instanceOf(ProtocolError);
+      expect(await rejection(call(interpreter, 'm', 'f', []))).to.be.instanceOf(ProtocolError);
       expect(await interpreter.exited).to.include({ killed: true });
     });
   });

@@ -5,7 +5,8 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, 
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeSocketDir, OWNER_NAME, processStartTime, SOCKET_NAME, sweepStaleSocketDirs } from '../../src/interpreter/socket-dir.js';
+import { makeSocketDir, OWNER_NAME, SOCKET_NAME, sweepStaleSocketDirs } from '../../src/interpreter/socket-dir.js';
+import { processStartTime } from '../../src/launch/proc.js';
 
 /** A pid that no process has now: that of a process that has exited. */
 function deadPid(): number {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
 import type { SystemEventMap } from '@piton/core';
-import type { InterpreterOutput } from '../../src/pool/options.js';
+import type { InterpreterOutput } from '../../src/ops/output.js';
 import { formatOutputLine, outputSink } from '../../src/ops/output.js';
 
 /** What `system.events` is: an EventEmitter of the system's event map. */

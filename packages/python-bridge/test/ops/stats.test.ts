@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { ActorSystem } from '@piton/core';
 import { Dispatcher } from '../../src/dispatch/dispatcher.js';
 import { encoded, FakeExecutor } from '../helpers.js';
-import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, WorkerExitedError } from '../../src/errors.js';
+import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, InterpreterExitedError } from '../../src/errors.js';
 import { followPoolEvents, PoolLifecycle, type InterpreterEvent, type PoolEvent } from '../../src/ops/lifecycle.js';
 import { CallStats, LatencyWindow, outcomeOf, type CallTiming } from '../../src/ops/stats.js';
 
@@ -24,7 +24,7 @@ describe('LatencyWindow', () => {
 describe('outcomeOf', () => {
   it('labels each failure by its error class, and an aborted call as aborted', () => {
     expect(outcomeOf(new PythonError('ValueError', 'x', ''), false)).to.equal('python_error');
-    expect(outcomeOf(new WorkerExitedError(null, 'SIGKILL'), false)).to.equal('exited');
+    expect(outcomeOf(new InterpreterExitedError(null, 'SIGKILL'), false)).to.equal('exited');
     expect(outcomeOf(new CallTimeoutError(10), false)).to.equal('timeout');
     expect(outcomeOf(new QueueFullError(1), false)).to.equal('queue_full');
     expect(outcomeOf(new PoolStoppedError('stopped'), false)).to.equal('stopped');
@@ -90,13 +90,13 @@ describe('PoolLifecycle', () => {
     const events: InterpreterEvent[] = [];
     system.events.on('interpreter', (e) => events.push(e));
     lifecycle.ready('python-1', 100); // first start: not a restart
-    lifecycle.note('python-1', 'recycle', 'maxTasksPerWorker');
+    lifecycle.note('python-1', 'recycle', 'recycle.afterCalls');
     lifecycle.ready('python-1', 101);
     system.emit({ type: 'exited', supervisor: 'life/pool', id: 'python-1', path: 'life/pool/python-1', at: 0, reason: new Error('boom') });
     lifecycle.ready('python-1', 102);
     system.emit({ type: 'exited', supervisor: 'life/pool', id: 'python-1', path: 'life/pool/python-1', at: 0, reason: 'shutdown' });
     expect(events.map((e) => [e.cause, e.reason, e.previousPid, e.pid])).to.deep.equal([
-      ['recycle', 'maxTasksPerWorker', 100, 101],
+      ['recycle', 'recycle.afterCalls', 100, 101],
       ['crash', 'Error: boom', 101, 102],
     ]);
     expect(lifecycle.restartsByCause).to.deep.equal({ crash: 1, recycle: 1, timeout: 0, abort: 0 });

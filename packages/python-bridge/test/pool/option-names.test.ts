@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { closest, editDistance, rejectUnknownOptions } from '../../src/pool/option-names.js';
-import { checkCall, checkStream, resolvePoolOptions, type PoolOptions } from '../../src/pool/options.js';
+import { closest, editDistance, rejectUnknownKeys } from '../../src/validation.js';
+import type { PoolOptions } from '../../src/pool/options.js';
+import { checkCall, checkStream, resolvePoolOptions } from '../../src/pool/validate.js';
 
 function thrown(fn: () => unknown): Error {
   try {
@@ -44,11 +45,12 @@ describe('unknown option names', () => {
   });
 
   it('lets every known name through', () => {
-    expect(() => rejectUnknownOptions('options', { a: 1, b: undefined }, ['a', 'b'])).to.not.throw();
-    expect(checkStream('m', 'f', [], { batch: 3, timeout: 10, kwargs: {}, signal: new AbortController().signal }, undefined)).to.deep.equal({
+    expect(() => rejectUnknownKeys('options', { a: 1, b: undefined }, ['a', 'b'])).to.not.throw();
+    expect(checkStream('m', 'f', [], { batch: 3, waitTimeout: 10, kwargs: {}, signal: new AbortController().signal }, undefined)).to.deep.equal({
       batch: 3,
-      timeout: 10,
+      waitTimeout: 10,
       idleTimeout: undefined,
+      context: undefined,
     });
     expect(() => resolvePoolOptions({ size: 1, onOutput: false })).to.not.throw();
   });

@@ -1,11 +1,13 @@
 import { expect } from 'chai';
+import { tableFromArrays, vectorFromArray } from 'apache-arrow';
 import { createCodec } from '../../src/wire/codec.js';
 import { EncodeError, MessageTooLargeError } from '../../src/errors.js';
 import { NdArray } from '../../src/wire/ndarray.js';
 import { encodeCallBody } from '../../src/wire/encoded-call.js';
-import { encodeBatch, encodeCall, spliceBatch, spliceCall } from '../../src/wire/protocol.js';
+import { spliceBatch, spliceCall } from '../../src/wire/protocol.js';
+import { encodeBatch, encodeCall } from './envelopes.js';
 import { MIN_REUSED_BYTES, SnapshotBuffers } from '../../src/pool/snapshots.js';
-import { FakeClock } from '../helpers.js';
+import { FakeClock } from '../../../../test/support.js';
 
 const hex = (frames: Buffer[]) => frames.map((f) => f.toString('hex'));
 
@@ -15,6 +17,13 @@ const CALLS: { module: string; fn: string; args: unknown[]; kwargs?: Record<stri
   { module: 'stats', fn: 'describe', args: [new Float64Array([1, 2, 4]), new NdArray(new Int32Array([0, 1, 2, 3]), [2, 2])] },
   { module: 'functions', fn: 'scale', args: [2.5], kwargs: { factor: 3, weights: new Float32Array([0.5]) } },
   { module: 'm', fn: 'f', args: [{ nested: [new Uint16Array(3), 'x'.repeat(40)] }, 2 ** 40, -1, null] },
+  // Arrow tables (ext 3) among arrays: their frames are numbered with the arrays'.
+  {
+    module: 'reports',
+    fn: 'summarize',
+    args: [new Float64Array([7]), tableFromArrays({ a: new Float64Array([1, 2]), b: ['x', 'y'] })],
+    kwargs: { column: vectorFromArray(['p', null]), weights: new Int32Array([1]) },
+  },
 ];
 
 describe('calls encoded in advance (payload.ts) and spliced into messages (protocol.ts)', () => {
@@ -115,6 +124,19 @@ describe('SnapshotBuffers (snapshot memory reused from call to call)', () => {
     clock.tick(1);
     expect(snapshots.freeBytes).to.equal(0);
     expect(clock.pending).to.equal(0);
+  });
+
+  it("lends reused memory for a table's IPC stream, written straight into it", () => {
+    const snapshots = new SnapshotBuffers({ maxBytes: 1 << 24, idleMs: 1_000 });
+    const codec = createCodec({ allocate: (size) => snapshots.lend(size) });
+    const table = tableFromArrays({ x: Float64Array.from({ length: MIN_REUSED_BYTES }, (_, i) => i) });
+    const first = encodeCallBody(codec, 'm', 'f', [table], undefined);
+    const stream = first.frames[0]!;
+    snapshots.give(first.frames);
+    expect(snapshots.freeBytes).to.equal(stream.length);
+    const again = encodeCallBody(codec, 'm', 'f', [table], undefined);
+    expect(again.frames[0]).to.equal(stream, 'the same memory, given back and lent again');
+    expect(snapshots.freeBytes).to.equal(0);
   });
 
   it('copies small frames into fresh memory, never kept', () => {

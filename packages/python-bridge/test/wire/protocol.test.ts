@@ -9,7 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { createCodec } from '../../src/wire/codec.js';
 import { ProtocolError } from '../../src/errors.js';
 import { ndarray } from '../../src/wire/ndarray.js';
-import { encodeCall, encodeHello, encodeResume, encodeReturn, encodeThrow, parseReply } from '../../src/wire/protocol.js';
+import { encodeHello, encodeResume, encodeReturn, encodeStream, encodeThrow, parseReply, spliceBatch, spliceCall } from '../../src/wire/protocol.js';
+import { encodeCall } from './envelopes.js';
+import { encodeCallBody, withOptions, type EncodedCall } from '../../src/wire/encoded-call.js';
+import { encodeCallOptions, type CallOptionsItem } from '../../src/wire/call-options.js';
 
 const VECTORS = fileURLToPath(new URL('../../../../protocol/vectors.json', import.meta.url));
 const cases = new Map(
@@ -34,6 +37,8 @@ const THROWN = {
 
 describe('protocol: calling back into Node', () => {
   const codec = createCodec();
+  const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+  const traced = (call: EncodedCall, item: CallOptionsItem) => withOptions(call, encodeCallOptions(codec, item), codec.maxMessageSize);
 
   describe('what Node writes is what the vectors hold', () => {
     const written: [string, () => Buffer[]][] = [
@@ -42,6 +47,30 @@ describe('protocol: calling back into Node', () => {
       ['envelope hello with lanes', () => encodeHello(codec, 1, [], 4)],
       ['envelope call', () => encodeCall(codec, 2, 'functions', 'fib', [20], undefined)],
       ['envelope call listening for progress', () => encodeCall(codec, 12, 'jobs', 'train', [3], undefined, true)],
+      ['envelope call with trace context', () => spliceCall(codec, 16, traced(encodeCallBody(codec, 'functions', 'fib', [20], undefined), { trace: { traceparent: TRACEPARENT } }))],
+      [
+        'envelope call with trace context, baggage and values',
+        () =>
+          spliceCall(
+            codec,
+            17,
+            traced(encodeCallBody(codec, 'jobs', 'train', [3], undefined), {
+              progress: true,
+              trace: { traceparent: TRACEPARENT, tracestate: 'vendor=opaque', baggage: 'tenant=acme%20corp' },
+              context: { requestId: 'r-17' },
+            }),
+            true,
+          ),
+      ],
+      [
+        'envelope batch with a traced call',
+        () =>
+          spliceBatch(codec, 18, [
+            encodeCallBody(codec, 'functions', 'fib', [10], undefined),
+            traced(encodeCallBody(codec, 'functions', 'fib', [11], undefined), { trace: { traceparent: TRACEPARENT } }),
+          ]),
+      ],
+      ['envelope stream with values', () => encodeStream(codec, 19, 'streaming', 'count', [3], undefined, 2, { context: { requestId: 'r-18' } })],
       ['envelope return', () => encodeReturn(codec, 13, { name: 'Ada' })],
       ['envelope return with an array', () => encodeReturn(codec, 13, new Int32Array([3, 4]))],
       ['envelope throw', () => encodeThrow(codec, 14, THROWN)],

@@ -1,5 +1,6 @@
-"""The processes an agent runs: one worker per `start`, its output read line by line, its
-stderr tail kept for its exit report, signalled as a process group."""
+"""The processes an agent runs: one worker per `start`, started by the launch contract (its
+command line and environment), its output read line by line, its stderr tail kept for its exit
+report, signalled as a process group."""
 
 from __future__ import annotations
 
@@ -8,12 +9,43 @@ import signal
 import subprocess
 from typing import Dict, List, Optional, Tuple
 
-__all__ = ["MAX_LINE", "TAIL_LINES", "LineReader", "Interpreter"]
+from ..curve import CLIENT_KEYS_ENV, SECRET_KEY_ENV
+from ..lifetime import launcher_code, serve_args
+from .protocol import StartSpec
+
+__all__ = ["MAX_LINE", "TAIL_LINES", "RUNTIME_DIR", "worker_command", "worker_env", "LineReader", "Interpreter"]
 
 #: The most a forwarded output line may be; longer ones are cut (as the local pool does).
 MAX_LINE = 64 * 1024
 #: The stderr tail kept for exit reports.
 TAIL_LINES = 50
+#: The directory that holds the ``piton`` package, put on the workers' ``PYTHONPATH``.
+RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def worker_command(python: str, spec: StartSpec, endpoint: str, endpoint_fd: int, parent_pid: int) -> List[str]:
+    """A remote worker's command line: ``python -c LAUNCHER ARGS...``, as the Node side starts local
+    ones, so that the requested cwd is never importable (a planted ``enum.py`` there never runs);
+    it binds ``endpoint`` as a CURVE server and writes the endpoint it bound to ``endpoint_fd``."""
+    return [python, "-c", launcher_code("piton.worker"), "--endpoint", endpoint, "--endpoint-fd", str(endpoint_fd), "--curve",
+            *serve_args(parent_pid, spec.max_message_size, spec.path, spec.preload, spec.allow_modules, spec.allow_private,
+                        spec.allow_reexports)]
+
+
+def worker_env(spec: StartSpec, secret_key: str, client_key: str) -> Dict[str, str]:
+    """A remote worker's environment: the agent's, the spec's changes, unbuffered output, the runtime
+    importable, and its CURVE keys (its own secret, the one client it accepts)."""
+    env = dict(os.environ)
+    for name, value in spec.env.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join([RUNTIME_DIR, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    env[SECRET_KEY_ENV] = secret_key
+    env[CLIENT_KEYS_ENV] = client_key
+    return env
 
 
 class LineReader:

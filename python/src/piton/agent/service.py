@@ -31,9 +31,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import zmq
 
 from .. import __version__
-from .children import TAIL_LINES, Interpreter
+from .children import TAIL_LINES, Interpreter, worker_command, worker_env
 from .protocol import AGENT_PROTOCOL_VERSION, StartSpec, message, parse_request
-from ..curve import CLIENT_KEYS_ENV, SECRET_KEY_ENV, ZAP_DOMAIN, ZapHandler
+from ..curve import ZAP_DOMAIN, ZapHandler
 from ..errors import ProtocolError
 
 #: How often the loop wakes to look for silent peers and late starts, in ms.
@@ -46,8 +46,6 @@ HEARTBEAT_IVL_MS, HEARTBEAT_TIMEOUT_MS = 1000, 3000
 #: thread reports the disconnect to the monitor before the socket has dropped the peer, so a probe
 #: made at the event alone can still route (and a dead Node would then be seen only at its timeout).
 PROBE_EVERY_MS, PROBE_FOR_MS = 10, 300
-
-RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -209,30 +207,9 @@ class Agent:
             self.send(peer, "failed", ref, {"message": f"ref {ref} is in use", "stderr": ""})
             return
         public, secret = zmq.curve_keypair()
-        env = dict(os.environ)
-        for name, value in spec.env.items():
-            if value is None:
-                env.pop(name, None)
-            else:
-                env[name] = value
-        env["PYTHONUNBUFFERED"] = "1"
-        env["PYTHONPATH"] = os.pathsep.join([RUNTIME_DIR, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
-        env[SECRET_KEY_ENV] = secret.decode("ascii")
-        env[CLIENT_KEYS_ENV] = client_key
         read_fd, write_fd = os.pipe()
-        argv = [self.args.python, "-m", "piton.worker", "--endpoint", f"tcp://{self.args.interface}:0",
-                "--endpoint-fd", str(write_fd), "--curve", "--parent-pid", str(os.getpid()),
-                "--max-message-size", str(spec.max_message_size)]
-        for path in spec.path:
-            argv += ["--path", path]
-        for module in spec.preload:
-            argv += ["--preload", module]
-        for module in spec.allow_modules:
-            argv += ["--allow-module", module]
-        if spec.allow_private:
-            argv.append("--allow-private")
-        for module in spec.allow_reexports:
-            argv += ["--allow-reexports", module]
+        argv = worker_command(self.args.python, spec, f"tcp://{self.args.interface}:0", write_fd, os.getpid())
+        env = worker_env(spec, secret.decode("ascii"), client_key)
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     env=env, cwd=spec.cwd, pass_fds=(write_fd,), start_new_session=True)

@@ -1,7 +1,8 @@
 /**
  * The decoder of the codec: frames to a JavaScript value (PROTOCOL.md, "Values"). Integers in
  * the safe range become numbers and others bigints; a map with only string keys becomes a plain
- * object and any other map a `Map`; an aligned 1-d array views its frame (no copy).
+ * object and any other map a `Map`; an aligned 1-d array views its frame (no copy), and so do the
+ * columns of an Arrow table (arrow.ts).
  *
  * Its contract, held by test/codec-fuzz.test.ts: any bytes whatsoever give either a value the
  * encoder takes back or a {@link ProtocolError} ({@link MessageTooLargeError} over the limit),
@@ -11,10 +12,12 @@
  * hold.
  */
 import { MessageTooLargeError, PitonError, ProtocolError } from '../../errors.js';
+import { arrowFromIPC } from '../arrow.js';
 import { NdArray, isDType, itemSize, typedArrayFromBytes, type TypedArray } from '../ndarray.js';
 import {
   EXT_BIGINT,
   EXT_NDARRAY,
+  EXT_TABLE,
   EXT_TIMESTAMP,
   MAX_DATE_MS,
   MAX_DECODE_DEPTH,
@@ -34,8 +37,8 @@ export class Decoder {
   private end = 0;
   /** Containers open around the value being read. */
   private depth = 0;
-  /** Inside an ext 1 payload, where no extension belongs (msgpack-python would not decode one). */
-  private inArrayPayload = false;
+  /** Inside an ext 1 or ext 3 payload, where no extension belongs (msgpack-python would not decode one). */
+  private inFramedPayload = false;
   private frames: readonly Buffer[] = [];
 
   constructor(maxMessageSize: number) {
@@ -60,7 +63,7 @@ export class Decoder {
     this.end = first.length;
     this.frames = frames;
     this.depth = 0;
-    this.inArrayPayload = false;
+    this.inFramedPayload = false;
     try {
       const value = this.read();
       if (this.at !== this.end) {
@@ -313,30 +316,18 @@ export class Decoder {
     const type = this.src.readInt8(this.at++);
     const start = this.at;
     const end = start + length;
-    if (this.inArrayPayload) throw new ProtocolError(`ext ${type} at offset ${start - 2} inside an ext 1 payload`);
+    if (this.inFramedPayload) throw new ProtocolError(`ext ${type} at offset ${start - 2} inside an ext 1 or ext 3 payload`);
     let value: unknown;
     switch (type) {
       case EXT_TIMESTAMP:
         value = this.timestamp(length);
         break;
-      case EXT_NDARRAY: {
-        // The payload is a MessagePack value of its own (msgpack-python decodes it apart), so
-        // its nesting counts from zero; no extension may appear in it, so this cannot recurse.
-        const outerEnd = this.end;
-        const outerDepth = this.depth;
-        this.end = end;
-        this.depth = 0;
-        this.inArrayPayload = true;
-        try {
-          value = this.ndarrayPayload(this.read());
-        } finally {
-          this.end = outerEnd;
-          this.depth = outerDepth;
-          this.inArrayPayload = false;
-        }
-        if (this.at !== end) throw new ProtocolError(`ext 1 payload at offset ${start} has trailing bytes`);
+      case EXT_NDARRAY:
+        value = this.ndarrayPayload(this.framedPayload(start, end));
         break;
-      }
+      case EXT_TABLE:
+        value = this.tablePayload(this.framedPayload(start, end));
+        break;
       case EXT_BIGINT:
         value = bytesToBigint(this.src.subarray(start, end));
         break;
@@ -345,6 +336,29 @@ export class Decoder {
     }
     this.at = end;
     return value;
+  }
+
+  /**
+   * The payload of an ext 1 or ext 3, from `start` to `end`: a MessagePack value of its own
+   * (msgpack-python decodes it apart), so its nesting counts from zero; no extension may appear in
+   * it, so this cannot recurse.
+   */
+  private framedPayload(start: number, end: number): unknown {
+    const outerEnd = this.end;
+    const outerDepth = this.depth;
+    this.end = end;
+    this.depth = 0;
+    this.inFramedPayload = true;
+    let payload: unknown;
+    try {
+      payload = this.read();
+    } finally {
+      this.end = outerEnd;
+      this.depth = outerDepth;
+      this.inFramedPayload = false;
+    }
+    if (this.at !== end) throw new ProtocolError(`ext payload at offset ${start} has trailing bytes`);
+    return payload;
   }
 
   private timestamp(length: number): Date {
@@ -375,6 +389,24 @@ export class Decoder {
     return new Date(ms);
   }
 
+  /** The frame an ext payload's index refers to. */
+  private frameAt(ext: string, frameIndex: unknown): Buffer {
+    if (typeof frameIndex !== 'number' || !Number.isInteger(frameIndex) || frameIndex < 1 || frameIndex >= this.frames.length) {
+      throw new ProtocolError(`${ext} refers to frame ${String(frameIndex)} but the message has ${this.frames.length} frames`);
+    }
+    return this.frames[frameIndex]!;
+  }
+
+  /** ext 3 `[kind, frame]`: an Arrow IPC stream (arrow.ts). */
+  private tablePayload(payload: unknown): unknown {
+    if (!Array.isArray(payload) || payload.length !== 2) throw new ProtocolError('ext 3 payload must be an array [kind, frame]');
+    const [kind, frameIndex] = payload as [unknown, unknown];
+    if (kind !== 'table' && kind !== 'vector') {
+      throw new ProtocolError(`ext 3 kind must be "table" or "vector", got ${JSON.stringify(kind)?.slice(0, 40)}`);
+    }
+    return arrowFromIPC(kind, this.frameAt('ext 3', frameIndex));
+  }
+
   private ndarrayPayload(payload: unknown): TypedArray | NdArray {
     if (!Array.isArray(payload) || payload.length !== 3) {
       throw new ProtocolError('ext 1 payload must be an array [dtype, shape, frame]');
@@ -384,10 +416,7 @@ export class Decoder {
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       throw new ProtocolError(`ext 1 shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
     }
-    if (typeof frameIndex !== 'number' || !Number.isInteger(frameIndex) || frameIndex < 1 || frameIndex >= this.frames.length) {
-      throw new ProtocolError(`ext 1 refers to frame ${String(frameIndex)} but the message has ${this.frames.length} frames`);
-    }
-    const frame = this.frames[frameIndex]!;
+    const frame = this.frameAt('ext 1', frameIndex);
     let count = 1;
     for (const d of shape as number[]) count *= d;
     const expected = count * itemSize(dtype);

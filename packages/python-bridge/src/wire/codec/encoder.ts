@@ -1,16 +1,18 @@
 /**
  * The encoder of the codec (PROTOCOL.md, "Values" and "Canonical encoding"): a JavaScript value to
  * frames. Frame 0 is written into a reused scratch buffer; typed arrays go out as frames of their
- * own that view the arrays' memory (no copy). The encoding choices are the canonical ones of
+ * own that view the arrays' memory (no copy), Arrow tables as frames holding their IPC stream. The encoding choices are the canonical ones of
  * PROTOCOL.md, so both sides write the same bytes for the same value (protocol/vectors.json).
  *
  * It keeps no path while it runs: a value it cannot send is thrown as {@link Unsupported} and
  * named afterwards by the slow path in `locate.ts`.
  */
-import { MessageTooLargeError } from '../../errors.js';
+import { MessageTooLargeError, PitonError } from '../../errors.js';
+import { arrowClassOf, arrowToIPC, type Allocate } from '../arrow.js';
+import { ArrowNotLoaded } from '../arrow-module.js';
 import { NdArray, dtypeOf, type TypedArray } from '../ndarray.js';
 import { TooDeep, Unsupported, describeObject, toEncodeError } from './locate.js';
-import { EXT_NDARRAY, EXT_TIMESTAMP, FIXEXT_CODE, MAX_DATE_MS, MAX_DEPTH, MIN_DATE_MS, TWO_32 } from './wire.js';
+import { EXT_NDARRAY, EXT_TABLE, EXT_TIMESTAMP, FIXEXT_CODE, MAX_DATE_MS, MAX_DEPTH, MIN_DATE_MS, TWO_32 } from './wire.js';
 import { KEEP_LIMIT, SCRATCH_SIZE, Writer } from './writer.js';
 
 export class Encoder extends Writer {
@@ -22,9 +24,13 @@ export class Encoder extends Writer {
   /** Where to record the offsets of ext 1 frame indices, during one encodeEnvelope() call (payload.ts). */
   private indexAt: number[] | undefined;
 
-  constructor(maxMessageSize: number) {
+  /** Memory for the IPC streams of tables; fresh by default. */
+  private readonly allocate: Allocate | undefined;
+
+  constructor(maxMessageSize: number, allocate?: Allocate) {
     super();
     this.maxMessageSize = maxMessageSize;
+    this.allocate = allocate;
   }
 
   /** See `Codec.encode`. */
@@ -144,10 +150,30 @@ export class Encoder extends Writer {
       this.ndarray(value.data, value.dtype, value.shape);
     } else {
       const dtype = dtypeOf(value);
-      if (dtype === undefined) throw new Unsupported(value, describeObject(value));
-      this.ndarray(value as TypedArray, dtype, undefined);
+      if (dtype !== undefined) this.ndarray(value as TypedArray, dtype, undefined);
+      else this.table(value);
     }
     this.depth--;
+  }
+
+  /** ext 3: `[kind, frame]`; the frame is the IPC stream of an apache-arrow value, written now. */
+  private table(value: object): void {
+    const name = arrowClassOf(value);
+    if (name === undefined) throw new Unsupported(value, describeObject(value));
+    let stream: Buffer;
+    let kind: string;
+    try {
+      ({ kind, stream } = arrowToIPC(value, name, this.allocate));
+    } catch (error) {
+      // apache-arrow is not loaded yet (the caller loads it and encodes again), or cannot be.
+      if (error instanceof ArrowNotLoaded || error instanceof PitonError) throw error;
+      throw new Unsupported(value, `an apache-arrow ${name} (${error instanceof Error ? error.message : String(error)})`);
+    }
+    OWNED_FRAMES.add(stream);
+    this.framed(EXT_TABLE, stream, 32, () => {
+      this.arrayHeader(2);
+      this.string(kind);
+    });
   }
 
   private plainObject(value: Record<string, unknown>): void {
@@ -190,22 +216,33 @@ export class Encoder extends Writer {
 
   /** ext 1: `[dtype, shape, frame]`; the bytes go out as their own frame, a view of the array's memory. */
   private ndarray(data: TypedArray, dtype: string, shape: readonly number[] | undefined): void {
-    this.extra.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    this.framed(EXT_NDARRAY, Buffer.from(data.buffer, data.byteOffset, data.byteLength), 48 + 9 * (shape === undefined ? 1 : shape.length), () => {
+      this.arrayHeader(3);
+      this.string(dtype);
+      if (shape === undefined) {
+        this.arrayHeader(1);
+        this.number(data.length);
+      } else {
+        this.arrayHeader(shape.length);
+        for (let i = 0; i < shape.length; i++) this.number(shape[i]!);
+      }
+    });
+  }
+
+  /**
+   * An ext whose payload is a MessagePack array ending with the index of `frame`, which joins the
+   * message's frames: `writeHead` writes the array header and the items before the index, in at
+   * most `reserve` bytes (with the index and the ext header).
+   */
+  private framed(type: number, frame: Buffer, reserve: number, writeHead: () => void): void {
+    this.extra.push(frame);
     const frameIndex = this.extra.length;
     // Reserve room for the whole payload first, so that `headerAt` stays valid (no buffer switch)
     // while the payload is written after room for an ext 8 header; the header is fixed up after.
-    this.ensure(48 + 9 * (shape === undefined ? 1 : shape.length));
+    this.ensure(reserve);
     const headerAt = this.pos;
     this.pos += 3;
-    this.arrayHeader(3);
-    this.string(dtype);
-    if (shape === undefined) {
-      this.arrayHeader(1);
-      this.number(data.length);
-    } else {
-      this.arrayHeader(shape.length);
-      for (let i = 0; i < shape.length; i++) this.number(shape[i]!);
-    }
+    writeHead();
     const indexAt = this.pos;
     this.number(frameIndex);
     const size = this.pos - headerAt - 3;
@@ -214,7 +251,13 @@ export class Encoder extends Writer {
     this.indexAt?.push(indexAt + headerSize - 3 - this.start);
     if (headerSize !== 3) this.buf.copyWithin(headerAt + headerSize, headerAt + 3, this.pos);
     this.pos = headerAt;
-    this.extHeader(EXT_NDARRAY, size);
+    this.extHeader(type, size);
     this.pos = headerAt + headerSize + size;
   }
 }
+
+/**
+ * Frames the encoder wrote into memory of their own (an Arrow table's IPC stream) rather than
+ * views of a value's memory: a call's snapshot at `call()` leaves them as they are.
+ */
+export const OWNED_FRAMES = new WeakSet<Buffer>();

@@ -8,6 +8,7 @@ import { ProtocolError } from '../../errors.js';
 export const EXT_TIMESTAMP = -1;
 export const EXT_NDARRAY = 1;
 export const EXT_BIGINT = 2;
+export const EXT_TABLE = 3;
 
 /** Nesting beyond this depth is refused when encoding; it is also how a circular reference is noticed cheaply. */
 export const MAX_DEPTH = 512;

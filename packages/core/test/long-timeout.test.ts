@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { setLongTimeout } from '@piton/core';
-import { FakeClock } from './helpers.js';
+import { FakeClock } from '../../../test/support.js';
 
-// core's setLongTimeout, tested here beside the fake clock the bridge's timeouts are tested with.
 describe('setLongTimeout (fake clock)', () => {
   let clock: FakeClock;
 

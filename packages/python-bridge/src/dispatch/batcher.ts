@@ -1,0 +1,248 @@
+/**
+ * Dynamic batching (PROTOCOL.md, "Dynamic batching"): calls to a function its Python marked
+ * `@piton.batched(max_size, max_wait_ms)` are merged into one Python call of up to `maxSize`
+ * inputs, and each call gets its own output back.
+ *
+ * The pool learns a function is batched from the reply to a call to it (until then, calls go one
+ * by one, and Python runs each as a batch of one). Then each call joins the open batch of its
+ * function. A batch is sent when it is full; otherwise once it has waited `maxWaitMs` since its
+ * first input and an interpreter is free (while none is, waiting costs nothing: the batch keeps
+ * filling, as Triton's dynamic batcher does). Each call keeps its own fate:
+ * - a call that times out or is aborted before its batch is sent leaves it; after, it rejects
+ *   alone and the batch's other calls get their outputs (the interpreter is killed only when the
+ *   last caller's deadline passes, as it would be for a call of its own);
+ * - an exception in the function, or a result that is not one output per input (`BatchError`),
+ *   rejects exactly the calls of that batch;
+ * - when the interpreter dies, each call with `retries` left joins a later batch, the others
+ *   reject with the exit's error.
+ */
+import { CallTimeoutError, HostLostError, WorkerExitedError } from '../errors.js';
+import type { BatchPolicy } from '../wire/protocol.js';
+import { NdArray } from '../wire/ndarray.js';
+
+/** Sends one merged call: the function gets `inputs`; resolves with one output per input. */
+export type SendBatch = (module: string, fn: string, inputs: unknown[], timeout: number | undefined) => Promise<unknown>;
+
+export interface BatchedCallOptions {
+  timeout?: number;
+  signal?: AbortSignal;
+  retries: number;
+}
+
+interface Pending {
+  readonly input: unknown;
+  readonly deadline: number | undefined;
+  retries: number;
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  settled: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+  onAbort?: () => void;
+  /** Waiting in an open batch (removable), or sent. */
+  batch: OpenBatch | undefined;
+}
+
+interface OpenBatch {
+  readonly module: string;
+  readonly fn: string;
+  readonly policy: BatchPolicy;
+  readonly items: Pending[];
+  readonly openedAt: number;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** The batched functions a pool knows of, and their policies (told by replies). */
+export class BatchPolicies {
+  readonly #policies = new Map<string, BatchPolicy>();
+
+  get(module: string, fn: string): BatchPolicy | undefined {
+    return this.#policies.get(key(module, fn));
+  }
+
+  readonly learn = (module: string, fn: string, policy: BatchPolicy): void => {
+    this.#policies.set(key(module, fn), policy);
+  };
+}
+
+export class DynamicBatcher {
+  readonly #policies: BatchPolicies;
+  readonly #open = new Map<string, OpenBatch>();
+  readonly #send: SendBatch;
+  readonly #interpreterFree: () => boolean;
+
+  /** `interpreterFree`: whether a batch sent now would run at once. */
+  constructor(policies: BatchPolicies, send: SendBatch, interpreterFree: () => boolean) {
+    this.#policies = policies;
+    this.#send = send;
+    this.#interpreterFree = interpreterFree;
+  }
+
+  /** The function's policy, once a reply told it. */
+  policy(module: string, fn: string): BatchPolicy | undefined {
+    return this.#policies.get(module, fn);
+  }
+
+  /** One call's input; settles with its output. */
+  submit(module: string, fn: string, input: unknown, options: BatchedCallOptions): Promise<unknown> {
+    const policy = this.policy(module, fn)!;
+    return new Promise((resolve, reject) => {
+      const { signal } = options;
+      if (signal?.aborted) return reject(signal.reason);
+      const item: Pending = {
+        input,
+        deadline: options.timeout === undefined ? undefined : performance.now() + options.timeout,
+        retries: options.retries,
+        signal,
+        resolve,
+        reject,
+        settled: false,
+        batch: undefined,
+      };
+      if (options.timeout !== undefined) {
+        item.timer = setTimeout(
+          () => this.#cancel(item, new CallTimeoutError(options.timeout!, `the call to ${module}.${fn} did not complete within its timeout of ${options.timeout} ms`)),
+          options.timeout,
+        );
+      }
+      if (signal !== undefined) {
+        item.onAbort = () => this.#cancel(item, signal.reason);
+        signal.addEventListener('abort', item.onAbort, { once: true });
+      }
+      this.#join(module, fn, policy, item);
+    });
+  }
+
+  /** Closes every open batch: their calls reject with `error` (the pool stopped). */
+  close(error: unknown): void {
+    for (const batch of this.#open.values()) {
+      clearTimeout(batch.timer);
+      for (const item of batch.items) this.#settle(item, false, error);
+    }
+    this.#open.clear();
+  }
+
+  #join(module: string, fn: string, policy: BatchPolicy, item: Pending): void {
+    const k = key(module, fn);
+    let batch = this.#open.get(k);
+    if (batch === undefined) {
+      batch = { module, fn, policy, items: [], openedAt: performance.now() };
+      this.#open.set(k, batch);
+      this.#arm(batch, policy.maxWaitMs);
+    }
+    item.batch = batch;
+    batch.items.push(item);
+    if (batch.items.length >= policy.maxSize) this.#flush(batch);
+  }
+
+  /** Checks `batch` after `ms`: sent if an interpreter is free, else checked again. */
+  #arm(batch: OpenBatch, ms: number): void {
+    batch.timer = setTimeout(() => {
+      if (this.#interpreterFree()) this.#flush(batch);
+      else this.#arm(batch, Math.max(1, batch.policy.maxWaitMs / 2));
+    }, ms);
+  }
+
+  #flush(batch: OpenBatch): void {
+    clearTimeout(batch.timer);
+    if (this.#open.get(key(batch.module, batch.fn)) === batch) this.#open.delete(key(batch.module, batch.fn));
+    const items = batch.items.filter((item) => !item.settled);
+    if (items.length === 0) return;
+    for (const item of items) item.batch = undefined;
+    // The merged call is killed only when its last caller's deadline passes.
+    let timeout: number | undefined = 0;
+    const now = performance.now();
+    for (const item of items) {
+      if (item.deadline === undefined) {
+        timeout = undefined;
+        break;
+      }
+      timeout = Math.max(timeout, Math.ceil(item.deadline - now));
+    }
+    this.#send(batch.module, batch.fn, items.map((item) => item.input), timeout === undefined ? undefined : Math.max(1, timeout)).then(
+      (outputs) => {
+        if (!Array.isArray(outputs) || outputs.length !== items.length) {
+          const error = new TypeError(`the batch of ${items.length} calls to ${batch.module}.${batch.fn} came back with ${Array.isArray(outputs) ? outputs.length : typeof outputs} outputs`);
+          for (const item of items) this.#settle(item, false, error);
+          return;
+        }
+        items.forEach((item, i) => this.#settle(item, true, outputs[i]));
+        this.#sendReady();
+      },
+      (error: unknown) => {
+        const retryable = error instanceof WorkerExitedError && !(error instanceof HostLostError);
+        for (const item of items) {
+          if (item.settled) continue;
+          if (retryable && item.retries > 0) {
+            item.retries--;
+            this.#join(batch.module, batch.fn, batch.policy, item);
+          } else {
+            this.#settle(item, false, error);
+          }
+        }
+        this.#sendReady();
+      },
+    );
+  }
+
+  /** An interpreter just finished a batch: open batches that waited long enough go now. */
+  #sendReady(): void {
+    const now = performance.now();
+    for (const batch of [...this.#open.values()]) {
+      if (now - batch.openedAt >= batch.policy.maxWaitMs && this.#interpreterFree()) this.#flush(batch);
+    }
+  }
+
+  #cancel(item: Pending, error: unknown): void {
+    if (item.settled) return;
+    const batch = item.batch;
+    if (batch !== undefined) {
+      const at = batch.items.indexOf(item);
+      if (at >= 0) batch.items.splice(at, 1);
+      if (batch.items.length === 0) {
+        clearTimeout(batch.timer);
+        if (this.#open.get(key(batch.module, batch.fn)) === batch) this.#open.delete(key(batch.module, batch.fn));
+      }
+    }
+    this.#settle(item, false, error);
+  }
+
+  #settle(item: Pending, ok: boolean, value: unknown): void {
+    if (item.settled) return;
+    item.settled = true;
+    clearTimeout(item.timer);
+    if (item.onAbort) item.signal?.removeEventListener('abort', item.onAbort);
+    if (ok) item.resolve(value);
+    else item.reject(value);
+  }
+}
+
+function key(module: string, fn: string): string {
+  return `${module}\0${fn}`;
+}
+
+/**
+ * `value` with the memory of its typed arrays and NdArrays copied (at any depth of arrays and
+ * plain objects): what Python receives is the value as it was at `call()`, as for any call.
+ */
+export function snapshotArrays(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > 64) return value;
+  if (ArrayBuffer.isView(value)) return value instanceof DataView ? value : (value as unknown as { slice(): unknown }).slice();
+  if (value instanceof NdArray) return new NdArray(value.data.slice(), value.shape);
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = snapshotArrays(value[i], depth + 1);
+      if (item !== value[i]) (copy ??= value.slice())[i] = item;
+    }
+    return copy ?? value;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const [k, item] of Object.entries(value)) {
+    const next = snapshotArrays(item, depth + 1);
+    if (next !== item) (copy ??= { ...(value as Record<string, unknown>) })[k] = next;
+  }
+  return copy ?? value;
+}

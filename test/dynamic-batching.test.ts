@@ -1,0 +1,112 @@
+// Dynamic batching with real interpreters: calls to a @piton.batched function are merged into one
+// Python call, and each call keeps its own fate (errors, timeouts, aborts, retries).
+import { expect } from 'chai';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BatchError, CallTimeoutError, ndarray, PythonError, PythonPool, WorkerExitedError } from '@piton/python-bridge';
+import { fixtures } from './helpers.js';
+
+describe('dynamic batching (@piton.batched)', function () {
+  this.timeout(60_000);
+  let pool: PythonPool;
+
+  beforeEach(async () => {
+    pool = await PythonPool.start({ size: 1, path: fixtures, onOutput: false });
+  });
+  afterEach(() => pool.stop());
+
+  /** The first call tells the pool the function is batched; the calls after it are merged. */
+  async function teach(fn: string, input: unknown): Promise<void> {
+    await pool.call('batched', fn, [input]);
+    await pool.call('batched', 'reset');
+  }
+
+  it('merges concurrent calls into one Python call, each call getting its own output', async () => {
+    expect(await pool.call('batched', 'double', [21])).to.equal(42); // alone, as a batch of one
+    await pool.call('batched', 'reset');
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.call('batched', 'double', [i])));
+    expect(results).to.deep.equal([0, 2, 4, 6, 8, 10, 12, 14]);
+    expect(await pool.call('batched', 'sizes')).to.deep.equal([8]);
+  });
+
+  it('never merges more than max_size calls', async () => {
+    await teach('double', 1);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.call('batched', 'double', [i])));
+    expect(results).to.deep.equal(Array.from({ length: 20 }, (_, i) => i * 2));
+    const sizes = await pool.call<number[]>('batched', 'sizes');
+    expect(Math.max(...sizes)).to.be.at.most(8);
+    expect(sizes.reduce((a, b) => a + b, 0)).to.equal(20);
+  });
+
+  it('numpy rows of one dtype arrive as one array, and each call gets its rows\' outputs', async () => {
+    const call = (i: number) => pool.call<Float64Array>('batched', 'row_sums', [ndarray(Float64Array.from([i, i, i, 1, 1, 1]), [2, 3])]);
+    await call(0);
+    await pool.call('batched', 'reset');
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => call(i)));
+    results.forEach((sums, i) => expect(Array.from(sums), `call ${i}`).to.deep.equal([3 * i, 3]));
+    expect(await pool.call('batched', 'sizes')).to.deep.equal([20]); // 10 calls × 2 rows, one invocation
+  });
+
+  it('a result of the wrong length fails exactly the calls of that batch with BatchError', async () => {
+    await teach('one_short', 1);
+    const failed = await Promise.all([1, 2, 3].map((x) => pool.call('batched', 'one_short', [x]).catch((e: unknown) => e)));
+    for (const error of failed) {
+      expect(error).to.be.instanceOf(BatchError);
+      expect(error).to.be.instanceOf(PythonError);
+      expect((error as Error).message).to.match(/returned 2 outputs for 3 inputs/);
+    }
+    expect(await pool.call('batched', 'double', [5])).to.equal(10); // the interpreter stays
+  });
+
+  it('an exception fails exactly the calls of its batch; the next batch is served', async () => {
+    await teach('refuses_bad', 'ok');
+    const first = await Promise.all(['a', 'bad', 'c'].map((x) => pool.call('batched', 'refuses_bad', [x]).catch((e: unknown) => e)));
+    for (const error of first) expect((error as PythonError).pythonType).to.equal('ValueError');
+    expect(await Promise.all(['d', 'e'].map((x) => pool.call('batched', 'refuses_bad', [x])))).to.deep.equal(['d', 'e']);
+  });
+
+  it('a call aborted before its batch is sent leaves it; the others get their outputs', async () => {
+    await teach('slow', 0);
+    await teach('double', 0);
+    const busy = pool.call('batched', 'slow', ['hold']); // the one interpreter is busy: batches fill
+    const abort = new AbortController();
+    const calls = [1, 2, 3].map((x, i) => pool.call('batched', 'double', [x], i === 1 ? { signal: abort.signal } : {}).catch((e: unknown) => e));
+    abort.abort(new Error('the client went away'));
+    const [one, aborted, three] = await Promise.all(calls);
+    expect(one).to.equal(2);
+    expect((aborted as Error).message).to.equal('the client went away');
+    expect(three).to.equal(6);
+    await busy;
+    expect(await pool.call('batched', 'sizes')).to.deep.equal([1, 2]); // slow's batch, then double's two
+  });
+
+  it('a call that times out after its batch was sent rejects alone; its batch-mates get their outputs', async () => {
+    await teach('slow', 0);
+    const [late, patient] = await Promise.all([
+      pool.call('batched', 'slow', ['late'], { timeout: 50 }).catch((e: unknown) => e),
+      pool.call('batched', 'slow', ['patient']),
+    ]);
+    expect(late).to.be.instanceOf(CallTimeoutError);
+    expect(patient).to.equal('patient');
+  });
+
+  it('when the interpreter dies, calls with retries join a later batch, the others reject', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'piton-batch-'));
+    try {
+      const marker = join(dir, 'marker');
+      // Taught with the marker present (so that call lives), then the marker goes: the next batch kills.
+      writeFileSync(marker, '');
+      await pool.call('batched', 'dies_once', [{ marker, n: 0 }]);
+      unlinkSync(marker);
+      const [retried, lost] = await Promise.all([
+        pool.call('batched', 'dies_once', [{ marker, n: 1 }], { retries: 1 }),
+        pool.call('batched', 'dies_once', [{ marker, n: 2 }]).catch((e: unknown) => e),
+      ]);
+      expect(retried).to.equal(1);
+      expect(lost).to.be.instanceOf(WorkerExitedError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
