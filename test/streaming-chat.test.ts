@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { standInReply } from '../examples/streaming-chat/stand-in-api.js';
-import { eventually, repoRoot, workersOf } from './helpers.js';
+import { repoRoot, workersOf } from './helpers.js';
+import { until } from './support.js';
 
 interface ServerSentEvent {
   event: string;
@@ -221,7 +222,7 @@ describe('examples/streaming-chat (npm run example:chat)', function () {
       expect(reply.tokens, prompts[i]).to.deep.equal(standInReply(prompts[i]!));
       expect(reply.last).to.deep.equal({ event: 'done', data: { tokens: standInReply(prompts[i]!).length } });
       expect(reply.id).to.be.a('string').and.equal(reply.requestId);
-      await eventually(() => replyEnded(example!.stderr(), reply.id as string) !== undefined, `chat.py's finally for ${prompts[i]}`);
+      await until(() => replyEnded(example!.stderr(), reply.id as string) !== undefined, `chat.py's finally for ${prompts[i]}`);
       expect(replyEnded(example.stderr(), reply.id as string)).to.include({ outcome: 'finished', tokens: standInReply(prompts[i]!).length });
     }
     expect(new Set((await replies).map((r) => r.id)).size).to.equal(clients);
@@ -231,10 +232,10 @@ describe('examples/streaming-chat (npm run example:chat)', function () {
     // its connection to the API and whose finally says so.
     expect(await quitter).to.include({ status: 200 });
     expect(quitterTokens).to.deep.equal(standInReply(quitterPrompt).slice(0, 1));
-    await eventually(() => logLines(example!.stderr(), 'client disconnected').some((e) => e.id === quitterId), 'the server saw the client leave');
+    await until(() => logLines(example!.stderr(), 'client disconnected').some((e) => e.id === quitterId), 'the server saw the client leave');
     quitterAnswer.release();
     expect(await quitterAnswer.closed, 'tokens the API wrote before Python closed its connection').to.equal(2);
-    await eventually(() => replyEnded(example!.stderr(), quitterId!) !== undefined, "the quitter's generator ended");
+    await until(() => replyEnded(example!.stderr(), quitterId!) !== undefined, "the quitter's generator ended");
     expect(replyEnded(example.stderr(), quitterId!)).to.include({ outcome: 'closed', tokens: 2 });
     expect(api.open).to.equal(0);
 
@@ -244,11 +245,11 @@ describe('examples/streaming-chat (npm run example:chat)', function () {
     const lingererAnswer = api.hold(lingererPrompt);
     const lingererEvents: ServerSentEvent[] = [];
     const lingerer = chat(base, lingererPrompt, (e) => lingererEvents.push(e));
-    await eventually(() => lingererEvents.some((e) => e.event === 'message'), 'the first token of a reply');
+    await until(() => lingererEvents.some((e) => e.event === 'message'), 'the first token of a reply');
     const exited = once(child, 'exit');
     const pid = child.pid!;
     child.kill('SIGTERM');
-    await eventually(() => logLines(example!.stderr(), 'shutting down').length === 1, 'the example began shutting down');
+    await until(() => logLines(example!.stderr(), 'shutting down').length === 1, 'the example began shutting down');
     lingererAnswer.release();
     await lingerer;
     expect(lingererEvents.map((e) => e.event)).to.deep.equal(['start', 'message', 'error']);
