@@ -73,6 +73,15 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
       expect(results).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
     });
 
+    it('each interpreter runs its calls on a loop of its own, made in its own process (after the fork, with forkserver)', async () => {
+      const owners = await Promise.all(Array.from({ length: 8 }, () => pool.call<[number, number, string]>('coroutines', 'loop_owner')));
+      for (const [pid, owner, kind] of owners) {
+        expect(owner).to.equal(pid);
+        expect(kind).to.equal('uvloop');
+      }
+      expect(new Set(owners.map(([pid]) => pid)).size).to.equal(2);
+    });
+
     it('puts each call on the least loaded interpreter, and shows calls in flight per interpreter', async () => {
       const held = Array.from({ length: 6 }, (_, i) => pool.call('coroutines', 'gated', ['gate', i]));
       await until(() => gate.waiting === 6);

@@ -40,7 +40,7 @@ def test_vectors_are_this_protocol_version_and_cover_the_required_cases():
                    "envelope items", "envelope batch", "envelope results", "envelope bye", "envelope hello with exposed functions",
                    "envelope call listening for progress", "envelope callback", "envelope return",
                    "envelope throw", "envelope progress", "envelope resume", "envelope hello with lanes",
-                   "envelope ready with lanes"]:
+                   "envelope ready with lanes", "envelope cancel", "envelope cancelled"]:
         assert needle in names, needle
     for dtype in ["float64", "float32", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]:
         assert f"ndarray {dtype} 1-d" in names and f"ndarray {dtype} 2-d" in names
@@ -93,3 +93,23 @@ def test_the_call_context_vectors_parse_to_the_meta_they_mean():
     assert stream.meta == Meta(None, None, None, {"requestId": "r-18"}) and stream.batch == 2
     plain = parse_request(decode(_frames(by_name["envelope call"])))
     assert plain.meta is None
+
+
+def test_the_control_lane_reads_and_writes_the_cancel_vectors():
+    """control.py speaks plain MessagePack from its own thread: the same bytes as the vectors."""
+    from piton.control import ControlLane
+    from piton.lane import Lane
+    from piton.conversation import Conversation
+
+    by_name = {c["name"]: c for c in CASES}
+    lanes = [Lane(0, Conversation()), Lane(1, Conversation())]
+    lanes[0]._seen = lanes[1]._seen = 20  # both requests arrived and replied: "done"
+    lane = ControlLane.__new__(ControlLane)
+    lane._lanes = lambda: lanes
+    reply = lane.answer(_frames(by_name["envelope cancel"]))
+    assert decode([reply]) == ["cancelled", 7, ["done", "done"]]
+    expected = by_name["envelope cancelled"]
+    assert encode(from_tagged(expected["value"]))[0] == _frames(expected)[0]
+    import msgpack
+
+    assert msgpack.packb(["cancelled", 7, ["cancelled", "blocked", "done"]]) == _frames(expected)[0]

@@ -17,6 +17,7 @@ works as it does at ``concurrency: 1``.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from types import CoroutineType
 from typing import Any, Callable, Coroutine, List, Optional
@@ -27,6 +28,8 @@ __all__ = ["loop_kind", "get_loop", "is_awaitable", "as_coroutine", "outside_loo
 #: What the interpreter's loop is, once looked for: ``"uvloop"`` or ``"asyncio"``.
 _kind: Optional[str] = None
 _loop: Any = None
+#: The process that made ``_loop``: a loop is never used across a fork.
+_loop_pid: Optional[int] = None
 
 #: Result types that are never awaitable: the check on every sync call's result starts here.
 _PLAIN_TYPES = frozenset({type(None), bool, int, float, str, bytes, list, dict, tuple})
@@ -53,7 +56,11 @@ def loop_kind() -> str:
 
 def get_loop() -> Any:
     """The interpreter's event loop, made on the first call (in the process that calls it)."""
-    global _loop, _kind
+    global _loop, _kind, _loop_pid
+    if _loop is not None and _loop_pid != os.getpid():
+        # Made before a fork (it should not have been): the parent's loop, its selector and its
+        # self-pipe are not this process's to use. This process makes its own.
+        _loop, _kind = None, None
     if _loop is None:
         loop = None
         if loop_kind() == "uvloop":
@@ -68,8 +75,13 @@ def get_loop() -> Any:
             import asyncio
 
             loop = asyncio.new_event_loop()
-        _loop = loop
+        _loop, _loop_pid = loop, os.getpid()
     return _loop
+
+
+def loop_owner() -> Optional[int]:
+    """The pid of the process that made the interpreter's loop, or None if none was made."""
+    return _loop_pid if _loop is not None else None
 
 
 def is_awaitable(value: Any) -> bool:

@@ -228,6 +228,13 @@ class Handler:
             return self._error(request.id, ProtocolError("this worker serves one lane: it has no socket for more")), Action.CONTINUE
         more["loop"] = loop_kind()  # after on_hello, which makes the loop when lanes need it
         self.lanes = request.lanes
+        # Every lane exists before `ready` goes out: from then on the control lane may name any.
+        first = self.conversation
+        for index in range(len(self.lane_list), request.lanes):
+            conversation = Conversation()
+            conversation.exposed = first.exposed
+            conversation.max_message_size = first.max_message_size
+            self.lane_list.append(Lane(index, conversation))
         reply = p.ready(request.id, os.getpid(), sys.version, __version__, **more)
         return self._encode(reply, request.id), Action.SERVE_LANES if request.lanes > 1 else Action.CONTINUE
 

@@ -28,7 +28,7 @@ from typing import Any, Callable, List, Optional, Tuple
 import zmq
 
 from . import aio
-from .conversation import _LANE_CONVERSATION, Conversation
+from .conversation import _LANE_CONVERSATION
 from .errors import Terminated
 from .handler import Action, Handler, Steps
 from .lane import Lane
@@ -49,13 +49,9 @@ class LaneServer:
         self.router = router
         self.loop = aio.get_loop()
         count = handler.lanes
-        first = handler.conversation
-        self.lanes: List[Lane] = [handler.lane]
-        for index in range(1, count):
-            conversation = Conversation()
-            conversation.exposed = first.exposed
-            conversation.max_message_size = first.max_message_size
-            self.lanes.append(Lane(index, conversation))
+        # The handshake made them (handler.py), so that the control lane could name them at once.
+        self.lanes: List[Lane] = handler.lane_list[:count]
+        assert len(self.lanes) == count, "the handshake makes every lane" 
         self._ids = [b""] + [str(i).encode() for i in range(1, count)]
         # Each lane's calls run in a copy of this context: it names the lane's conversation.
         self._contexts: List[contextvars.Context] = []
@@ -78,7 +74,6 @@ class LaneServer:
         self._poller.register(main, zmq.POLLIN)
         self._poller.register(router, zmq.POLLIN)
         handler.outside_loop = True
-        handler.lane_list = self.lanes
 
     def _wire(self, lane: Lane) -> None:
         index = lane.index

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createCodec } from '../../src/wire/codec.js';
 import { ProtocolError } from '../../src/errors.js';
 import { ndarray } from '../../src/wire/ndarray.js';
-import { encodeHello, encodeResume, encodeReturn, encodeStream, encodeThrow, parseReply, spliceBatch, spliceCall } from '../../src/wire/protocol.js';
+import { encodeCancel, encodeHello, encodeResume, encodeReturn, encodeStream, encodeThrow, parseReply, spliceBatch, spliceCall } from '../../src/wire/protocol.js';
 import { encodeCall } from './envelopes.js';
 import { encodeCallBody, withOptions, type EncodedCall } from '../../src/wire/encoded-call.js';
 import { encodeCallOptions, type CallOptionsItem } from '../../src/wire/call-options.js';
@@ -75,6 +75,7 @@ describe('protocol: calling back into Node', () => {
       ['envelope return with an array', () => encodeReturn(codec, 13, new Int32Array([3, 4]))],
       ['envelope throw', () => encodeThrow(codec, 14, THROWN)],
       ['envelope resume', () => encodeResume(codec, 15)],
+      ['envelope cancel', () => encodeCancel(codec, 7, [[1, 9], [0, 12]])],
     ];
     for (const [name, write] of written) {
       it(name, () => expect(hex(write())).to.deep.equal(hex(framesOf(name))));
@@ -108,11 +109,24 @@ describe('protocol: calling back into Node', () => {
       expect(parseReply(codec.decode(framesOf('envelope ready with lanes')))).to.deep.equal({
         kind: 'ready',
         id: 1,
-        info: { pid: 4242, python: '3.11.7 (main) [GCC 12.2.0]', protocol: 3, piton: '0.1.0', loop: 'uvloop', lanes: 'ipc:///tmp/piton-x/worker.sock-lanes' },
+        info: {
+          pid: 4242,
+          python: '3.11.7 (main) [GCC 12.2.0]',
+          protocol: 3,
+          piton: '0.1.0',
+          loop: 'uvloop',
+          lanes: 'ipc:///tmp/piton-x/worker.sock-lanes',
+          control: 'ipc:///tmp/piton-x/worker.sock-control',
+        },
       });
       const plain = parseReply(codec.decode(framesOf('envelope ready')));
       expect(plain).to.deep.include({ kind: 'ready' });
       expect((plain as { info: object }).info).to.deep.equal({ pid: 4242, python: '3.11.7 (main) [GCC 12.2.0]', protocol: 3, piton: '0.1.0', loop: 'asyncio' });
+    });
+
+    it("cancelled: the control lane's status of each request named, in order", () => {
+      expect(parseReply(codec.decode(framesOf('envelope cancelled')))).to.deep.equal({ kind: 'cancelled', id: 7, statuses: ['cancelled', 'blocked', 'done'] });
+      expect(() => parseReply(['cancelled', 7, ['gone']])).to.throw(ProtocolError, "'cancelled' item 2");
     });
 
     it('progress: any value', () => {
