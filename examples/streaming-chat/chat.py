@@ -38,9 +38,10 @@ def _log(**fields) -> None:
 async def reply(request_id: str, prompt: str) -> AsyncIterator[str]:
     """The API's answer to `prompt`, token by token, as the API sends them.
 
-    When the client goes away, Node closes this generator (`break`): the `async with` below
-    closes the connection to the API, so no more tokens are asked for, and the finally says how
-    the reply ended.
+    When the client goes away, Node aborts the stream: the pull in progress is cancelled
+    (CancelledError where this awaits the API) or, between two pulls, the generator is closed
+    (GeneratorExit at its yield). Either way the `async with` below closes the connection to the
+    API, so no more tokens are asked for, and the finally says how the reply ended.
     """
     tokens = 0
     outcome = "failed"

@@ -50,8 +50,12 @@ const pool = await PythonPool.start({
   onOutput: ({ worker, stream, line }) => log('python output', { worker, stream, line }),
 });
 
-/** The open streams, each ended by a shutdown; `streamsEnded` is told when the last one ends. */
-const open = new Set<ServerResponse>();
+/** Why a stream was aborted: its client left, or the server is stopping. */
+class ClientGone extends Error {}
+class ShuttingDown extends Error {}
+
+/** The open streams, each with the controller that ends it; `streamsEnded` is told when the last one ends. */
+const open = new Map<ServerResponse, AbortController>();
 let stopping = false;
 let streamsEnded: (() => void) | undefined;
 let repliesServed = 0;
@@ -70,34 +74,36 @@ function sendEvent(res: ServerResponse, data: unknown, event?: string): void {
 /**
  * GET /chat?prompt=...: `event: start` with the request's id, then one `message` event per token
  * (its data the token as a JSON string), then `event: done` with the number of tokens, or
- * `event: error`. A client that disconnects ends its Python generator at the next token: the
- * loop breaks, which closes the generator (its `finally` runs, its API connection is closed).
+ * `event: error`. A client that disconnects aborts its stream: the pull in progress is cancelled
+ * in Python (`CancelledError` where the generator awaits the API; its `async with` closes the API
+ * connection, its `finally` runs) and the interpreter goes on serving the other streams.
  */
 async function chat(prompt: string, res: ServerResponse): Promise<void> {
   const id = randomUUID();
-  let gone = false;
+  const ending = new AbortController();
   let tokens = 0;
   res.on('close', () => {
     if (res.writableFinished) return;
-    gone = true;
     log('client disconnected', { id, tokens });
+    ending.abort(new ClientGone());
   });
-  open.add(res);
+  open.set(res, ending);
   res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', 'X-Request-Id': id });
   sendEvent(res, { id }, 'start');
   try {
-    for await (const token of pool.stream('chat', 'reply', [id, prompt])) {
-      if (gone || stopping) break;
+    for await (const token of pool.stream('chat', 'reply', [id, prompt], { signal: ending.signal })) {
       sendEvent(res, token);
       tokens++;
     }
-    if (gone) return;
-    if (stopping) return sendEvent(res, { error: 'the server is shutting down', tokens }, 'error');
     sendEvent(res, { tokens }, 'done');
     repliesServed++;
   } catch (error) {
-    log('reply failed', { id, tokens, error: String(error) });
-    if (!gone) sendEvent(res, { error: 'the reply failed' }, 'error');
+    if (error instanceof ShuttingDown) {
+      sendEvent(res, { error: 'the server is shutting down', tokens }, 'error');
+    } else if (!(error instanceof ClientGone)) {
+      log('reply failed', { id, tokens, error: String(error) });
+      sendEvent(res, { error: 'the reply failed' }, 'error');
+    }
   } finally {
     open.delete(res);
     res.end();
@@ -122,22 +128,21 @@ const server = createServer((req, res) => {
 });
 
 /**
- * SIGTERM or SIGINT: no new connections; each open stream ends at its next token (with
- * `event: error`, so an EventSource client reconnects elsewhere), which closes its generator; a
- * stream still open after SHUTDOWN_GRACE_MS is cut. Then the pool and the stand-in stop and the
- * process exits 0.
+ * SIGTERM or SIGINT: no new connections; each open stream is aborted (its generator cancelled as
+ * when its client leaves) and ends with `event: error`, so that an EventSource client reconnects
+ * elsewhere. Then the pool and the stand-in stop and the process exits 0.
  */
-const SHUTDOWN_GRACE_MS = 10_000;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   log('shutting down', { signal, streams: open.size });
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  await new Promise<void>((resolve) => {
+  const ended = new Promise<void>((resolve) => {
     streamsEnded = resolve;
     if (open.size === 0) resolve();
-    setTimeout(resolve, SHUTDOWN_GRACE_MS).unref();
   });
+  for (const ending of open.values()) ending.abort(new ShuttingDown());
+  await ended;
   server.closeAllConnections();
   await closed;
   await pool.stop();
