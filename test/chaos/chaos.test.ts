@@ -82,7 +82,7 @@ describe('chaos: interpreters SIGKILLed at random under load', function () {
 
   beforeEach(async () => {
     // Default options: kills in calls are crashes, which are replaced whatever their rate.
-    pool = await PythonPool.start({ size: SIZE, path: fixtures, preload: ['calls', 'dbg_faults'], startMethod: 'forkserver' });
+    pool = await PythonPool.start({ size: SIZE, path: fixtures, preload: ['calls'] });
   });
 
   afterEach(() => pool.stop());

@@ -92,11 +92,7 @@ export async function runLoad(pool: PoolRef, options: LoadOptions): Promise<Load
     timer = setTimeout(() => {
       const unsettled: number[] = [];
       for (let id = 0; id < settlements.length && unsettled.length < 10; id++) if (settlements[id] === 0) unsettled.push(id);
-      console.log('DEBUG', JSON.stringify(pool.stats().starting), JSON.stringify(pool.interpreters()));
-      for (const i of pool.interpreters()) { try { process.kill(i.pid, 'SIGUSR1'); } catch (e) { console.log('gone', i.pid); } }
-      void pool.supervisor.whichChildren().then((c) => console.log('CHILDREN', JSON.stringify(c.map((x) => ({ id: x.id, type: x.type, running: x.ref !== undefined })))));
-      void import('node:child_process').then(({ execSync }) => console.log(execSync(`ps -o pid,ppid,stat,etime,args --ppid ${process.pid}; ps -eo pid,ppid,stat,args | grep piton | grep -v grep | head -20`).toString()));
-      setTimeout(() => reject(new Error(`${report.calls - report.settled} calls unsettled after ${options.deadline} ms, e.g. ids ${unsettled.join(', ')}`)), 2000);
+      reject(new Error(`${report.calls - report.settled} calls unsettled after ${options.deadline} ms, e.g. ids ${unsettled.join(', ')}`));
     }, options.deadline);
   });
   try {

@@ -421,8 +421,10 @@ export class Interpreter {
   /**
    * Gives up on the request outstanding on `lane` (`settled` settles with its reply): the control
    * lane cancels it, and the lane stays taken until its reply comes. The interpreter is killed
-   * (after `beforeKill`) when the worker says the request runs sync code, when the reply has not
-   * come within `cancelGrace`, or when there is no control lane to ask.
+   * (after `beforeKill`) when the worker says the request runs sync code, when there is no control
+   * lane to ask (or it fails), or when the reply has not come within `cancelGrace` of giving up:
+   * the grace runs from now, so that it also bounds a control lane that cannot answer (C code
+   * holding the GIL keeps its thread from running).
    */
   #abandon(lane: number, settled: Promise<unknown>, beforeKill: () => void): void {
     const channel = this.#lanes.channel(lane);
@@ -438,13 +440,12 @@ export class Interpreter {
     };
     const control = this.#control;
     if (control === undefined) return kill();
+    timer = setLongTimeout(kill, this.#cancelGrace, { unref: true });
+    const clear = () => timer?.clear();
+    settled.then(clear, clear);
     control.cancel(lane, request).then((status) => {
-      if (status === 'blocked') return kill();
-      if (channel.outstandingId !== request) return;
-      // Cancelled (or just done): its reply is on its way.
-      timer = setLongTimeout(kill, this.#cancelGrace, { unref: true });
-      const clear = () => timer?.clear();
-      settled.then(clear, clear);
+      if (status === 'blocked') kill();
+      // Cancelled (or just done): its reply is on its way, within the grace or not at all.
     }, kill);
   }
 
@@ -577,9 +578,21 @@ export class Interpreter {
       current = sent.catch(() => undefined);
       return sent;
     };
+    // The slot goes back once both are done with the stream: Python (its lane free) and the
+    // consumer (it saw the end), so that it is held until the consumer's loop ends, as a call is
+    // until it settles, and never while the lane still waits for a reply.
+    let laneFree = false;
+    let finished = false;
+    let given = false;
+    const giveBackWhenDone = () => {
+      if (!laneFree || !finished || given) return;
+      given = true;
+      onEnd?.();
+    };
     const giveBack = () => {
       this.#lanes.release(lane);
-      onEnd?.();
+      laneFree = true;
+      giveBackWhenDone();
     };
     return {
       open: (module, fn, args, kwargs, batch, options) =>
@@ -592,6 +605,10 @@ export class Interpreter {
         ended = true;
         if (channel.pending) void current.then(giveBack);
         else giveBack();
+      },
+      finish: () => {
+        finished = true;
+        giveBackWhenDone();
       },
       abort: () => this.#abandon(lane, current, () => undefined),
     };

@@ -10,9 +10,10 @@
  *
  * A directory is removed only when all of these hold: its name has this shape; it is a real
  * directory (not a symlink), owned by this user, of mode 0700; its owner is gone (no process has
- * its pid, or the process with that pid started at another time than the one recorded); its socket,
- * if any, accepts no connection (so no worker in another pid namespace still serves on it); and it
- * holds nothing but `worker.sock` and `owner`. Entries are unlinked one by one (never followed),
+ * its pid, or the process with that pid started at another time than the one recorded); its
+ * sockets, if any, accept no connection (so no worker in another pid namespace still serves on
+ * them); and it holds nothing but `worker.sock`, the sockets bound beside it (`worker.sock-lanes`,
+ * `worker.sock-control`) and `owner`. Entries are unlinked one by one (never followed),
  * then the directory itself is removed; anything unexpected leaves it in place.
  */
 import { chmod, lstat, mkdtemp, readdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
@@ -24,6 +25,8 @@ import { within } from '../timing.js';
 
 /** The socket's file name inside an interpreter's directory. */
 export const SOCKET_NAME = 'worker.sock';
+/** The sockets a worker binds beside its own (PROTOCOL.md, "Lanes" and "Cancelling"): `worker.sock-lanes`, `worker.sock-control`. */
+const SIBLING_SOCKETS: readonly string[] = [`${SOCKET_NAME}-lanes`, `${SOCKET_NAME}-control`];
 /** The file naming the Node process that made the directory: `<pid> <start time>`. */
 export const OWNER_NAME = 'owner';
 const DIR_PATTERN = /^piton-(\d+)-[A-Za-z0-9]{6}$/;
@@ -87,8 +90,10 @@ async function removeIfStale(parent: string, name: string, uid: number | undefin
   if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o777) !== 0o700) return false;
   if (await ownerAlive(pid, dir)) return false;
   const entries = await readdir(dir);
-  if (!entries.every((entry) => entry === SOCKET_NAME || entry === OWNER_NAME)) return false;
-  if (entries.includes(SOCKET_NAME) && (await listening(join(dir, SOCKET_NAME)))) return false;
+  if (!entries.every((entry) => entry === SOCKET_NAME || entry === OWNER_NAME || SIBLING_SOCKETS.includes(entry))) return false;
+  for (const socket of [SOCKET_NAME, ...SIBLING_SOCKETS]) {
+    if (entries.includes(socket) && (await listening(join(dir, socket)))) return false;
+  }
   for (const entry of entries) await unlink(join(dir, entry)); // unlink never follows a symlink
   await rmdir(dir); // fails, and keeps the directory, if anything appeared meanwhile
   return true;

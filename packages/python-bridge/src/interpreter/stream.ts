@@ -36,8 +36,10 @@ export interface StreamPort {
   open(module: string, fn: string, args: unknown[], kwargs: Record<string, unknown> | undefined, batch: number, options?: CallOptionsItem): Promise<ItemsReply>;
   next(batch: number, module: string, fn: string): Promise<ItemsReply>;
   close(module: string, fn: string): Promise<void>;
-  /** The stream is over: its lane is given back (once a request in flight on it has its reply). */
+  /** Python is done with the stream: its lane is given back (once a request in flight on it has its reply). */
   end(): void;
+  /** The consumer is done with the stream (it saw its end, or it was ended for it). */
+  finish(): void;
   /** A request is in flight and will not be waited for: it is cancelled (or the interpreter killed). */
   abort(): void;
 }
@@ -222,6 +224,7 @@ export class PythonStream implements AsyncIterableIterator<unknown> {
     this.#release();
     if (this.#finished) return;
     this.#finished = true;
+    this.port.finish();
     this.#idleTimer?.clear();
     if (this.#onAbort) this.#options.signal?.removeEventListener('abort', this.#onAbort);
   }
