@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -170,4 +170,35 @@ export function endpointOf(pid: number): string {
     if (state === '01' && inode !== undefined && inodes.has(inode) && path?.endsWith('/worker.sock')) return `ipc://${path}`;
   }
   throw new Error(`no listening ipc socket among the descriptors of ${pid}`);
+}
+
+/** examples/http-service, started by a test as `npm run example:service` would start it. */
+export interface HttpService {
+  child: ChildProcessWithoutNullStreams;
+  /** Where it listens: `http://127.0.0.1:PORT`. */
+  base: string;
+  /** All it has printed so far on stdout (the `listening` line, spans with PITON_TRACE=1). */
+  stdout: () => string;
+  /** All it has printed so far on stderr (its JSON log lines). */
+  stderr: () => string;
+}
+
+/** Starts examples/http-service on a free port (env added to the test's own); resolves once it listens. */
+export async function startHttpService(env: Record<string, string> = {}): Promise<HttpService> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'examples', 'http-service', 'index.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, PORT: '0', ...env },
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  let stdout = '';
+  const base = await new Promise<string>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(stdout);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`the service exited (${code}) before listening:\n${stderr}`)));
+  });
+  return { child, base, stdout: () => stdout, stderr: () => stderr };
 }

@@ -1,12 +1,10 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import { CallTimeoutError, PoolStoppedError, PythonError, QueueFullError, InterpreterExitedError } from '@piton/python-bridge';
 import type { SystemTree, TreeNode } from '@piton/core';
 import { BadRequest, errorResponse, parsePredictBody } from '../examples/http-service/responses.js';
-import { parsePrometheusText, promValue, repoRoot, workersOf } from './helpers.js';
+import { parsePrometheusText, promValue, startHttpService, workersOf, type HttpService } from './helpers.js';
 import { until } from './support.js';
 
 interface Reply {
@@ -24,29 +22,9 @@ function predict(base: string, body: string): Promise<Reply> {
   return request(base, '/predict', { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
 }
 
-/** Starts the example as `npm run example:service` would, on a free port; resolves with its URL. */
-async function startService(env: Record<string, string> = {}): Promise<{ child: ChildProcessWithoutNullStreams; base: string; stderr: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'examples', 'http-service', 'index.ts')], {
-    cwd: repoRoot,
-    env: { ...process.env, PORT: '0', ...env },
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  let stdout = '';
-  const base = await new Promise<string>((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(stdout);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`the service exited (${code}) before listening:\n${stderr}`)));
-  });
-  return { child, base, stderr: () => stderr };
-}
-
 describe('examples/http-service (npm run example:service)', function () {
   this.timeout(120_000);
-  let service: Awaited<ReturnType<typeof startService>> | undefined;
+  let service: HttpService | undefined;
 
   afterEach(() => {
     // A failed test must not leave the service (and its interpreters) running.
@@ -55,7 +33,7 @@ describe('examples/http-service (npm run example:service)', function () {
 
   it('predicts, probes, exports metrics, sheds overload with 503, counts a killed interpreter as a crash, and finishes a request in progress on SIGTERM', async () => {
     // A queue of one, so that overload is reached with a few requests.
-    service = await startService({ MAX_QUEUE: '1' });
+    service = await startHttpService({ MAX_QUEUE: '1' });
     const { child, base } = service;
 
     const ok = await predict(base, JSON.stringify({ features: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] }));

@@ -205,6 +205,71 @@ describe('hosts that change: added, removed, and found by DNS (namespaces, dnsma
     expect((cause as AgentConnectError).message).to.include(stranger.publicKey).and.match(/allow list/);
   });
 
+  it('nothing is lost or run twice while the pool changes shape: resize, addHost and removeHost under a steady load', async () => {
+    const [a, b] = hosts.hosts as [TestHost, TestHost];
+    const dir = mkdtempSync(join(tmpdir(), 'piton-shape-'));
+    const ledger = join(dir, 'ledger');
+    const pool = await PythonPool.start({
+      size: { min: 1, max: 3 }, idleTimeout: 200, remote: { keys: hosts.client }, path: fixtures, onOutput: false,
+    });
+    try {
+      // Eight calls in flight at all times (each records its id, then holds its interpreter 20 ms),
+      // until every change below has been made and settled.
+      const results: Promise<number>[] = [];
+      let changing = true;
+      const load = (async () => {
+        const inFlight = new Set<Promise<unknown>>();
+        for (let id = 0; changing || id < 40; id++) {
+          const call = pool.call<number>('remote_calls', 'record', [ledger, id, 0.02]);
+          results.push(call);
+          const settled = call.then(() => undefined, () => undefined).finally(() => inFlight.delete(settled));
+          inFlight.add(settled);
+          if (inFlight.size >= 8) await Promise.race(inFlight);
+        }
+        await Promise.all(inFlight);
+      })();
+      const served = (n: number) => until(() => results.length >= n, `${n} calls submitted`);
+      const shapes: string[] = [];
+      const shape = () => shapes.push(`${pool.stats().size}:${pool.stats().hosts.map((h) => h.agent).join(',')}`);
+      await served(20);
+      await pool.resize(3);
+      shape();
+      await served(results.length + 20);
+      await pool.addHost({ agent: a.agent, serverKey: a.serverKey, size: 1 });
+      shape();
+      await served(results.length + 20);
+      await pool.resize({ min: 1, max: 1 }); // two local interpreters stop, busy ones once their call returns
+      shape();
+      await pool.addHost({ agent: b.agent, serverKey: b.serverKey, size: 1 });
+      await served(results.length + 20);
+      await pool.removeHost(a.agent); // drained while it runs calls
+      shape();
+      await served(results.length + 20);
+      await pool.resize({ min: 1, max: 3 }); // grows again while calls wait, shrinks after idleTimeout
+      await served(results.length + 40);
+      await pool.removeHost(b.agent);
+      expect(pool.stats().hosts).to.deep.equal([]);
+      await served(results.length + 20);
+      changing = false;
+      await load;
+      const settled = await Promise.allSettled(results);
+      expect(settled.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).to.deep.equal([]);
+      expect(settled.map((r) => (r as PromiseFulfilledResult<number>).value)).to.deep.equal(results.map((_, id) => id));
+      // Every call ran exactly once: one line per id in the ledger, none twice, none missing.
+      const lines = readFileSync(ledger, 'utf8').trim().split('\n').map(Number);
+      const counts = new Map<number, number>();
+      for (const id of lines) counts.set(id, (counts.get(id) ?? 0) + 1);
+      expect([...counts].filter(([, n]) => n !== 1), 'calls run more than once').to.deep.equal([]);
+      expect(counts.size, 'calls never run').to.equal(results.length);
+      expect(shapes).to.deep.equal(['3:', `4:${a.agent}`, `2:${a.agent}`, `2:${b.agent}`]);
+      expect(pool.stats().errors).to.deep.equal({});
+      expect(pool.stats()).to.include({ crashes: 0, startFailures: 0 });
+    } finally {
+      await pool.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('addHost and removeHost at runtime: an added host serves; a removed one finishes its call in flight, takes no new one, and stops', async () => {
     const [a, b] = hosts.hosts as [TestHost, TestHost];
     const pool = await PythonPool.start({ remote: { keys: hosts.client }, path: fixtures, onOutput: false });

@@ -163,6 +163,9 @@ describe('interpreters on other hosts (network namespaces, tcp + CURVE)', functi
       const agentPid = host.process!.pid!;
       host.process!.kill('SIGKILL');
       await until(() => !isAlive(second), 'the agent\'s interpreter to die with it');
+      // Until the pool has seen it go, the dead interpreter still counts as ready, and a call given
+      // to it fails with its exit: wait for the pool to know, as a caller reading events would.
+      await until(() => !pool.interpreters().some((i) => i.pid === second), 'the pool to see the interpreter gone');
       // Back as systemd would bring it: the pool's host supervisor reconnects and starts anew.
       await hosts.startAgent(host);
       await pool.whenReady();

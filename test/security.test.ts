@@ -89,8 +89,10 @@ describe('security: who can reach an interpreter', function () {
     process.kill(first!.pid, 'SIGKILL');
     await until(() => !isAlive(first!.pid) && !existsSync(first!.dir), `${first!.dir} removed after the kill`);
     await pool.whenReady();
-    const replacement = pool.interpreters().find((i) => i.pid !== second!.pid)!;
-    const dirs = [second!.dir, dirname(socketPathOf(replacement.pid))];
+    // The pool may list the killed interpreter a moment after its directory went: wait for the new one.
+    let replacement: number | undefined;
+    await until(() => (replacement = pool.interpreters().find((i) => i.pid !== first!.pid && i.pid !== second!.pid)?.pid) !== undefined, 'the replacement to be listed');
+    const dirs = [second!.dir, dirname(socketPathOf(replacement!))];
     for (const dir of dirs) expect(existsSync(dir)).to.equal(true);
     await pool.stop();
     for (const dir of dirs) expect(existsSync(dir), `${dir} after stop`).to.equal(false);

@@ -1,6 +1,7 @@
 /**
  * What tests of every TypeScript package share, in one place: waiting for a state no event
- * announces (`until`), the error of a promise expected to reject (`rejection`), and a fake clock for
+ * announces (`until`), the error of a promise expected to reject (`rejection`) or of a function
+ * expected to throw (`thrown`), and a fake clock for
  * the unit tests of pure logic (`FakeClock`, `flush`). It imports no package, so each package's
  * tests (and bench/) may use it.
  */
@@ -27,6 +28,16 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected a rejection, the promise resolved');
+}
+
+/** Calls a function expected to throw and returns the error; fails if it returns. */
+export function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw, the function returned');
 }
 
 interface FakeTimer {

@@ -3,7 +3,6 @@
 // interpreters: the Python span's parent is the Node call's span, for sync, streamed, retried and
 // failed calls, callbacks, both start methods and a remote host; logs and prints carry the call.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { PythonError, PythonPool, type InterpreterOutput, type PoolOptions } from '@piton/python-bridge';
 import { PitonInstrumentation } from '@piton/python-bridge/otel';
-import { fixtures, repoRoot } from './helpers.js';
+import { fixtures, startHttpService } from './helpers.js';
 import { namespacesUnavailable, TestHosts } from './remote/test-hosts.js';
 
 interface Seen {
@@ -147,6 +146,21 @@ describe('tracing: OpenTelemetry context from Node into Python', function () {
         expect(streamSpan!.attributes['piton.items']).to.equal(5);
       });
 
+      it('with the instrumentation, baggage still reaches Python, and each progress() value is an event on the call span', async () => {
+        instrumentation.enable();
+        const baggage = propagation.createBaggage({ tenant: { value: 'acme corp' } });
+        const seen = await context.with(propagation.setBaggage(context.active(), baggage), () => inSpan(() => pool.call<Seen>('traced', 'work')));
+        const [callSpan] = spansNamed('piton.call traced.work');
+        expect(seen.baggage).to.equal('tenant=acme%20corp');
+        expect(seen.parent_span_id).to.equal(callSpan!.spanContext().spanId);
+        const values: unknown[] = [];
+        await inSpan(() => pool.call('callbacks', 'count', [3], { onProgress: (value) => values.push(value) }));
+        const [countSpan] = spansNamed('piton.call callbacks.count');
+        expect(values).to.deep.equal([1, 2, 3].map((done) => ({ done, of: 3 })));
+        const events = countSpan!.events.filter((e) => e.name === 'piton.progress').map((e) => e.attributes?.['piton.progress.value']);
+        expect(events).to.deep.equal(values.map((value) => JSON.stringify(value)));
+      });
+
       it('a callback into Node runs inside the call\'s span, and is an event on it', async () => {
         instrumentation.enable();
         const seen = await inSpan(() => pool.call<Seen & { node: string | null }>('traced', 'calls_back'));
@@ -191,6 +205,28 @@ describe('tracing: OpenTelemetry context from Node into Python', function () {
       instrumentation.disable();
       await pool.stop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('two instrumentations enabled at once each make and end their own span for a call', async () => {
+    const otherExporter = new InMemorySpanExporter();
+    const other = new PitonInstrumentation({ tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(otherExporter)] }) });
+    const pool = await PythonPool.start({ size: 1, path: fixtures, onOutput: false });
+    try {
+      instrumentation.enable();
+      other.enable();
+      await inSpan(() => pool.call('traced', 'work'));
+      const mine = spansNamed('piton.call traced.work');
+      const theirs = otherExporter.getFinishedSpans().filter((s) => s.name === 'piton.call traced.work');
+      expect(mine, 'spans ended by the first').to.have.length(1);
+      expect(theirs, 'spans ended by the second').to.have.length(1);
+      expect(mine[0]!.spanContext().spanId).to.not.equal(theirs[0]!.spanContext().spanId);
+      expect(mine[0]!.attributes['piton.outcome']).to.equal('ok');
+      expect(theirs[0]!.attributes['piton.outcome']).to.equal('ok');
+    } finally {
+      other.disable();
+      instrumentation.disable();
+      await pool.stop();
     }
   });
 
@@ -261,31 +297,17 @@ describe('examples/http-service with PITON_TRACE=1: one trace from the HTTP requ
   this.timeout(120_000);
 
   it('the call span is a child of the request span, in one trace', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'examples', 'http-service', 'index.ts')], {
-      cwd: repoRoot,
-      env: { ...process.env, PORT: '0', PITON_TRACE: '1', POOL_SIZE: '1' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const { child, base, stdout } = await startHttpService({ PITON_TRACE: '1', POOL_SIZE: '1' });
     const spans: { trace: string; span: string; parent?: string; name: string; attributes: Record<string, unknown> }[] = [];
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     try {
-      const base = await new Promise<string>((resolve, reject) => {
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-          stdout += chunk;
-          const match = /listening on (http:\/\/\S+)/.exec(stdout);
-          if (match) resolve(match[1]!);
-        });
-        child.once('exit', (code) => reject(new Error(`the service exited (${code}) before listening:\n${stderr}`)));
-      });
       const res = await fetch(`${base}/predict`, { method: 'POST', body: JSON.stringify({ features: [[5.1, 3.5, 1.4, 0.2]] }) });
       expect(res.status).to.equal(200);
       await res.text();
       // The server span ends when the response closes: wait for both lines.
       for (;;) {
         spans.length = 0;
-        for (const line of stdout.split('\n')) if (line.startsWith('{')) spans.push(JSON.parse(line) as (typeof spans)[number]);
+        for (const line of stdout().split('\n')) if (line.startsWith('{')) spans.push(JSON.parse(line) as (typeof spans)[number]);
         if (spans.some((s) => s.name === 'POST /predict')) break;
         await new Promise((resolve) => child.stdout.once('data', resolve));
       }

@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { exited, ROOT, type BenchContext, type Stoppable } from './context.js';
 import { httpRequest } from './http.js';
-import { commOf, processTree, pssBytes, running, startTimeOf } from './procfs.js';
+import { processStartTime, stillRuns } from './internals.js';
+import { commOf, processTree, pssBytes } from './procfs.js';
 import { SERVICE_PY_DIR, type ServiceEnvironment } from './service-env.js';
 import { nowMs } from './stats.js';
 
@@ -104,7 +105,7 @@ export class HttpService implements Stoppable {
   readonly #ready = new Map<number, number>();
   readonly #killed = new Set<number>();
   /** Every process seen in the service's tree (pid → start time): what is killed at the end if it is still there. */
-  readonly #seen = new Map<number, number>();
+  readonly #seen = new Map<number, string>();
   readonly #log: string[] = [];
   readonly #forget: () => void;
 
@@ -197,7 +198,7 @@ export class HttpService implements Stoppable {
   /** Ready workers still running, the longest-ready first. */
   readyWorkers(): number[] {
     return [...this.#ready.entries()]
-      .filter(([pid]) => !this.#killed.has(pid) && running(pid))
+      .filter(([pid]) => !this.#killed.has(pid) && stillRuns(pid))
       .sort((a, b) => a[1] - b[1])
       .map(([pid]) => pid);
   }
@@ -248,13 +249,13 @@ export class HttpService implements Stoppable {
   }
 
   #see(pid: number): void {
-    const started = startTimeOf(pid);
+    const started = processStartTime(pid);
     if (started !== undefined) this.#seen.set(pid, started);
   }
 
   /** Processes of the service still running (the same process: same pid and start time). */
   #leftovers(): number[] {
-    return [...this.#seen].filter(([pid, started]) => running(pid) && startTimeOf(pid) === started).map(([pid]) => pid);
+    return [...this.#seen].filter(([pid, started]) => stillRuns(pid, started)).map(([pid]) => pid);
   }
 
   #killLeftovers(): void {

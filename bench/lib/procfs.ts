@@ -1,8 +1,10 @@
 /**
- * What /proc says about processes: memory (PSS), parents and children, whether a process is still
- * running. Linux only, as the families that use it.
+ * What /proc says about processes that only measurements ask: memory (PSS), parents and children,
+ * command names. Reading /proc/PID/stat (start time, state, parent) is the bridge's launch/proc.ts,
+ * the one /proc module; this adds to it. Linux only, as the families that use it.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { statFields } from './internals.js';
 
 /** PSS of `pid` in bytes, from /proc/PID/smaps_rollup (shared pages split among their sharers). */
 export function pssBytes(pid: number): number {
@@ -11,35 +13,10 @@ export function pssBytes(pid: number): number {
   return Number(kib) * 1024;
 }
 
-/** The fields of /proc/PID/stat after the command name, which may itself hold spaces; undefined once the process is gone. */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
 /** The parent of `pid`, or undefined once it is gone. */
 export function parentOf(pid: number): number | undefined {
   const fields = statFields(pid);
   return fields === undefined ? undefined : Number(fields[1]);
-}
-
-/**
- * When `pid` started (clock ticks since boot), or undefined once it is gone: with the pid, what
- * identifies a process, since a pid can be reused once its process is gone.
- */
-export function startTimeOf(pid: number): number | undefined {
-  const fields = statFields(pid);
-  return fields === undefined ? undefined : Number(fields[19]);
-}
-
-/** `pid` exists and is not a zombie (dead, waiting to be reaped). */
-export function running(pid: number): boolean {
-  const state = statFields(pid)?.[0];
-  return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
 /** The command name (`comm`) of `pid`, or undefined once it is gone. */
@@ -65,7 +42,7 @@ export function processTree(root: number): number[] {
   const stack = [root];
   while (stack.length > 0) {
     const pid = stack.pop()!;
-    if (statFields(pid) === undefined) continue;
+    if (statFields(pid) === undefined) continue; // gone since the pass over /proc
     tree.push(pid);
     stack.push(...(children.get(pid) ?? []));
   }

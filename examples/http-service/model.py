@@ -1,22 +1,23 @@
-"""An iris classifier, trained when the module is imported.
+"""An iris classifier: predictions and a description of its inputs and classes.
 
-The pool preloads this module, so each interpreter trains its model once, before it reports
-ready; a replacement interpreter trains its own. The iris data ships with scikit-learn: nothing is
-downloaded.
+The classifier itself is trained in ``_classifier.py``, which the pool preloads, so each
+interpreter has trained it before it reports ready. This module imports only what its signatures
+name (numpy), so reading its hints (``npx piton types``) does not import scikit-learn or train.
 """
+from types import ModuleType
 from typing import List, Tuple, TypedDict
 
 import numpy as np
-from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
 
 import piton
 
-_iris = load_iris()
-_model = LogisticRegression(max_iter=1000).fit(_iris.data, _iris.target)
 
-CLASSES = [str(name) for name in _iris.target_names]
-FEATURES = [str(name) for name in _iris.feature_names]
+def _trained() -> ModuleType:
+    """The trained classifier. The pool's preload imported it before this interpreter reported
+    ready, so this import finds it in ``sys.modules``; imported without the pool, it trains here."""
+    import _classifier
+
+    return _classifier
 
 
 class ModelInfo(TypedDict):
@@ -35,11 +36,14 @@ Rows = np.ndarray[Tuple[int, int], np.dtype[np.float64]]
 @piton.batched(max_size=64, max_wait_ms=2)
 def predict(features: Rows) -> List[str]:
     """The class name of each row of `features` (rows of 4 measurements, in cm)."""
+    classifier = _trained()
     rows = np.asarray(features, dtype=float)
-    if rows.ndim != 2 or rows.shape[1] != len(FEATURES):
-        raise ValueError(f"features must be rows of {len(FEATURES)} numbers ({', '.join(FEATURES)})")
-    return [CLASSES[i] for i in _model.predict(rows)]
+    if rows.ndim != 2 or rows.shape[1] != len(classifier.FEATURES):
+        features_named = ", ".join(classifier.FEATURES)
+        raise ValueError(f"features must be rows of {len(classifier.FEATURES)} numbers ({features_named})")
+    return [classifier.CLASSES[i] for i in classifier.MODEL.predict(rows)]
 
 
 def describe() -> ModelInfo:
-    return {"classes": CLASSES, "features": FEATURES}
+    classifier = _trained()
+    return {"classes": list(classifier.CLASSES), "features": list(classifier.FEATURES)}

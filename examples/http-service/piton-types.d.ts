@@ -10,7 +10,7 @@ export interface ModelInfo {
 
 declare module '@piton/python-bridge' {
   interface PythonModules {
-    /** An iris classifier, trained when the module is imported. */
+    /** An iris classifier: predictions and a description of its inputs and classes. */
     model: {
       ModelInfo: WithKwargs<() => ModelInfo, { classes: string[]; features: string[] }>;
       /**

@@ -25,7 +25,10 @@ REPLY_MS = 10_000
 
 
 class Agent:
-    def __init__(self, allowed: List[bytes]) -> None:
+    """``warm``: the agent's workers are forked from its zygote (the test waits until it is ready);
+    else every one is a cold start (``--cold-starts``)."""
+
+    def __init__(self, allowed: List[bytes], warm: bool = True) -> None:
         self.public, secret = zmq.curve_keypair()
         self.dir = tempfile.mkdtemp(prefix="piton-agent-test-")
         key_file = os.path.join(self.dir, "agent.key")
@@ -35,10 +38,18 @@ class Agent:
         argv = [sys.executable, "-m", "piton.agent", "--bind", "tcp://127.0.0.1:0", "--secret-key-file", key_file]
         for key in allowed:
             argv.append(f"--allow={key.decode()}")  # a Z85 key may begin with '-'
+        if not warm:
+            argv.append("--cold-starts")
+        self.warm = warm
         self.proc = subprocess.Popen(argv, env=worker_env(), stderr=subprocess.PIPE)
         line = self.proc.stderr.readline().decode()  # type: ignore[union-attr]
         assert "listening on tcp://" in line, line
         self.endpoint = line.split("listening on ")[1].split(",")[0]
+        self.zygote: Optional[int] = None
+        if warm:
+            line = self.proc.stderr.readline().decode()  # type: ignore[union-attr]
+            assert "forked from the zygote" in line, line
+            self.zygote = int(line.split("(pid ")[1].split(")")[0])
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -138,10 +149,10 @@ def ask(req: zmq.Socket, *envelope: Any) -> list:
 
 
 
-@pytest.fixture
-def node() -> Iterator[Node]:
+@pytest.fixture(params=["warm", "cold"])
+def node(request: pytest.FixtureRequest) -> Iterator[Node]:
     keys = zmq.curve_keypair()
-    agent = Agent([keys[0]])
+    agent = Agent([keys[0]], warm=request.param == "warm")
     n = Node(agent, keys)
     yield n
     n.close()
@@ -161,6 +172,76 @@ def test_hello_start_call_and_a_reported_kill(node: Node) -> None:
     node.send("signal", 1, "SIGKILL")
     exited = node.recv_kind("exited")
     assert exited[1] == 1 and exited[2]["signal"] == "SIGKILL" and exited[2]["code"] is None
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+PROBE = """import os, sys
+def where():
+    return [os.getcwd(), os.environ.get("PITON_PROBE"), os.environ.get("PYTHONHASHSEED"), sys.path, os.getppid(),
+            os.getpgrp() == os.getpid()]
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_a_worker_forked_from_the_zygote_is_the_worker_a_cold_start_gives(node: Node) -> None:
+    node.hello()
+    code = tempfile.mkdtemp(prefix="piton-probe-")
+    cwd = tempfile.mkdtemp(prefix="piton-cwd-")
+    extra = tempfile.mkdtemp(prefix="piton-pythonpath-")
+    with open(os.path.join(code, "probe.py"), "w") as f:
+        f.write(PROBE)
+    try:
+        started = node.start(1, path=[code], cwd=cwd, env={"PITON_PROBE": "yes", "PYTHONPATH": extra})
+        pid = started[2]["pid"]
+        # Warm: the zygote's child; cold: the agent's.
+        assert _parent_of(pid) == (node.agent.zygote if node.agent.warm else node.agent.proc.pid)
+        req = node.worker(started)
+        assert ask(req, "hello", 1, PROTOCOL_VERSION)[0] == "ready"
+        ok, _, (where_cwd, probe, _, path, _, leads) = ask(req, "call", 2, "probe", "where", [], None)
+        assert ok == "ok" and where_cwd == os.path.realpath(cwd) and probe == "yes" and leads
+        # --path first, then PYTHONPATH's entries before the standard library, as a cold start has them.
+        assert path[0] == code and extra in path and path.index(extra) < min(i for i, p in enumerate(path) if "lib/python" in p)
+        # A variable Python reads as it starts cannot be given to a fork: such a worker starts cold.
+        started = node.start(2, path=[code], env={"PYTHONHASHSEED": "7"})
+        assert _parent_of(started[2]["pid"]) == node.agent.proc.pid
+        req2 = node.worker(started)
+        assert ask(req2, "hello", 1, PROTOCOL_VERSION)[0] == "ready"
+        assert ask(req2, "call", 2, "probe", "where", [], None)[2][2] == "7"
+        req.close()
+        req2.close()
+    finally:
+        for d in (code, cwd, extra):
+            shutil.rmtree(d)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_a_dead_zygote_takes_its_workers_and_the_agent_starts_cold_from_then_on() -> None:
+    keys = zmq.curve_keypair()
+    agent = Agent([keys[0]], warm=True)
+    node = Node(agent, keys)
+    try:
+        node.hello()
+        pid = node.start(1)[2]["pid"]
+        assert _parent_of(pid) == agent.zygote
+        os.kill(agent.zygote, signal.SIGKILL)  # type: ignore[arg-type]
+        # Its worker dies with it (parent-death signal) and is reported, killed.
+        exited = node.recv_kind("exited")
+        assert exited[1] == 1 and exited[2]["signal"] == "SIGKILL"
+        assert wait_until(lambda: gone(pid), timeout=10)
+        # The agent goes on: the next worker is a cold start, its own child, and serves.
+        started = node.start(2)
+        assert _parent_of(started[2]["pid"]) == agent.proc.pid
+        req = node.worker(started)
+        assert ask(req, "hello", 1, PROTOCOL_VERSION)[0] == "ready"
+        assert ask(req, "call", 2, "functions", "add", [2, 3], None) == ["ok", 2, 5]
+        req.close()
+    finally:
+        node.close()
+        agent.stop()
 
 
 def test_output_is_forwarded_and_a_normal_exit_reported_with_its_code(node: Node) -> None:
@@ -271,6 +352,8 @@ def test_interpreters_die_with_the_agent(node: Node) -> None:
     node.agent.proc.kill()
     node.agent.proc.wait()
     assert wait_until(lambda: gone(pid), timeout=10)
+    if node.agent.zygote is not None:  # and so does its zygote
+        assert wait_until(lambda: gone(node.agent.zygote), timeout=10)
 
 
 def test_a_node_whose_connection_closes_loses_its_interpreters_at_once(node: Node) -> None:

@@ -106,7 +106,10 @@ export class TestHosts {
     return hosts;
   }
 
-  /** Starts (or restarts) a host's agent, as systemd would; resolves once it listens. */
+  /**
+   * Starts (or restarts) a host's agent, as systemd would; resolves once it listens and its zygote
+   * is ready (its workers are forked from then on, as on a host that has run for a while).
+   */
   async startAgent(host: TestHost, allow: string[] = [this.client.publicKey]): Promise<ChildProcess> {
     const bind = host.agent;
     const args = ['netns', 'exec', host.name, PYTHON, '-m', 'piton.agent', '--bind', bind, '--secret-key-file', this.#secrets.get(host.name)!];
@@ -117,7 +120,7 @@ export class TestHosts {
       let err = '';
       const onData = (chunk: Buffer) => {
         err += chunk.toString();
-        if (err.includes('listening')) {
+        if (err.includes('listening') && err.includes('forked from the zygote')) {
           child.stderr!.off('data', onData);
           child.stderr!.resume();
           resolve();

@@ -1,5 +1,5 @@
 // The validation kit (pure logic): one rule (TypeError for a wrong name or type, RangeError for a
-// wrong number), one message form, one describer; and within/stopLadder on real timers.
+// wrong number), one message form, one describer.
 import { expect } from 'chai';
 import {
   checkNonNegativeInteger,
@@ -15,19 +15,8 @@ import {
   PitonError,
   rejectUnknownKeys,
   SpecRangeError,
-  stopLadder,
-  within,
 } from '../src/index.js';
-import { Deferred } from '../src/deferred.js';
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a throw');
-}
+import { thrown } from '../../../test/support.js';
 
 describe('validation kit', () => {
   describe('unknown names', () => {
@@ -128,54 +117,6 @@ describe('validation kit', () => {
       expect(new TypeError('x')).to.not.be.instanceOf(PitonError);
       expect(new InvalidSpecError('f', 1, 'x')).to.not.be.instanceOf(RangeError);
       expect(new SpecRangeError('f', 1, 'x')).to.not.be.instanceOf(TypeError);
-    });
-  });
-
-  describe('within(promise, ms, onTimeout) and stopLadder', () => {
-    it('gives the promise if it settles first, and passes a rejection through', async () => {
-      expect(await within(Promise.resolve('value'), 10_000, () => 'late')).to.equal('value');
-      const error = new Error('no');
-      expect(await within(Promise.reject(error), 10_000, () => 'late').catch((e: unknown) => e)).to.equal(error);
-      expect(await within(Promise.resolve(1), 'infinity', () => 2)).to.equal(1);
-    });
-
-    it('gives what onTimeout returns, or rejects with what it throws, once the time is up', async () => {
-      const never = new Promise<string>(() => undefined);
-      expect(await within(never, 1, () => 'timeout' as const)).to.equal('timeout');
-      const failure = await within(never, 1, () => {
-        throw new RangeError('too slow');
-      }).catch((e: unknown) => e);
-      expect(failure).to.be.instanceOf(RangeError).with.property('message', 'too slow');
-    });
-
-    it('refuses a timeout outside the one rule', () => {
-      expect(() => within(Promise.resolve(), -1, () => undefined)).to.throw(RangeError);
-    });
-
-    it('stopLadder runs each step until the exit comes, then no further one', async () => {
-      const exited = new Deferred<string>();
-      const ran: string[] = [];
-      const done = stopLadder(exited.promise, [
-        { run: () => ran.push('ask'), wait: 1 },
-        { run: () => ran.push('ask harder'), wait: 'infinity' },
-        { run: () => ran.push('kill'), wait: 'infinity' },
-      ]);
-      // 'ask' times out after 1 ms; 'ask harder' then waits for good, and the exit comes.
-      while (ran.length < 2) await new Promise((r) => setImmediate(r));
-      exited.resolve('gone');
-      expect(await done).to.equal('gone');
-      expect(ran).to.deep.equal(['ask', 'ask harder']);
-    });
-
-    it('stopLadder reaches the last step and waits for the exit however long', async () => {
-      const exited = new Deferred<string>();
-      const ran: string[] = [];
-      const done = stopLadder(exited.promise, [
-        { run: () => ran.push('ask'), wait: 1 },
-        { run: () => (ran.push('kill'), exited.resolve('killed')), wait: 0 },
-      ]);
-      expect(await done).to.equal('killed');
-      expect(ran).to.deep.equal(['ask', 'kill']);
     });
   });
 });

@@ -1,5 +1,5 @@
 /** The observer's options: types, defaults and one validator per field. */
-import { rejectUnknownKeys } from '@piton/core';
+import { checkNumber, describeValue as described, rejectUnknownKeys } from '@piton/core';
 
 /** What the observer needs of a pool: its `stats()` (a `PythonPool` or a `PoolRef` is one). */
 export interface ObservablePool {
@@ -45,23 +45,12 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-// The rule and message form of the other packages (the bridge's validation.ts, core's kit): a
-// TypeError for a wrong name or type, a RangeError for a number out of range, and
-// `<where> must be <expected>, got <value described>`. The kit's functions replace these once
-// core exports them.
-
-function described(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  if (typeof value === 'string') return `${JSON.stringify(value)} (string)`;
-  if (typeof value === 'number' || typeof value === 'boolean') return `${String(value)} (${typeof value})`;
-  return typeof value === 'function' ? 'a function' : `a${typeof value === 'object' ? 'n object' : ` ${typeof value}`}`;
-}
+// The rule and message form of every package (@piton/core's validation kit): a TypeError for a
+// wrong name or type, a RangeError for a number out of range, and
+// `<where> must be <expected>, got <value described>`.
 
 function integer(name: string, value: unknown, min: number, max: number): number {
-  const expected = `an integer from ${min} to ${max}`;
-  if (typeof value !== 'number') throw new TypeError(`options.${name} must be ${expected}, got ${described(value)}`);
-  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`options.${name} must be ${expected}, got ${described(value)}`);
-  return value;
+  return checkNumber(`options.${name}`, value, { min, max, integer: true });
 }
 
 export function resolveObserverOptions(options: ObserverOptions = {}): ResolvedObserverOptions {

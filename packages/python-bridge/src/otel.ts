@@ -15,14 +15,21 @@
  * `piton.worker`, `piton.pid`, `piton.queue_wait_ms`, `piton.run_ms`, `piton.outcome`,
  * `piton.retries`, and `error.type` (the error's class) when it failed.
  *
+ * Per call it does what a span needs and no more: one `startSpan` with the attributes known then,
+ * the W3C headers written from the span's context in one concatenation, the attributes known at
+ * the end set one by one (none when the span is not recording), `end()`. The span rides on the
+ * channel's context object (no map of spans), and the callback and event hooks are functions made
+ * once per instrumentation that find it there; the span's `Context` is made only when a callback
+ * runs in it.
+ *
  * It listens on the pool's diagnostics channels (`piton:pool:call`, `piton:pool:stream`); the pool
  * itself has no OpenTelemetry dependency. `@opentelemetry/api` is an optional peer dependency,
  * needed only by this entry point.
  */
 import { tracingChannel } from 'node:diagnostics_channel';
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { traceHeaders } from './ops/trace-propagation.js';
 import { CALL_CHANNEL, STREAM_CHANNEL, type CallTraceContext, type CallTraceEvent, type StreamTraceContext } from './ops/tracing.js';
-import type { TraceHeaders } from './wire/call-options.js';
 import { rejectUnknownKeys } from './validation.js';
 
 export interface PitonInstrumentationOptions {
@@ -36,20 +43,72 @@ const OPTION_NAMES = ['tracerProvider'] as const;
 
 type Traced = CallTraceContext | StreamTraceContext;
 
+/**
+ * One instrumentation's spans, kept on the channel's messages under symbols of its own (two
+ * instrumentations enabled at once each end their own spans), and its two hooks: functions made
+ * once, which the bridge calls as methods of the message (`trace.runInContext(fn)`), where they
+ * find the span.
+ */
+class SpanSlots {
+  readonly #span = Symbol('piton.otel.span');
+  readonly #parent = Symbol('piton.otel.parent');
+  /** `runInContext` of every call: `fn` inside the call's span (in the context the call was made in). */
+  readonly runInContext: <T>(this: Traced, fn: () => T) => T;
+  /** `onEvent` of every call: the event on the call's span, while it records. */
+  readonly onEvent: (this: Traced, event: CallTraceEvent) => void;
+
+  constructor() {
+    const slots = this;
+    this.runInContext = function <T>(this: Traced, fn: () => T): T {
+      const span = slots.span(this);
+      return span === undefined ? fn() : context.with(trace.setSpan(slots.#parentOf(this) ?? context.active(), span), fn);
+    };
+    this.onEvent = function (this: Traced, event: CallTraceEvent): void {
+      const span = slots.span(this);
+      if (span !== undefined && span.isRecording()) addEvent(span, event);
+    };
+  }
+
+  put(traced: Traced, span: Span, parent: Context): void {
+    const slots = traced as Traced & Record<symbol, unknown>;
+    slots[this.#span] = span;
+    slots[this.#parent] = parent;
+  }
+
+  span(traced: Traced): Span | undefined {
+    return (traced as Traced & Record<symbol, Span | undefined>)[this.#span];
+  }
+
+  /** Takes the span off the message (it is ended once), or undefined when it has none. */
+  take(traced: Traced): Span | undefined {
+    const slots = traced as Traced & Record<symbol, unknown>;
+    const span = slots[this.#span] as Span | undefined;
+    if (span !== undefined) {
+      slots[this.#span] = undefined;
+      slots[this.#parent] = undefined;
+    }
+    return span;
+  }
+
+  #parentOf(traced: Traced): Context | undefined {
+    return (traced as Traced & Record<symbol, Context | undefined>)[this.#parent];
+  }
+}
+
 export class PitonInstrumentation {
   readonly #provider: TracerProvider | undefined;
   #tracer: Tracer | undefined;
-  readonly #spans = new WeakMap<Traced, Span>();
   #enabled = false;
+  readonly #slots = new SpanSlots();
   readonly #callHandlers = {
-    start: (message: unknown) => this.#start(message as CallTraceContext, 'piton.call'),
-    error: (message: unknown) => this.#failed(message as CallTraceContext),
-    asyncEnd: (message: unknown) => this.#end(message as CallTraceContext),
+    start: (message: unknown) => this.#start(message as Traced, 'piton.call '),
+    error: (message: unknown) => this.#failed(message as Traced),
+    asyncEnd: (message: unknown) => this.#endCall(message as CallTraceContext),
   };
   readonly #streamHandlers = {
-    start: (message: unknown) => this.#start(message as StreamTraceContext, 'piton.stream'),
-    error: (message: unknown) => this.#failed(message as StreamTraceContext),
-    asyncEnd: (message: unknown) => this.#end(message as StreamTraceContext),
+    start: (message: unknown) => this.#start(message as Traced, 'piton.stream '),
+    error: (message: unknown) => this.#failed(message as Traced),
+    asyncEnd: (message: unknown) => this.#endStream(message as StreamTraceContext),
   };
 
   constructor(options: PitonInstrumentationOptions = {}) {
@@ -80,58 +139,65 @@ export class PitonInstrumentation {
   }
 
   /** In the caller's async context: the span starts as a child of whatever is active there. */
-  #start(traced: Traced, kind: string): void {
+  #start(traced: Traced, prefix: string): void {
     const parent = context.active();
     const span = this.#tracer!.startSpan(
-      `${kind} ${traced.module}.${traced.fn}`,
+      prefix + traced.module + '.' + traced.fn,
       { kind: SpanKind.CLIENT, attributes: { 'piton.pool': traced.pool, 'piton.module': traced.module, 'piton.function': traced.fn } },
       parent,
     );
-    this.#spans.set(traced, span);
-    const inSpan = trace.setSpan(parent, span);
-    traced.traceHeaders = headersOf(span, inSpan);
-    traced.runInContext = (fn) => context.with(inSpan, fn);
-    traced.onEvent = (event) => span.addEvent(...eventOf(event));
+    this.#slots.put(traced, span, parent);
+    // The span's own context, with the caller's baggage (a span does not change the baggage).
+    traced.traceHeaders = traceHeaders(span.spanContext(), propagation.getBaggage(parent));
+    traced.runInContext = this.#slots.runInContext;
+    traced.onEvent = this.#slots.onEvent;
   }
 
   #failed(traced: Traced): void {
-    const span = this.#spans.get(traced);
-    if (span === undefined) return;
+    const span = this.#slots.span(traced);
+    if (span === undefined || !span.isRecording()) return;
     const error = traced.error;
     if (error instanceof Error) span.recordException(error);
     span.setAttribute('error.type', error instanceof Error ? error.constructor.name : typeof error);
     span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
   }
 
-  #end(traced: Traced): void {
-    const span = this.#spans.get(traced);
+  #endCall(call: CallTraceContext): void {
+    const span = this.#slots.take(call);
     if (span === undefined) return;
-    this.#spans.delete(traced);
-    const attributes: Attributes = {};
-    if (traced.worker !== undefined) attributes['piton.worker'] = traced.worker;
-    if (traced.pid !== undefined) attributes['piton.pid'] = traced.pid;
-    if ('outcome' in traced) {
-      const call = traced as CallTraceContext;
-      if (call.outcome !== undefined) attributes['piton.outcome'] = call.outcome;
-      if (call.waitMs !== undefined) attributes['piton.queue_wait_ms'] = call.waitMs;
-      if (call.runMs !== undefined) attributes['piton.run_ms'] = call.runMs;
-      attributes['piton.retries'] = call.retried ?? 0;
-    } else if ('items' in traced && traced.items !== undefined) {
-      attributes['piton.items'] = traced.items;
+    if (span.isRecording()) {
+      if (call.worker !== undefined) span.setAttribute('piton.worker', call.worker);
+      if (call.pid !== undefined) span.setAttribute('piton.pid', call.pid);
+      if (call.outcome !== undefined) span.setAttribute('piton.outcome', call.outcome);
+      if (call.waitMs !== undefined) span.setAttribute('piton.queue_wait_ms', call.waitMs);
+      if (call.runMs !== undefined) span.setAttribute('piton.run_ms', call.runMs);
+      span.setAttribute('piton.retries', call.retried ?? 0);
     }
-    span.setAttributes(attributes);
+    span.end();
+  }
+
+  #endStream(stream: StreamTraceContext): void {
+    const span = this.#slots.take(stream);
+    if (span === undefined) return;
+    if (span.isRecording()) {
+      if (stream.worker !== undefined) span.setAttribute('piton.worker', stream.worker);
+      if (stream.pid !== undefined) span.setAttribute('piton.pid', stream.pid);
+      if (stream.items !== undefined) span.setAttribute('piton.items', stream.items);
+    }
     span.end();
   }
 }
 
-function eventOf(event: CallTraceEvent): [string, Attributes] {
+function addEvent(span: Span, event: CallTraceEvent): void {
   switch (event.kind) {
     case 'progress':
-      return ['piton.progress', { 'piton.progress.value': safeAttribute(event.value) }];
+      span.addEvent('piton.progress', { 'piton.progress.value': safeAttribute(event.value) });
+      return;
     case 'callback':
-      return ['piton.callback', { 'piton.callback.name': event.name }];
+      span.addEvent('piton.callback', { 'piton.callback.name': event.name });
+      return;
     case 'items':
-      return ['piton.items', { 'piton.items.count': event.count, 'piton.items.done': event.done }];
+      span.addEvent('piton.items', { 'piton.items.count': event.count, 'piton.items.done': event.done });
   }
 }
 
@@ -142,25 +208,5 @@ function safeAttribute(value: unknown): string | number | boolean {
     return String(JSON.stringify(value)).slice(0, 256);
   } catch {
     return String(value).slice(0, 256);
-  }
-}
-
-/** W3C headers for `span`, with the baggage of the context it runs in. */
-function headersOf(span: Span, inSpan: Context): TraceHeaders {
-  const carrier: Record<string, string> = {};
-  propagationInject(inSpan, carrier);
-  const { traceId, spanId, traceFlags, traceState } = span.spanContext();
-  const headers: TraceHeaders = { traceparent: `00-${traceId}-${spanId}-${(traceFlags & 0xff).toString(16).padStart(2, '0')}` };
-  const state = traceState?.serialize();
-  if (state) headers.tracestate = state;
-  if (carrier.baggage) headers.baggage = carrier.baggage;
-  return headers;
-}
-
-/** The baggage header of `ctx`, written directly (W3C Baggage), whatever propagator is registered. */
-function propagationInject(ctx: Context, carrier: Record<string, string>): void {
-  const entries = propagation.getBaggage(ctx)?.getAllEntries();
-  if (entries !== undefined && entries.length > 0) {
-    carrier.baggage = entries.map(([key, entry]) => `${encodeURIComponent(key)}=${encodeURIComponent(entry.value)}`).join(',');
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The folders of src/ name the architecture, and imports go downward only, so the layers stay true
  * as the code grows: a folder imports only folders of a lower layer (launch/ and environment/ share
- * one), errors.ts, validation.ts and timing.ts. Entry points (index.ts, metrics.ts) import anything. dispatch/ reaches
+ * one), errors.ts and validation.ts (timing, within and the stop ladder, is @piton/core's). Entry points
+ * (index.ts, metrics.ts) import anything. dispatch/ reaches
  * interpreters only through its Executor seam, never interpreter/ itself.
  */
 import { expect } from 'chai';
@@ -14,8 +15,8 @@ const SRC = fileURLToPath(new URL('../src', import.meta.url));
 const LAYER: Record<string, number> = { cli: 0, typegen: 1, pool: 1, remote: 2, supervision: 3, dispatch: 3, ops: 4, interpreter: 5, launch: 6, environment: 6, wire: 7 };
 const SAME_LAYER_ALLOWED = new Set(['launch>environment', 'environment>launch']);
 const NEVER = new Set(['dispatch>interpreter']);
-/** The root modules every folder may import: the errors, and the checking and timing helpers. */
-const ROOT_MODULES = new Set(['errors.ts', 'validation.ts', 'timing.ts']);
+/** The root modules every folder may import: the errors and the checking helpers. */
+const ROOT_MODULES = new Set(['errors.ts', 'validation.ts']);
 
 function allowed(from: string, to: string): boolean {
   if (from === to || ROOT_MODULES.has(to)) return true;

@@ -24,7 +24,7 @@ describe('validation: one rule, one message form, one describer', () => {
     expect(() => checkNumber('options.size', 'three', { min: 1, integer: true })).to.throw(TypeError, 'options.size must be an integer >= 1, got "three" (string)');
     expect(() => checkNumber('options.size', 0, { min: 1, integer: true })).to.throw(RangeError, 'options.size must be an integer >= 1, got 0 (number)');
     expect(() => checkNumber('options.size', 1.5, { min: 1, integer: true })).to.throw(RangeError, 'got 1.5 (number)');
-    expect(() => checkNumber('options.rate', Number.NaN, { min: 0 })).to.throw(RangeError, 'options.rate must be a number >= 0, got NaN (number)');
+    expect(() => checkNumber('options.rate', Number.NaN, { min: 0 })).to.throw(RangeError, 'options.rate must be a finite number >= 0, got NaN (number)');
     expect(() => checkNumber('x', 11, { min: 1, max: 10, integer: true })).to.throw(RangeError, 'x must be an integer from 1 to 10, got 11 (number)');
   });
 

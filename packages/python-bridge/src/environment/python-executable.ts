@@ -11,7 +11,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { InterpreterStartError } from '../errors.js';
 import { ChildProcessHandle } from '../launch/child-process.js';
 import { projectVenv, venvPython } from './runtime-location.js';
-import { within } from '../timing.js';
+import { within } from '@piton/core';
 
 /** How long the probe may take when the caller gives no limit (a pool gives its `startTimeout`). */
 export const DEFAULT_PROBE_TIMEOUT_MS = 10_000;

@@ -15,8 +15,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setLongTimeout, type LongTimeout } from '@piton/core';
-import { stopLadder, within } from '../timing.js';
+import { setLongTimeout, stopLadder, within, type LongTimeout } from '@piton/core';
 import type { CallContext, Conversation, ExposedFunctions } from './callbacks.js';
 import { Expect, RequestChannel, type ChannelOptions, type RequestLabel } from './channel.js';
 import { ControlLane } from './control.js';

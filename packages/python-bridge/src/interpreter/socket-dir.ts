@@ -21,7 +21,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processStartTime } from '../launch/proc.js';
-import { within } from '../timing.js';
+import { within } from '@piton/core';
 
 /** The socket's file name inside an interpreter's directory. */
 export const SOCKET_NAME = 'worker.sock';

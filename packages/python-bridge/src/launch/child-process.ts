@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
-import { within } from '../timing.js';
+import { within } from '@piton/core';
 
 /** A line longer than this is cut (the rest up to the next newline is dropped). */
 export const MAX_LINE_LENGTH = 64 * 1024;

@@ -7,7 +7,7 @@
 import type { LaunchedProcess, LaunchSpec } from './launcher.js';
 import { DRAIN_TIMEOUT_MS, guardedOutputHook, LineSplitter, Tail, type OutputStream, type ProcessExit } from './child-process.js';
 import { gone, killGroup, processStartTime, stillRuns } from './proc.js';
-import { within } from '../timing.js';
+import { within } from '@piton/core';
 
 /** After the server died, or failed to report a kill, how long to wait for an interpreter it forked to be gone. */
 export const ORPHAN_WAIT_MS = 2_000;

@@ -19,7 +19,7 @@ import type { LaunchedProcess, Launcher, LaunchSpec } from './launcher.js';
 import { ChildProcessHandle, type OutputStream, type ProcessExit } from './child-process.js';
 import { ForkedProcess, ORPHAN_WAIT_MS } from './forked-process.js';
 import { gone, killGroup, stillRuns } from './proc.js';
-import { stopLadder, within } from '../timing.js';
+import { stopLadder, within } from '@piton/core';
 import { launcherCode, serveArgs, workerEnv, type ServeSpec } from './command-line.js';
 
 /** What the server is started with: the pool's serve spec (what differs per interpreter comes with each fork). */

@@ -6,8 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 
-/** The fields of /proc/PID/stat after `comm`, which may hold spaces and parentheses; `undefined` if unreadable. */
-function statFields(pid: number): string[] | undefined {
+/**
+ * The fields of /proc/PID/stat after `comm`, which may hold spaces and parentheses; `undefined` if
+ * unreadable. Index 0 is the state, 1 the parent's pid, 19 the start time.
+ */
+export function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     // "pid (comm) state ppid ...": count after the last ')'. Field 3 (state) is index 0.
@@ -25,11 +28,11 @@ export function processStartTime(pid: number): string | undefined {
   return statFields(pid)?.[19];
 }
 
-/** Whether `pid` still runs (not a zombie) and, if `startTime` is given, is the process that had it. */
+/** Whether `pid` still runs (not a zombie, not dead) and, if `startTime` is given, is the process that had it. */
 export function stillRuns(pid: number, startTime?: string): boolean {
   const fields = statFields(pid);
   if (fields === undefined) return false;
-  return fields[0] !== 'Z' && (startTime === undefined || fields[19] === startTime);
+  return fields[0] !== 'Z' && fields[0] !== 'X' && (startTime === undefined || fields[19] === startTime);
 }
 
 /** Waits until `pid` is gone or a zombie, for at most `ms`. */

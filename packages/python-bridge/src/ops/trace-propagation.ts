@@ -8,16 +8,20 @@ import { createRequire } from 'node:module';
 import type { TraceHeaders } from '../wire/call-options.js';
 
 /** What of `@opentelemetry/api` this reads; a structural subset, so no type of it is needed. */
-interface SpanContextLike {
+export interface SpanContextLike {
   traceId: string;
   spanId: string;
   traceFlags: number;
   traceState?: { serialize(): string };
 }
+/** What of a `Baggage` this reads. */
+export interface BaggageLike {
+  getAllEntries(): [string, { value: string }][];
+}
 interface OtelApiLike {
   context: { active(): unknown };
   trace: { getSpanContext(context: unknown): SpanContextLike | undefined; isSpanContextValid(spanContext: SpanContextLike): boolean };
-  propagation: { getBaggage(context: unknown): { getAllEntries(): [string, { value: string }][] } | undefined };
+  propagation: { getBaggage(context: unknown): BaggageLike | undefined };
 }
 
 let api: OtelApiLike | null | undefined;
@@ -44,12 +48,26 @@ export function activeTraceHeaders(): TraceHeaders | undefined {
 export function traceHeadersOf(otel: OtelApiLike, context: unknown): TraceHeaders | undefined {
   const span = otel.trace.getSpanContext(context);
   if (span === undefined || !otel.trace.isSpanContextValid(span)) return undefined;
-  const headers: TraceHeaders = { traceparent: `00-${span.traceId}-${span.spanId}-${(span.traceFlags & 0xff).toString(16).padStart(2, '0')}` };
-  const state = span.traceState?.serialize();
-  if (state) headers.tracestate = state;
-  const entries = otel.propagation.getBaggage(context)?.getAllEntries();
-  if (entries !== undefined && entries.length > 0) {
-    headers.baggage = entries.map(([key, entry]) => `${encodeURIComponent(key)}=${encodeURIComponent(entry.value)}`).join(',');
+  return traceHeaders(span, otel.propagation.getBaggage(context));
+}
+
+/** `traceparent`'s last field for each value of the flags byte, written once. */
+const FLAGS = Array.from({ length: 256 }, (_, flags) => flags.toString(16).padStart(2, '0'));
+
+/**
+ * The W3C headers of a span context (`traceparent`, and `tracestate` when it has one) and of
+ * `baggage` when it has entries. One string concatenation for `traceparent`; nothing else is
+ * made when there is no state or baggage.
+ */
+export function traceHeaders(span: SpanContextLike, baggage: BaggageLike | undefined): TraceHeaders {
+  const headers: TraceHeaders = { traceparent: '00-' + span.traceId + '-' + span.spanId + '-' + FLAGS[span.traceFlags & 0xff]! };
+  if (span.traceState !== undefined) {
+    const state = span.traceState.serialize();
+    if (state) headers.tracestate = state;
+  }
+  if (baggage !== undefined) {
+    const entries = baggage.getAllEntries();
+    if (entries.length > 0) headers.baggage = entries.map(([key, entry]) => `${encodeURIComponent(key)}=${encodeURIComponent(entry.value)}`).join(',');
   }
   return headers;
 }

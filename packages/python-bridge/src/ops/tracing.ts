@@ -37,9 +37,13 @@ export interface CallTraceContext extends CallTiming {
    * with the call instead of the caller's, so that Python's spans are children of that span.
    */
   traceHeaders?: TraceHeaders;
-  /** Set by a subscriber at `start`: runs the Node functions Python calls back inside its span's context. */
+  /**
+   * Set by a subscriber at `start`: runs the Node functions Python calls back inside its span's
+   * context. The bridge calls it as a method of this object (`trace.runInContext(fn)`), so one
+   * shared function can find its span here.
+   */
   runInContext?: <T>(fn: () => T) => T;
-  /** Set by a subscriber at `start`: told of each `progress()` value and callback while the call runs. */
+  /** Set by a subscriber at `start`: told of each `progress()` value and callback while the call runs; called as a method of this object too. */
   onEvent?: (event: CallTraceEvent) => void;
 }
 

@@ -190,6 +190,7 @@ async function startPool(ctx: StartContext, options: ResolvedPoolOptions): Promi
     environment,
     interpreterOptions,
     emit: emitHost,
+    emitInterpreter: emit,
     detach: (interpreter) => dispatcher.detach(interpreter),
   });
 

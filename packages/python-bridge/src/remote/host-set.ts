@@ -18,7 +18,7 @@
 import { supervisor, type ChildSpec, type SupervisorRef } from '@piton/core';
 import { AgentConnectError, PoolStoppedError } from '../errors.js';
 import type { Interpreter, InterpreterOptions } from '../interpreter/interpreter.js';
-import type { HostEvent, HostState, HostStatus } from '../ops/events.js';
+import type { HostEvent, HostState, HostStatus, InterpreterEvent } from '../ops/events.js';
 
 export type { HostStatus };
 import type { WorkerEnvironment } from '../supervision/python-worker.js';
@@ -36,6 +36,8 @@ export interface HostSetDeps {
   environment: WorkerEnvironment;
   interpreterOptions(workerId: string): InterpreterOptions;
   emit(event: HostEvent): void;
+  /** Where the hosts' interpreters' `launching`, `ready` and failed starts are told, as local ones'. */
+  emitInterpreter(event: InterpreterEvent): void;
   /** Takes an interpreter out of service; resolves once its work in flight has settled. */
   detach(interpreter: Interpreter): Promise<void>;
 }

@@ -14,9 +14,10 @@
  * attempts): a host going away must never stop the pool, whose other interpreters go on serving.
  */
 import { supervisor, type ChildSpec, type StartContext, type StartedChild, type StartFn } from '@piton/core';
-import { HostLostError } from '../errors.js';
+import { HostLostError, InterpreterStartError } from '../errors.js';
 import { Interpreter, type InterpreterOptions } from '../interpreter/interpreter.js';
 import { pythonWorker, type WorkerEnvironment } from '../supervision/python-worker.js';
+import type { InterpreterEvent } from '../ops/events.js';
 import type { AgentLink } from './agent-link.js';
 import type { HostOptions, ResolvedRemoteOptions } from './options.js';
 import { RemoteLauncher } from './remote-launcher.js';
@@ -63,12 +64,20 @@ function agentLinkChild(wiring: HostWiring, adopt: AgentLink | undefined): Start
   };
 }
 
+/** What a host's subtree reports its interpreters' starts to, as a local pool's do. */
+export interface HostSettings {
+  pool: string;
+  startTimeout: number;
+  shutdownTimeout: number;
+  emitInterpreter(event: InterpreterEvent): void;
+}
+
 /** The child spec of one host's supervisor, `adopt`: a link already made for its first start. */
 export function hostChild(
   wiring: HostWiring,
   interpreterOptions: (workerId: string) => InterpreterOptions,
   remote: ResolvedRemoteOptions,
-  settings: { startTimeout: number; shutdownTimeout: number },
+  settings: HostSettings,
   adopt?: AgentLink,
 ): ChildSpec {
   const { host, id } = wiring;
@@ -83,7 +92,7 @@ export function hostChild(
   );
   const hostEnvironment: WorkerEnvironment = {
     ...wiring.environment,
-    start: (workerId) => Interpreter.start({ ...interpreterOptions(`${id}/${workerId}`), launcher }),
+    start: (workerId) => startRemote(`${id}/${workerId}`, interpreterOptions, launcher, settings),
     // A host's interpreters never wait for the local fork server.
     canLaunch: () => true,
   };
@@ -105,4 +114,26 @@ export function hostChild(
     start: supervisor({ strategy: 'rest_for_one', intensity: Number.MAX_SAFE_INTEGER, period: 1, children }),
     backoff: HOST_BACKOFF,
   };
+}
+
+/** Starts one interpreter on the host, with the `launching`, `ready` and failed-start events a local start has. */
+async function startRemote(
+  worker: string,
+  interpreterOptions: (workerId: string) => InterpreterOptions,
+  launcher: RemoteLauncher,
+  { pool, emitInterpreter: emit }: HostSettings,
+): Promise<Interpreter> {
+  emit({ type: 'launching', pool, worker, at: Date.now(), startMethod: launcher.kind });
+  try {
+    const interpreter = await Interpreter.start({ ...interpreterOptions(worker), launcher });
+    emit({ type: 'ready', pool, worker, at: Date.now(), pid: interpreter.pid });
+    return interpreter;
+  } catch (error) {
+    const failed = error instanceof InterpreterStartError ? error : undefined;
+    emit({
+      type: 'exited', pool, worker, at: Date.now(), cause: 'start_failure', pid: undefined,
+      code: failed?.exitCode ?? null, signal: failed?.signal ?? null, error: error instanceof Error ? error.message : String(error),
+    });
+    throw error;
+  }
 }

