@@ -1,5 +1,6 @@
 /** Every benchmark family, in the order of the table. */
 import { runAlternatives } from './alternatives.js';
+import { runAsync } from './async.js';
 import { runBatching } from './batching.js';
 import { runCallbacks } from './callbacks.js';
 import { runCodec } from './codec.js';
@@ -46,6 +47,7 @@ export const families: Family[] = [
   { name: 'fairness', run: runFairness },
   { name: 'observer', run: runObserver },
   { name: 'callbacks', run: runCallbacks },
+  { name: 'async', run: runAsync },
   { name: 'batching', run: runBatching },
   { name: 'metrics', run: runMetrics },
   { name: 'tracing', run: runTracing },

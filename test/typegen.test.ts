@@ -496,6 +496,7 @@ describe('the examples use generated types', function () {
     'http-service': [],
     dataframes: ['--timeout', '60000'],
     'observer/python': [],
+    'streaming-chat': [],
   };
   for (const [example, options] of Object.entries(examples)) {
     it(`examples/${example}: the committed piton-types.d.ts is what \`npx piton types --check\` expects`, async () => {
