@@ -438,7 +438,11 @@ class ForkServer:
 
             context = zmq.Context()
             socket = open_socket(context)
+        handler = None
         if assignment is None:
+            # All of serving but the bind, before the endpoint is known (the environment it is
+            # given is the calls'; nothing made here reads it).
+            handler = worker.prepare_handler(args)
             assignment = _await_assignment(assign_r)
             if assignment is None:  # the server went without giving this spare out
                 socket.close(linger=0)
@@ -446,7 +450,7 @@ class ForkServer:
                 lifetime.exit_process(EXIT_OK)
             _set_environment(assignment[1])
         args.endpoint = assignment[0]
-        worker.serve_until_stopped(args, context, socket)
+        worker.serve_until_stopped(args, context, socket, handler)
 
 
 def _set_environment(env: Dict[str, Optional[str]]) -> None:
