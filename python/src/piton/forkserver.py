@@ -7,10 +7,10 @@ those pages in the children).
 
 A spare: shortly after the last fork request (``SPARE_DELAY``), the server forks one interpreter
 ahead of need, which does everything an interpreter does before it knows its endpoint (its process
-group, its guard, the tie to the server, its ZeroMQ context and socket) and then waits on a pipe.
-The next ``fork`` request is given to it: it sets its environment, binds and serves, so a
-replacement for an interpreter that died costs a bind and a handshake instead of a fork and a
-start-up, on a machine busy with the very load the dead interpreter left. A spare costs its own
+group, its guard, the tie to the server, its ZeroMQ context and socket, its call handler) and then
+waits on a pipe. The next ``fork`` request is given to it: it sets its environment, binds and
+serves, so a replacement for an interpreter that died costs a bind and a handshake instead of a
+fork and a start-up, on a machine busy with the very load the dead interpreter left. A spare costs its own
 few private pages (the rest it shares with the server) and a guard. If spares die before they are
 used (``SPARE_FAILURES`` of them), the server stops making them and forks on request only.
 
