@@ -39,10 +39,11 @@ describe('PythonPool: start, stop and the processes behind it', () => {
       const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
       const interpreters = JSON.parse(line) as number[];
       expect(interpreters).to.have.length(2);
-      // Everything the pool runs: with the default start method, the fork server too.
+      // Everything the pool runs: with the default start method, the fork server too, and the
+      // spare interpreter it forks ahead of need once the pool has started (piton/forkserver.py).
       const pids = workersOf(child.pid!);
       expect(pids).to.include.members(interpreters);
-      if (process.platform === 'linux') expect(pids).to.have.length(3);
+      if (process.platform === 'linux') expect(pids.length).to.be.oneOf([3, 4]);
       if (how === 'SIGKILL') child.kill('SIGKILL');
       if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
       await until(() => pids.every((pid) => !isAlive(pid)), 'the interpreters (and the fork server) to exit', 2_000);

@@ -3,8 +3,9 @@
  * deployed, on a loopback port of its own, serving the same iris model behind `POST /predict`
  * with 2 Python processes:
  *
- * - `piton`: examples/http-service as it is (`node --import tsx examples/http-service/index.ts`,
- *   its default pool of 2), with the benchmark's Python environment as `PITON_PYTHON`;
+ * - `piton`: examples/http-service as it is, compiled to JavaScript as a deployment runs it
+ *   (example-build.ts: `node index.js`, no tsx), its default pool of 2, with the benchmark's Python
+ *   environment as `PITON_PYTHON`;
  * - `flask`: gunicorn with 2 sync workers and `--preload` (the app imported once, then forked, as
  *   the pool's fork server does), bench/python/service/flask_app.py;
  * - `fastapi`: uvicorn with 2 workers (uvloop and httptools, as `uvicorn[standard]` installs them),
@@ -21,6 +22,7 @@ import { createInterface } from 'node:readline';
 import { exited, ROOT, type BenchContext, type Stoppable } from './context.js';
 import { httpRequest } from './http.js';
 import { processStartTime, stillRuns } from './internals.js';
+import { buildServiceExample } from './example-build.js';
 import { commOf, processTree, pssBytes } from './procfs.js';
 import { SERVICE_PY_DIR, type ServiceEnvironment } from './service-env.js';
 import { nowMs } from './stats.js';
@@ -65,7 +67,7 @@ function command(kind: ServerKind, env: ServiceEnvironment, port: number): { fil
     case 'piton':
       return {
         file: process.execPath,
-        args: ['--import', 'tsx', join(ROOT, 'examples', 'http-service', 'index.ts')],
+        args: [buildServiceExample()],
         cwd: ROOT,
         vars: { PORT: String(port), HOST: '127.0.0.1', PITON_PYTHON: env.python },
       };

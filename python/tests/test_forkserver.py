@@ -109,3 +109,86 @@ def test_interpreters_die_with_their_server():
         assert wait_until(lambda: gone(pid), 2), "the forked interpreter outlived its server"
     finally:
         server.close()
+
+
+def _children(pid: int) -> "set[int]":
+    """The live children of ``pid`` (zombies not counted)."""
+    found = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            found.update(int(p) for p in f.read().split())
+    return {p for p in found if not gone(p)}
+
+
+def _spare(server: ForkServer, known: "set[int]") -> int:
+    """The server's spare: its one live child that is not among ``known`` (the interpreters given out)."""
+    found: "list[int]" = []
+
+    def one() -> bool:
+        found[:] = sorted(_children(server.process.pid) - known)
+        return len(found) == 1
+    assert wait_until(one, 10), f"no spare beside {known}: {found}"
+    return found[0]
+
+
+def test_the_next_fork_is_given_to_the_spare_with_its_own_environment_and_output():
+    with ForkServer("--allow-module", "os") as server:
+        spare = _spare(server, set())
+        # It leads its own group (set by the server and by the child, whichever runs first).
+        assert wait_until(lambda: _stat(spare) == (server.process.pid, spare), 5)
+        pid, endpoint = server.fork("w1", env={"PITON_TEST_SLOT": "slot-1"})
+        assert pid == spare
+        client = Client(endpoint)
+        try:
+            assert client.hello()[0] == "ready"
+            assert client.call("os", "getenv", "PITON_TEST_SLOT") == ["ok", 2, "slot-1"]
+            assert client.call("functions", "shout", "hi") == ["ok", 3, "HI"]
+            assert server.expect("output", pid=pid)["stream"] in ("stdout", "stderr")
+        finally:
+            client.close()
+        # Another spare follows, for the next fork; the server's own environment is unchanged.
+        second = _spare(server, {pid})
+        assert second != pid
+        other, other_endpoint = server.fork("w2")
+        assert other == second
+        client = Client(other_endpoint)
+        try:
+            client.hello()
+            assert client.call("os", "getenv", "PITON_TEST_SLOT") == ["ok", 2, None]
+        finally:
+            client.close()
+
+
+def test_a_spare_that_dies_unused_is_never_reported_and_another_takes_its_place():
+    with ForkServer() as server:
+        first = _spare(server, set())
+        os.kill(first, signal.SIGKILL)
+        assert wait_until(lambda: gone(first), 5)
+        second = _spare(server, set())
+        assert second != first
+        pid, _ = server.fork("w1")
+        assert pid == second
+        server.send(op="signal", pid=pid, signal="SIGKILL")
+        assert server.expect("exit", pid=pid)["signal"] == "SIGKILL"
+        # Messages come in order: had the first spare's exit been reported, it would be here by now.
+        assert not [m for m in server.seen if m.get("pid") == first]
+
+
+def test_a_spare_dies_with_its_server():
+    server = ForkServer()
+    try:
+        spare = _spare(server, set())
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait(5)
+        assert wait_until(lambda: gone(spare), 2), "the spare outlived its server"
+    finally:
+        server.close()
+
+
+def test_when_the_pool_closes_the_channel_the_spare_goes_too():
+    server = ForkServer()
+    spare = _spare(server, set())
+    server.control.shutdown(__import__("socket").SHUT_WR)
+    assert server.process.wait(5) == 0
+    assert wait_until(lambda: gone(spare), 2)
+    server.close()

@@ -2,7 +2,7 @@
 // must give up within its restart-intensity budget, with backoff between attempts, and leave
 // nothing behind.
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RestartingEvent, StartFailedEvent, SupervisorEvent } from '@piton/core';
@@ -40,7 +40,11 @@ async function crashLoop(options: PoolOptions): Promise<{ pool: PythonPool; reco
         if (event.type === 'exited' && event.path.endsWith('/root')) resolve();
       }),
     );
+    // The fork server's spare was forked before the marker: it would serve. The loop is of every
+    // interpreter forked from now on, so it goes too (the server forks on request once spares die).
+    const spare = await spareOf(pool);
     writeFileSync(marker, '');
+    if (spare !== undefined) process.kill(spare, 'SIGKILL');
     const began = Date.now();
     process.kill(pool.interpreters()[0]!.pid, 'SIGKILL');
     let timer: NodeJS.Timeout | undefined;
@@ -61,6 +65,20 @@ async function crashLoop(options: PoolOptions): Promise<{ pool: PythonPool; reco
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** With a fork server, the interpreter it forked ahead of need (piton/forkserver.py), once it is there. */
+async function spareOf(pool: PythonPool): Promise<number | undefined> {
+  if (pool.stats().startMethod !== 'forkserver') return undefined;
+  const interpreters = pool.interpreters().map((i) => i.pid);
+  const parent = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ')[1]);
+  const server = parent(interpreters[0]!);
+  let spare: number | undefined;
+  await until(() => {
+    spare = workersOf().find((pid) => pid !== server && !interpreters.includes(pid));
+    return spare !== undefined;
+  }, "the fork server's spare");
+  return spare;
 }
 
 async function expectGaveUpCleanly(pool: PythonPool, record: LoopRecord): Promise<void> {

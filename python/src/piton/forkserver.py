@@ -5,6 +5,15 @@ modules once, then forks an interpreter for each ``fork`` request, in millisecon
 it imported copy-on-write (``gc.freeze()`` before each fork keeps the collector from writing to
 those pages in the children).
 
+A spare: shortly after the last fork request (``SPARE_DELAY``), the server forks one interpreter
+ahead of need, which does everything an interpreter does before it knows its endpoint (its process
+group, its guard, the tie to the server, its ZeroMQ context and socket, its call handler) and then
+waits on a pipe. The next ``fork`` request is given to it: it sets its environment, binds and
+serves, so a replacement for an interpreter that died costs a bind and a handshake instead of a
+fork and a start-up, on a machine busy with the very load the dead interpreter left. A spare costs its own
+few private pages (the rest it shares with the server) and a guard. If spares die before they are
+used (``SPARE_FAILURES`` of them), the server stops making them and forks on request only.
+
 Fork safety: the server creates no ZeroMQ context and starts no thread; each forked interpreter
 creates its own context and binds its own ``ipc://`` endpoint after the fork. If a preload leaves
 a thread running, the ``ready`` message names it and the pool does not fork from this server
@@ -35,6 +44,7 @@ import selectors
 import signal
 import sys
 import threading
+import time
 import traceback
 from typing import Dict, List, NoReturn, Optional, Sequence, Tuple
 
@@ -50,6 +60,12 @@ PARENT_POLL_INTERVAL = lifetime.PARENT_POLL_INTERVAL
 #: Placeholder endpoint in the server's own arguments: each fork request names the real one.
 FORKED_ENDPOINT_ARG = "(per fork)"
 _READ_CHUNK = 64 * 1024
+#: How long after the last fork request (or the server's start) the next spare is forked, in
+#: seconds: long enough to stay off the way of the interpreters being started, short against the
+#: life of one.
+SPARE_DELAY = 0.2
+#: After this many spares died before they were given an endpoint, the server forks on request only.
+SPARE_FAILURES = 3
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -84,14 +100,17 @@ def _become_own_process() -> None:
 
 
 class _Child:
-    __slots__ = ("id", "pid", "pipes", "reaped")
+    __slots__ = ("id", "pid", "pipes", "reaped", "assign")
 
-    def __init__(self, worker_id: str, pid: int, pipes: Dict[int, str]) -> None:
+    def __init__(self, worker_id: Optional[str], pid: int, pipes: Dict[int, str], assign: Optional[int] = None) -> None:
+        #: The pool's id for it; None while it is a spare.
         self.id = worker_id
         self.pid = pid
-        #: read end → "stdout" | "stderr", until its end-of-file
+        #: read end → "stdout" | "stderr", until its end-of-file (a spare's are read once it is given out)
         self.pipes = pipes
         self.reaped = False
+        #: A spare's end of the pipe its endpoint is written to; None once given out (or never a spare).
+        self.assign = assign
 
 
 class ForkServer:
@@ -106,6 +125,10 @@ class ForkServer:
         self.by_pipe: Dict[int, _Child] = {}
         self.inbox = b""
         self.pid = os.getpid()
+        #: The interpreter forked ahead of need, if any, and when to fork the next one.
+        self.spare: Optional[_Child] = None
+        self.spare_due: Optional[float] = time.monotonic() + SPARE_DELAY
+        self.spare_failures = 0
         self.wakeup_r, self.wakeup_w = os.pipe()
         os.set_blocking(self.wakeup_r, False)
         os.set_blocking(self.wakeup_w, False)
@@ -130,7 +153,10 @@ class ForkServer:
         self.selector.register(self.wakeup_r, selectors.EVENT_READ, "wakeup")
         self.reap()  # a child that exited before the handler was set
         while True:
-            for key, _ in self.selector.select(PARENT_POLL_INTERVAL):
+            timeout = PARENT_POLL_INTERVAL
+            if self.spare_due is not None:
+                timeout = min(timeout, max(0.0, self.spare_due - time.monotonic()))
+            for key, _ in self.selector.select(timeout):
                 if key.data == "control":
                     if not self.read_control():
                         return EXIT_OK
@@ -145,6 +171,9 @@ class ForkServer:
                     self.relay(key.fd)
             if os.getppid() != self.args.parent_pid:
                 return EXIT_ORPHANED
+            if self.spare_due is not None and time.monotonic() >= self.spare_due:
+                self.spare_due = None
+                self.fork_spare()
 
     def read_control(self) -> bool:
         try:
@@ -174,23 +203,51 @@ class ForkServer:
     # ------------------------------------------------------------------------------ children
 
     def fork(self, worker_id: str, endpoint: str, env: Optional[Dict[str, Optional[str]]] = None) -> None:
+        """Gives the spare, if there is one alive, this endpoint; otherwise forks an interpreter for it."""
+        env = env or {}
+        spare, self.spare = self.spare, None
+        if self.spare_failures < SPARE_FAILURES:
+            self.spare_due = time.monotonic() + SPARE_DELAY
+        if spare is not None and self.give_out(spare, worker_id, endpoint, env):
+            return
+        try:
+            child = self.fork_child((endpoint, env))
+        except OSError as exc:
+            self.send({"op": "fork_failed", "id": worker_id, "error": str(exc)})
+            return
+        self.announce(child, worker_id)
+
+    def fork_spare(self) -> None:
+        if self.spare is not None or self.spare_failures >= SPARE_FAILURES:
+            return
+        try:
+            self.spare = self.fork_child(None)
+        except OSError:
+            self.spare_failures += 1  # EAGAIN and the like: forks on request will say so
+            if self.spare_failures < SPARE_FAILURES:
+                self.spare_due = time.monotonic() + SPARE_DELAY
+
+    def fork_child(self, assignment: Optional[Tuple[str, Dict[str, Optional[str]]]]) -> _Child:
+        """Forks an interpreter: for `assignment` (endpoint, environment), or a spare (None) that
+        waits for one on a pipe of its own. Raises OSError when the fork fails."""
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        assign_r, assign_w = os.pipe() if assignment is None else (-1, -1)
+        fds = [out_r, out_w, err_r, err_w] + ([assign_r, assign_w] if assignment is None else [])
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # nothing buffered may be written twice
         gc.freeze()
         _forking.append((out_w, err_w))
         try:
             pid = os.fork()
-        except OSError as exc:
+        except OSError:
             _forking.clear()
-            for fd in (out_r, out_w, err_r, err_w):
+            for fd in fds:
                 os.close(fd)
-            self.send({"op": "fork_failed", "id": worker_id, "error": str(exc)})
-            return
+            raise
         if pid == 0:
             try:
-                self.become_interpreter(endpoint, out_w, err_w, (out_r, err_r), env or {})
+                self.become_interpreter(assignment, assign_r, out_w, err_w, (out_r, err_r, assign_w))
             finally:
                 os._exit(EXIT_FAILED)
         _forking.clear()
@@ -200,13 +257,61 @@ class ForkServer:
             pass  # the child did it already, or is gone (its exit will be reported)
         os.close(out_w)
         os.close(err_w)
-        child = _Child(worker_id, pid, {out_r: "stdout", err_r: "stderr"})
-        self.children[pid] = child
+        if assignment is None:
+            os.close(assign_r)
         for fd in (out_r, err_r):
             os.set_blocking(fd, False)
+        child = _Child(None, pid, {out_r: "stdout", err_r: "stderr"}, assign_w if assignment is None else None)
+        self.children[pid] = child
+        return child
+
+    def give_out(self, spare: _Child, worker_id: str, endpoint: str, env: Dict[str, Optional[str]]) -> bool:
+        """Writes `spare` its endpoint and environment; False if it is gone (then it is forgotten)."""
+        assign, spare.assign = spare.assign, None
+        assert assign is not None
+        data = (json.dumps({"endpoint": endpoint, "env": env}, separators=(",", ":")) + "\n").encode()
+        try:
+            if spare.reaped:
+                raise BrokenPipeError
+            view = memoryview(data)
+            while view:
+                try:
+                    view = view[os.write(assign, view):]
+                except InterruptedError:
+                    continue
+        except OSError:
+            os.close(assign)
+            if spare.reaped:
+                self.drop_spare(spare)
+            # else it is dying: its reaping drops it
+            return False
+        os.close(assign)  # what it waits for is whole: it reads to the end
+        self.announce(spare, worker_id)
+        return True
+
+    def announce(self, child: _Child, worker_id: str) -> None:
+        """`child` is the pool's `worker_id` from now on: its output is relayed, its exit reported."""
+        child.id = worker_id
+        for fd in child.pipes:
             self.by_pipe[fd] = child
             self.selector.register(fd, selectors.EVENT_READ, "output")
-        self.send({"op": "forked", "id": worker_id, "pid": pid})
+        self.send({"op": "forked", "id": worker_id, "pid": child.pid})
+
+    def drop_spare(self, spare: _Child) -> None:
+        """A spare that died before it was given out: the pool never knew it."""
+        if spare.assign is not None:
+            os.close(spare.assign)
+            spare.assign = None
+        for fd in list(spare.pipes):
+            os.close(fd)
+        spare.pipes.clear()
+        if spare.reaped and self.children.get(spare.pid) is spare:
+            del self.children[spare.pid]
+        if self.spare is spare:
+            self.spare = None
+        self.spare_failures += 1
+        if self.spare_failures < SPARE_FAILURES and self.spare is None:
+            self.spare_due = time.monotonic() + SPARE_DELAY
 
     def signal(self, pid: int, name: str) -> None:
         child = self.children.get(pid)
@@ -237,6 +342,9 @@ class ForkServer:
             if child is None:
                 continue
             child.reaped = True
+            if child.id is None:
+                self.drop_spare(child)  # never given out: the pool never knew it
+                continue
             for fd in list(child.pipes):
                 self.relay(fd)  # what it wrote before it died goes out before its exit
             code = os.waitstatus_to_exitcode(status)
@@ -282,6 +390,9 @@ class ForkServer:
             self.send({"op": "closed", "pid": child.pid})
 
     def kill_children(self) -> None:
+        if self.spare is not None and self.spare.assign is not None:
+            os.close(self.spare.assign)  # a spare that outlives this (it cannot) reads its end-of-file and exits
+            self.spare.assign = None
         for child in self.children.values():
             if not child.reaped:
                 try:
@@ -291,23 +402,22 @@ class ForkServer:
 
     # ------------------------------------------------------------------------------ in the child
 
-    def become_interpreter(self, endpoint: str, out_w: int, err_w: int, others: Sequence[int],
-                           env: Dict[str, Optional[str]]) -> NoReturn:
-        """Runs in the forked child: detach from the server's state, then serve like a spawned worker."""
+    def become_interpreter(self, assignment: Optional[Tuple[str, Dict[str, Optional[str]]]], assign_r: int,
+                           out_w: int, err_w: int, others: Sequence[int]) -> NoReturn:
+        """Runs in the forked child: detach from the server's state, then serve like a spawned
+        worker; a spare (`assignment` None) first waits on `assign_r` for its endpoint."""
         _forking.clear()
-        # This interpreter's own environment, before any of its code runs (the preload has run in
-        # the server already: what it read at import is the server's).
-        for key, value in env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        if assignment is not None:
+            _set_environment(assignment[1])
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         # The server's descriptors are not the interpreter's: without this, a child would hold the
-        # pool's control channel (and its siblings' output pipes) open after the server died.
+        # pool's control channel (and its siblings' output pipes, the spare's) open after the server died.
         self.selector.close()
-        for fd in (self.control, self.wakeup_r, self.wakeup_w, *others, *self.by_pipe):
+        theirs = [fd for child in self.children.values() for fd in (*child.pipes, child.assign) if fd is not None]
+        for fd in (self.control, self.wakeup_r, self.wakeup_w, *others, *self.by_pipe, *theirs):
+            if fd < 0:
+                continue
             try:
                 os.close(fd)
             except OSError:
@@ -319,7 +429,6 @@ class ForkServer:
         # interpreter's process group (what its calls started) whenever it is gone, SIGKILL included.
         lifetime.guard_group()
         args = argparse.Namespace(**vars(self.args))
-        args.endpoint = endpoint
         with lifetime.sigterm_blocked():
             # PDEATHSIG on the server, the check that it did not die before that, and the watchdog.
             lifetime.tie_to_parent(self.pid)
@@ -329,7 +438,49 @@ class ForkServer:
 
             context = zmq.Context()
             socket = open_socket(context)
-        worker.serve_until_stopped(args, context, socket)
+        handler = None
+        if assignment is None:
+            # All of serving but the bind, before the endpoint is known (the environment it is
+            # given is the calls'; nothing made here reads it).
+            handler = worker.prepare_handler(args)
+            assignment = _await_assignment(assign_r)
+            if assignment is None:  # the server went without giving this spare out
+                socket.close(linger=0)
+                context.term()
+                lifetime.exit_process(EXIT_OK)
+            _set_environment(assignment[1])
+        args.endpoint = assignment[0]
+        worker.serve_until_stopped(args, context, socket, handler)
+
+
+def _set_environment(env: Dict[str, Optional[str]]) -> None:
+    """This interpreter's own environment, before any of its code runs (the preload has run in the
+    server already: what it read at import is the server's)."""
+    for key, value in env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _await_assignment(fd: int) -> Optional[Tuple[str, Dict[str, Optional[str]]]]:
+    """A spare's wait: the endpoint and environment the server writes on `fd` (then closes it), or
+    None at its end-of-file without them (the server is gone)."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, _READ_CHUNK)
+        except InterruptedError:
+            continue
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    if not data.endswith(b"\n"):
+        return None
+    message = json.loads(data)
+    env = message.get("env") or {}
+    return str(message["endpoint"]), {str(k): (None if v is None else str(v)) for k, v in env.items()}
 
 
 def _running_threads() -> List[str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from typing import NoReturn, Optional, Sequence
+from typing import TYPE_CHECKING, NoReturn, Optional, Sequence
 
 # Only the standard library (and modules made of it) at module level: zmq's threads and numpy's
 # thread pool are started inside main(), with SIGTERM blocked, so that the kernel delivers
@@ -27,7 +27,10 @@ from .errors import Terminated
 from .group import lead_own_group
 from .protocol import EXIT_FAILED, EXIT_OK
 
-__all__ = ["main", "parse_args", "serve_until_stopped"]
+if TYPE_CHECKING:
+    from .handler import Handler
+
+__all__ = ["main", "parse_args", "prepare_handler", "serve_until_stopped"]
 
 #: How long the last reply (``bye``, a version mismatch) may take to leave before exit, in ms.
 FINAL_REPLY_LINGER_MS = 1000
@@ -81,24 +84,17 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     serve_until_stopped(args, context, socket)
 
 
-def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket: "zmq.Socket") -> NoReturn:
+def serve_until_stopped(args: argparse.Namespace, context: "zmq.Context", socket: "zmq.Socket",
+                        handler: "Optional[Handler]" = None) -> NoReturn:
     """Binds ``args.endpoint`` and serves until ``stop`` or SIGTERM, then exits the process. Shared
-    by a spawned worker and an interpreter forked by the fork server (``piton.forkserver``)."""
+    by a spawned worker and an interpreter forked by the fork server (``piton.forkserver``), which
+    may have made its ``handler`` (:func:`prepare_handler`) before it knew its endpoint."""
     import zmq
 
-    from .resolver import Resolver
-    from .handler import Handler
     from .server import serve
 
-    from . import call_context
-
-    # Each call's id follows what it prints and logs (call_context.py); a forked interpreter's ids
-    # carry its own pid.
-    call_context.after_fork()
-    call_context.install_log_attributes()
-    sys.stdout = call_context.AttributedOutput(sys.stdout)  # type: ignore[assignment]
-    sys.stderr = call_context.AttributedOutput(sys.stderr)  # type: ignore[assignment]
-    handler = Handler(Resolver(args.path, args.allow_module, args.allow_private, args.allow_reexports), args.max_message_size)
+    if handler is None:
+        handler = prepare_handler(args)
     sockets = _HandshakeSockets(args, context, socket, handler)
     handler.on_hello = sockets.on_hello
     code = EXIT_FAILED
@@ -172,6 +168,21 @@ class _HandshakeSockets:
         # The control lane's socket is its thread's: it closes it when the context terminates.
         if self._router is not None:
             self._router.close(linger=0)
+
+
+def prepare_handler(args: argparse.Namespace) -> "Handler":
+    """Everything of serving that does not need the endpoint: each call's id follows what it prints
+    and logs (call_context.py; a forked interpreter's ids carry its own pid), and the handler."""
+    from .resolver import Resolver
+    from .handler import Handler
+
+    from . import call_context
+
+    call_context.after_fork()
+    call_context.install_log_attributes()
+    sys.stdout = call_context.AttributedOutput(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = call_context.AttributedOutput(sys.stderr)  # type: ignore[assignment]
+    return Handler(Resolver(args.path, args.allow_module, args.allow_private, args.allow_reexports), args.max_message_size)
 
 
 if __name__ == "__main__":

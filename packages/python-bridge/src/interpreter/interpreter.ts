@@ -13,7 +13,6 @@
  * A reply that breaks the protocol rejects its request with {@link ProtocolError}, `onProtocolError`
  * hears of it, and the interpreter is killed (its supervisor starts a fresh one with a fresh socket).
  */
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setLongTimeout, stopLadder, within, type LongTimeout } from '@piton/core';
 import type { CallContext, Conversation, ExposedFunctions } from './callbacks.js';
@@ -47,7 +46,7 @@ import {
   type Outcome,
   type ReadyInfo,
 } from '../wire/protocol.js';
-import { makeSocketDir, SOCKET_NAME } from './socket-dir.js';
+import { makeSocketDir, removeSocketDir, SOCKET_NAME } from './socket-dir.js';
 import { SpawnLauncher } from '../launch/spawn.js';
 import { failedIterator, PythonStream, type ItemsReply, type StreamOptions, type StreamPort } from './stream.js';
 
@@ -149,7 +148,10 @@ export class Interpreter {
     this.#onBatched = opts.onBatched;
     void process.exit.then((exit) => this.#onExit(exit));
     this.exited = process.exit.then(async (exit) => {
-      await Promise.all([rm(dir, { recursive: true, force: true }).catch(() => undefined), process.drained]);
+      // Synchronously (an owner file and a socket): through the thread pool, each of rm's steps
+      // would wait for a later turn of the event loop, on the path of every replacement.
+      removeSocketDir(dir);
+      await process.drained;
       const info: ExitInfo = { code: exit.code, signal: exit.signal, stopRequested: this.#stopRequested, killed: this.#killed };
       if (exit.lost !== undefined) info.lost = exit.lost;
       return info;
@@ -199,7 +201,7 @@ export class Interpreter {
       interpreter = self = new Interpreter(opts, target?.endpoint ?? endpoint, channel, channelOptions, process, dir);
     } catch (error) {
       channel?.fail(() => new PitonError('launch failed'));
-      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      removeSocketDir(dir);
       if (error instanceof InterpreterStartError) throw error;
       throw new InterpreterStartError(`Python interpreter ${opts.id} could not be launched: ${String(error)}`, { cause: error });
     }

@@ -16,7 +16,8 @@
  * `worker.sock-control`) and `owner`. Entries are unlinked one by one (never followed),
  * then the directory itself is removed; anything unexpected leaves it in place.
  */
-import { chmod, lstat, mkdtemp, readdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { lstat, readdir, readFile, rmdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,12 +34,28 @@ const DIR_PATTERN = /^piton-(\d+)-[A-Za-z0-9]{6}$/;
 /** How long a connection attempt to a left-over socket may take before it counts as dead. */
 const CONNECT_TIMEOUT_MS = 500;
 
-/** Makes an interpreter's private directory (0700) with its owner file; returns its path. */
+/**
+ * Makes an interpreter's private directory (0700) with its owner file; returns its path.
+ *
+ * Synchronously: three calls of some µs on a local directory, on the path of every interpreter
+ * start, replacements included. Through the thread pool each would wait for its completion to be
+ * picked up by a later turn of the event loop, which on a server busy with requests is a turn
+ * through all of them (milliseconds each, measured in bench/README.md's fault round).
+ */
 export async function makeSocketDir(parent: string = tmpdir()): Promise<string> {
-  const dir = await mkdtemp(join(parent, `piton-${process.pid}-`));
-  await chmod(dir, 0o700);
-  await writeFile(join(dir, OWNER_NAME), `${process.pid} ${processStartTime(process.pid) ?? ''}\n`, { mode: 0o600, flag: 'wx' });
+  const dir = mkdtempSync(join(parent, `piton-${process.pid}-`));
+  chmodSync(dir, 0o700);
+  writeFileSync(join(dir, OWNER_NAME), `${process.pid} ${processStartTime(process.pid) ?? ''}\n`, { mode: 0o600, flag: 'wx' });
   return dir;
+}
+
+/** Removes an interpreter's directory once it has exited (synchronously, as it is made); never throws. */
+export function removeSocketDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // unlikely; then the first pool started after this process is gone removes it (sweepStaleSocketDirs)
+  }
 }
 
 /** Whether the process `pid` runs and is the one recorded in `owner` (if one was recorded). */
