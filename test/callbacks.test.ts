@@ -10,6 +10,7 @@ import {
 } from '@piton/python-bridge';
 import { ActorSystem, supervisor } from '@piton/core';
 import { fixtures } from './helpers.js';
+import { until } from './support.js';
 
 /** A promise the test settles by hand: a Node function that is still running when it wants. */
 function gate<T = unknown>(): { promise: Promise<T>; open(value: T): void; entered: Promise<void>; enter(): void } {
@@ -195,6 +196,9 @@ describe('PythonPool: Python calls back into Node', () => {
         await slow.entered;
         expect(await call).to.be.instanceOf(CallTimeoutError);
         slow.open('too late');
+        // Sync code waiting on Node cannot be cancelled: its interpreter is killed, once the
+        // control lane has said so, a moment after the call rejected.
+        await until(() => pool.stats().restarts === 1, 'the interpreter to be replaced');
         await pool.whenReady();
         expect(await pool.call('callbacks', 'ask', ['double', 4])).to.equal(8);
         expect(pool.stats().restarts).to.equal(1);

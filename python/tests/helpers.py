@@ -225,3 +225,15 @@ def _move_fd(fd: int, target: int) -> None:
         os.dup2(fd, target)
     else:
         os.set_inheritable(fd, True)
+
+
+def answer(handler: Any, *envelope: Any) -> Any:
+    """What the worker's handler replies to one request ``envelope`` (packed by msgpack, not the
+    runtime's codec), decoded; the request must leave the worker serving."""
+    import msgpack
+
+    from piton.handler import Action
+
+    reply, action = handler.handle([msgpack.packb(list(envelope))])
+    assert action is Action.CONTINUE
+    return decode(reply)

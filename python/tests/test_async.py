@@ -16,12 +16,6 @@ from piton.resolver import Resolver
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
 
-def answer(handler, *envelope):
-    reply, action = handler.handle([msgpack.packb(list(envelope))])
-    assert action is Action.CONTINUE
-    return decode(reply)
-
-
 @pytest.fixture(autouse=True)
 def fixtures_on_path(monkeypatch):
     monkeypatch.syspath_prepend(FIXTURES)
@@ -139,7 +133,7 @@ def test_aprogress_sends_nothing_without_a_listener(handler):
 
 import signal  # noqa: E402
 
-from helpers import wait_until  # noqa: E402
+from helpers import answer, wait_until  # noqa: E402
 from piton.codec import encode  # noqa: E402
 
 

@@ -9,7 +9,7 @@ import os
 import msgpack
 import pytest
 
-from helpers import Worker
+from helpers import Worker, answer
 from piton import conversation, node, progress
 from piton import protocol as p
 from piton.codec import decode, encode
@@ -95,12 +95,6 @@ def handler(monkeypatch):
     yield handler
     conversation.CURRENT.exchange = None
     conversation.CURRENT.exposed = frozenset()
-
-
-def answer(handler, *envelope):
-    reply, action = handler.handle([msgpack.packb(list(envelope))])
-    assert action is Action.CONTINUE
-    return decode(reply)
 
 
 def test_a_callback_is_the_calls_reply_and_the_result_answers_the_latest_request(handler):

@@ -12,14 +12,9 @@ import pytest
 from piton.codec import decode
 from piton.resolver import Resolver
 from piton.handler import Action, Handler
+from helpers import answer
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
-
-
-def answer(handler, *envelope):
-    reply, action = handler.handle([msgpack.packb(list(envelope))])
-    assert action is Action.CONTINUE
-    return decode(reply)
 
 
 @pytest.fixture(autouse=True)
