@@ -184,8 +184,13 @@ export interface HttpService {
 }
 
 /** Starts examples/http-service on a free port (env added to the test's own); resolves once it listens. */
-export async function startHttpService(env: Record<string, string> = {}): Promise<HttpService> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'examples', 'http-service', 'index.ts')], {
+export function startHttpService(env: Record<string, string> = {}): Promise<HttpService> {
+  return startExample('http-service', env);
+}
+
+/** Starts examples/NAME/index.ts as its npm script would, on a free port; resolves once it says it listens. */
+export async function startExample(name: string, env: Record<string, string> = {}): Promise<HttpService> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'examples', name, 'index.ts')], {
     cwd: repoRoot,
     env: { ...process.env, PORT: '0', ...env },
   });
@@ -198,7 +203,7 @@ export async function startHttpService(env: Record<string, string> = {}): Promis
       const match = /listening on (http:\/\/\S+)/.exec(stdout);
       if (match) resolve(match[1]!);
     });
-    child.once('exit', (code) => reject(new Error(`the service exited (${code}) before listening:\n${stderr}`)));
+    child.once('exit', (code) => reject(new Error(`examples/${name} exited (${code}) before listening:\n${stderr}`)));
   });
   return { child, base, stdout: () => stdout, stderr: () => stderr };
 }

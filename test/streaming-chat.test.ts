@@ -5,14 +5,12 @@
 // so that they are provably in flight together on a pool of two; and it holds some answers for
 // good, so that a client that leaves, and a shutdown, are seen to cancel a generator waiting on
 // the API (Python closes its connection).
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import { standInReply } from '../examples/streaming-chat/stand-in-api.js';
-import { repoRoot, workersOf } from './helpers.js';
+import { startExample, workersOf, type HttpService } from './helpers.js';
 import { until } from './support.js';
 
 interface ServerSentEvent {
@@ -60,23 +58,8 @@ async function wholeReply(base: string, prompt: string): Promise<{ id: unknown; 
 }
 
 /** Starts the example as `npm run example:chat` would, on a free port; resolves with its URL. */
-async function startExample(env: Record<string, string>): Promise<{ child: ChildProcessWithoutNullStreams; base: string; stderr: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'examples', 'streaming-chat', 'index.ts')], {
-    cwd: repoRoot,
-    env: { ...process.env, PORT: '0', ...env },
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  let stdout = '';
-  const base = await new Promise<string>((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(stdout);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`the example exited (${code}) before listening:\n${stderr}`)));
-  });
-  return { child, base, stderr: () => stderr };
+function startChat(env: Record<string, string>): Promise<HttpService> {
+  return startExample('streaming-chat', env);
 }
 
 /** The JSON log lines of the example (stderr) that have `message`, parsed. */
@@ -108,11 +91,14 @@ interface HeldAnswer {
 /**
  * A completion API speaking the stand-in's protocol (a token per NDJSON line, `standInReply`'s
  * tokens), paced by the test: each answer's first token at once, the others only once `expected`
- * requests are open at the same time; except the answers to the prompts given to `hold()`.
+ * requests have arrived (so every answer not yet sent whole is open at that moment); except the
+ * answers to the prompts given to `hold()`. Arrivals, not open requests, are counted: a held
+ * answer's client may leave after its first token, before the last request arrives.
  */
 class PacedApi {
   readonly server: Server;
   open = 0;
+  #arrived = 0;
   #allOpen!: () => void;
   readonly allOpen = new Promise<void>((resolve) => (this.#allOpen = resolve));
   readonly #held = new Map<string, (written: number) => void>();
@@ -134,7 +120,7 @@ class PacedApi {
           this.open--;
           held?.(written);
         });
-        if (this.open === this.expected) this.#allOpen();
+        if (++this.#arrived === this.expected) this.#allOpen();
         if (held) return;
         void this.allOpen.then(() => {
           while (written < tokens.length) write();
@@ -165,7 +151,7 @@ class PacedApi {
 
 describe('examples/streaming-chat (npm run example:chat)', function () {
   this.timeout(120_000);
-  let example: Awaited<ReturnType<typeof startExample>> | undefined;
+  let example: HttpService | undefined;
   let api: PacedApi | undefined;
 
   afterEach(async () => {
@@ -186,7 +172,7 @@ describe('examples/streaming-chat (npm run example:chat)', function () {
     api = new PacedApi(clients + 1);
     const quitterAnswer = api.hold(quitterPrompt);
     const apiUrl = await api.listen();
-    example = await startExample({ CHAT_API_URL: apiUrl, POOL_SIZE: '2', CONCURRENCY: '8' });
+    example = await startChat({ CHAT_API_URL: apiUrl, POOL_SIZE: '2', CONCURRENCY: '8' });
     const { child, base } = example;
 
     // The client that leaves: it reads the first token, then disconnects.
@@ -209,8 +195,8 @@ describe('examples/streaming-chat (npm run example:chat)', function () {
     const prompts = Array.from({ length: clients }, (_, i) => `question ${i + 1} of ${clients}`);
     const replies = Promise.all(prompts.map((prompt) => wholeReply(base, prompt)));
 
-    // The API holds every answer after its first token until all 13 requests are open: were the
-    // 13 streams not in flight at once on the 2 interpreters, this would never resolve.
+    // The API holds every answer after its first token until all 13 requests have arrived: were
+    // the 12 streams it holds not in flight at once on the 2 interpreters, this would never resolve.
     await api.allOpen;
 
     for (const [i, reply] of (await replies).entries()) {
@@ -257,7 +243,7 @@ describe('examples/streaming-chat (npm run example:chat)', function () {
   });
 
   it('runs on its own stand-in API, answers 400 to a missing prompt, and stops on SIGINT', async () => {
-    example = await startExample({ TOKEN_DELAY_MS: '1' });
+    example = await startChat({ TOKEN_DELAY_MS: '1' });
     const { child, base } = example;
     expect(logLines(example.stderr(), 'stand-in API started')).to.have.length(1);
 
