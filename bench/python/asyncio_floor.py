@@ -1,6 +1,7 @@
 """The floors of the ``async`` family: the same awaits as the pool's calls, run with
-``asyncio.gather`` in this one plain Python process (``asyncio.run``, the default event loop),
-timed inside the process so that its start-up is left out, as the pools compared with it are
+``asyncio.gather`` in this one plain Python process (``asyncio.run``, on uvloop's loop when it is
+importable, as the pool's interpreters are: a floor on the slower default loop would flatter the
+pool), timed inside the process so that its start-up is left out, as the pools compared with it are
 already running.
 
 Prints ``ready``, then answers each line read from stdin with the wall time of the gather in ms:
@@ -51,6 +52,12 @@ async def gets(client: str, count: int, concurrency: int, url: str) -> float:
 
 
 def main() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        pass
+    else:
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     print("ready", flush=True)
     for line in sys.stdin:
         kind, *args = line.split()
