@@ -173,7 +173,12 @@ export class BadReturnValueError extends PitonError {
  */
 export class CallingSelfError extends PitonError {
   override name = 'CallingSelfError';
-  constructor(path: string) {
-    super(`calling_self: ${path} called itself from one of its own callbacks, which would wait for itself until the timeout`);
+  /** `what`: a `call` to itself, or a `stop` of itself (which would wait for its own exit). */
+  constructor(path: string, what: 'call' | 'stop' = 'call') {
+    super(
+      what === 'call'
+        ? `calling_self: ${path} called itself from one of its own callbacks, which would wait for itself until the timeout`
+        : `calling_self: ${path} stopped itself with stop() from one of its own callbacks, which would wait for its own exit (use ctx.exit)`,
+    );
   }
 }

@@ -57,7 +57,7 @@ export {
 export { addRestart, type IntensityResult } from './supervisor/intensity.js';
 export { backoffDelay } from './supervisor/backoff.js';
 export { stopChild } from './supervisor/shutdown.js';
-export { setLongTimeout, MAX_TIMER_DELAY, type LongTimeout } from './long-timeout.js';
+export { setLongTimeout, MAX_TIMER_DELAY, type LongTimeout, type LongTimeoutOptions } from './long-timeout.js';
 export { within, stopLadder, type StopStep } from './within.js';
 export { exit, stop } from './process-control.js';
 export {

@@ -4,8 +4,17 @@
  * month, so a longer delay is chained: timers of at most the maximum, each arming the next.
  */
 
+import { checkBoolean, checkOptions, names } from './validation.js';
+
 /** The longest delay one Node timer takes, in ms. */
 export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+export interface LongTimeoutOptions {
+  /** Let the process exit while the timeout is pending. @default false */
+  readonly unref?: boolean;
+}
+
+const LONG_TIMEOUT_OPTION_KEYS = names<LongTimeoutOptions>()(['unref']);
 
 /** A pending long timeout; `clear()` cancels it (idempotent). */
 export interface LongTimeout {
@@ -17,7 +26,9 @@ export interface LongTimeout {
  * them). Each link is a plain timer, cleared by `clear()`; with `unref`, none of them keeps the
  * process alive.
  */
-export function setLongTimeout(fn: () => void, ms: number, options: { unref?: boolean } = {}): LongTimeout {
+export function setLongTimeout(fn: () => void, ms: number, options: LongTimeoutOptions = {}): LongTimeout {
+  checkOptions('setLongTimeout options', options, LONG_TIMEOUT_OPTION_KEYS);
+  if (options.unref !== undefined) checkBoolean('setLongTimeout options.unref', options.unref);
   if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0 || ms === Infinity) {
     throw new RangeError(`a timeout must be a finite number of ms >= 0, got ${String(ms)}`);
   }

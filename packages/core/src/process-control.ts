@@ -9,10 +9,11 @@
  * whatever runs under their name when they are used.
  */
 import type { StartedChild } from './child.js';
-import { NoProcessError, StopTimeoutError } from './errors.js';
+import { CallingSelfError, NoProcessError, StopTimeoutError } from './errors.js';
 import type { ExitReason } from './exit-reason.js';
 import { currentRefOf } from './registry.js';
 import { describeValue } from './describe-value.js';
+import { currentTurnOf } from './turn.js';
 import { checkTimeout } from './validation.js';
 import { within } from './within.js';
 
@@ -37,7 +38,7 @@ export function track(started: StartedChild, path: string): void {
 }
 
 /** The entry of `ref` (a whereis handle stands for its current ref); a TypeError for what is not a ref. */
-function lookup(what: string, ref: unknown): { entry: Entry | undefined; target: string } {
+function lookup(what: string, ref: unknown): { entry: Entry | undefined; target: string; actual: unknown } {
   if (typeof ref !== 'object' || ref === null) {
     throw new TypeError(`${what}: ref must be a child's ref or a whereis handle, got ${describeValue(ref)}`);
   }
@@ -48,7 +49,7 @@ function lookup(what: string, ref: unknown): { entry: Entry | undefined; target:
   if (entry === undefined && registered === undefined && !('alive' in ref)) {
     throw new TypeError(`${what}: ${target} is not a ref that @piton/core started`);
   }
-  return { entry, target };
+  return { entry, target, actual };
 }
 
 function pathOf(ref: object): string {
@@ -80,12 +81,17 @@ export function exit(ref: object, reason: ExitReason): void {
  * (a `NoProcessError` carrying any other reason it ended with); with `StopTimeoutError` if it has
  * not exited within `timeout` ms (default `'infinity'`), and then goes on stopping. A bad
  * `timeout` rejects (`InvalidSpecError`/`SpecRangeError`) before anything is sent, leaving the
- * process running.
+ * process running. Called by a worker on itself from one of its own callbacks, it rejects at once
+ * with `CallingSelfError` and stops nothing (it could only wait for itself; `ctx.exit` is the way).
  */
 export async function stop(ref: object, reason: ExitReason = 'normal', timeout: number | 'infinity' = 'infinity'): Promise<void> {
   checkTimeout('stop(ref, reason, timeout): timeout', timeout, { infinity: true });
-  const { entry, target } = lookup('stop(ref, reason, timeout)', ref);
+  const { entry, target, actual } = lookup('stop(ref, reason, timeout)', ref);
   if (entry === undefined || entry.exited) throw new NoProcessError(target);
+  // A worker waiting for its own exit from one of its callbacks would wait for itself: the exit
+  // comes only after that callback returns. OTP's gen_server:stop(self()) exits with calling_self.
+  const turn = currentTurnOf();
+  if (turn !== undefined && turn.active && turn.ref === actual) throw new CallingSelfError(target, 'stop');
   const { started } = entry;
   if (reason === 'kill') started.kill();
   else started.shutdown(reason);

@@ -136,6 +136,7 @@ export function checkNumber(
   value: unknown,
   bounds: { readonly min?: number; readonly max?: number; readonly integer?: boolean } = {},
 ): number {
+  rejectUnknownKeys('checkNumber bounds', checkObject('checkNumber bounds', bounds), NUMBER_BOUND_KEYS);
   const { min = -Infinity, max = Infinity, integer = false } = bounds;
   const expected = `${integer ? 'an integer' : 'a finite number'}${rangeText(min, max)}`;
   if (typeof value !== 'number') throw new InvalidSpecError(where, value, expected);
@@ -143,6 +144,9 @@ export function checkNumber(
   if (!whole || value < min || value > max) throw new SpecRangeError(where, value, expected);
   return value;
 }
+
+const NUMBER_BOUND_KEYS = ['min', 'max', 'integer'];
+const TIMEOUT_OPTION_KEYS = ['infinity'];
 
 function rangeText(min: number, max: number): string {
   if (min > -Infinity && max < Infinity) return ` from ${min} to ${max}`;
@@ -169,6 +173,7 @@ export function checkNonNegativeInteger(where: string, value: unknown): number {
 export function checkTimeout(where: string, value: unknown): number;
 export function checkTimeout(where: string, value: unknown, options: { readonly infinity: true }): number | 'infinity';
 export function checkTimeout(where: string, value: unknown, options: { readonly infinity?: boolean } = {}): number | 'infinity' {
+  rejectUnknownKeys('checkTimeout options', checkObject('checkTimeout options', options), TIMEOUT_OPTION_KEYS);
   const expected = options.infinity ? "a finite number of ms >= 0 or 'infinity'" : 'a finite number of ms >= 0';
   if (options.infinity && value === 'infinity') return value;
   if (typeof value !== 'number') throw new InvalidSpecError(where, value, expected);

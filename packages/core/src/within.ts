@@ -4,7 +4,9 @@
  * escalation every stop is made of: ask, wait a while, ask harder, and so on until the last step,
  * which must end it (a kill).
  */
+import { InvalidSpecError } from './errors.js';
 import { setLongTimeout, type LongTimeout } from './long-timeout.js';
+import { checkFunction, checkOptions, checkTimeout, names } from './validation.js';
 
 /**
  * `promise`, unless `ms` pass first: then whatever `onTimeout()` returns (or throws). `ms` is a
@@ -46,6 +48,7 @@ export interface StopStep {
  * one that ends the process (a kill). Resolves with what `exited` resolved with.
  */
 export async function stopLadder<T>(exited: Promise<T>, steps: readonly StopStep[]): Promise<T> {
+  checkSteps(steps);
   let done = false;
   const marked = exited.then((value) => {
     done = true;
@@ -58,4 +61,16 @@ export async function stopLadder<T>(exited: Promise<T>, steps: readonly StopStep
     if (await within(marked.then(() => true), step.wait, () => false)) break;
   }
   return marked;
+}
+
+const STOP_STEP_KEYS = names<StopStep>()(['run', 'wait']);
+
+/** Each step is `{ run, wait }` and nothing else, checked before the first one runs. */
+function checkSteps(steps: readonly StopStep[]): void {
+  if (!Array.isArray(steps)) throw new InvalidSpecError('stopLadder steps', steps, 'an array of { run, wait }');
+  steps.forEach((step: unknown, i) => {
+    const s = checkOptions(`stopLadder steps[${i}]`, step, STOP_STEP_KEYS);
+    checkFunction(`stopLadder steps[${i}].run`, s.run);
+    checkTimeout(`stopLadder steps[${i}].wait`, s.wait, { infinity: true });
+  });
 }

@@ -27,7 +27,6 @@
  *   its own callbacks fails at once with `CallingSelfError` (`calling_self`); a call with
  *   `timeout: 0` times out.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { IGNORE, isIgnore, type ChildId, type Ignore, type StartContext, type StartedChild, type StartFn } from './child.js';
 import { WorkerRef, type CallOptions, type ChildRef } from './child-ref.js';
 import { Deferred, quietRejection } from './deferred.js';
@@ -37,6 +36,7 @@ import { readCallResult, type CallResult, type CallStep } from './call-result.js
 import { Mailbox } from './nact.js';
 import { PendingCall, type From } from './pending-call.js';
 import type { ActorSystem } from './system.js';
+import { currentTurnOf, runTurn, type Turn } from './turn.js';
 import { checkFunction, checkObject, checkOptions, checkTimeout, names, rejectUnknownKeys } from './validation.js';
 
 /** gen_server's default call timeout. */
@@ -106,14 +106,6 @@ type Message<Call, Cast> =
   | { readonly kind: 'info'; readonly msg: unknown };
 
 type Phase = 'init' | 'running' | 'stopping' | 'exited';
-
-/** One run of a callback (init, or the handling of one message); a call to self inside it is `calling_self`. */
-interface Turn {
-  readonly process: object;
-}
-
-/** The turn the current async context belongs to, across awaits. */
-const currentTurn = new AsyncLocalStorage<Turn>();
 
 class WorkerProcess<S, Call, Reply, Cast> {
   readonly ref: WorkerRef<Call, Reply, Cast>;
@@ -192,7 +184,7 @@ class WorkerProcess<S, Call, Reply, Cast> {
   }
 
   call(msg: Call, options: CallOptions | undefined): Promise<Reply> {
-    const turn = currentTurn.getStore();
+    const turn = currentTurnOf();
     if (turn !== undefined && turn === this.#turn) return quietRejection(new CallingSelfError(this.ref.path));
     let timeout: number | 'infinity';
     try {
@@ -289,11 +281,12 @@ class WorkerProcess<S, Call, Reply, Cast> {
 
   /** Runs `fn` as this worker's current turn: a call to itself from inside it is `calling_self`. */
   async #inTurn<T>(fn: () => T | Promise<T>): Promise<T> {
-    const turn: Turn = { process: this };
+    const turn: Turn = { ref: this.ref, active: true };
     this.#turn = turn;
     try {
-      return await currentTurn.run(turn, fn);
+      return await runTurn(turn, fn);
     } finally {
+      turn.active = false;
       if (this.#turn === turn) this.#turn = undefined;
     }
   }

@@ -1,4 +1,4 @@
-import { IGNORE, isIgnore, type ChildId, type Ignore, type StartContext, type StartedChild } from '../child.js';
+import { isIgnore, type ChildId, type Ignore, type StartContext, type StartedChild } from '../child.js';
 import { NoProcessError, StartChildError, SupervisorError } from '../errors.js';
 import type { SupervisorEvent } from '../events.js';
 import type { ExitReason } from '../exit-reason.js';
@@ -97,7 +97,7 @@ export class ChildLifecycle {
         throw new SupervisorError('already_started', `the name ${JSON.stringify(spec.name)} is already registered`);
       }
       const ctx: StartContext = { system, id: record.id ?? spec.id, path: record.path, parent: this.#host.parent, signal: abandon.signal };
-      result = checkStarted(await boundedStart(spec.start, ctx, record.extraArgs, spec.startTimeout, abandon), record.path);
+      result = await boundedStart(spec.start, ctx, record.extraArgs, spec.startTimeout, abandon);
     } catch (error) {
       this.#emit({ type: 'start_failed', ...this.where(record), reason: error });
       throw error;
@@ -170,16 +170,4 @@ export class ChildLifecycle {
   #emit(event: SupervisorEvent): void {
     this.#host.system.emit(event);
   }
-}
-
-function checkStarted(value: unknown, path: string): StartedChild | Ignore {
-  if (isIgnore(value)) return IGNORE;
-  const v = value as Partial<StartedChild> | null;
-  if (
-    typeof v !== 'object' || v === null || !(v.exited instanceof Promise) ||
-    typeof v.shutdown !== 'function' || typeof v.kill !== 'function'
-  ) {
-    throw new TypeError(`the start function of ${path} must resolve with a StartedChild { ref, exited, shutdown, kill } or IGNORE`);
-  }
-  return v as StartedChild;
 }

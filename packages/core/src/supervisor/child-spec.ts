@@ -95,6 +95,7 @@ export const CHILD_DEFAULTS = {
 /** The keys of a child spec; anything else is refused with "did you mean" (see supervisor.ts). */
 export const CHILD_SPEC_KEYS = names<ChildSpec>()(['id', 'start', 'restart', 'shutdown', 'startTimeout', 'type', 'significant', 'name', 'backoff']);
 export const BACKOFF_KEYS = names<Backoff>()(['min', 'max', 'factor', 'jitter', 'resetAfter']);
+export const AUTO_SHUTDOWNS = ['never', 'any_significant', 'all_significant'] as const satisfies readonly AutoShutdown[];
 
 // One validator per field; each names the field (with its position) and the bad value.
 
@@ -185,5 +186,5 @@ export function resolveChildSpecs(specs: unknown, autoShutdown: AutoShutdown): R
  * `autoShutdown` is the supervisor's flag, which decides whether `significant: true` is allowed.
  */
 export function checkChildSpecs(specs: readonly AnyChildSpec[], autoShutdown: AutoShutdown = 'never'): void {
-  resolveChildSpecs(specs, autoShutdown);
+  resolveChildSpecs(specs, checkOneOf('autoShutdown', autoShutdown, AUTO_SHUTDOWNS));
 }

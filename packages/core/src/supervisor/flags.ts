@@ -1,6 +1,6 @@
 import { InvalidSpecError } from '../errors.js';
 import { checkNumber, checkOneOf, checkOptions, names } from '../validation.js';
-import { resolveChildSpecs, type ChildSpec, type ResolvedChildSpec } from './child-spec.js';
+import { AUTO_SHUTDOWNS, resolveChildSpecs, type ChildSpec, type ResolvedChildSpec } from './child-spec.js';
 
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'simple_one_for_one';
 export type AutoShutdown = 'never' | 'any_significant' | 'all_significant';
@@ -53,7 +53,7 @@ export function resolveFlags(flags: unknown): ResolvedFlags {
   const strategy = f.strategy === undefined ? FLAG_DEFAULTS.strategy : checkOneOf('strategy', f.strategy, ['one_for_one', 'one_for_all', 'rest_for_one', 'simple_one_for_one']);
   const intensity = f.intensity === undefined ? FLAG_DEFAULTS.intensity : checkNumber('intensity', f.intensity, { min: 0, integer: true });
   const period = f.period === undefined ? FLAG_DEFAULTS.period : checkNumber('period', f.period, { min: 1, integer: true });
-  const autoShutdown = f.autoShutdown === undefined ? FLAG_DEFAULTS.autoShutdown : checkOneOf('autoShutdown', f.autoShutdown, ['never', 'any_significant', 'all_significant']);
+  const autoShutdown = f.autoShutdown === undefined ? FLAG_DEFAULTS.autoShutdown : checkOneOf('autoShutdown', f.autoShutdown, AUTO_SHUTDOWNS);
   const children = resolveChildSpecs(f.children, autoShutdown);
   if (strategy === 'simple_one_for_one' && children.length !== 1) {
     throw new InvalidSpecError('children', f.children, 'exactly one child spec (the template) for simple_one_for_one');

@@ -103,6 +103,7 @@ import { addRestart } from './intensity.js';
 import { shouldRestart } from './restart-policy.js';
 import { SupervisorRef } from './supervisor-ref.js';
 import { describeChildren, type ChildInspection } from '../tree.js';
+import { checkFunction, checkOptions, names } from '../validation.js';
 
 export type { ChildCounts, ChildInfo, ChildStatus } from './child-record.js';
 
@@ -121,6 +122,16 @@ type Phase = 'starting' | 'running' | 'stopping' | 'exited';
 export interface SupervisorInternals {
   readonly now?: () => number;
   readonly random?: () => number;
+}
+
+const INTERNALS_KEYS = names<SupervisorInternals>()(['now', 'random']);
+
+/** Checked with the flags (an unknown key is refused there too): a clock and a random source, both functions. */
+function checkInternals(internals: SupervisorInternals | undefined): void {
+  if (internals === undefined) return;
+  const i = checkOptions('internals', internals, INTERNALS_KEYS);
+  if (i.now !== undefined) checkFunction('internals.now', i.now);
+  if (i.random !== undefined) checkFunction('internals.random', i.random);
 }
 
 export class Supervisor {
@@ -479,6 +490,7 @@ export function supervisor(
   let resolved: ResolvedFlags | undefined;
   let invalid: unknown;
   try {
+    checkInternals(internals);
     resolved = resolveFlags(flags);
   } catch (error) {
     invalid = error;
