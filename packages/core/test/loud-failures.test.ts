@@ -1,6 +1,7 @@
 // OTP's loud failures in a worker: bad_return_value (gen_server_SUITE `call`), unexpected messages
-// (gen_server_SUITE `undef_handle_info`: logged, not dropped in silence), calling_self (gen.erl's
-// do_call refuses a call to self()), and a call with timeout 0 (gen_server_SUITE `call`: timeout).
+// (gen_server_SUITE `undef_handle_info`: logged, not dropped in silence), calling_self
+// (gen_server_SUITE `calling_self`: gen.erl's do_call refuses a call to self(), and
+// gen_server:stop(self()) exits with it), and a call with timeout 0 (gen_server_SUITE `call`: timeout).
 import { expect } from 'chai';
 import {
   ActorSystem,
@@ -8,6 +9,7 @@ import {
   CallingSelfError,
   CallTimeoutError,
   NoProcessError,
+  stop,
   supervisor,
   worker,
   type ChildRef,
@@ -53,6 +55,29 @@ describe('loud failures (as OTP)', () => {
       expect((err as BadReturnValueError).value).to.equal('badreturn');
       expect((err as Error).message).to.match(/^bad_return_value: handleCall of loud\/root\/w returned "badreturn" \(string\)/);
       expect((await events.waitFor<ExitedEvent>(is('exited', 'w'))).reason).to.equal(err);
+    });
+
+    it('gen_server_SUITE call: a key no form has (contine) is a bad_return_value with "did you mean", not a continue dropped in silence', async () => {
+      const continued: unknown[] = [];
+      const typo = worker<number, 'go' | 'halt', string>({
+        init: () => 0,
+        handleCall: (msg, n) =>
+          (msg === 'go' ? { reply: 'went', state: n, contine: 'next' } : { stop: 'normal', reply: 'halted', state: n, continue: 'next' }) as never,
+        handleContinue: (msg, n) => {
+          continued.push(msg);
+          return n;
+        },
+      });
+      const ref = await child<ChildRef<'go' | 'halt', string>>(typo);
+      const err = await rejection(ref.call('go'));
+      expect(err).to.be.instanceOf(BadReturnValueError).with.property('callback', 'handleCall');
+      expect((err as Error).message).to.match(/it must return \{ reply, state, continue\? \}, and contine is not a key of it; did you mean continue\?$/);
+      expect((await events.waitFor<ExitedEvent>(is('exited', 'w'))).reason).to.equal(err);
+      // { stop, reply, state } takes no continue (nothing runs after the stop).
+      const again = await child<ChildRef<'go' | 'halt', string>>(typo);
+      const stopErr = await rejection(again.call('halt'));
+      expect((stopErr as Error).message).to.match(/it must return \{ stop, reply, state \}, and continue is not a key of it$/);
+      expect(continued).to.deep.equal([]);
     });
 
     it('handleCast returning undefined for a state that was not undefined is a crash, not a lost state', async () => {
@@ -108,7 +133,7 @@ describe('loud failures (as OTP)', () => {
   });
 
   describe('calling_self', () => {
-    it('a call to itself from its own handleCall fails at once with CallingSelfError, not at the timeout', async () => {
+    it('gen_server_SUITE calling_self: a call to itself from its own handleCall fails at once with CallingSelfError, not at the timeout (infinity here)', async () => {
       const selfish = worker<number, 'self' | 'ping', unknown>({
         init: () => 0,
         handleCall: async (msg, n, ctx) => {
@@ -143,6 +168,31 @@ describe('loud failures (as OTP)', () => {
       });
       const err = await rejection(system.start(selfish));
       expect((err as Error).cause).to.be.instanceOf(CallingSelfError);
+    });
+
+    it('stop(self) from its own callback likewise (gen_server:stop(self()) exits calling_self): at once, and the worker runs on', async () => {
+      const terminated: unknown[] = [];
+      const selfStopping = worker<number, 'stop-self' | 'ping', unknown>({
+        init: () => 0,
+        handleCall: async (msg, n, ctx) => {
+          if (msg === 'ping') return { reply: 'pong', state: n };
+          const error = await stop(system.whereis('selfish') as object).catch((e: unknown) => e);
+          return { reply: error, state: n };
+        },
+        terminate: (reason) => {
+          terminated.push(reason);
+        },
+      });
+      const root = await system.start(supervisor({ children: [{ id: 'w', start: selfStopping, name: 'selfish' }] }));
+      const ref = await root.child<ChildRef<'stop-self' | 'ping', unknown>>('w');
+      const error = await ref.call('stop-self', { timeout: 'infinity' });
+      expect(error).to.be.instanceOf(CallingSelfError);
+      expect((error as Error).message).to.match(/^calling_self: loud\/root\/w stopped itself with stop\(\)/);
+      expect(await ref.call('ping')).to.equal('pong');
+      expect(terminated).to.deep.equal([]);
+      // Outside its callbacks, stop(ref) stops it as ever.
+      await stop(ref, 'normal');
+      expect(terminated).to.deep.equal(['normal']);
     });
 
     it('a call made later, from a timer the callback set, is an ordinary call', async () => {

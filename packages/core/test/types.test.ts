@@ -1,6 +1,7 @@
 // The types of @piton/core as a consumer meets them: tsc compiles test/types/well-typed.ts cleanly,
 // and fails on test/types/misuse.ts exactly on the lines marked `// error TSxxxx`, with those codes
-// (a missing or wrong worker argument, a template used as a plain child, a wrong startChild, a
+// (a missing or wrong worker argument, a template used as a plain child or added by a static
+// supervisor's startChild, a wrong startChild, a bad stop timeout, an exit without reason, a
 // whereis handle's path read as a string).
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';

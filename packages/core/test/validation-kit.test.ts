@@ -2,6 +2,7 @@
 // wrong number), one message form, one describer.
 import { expect } from 'chai';
 import {
+  backoffDelay,
   checkNonNegativeInteger,
   checkNumber,
   checkOneOf,
@@ -14,7 +15,9 @@ import {
   InvalidSpecError,
   PitonError,
   rejectUnknownKeys,
+  setLongTimeout,
   SpecRangeError,
+  stopLadder,
 } from '../src/index.js';
 import { thrown } from '../../../test/support.js';
 
@@ -110,6 +113,28 @@ describe('validation kit', () => {
       const error = thrown(() => checkOneOf('type', 'manager', ['worker', 'supervisor']));
       expect(error).to.be.instanceOf(TypeError);
       expect(error.message).to.equal(`type must be 'worker' or 'supervisor', got "manager" (string)`);
+    });
+
+    it("the kit's own options, and those of core's helpers, refuse unknown keys too", () => {
+      const unknown = (run: () => unknown, message: RegExp) => {
+        const error = thrown(run);
+        expect(error).to.be.instanceOf(InvalidSpecError);
+        expect(error.message).to.match(message);
+      };
+      unknown(() => checkNumber('n', 1, { mn: 0 } as never), /^checkNumber bounds\.mn is not an option; did you mean min\? \(known: min, max, integer\)/);
+      unknown(() => checkTimeout('t', 'infinity', { infinty: true } as never), /^checkTimeout options\.infinty is not an option; did you mean infinity\?/);
+      unknown(() => setLongTimeout(() => undefined, 10, { unrf: true } as never), /^setLongTimeout options\.unrf is not an option; did you mean unref\?/);
+      unknown(() => backoffDelay(0, { min: 1, max: 2, factor: 2, jitter: 0, resetAfter: 2, jiter: 1 } as never), /^backoff\.jiter is not an option; did you mean jitter\?/);
+      expect(backoffDelay(1, { min: 1, max: 10, factor: 2, jitter: 0, resetAfter: 10 })).to.equal(2);
+    });
+
+    it('stopLadder checks every step before running the first', async () => {
+      const ran: string[] = [];
+      const never = new Promise<never>(() => undefined);
+      const error = await stopLadder(never, [{ run: () => ran.push('ask'), wait: 10 }, { run: () => ran.push('kill'), wiat: 'infinity' } as never]).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(InvalidSpecError);
+      expect((error as Error).message).to.match(/^stopLadder steps\[1\]\.wiat is not an option; did you mean wait\?/);
+      expect(ran).to.deep.equal([]);
     });
 
     it('instanceof keeps its ordinary meaning for every other class', () => {

@@ -5,10 +5,12 @@ import {
   checkChildSpecs,
   InvalidSpecError,
   PitonError,
+  StartChildError,
   supervisor,
   worker,
   type ChildRef,
   type ChildSpec,
+  type StartFn,
   type SupervisorFlags,
 } from '../src/index.js';
 import { probe, rejection } from './helpers.js';
@@ -108,6 +110,34 @@ describe('validation of flags and child specs', () => {
       expect(await ref.call('ping')).to.equal('pong');
     });
 
+    it('nested inside the dynamic API: a backoff key in startChild(spec)', async () => {
+      const root = await system.start(supervisor({}));
+      const err = await rejection(root.startChild({ id: 'x', start: probe(log, 'x'), backoff: { min: 1, max: 10, jiter: 0.5 } } as ChildSpec));
+      expect(err).to.be.instanceOf(InvalidSpecError).with.property('field', 'spec.backoff.jiter');
+      expect((err as Error).message).to.match(/^spec\.backoff\.jiter is not an option; did you mean jitter\?/);
+      expect(log).to.deep.equal([]);
+      expect(await root.countChildren()).to.include({ specs: 0 });
+    });
+
+    it("in what a custom start resolves with (a misspelt inspect), at top level and in a tree; what was refused is killed", async () => {
+      const killed: string[] = [];
+      const custom = (name: string): StartFn<string, []> => async () =>
+        ({ ref: name, exited: new Promise(() => undefined), shutdown: () => undefined, kill: () => killed.push(name), inspct: () => ({}) }) as never;
+      const top = await rejection(system.start(custom('top')));
+      expect(top).to.be.instanceOf(InvalidSpecError);
+      expect((top as Error).message).to.match(/^the StartedChild of val\/root\.inspct is not an option; did you mean inspect\? \(known: ref, exited, shutdown, kill, inspect\)/);
+      const inTree = await rejection(system.start(supervisor({ children: [{ id: 'c', start: custom('child') }] })));
+      expect(inTree).to.be.instanceOf(StartChildError);
+      expect((inTree as StartChildError).cause).to.be.instanceOf(InvalidSpecError).with.property('field', 'the StartedChild of val/root-2/c.inspct');
+      expect(killed).to.deep.equal(['top', 'child']);
+    });
+
+    it('in a supervisor\'s internals (its clock and random source)', async () => {
+      const err = await rejection(system.start(supervisor({}, { nwo: Date.now } as never)));
+      expect(err).to.be.instanceOf(InvalidSpecError);
+      expect((err as Error).message).to.match(/^internals\.nwo is not an option; did you mean now\?/);
+    });
+
     it('worker(): a misspelt callback is refused at once (handelCast), not when the first cast crashes', () => {
       const behaviour = { init: () => 0, handelCast: (_m: unknown, s: number) => s };
       expect(() => worker(behaviour as never)).to.throw(
@@ -145,6 +175,7 @@ describe('validation of flags and child specs', () => {
     const significant = ok({ restart: 'transient', significant: true });
     expect(thrown(() => checkChildSpecs([significant])).field).to.equal('children[0].significant');
     checkChildSpecs([significant], 'any_significant');
+    expect(thrown(() => checkChildSpecs([significant], 'any_signifcant' as never)).field).to.equal('autoShutdown');
     expect(log).to.deep.equal([]);
   });
 

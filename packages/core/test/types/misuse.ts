@@ -1,6 +1,6 @@
 // What the types of @piton/core refuse: test/types.test.ts requires tsc to fail on each line marked
 // `// error TSxxxx` with that code, and on no other line.
-import { ActorSystem, supervisor, worker } from '../../src/index.js';
+import { ActorSystem, exit, stop, supervisor, worker } from '../../src/index.js';
 
 interface Job {
   readonly id: string;
@@ -22,6 +22,12 @@ export async function run(): Promise<void> {
   const system = new ActorSystem({ name: 'misuse' });
   await system.start(forgotten); // error TS2769
   await system.start(supervisor({ children: [{ id: 'f', start: forgotten }] })); // error TS2769
+  const root = await system.start(supervisor({}));
+  // Nor as a child added later: a static supervisor's startChild passes no extra arguments.
+  await root.startChild({ id: 'f', start: forgotten }); // error TS2345
+  // Process control: a timeout is ms or 'infinity'; exit takes a reason.
+  await stop(root, 'normal', 'forever'); // error TS2345
+  exit(root); // error TS2554
   const jobs = await system.start(supervisor({ strategy: 'simple_one_for_one', children: [{ id: 'job', start: template }] }));
   await jobs.startChild([{ name: 'a' }]); // error TS2353
   await jobs.startChild([]); // error TS2345
