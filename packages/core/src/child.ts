@@ -6,7 +6,11 @@ import type { ChildInspection } from './tree.js';
 /** A child's identifier inside its supervisor. */
 export type ChildId = string;
 
-/** What a supervisor holds for any running child, whatever kind it is. */
+/**
+ * What a supervisor holds for any running child, whatever kind it is. A start function resolves
+ * with these keys and no other: an unknown one (a misspelt `inspect`) fails the start with
+ * `InvalidSpecError`, "did you mean".
+ */
 export interface StartedChild<R = unknown> {
   /** What child(id) / whichChildren / whereis hand out. */
   readonly ref: R;
