@@ -57,14 +57,14 @@ describe('registered names: system.whereis', () => {
     expect(await sub.countChildren()).to.deep.equal({ specs: 0, active: 0, supervisors: 0, workers: 0 });
   });
 
-  it('a name already registered makes the second start fail with already_started', async () => {
+  it('gen_server_SUITE start (local register): a name already registered makes the second start fail with already_started', async () => {
     await system.start(supervisor({ children: [{ id: 'a', name: 'dup', start: counted() }] }), { id: 'one' });
     const err = await rejection(system.start(supervisor({ children: [{ id: 'b', name: 'dup', start: counted() }] }), { id: 'two' }));
     expect(err).to.be.instanceOf(StartChildError);
     expect(((err as Error).cause as { code: string }).code).to.equal('already_started');
   });
 
-  it('a handle tells the truth while nothing runs: alive false, and the id and path last registered', async () => {
+  it('gen_server_SUITE start (local register, then noproc once stopped): a handle tells the truth while nothing runs: alive false, and the id and path last registered', async () => {
     const root = await system.start(supervisor({ children: [{ id: 'svc', name: 'service', start: counted() }] }));
     const svc = system.whereis<ChildRef<Msg, number>>('service');
     expect(svc.alive).to.equal(true);

@@ -36,3 +36,6 @@ export async function run(): Promise<void> {
   const path: string = handle.path; // error TS2322
   void path;
 }
+
+// A handleCast that forgets its `return` (bad_return_value at run time) does not compile once the state's type is said.
+export const forgetful = worker<number, never, never, 'inc'>({ init: () => 0, handleCast: (_m, n) => { void n; } }); // error TS2322
