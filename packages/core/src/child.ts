@@ -1,3 +1,4 @@
+import { SupervisorError } from './errors.js';
 import type { ActorSystem } from './system.js';
 import type { ExitReason } from './exit-reason.js';
 import type { ActorParent } from './nact.js';
@@ -36,13 +37,25 @@ export interface StartContext {
   /** The nact actor new actors are spawned under; pass the context on unchanged to nest. */
   readonly parent: ActorParent;
   /**
-   * Aborted when whoever started this child gives up on the start: its `startTimeout` passed, or
-   * its supervisor was killed. A start function should then stop what it is doing and reject;
-   * whatever it resolves with afterwards is killed as it arrives. `worker()` kills its process
+   * Aborted when whoever started this child gives up on the start: its `startTimeout` passed, its
+   * supervisor was killed, or (at top level) `system.stop()` was called, with a `SupervisorError`
+   * of code `'shutdown'` as `reason`. A start function should then stop what it is doing and reject;
+   * whatever it resolves with afterwards is killed as it arrives (stopped by its `shutdown`, when
+   * the system is stopping). `worker()` kills its process
    * (firing the worker's own `ctx.signal`), so its start rejects at once. Pass the context on
    * unchanged to a nested start, and the signal with it.
    */
   readonly signal: AbortSignal;
+}
+
+/** @internal The reason a top-level start's signal is aborted with when `stop()` is called. */
+export function systemStop(name: string): SupervisorError {
+  return new SupervisorError('shutdown', `actor system ${name} is stopping`);
+}
+
+/** @internal Whether a start's signal was aborted because the system is stopping (not a timeout, not a kill). */
+export function isSystemStop(reason: unknown): boolean {
+  return reason instanceof SupervisorError && reason.code === 'shutdown';
 }
 
 declare const ignoreBrand: unique symbol;

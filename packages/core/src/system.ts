@@ -1,5 +1,5 @@
 import { boundedStart } from './bounded-start.js';
-import { isIgnore, type ChildId, type Ignore, type StartContext, type StartedChild, type StartFn } from './child.js';
+import { isIgnore, isSystemStop, systemStop, type ChildId, type Ignore, type StartContext, type StartedChild, type StartFn } from './child.js';
 import { Deferred } from './deferred.js';
 import { InvalidSpecError, StartChildError, SupervisorError } from './errors.js';
 import { SystemEvents, type SupervisorEvent } from './events.js';
@@ -76,6 +76,8 @@ export class ActorSystem {
   #top: TopChild[] = [];
   /** Top-level starts in progress; each settles only once a child that started too late is stopped. */
   readonly #starting = new Set<Promise<unknown>>();
+  /** The signals of those starts: `stop()` aborts them, so that a start that waits (an init that hangs) ends at once. */
+  readonly #abandons = new Set<AbortController>();
   #stopping: Promise<void> | undefined;
   #counter = 0;
 
@@ -103,8 +105,9 @@ export class ActorSystem {
 
   /**
    * Starts a top-level child (usually a supervisor) and resolves with its ref, or with `undefined`
-   * if its start returned `IGNORE`. If `stop()` is called while the child is starting, the child
-   * is stopped as soon as its start completes and this rejects with `SupervisorError('shutdown')`.
+   * if its start returned `IGNORE`. If `stop()` is called while the child is starting, its start's
+   * signal is aborted (a worker's init is killed), whatever it started is stopped as soon as its
+   * start completes, and this rejects with `SupervisorError('shutdown')`.
    */
   start<R>(start: (ctx: StartContext) => Promise<StartedChild<R>>, options?: TopLevelOptions): Promise<R>;
   start<R>(start: StartFn<R, []>, options?: TopLevelOptions): Promise<R | undefined>;
@@ -133,13 +136,19 @@ export class ActorSystem {
     const startTimeout = options.startTimeout === undefined ? 'infinity' : checkTimeout('options.startTimeout', options.startTimeout, { infinity: true });
     let result: StartedChild<R> | Ignore;
     const abandon = new AbortController();
+    this.#abandons.add(abandon);
     try {
       const ctx: StartContext = { system: this, id, path, parent: this.#root, signal: abandon.signal };
       result = (await boundedStart(start as StartFn, ctx, [], startTimeout, abandon)) as StartedChild<R> | Ignore;
     } catch (error) {
       this.emit({ type: 'start_failed', supervisor: this.name, id, path, at: Date.now(), reason: error });
+      if (isSystemStop(abandon.signal.reason)) {
+        throw new SupervisorError('shutdown', `actor system ${this.name} stopped while ${path} was starting`, { cause: error });
+      }
       // A bad spec is reported as it is; any other failure is named as this child's start failure.
       throw error instanceof SupervisorError || error instanceof InvalidSpecError ? error : new StartChildError(this.name, id, error);
+    } finally {
+      this.#abandons.delete(abandon);
     }
     if (isIgnore(result)) {
       this.emit({ type: 'ignored', supervisor: this.name, id, path, at: Date.now() });
@@ -199,11 +208,17 @@ export class ActorSystem {
 
   /**
    * Stops the top-level children in reverse start order, each by its shutdown, then nact. A child
-   * still starting is the newest: its start is awaited first, and whatever it started is stopped
+   * still starting is the newest: its start's signal is aborted (so that an init that hangs is
+   * killed rather than waited for), its start is awaited first, and whatever it started is stopped
    * before this resolves.
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      // A start in progress is told the system is stopping (its ctx.signal): a worker's init is
+      // killed at once, so one that hangs cannot hold stop() up; a supervisor winds down in order
+      // (it starts no further child); a custom start may stop early. Then each is waited for.
+      const stopped = systemStop(this.name);
+      for (const abandon of this.#abandons) abandon.abort(stopped);
       // (Awaited only when there are any, so that the first stop request goes out right now.)
       if (this.#starting.size > 0) await Promise.allSettled([...this.#starting]);
       for (const top of [...this.#top].reverse()) await stopChild(top.started, top.shutdown);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ActorSystem, supervisor, SupervisorError, type ExitReason, type StartFn } from '../src/index.js';
+import { ActorSystem, NoProcessError, supervisor, SupervisorError, worker, type ExitReason, type StartFn } from '../src/index.js';
 import { Deferred } from '../src/deferred.js';
 import { probe, rejection } from './helpers.js';
 
@@ -106,6 +106,26 @@ describe('system.stop() while a child is starting', () => {
     await stopping;
     expect(log).to.deep.equal(['started:late', 'stopped:late', 'system stopped']);
     expect(await adding).to.deep.equal({ tag: 'late' }); // asked for before the stop, and served
+  });
+
+  it("a top-level worker whose init hangs (the top level's startTimeout is 'infinity') does not hold stop() up: its init is killed, its start rejects with shutdown", async () => {
+    const entered = new Deferred<void>();
+    const aborted = new Deferred<unknown>();
+    const hanging = worker({
+      init: (ctx) => {
+        ctx.signal.addEventListener('abort', () => aborted.resolve(ctx.signal.reason));
+        entered.resolve();
+        return new Promise<number>(() => undefined);
+      },
+    });
+    const starting = system.start(hanging, { id: 'hang' });
+    await entered.promise;
+    await system.stop();
+    const err = await rejection(starting);
+    expect(err).to.be.instanceOf(SupervisorError).with.property('code', 'shutdown');
+    expect((err as Error).message).to.equal('shutdown: actor system sds stopped while sds/hang was starting');
+    expect(await aborted.promise).to.be.instanceOf(NoProcessError).with.property('reason', 'killed');
+    expect(await system.down).to.include({ cause: 'stop' });
   });
 
   it('a top-level start that fails after stop() began lets stop() resolve', async () => {

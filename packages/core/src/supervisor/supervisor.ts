@@ -71,10 +71,11 @@
  * - A supervisor killed brutally kills all its children at once, and a child whose start
  *   completes after that is killed as it arrives.
  * - A shutdown asked for while a child is starting (`startChild`, a restart) is served after that
- *   start, in mailbox order, so the new child is stopped with the others. `system.stop()` waits
- *   likewise for top-level starts in progress and stops what they started; a supervisor still in
- *   its start sees `system.stopping` and starts no further child: it stops those it started and
- *   its start rejects with `SupervisorError` code `'shutdown'`.
+ *   start, in mailbox order, so the new child is stopped with the others. `system.stop()` aborts
+ *   the signals of top-level starts in progress (a worker's hanging init is killed), waits for
+ *   them and stops what they started; a supervisor still in its start is not killed by that
+ *   abort: it sees `system.stopping` and starts no further child, stops those it started, and its
+ *   start rejects with `SupervisorError` code `'shutdown'`.
  *
  * ## Dynamic API (`supervisor-ref.ts`, bodies in `dynamic-api.ts`), with `SupervisorError` and OTP's codes
  * `startChild`, `terminateChild`, `restartChild`, `deleteChild`, `whichChildren`, `whichChild`,
@@ -88,7 +89,7 @@
  *   a restarting one by the ref of the incarnation that exited. `terminateChild(ref)` of a ref that
  *   has already exited (it was a child, or says `alive === false`) is ok; a live stranger is `not_found`.
  */
-import type { ChildId, StartContext, StartedChild } from '../child.js';
+import { isSystemStop, type ChildId, type StartContext, type StartedChild } from '../child.js';
 import { Deferred } from '../deferred.js';
 import { NoProcessError, StartChildError, SupervisorError } from '../errors.js';
 import type { SupervisorEvent } from '../events.js';
@@ -207,7 +208,11 @@ export class Supervisor {
   async start(signal: AbortSignal | undefined): Promise<StartedChild<SupervisorRef>> {
     const done = new Deferred<void>();
     this.#initDone = done;
-    const abandon = () => this.#kill();
+    // Given up on (a start timeout, a parent killed): killed. Not when the system is stopping:
+    // then it winds down in order on its own (`#init` starts no further child).
+    const abandon = () => {
+      if (!isSystemStop(signal?.reason)) this.#kill();
+    };
     signal?.addEventListener('abort', abandon, { once: true });
     this.#mailbox.send({ type: 'init', done });
     if (signal?.aborted) abandon(); // given up on before it began (a start that reached it late)
