@@ -39,11 +39,11 @@ export interface StartContext {
   /**
    * Aborted when whoever started this child gives up on the start: its `startTimeout` passed, its
    * supervisor was killed, or (at top level) `system.stop()` was called, with a `SupervisorError`
-   * of code `'shutdown'` as `reason`. A start function should then stop what it is doing and reject;
-   * whatever it resolves with afterwards is killed as it arrives (stopped by its `shutdown`, when
-   * the system is stopping). `worker()` kills its process
-   * (firing the worker's own `ctx.signal`), so its start rejects at once. Pass the context on
-   * unchanged to a nested start, and the signal with it.
+   * of code `'shutdown'` as `reason`. A start function should then stop what it is doing and
+   * reject; whatever it resolves with afterwards is killed as it arrives (stopped by its
+   * `shutdown`, when the system is stopping). `worker()` kills its process (firing the worker's own
+   * `ctx.signal`), so its start rejects at once. Pass the context on unchanged to a nested start,
+   * and the signal with it.
    */
   readonly signal: AbortSignal;
 }

@@ -26,11 +26,12 @@
  *
  * Unknown keys, in the flags, in a child spec or in its backoff (given here or to `startChild`),
  * and in the internals (`{ now, random }`), are refused (`InvalidSpecError`, a TypeError, with
- * "did you mean"); so are those of what a custom start resolves with (`bounded-start.ts`). This departs from OTP on purpose: OTP ignores keys it does not
- * know in a child spec map, which in Erlang costs little since specs are usually built by a
- * module's `child_spec/1`. Here specs are object literals typed by hand, and a misspelt key
- * silently changes the tree: `{ restrat: 'temporary' }` starts a permanent child that comes back
- * after every exit. An error before anything starts is cheaper than finding that out in production.
+ * "did you mean"); so are those of what a custom start resolves with (`bounded-start.ts`). This
+ * departs from OTP on purpose: OTP ignores keys it does not know in a child spec map, which in
+ * Erlang costs little since specs are usually built by a module's `child_spec/1`. Here specs are
+ * object literals typed by hand, and a misspelt key silently changes the tree: `{ restrat:
+ * 'temporary' }` starts a permanent child that comes back after every exit. An error before
+ * anything starts is cheaper than finding that out in production.
  *
  * ## Start timeouts
  * Each start is bounded by the child's `startTimeout` (OTP: `start_link(..., [{timeout, T}])`, whose
