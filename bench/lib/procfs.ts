@@ -75,6 +75,8 @@ export function uniquePageBytes(pids: readonly number[]): { bytes: number; anonB
           }
         }
       }
+    } catch {
+      // gone while being read: what was read of it counts
     } finally {
       closeSync(fd);
     }
