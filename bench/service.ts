@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchContext } from './lib/context.js';
 import { httpRequest } from './lib/http.js';
-import { HttpService, SERVERS, WORKERS, type ServerKind } from './lib/http-servers.js';
+import { HttpService, SERVERS, WORKERS, type Memory, type ProcessRole, type ServerKind } from './lib/http-servers.js';
 import { runAutocannon, runWrk, type LoadResult, type LoadSpec } from './lib/load.js';
 import { fmt, ratioTo, type Row } from './lib/report.js';
 import { nowMs, summarize } from './lib/stats.js';
@@ -126,8 +126,7 @@ export async function runService(ctx: BenchContext): Promise<Row[]> {
   const wrk = new Map<string, LoadResult[]>();
   const autocannon = new Map<string, { ac: LoadResult; wrk: LoadResult }>();
   const cold = new Map<ServerKind, number[]>(KINDS.map((k) => [k, []]));
-  const memory = new Map<ServerKind, number[]>(KINDS.map((k) => [k, []]));
-  const excluded: number[] = [];
+  const memory = new Map<ServerKind, Memory[]>(KINDS.map((k) => [k, []]));
   const faults = new Map<ServerKind, FaultResult>();
   const services: HttpService[] = [];
   try {
@@ -156,9 +155,7 @@ export async function runService(ctx: BenchContext): Promise<Row[]> {
         ctx.log(`service: round ${round + 1}: ${cell.rows} rows, ${cell.connections} connections: ${order.map((s) => `${s.spec.kind} ${Math.round(wrk.get(`${s.spec.kind}:${cellKey(cell)}`)!.at(-1)!.rate)}/s`).join(', ')}`);
       }
       for (const service of services) {
-        const m = service.memory();
-        memory.get(service.spec.kind)!.push(m.bytes);
-        if (service.spec.kind === 'piton') excluded.push(m.excludedBytes);
+        memory.get(service.spec.kind)!.push(service.memory());
       }
     }
     for (const kind of rotate(KINDS, settings.rounds)) {
@@ -171,7 +168,7 @@ export async function runService(ctx: BenchContext): Promise<Row[]> {
     forgetDir();
   }
   ctx.log(`service: ${Object.entries(env.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  return rowsOf(settings, env.versions, wrk, autocannon, cold, memory, excluded, faults);
+  return rowsOf(settings, env.versions, wrk, autocannon, cold, memory, faults);
 }
 
 function rowsOf(
@@ -180,8 +177,7 @@ function rowsOf(
   wrk: Map<string, LoadResult[]>,
   autocannon: Map<string, { ac: LoadResult; wrk: LoadResult }>,
   cold: Map<ServerKind, number[]>,
-  memory: Map<ServerKind, number[]>,
-  excluded: number[],
+  memory: Map<ServerKind, Memory[]>,
   faults: Map<ServerKind, FaultResult>,
 ): Row[] {
   const rows: Row[] = [];
@@ -236,16 +232,27 @@ function rowsOf(
     rows.push({ benchmark: bm, figure: `${label(kind)}: cold start, spawn → first answer (one per run)`, unit: 'ms', samples: cold.get(kind)!, note: stack[kind] });
   }
   const mib = (v: number[]) => v.map((x) => x / 2 ** 20);
-  const flaskPss = memory.get('flask')!;
+  const pssOf = (kind: ServerKind) => memory.get(kind)!.map((m) => m.bytes);
   for (const kind of KINDS) {
-    const row: Row = { benchmark: bm, figure: `${label(kind)}: PSS of all its processes, after each round`, unit: 'MiB', samples: mib(memory.get(kind)!) };
+    const row: Row = { benchmark: bm, figure: `${label(kind)}: PSS of all its processes, after each round`, unit: 'MiB', samples: mib(pssOf(kind)), note: breakdown(memory.get(kind)!) };
     if (kind === 'piton') {
-      row.ratio = ratioTo('× gunicorn+Flask', memory.get(kind)!, flaskPss);
+      row.ratio = ratioTo('× gunicorn+Flask', pssOf(kind), pssOf('flask'));
       row.target = { text: '≤ 1.0× gunicorn+Flask', on: 'ratio', met: (r) => r <= 1 };
-      const esbuild = median(mib(excluded));
-      if (esbuild > 0) row.note = `not counted: tsx's esbuild process, ${esbuild.toFixed(1)} MiB`;
+      const esbuild = median(mib(memory.get(kind)!.map((m) => m.excludedBytes)));
+      if (esbuild > 0) row.note += `; not counted: tsx's esbuild process, ${esbuild.toFixed(1)} MiB`;
     }
     rows.push(row);
+  }
+  // The same processes, each physical page once and shared libraries whole: what each service
+  // holds as if it were alone on the machine (PSS splits the `node` binary with every other Node
+  // process here, and the Python libraries among the three services).
+  const unique = (kind: ServerKind) => memory.get(kind)!.map((m) => m.uniqueBytes).filter((b): b is number => b !== undefined);
+  if (KINDS.every((kind) => unique(kind).length === settings.rounds)) {
+    for (const kind of KINDS) {
+      const row: Row = { benchmark: bm, figure: `${label(kind)}: its processes' pages, each once (as if alone), after each round`, unit: 'MiB', samples: mib(unique(kind)) };
+      if (kind === 'piton') row.ratio = ratioTo('× gunicorn+Flask', unique(kind), unique('flask'));
+      rows.push(row);
+    }
   }
   const bf = `service under faults: ${FAULT_CONNECTIONS} connections, a worker SIGKILLed every ${KILL_EVERY_S} s for ${settings.faultSeconds} s (wrk ${versions.wrk})`;
   for (const kind of KINDS) {
@@ -266,3 +273,16 @@ function rowsOf(
 }
 
 const median = (values: readonly number[]): number => summarize(values).median;
+
+/** Per role, the median over rounds of the PSS (and private memory) of the service's processes with that role: `Node 59.5 (52.9 private); …`. */
+function breakdown(memories: readonly Memory[]): string {
+  const roles: ProcessRole[] = [];
+  for (const m of memories) for (const p of m.byProcess) if (!roles.includes(p.role)) roles.push(p.role);
+  const parts = roles.map((role) => {
+    const of = memories.map((m) => m.byProcess.filter((p) => p.role === role));
+    const sum = (pick: (p: { pss: number; private: number }) => number) => median(of.map((ps) => ps.reduce((t, p) => t + pick(p), 0) / 2 ** 20));
+    const count = Math.round(median(of.map((ps) => ps.length)));
+    return `${count > 1 ? `${count} ${role === 'spare' ? 'spares' : `${role}s`}` : role} ${sum((p) => p.pss).toFixed(1)} (${sum((p) => p.private).toFixed(1)} private)`;
+  });
+  return `MiB of PSS: ${parts.join('; ')}`;
+}

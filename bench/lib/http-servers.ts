@@ -23,7 +23,7 @@ import { exited, ROOT, type BenchContext, type Stoppable } from './context.js';
 import { httpRequest } from './http.js';
 import { processStartTime, stillRuns } from './internals.js';
 import { buildServiceExample } from './example-build.js';
-import { commOf, processTree, pssBytes } from './procfs.js';
+import { cmdlineOf, commOf, parentOf, processTree, rollup, uniquePageBytes } from './procfs.js';
 import { SERVICE_PY_DIR, type ServiceEnvironment } from './service-env.js';
 import { nowMs } from './stats.js';
 
@@ -88,12 +88,27 @@ function command(kind: ServerKind, env: ServiceEnvironment, port: number): { fil
   }
 }
 
+/** What a process is to its service, for the per-process breakdown of its memory. */
+export type ProcessRole = 'Node' | 'fork server' | 'interpreter' | 'spare' | 'guard' | 'master' | 'supervisor' | 'worker' | 'other';
+
+export interface ProcessShare {
+  pid: number;
+  role: ProcessRole;
+  /** PSS and private memory, in bytes (procfs.ts: rollup). */
+  pss: number;
+  private: number;
+}
+
 export interface Memory {
   /** PSS of every process of the service, in bytes. */
   bytes: number;
   processes: number;
   /** PSS of the processes not counted (see NOT_THE_SERVICE). */
   excludedBytes: number;
+  /** Each process counted, with its role. */
+  byProcess: ProcessShare[];
+  /** Each physical page of the counted processes once, shared libraries whole (procfs.ts: uniquePageBytes); undefined when the kernel hides page frames. */
+  uniqueBytes: number | undefined;
 }
 
 export class HttpService implements Stoppable {
@@ -222,16 +237,31 @@ export class HttpService implements Stoppable {
     }
   }
 
-  /** PSS of every process of the service. */
+  /** PSS of every process of the service, process by process, and the pages they hold together. */
   memory(): Memory {
-    let bytes = 0, excludedBytes = 0, processes = 0;
+    let bytes = 0, excludedBytes = 0;
+    const byProcess: ProcessShare[] = [];
     for (const pid of processTree(this.pid)) {
       this.#see(pid);
-      const pss = pssBytes(pid);
+      const { pss, private: own } = rollup(pid);
       if (NOT_THE_SERVICE.has(commOf(pid) ?? '')) excludedBytes += pss;
-      else { bytes += pss; processes++; }
+      else {
+        bytes += pss;
+        byProcess.push({ pid, role: this.#role(pid), pss, private: own });
+      }
     }
-    return { bytes, processes, excludedBytes };
+    return { bytes, processes: byProcess.length, excludedBytes, byProcess, uniqueBytes: uniquePageBytes(byProcess.map((p) => p.pid))?.bytes };
+  }
+
+  #role(pid: number): ProcessRole {
+    const root = ({ piton: 'Node', flask: 'master', fastapi: 'supervisor' } as const)[this.spec.kind];
+    if (pid === this.pid) return root;
+    if (commOf(pid) === 'piton-guard') return 'guard';
+    if (this.spec.kind !== 'piton') return this.#ready.has(pid) ? 'worker' : 'other';
+    if (cmdlineOf(pid)?.includes('piton.forkserver') && parentOf(pid) === this.pid) return 'fork server';
+    if (this.#ready.has(pid)) return 'interpreter';
+    const parent = parentOf(pid);
+    return parent !== undefined && parentOf(parent) === this.pid ? 'spare' : 'other';
   }
 
   /** SIGTERM (each of the three stops gracefully on it), then SIGKILL of whatever of its tree is left. */
