@@ -173,7 +173,7 @@ async function realIo(ctx: BenchContext, floor: AsyncioFloor): Promise<Row[]> {
 
 async function noOps(ctx: BenchContext): Promise<Row[]> {
   const calls = ctx.settings.quick ? 600 : 3_000;
-  const blocks = ctx.settings.quick ? 4 : 10;
+  const blocks = ctx.settings.quick ? 8 : 40; // short blocks, alternating: both pools see the same moments of the load
   const blockCalls = 500;
   const baseline = await loadBaseline(ctx);
   const startToday = async (size: number) => ctx.own(await baseline.PythonPool.start({ size, path: PY_DIR, python: ctx.python }));
