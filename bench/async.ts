@@ -14,8 +14,10 @@
  *    rate at 100 connections at once is a small fraction of aiohttp's (its floor row says so).
  * 3. No-op round trips on a pool of 1 at the default concurrency: `async def` against a sync
  *    function, and the sync no-op against today's pool (the bridge of `main`, built by
- *    lib/baseline.ts), calls interleaved one by one; throughput of a pool of 2 at 8 callers
- *    against today's in alternating blocks.
+ *    lib/baseline.ts), each pair's calls interleaved one by one, the two pairs taking turns;
+ *    throughput of a pool of 2 at 8 callers against today's in alternating blocks. Each build
+ *    against today's runs in a Node process of its own (lib/noop-child.ts).
+ *    `PITON_BENCH_BASELINE=HEAD` compares the checkout with itself: its rows should say 1.00×.
  * 4. 50 calls in flight on one interpreter (each has told Node it started), SIGKILL: time from the
  *    kill to the last of the 50 rejections, each a `WorkerExitedError`.
  */
@@ -24,7 +26,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { PythonPool } from '@piton/python-bridge';
 import { loadBaseline } from './lib/baseline.js';
-import { BENCH_DIR, exited, firstLine, PY_DIR, type BenchContext } from './lib/context.js';
+import { BENCH_DIR, exited, firstLine, PY_DIR, ROOT, type BenchContext } from './lib/context.js';
 import { startPool, until } from './lib/pool.js';
 import { ratioTo, type Row } from './lib/report.js';
 import { nowMs, percentile } from './lib/stats.js';
@@ -170,48 +172,113 @@ async function realIo(ctx: BenchContext, floor: AsyncioFloor): Promise<Row[]> {
   return rows;
 }
 
+/** One build's no-op pools in a Node process of their own (lib/noop-child.ts). */
+class NoopChild {
+  readonly #child: ChildProcess;
+  readonly #lines: AsyncIterator<string>;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    this.#lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  }
+
+  static async start(ctx: BenchContext, entry: string): Promise<NoopChild> {
+    const child = new NoopChild(ctx.spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'lib', 'noop-child.ts'), entry, ctx.python, PY_DIR]));
+    if ((await child.#next()) !== 'ready') throw new Error('noop-child.ts did not start');
+    return ctx.own(child);
+  }
+
+  async #next(): Promise<string> {
+    const { value, done } = await this.#lines.next();
+    if (done) throw new Error('noop-child.ts exited');
+    return value;
+  }
+
+  async #ask(line: string): Promise<string> {
+    this.#child.stdin!.write(`${line}\n`);
+    return this.#next();
+  }
+
+  /** One no-op call on its pool of 1: the time in ms, as the child measured it. */
+  async call(): Promise<number> {
+    return Number(await this.#ask('call'));
+  }
+
+  /** `count` no-op calls with `callers` callers on its pool of 2: the time in ms. */
+  async block(count: number, callers: number): Promise<number> {
+    return Number(await this.#ask(`block ${count} ${callers}`));
+  }
+
+  async stop(): Promise<void> {
+    await this.#ask('stop');
+    this.#child.stdin!.end();
+    await exited(this.#child);
+  }
+}
+
 async function noOps(ctx: BenchContext): Promise<Row[]> {
   const calls = ctx.settings.quick ? 600 : 3_000;
-  const blocks = ctx.settings.quick ? 4 : 10;
+  const blocks = ctx.settings.quick ? 8 : 40; // short blocks, alternating: both pools see the same moments of the load
   const blockCalls = 500;
   const baseline = await loadBaseline(ctx);
-  const startToday = async (size: number) => ctx.own(await baseline.PythonPool.start({ size, path: PY_DIR, python: ctx.python }));
   const pool = await startPool(ctx, { size: 1 });
-  const today = await startToday(1);
   const syncNoop = () => pool.call('functions', 'noop', [1]);
   const asyncNoop = () => pool.call('coroutines', 'noop', [1]);
-  const todayNoop = () => today.call('functions', 'noop', [1]);
-  for (const op of [syncNoop, asyncNoop, todayNoop]) {
+  for (const op of [syncNoop, asyncNoop]) {
     if ((await op()) !== 1) throw new Error('a no-op did not return its argument');
   }
-  await interleavedLatencies([syncNoop, asyncNoop, todayNoop], 300); // warm-up
-  const sync50: number[] = [], async50: number[] = [], today50: number[] = [];
+  // This build against today's: each in a Node process of its own that makes only these calls
+  // (lib/noop-child.ts says why), one call of each in turn, the order alternating.
+  const builds = [
+    await NoopChild.start(ctx, join(ROOT, 'packages', 'python-bridge', 'dist', 'index.js')),
+    await NoopChild.start(ctx, baseline.entry),
+  ];
+  const alternating = async (count: number): Promise<Float64Array[]> => {
+    const out = builds.map(() => new Float64Array(count));
+    for (let i = 0; i < count; i++) {
+      for (let j = 0; j < builds.length; j++) {
+        const k = (i + j) % builds.length;
+        out[k]![i] = await builds[k]!.call();
+      }
+    }
+    return out;
+  };
+  // The sync and async no-ops of one pool: a pair, each following its own kind as often as the other.
+  const asyncPair = [syncNoop, asyncNoop];
+  await interleavedLatencies(asyncPair, 300); // warm-up
+  await alternating(300);
+  const sync50: number[] = [], async50: number[] = [], ours50: number[] = [], today50: number[] = [];
   for (let trial = 0; trial < ctx.settings.trials; trial++) {
-    const [s, a, t] = await interleavedLatencies([syncNoop, asyncNoop, todayNoop], calls);
-    sync50.push(percentile(s!, 0.5) * 1000);
-    async50.push(percentile(a!, 0.5) * 1000);
-    today50.push(percentile(t!, 0.5) * 1000);
+    await rotated(trial, [
+      async () => {
+        const [s, a] = await interleavedLatencies(asyncPair, calls);
+        sync50.push(percentile(s!, 0.5) * 1000);
+        async50.push(percentile(a!, 0.5) * 1000);
+      },
+      async () => {
+        const [o, t] = await alternating(calls);
+        ours50.push(percentile(o!, 0.5) * 1000);
+        today50.push(percentile(t!, 0.5) * 1000);
+      },
+    ]);
   }
   await ctx.release(pool);
-  await ctx.release(today);
 
-  // Throughput: blocks of calls at 8 callers on a pool of 2, the two pools alternating block by block.
-  const two = await startPool(ctx, { size: 2 });
-  const twoToday = await startToday(2);
-  const block = async (p: PythonPool): Promise<number> => (blockCalls * 1000) / (await throughput(() => p.call('functions', 'noop', [1]), blockCalls, 8));
-  await block(two);
-  await block(twoToday);
+  // Throughput: blocks of calls at 8 callers on each build's pool of 2, the builds alternating block by block.
+  const [ours, today] = builds as [NoopChild, NoopChild];
+  await ours.block(blockCalls, 8);
+  await today.block(blockCalls, 8);
   const rate: number[] = [], todayRate: number[] = [];
   for (let trial = 0; trial < ctx.settings.trials; trial++) {
     let ms = 0, todayMs = 0;
     for (let k = 0; k < blocks; k++) {
-      await rotated(trial + k, [async () => void (ms += await block(two)), async () => void (todayMs += await block(twoToday))]);
+      await rotated(trial + k, [async () => void (ms += await ours.block(blockCalls, 8)), async () => void (todayMs += await today.block(blockCalls, 8))]);
     }
     rate.push((blocks * blockCalls * 1000) / ms);
     todayRate.push((blocks * blockCalls * 1000) / todayMs);
   }
-  await ctx.release(two);
-  await ctx.release(twoToday);
+  await ctx.release(ours);
+  await ctx.release(today);
 
   const todays = `today's (${baseline.revision}, ${baseline.commit.slice(0, 9)})`;
   const b = 'async: no-op round trip, default concurrency 1';
@@ -224,8 +291,8 @@ async function noOps(ctx: BenchContext): Promise<Row[]> {
     },
     { benchmark: b, figure: `pool of 1, sync def, p50, ${todays}`, unit: 'µs', samples: today50 },
     {
-      benchmark: b, figure: 'pool of 1, sync def, p50, against today’s', unit: 'µs', samples: sync50,
-      ratio: ratioTo('× today’s', sync50, today50),
+      benchmark: b, figure: 'pool of 1, sync def, p50, against today’s', unit: 'µs', samples: ours50,
+      ratio: ratioTo('× today’s', ours50, today50),
       target: { text: '≤ 1.05× today’s', on: 'ratio', met: (r) => r <= 1.05 },
     },
     { benchmark: b, figure: `pool of 2, 8 callers, ${todays}`, unit: 'calls/s', samples: todayRate },

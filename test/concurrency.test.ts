@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { PythonPool, InterpreterExitedError, type StartMethod } from '@piton/python-bridge';
+import { PythonPool, InterpreterExitedError, type InterpreterEvent, type StartMethod } from '@piton/python-bridge';
 import { poolMetrics } from '@piton/python-bridge/metrics';
-import { fixtures, parsePrometheusText, promValue } from './helpers.js';
+import { fixtures, isAlive, parsePrometheusText, promValue } from './helpers.js';
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
@@ -177,11 +177,52 @@ describe('concurrency: recycling', () => {
       await until(() => gate.waiting === 3);
       // Four calls given: it takes no fifth, which waits for the replacement.
       const fifth = pool.call<number>('coroutines', 'pid');
-      expect(pool.stats()).to.include({ queued: 1 });
+      expect(pool.stats()).to.include({ queued: 1, inFlight: 3 });
+      // It is replaced only once its three calls have settled: it still runs them.
+      expect(isAlive(first)).to.equal(true);
+      expect(pool.stats().restartsByCause.recycle).to.equal(0);
       gate.open();
       expect(await Promise.all(held)).to.deep.equal([1, 2, 3]);
       const second = await fifth;
       expect(second).to.not.equal(first);
+      expect(pool.stats().restartsByCause.recycle).to.equal(1);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('recycle.aboveMemory retires an interpreter that went over with calls in flight, and replaces it once they have settled', async () => {
+    const MiB = 1024 * 1024;
+    const gate = new Gate();
+    const pool = await PythonPool.start({
+      size: 1,
+      concurrency: 4,
+      recycle: { aboveMemory: 150 * MiB },
+      path: fixtures,
+      expose: { gate: (key?: unknown) => gate.fn(key) },
+    });
+    const events: InterpreterEvent[] = [];
+    pool.system.events.on('interpreter', (event) => events.push(event));
+    try {
+      const first = pool.interpreters()[0]!.pid;
+      const held = [1, 2, 3].map((i) => pool.call('coroutines', 'gated', ['gate', i]));
+      await until(() => gate.waiting === 3);
+      // The fourth slot's call leaves 200 MiB resident: over the limit once it has returned.
+      expect(await pool.call('runaways', 'hog', [200])).to.equal(first);
+      // Retired: a slot is free, yet the next call is not given to it, but waits for the replacement.
+      const next = pool.call<number>('coroutines', 'pid');
+      expect(pool.stats()).to.include({ queued: 1, inFlight: 3 });
+      // Its three calls still run on it: nothing of it has exited or been replaced.
+      expect(isAlive(first)).to.equal(true);
+      expect(events.filter((e) => e.type === 'exited' || e.type === 'replaced')).to.deep.equal([]);
+      gate.open();
+      expect(await Promise.all(held)).to.deep.equal([1, 2, 3]);
+      const second = await next;
+      expect(second).to.not.equal(first);
+      expect(isAlive(first)).to.equal(false);
+      const replaced = events.filter((e) => e.type === 'replaced');
+      expect(replaced).to.have.length(1);
+      expect(replaced[0]).to.include({ cause: 'recycle', reason: 'recycle.aboveMemory', previousPid: first, pid: second });
       expect(pool.stats().restartsByCause.recycle).to.equal(1);
     } finally {
       await pool.stop();

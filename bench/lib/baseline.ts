@@ -22,8 +22,9 @@ export interface Baseline {
   /** The revision as asked for, and the commit it named. */
   revision: string;
   commit: string;
-  /** That revision's `PythonPool`. */
+  /** That revision's `PythonPool`, and the file it comes from (for a process of its own). */
   PythonPool: typeof PythonPoolClass;
+  entry: string;
 }
 
 function git(args: string[]): string {
@@ -66,5 +67,5 @@ export async function loadBaseline(ctx: BenchContext): Promise<Baseline> {
   build(ctx, commit, dir);
   const entry = join(dir, 'packages', 'python-bridge', 'dist', 'index.js');
   const module = (await import(pathToFileURL(entry).href)) as { PythonPool: typeof PythonPoolClass };
-  return { revision, commit, PythonPool: module.PythonPool };
+  return { revision, commit, PythonPool: module.PythonPool, entry };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as Nact from 'nact';
 
@@ -52,10 +53,17 @@ function actorName(name: string): string {
   return `${safe}.${actorCounter}`;
 }
 
+/**
+ * This copy of the module, among any others loaded in the process: two versions of the package
+ * (or two builds of it, as a benchmark against another revision loads) each count from 1, and
+ * share nact if it resolves to one file; a name that clashed would make one's system the other's.
+ */
+const COPY = randomBytes(4).toString('hex');
+
 export function startNactSystem(name: string): ActorParent {
   // nact keys systems by name in a process-wide map, so each system gets a unique one.
   actorCounter += 1;
-  return nact.start({ name: `${name.replace(/[^a-z0-9\-_]/gi, '_')}-${process.pid}-${actorCounter}` } as unknown as string);
+  return nact.start({ name: `${name.replace(/[^a-z0-9\-_]/gi, '_')}-${process.pid}-${COPY}-${actorCounter}` } as unknown as string);
 }
 
 export function stopNactSystem(ref: ActorParent): void {

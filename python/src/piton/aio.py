@@ -20,7 +20,7 @@ import importlib.util
 import os
 import sys
 from types import CoroutineType
-from typing import Any, Callable, Coroutine, List, Optional
+from typing import Any, Callable, Coroutine, List, Optional, Tuple
 
 __all__ = ["loop_kind", "get_loop", "is_awaitable", "as_coroutine", "outside_loop", "call_outside_loop", "start_task",
            "receive", "run_to_completion"]
@@ -185,13 +185,21 @@ def run_to_completion(awaitable: Any, on_task: Callable[[Any], None]) -> Any:
     """Runs ``awaitable`` as a task of the interpreter's loop until it is done and returns its
     result (or raises its exception); for a request served outside the loop (``concurrency: 1``).
 
-    ``on_task`` is told the task as soon as it exists, and ``None`` once it is done, so that the
-    control lane can cancel it meanwhile. A SIGTERM cancels the task and lets it unwind (its
-    ``finally`` runs); then :class:`~piton.errors.Terminated` passes on."""
+    The task's first step runs at once, outside the loop's run (as Python 3.12's eager tasks run
+    theirs, :func:`_unstarted_task`): the loop is run only if the task is not done after it,
+    i.e. if the coroutine suspends. A coroutine that never does (a no-op ``async def``) thus costs
+    no loop run, which on uvloop's loop is most of an ``async def`` call's cost otherwise (each
+    run on the main thread sets up and tears down its signal handling).
+
+    ``on_task`` is told the task as soon as it exists, before its first step, and ``None`` once it
+    is done, so that the control lane can cancel it meanwhile (a cancel that arrives during the
+    first step is scheduled on the loop and reaches the task when the loop runs it further; if the
+    first step finishes it, the reply is on its way). A SIGTERM cancels the task and lets it unwind
+    (its ``finally`` runs); then :class:`~piton.errors.Terminated` passes on."""
     from .errors import Terminated
 
     loop = get_loop()
-    task = start_task(loop, awaitable)
+    task, first_step = _unstarted_task(loop, awaitable)
     terminated: List[bool] = []
 
     def terminate() -> None:
@@ -202,10 +210,17 @@ def run_to_completion(awaitable: Any, on_task: Callable[[Any], None]) -> Any:
     termination_hooks.append(terminate)
     try:
         try:
-            result = loop.run_until_complete(task)
+            if first_step is not None:
+                _run_step(loop, first_step)
+            if not task.done():
+                loop.run_until_complete(task)
+            result = task.result()
         except Terminated:
             terminated.append(True)
             task.cancel()
+            if first_step is not None and not task.done() and not _started(task.get_coro()):
+                # SIGTERM came before the first step ran: the loop runs it (it ends the task at once)
+                loop.call_soon(first_step[0], context=first_step[1])
             try:
                 loop.run_until_complete(task)
             except BaseException:
@@ -221,3 +236,70 @@ def run_to_completion(awaitable: Any, on_task: Callable[[Any], None]) -> Any:
     finally:
         termination_hooks.remove(terminate)
         on_task(None)
+
+
+#: A task's first step held back from the loop: the callback and the context to run it in.
+_Step = Tuple[Callable[[], Any], Any]
+
+
+def _unstarted_task(loop: Any, awaitable: Any) -> Tuple[Any, Optional[_Step]]:
+    """A task of ``loop`` for ``awaitable`` whose first step is given back rather than scheduled.
+
+    A task schedules its first step with ``loop.call_soon`` as it is made; while it is made, the
+    loop's ``call_soon`` is replaced (an attribute of the instance, which Python's method lookup
+    prefers, the C task's included) by one that keeps the step. So the task is asyncio's own
+    (``current_task()`` is it in every step, ``asyncio.timeout`` and the like work), made before
+    any of its code runs (so that a cancel can reach it at any point), and its first step can run
+    at once. Where this cannot be done (a loop without an instance dict, a task that schedules
+    something else), the step is left scheduled (None): the loop runs it."""
+    coroutine = as_coroutine(awaitable)
+    attributes = getattr(loop, "__dict__", None)
+    if attributes is None or "call_soon" in attributes:
+        return start_task(loop, coroutine), None
+    held: List[Any] = []
+
+    def hold(callback: Callable[..., Any], *args: Any, context: Any = None) -> None:
+        held.append((callback, args, context))
+
+    attributes["call_soon"] = hold
+    try:
+        task = start_task(loop, coroutine)
+    finally:
+        del attributes["call_soon"]
+    if len(held) == 1 and not held[0][1]:
+        callback, _, context = held[0]
+        return task, (callback, context)
+    for callback, args, context in held:  # not the one step expected: schedule what was asked
+        loop.call_soon(callback, *args, context=context)
+    return task, None
+
+
+def _run_step(loop: Any, step: _Step) -> None:
+    """Runs a task's step outside the loop's run, as the loop would run it: in the task's
+    context, with ``loop`` as the running loop (``asyncio.get_running_loop()`` and everything
+    made of it work) and its async generator hooks installed."""
+    events = sys.modules["asyncio.events"]
+    callback, context = step
+    previous = events._get_running_loop()
+    hooks = sys.get_asyncgen_hooks()
+    events._set_running_loop(loop)
+    sys.set_asyncgen_hooks(firstiter=getattr(loop, "_asyncgen_firstiter_hook", None),
+                           finalizer=getattr(loop, "_asyncgen_finalizer_hook", None))
+    try:
+        if context is not None:
+            context.run(callback)
+        else:
+            callback()
+    finally:
+        sys.set_asyncgen_hooks(*hooks)
+        events._set_running_loop(previous)
+
+
+def _started(coroutine: Any) -> bool:
+    """Whether a coroutine has run (or is running, or is closed): not merely made."""
+    if coroutine.cr_frame is None or coroutine.cr_running:
+        return True
+    suspended = getattr(coroutine, "cr_suspended", None)  # Python 3.11+
+    if suspended is not None:
+        return bool(suspended)
+    return coroutine.cr_frame.f_lasti != -1
