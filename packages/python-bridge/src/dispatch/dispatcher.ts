@@ -176,6 +176,12 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
   #servingWaiters: { count: number; resolve: () => void; reject: (error: Error) => void }[] = [];
   #closedWith: Error | undefined;
 
+  /**
+   * Told when a slot is free and nothing is queued, after a run ended or an interpreter joined:
+   * work held back until one frees (a dynamic batch that fills while all are busy) may go.
+   */
+  onSlotFree: (() => void) | undefined;
+
   constructor(options: DispatcherOptions<E>) {
     this.#options = options;
   }
@@ -194,6 +200,11 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
       completed: this.#stats.completed,
       failed: this.#stats.failed,
     };
+  }
+
+  /** Whether a call made now would run at once: a slot is free and nothing is queued. */
+  get hasFreeSlot(): boolean {
+    return this.#queue.size === 0 && this.#capacity.free > 0;
   }
 
   /** The calls' counters and percentiles. */
@@ -259,6 +270,7 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     const size = this.#capacity.openCount;
     this.#servingWaiters = this.#servingWaiters.filter((w) => (w.count <= size ? (w.resolve(), false) : true));
     this.#pump();
+    if (this.#queue.size === 0) this.onSlotFree?.();
   }
 
   /**
@@ -418,6 +430,7 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
       }
     }
     this.#pump();
+    if (this.#queue.size === 0 && this.onSlotFree !== undefined && this.#capacity.isOpen(executor)) this.onSlotFree();
     this.#checkIdle();
   }
 
