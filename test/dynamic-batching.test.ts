@@ -5,9 +5,10 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { BatchError, CallTimeoutError, ndarray, PythonError, PythonPool, WorkerExitedError } from '@piton/python-bridge';
+import { BatchError, CallTimeoutError, ndarray, PythonError, PythonPool, QueueFullError, WorkerExitedError } from '@piton/python-bridge';
 import { poolMetrics } from '@piton/python-bridge/metrics';
 import { fixtures, parsePrometheusText, promValue } from './helpers.js';
+import { until } from './support.js';
 
 describe('dynamic batching (@piton.batched)', function () {
   this.timeout(60_000);
@@ -89,6 +90,22 @@ describe('dynamic batching (@piton.batched)', function () {
     } finally {
       metrics.close();
     }
+  });
+
+  it('calls waiting in an open batch count as queued, and against maxQueue', async () => {
+    await pool.stop();
+    pool = await PythonPool.start({ size: 1, maxQueue: 2, path: fixtures, onOutput: false });
+    await teach('slow', 0);
+    await teach('double', 0);
+    const busy = pool.call('batched', 'slow', ['hold']);
+    await until(() => pool.stats().busy === 1, 'the interpreter busy');
+    const waiting = [1, 2].map((x) => pool.call('batched', 'double', [x]));
+    expect(pool.stats().queued).to.equal(2);
+    const refused = await pool.call('batched', 'double', [3]).catch((e: unknown) => e);
+    expect(refused).to.be.instanceOf(QueueFullError);
+    expect(await Promise.all(waiting)).to.deep.equal([2, 4]);
+    await busy;
+    expect(pool.stats().queued).to.equal(0);
   });
 
   it('never merges more than max_size calls', async () => {

@@ -100,6 +100,13 @@ export class DynamicBatcher {
     this.#interpreterFree = interpreterFree;
   }
 
+  /** Calls waiting in open batches: queued for an interpreter as much as the dispatcher's queue is. */
+  get waiting(): number {
+    let count = 0;
+    for (const batch of this.#open.values()) count += batch.items.length;
+    return count;
+  }
+
   /** The function's policy, once a reply told it. */
   policy(module: string, fn: string): BatchPolicy | undefined {
     return this.#policies.get(module, fn);

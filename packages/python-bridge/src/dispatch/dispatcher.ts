@@ -207,6 +207,18 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     return this.#queue.size === 0 && this.#capacity.free > 0;
   }
 
+  /**
+   * A call held elsewhere until a slot frees (a dynamic batch's), refused as a queued one would be:
+   * `waiting` calls are held so already. Undefined when it may wait: a slot is free, or the queue
+   * and those calls stay within `maxQueue`.
+   */
+  refuseIfFull(waiting: number, trace?: CallTiming): Promise<never> | undefined {
+    if (this.hasFreeSlot || this.#queue.size + waiting < this.#options.maxQueue) return undefined;
+    const error = new QueueFullError(this.#options.maxQueue);
+    this.#stats.refused(error, trace);
+    return Promise.reject(error);
+  }
+
   /** The calls' counters and percentiles. */
   get stats(): CallStats {
     return this.#stats;

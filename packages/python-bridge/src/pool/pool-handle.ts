@@ -211,7 +211,8 @@ export class PoolHandle implements PoolRef {
         encodeCallBody(this.#codec, module, fn, args, undefined, { transfer: true });
         const input = transfer ? args[0] : snapshotArrays(args[0]);
         const batched = { timeout, signal: options.signal, retries };
-        if (!tracingCalls()) return this.#batcher.submit(module, fn, input, batched) as Promise<R>;
+        // Calls waiting in open batches count against maxQueue as queued calls do.
+        if (!tracingCalls()) return (this.#dispatcher.refuseIfFull(this.#batcher.waiting) ?? this.#batcher.submit(module, fn, input, batched)) as Promise<R>;
         // Traced, it still joins a batch unless a subscriber gave it something of its own at
         // `start` (a span's headers, a context for callbacks, an event listener: the
         // OpenTelemetry instrumentation does), which one merged call could not carry for each
@@ -219,7 +220,7 @@ export class PoolHandle implements PoolRef {
         const trace: CallTraceContext = { pool: this.path, module, fn, args, kwargs: undefined };
         return traceCall(trace, () => {
           if (trace.traceHeaders === undefined && trace.runInContext === undefined && trace.onEvent === undefined) {
-            return this.#batcher.submit(module, fn, input, { ...batched, trace });
+            return this.#dispatcher.refuseIfFull(this.#batcher.waiting, trace) ?? this.#batcher.submit(module, fn, input, { ...batched, trace });
           }
           return this.#callAlone(module, fn, args, { timeout, signal: options.signal, retries, transfer }, trace);
         }) as Promise<R>;
@@ -404,7 +405,8 @@ export class PoolHandle implements PoolRef {
       grown: local.grown,
       shrunk: local.shrunk,
       hosts: this.#hosts?.status() ?? [],
-      queued,
+      // Calls in open dynamic batches wait for an interpreter as queued ones do.
+      queued: queued + this.#batcher.waiting,
       restarts: this.#lifecycle.restarts,
       restartsByCause: this.#lifecycle.restartsByCause,
       concurrency,
