@@ -22,7 +22,7 @@ import { resolveHost, type HostOptions } from '../remote/options.js';
 import { encodeCallBody, withOptions, type EncodedCall } from '../wire/encoded-call.js';
 import { SnapshotBuffers } from './snapshots.js';
 import type { PoolStats } from '../ops/stats.js';
-import { streamChannel, traceCall, tracingCalls, tracingStreams, type CallTraceContext, type StreamTraceContext } from '../ops/tracing.js';
+import { publishOutcome, streamChannel, traceCall, tracingCalls, tracingOutcomesOnly, tracingStreams, type CallTraceContext, type StreamTraceContext } from '../ops/tracing.js';
 import { activeTraceHeaders } from '../ops/trace-propagation.js';
 import { encodeCallOptions, type TraceHeaders } from '../wire/call-options.js';
 import { DynamicBatcher, snapshotArrays, type BatchedCallTrace, type BatchPolicies } from '../dispatch/batcher.js';
@@ -218,6 +218,9 @@ export class PoolHandle implements PoolRef {
         // OpenTelemetry instrumentation does), which one merged call could not carry for each
         // caller; a subscriber that only reads the outcome (the Prometheus exporter) batches.
         const trace: CallTraceContext = { pool: this.path, module, fn, args, kwargs: undefined };
+        if (tracingOutcomesOnly()) {
+          return publishOutcome(trace, this.#dispatcher.refuseIfFull(this.#batcher.waiting, trace) ?? this.#batcher.submit(module, fn, input, { ...batched, trace })) as Promise<R>;
+        }
         return traceCall(trace, () => {
           if (trace.traceHeaders === undefined && trace.runInContext === undefined && trace.onEvent === undefined) {
             return this.#dispatcher.refuseIfFull(this.#batcher.waiting, trace) ?? this.#batcher.submit(module, fn, input, { ...batched, trace });
