@@ -4,8 +4,11 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatchError, CallTimeoutError, ndarray, PythonError, PythonPool, WorkerExitedError } from '@piton/python-bridge';
-import { fixtures } from './helpers.js';
+import { Registry } from 'prom-client';
+import { BatchError, CallTimeoutError, ndarray, PythonError, PythonPool, QueueFullError, WorkerExitedError } from '@piton/python-bridge';
+import { poolMetrics } from '@piton/python-bridge/metrics';
+import { fixtures, parsePrometheusText, promValue } from './helpers.js';
+import { until } from './support.js';
 
 describe('dynamic batching (@piton.batched)', function () {
   this.timeout(60_000);
@@ -28,6 +31,81 @@ describe('dynamic batching (@piton.batched)', function () {
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.call('batched', 'double', [i])));
     expect(results).to.deep.equal([0, 2, 4, 6, 8, 10, 12, 14]);
     expect(await pool.call('batched', 'sizes')).to.deep.equal([8]);
+  });
+
+  it('a lone call on an idle pool goes at once, without waiting max_wait_ms for others', async () => {
+    await teach('patient', 0); // max_wait_ms=60_000
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still waiting after 20 s'), 20_000)));
+    try {
+      expect(await Promise.race([pool.call('batched', 'patient', [7]).then(String), waited])).to.equal('7');
+    } finally {
+      clearTimeout(timer);
+    }
+    expect(await pool.call('batched', 'sizes')).to.deep.equal([1]);
+  });
+
+  it('calls made together while the interpreter is free go as one batch', async () => {
+    await teach('patient', 0);
+    const results = await Promise.all([1, 2, 3].map((x) => pool.call('batched', 'patient', [x])));
+    expect(results).to.deep.equal([1, 2, 3]);
+    expect(await pool.call('batched', 'sizes')).to.deep.equal([3]);
+  });
+
+  it('an async def batched function is merged and awaited, each call getting its own output', async () => {
+    expect(await pool.call('batched', 'async_double', [21])).to.equal(42); // alone, as a batch of one
+    await pool.call('batched', 'reset');
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.call('batched', 'async_double', [i])));
+    expect(results).to.deep.equal([0, 2, 4, 6, 8, 10, 12, 14]);
+    expect(await pool.call('batched', 'sizes')).to.deep.equal([8]);
+  });
+
+  it('with concurrency 2, an interpreter runs two batches at once (async def), and sync batches still merge', async () => {
+    await pool.stop();
+    pool = await PythonPool.start({ size: 1, concurrency: 2, path: fixtures, onOutput: false });
+    // Taught by two calls at once (both alone, on the interpreter's two lanes, so they overlap).
+    await Promise.all([0, 1].map((x) => pool.call('batched', 'overlapping', [x])));
+    await pool.call('batched', 'reset');
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.call('batched', 'overlapping', [i])));
+    expect(results).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(await pool.call('batched', 'sizes')).to.deep.equal([4, 4]); // two full batches
+    expect(await pool.call('batched', 'overlap')).to.equal(2); // ran at once
+    await teach('double', 0);
+    const doubled = await Promise.all(Array.from({ length: 16 }, (_, i) => pool.call('batched', 'double', [i])));
+    expect(doubled).to.deep.equal(Array.from({ length: 16 }, (_, i) => i * 2));
+    expect(await pool.call('batched', 'sizes')).to.deep.equal([8, 8]);
+  });
+
+  it('merges calls while the Prometheus exporter observes them, each call counted and timed', async () => {
+    const registry = new Registry();
+    const metrics = poolMetrics(pool, { registry });
+    try {
+      await teach('double', 0);
+      const count = async () => promValue(parsePrometheusText(await registry.metrics()).samples, 'piton_pool_call_duration_seconds_count', { pool: pool.path, phase: 'run' });
+      const before = await count();
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.call('batched', 'double', [i])));
+      expect(results).to.deep.equal([0, 2, 4, 6, 8, 10, 12, 14]);
+      expect(await count()).to.equal(before + 8);
+      expect(await pool.call('batched', 'sizes')).to.deep.equal([8]);
+    } finally {
+      metrics.close();
+    }
+  });
+
+  it('calls waiting in an open batch count as queued, and against maxQueue', async () => {
+    await pool.stop();
+    pool = await PythonPool.start({ size: 1, maxQueue: 2, path: fixtures, onOutput: false });
+    await teach('slow', 0);
+    await teach('double', 0);
+    const busy = pool.call('batched', 'slow', ['hold']);
+    await until(() => pool.stats().busy === 1, 'the interpreter busy');
+    const waiting = [1, 2].map((x) => pool.call('batched', 'double', [x]));
+    expect(pool.stats().queued).to.equal(2);
+    const refused = await pool.call('batched', 'double', [3]).catch((e: unknown) => e);
+    expect(refused).to.be.instanceOf(QueueFullError);
+    expect(await Promise.all(waiting)).to.deep.equal([2, 4]);
+    await busy;
+    expect(pool.stats().queued).to.equal(0);
   });
 
   it('never merges more than max_size calls', async () => {

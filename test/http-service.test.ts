@@ -66,15 +66,19 @@ describe('examples/http-service (npm run example:service)', function () {
     expect(workers.map((w) => w.id)).to.deep.equal(['python-1', 'python-2']);
     const pids = workers.map((w) => w.info!.pid as number);
 
-    // Overload: both interpreters held (SIGSTOP) by a prediction each, one more queued, the queue
-    // (MAX_QUEUE=1) full: the next prediction is shed with 503 and Retry-After. Then all resume.
+    // Overload: both interpreters held (SIGSTOP) by a prediction each, one more queued (in the
+    // open batch of predict(), which counts as queued), the queue (MAX_QUEUE=1) full: the next
+    // prediction is shed with 503 and Retry-After. Then all resume. The held two are sent one
+    // after the other: sent together, they would be one batch on one interpreter.
     const body = JSON.stringify({ features: [[6.3, 3.3, 6.0, 2.5]] });
     const held: Promise<Reply>[] = [];
     const gauge = async (name: string, labels: Record<string, string>) =>
       promValue(parsePrometheusText((await request(base, '/metrics')).body).samples, name, { pool, ...labels });
     for (const pid of pids) process.kill(pid, 'SIGSTOP');
     try {
-      held.push(predict(base, body), predict(base, body));
+      held.push(predict(base, body));
+      await until(async () => (await gauge('piton_pool_interpreters', { state: 'busy' })) === 1, 'one interpreter busy');
+      held.push(predict(base, body));
       await until(async () => (await gauge('piton_pool_interpreters', { state: 'busy' })) === 2, 'both interpreters busy');
       held.push(predict(base, body));
       await until(async () => (await gauge('piton_pool_queue_length', {})) === 1, 'one prediction queued');

@@ -29,10 +29,11 @@ class ModelInfo(TypedDict):
 Rows = np.ndarray[Tuple[int, int], np.dtype[np.float64]]
 
 
-# Dynamic batching: the pool merges the predictions waiting together (up to 64 requests, waiting
-# at most 2 ms for more while an interpreter is free) into one call. Each request sends its rows as
-# one float64 array, so this gets every request's rows as one array, and scikit-learn's fixed cost
-# per predict() is paid once per batch instead of once per request.
+# Dynamic batching: the pool merges the predictions waiting together (up to 64 requests) into one
+# call, sent once an interpreter is free and no more requests arrived in that turn of Node's event
+# loop (2 ms at most); while both interpreters are busy the batch keeps filling. Each request
+# sends its rows as one float64 array, so this gets every request's rows as one array, and
+# scikit-learn's fixed cost per predict() is paid once per batch instead of once per request.
 @piton.batched(max_size=64, max_wait_ms=2)
 def predict(features: Rows) -> List[str]:
     """The class name of each row of `features` (rows of 4 measurements, in cm)."""

@@ -11,13 +11,15 @@ and gives each call its own output. When every input is a numpy array of one dty
 trailing shape, the function receives them concatenated into one array (a model's batch of
 rows), and its outputs are split back by each input's length; otherwise it receives the list of
 inputs. Either way it must return one output per row (or per input): anything else fails every
-call of that batch with ``BatchError``. Called from Python, the function is the plain function.
+call of that batch with ``BatchError``. An ``async def`` function is awaited like any other
+(with ``concurrency`` > 1, batches of it overlap while they await). Called from Python, the function is the plain function.
 """
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .errors import BatchError
 
@@ -39,15 +41,30 @@ class BatchedFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.__wrapped__(*args, **kwargs)
 
-    def run(self, inputs: List[Any]) -> List[Any]:
-        """One output per input: the inputs concatenated when they are arrays of one kind."""
+    def run(self, inputs: List[Any]) -> Any:
+        """One output per input: the inputs concatenated when they are arrays of one kind. For an
+        ``async def`` function, an awaitable of them."""
         rows = _stacked_rows(inputs)
         if rows is None:
             outputs = self.__wrapped__(list(inputs))
-            _check_length(outputs, len(inputs), "inputs", self.__name__)
-            return list(outputs)
+            if _awaitable(outputs):
+                return self._awaited(outputs, len(inputs), None)
+            return self._per_input(outputs, len(inputs), None)
         stacked, lengths = rows
         outputs = self.__wrapped__(stacked)
+        if _awaitable(outputs):
+            return self._awaited(outputs, len(inputs), lengths)
+        return self._per_input(outputs, len(inputs), lengths)
+
+    async def _awaited(self, outputs: Any, count: int, lengths: Optional[List[int]]) -> List[Any]:
+        return self._per_input(await outputs, count, lengths)
+
+    def _per_input(self, outputs: Any, count: int, lengths: Optional[List[int]]) -> List[Any]:
+        """The function's outputs as one per input: split back by each input's rows when the
+        inputs were concatenated (``lengths``)."""
+        if lengths is None:
+            _check_length(outputs, count, "inputs", self.__name__)
+            return list(outputs)
         total = sum(lengths)
         _check_length(outputs, total, "rows", self.__name__)
         split: List[Any] = []
@@ -56,6 +73,10 @@ class BatchedFunction:
             split.append(outputs[at:at + n])
             at += n
         return split
+
+
+def _awaitable(value: Any) -> bool:
+    return inspect.isawaitable(value)
 
 
 def _check_length(outputs: Any, expected: int, of: str, name: str) -> None:

@@ -250,15 +250,20 @@ class Handler:
             conversation = self.conversation
             conversation.rid = rid  # open(rid), inlined: this is every plain call's path
             scope = call_context.enter(None)
+            batched: Optional[BatchedFunction] = None  # an async def batched function's, awaited below
             try:
                 lane.blocking = True
                 try:
                     fn = self.resolver.resolve(module, function)
                     if type(fn) is BatchedFunction:
-                        return self._batched_reply(lane, fn, self._batched_result(fn, args, {}, False))
-                    if lane.tables:
-                        args, _ = self._adapt(fn, args, {})
-                    result = fn(*args)
+                        result = self._batched_result(fn, args, {}, False)
+                        if not is_awaitable(result):
+                            return self._batched_reply(lane, fn, result)
+                        batched = fn
+                    else:
+                        if lane.tables:
+                            args, _ = self._adapt(fn, args, {})
+                        result = fn(*args)
                 except Terminated:
                     raise
                 except BaseException as exc:
@@ -267,6 +272,8 @@ class Handler:
                     lane.blocking = False
                 if result.__class__ not in _PLAIN_RESULTS and is_awaitable(result):
                     # Awaited with the call's context entered: its task runs in a copy of it.
+                    if batched is not None:
+                        return self.drive(lane, self._awaited_batched_reply(lane, batched, result))
                     return self.drive(lane, self._awaited_result(lane, result))
             finally:
                 scope.leave()
@@ -293,6 +300,8 @@ class Handler:
                 fn = self.resolver.resolve(request.module, request.function)
                 if type(fn) is BatchedFunction:
                     result = self.invoke(lane, self._batched_result, (fn, request.args, request.kwargs, request.batched), {})
+                    if is_awaitable(result):
+                        return (yield from self._awaited_batched_reply(lane, fn, result))
                     return self._batched_reply(lane, fn, result)
                 if request.batched:
                     raise TypeError(f"{request.module}.{request.function} is not a batched function (piton.batched)")
@@ -318,11 +327,24 @@ class Handler:
             return fn.run(args[0])
         if len(args) != 1:
             raise TypeError(f"batched function {fn.__name__} takes one input per call, got {len(args)} arguments")
-        return fn.run([args[0]])[0]
+        outputs = fn.run([args[0]])
+        return _first(outputs) if is_awaitable(outputs) else outputs[0]
 
     def _batched_reply(self, lane: Lane, fn: BatchedFunction, result: Any) -> List[Buffer]:
         """The reply to a call to a batched function: it tells Node the function's policy."""
         rid = lane.conversation.close()
+        return self._encode(p.ok_batched(rid, result, fn.policy), rid)
+
+    def _awaited_batched_reply(self, lane: Lane, fn: BatchedFunction, result: Any) -> Steps:
+        """The reply to a call to an ``async def`` batched function, once its outputs are in."""
+        conversation = lane.conversation
+        try:
+            result = yield result
+        except Terminated:
+            raise
+        except BaseException as exc:
+            return self._error((yield from self._end_turn(conversation)), exc)
+        rid = yield from self._end_turn(conversation)
         return self._encode(p.ok_batched(rid, result, fn.policy), rid)
 
     @staticmethod
@@ -561,3 +583,8 @@ _RUNS_USER_CODE = (p.Call, p.Stream, p.Next, p.Close, p.Batch)
 
 #: Results a sync function commonly returns, none of them awaitable: checked before is_awaitable.
 _PLAIN_RESULTS = frozenset({type(None), bool, int, float, str, bytes, list, dict, tuple})
+
+
+async def _first(outputs: Any) -> Any:
+    """The one output of an ``async def`` batched function's call of one input."""
+    return (await outputs)[0]

@@ -5,9 +5,15 @@
  *
  * The pool learns a function is batched from the reply to a call to it (until then, calls go one
  * by one, and Python runs each as a batch of one). Then each call joins the open batch of its
- * function. A batch is sent when it is full; otherwise once it has waited `maxWaitMs` since its
- * first input and an interpreter is free (while none is, waiting costs nothing: the batch keeps
- * filling, as Triton's dynamic batcher does). Each call keeps its own fate:
+ * function. A batch is sent when it is full, and otherwise as soon as an interpreter can run it
+ * and it has stopped growing: once a turn of the event loop has passed in which no call joined it
+ * (every request Node read in that turn has been handled), or once it has waited `maxWaitMs`
+ * since its first call, whichever comes first. While no interpreter is free the batch keeps
+ * filling, and it goes when one frees. So an idle pool answers a lone call at once, and under load
+ * a batch holds what arrived while the interpreters were busy (Triton's dynamic batcher with no
+ * queue delay does the same; a fixed wait while an interpreter is free only adds latency, and in a
+ * closed loop of clients it caps the throughput: the clients of the batch that waits send nothing
+ * more until it is answered). Each call keeps its own fate:
  * - a call that times out or is aborted before its batch is sent leaves it; after, it rejects
  *   alone and the batch's other calls get their outputs (the interpreter is killed only when the
  *   last caller's deadline passes, as it would be for a call of its own);
@@ -19,21 +25,32 @@
 import { CallTimeoutError, HostLostError, WorkerExitedError } from '../errors.js';
 import type { BatchPolicy } from '../wire/protocol.js';
 import { NdArray } from '../wire/ndarray.js';
+import { outcomeOf, type CallTiming } from '../ops/stats.js';
 
-/** Sends one merged call: the function gets `inputs`; resolves with one output per input. */
-export type SendBatch = (module: string, fn: string, inputs: unknown[], timeout: number | undefined) => Promise<unknown>;
+/** What a traced call is told of its run: its timings and outcome, and the interpreter that ran its batch. */
+export type BatchedCallTrace = CallTiming & { worker?: string; pid?: number; retried?: number };
+
+/**
+ * Sends one merged call: the function gets `inputs`; resolves with one output per input. `trace`,
+ * when given, is filled in as the dispatcher fills a traced call's (timings, interpreter).
+ */
+export type SendBatch = (module: string, fn: string, inputs: unknown[], timeout: number | undefined, trace: BatchedCallTrace | undefined) => Promise<unknown>;
 
 export interface BatchedCallOptions {
   timeout?: number;
   signal?: AbortSignal;
   retries: number;
+  /** A traced call's context: given its timings, outcome and interpreter before it settles. */
+  trace?: BatchedCallTrace;
 }
 
 interface Pending {
   readonly input: unknown;
+  readonly submittedAt: number;
   readonly deadline: number | undefined;
   retries: number;
   readonly signal: AbortSignal | undefined;
+  readonly trace: BatchedCallTrace | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   settled: boolean;
@@ -49,6 +66,9 @@ interface OpenBatch {
   readonly policy: BatchPolicy;
   readonly items: Pending[];
   readonly openedAt: number;
+  /** Calls it held when the last turn's check saw it: it grows while this is behind `items.length`. */
+  seen: number;
+  /** Sends it once `maxWaitMs` has passed since it opened, if an interpreter is free by then. */
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -70,12 +90,21 @@ export class DynamicBatcher {
   readonly #open = new Map<string, OpenBatch>();
   readonly #send: SendBatch;
   readonly #interpreterFree: () => boolean;
+  /** A check of the open batches is due at the end of this turn of the event loop. */
+  #checkDue = false;
 
   /** `interpreterFree`: whether a batch sent now would run at once. */
   constructor(policies: BatchPolicies, send: SendBatch, interpreterFree: () => boolean) {
     this.#policies = policies;
     this.#send = send;
     this.#interpreterFree = interpreterFree;
+  }
+
+  /** Calls waiting in open batches: queued for an interpreter as much as the dispatcher's queue is. */
+  get waiting(): number {
+    let count = 0;
+    for (const batch of this.#open.values()) count += batch.items.length;
+    return count;
   }
 
   /** The function's policy, once a reply told it. */
@@ -89,11 +118,14 @@ export class DynamicBatcher {
     return new Promise((resolve, reject) => {
       const { signal } = options;
       if (signal?.aborted) return reject(signal.reason);
+      const submittedAt = performance.now();
       const item: Pending = {
         input,
-        deadline: options.timeout === undefined ? undefined : performance.now() + options.timeout,
+        submittedAt,
+        deadline: options.timeout === undefined ? undefined : submittedAt + options.timeout,
         retries: options.retries,
         signal,
+        trace: options.trace,
         resolve,
         reject,
         settled: false,
@@ -113,6 +145,14 @@ export class DynamicBatcher {
     });
   }
 
+  /**
+   * An interpreter has a free slot (a run ended, one joined): open batches may go. Checked at the
+   * end of this turn, so that the calls that arrive in it join them first.
+   */
+  readonly slotFree = (): void => {
+    if (this.#open.size > 0) this.#checkSoon();
+  };
+
   /** Closes every open batch: their calls reject with `error` (the pool stopped). */
   close(error: unknown): void {
     for (const batch of this.#open.values()) {
@@ -126,22 +166,44 @@ export class DynamicBatcher {
     const k = key(module, fn);
     let batch = this.#open.get(k);
     if (batch === undefined) {
-      batch = { module, fn, policy, items: [], openedAt: performance.now() };
+      batch = { module, fn, policy, items: [], openedAt: performance.now(), seen: 0 };
       this.#open.set(k, batch);
-      this.#arm(batch, policy.maxWaitMs);
+      if (policy.maxWaitMs > 0) {
+        const opened = batch;
+        batch.timer = setTimeout(() => {
+          opened.timer = undefined;
+          if (this.#open.get(k) === opened && this.#interpreterFree()) this.#flush(opened);
+        }, policy.maxWaitMs);
+      }
     }
     item.batch = batch;
     batch.items.push(item);
     if (batch.items.length >= policy.maxSize) this.#flush(batch);
+    else this.#checkSoon();
   }
 
-  /** Checks `batch` after `ms`: sent if an interpreter is free, else checked again. */
-  #arm(batch: OpenBatch, ms: number): void {
-    batch.timer = setTimeout(() => {
-      if (this.#interpreterFree()) this.#flush(batch);
-      else this.#arm(batch, Math.max(1, batch.policy.maxWaitMs / 2));
-    }, ms);
+  #checkSoon(): void {
+    if (this.#checkDue) return;
+    this.#checkDue = true;
+    setImmediate(this.#check);
   }
+
+  /**
+   * End of a turn: each open batch that did not grow in it goes, while interpreters are free;
+   * one that grew is looked at again next turn (its `maxWaitMs` timer bounds that).
+   */
+  readonly #check = (): void => {
+    this.#checkDue = false;
+    for (const batch of [...this.#open.values()]) {
+      if (batch.policy.maxWaitMs === 0 || batch.seen === batch.items.length || performance.now() - batch.openedAt >= batch.policy.maxWaitMs) {
+        if (!this.#interpreterFree()) return; // slotFree() checks again when one frees
+        this.#flush(batch);
+      } else {
+        batch.seen = batch.items.length;
+        this.#checkSoon();
+      }
+    }
+  };
 
   #flush(batch: OpenBatch): void {
     clearTimeout(batch.timer);
@@ -159,15 +221,31 @@ export class DynamicBatcher {
       }
       timeout = Math.max(timeout, Math.ceil(item.deadline - now));
     }
-    this.#send(batch.module, batch.fn, items.map((item) => item.input), timeout === undefined ? undefined : Math.max(1, timeout)).then(
+    // Traced calls are told what the merged call was told (its wait counts from their own call).
+    const trace: BatchedCallTrace | undefined = items.some((item) => item.trace !== undefined) ? {} : undefined;
+    const told = (item: Pending, error: unknown): void => {
+      const timing = item.trace;
+      if (timing === undefined || trace === undefined) return;
+      timing.outcome = error === undefined ? 'ok' : outcomeOf(error, item.signal?.aborted === true);
+      timing.waitMs = now - item.submittedAt + (trace.waitMs ?? 0);
+      if (trace.runMs !== undefined) timing.runMs = trace.runMs;
+      if (trace.worker !== undefined) timing.worker = trace.worker;
+      if (trace.pid !== undefined) timing.pid = trace.pid;
+    };
+    this.#send(batch.module, batch.fn, items.map((item) => item.input), timeout === undefined ? undefined : Math.max(1, timeout), trace).then(
       (outputs) => {
         if (!Array.isArray(outputs) || outputs.length !== items.length) {
           const error = new TypeError(`the batch of ${items.length} calls to ${batch.module}.${batch.fn} came back with ${Array.isArray(outputs) ? outputs.length : typeof outputs} outputs`);
-          for (const item of items) this.#settle(item, false, error);
+          for (const item of items) {
+            if (!item.settled) told(item, error);
+            this.#settle(item, false, error);
+          }
           return;
         }
-        items.forEach((item, i) => this.#settle(item, true, outputs[i]));
-        this.#sendReady();
+        items.forEach((item, i) => {
+          if (!item.settled) told(item, undefined);
+          this.#settle(item, true, outputs[i]);
+        });
       },
       (error: unknown) => {
         const retryable = error instanceof WorkerExitedError && !(error instanceof HostLostError);
@@ -175,22 +253,15 @@ export class DynamicBatcher {
           if (item.settled) continue;
           if (retryable && item.retries > 0) {
             item.retries--;
+            if (item.trace !== undefined) item.trace.retried = (item.trace.retried ?? 0) + 1;
             this.#join(batch.module, batch.fn, batch.policy, item);
           } else {
+            told(item, error);
             this.#settle(item, false, error);
           }
         }
-        this.#sendReady();
       },
     );
-  }
-
-  /** An interpreter just finished a batch: open batches that waited long enough go now. */
-  #sendReady(): void {
-    const now = performance.now();
-    for (const batch of [...this.#open.values()]) {
-      if (now - batch.openedAt >= batch.policy.maxWaitMs && this.#interpreterFree()) this.#flush(batch);
-    }
   }
 
   #cancel(item: Pending, error: unknown): void {
@@ -199,9 +270,14 @@ export class DynamicBatcher {
     if (batch !== undefined) {
       const at = batch.items.indexOf(item);
       if (at >= 0) batch.items.splice(at, 1);
+      batch.seen = Math.min(batch.seen, batch.items.length);
       if (batch.items.length === 0) {
         clearTimeout(batch.timer);
         if (this.#open.get(key(batch.module, batch.fn)) === batch) this.#open.delete(key(batch.module, batch.fn));
+      }
+      if (item.trace !== undefined) {
+        item.trace.outcome = outcomeOf(error, item.signal?.aborted === true);
+        item.trace.waitMs = performance.now() - item.submittedAt;
       }
     }
     this.#settle(item, false, error);

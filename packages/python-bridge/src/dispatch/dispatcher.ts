@@ -176,6 +176,12 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
   #servingWaiters: { count: number; resolve: () => void; reject: (error: Error) => void }[] = [];
   #closedWith: Error | undefined;
 
+  /**
+   * Told when a slot is free and nothing is queued, after a run ended or an interpreter joined:
+   * work held back until one frees (a dynamic batch that fills while all are busy) may go.
+   */
+  onSlotFree: (() => void) | undefined;
+
   constructor(options: DispatcherOptions<E>) {
     this.#options = options;
   }
@@ -194,6 +200,23 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
       completed: this.#stats.completed,
       failed: this.#stats.failed,
     };
+  }
+
+  /** Whether a call made now would run at once: a slot is free and nothing is queued. */
+  get hasFreeSlot(): boolean {
+    return this.#queue.size === 0 && this.#capacity.free > 0;
+  }
+
+  /**
+   * A call held elsewhere until a slot frees (a dynamic batch's), refused as a queued one would be:
+   * `waiting` calls are held so already. Undefined when it may wait: a slot is free, or the queue
+   * and those calls stay within `maxQueue`.
+   */
+  refuseIfFull(waiting: number, trace?: CallTiming): Promise<never> | undefined {
+    if (this.hasFreeSlot || this.#queue.size + waiting < this.#options.maxQueue) return undefined;
+    const error = new QueueFullError(this.#options.maxQueue);
+    this.#stats.refused(error, trace);
+    return Promise.reject(error);
   }
 
   /** The calls' counters and percentiles. */
@@ -259,6 +282,7 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     const size = this.#capacity.openCount;
     this.#servingWaiters = this.#servingWaiters.filter((w) => (w.count <= size ? (w.resolve(), false) : true));
     this.#pump();
+    if (this.#queue.size === 0) this.onSlotFree?.();
   }
 
   /**
@@ -418,6 +442,7 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
       }
     }
     this.#pump();
+    if (this.#queue.size === 0 && this.onSlotFree !== undefined && this.#capacity.isOpen(executor)) this.onSlotFree();
     this.#checkIdle();
   }
 

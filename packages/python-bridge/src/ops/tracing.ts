@@ -89,6 +89,34 @@ export function tracingCalls(): boolean {
   return c.start.hasSubscribers || c.end.hasSubscribers || c.asyncStart.hasSubscribers || c.asyncEnd.hasSubscribers || c.error.hasSubscribers;
 }
 
+/**
+ * True while the call channel's only subscribers listen for `asyncEnd` (the Prometheus exporter):
+ * nobody can give a call anything at `start`, and nobody hears its other events.
+ */
+export function tracingOutcomesOnly(): boolean {
+  const c = callChannel;
+  return !c.start.hasSubscribers && !c.end.hasSubscribers && !c.asyncStart.hasSubscribers && !c.error.hasSubscribers;
+}
+
+/**
+ * `settled`, its outcome published on `asyncEnd` with `context` as `tracePromise` would publish
+ * it, for when only `asyncEnd` has subscribers: without the other four events, the stores they
+ * run and the promise `tracePromise` wraps around each call.
+ */
+export function publishOutcome<R>(context: CallTraceContext, settled: Promise<R>): Promise<R> {
+  settled.then(
+    (result) => {
+      context.result = result;
+      callChannel.asyncEnd.publish(context);
+    },
+    (error: unknown) => {
+      context.error = error;
+      callChannel.asyncEnd.publish(context);
+    },
+  );
+  return settled;
+}
+
 /** Runs `call` inside the call channel's trace, with `context` as the message. */
 export function traceCall<R>(context: CallTraceContext, call: () => Promise<R>): Promise<R> {
   return callChannel.tracePromise(call, context);

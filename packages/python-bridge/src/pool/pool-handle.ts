@@ -22,10 +22,10 @@ import { resolveHost, type HostOptions } from '../remote/options.js';
 import { encodeCallBody, withOptions, type EncodedCall } from '../wire/encoded-call.js';
 import { SnapshotBuffers } from './snapshots.js';
 import type { PoolStats } from '../ops/stats.js';
-import { streamChannel, traceCall, tracingCalls, tracingStreams, type CallTraceContext, type StreamTraceContext } from '../ops/tracing.js';
+import { publishOutcome, streamChannel, traceCall, tracingCalls, tracingOutcomesOnly, tracingStreams, type CallTraceContext, type StreamTraceContext } from '../ops/tracing.js';
 import { activeTraceHeaders } from '../ops/trace-propagation.js';
 import { encodeCallOptions, type TraceHeaders } from '../wire/call-options.js';
-import { DynamicBatcher, snapshotArrays, type BatchPolicies } from '../dispatch/batcher.js';
+import { DynamicBatcher, snapshotArrays, type BatchedCallTrace, type BatchPolicies } from '../dispatch/batcher.js';
 import type {
   CallableName,
   CallRest,
@@ -171,20 +171,21 @@ export class PoolHandle implements PoolRef {
     this.#callbacks = callbacks;
     // A table's IPC stream is written at call() into snapshot memory, given back when the call settles.
     this.#codec = createCodec({ maxMessageSize: options.maxMessageSize, allocate: (size) => this.#snapshots.lend(size) });
-    this.#batcher = new DynamicBatcher(batchPolicies, (module, fn, inputs, timeout) => this.#sendBatch(module, fn, inputs, timeout), () => dispatcher.counts.free > 0);
+    this.#batcher = new DynamicBatcher(batchPolicies, (module, fn, inputs, timeout, trace) => this.#sendBatch(module, fn, inputs, timeout, trace), () => dispatcher.hasFreeSlot);
+    dispatcher.onSlotFree = this.#batcher.slotFree;
   }
 
   /** One merged call to a batched function: its one argument is the list of the calls' inputs. */
-  #sendBatch(module: string, fn: string, inputs: unknown[], timeout: number | undefined): Promise<unknown> {
+  #sendBatch(module: string, fn: string, inputs: unknown[], timeout: number | undefined, trace: BatchedCallTrace | undefined): Promise<unknown> {
     let call: EncodedCall;
     try {
       const body = encodeCallBody(this.#codec, module, fn, [inputs], undefined, { transfer: true });
       call = withOptions(body, encodeCallOptions(this.#codec, { batched: true }), this.#options.maxMessageSize);
     } catch (error) {
-      if (error instanceof ArrowNotLoaded) return loadArrow().then(() => this.#sendBatch(module, fn, inputs, timeout));
+      if (error instanceof ArrowNotLoaded) return loadArrow().then(() => this.#sendBatch(module, fn, inputs, timeout, trace));
       return Promise.reject(error);
     }
-    return this.#dispatcher.call({ call, timeout, retries: 0 });
+    return this.#dispatcher.call({ call, timeout, retries: 0, trace });
   }
 
   /** Open batches' calls reject with `error` (the pool is stopping). */
@@ -204,15 +205,28 @@ export class PoolHandle implements PoolRef {
       // A stopped pool refuses the call as it is: no need to encode it first.
       if (this.#dispatcher.closed) return this.#dispatcher.call({ retries }) as Promise<R>;
       // A batched function's call joins a batch: one input, nothing that would need a call of its own.
-      if (
-        args.length === 1 && options.kwargs === undefined && options.onProgress === undefined && context === undefined &&
-        this.#batcher.policy(module, fn) !== undefined && !tracingCalls()
-      ) {
+      if (args.length === 1 && options.kwargs === undefined && options.onProgress === undefined && context === undefined && this.#batcher.policy(module, fn) !== undefined) {
         // Checked alone now (an EncodeError is this call's), sent with the others later: the
         // memory of typed arrays is copied now unless the caller said `transfer`.
         encodeCallBody(this.#codec, module, fn, args, undefined, { transfer: true });
         const input = transfer ? args[0] : snapshotArrays(args[0]);
-        return this.#batcher.submit(module, fn, input, { timeout, signal: options.signal, retries }) as Promise<R>;
+        const batched = { timeout, signal: options.signal, retries };
+        // Calls waiting in open batches count against maxQueue as queued calls do.
+        if (!tracingCalls()) return (this.#dispatcher.refuseIfFull(this.#batcher.waiting) ?? this.#batcher.submit(module, fn, input, batched)) as Promise<R>;
+        // Traced, it still joins a batch unless a subscriber gave it something of its own at
+        // `start` (a span's headers, a context for callbacks, an event listener: the
+        // OpenTelemetry instrumentation does), which one merged call could not carry for each
+        // caller; a subscriber that only reads the outcome (the Prometheus exporter) batches.
+        const trace: CallTraceContext = { pool: this.path, module, fn, args, kwargs: undefined };
+        if (tracingOutcomesOnly()) {
+          return publishOutcome(trace, this.#dispatcher.refuseIfFull(this.#batcher.waiting, trace) ?? this.#batcher.submit(module, fn, input, { ...batched, trace })) as Promise<R>;
+        }
+        return traceCall(trace, () => {
+          if (trace.traceHeaders === undefined && trace.runInContext === undefined && trace.onEvent === undefined) {
+            return this.#dispatcher.refuseIfFull(this.#batcher.waiting, trace) ?? this.#batcher.submit(module, fn, input, { ...batched, trace });
+          }
+          return this.#callAlone(module, fn, args, { timeout, signal: options.signal, retries, transfer }, trace);
+        }) as Promise<R>;
       }
       call = encodeCallBody(this.#codec, module, fn, args, options.kwargs, { transfer, copy: this.#copy });
       request = { call, timeout, signal: options.signal, retries };
@@ -258,6 +272,39 @@ export class PoolHandle implements PoolRef {
     }
     if (call.frames.length === 0) return settled;
     // Settled, the call no longer needs its snapshots: their memory serves the next ones.
+    const giveBack = () => this.#snapshots.give(call.frames);
+    settled.then(giveBack, giveBack);
+    return settled;
+  }
+
+  /**
+   * A call to a batched function that a tracing subscriber gave something of its own at `start`
+   * (a span's headers, callbacks' context, an event listener): it runs alone, inside that trace.
+   */
+  #callAlone(
+    module: string,
+    fn: string,
+    args: unknown[],
+    { timeout, signal, retries, transfer }: { timeout: number | undefined; signal: AbortSignal | undefined; retries: number; transfer: boolean },
+    trace: CallTraceContext,
+  ): Promise<unknown> {
+    let call: EncodedCall;
+    let request: CallRequest<CallContext>;
+    try {
+      call = encodeCallBody(this.#codec, module, fn, args, undefined, { transfer, copy: this.#copy });
+      request = { call, timeout, signal, retries, trace };
+      const scope = this.#callbacks && currentScope();
+      const resource = this.#callbacks && new AsyncResource('piton.call');
+      if (scope !== undefined || resource !== undefined || trace.runInContext !== undefined || trace.onEvent !== undefined) {
+        request.context = { onProgress: undefined, scope, resource, trace };
+      }
+      const headers = trace.traceHeaders ?? activeTraceHeaders();
+      if (headers !== undefined) this.#addOptions(request, call, headers, undefined, false);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const settled = this.#dispatcher.call(request);
+    if (call.frames.length === 0) return settled;
     const giveBack = () => this.#snapshots.give(call.frames);
     settled.then(giveBack, giveBack);
     return settled;
@@ -361,7 +408,8 @@ export class PoolHandle implements PoolRef {
       grown: local.grown,
       shrunk: local.shrunk,
       hosts: this.#hosts?.status() ?? [],
-      queued,
+      // Calls in open dynamic batches wait for an interpreter as queued ones do.
+      queued: queued + this.#batcher.waiting,
       restarts: this.#lifecycle.restarts,
       restartsByCause: this.#lifecycle.restartsByCause,
       concurrency,
