@@ -151,7 +151,9 @@ describe('examples/http-service (npm run example:service)', function () {
 
 describe('examples/http-service: requests and responses', () => {
   it('names what is wrong with a body', () => {
-    expect(parsePredictBody('{"features": [[1, 2, 3, 4]]}')).to.deep.equal([[1, 2, 3, 4]]);
+    const parsed = parsePredictBody('{"features": [[1, 2, 3, 4], [5, 6, 7, 8.5]]}');
+    expect(parsed.rows).to.equal(2);
+    expect([...parsed.values]).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8.5]);
     for (const [body, message] of [
       ['[', 'the body must be JSON'],
       ['{}', 'an object with "features"'],

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ndarray, PythonPool, type PoolEvent } from '@piton/python-bridge';
 import { poolMetrics } from '@piton/python-bridge/metrics';
-import { BadRequest, errorResponse, parsePredictBody } from './responses.js';
+import { BadRequest, errorResponse, FEATURES_PER_ROW, parsePredictBody } from './responses.js';
 import { traced } from './tracing.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -83,12 +83,13 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 async function predict(req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    const features = parsePredictBody(await readBody(req));
+    const { values, rows } = parsePredictBody(await readBody(req));
     // predict() is idempotent: a call whose interpreter died may safely run once more.
     // One float64 array per request: the batched predict() gets every waiting request's rows as one.
     // Typed by model.py's hints (piton-types.d.ts): rows must be an NdArray<Float64Array>, predictions is string[].
-    const rows = ndarray(Float64Array.from(features.flat()), [features.length, features[0]!.length]);
-    const predictions = await pool.call('model', 'predict', [rows], { retries: 1 });
+    // `transfer`: the array is this request's alone and nothing writes to it, so the pool need not copy it.
+    const features = ndarray(values, [rows, FEATURES_PER_ROW]);
+    const predictions = await pool.call('model', 'predict', [features], { retries: 1, transfer: true });
     send(res, 200, { predictions });
   } catch (error) {
     const { status, retryAfter, message } = errorResponse(error);
