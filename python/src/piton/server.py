@@ -119,7 +119,7 @@ def serve(socket: zmq.Socket, handler: Handler, serve_lanes: Optional[Callable[[
     relay: Optional[_SigtermRelay] = _SigtermRelay() if hasattr(signal, "pthread_kill") else None
     recv, handle = socket.recv, handler.handle
     # pyzmq's own send, without the layer above it that handles `routing_id` and `group` (neither
-    # is used here): ~0.5 µs less per reply (bench/README.md, "Where the rest of the gap went").
+    # is used here): ~0.5 µs less per reply (bench/README.md, "Where the rest of the latency gap went").
     send = _partial(_send_frame, socket)
     socket.rcvtimeo = RECEIVE_TIMEOUT_MS
 
