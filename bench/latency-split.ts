@@ -4,10 +4,13 @@
  *   floor     zeromq.js Request  ↔  bare pyzmq REP, bytes made once (bench/python/floor_rep.py)
  *   py:V      zeromq.js Request + msgpackr  ↔  the worker runtime with serve loop V
  *             (bench/python/worker_variant.py; V = current is `python -m piton.worker` as shipped)
+ *   pyb:V     the bare floor's client (the same bytes made once, the reply's bytes checked)  ↔
+ *             the worker runtime with serve loop V: V = current, or one of worker_variant.py's
+ *             cut-down loops (stub, floorloop, timeo), so that the Python side is timed alone
  *   interp    the bridge's Interpreter.call  ↔  the worker runtime (no dispatcher, no pool)
  *   pool      PythonPool.call (facade, dispatcher, interpreter) ↔  the worker runtime
  *
- *   npx tsx bench/latency-split.ts [--trials=7] [--calls=3000] [--py=current,block] [--layers=interp,pool]
+ *   npx tsx bench/latency-split.ts [--trials=7] [--calls=3000] [--py=current,block] [--pyb=current,stub] [--layers=interp,pool]
  *                                  [--interleave]
  *
  * Each trial runs every client once for `calls` sequential no-op calls, in a rotated order, and
@@ -15,7 +18,7 @@
  */
 import { Request } from 'zeromq';
 import { BenchContext, PY_DIR } from './lib/context.js';
-import { FloorClient, packr } from './lib/floor.js';
+import { FloorClient, packr, REPLY } from './lib/floor.js';
 import { startPool } from './lib/pool.js';
 import { percentile, summarize } from './lib/stats.js';
 import { interleavedLatencies, latencies } from './lib/timing.js';
@@ -61,6 +64,34 @@ async function bareToWorker(ctx: BenchContext, spec: string): Promise<Client> {
   };
 }
 
+/** The bare floor's client (bytes made once, reply bytes checked) talking to the worker runtime with serve loop `variant`. */
+async function bytesToWorker(ctx: BenchContext, spec: string): Promise<Client> {
+  // `name@DIR`: serve loop `name` of the runtime found in DIR (e.g. another checkout's python/src).
+  const [variant, dir] = spec.includes('@') ? [spec.slice(0, spec.indexOf('@')), spec.slice(spec.indexOf('@') + 1)] : [spec, undefined];
+  const endpoint = ctx.endpoint();
+  const env = dir === undefined ? process.env : { ...process.env, PYTHONPATH: dir };
+  const child = ctx.spawnPython('worker_variant.py', [variant, '--endpoint', endpoint, '--path', PY_DIR], { env });
+  const socket = new Request({ linger: 0, reconnectInterval: 10 });
+  socket.connect(endpoint);
+  // The envelope the floor sends; the runtime answers it with the floor's reply, ["ok", 1, 1].
+  const request = packr.pack(['call', 1, 'functions', 'noop', [1], null]);
+  return {
+    name: `pyb:${spec.includes('@') ? `${variant}@other` : spec}`,
+    call: async () => {
+      await socket.send(request);
+      const [head] = await socket.receive();
+      if (head === undefined || !head.equals(REPLY)) throw new Error(`pyb:${spec}: unexpected reply ${head?.toString('hex')}`);
+      return 1;
+    },
+    stop: async () => {
+      await socket.send(packr.pack(['stop', 2]));
+      await socket.receive();
+      socket.close();
+      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    },
+  };
+}
+
 async function interpreterClient(ctx: BenchContext): Promise<Client> {
   const { Interpreter } = await import('../packages/python-bridge/dist/interpreter/interpreter.js');
   const { encodeCallBody } = await import('../packages/python-bridge/dist/wire/encoded-call.js');
@@ -81,6 +112,7 @@ async function main(): Promise<void> {
   const trials = Number(option('trials', '7'));
   const calls = Number(option('calls', '3000'));
   const variants = option('py', 'current').split(',').filter(Boolean);
+  const bytesVariants = option('pyb', '').split(',').filter(Boolean);
   const interleave = process.argv.includes('--interleave');
   const layers = option('layers', 'interp,pool').split(',').filter(Boolean);
   const ctx = new BenchContext({ quick: false, trials, metrics: false });
@@ -91,6 +123,7 @@ async function main(): Promise<void> {
     // Its call rejects unless the reply is the expected bytes; it returns nothing to compare.
     clients.push({ name: 'floor', call: () => floor.call(), stop: () => ctx.release(floor) });
     for (const v of variants) clients.push(await bareToWorker(ctx, v));
+    for (const v of bytesVariants) clients.push(await bytesToWorker(ctx, v));
     if (layers.includes('interp')) clients.push(await interpreterClient(ctx));
     if (layers.includes('pool')) {
       const pool = await startPool(ctx, { size: 1 });

@@ -261,6 +261,11 @@ def _ext_hook(frames: Sequence[Buffer]) -> Callable[[int, bytes], Any]:
     return hook
 
 
+#: The ext hook of every one-frame message: an array or table it names is out of range (the
+#: message has 1 frame), whatever that frame is.
+_ONE_FRAME_HOOK = _ext_hook((b"",))
+
+
 def _decode_array(data: bytes, frames: Sequence[Buffer]) -> Any:
     try:
         meta = msgpack.unpackb(data, raw=False)
@@ -325,7 +330,8 @@ def decode(frames: Sequence[Buffer]) -> Any:
             raw=False,
             strict_map_key=False,
             timestamp=3,
-            ext_hook=_ext_hook(frames),
+            # Most messages are one frame: their hook is made once (it refers to no other frame).
+            ext_hook=_ext_hook(frames) if len(frames) > 1 else _ONE_FRAME_HOOK,
             use_list=True,
         )
     except (ProtocolError, MissingDependency):

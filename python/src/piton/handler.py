@@ -279,7 +279,8 @@ class Handler:
                 scope.leave()
         finally:
             lane.end()
-        rid = conversation.close()
+        # conversation.close(), inlined: this is every plain call's path.
+        rid, conversation.rid, conversation.listening = conversation.rid, None, False
         try:
             frames = encode(["ok", rid, result])
         except EncodeError as exc:  # MissingDependency included

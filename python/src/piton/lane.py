@@ -69,7 +69,11 @@ class Lane:
         arrived (it must not run), else True (it is the lane's running request from now on).
         Request ids increase on a lane, and the answers within a request's conversation come
         before the lane's next request: an id above the last one begun has not arrived yet."""
-        with self._lock:
+        # acquire/release rather than `with`: this and end() are on every call's path, and the
+        # context manager's protocol costs more than the lock itself.
+        lock = self._lock
+        lock.acquire()
+        try:
             self._seen = rid
             if self._doomed == rid:
                 self._doomed = None
@@ -77,6 +81,8 @@ class Lane:
             self._running = rid
             self._cancel_requested = False
             return True
+        finally:
+            lock.release()
 
     def set_task(self, task: Any) -> None:
         """The task that runs the request's awaitable now (None: it ended). A cancel that came
@@ -89,10 +95,14 @@ class Lane:
 
     def end(self) -> None:
         """The lane's request has its reply: nothing of it runs any more."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             self._running = None
             self.task = None
             self._cancel_requested = False
+        finally:
+            lock.release()
 
     # ------------------------------------------------------------------ the control lane's thread
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from functools import partial as _partial
 from typing import Any, Callable, List, Optional
 
 import zmq
@@ -37,6 +38,21 @@ RECEIVE_TIMEOUT_MS = 100
 #: Written to the wakeup fd to end the relay thread: no signal has the number 0.
 _RELAY_STOP = b"\0"
 _SIGTERM_BYTE = bytes([signal.SIGTERM])
+
+
+_send_frame = zmq.backend.Socket.send
+
+
+def _frames_of(first: Any, recv: Callable[..., Any]) -> List[Any]:
+    """A request's frames from its first (a Frame): frame 0 as bytes, the rest (array frames) as
+    Frames, received without a copy."""
+    frames: List[Any] = [first.bytes]
+    more = first.more
+    while more:
+        frame = recv(0, False)
+        frames.append(frame)
+        more = frame.more
+    return frames
 
 
 def open_socket(context: zmq.Context) -> zmq.Socket:
@@ -101,28 +117,23 @@ def serve(socket: zmq.Socket, handler: Handler, serve_lanes: Optional[Callable[[
 
     SIGTERM's handler raises out of here (see worker.py)."""
     relay: Optional[_SigtermRelay] = _SigtermRelay() if hasattr(signal, "pthread_kill") else None
-    recv, send, handle = socket.recv, socket.send, handler.handle
-    # `socket.get(RCVMORE)`, not `socket.rcvmore`: pyzmq serves option attributes from
-    # __getattr__, after a failed lookup, an upper-casing and an import, ~3 µs more per call
-    # (bench/README.md, "The floor").
-    more, RCVMORE = socket.get, zmq.RCVMORE
+    recv, handle = socket.recv, handler.handle
+    # pyzmq's own send, without the layer above it that handles `routing_id` and `group` (neither
+    # is used here): ~0.5 µs less per reply (bench/README.md, "Where the rest of the latency gap went").
+    send = _partial(_send_frame, socket)
     socket.rcvtimeo = RECEIVE_TIMEOUT_MS
 
     def next_request() -> List[Any]:
         while True:
             try:
-                head = recv()
-                break
+                return _frames_of(recv(0, False), recv)
             except zmq.Again:
                 continue  # pyzmq has run pending signal handlers on the way out
-        rest = []
-        while more(RCVMORE):
-            rest.append(recv(copy=False))
-        return [head, *rest]
 
     def reply_with(reply: List[Any]) -> None:
         if len(reply) == 1:
-            send(reply[0], copy=False)  # copied anyway below ZERO_COPY_THRESHOLD
+            head = reply[0]
+            send(head, 0, len(head) < ZERO_COPY_THRESHOLD)
         else:
             socket.send_multipart(reply, copy=False)
 
@@ -145,15 +156,19 @@ def serve(socket: zmq.Socket, handler: Handler, serve_lanes: Optional[Callable[[
     try:
         while True:  # next_request and reply_with, inlined: this loop is every call's path
             try:
-                frames: List[Any] = [recv()]
+                # A Frame: pyzmq reads its RCVMORE in C as it receives it (`more`), where
+                # `socket.get(zmq.RCVMORE)` would cost ~1 µs more per request.
+                first = recv(0, False)
             except zmq.Again:
                 release_idle()  # idle: let go of kept table stream memory (arrow.py)
                 continue  # pyzmq has run pending signal handlers on the way out
-            while more(RCVMORE):
-                frames.append(recv(copy=False))
+            frames = [first.bytes] if not first.more else _frames_of(first, recv)
+            first = None  # frame 0 is read from its bytes: its message's memory may go now
             reply, action = handle(frames)
             if len(reply) == 1:
-                send(reply[0], copy=False)  # copied anyway below ZERO_COPY_THRESHOLD
+                head = reply[0]
+                # Copied below ZERO_COPY_THRESHOLD (pyzmq would copy it anyway, by a longer way).
+                send(head, 0, len(head) < ZERO_COPY_THRESHOLD)
             else:
                 socket.send_multipart(reply, copy=False)
             if action is not Action.CONTINUE:
