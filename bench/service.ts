@@ -83,6 +83,10 @@ interface FaultResult {
   kills: number;
   /** From the last kill until all the workers were ready again; undefined if not within BACK_TIMEOUT_MS. */
   backMs: number | undefined;
+  /** For each kill, the time until all the workers were ready again, if that came before the next kill. */
+  eachBackMs: number[];
+  /** Kills after which the service was not whole again before the next kill. */
+  notBack: number;
 }
 
 /** 32 connections for `seconds` while a ready worker is SIGKILLed every 2 s (the longest-ready one). */
@@ -91,18 +95,28 @@ async function faultRound(ctx: BenchContext, env: ServiceEnvironment, service: H
   const spec: LoadSpec = { url: `${service.base}/predict`, bodyFile, connections: FAULT_CONNECTIONS, seconds };
   const load = runWrk(ctx, env.wrk, spec);
   const t0 = nowMs();
-  let kills = 0, lastKill = Number.NaN;
+  let kills = 0, lastKill = Number.NaN, notBack = 0;
+  const eachBackMs: number[] = [];
+  let watching: Promise<void> = Promise.resolve();
   for (let k = 1; k * KILL_EVERY_S < seconds; k++) {
     const wait = t0 + k * KILL_EVERY_S * 1000 - nowMs();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await watching;
     const victim = service.readyWorkers()[0];
     if (victim === undefined) continue; // none ready: this tick has nothing to kill
     service.kill(victim);
     kills++;
-    lastKill = nowMs();
+    const killed = (lastKill = nowMs());
+    // Every kill's time back, not only the last one's: one sample says little of a distribution.
+    const untilNextKill = t0 + (k + 1) * KILL_EVERY_S * 1000 - killed - 50;
+    watching = service.untilFullStrength(Math.max(untilNextKill, 0)).then(
+      (at) => void eachBackMs.push(at - killed),
+      () => void notBack++,
+    );
   }
+  await watching;
   const back = await service.untilFullStrength(BACK_TIMEOUT_MS).catch(() => undefined);
-  const result = { load: await load, kills, backMs: back === undefined ? undefined : back - lastKill };
+  const result = { load: await load, kills, backMs: back === undefined ? undefined : back - lastKill, eachBackMs, notBack };
   if (back === undefined) ctx.log(`service: ${service.spec.kind} not back to ${WORKERS} ready workers ${BACK_TIMEOUT_MS / 1000} s after its last kill`);
   return result;
 }
@@ -268,6 +282,12 @@ function rowsOf(
       ...(f.backMs === undefined ? { note: `not back within ${BACK_TIMEOUT_MS / 1000} s` } : {}),
       ...(kind === 'piton' ? { target: { text: '≤ 100 ms', on: 'value' as const, met: (v: number) => f.backMs !== undefined && v <= 100 } } : {}),
     });
+    if (f.eachBackMs.length > 0) {
+      rows.push({
+        benchmark: bf, figure: `${label(kind)}: each kill → ${WORKERS} workers ready again (median; range over kills)`, unit: 'ms', samples: f.eachBackMs,
+        note: `${f.eachBackMs.filter((v) => v <= 100).length} of ${f.kills} kills back within 100 ms` + (f.notBack > 0 ? `; ${f.notBack} not back before the next kill` : ''),
+      });
+    }
   }
   return rows;
 }
