@@ -38,6 +38,10 @@ __all__ = ["LaneServer", "EXIT_OK"]
 EXIT_OK = 0
 #: The longest a blocking question waits on the sockets at once: how late a SIGTERM may be acted on.
 _POLL_MS = 100
+# Plain ints: pyzmq's flag enums cost an enum operation at each use, several per message.
+_NOBLOCK = int(zmq.NOBLOCK)
+_SNDMORE = int(zmq.SNDMORE)
+_RCVMORE = int(zmq.RCVMORE)
 
 
 class LaneServer:
@@ -170,8 +174,14 @@ class LaneServer:
         main, router = self.main, self.router
         while self._exit_code is None and main.getsockopt(zmq.EVENTS) & zmq.POLLIN:
             self._arrive(0, _receive(main))
-        while self._exit_code is None and router.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-            frames = _receive(router)
+        # The ROUTER is read until it has nothing (zmq.Again) rather than asking its events before
+        # each message: that question costs a system call per message (PROTOCOL.md's many lanes in
+        # flight bring hundreds at a time), and a ROUTER, unlike the REP socket above, can always
+        # receive. An empty read also clears the descriptor's edge, as asking the events does.
+        while self._exit_code is None:
+            frames = _receive_any(router)
+            if frames is None:
+                break
             index = _lane_of(frames[0], len(self.lanes))
             if index is None or len(frames) < 3 or len(frames[1]) != 0:
                 sys.stderr.write(f"piton: dropped a message from an unknown lane {bytes(frames[0])!r:.40}\n")
@@ -304,14 +314,34 @@ class LaneServer:
             else:
                 self.main.send_multipart(frames, copy=False)
         else:
-            self.router.send_multipart([self._ids[index], b"", *frames], copy=False)
+            # send_multipart's checks and flag enums, spelled out: a reply per lane, hundreds at a time.
+            send = self.router.send
+            send(self._ids[index], _SNDMORE)
+            send(b"", _SNDMORE)
+            last = len(frames) - 1
+            for i, frame in enumerate(frames):
+                send(frame, _SNDMORE if i < last else 0, copy=False)
         # A send can leave the sockets' events changed without their descriptors saying so.
         self._schedule_pump()
 
 
 def _receive(socket: zmq.Socket) -> List[Any]:
-    frames: List[Any] = [socket.recv(zmq.NOBLOCK)]
-    while socket.rcvmore:
+    frames: List[Any] = [socket.recv(_NOBLOCK)]
+    more = socket.getsockopt
+    while more(_RCVMORE):
+        frames.append(socket.recv(copy=False))
+    return frames
+
+
+def _receive_any(socket: zmq.Socket) -> Optional[List[Any]]:
+    """The next message on ``socket``, or None if it has none now."""
+    try:
+        first = socket.recv(_NOBLOCK)
+    except zmq.Again:
+        return None
+    frames: List[Any] = [first]
+    more = socket.getsockopt
+    while more(_RCVMORE):
         frames.append(socket.recv(copy=False))
     return frames
 
