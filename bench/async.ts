@@ -21,11 +21,10 @@
  * 4. 50 calls in flight on one interpreter (each has told Node it started), SIGKILL: time from the
  *    kill to the last of the 50 rejections, each a `WorkerExitedError`.
  */
-import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { PythonPool } from '@piton/python-bridge';
 import { loadBaseline } from './lib/baseline.js';
+import { LineChild } from './lib/line-child.js';
 import { BENCH_DIR, exited, firstLine, PY_DIR, ROOT, type BenchContext } from './lib/context.js';
 import { startPool, until } from './lib/pool.js';
 import { ratioTo, type Row } from './lib/report.js';
@@ -54,34 +53,18 @@ async function burstMs(pool: PythonPool, fn: string, args: unknown[], count: num
 
 /** bench/python/asyncio_floor.py, kept running: each request is answered with a time in ms. */
 class AsyncioFloor {
-  readonly #child: ChildProcess;
-  readonly #lines: AsyncIterator<string>;
-
-  private constructor(child: ChildProcess) {
-    this.#child = child;
-    this.#lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  }
+  private constructor(readonly lines: LineChild) {}
 
   static async start(ctx: BenchContext): Promise<AsyncioFloor> {
-    const floor = new AsyncioFloor(ctx.spawnPython('asyncio_floor.py'));
-    if ((await floor.#next()) !== 'ready') throw new Error('asyncio_floor.py did not start');
-    return ctx.own(floor);
-  }
-
-  async #next(): Promise<string> {
-    const { value, done } = await this.#lines.next();
-    if (done) throw new Error('asyncio_floor.py exited');
-    return value;
+    return ctx.own(new AsyncioFloor(await LineChild.start(ctx.spawnPython('asyncio_floor.py'), 'asyncio_floor.py')));
   }
 
   async ms(request: string): Promise<number> {
-    this.#child.stdin!.write(`${request}\n`);
-    return Number(await this.#next());
+    return Number(await this.lines.ask(request));
   }
 
-  async stop(): Promise<void> {
-    this.#child.stdin!.end();
-    await exited(this.#child);
+  stop(): Promise<void> {
+    return this.lines.stop();
   }
 }
 
@@ -174,45 +157,26 @@ async function realIo(ctx: BenchContext, floor: AsyncioFloor): Promise<Row[]> {
 
 /** One build's no-op pools in a Node process of their own (lib/noop-child.ts). */
 class NoopChild {
-  readonly #child: ChildProcess;
-  readonly #lines: AsyncIterator<string>;
-
-  private constructor(child: ChildProcess) {
-    this.#child = child;
-    this.#lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  }
+  private constructor(readonly lines: LineChild) {}
 
   static async start(ctx: BenchContext, entry: string): Promise<NoopChild> {
-    const child = new NoopChild(ctx.spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'lib', 'noop-child.ts'), entry, ctx.python, PY_DIR]));
-    if ((await child.#next()) !== 'ready') throw new Error('noop-child.ts did not start');
-    return ctx.own(child);
-  }
-
-  async #next(): Promise<string> {
-    const { value, done } = await this.#lines.next();
-    if (done) throw new Error('noop-child.ts exited');
-    return value;
-  }
-
-  async #ask(line: string): Promise<string> {
-    this.#child.stdin!.write(`${line}\n`);
-    return this.#next();
+    const child = ctx.spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'lib', 'noop-child.ts'), entry, ctx.python, PY_DIR]);
+    return ctx.own(new NoopChild(await LineChild.start(child, 'noop-child.ts')));
   }
 
   /** One no-op call on its pool of 1: the time in ms, as the child measured it. */
   async call(): Promise<number> {
-    return Number(await this.#ask('call'));
+    return Number(await this.lines.ask('call'));
   }
 
   /** `count` no-op calls with `callers` callers on its pool of 2: the time in ms. */
   async block(count: number, callers: number): Promise<number> {
-    return Number(await this.#ask(`block ${count} ${callers}`));
+    return Number(await this.lines.ask(`block ${count} ${callers}`));
   }
 
   async stop(): Promise<void> {
-    await this.#ask('stop');
-    this.#child.stdin!.end();
-    await exited(this.#child);
+    await this.lines.ask('stop');
+    await this.lines.stop();
   }
 }
 

@@ -272,9 +272,7 @@ class Handler:
                     lane.blocking = False
                 if result.__class__ not in _PLAIN_RESULTS and is_awaitable(result):
                     # Awaited with the call's context entered: its task runs in a copy of it.
-                    if batched is not None:
-                        return self.drive(lane, self._awaited_batched_reply(lane, batched, result))
-                    return self.drive(lane, self._awaited_result(lane, result))
+                    return self.drive(lane, self._awaited_result(lane, result, batched))
             finally:
                 scope.leave()
         finally:
@@ -302,7 +300,7 @@ class Handler:
                 if type(fn) is BatchedFunction:
                     result = self.invoke(lane, self._batched_result, (fn, request.args, request.kwargs, request.batched), {})
                     if is_awaitable(result):
-                        return (yield from self._awaited_batched_reply(lane, fn, result))
+                        return (yield from self._awaited_result(lane, result, fn))
                     return self._batched_reply(lane, fn, result)
                 if request.batched:
                     raise TypeError(f"{request.module}.{request.function} is not a batched function (piton.batched)")
@@ -336,26 +334,15 @@ class Handler:
         rid = lane.conversation.close()
         return self._encode(p.ok_batched(rid, result, fn.policy), rid)
 
-    def _awaited_batched_reply(self, lane: Lane, fn: BatchedFunction, result: Any) -> Steps:
-        """The reply to a call to an ``async def`` batched function, once its outputs are in."""
-        conversation = lane.conversation
-        try:
-            result = yield result
-        except Terminated:
-            raise
-        except BaseException as exc:
-            return self._error((yield from self._end_turn(conversation)), exc)
-        rid = yield from self._end_turn(conversation)
-        return self._encode(p.ok_batched(rid, result, fn.policy), rid)
-
     @staticmethod
     def _adapt(fn: Any, args: List[Any], kwargs: Dict[str, Any]) -> Tuple[List[Any], Dict[str, Any]]:
         from .table_hints import adapt  # only requests that carry tables need it
 
         return adapt(fn, args, kwargs)
 
-    def _awaited_result(self, lane: Lane, result: Any) -> Steps:
-        """The reply to a call whose function returned ``result``, awaited if it is awaitable."""
+    def _awaited_result(self, lane: Lane, result: Any, batched: Optional[BatchedFunction] = None) -> Steps:
+        """The reply to a call whose function returned ``result``, awaited if it is awaitable; for
+        a call to a ``batched`` function, the reply tells Node its policy."""
         conversation = lane.conversation
         try:
             if is_awaitable(result):
@@ -365,7 +352,8 @@ class Handler:
         except BaseException as exc:
             return self._error((yield from self._end_turn(conversation)), exc)
         rid = yield from self._end_turn(conversation)
-        return self._encode(p.ok(rid, result), rid)
+        reply = p.ok(rid, result) if batched is None else p.ok_batched(rid, result, batched.policy)
+        return self._encode(reply, rid)
 
     def _end_turn(self, conversation: Conversation) -> Steps:
         """Closes the conversation once no answer is owed to it; returns the id the reply carries."""
