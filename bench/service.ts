@@ -279,7 +279,9 @@ function rowsOf(
     });
     rows.push({
       benchmark: bf, figure: `${label(kind)}: last kill → ${WORKERS} workers ready again`, unit: 'ms', samples: [f.backMs ?? BACK_TIMEOUT_MS],
-      ...(f.backMs === undefined ? { note: `not back within ${BACK_TIMEOUT_MS / 1000} s` } : {}),
+      ...(f.backMs === undefined
+        ? { note: `not back within ${BACK_TIMEOUT_MS / 1000} s` }
+        : f.eachBackMs.length === 0 ? { note: `none of its ${f.kills} kills was followed by full strength before the next kill` } : {}),
       ...(kind === 'piton' ? { target: { text: '≤ 100 ms', on: 'value' as const, met: (v: number) => f.backMs !== undefined && v <= 100 } } : {}),
     });
     if (f.eachBackMs.length > 0) {
