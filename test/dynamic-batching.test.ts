@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { BatchError, CallTimeoutError, ndarray, PythonError, PythonPool, QueueFullError, WorkerExitedError } from '@piton/python-bridge';
+import { BatchError, CallTimeoutError, EncodeError, ndarray, PythonError, PythonPool, QueueFullError, WorkerExitedError } from '@piton/python-bridge';
 import { poolMetrics } from '@piton/python-bridge/metrics';
 import { fixtures, parsePrometheusText, promValue } from './helpers.js';
 import { until } from './support.js';
@@ -124,6 +124,20 @@ describe('dynamic batching (@piton.batched)', function () {
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => call(i)));
     results.forEach((sums, i) => expect(Array.from(sums), `call ${i}`).to.deep.equal([3 * i, 3]));
     expect(await pool.call('batched', 'sizes')).to.deep.equal([20]); // 10 calls × 2 rows, one invocation
+  });
+
+  it('an NdArray whose memory was transferred away fails its own call, not its batch', async () => {
+    const call = (i: number, data = Float64Array.from([i, i, i])) => pool.call<Float64Array>('batched', 'row_sums', [ndarray(data, [1, 3])]);
+    await call(0);
+    await pool.call('batched', 'reset');
+    const gone = Float64Array.from([9, 9, 9]);
+    const input = ndarray(gone, [1, 3]);
+    structuredClone(gone.buffer, { transfer: [gone.buffer] }); // detached: its typed array now holds no element
+    const outcomes = await Promise.allSettled([call(1), pool.call('batched', 'row_sums', [input]), call(2)]);
+    expect(outcomes[1]!.status).to.equal('rejected');
+    expect((outcomes[1] as PromiseRejectedResult).reason).to.be.instanceOf(EncodeError);
+    expect(outcomes.filter((o) => o.status === 'fulfilled').map((o) => Array.from((o as PromiseFulfilledResult<Float64Array>).value))).to.deep.equal([[3], [6]]);
+    expect(await pool.call('batched', 'sizes')).to.deep.equal([2]);
   });
 
   it('a result of the wrong length fails exactly the calls of that batch with BatchError', async () => {

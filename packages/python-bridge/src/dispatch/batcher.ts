@@ -26,6 +26,7 @@ import { CallTimeoutError, HostLostError, WorkerExitedError } from '../errors.js
 import type { BatchPolicy } from '../wire/protocol.js';
 import { NdArray } from '../wire/ndarray.js';
 import { outcomeOf, type CallTiming } from '../ops/stats.js';
+import { PairMap } from './pair-map.js';
 
 /** What a traced call is told of its run: its timings and outcome, and the interpreter that ran its batch. */
 export type BatchedCallTrace = CallTiming & { worker?: string; pid?: number; retried?: number };
@@ -74,20 +75,20 @@ interface OpenBatch {
 
 /** The batched functions a pool knows of, and their policies (told by replies). */
 export class BatchPolicies {
-  readonly #policies = new Map<string, BatchPolicy>();
+  readonly #policies = new PairMap<BatchPolicy>();
 
   get(module: string, fn: string): BatchPolicy | undefined {
-    return this.#policies.get(key(module, fn));
+    return this.#policies.get(module, fn);
   }
 
   readonly learn = (module: string, fn: string, policy: BatchPolicy): void => {
-    this.#policies.set(key(module, fn), policy);
+    this.#policies.set(module, fn, policy);
   };
 }
 
 export class DynamicBatcher {
   readonly #policies: BatchPolicies;
-  readonly #open = new Map<string, OpenBatch>();
+  readonly #open = new PairMap<OpenBatch>();
   readonly #send: SendBatch;
   readonly #interpreterFree: () => boolean;
   /** A check of the open batches is due at the end of this turn of the event loop. */
@@ -163,16 +164,15 @@ export class DynamicBatcher {
   }
 
   #join(module: string, fn: string, policy: BatchPolicy, item: Pending): void {
-    const k = key(module, fn);
-    let batch = this.#open.get(k);
+    let batch = this.#open.get(module, fn);
     if (batch === undefined) {
       batch = { module, fn, policy, items: [], openedAt: performance.now(), seen: 0 };
-      this.#open.set(k, batch);
+      this.#open.set(module, fn, batch);
       if (policy.maxWaitMs > 0) {
         const opened = batch;
         batch.timer = setTimeout(() => {
           opened.timer = undefined;
-          if (this.#open.get(k) === opened && this.#interpreterFree()) this.#flush(opened);
+          if (this.#open.get(module, fn) === opened && this.#interpreterFree()) this.#flush(opened);
         }, policy.maxWaitMs);
       }
     }
@@ -207,7 +207,7 @@ export class DynamicBatcher {
 
   #flush(batch: OpenBatch): void {
     clearTimeout(batch.timer);
-    if (this.#open.get(key(batch.module, batch.fn)) === batch) this.#open.delete(key(batch.module, batch.fn));
+    this.#open.deleteIf(batch.module, batch.fn, batch);
     const items = batch.items.filter((item) => !item.settled);
     if (items.length === 0) return;
     for (const item of items) item.batch = undefined;
@@ -273,7 +273,7 @@ export class DynamicBatcher {
       batch.seen = Math.min(batch.seen, batch.items.length);
       if (batch.items.length === 0) {
         clearTimeout(batch.timer);
-        if (this.#open.get(key(batch.module, batch.fn)) === batch) this.#open.delete(key(batch.module, batch.fn));
+        this.#open.deleteIf(batch.module, batch.fn, batch);
       }
       if (item.trace !== undefined) {
         item.trace.outcome = outcomeOf(error, item.signal?.aborted === true);
@@ -291,10 +291,6 @@ export class DynamicBatcher {
     if (ok) item.resolve(value);
     else item.reject(value);
   }
-}
-
-function key(module: string, fn: string): string {
-  return `${module}\0${fn}`;
 }
 
 /**

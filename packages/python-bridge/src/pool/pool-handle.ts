@@ -26,6 +26,7 @@ import { publishOutcome, streamChannel, traceCall, tracingCalls, tracingOutcomes
 import { activeTraceHeaders } from '../ops/trace-propagation.js';
 import { encodeCallOptions, type TraceHeaders } from '../wire/call-options.js';
 import { DynamicBatcher, snapshotArrays, type BatchedCallTrace, type BatchPolicies } from '../dispatch/batcher.js';
+import { isIntactNdArray } from '../wire/ndarray.js';
 import type {
   CallableName,
   CallRest,
@@ -207,8 +208,9 @@ export class PoolHandle implements PoolRef {
       // A batched function's call joins a batch: one input, nothing that would need a call of its own.
       if (args.length === 1 && options.kwargs === undefined && options.onProgress === undefined && context === undefined && this.#batcher.policy(module, fn) !== undefined) {
         // Checked alone now (an EncodeError is this call's), sent with the others later: the
-        // memory of typed arrays is copied now unless the caller said `transfer`.
-        encodeCallBody(this.#codec, module, fn, args, undefined, { transfer: true });
+        // memory of typed arrays is copied now unless the caller said `transfer`. An intact
+        // NdArray (a model's rows, the common input) always encodes: it is not encoded twice.
+        if (!isIntactNdArray(args[0])) encodeCallBody(this.#codec, module, fn, args, undefined, { transfer: true });
         const input = transfer ? args[0] : snapshotArrays(args[0]);
         const batched = { timeout, signal: options.signal, retries };
         // Calls waiting in open batches count against maxQueue as queued calls do.

@@ -126,6 +126,17 @@ export class NdArray<T extends TypedArray = TypedArray> {
   }
 }
 
+/**
+ * Whether `value` is an NdArray that encodes as it was made: its data still holds every element
+ * its shape names (a typed array whose buffer was transferred away since holds none).
+ */
+export function isIntactNdArray(value: unknown): value is NdArray {
+  if (!(value instanceof NdArray)) return false;
+  let elements = 1;
+  for (const n of value.shape) elements *= n;
+  return value.data.length === elements;
+}
+
 /** Shorthand for `new NdArray(data, shape)`; `shape` defaults to `[data.length]`. */
 export function ndarray<T extends TypedArray>(data: T, shape: readonly number[] = [data.length]): NdArray<T> {
   return new NdArray(data, shape);

@@ -281,6 +281,16 @@ describe('codec', () => {
       expect(encodeError(() => codec.encode(new Date(NaN))).message).to.equal('cannot send an invalid Date at value');
     });
 
+    it('refuses arrays whose memory was transferred away, naming the path', () => {
+      const data = Float64Array.from([1, 2, 3, 4]);
+      const rows = ndarray(data, [2, 2]);
+      structuredClone(data.buffer, { transfer: [data.buffer] });
+      expect(encodeError(() => codec.encode([data], 'args')).message).to.equal('cannot send a Float64Array whose memory was transferred away at args[0]');
+      expect(encodeError(() => codec.encode({ rows }, 'kwargs')).message).to.equal(
+        "cannot send an NdArray whose memory was transferred away (its Float64Array holds 0 of its shape's elements) at kwargs.rows",
+      );
+    });
+
     it('refuses a Date Python cannot hold (outside the years 1 to 9999), naming the path; the edges go', () => {
       const outside = [new Date(8.64e15), new Date(-8.64e15), new Date('+010000-01-01T00:00:00.000Z'), new Date('0000-12-31T23:59:59.999Z')];
       for (const date of outside) {

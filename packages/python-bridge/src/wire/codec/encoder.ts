@@ -10,7 +10,7 @@
 import { MessageTooLargeError, PitonError } from '../../errors.js';
 import { arrowClassOf, arrowToIPC, type Allocate } from '../arrow.js';
 import { ArrowNotLoaded } from '../arrow-module.js';
-import { NdArray, dtypeOf, type TypedArray } from '../ndarray.js';
+import { NdArray, dtypeOf, isIntactNdArray, type TypedArray } from '../ndarray.js';
 import { TooDeep, Unsupported, describeObject, toEncodeError } from './locate.js';
 import { EXT_NDARRAY, EXT_TABLE, EXT_TIMESTAMP, FIXEXT_CODE, MAX_DATE_MS, MAX_DEPTH, MIN_DATE_MS, TWO_32 } from './wire.js';
 import { KEEP_LIMIT, SCRATCH_SIZE, Writer } from './writer.js';
@@ -147,6 +147,7 @@ export class Encoder extends Writer {
     } else if (value instanceof Date) {
       this.date(value);
     } else if (value instanceof NdArray) {
+      if (!isIntactNdArray(value)) throw new Unsupported(value, `an NdArray whose memory was transferred away (its ${value.data.constructor.name} holds ${value.data.length} of its shape's elements)`);
       this.ndarray(value.data, value.dtype, value.shape);
     } else {
       const dtype = dtypeOf(value);
@@ -216,7 +217,14 @@ export class Encoder extends Writer {
 
   /** ext 1: `[dtype, shape, frame]`; the bytes go out as their own frame, a view of the array's memory. */
   private ndarray(data: TypedArray, dtype: string, shape: readonly number[] | undefined): void {
-    this.framed(EXT_NDARRAY, Buffer.from(data.buffer, data.byteOffset, data.byteLength), 48 + 9 * (shape === undefined ? 1 : shape.length), () => {
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    } catch {
+      // Node 20 has no `ArrayBuffer.prototype.detached`: a view of a transferred buffer is found here.
+      throw new Unsupported(data, `a ${data.constructor.name} whose memory was transferred away`);
+    }
+    this.framed(EXT_NDARRAY, bytes, 48 + 9 * (shape === undefined ? 1 : shape.length), () => {
       this.arrayHeader(3);
       this.string(dtype);
       if (shape === undefined) {
