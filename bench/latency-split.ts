@@ -14,10 +14,12 @@
  *                                  [--interleave]
  *
  * Each trial runs every client once for `calls` sequential no-op calls, in a rotated order, and
- * reports p50 (with --interleave, one call of each client in turn, so that all see the same load); the figures are medians over trials of p50 and of its ratio to the floor's p50.
+ * reports p50 (with --interleave, one call of each client in turn, so that all see the same load); the figures are medians over trials of p50 and of its ratio to the floor's p50,
+ * and, for a client with a Python process of its own (floor, py:, pyb:), that process's CPU per call (all its threads).
  */
 import { Request } from 'zeromq';
 import { BenchContext, PY_DIR } from './lib/context.js';
+import { processCpuSeconds } from './lib/cpu-time.js';
 import { FloorClient, packr, REPLY } from './lib/floor.js';
 import { startPool } from './lib/pool.js';
 import { percentile, summarize } from './lib/stats.js';
@@ -25,6 +27,8 @@ import { interleavedLatencies, latencies } from './lib/timing.js';
 
 interface Client {
   name: string;
+  /** The Python process that answers this client alone, if it has one of its own: its CPU per call is reported. */
+  pid?: number;
   call(): Promise<unknown>;
   stop(): Promise<void>;
 }
@@ -54,6 +58,7 @@ async function bareToWorker(ctx: BenchContext, spec: string): Promise<Client> {
   };
   return {
     name: `py:${spec.includes('@') ? variant : spec}`,
+    pid: child.pid,
     call,
     stop: async () => {
       await socket.send(packr.pack(['stop', ++id]));
@@ -77,6 +82,7 @@ async function bytesToWorker(ctx: BenchContext, spec: string): Promise<Client> {
   const request = packr.pack(['call', 1, 'functions', 'noop', [1], null]);
   return {
     name: `pyb:${spec.includes('@') ? `${variant}@other` : spec}`,
+    pid: child.pid,
     call: async () => {
       await socket.send(request);
       const [head] = await socket.receive();
@@ -121,7 +127,7 @@ async function main(): Promise<void> {
   try {
     const floor = await FloorClient.start(ctx);
     // Its call rejects unless the reply is the expected bytes; it returns nothing to compare.
-    clients.push({ name: 'floor', call: () => floor.call(), stop: () => ctx.release(floor) });
+    clients.push({ name: 'floor', pid: floor.pid, call: () => floor.call(), stop: () => ctx.release(floor) });
     for (const v of variants) clients.push(await bareToWorker(ctx, v));
     for (const v of bytesVariants) clients.push(await bytesToWorker(ctx, v));
     if (layers.includes('interp')) clients.push(await interpreterClient(ctx));
@@ -134,8 +140,10 @@ async function main(): Promise<void> {
       await latencies(c.call, 500);
     }
     const p50 = new Map<string, number[]>(clients.map((c) => [c.name, []]));
+    const cpu = new Map<string, number[]>(clients.map((c) => [c.name, []]));
     for (let t = 0; t < trials; t++) {
       const order = clients.map((_, i) => clients[(i + t) % clients.length]!);
+      const cpuBefore = clients.map((c) => (c.pid === undefined ? 0 : processCpuSeconds(c.pid)));
       if (interleave) {
         // One call of each client in turn: every client sees the same moments of the machine's load.
         const samples = await interleavedLatencies(order.map((c) => c.call), calls);
@@ -143,15 +151,23 @@ async function main(): Promise<void> {
       } else {
         for (const c of order) p50.get(c.name)!.push(percentile(await latencies(c.call, calls), 0.5) * 1000);
       }
+      clients.forEach((c, k) => {
+        if (c.pid !== undefined) cpu.get(c.name)!.push(((processCpuSeconds(c.pid) - cpuBefore[k]!) / calls) * 1e6);
+      });
       process.stderr.write('.');
     }
     process.stderr.write('\n');
     const floor50 = p50.get('floor')!;
-    console.log(`| client | p50 µs median (min–max) | × floor median (min–max) |\n|---|---:|---:|`);
+    // Python CPU per call: every thread of the client's own Python process (libzmq's I/O thread
+    // included), from /proc/PID/task/TID/schedstat; a sequential client's trial also counts its
+    // idle wake-ups (the receive timeout), a few per second.
+    console.log(`| client | p50 µs median (min–max) | × floor median (min–max) | Python CPU µs/call median (min–max) |\n|---|---:|---:|---:|`);
     for (const c of clients) {
       const s = summarize(p50.get(c.name)!);
       const r = summarize(p50.get(c.name)!.map((v, i) => v / floor50[i]!));
-      console.log(`| ${c.name} | ${s.median.toFixed(1)} (${s.min.toFixed(0)}–${s.max.toFixed(0)}) | ${r.median.toFixed(3)} (${r.min.toFixed(2)}–${r.max.toFixed(2)}) |`);
+      const u = cpu.get(c.name)!.length > 0 ? summarize(cpu.get(c.name)!) : undefined;
+      const cpuCell = u === undefined ? '' : `${u.median.toFixed(1)} (${u.min.toFixed(1)}–${u.max.toFixed(1)})`;
+      console.log(`| ${c.name} | ${s.median.toFixed(1)} (${s.min.toFixed(0)}–${s.max.toFixed(0)}) | ${r.median.toFixed(3)} (${r.min.toFixed(2)}–${r.max.toFixed(2)}) | ${cpuCell} |`);
     }
   } finally {
     for (const c of clients) await c.stop().catch(() => undefined);

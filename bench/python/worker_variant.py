@@ -8,7 +8,12 @@ side (bench/latency-split.ts): ``worker_variant.py VARIANT <piton.worker argumen
   ``["ok", 1, 1]`` made once (what the loop costs without the protocol's work);
 - ``floorloop``: the floor's loop (receive, send those bytes) in the worker process as it is set
   up (its threads, its guard, its imports): what the process costs without the serve loop;
-- ``timeo``: the floor's loop with the serve loop's receive timeout.
+- ``timeo``: the floor's loop with the serve loop's receive timeout;
+- ``loopget``, ``loopframe``, ``loopbackend``: the floor's loop, asking whether more frames follow
+  with ``socket.get(zmq.RCVMORE)``, a received Frame's ``more``, or the backend's ``get`` with the
+  option's number;
+- ``nogc``, ``frozen``: the runtime as shipped with the cyclic collector off, or with everything
+  alive at the start moved out of its reach (``gc.freeze()``).
 
 The last three take the bare floor's request (``FloorClient``'s bytes) and end at any other.
 """
@@ -136,6 +141,7 @@ def serve_floorloop(socket, handler, timeout=None, more=None, relay=False):
     if relay:
         server._SigtermRelay()
     get, RCVMORE = socket.get, zmq.RCVMORE
+    backend_get, rcvmore = zmq.backend.Socket.get, int(zmq.RCVMORE)
     first = None
     while True:
         try:
@@ -147,6 +153,8 @@ def serve_floorloop(socket, handler, timeout=None, more=None, relay=False):
                 request = recv()
                 if more == "get":
                     get(RCVMORE)
+                elif more == "backend":
+                    backend_get(socket, rcvmore)
         except zmq.Again:
             continue
         if first is None:
@@ -164,7 +172,10 @@ VARIANTS = {
     "floorloop": serve_floorloop, "timeo": lambda s, h: serve_floorloop(s, h, server.RECEIVE_TIMEOUT_MS),
     "loopget": lambda s, h: serve_floorloop(s, h, more="get"),
     "loopframe": lambda s, h: serve_floorloop(s, h, more="frame"),
+    "loopbackend": lambda s, h: serve_floorloop(s, h, more="backend"),
     "relay": lambda s, h: serve_floorloop(s, h, relay=True),
+    "nogc": lambda s, h: (__import__("gc").disable(), _serve(s, h))[1],
+    "frozen": lambda s, h: (__import__("gc").freeze(), _serve(s, h))[1],
 }
 _serve = server.serve
 
