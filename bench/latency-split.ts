@@ -11,12 +11,13 @@
  *   pool      PythonPool.call (facade, dispatcher, interpreter) ↔  the worker runtime
  *
  *   npx tsx bench/latency-split.ts [--trials=7] [--calls=3000] [--py=current,block] [--pyb=current,stub] [--layers=interp,pool]
- *                                  [--interleave]
+ *                                  [--interleave] [--pin-main]
  *
  * Each trial runs every client once for `calls` sequential no-op calls, in a rotated order, and
  * reports p50 (with --interleave, one call of each client in turn, so that all see the same load); the figures are medians over trials of p50 and of its ratio to the floor's p50,
  * and, for a client with a Python process of its own (floor, py:, pyb:), that process's CPU per call (all its threads).
  */
+import { execFileSync } from 'node:child_process';
 import { Request } from 'zeromq';
 import { BenchContext, PY_DIR } from './lib/context.js';
 import { processCpuSeconds } from './lib/cpu-time.js';
@@ -134,6 +135,11 @@ async function main(): Promise<void> {
     if (layers.includes('pool')) {
       const pool = await startPool(ctx, { size: 1 });
       clients.push({ name: 'pool', call: () => pool.call('functions', 'noop', [1]), stop: () => ctx.release(pool) });
+    }
+    if (process.argv.includes('--pin-main')) {
+      // Only the main thread (its tid is the pid), after every thread of this process has started:
+      // the machine's fast mode held on purpose (bench/README.md, "The latency's two modes").
+      execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
     }
     for (const c of clients) {
       if (c.name !== 'floor' && (await c.call()) !== 1) throw new Error(`${c.name}: the no-op did not return its argument`);
