@@ -25,13 +25,16 @@ describe('dynamic batching (@piton.batched)', function () {
     await pool.call('batched', 'reset');
   }
 
-  it('merges concurrent calls into one Python call, each call getting its own output', async () => {
-    expect(await pool.call('batched', 'double', [21])).to.equal(42); // alone, as a batch of one
+  /** The first call alone (a batch of one), then 8 at once merged into one Python call, each with its own output. */
+  async function expectMerged(fn: string): Promise<void> {
+    expect(await pool.call('batched', fn, [21])).to.equal(42);
     await pool.call('batched', 'reset');
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.call('batched', 'double', [i])));
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.call('batched', fn, [i])));
     expect(results).to.deep.equal([0, 2, 4, 6, 8, 10, 12, 14]);
     expect(await pool.call('batched', 'sizes')).to.deep.equal([8]);
-  });
+  }
+
+  it('merges concurrent calls into one Python call, each call getting its own output', () => expectMerged('double'));
 
   it('a lone call on an idle pool goes at once, without waiting max_wait_ms for others', async () => {
     await teach('patient', 0); // max_wait_ms=60_000
@@ -52,13 +55,7 @@ describe('dynamic batching (@piton.batched)', function () {
     expect(await pool.call('batched', 'sizes')).to.deep.equal([3]);
   });
 
-  it('an async def batched function is merged and awaited, each call getting its own output', async () => {
-    expect(await pool.call('batched', 'async_double', [21])).to.equal(42); // alone, as a batch of one
-    await pool.call('batched', 'reset');
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.call('batched', 'async_double', [i])));
-    expect(results).to.deep.equal([0, 2, 4, 6, 8, 10, 12, 14]);
-    expect(await pool.call('batched', 'sizes')).to.deep.equal([8]);
-  });
+  it('an async def batched function is merged and awaited, each call getting its own output', () => expectMerged('async_double'));
 
   it('with concurrency 2, an interpreter runs two batches at once (async def), and sync batches still merge', async () => {
     await pool.stop();

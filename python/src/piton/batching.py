@@ -17,10 +17,10 @@ call of that batch with ``BatchError``. An ``async def`` function is awaited lik
 from __future__ import annotations
 
 import functools
-import inspect
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from .aio import is_awaitable
 from .errors import BatchError
 
 __all__ = ["batched", "BatchedFunction", "BatchError"]
@@ -47,12 +47,12 @@ class BatchedFunction:
         rows = _stacked_rows(inputs)
         if rows is None:
             outputs = self.__wrapped__(list(inputs))
-            if _awaitable(outputs):
+            if is_awaitable(outputs):
                 return self._awaited(outputs, len(inputs), None)
             return self._per_input(outputs, len(inputs), None)
         stacked, lengths = rows
         outputs = self.__wrapped__(stacked)
-        if _awaitable(outputs):
+        if is_awaitable(outputs):
             return self._awaited(outputs, len(inputs), lengths)
         return self._per_input(outputs, len(inputs), lengths)
 
@@ -73,10 +73,6 @@ class BatchedFunction:
             split.append(outputs[at:at + n])
             at += n
         return split
-
-
-def _awaitable(value: Any) -> bool:
-    return inspect.isawaitable(value)
 
 
 def _check_length(outputs: Any, expected: int, of: str, name: str) -> None:

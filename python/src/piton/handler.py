@@ -277,8 +277,7 @@ class Handler:
                 scope.leave()
         finally:
             lane.end()
-        # conversation.close(), inlined: this is every plain call's path.
-        rid, conversation.rid, conversation.listening = conversation.rid, None, False
+        rid = conversation.close()
         try:
             frames = encode(["ok", rid, result])
         except EncodeError as exc:  # MissingDependency included

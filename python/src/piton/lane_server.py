@@ -326,11 +326,7 @@ class LaneServer:
 
 
 def _receive(socket: zmq.Socket) -> List[Any]:
-    frames: List[Any] = [socket.recv(_NOBLOCK)]
-    more = socket.getsockopt
-    while more(_RCVMORE):
-        frames.append(socket.recv(copy=False))
-    return frames
+    return _with_rest(socket, socket.recv(_NOBLOCK))
 
 
 def _receive_any(socket: zmq.Socket) -> Optional[List[Any]]:
@@ -339,6 +335,11 @@ def _receive_any(socket: zmq.Socket) -> Optional[List[Any]]:
         first = socket.recv(_NOBLOCK)
     except zmq.Again:
         return None
+    return _with_rest(socket, first)
+
+
+def _with_rest(socket: zmq.Socket, first: Any) -> List[Any]:
+    """A message's frames: its ``first``, received, and the rest, received without a copy."""
     frames: List[Any] = [first]
     more = socket.getsockopt
     while more(_RCVMORE):

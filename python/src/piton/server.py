@@ -156,8 +156,8 @@ def serve(socket: zmq.Socket, handler: Handler, serve_lanes: Optional[Callable[[
     try:
         while True:  # next_request and reply_with, inlined: this loop is every call's path
             try:
-                # A Frame: pyzmq reads its RCVMORE in C as it receives it (`more`), where
-                # `socket.get(zmq.RCVMORE)` would cost ~1 µs more per request.
+                # A Frame: pyzmq reads its RCVMORE in C as it receives it (`more`), which costs
+                # less than asking `socket.get(zmq.RCVMORE)` (bench/README.md, "The latency's two modes").
                 first = recv(0, False)
             except zmq.Again:
                 release_idle()  # idle: let go of kept table stream memory (arrow.py)

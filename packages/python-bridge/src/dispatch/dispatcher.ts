@@ -214,6 +214,11 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
    */
   refuseIfFull(waiting: number, trace?: CallTiming): Promise<never> | undefined {
     if (this.hasFreeSlot || this.#queue.size + waiting < this.#options.maxQueue) return undefined;
+    return this.#refuse(trace);
+  }
+
+  /** The queue is full: the call is refused, and counted so. */
+  #refuse(trace: CallTiming | undefined): Promise<never> {
     const error = new QueueFullError(this.#options.maxQueue);
     this.#stats.refused(error, trace);
     return Promise.reject(error);
@@ -329,11 +334,7 @@ export class Dispatcher<E extends Executor<C> = Executor, C extends DispatchedCo
     if (signal?.aborted) return Promise.reject(signal.reason);
     // A call runs at once on a free slot (there is none while calls are queued), else it queues.
     const executor = this.#queue.size === 0 ? this.#capacity.take() : undefined;
-    if (executor === undefined && this.#queue.size >= this.#options.maxQueue) {
-      const error = new QueueFullError(this.#options.maxQueue);
-      this.#stats.refused(error, request.trace);
-      return Promise.reject(error);
-    }
+    if (executor === undefined && this.#queue.size >= this.#options.maxQueue) return this.#refuse(request.trace);
     return new Promise((resolve, reject) => {
       const job: Job<E, C> = { kind, request, submittedAt: performance.now(), resolve, reject, settled: false };
       if (timeout !== undefined) {

@@ -272,11 +272,7 @@ export class PoolHandle implements PoolRef {
         return this.#dispatcher.call(request);
       }) as Promise<R>;
     }
-    if (call.frames.length === 0) return settled;
-    // Settled, the call no longer needs its snapshots: their memory serves the next ones.
-    const giveBack = () => this.#snapshots.give(call.frames);
-    settled.then(giveBack, giveBack);
-    return settled;
+    return this.#withSnapshotsGivenBack(call, settled);
   }
 
   /**
@@ -305,7 +301,11 @@ export class PoolHandle implements PoolRef {
     } catch (error) {
       return Promise.reject(error);
     }
-    const settled = this.#dispatcher.call(request);
+    return this.#withSnapshotsGivenBack(call, this.#dispatcher.call(request));
+  }
+
+  /** `settled`, after which the call no longer needs its snapshots: their memory serves the next ones. */
+  #withSnapshotsGivenBack<R>(call: EncodedCall, settled: Promise<R>): Promise<R> {
     if (call.frames.length === 0) return settled;
     const giveBack = () => this.#snapshots.give(call.frames);
     settled.then(giveBack, giveBack);

@@ -81,14 +81,20 @@ export function typedArrayFromBytes(dtype: DType, bytes: Uint8Array, length: num
   return copy;
 }
 
-function checkShape(shape: readonly number[], length: number): void {
+/** The number of elements a (checked) shape holds. */
+function elementsOf(shape: readonly number[]): number {
   let size = 1;
+  for (const dim of shape) size *= dim;
+  return size;
+}
+
+function checkShape(shape: readonly number[], length: number): void {
   for (const dim of shape) {
     if (!Number.isSafeInteger(dim) || dim < 0) {
       throw new RangeError(`NdArray shape must hold non-negative integers, got [${shape.join(', ')}]`);
     }
-    size *= dim;
   }
+  const size = elementsOf(shape);
   if (size !== length) {
     throw new RangeError(
       `NdArray shape [${shape.join(', ')}] holds ${size} elements but data has ${length}`,
@@ -131,10 +137,7 @@ export class NdArray<T extends TypedArray = TypedArray> {
  * its shape names (a typed array whose buffer was transferred away since holds none).
  */
 export function isIntactNdArray(value: unknown): value is NdArray {
-  if (!(value instanceof NdArray)) return false;
-  let elements = 1;
-  for (const n of value.shape) elements *= n;
-  return value.data.length === elements;
+  return value instanceof NdArray && value.data.length === elementsOf(value.shape);
 }
 
 /** Shorthand for `new NdArray(data, shape)`; `shape` defaults to `[data.length]`. */
