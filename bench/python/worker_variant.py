@@ -20,6 +20,7 @@ The last three take the bare floor's request (``FloorClient``'s bytes) and end a
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -165,6 +166,12 @@ def serve_floorloop(socket, handler, timeout=None, more=None, relay=False):
         send(REPLY)
 
 
+def serve_after(setup, socket, handler):
+    """The serve loop as shipped, after ``setup()`` (a change to the collector)."""
+    setup()
+    return _serve(socket, handler)
+
+
 VARIANTS = {
     "current": None, "poll": serve_poll, "stub": serve_stub, "minimal": serve_minimal,
     "nocontext": serve_without({"context"}), "nolock": serve_without({"lock"}), "nocodec": serve_without({"codec"}),
@@ -174,8 +181,8 @@ VARIANTS = {
     "loopframe": lambda s, h: serve_floorloop(s, h, more="frame"),
     "loopbackend": lambda s, h: serve_floorloop(s, h, more="backend"),
     "relay": lambda s, h: serve_floorloop(s, h, relay=True),
-    "nogc": lambda s, h: (__import__("gc").disable(), _serve(s, h))[1],
-    "frozen": lambda s, h: (__import__("gc").freeze(), _serve(s, h))[1],
+    "nogc": lambda s, h: serve_after(gc.disable, s, h),
+    "frozen": lambda s, h: serve_after(gc.freeze, s, h),
 }
 _serve = server.serve
 
