@@ -195,10 +195,12 @@ describe('PythonPool: Python calls back into Node', () => {
         const call = pool.call('callbacks', 'ask', ['slow'], { timeout: 1_000 }).catch((e: unknown) => e);
         await slow.entered;
         expect(await call).to.be.instanceOf(CallTimeoutError);
-        slow.open('too late');
         // Sync code waiting on Node cannot be cancelled: its interpreter is killed, once the
-        // control lane has said so, a moment after the call rejected.
+        // control lane has said so, a moment after the call rejected. The callback's result is
+        // given only then: given earlier, it could let the Python call return before the control
+        // lane answers, and a call that has ended needs no kill.
         await until(() => pool.stats().restarts === 1, 'the interpreter to be replaced');
+        slow.open('too late');
         await pool.whenReady();
         expect(await pool.call('callbacks', 'ask', ['double', 4])).to.equal(8);
         expect(pool.stats().restarts).to.equal(1);
