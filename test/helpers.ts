@@ -55,12 +55,25 @@ function commOf(pid: number): string | undefined {
   }
 }
 
+/**
+ * Whether `pid` still runs. A zombie has ended, unless it is a thread-group leader whose other
+ * threads are still exiting (after a SIGKILL, ZeroMQ's I/O threads may end milliseconds after the
+ * main thread): its files, listening sockets included, are closed only when the last thread ends.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return !isZombie(pid);
   } catch {
     return false;
+  }
+  return !isZombie(pid) || threadCount(pid) > 1;
+}
+
+function threadCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/task`).length;
+  } catch {
+    return 0;
   }
 }
 
