@@ -192,3 +192,15 @@ def test_when_the_pool_closes_the_channel_the_spare_goes_too():
     assert server.process.wait(5) == 0
     assert wait_until(lambda: gone(spare), 2)
     server.close()
+
+
+def test_the_server_reaps_what_it_killed_before_it_exits():
+    """Once the pool sees the server end, no child of it is still dying: not a process, not a zombie
+    (an orphaned zombie may never be reaped in a container whose PID 1 does not reap)."""
+    server = ForkServer()
+    pid, _ = server.fork()
+    spare = _spare(server, {pid})
+    server.control.shutdown(__import__("socket").SHUT_WR)
+    assert server.process.wait(5) == 0
+    assert not [p for p in (pid, spare) if os.path.exists(f"/proc/{p}")]
+    server.close()

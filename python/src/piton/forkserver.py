@@ -66,6 +66,9 @@ _READ_CHUNK = 64 * 1024
 SPARE_DELAY = 0.2
 #: After this many spares died before they were given an endpoint, the server forks on request only.
 SPARE_FAILURES = 3
+#: How long the ending server waits for the children it killed to be reaped, in seconds: a SIGKILLed
+#: process is gone in milliseconds unless the kernel holds it (uninterruptible sleep).
+CHILDREN_REAPED_WITHIN = 2.0
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -399,6 +402,28 @@ class ForkServer:
                     os.killpg(child.pid, signal.SIGKILL)
                 except OSError:
                     pass
+        self.wait_for_children()
+
+    def wait_for_children(self, within: float = CHILDREN_REAPED_WITHIN) -> None:
+        """Reaps the killed children before the server exits, so that none is still dying (its
+        sockets open, its command line a worker's) once the pool has seen the server end. Bounded:
+        a child stuck in the kernel (uninterruptible sleep) cannot be reaped, and must not hold
+        up the pool's stop; it then dies as an orphan."""
+        pending = {child.pid for child in self.children.values() if not child.reaped}
+        deadline = time.monotonic() + within
+        while pending:
+            for pid in list(pending):
+                try:
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    done = pid
+                except InterruptedError:
+                    continue
+                if done:
+                    pending.discard(pid)
+            if not pending or time.monotonic() > deadline:
+                return
+            time.sleep(0.001)
 
     # ------------------------------------------------------------------------------ in the child
 
