@@ -34,7 +34,7 @@ describe('PythonPool: start, stop and the processes behind it', () => {
     it(`leaves no interpreter behind when its Node process ends by ${how}`, async function () {
       this.timeout(20_000);
       const child = spawn(process.execPath, ['--import', 'tsx', join(fixtures, 'hold-pool.ts'), how === 'SIGKILL' ? 'wait' : how], {
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['pipe', 'pipe', 'pipe'],
       });
       const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
       const interpreters = JSON.parse(line) as number[];
@@ -45,6 +45,7 @@ describe('PythonPool: start, stop and the processes behind it', () => {
       expect(pids).to.include.members(interpreters);
       if (process.platform === 'linux') expect(pids.length).to.be.oneOf([3, 4]);
       if (how === 'SIGKILL') child.kill('SIGKILL');
+      else child.stdin!.end('end now\n');
       if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
       await until(() => pids.every((pid) => !isAlive(pid)), 'the interpreters (and the fork server) to exit', 2_000);
     });
