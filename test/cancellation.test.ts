@@ -7,6 +7,16 @@ async function until(check: () => boolean | Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Imports the fixture and makes the interpreter's event loop with a first async call. A timeout
+ * that fires before a call's task has taken its first step (on a cold interpreter the imports and
+ * the loop fall inside the call's time) rightly cancels a task whose body never ran: no `finally`
+ * to log, no sync code to kill for. The tests below time out calls that are already running.
+ */
+async function warm(pool: PythonPool): Promise<void> {
+  await pool.call('coroutines', 'noop');
+}
+
 /** The fixture's log, once it holds `entry`. */
 async function logged(pool: PythonPool, entry: string): Promise<string[]> {
   let log: string[] = [];
@@ -22,6 +32,7 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
 
       before(async () => {
         pool = await PythonPool.start({ size: 1, concurrency, path: fixtures, startMethod });
+        await warm(pool);
       });
 
       after(async () => {
@@ -56,6 +67,7 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
       it("a cancelled call's finally may still call back into Node", async () => {
         const local = await PythonPool.start({ size: 1, concurrency, path: fixtures, startMethod, expose: { bye: async (t: string) => `bye ${t}` } });
         try {
+          await warm(local);
           const error = await local.call('coroutines', 'tidy_up', ['tidy', 'bye'], { timeout: 300 }).catch((e: unknown) => e);
           expect(error).to.be.instanceOf(CallTimeoutError);
           await logged(local, 'tidy:bye tidy');
@@ -72,6 +84,7 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
       const pool = await PythonPool.start({ size: 1, concurrency: 4, path: fixtures, startMethod, shutdownTimeout: 200 });
       try {
         const pid = await pool.call('coroutines', 'pid');
+        await warm(pool);
         const beside = [0, 1].map(() => pool.call('coroutines', 'sleep', [60]).catch((e: unknown) => e));
         const retried = pool.call('coroutines', 'sleep', [60], { retries: 1 }).catch((e: unknown) => e);
         const error = await pool.call('coroutines', 'sync_sleep', ['sync', 60], { timeout: 300 }).catch((e: unknown) => e);
@@ -99,6 +112,7 @@ for (const startMethod of ['forkserver', 'spawn'] as StartMethod[]) {
         const pool = await PythonPool.start({ size: 1, concurrency: 4, cancelGrace: 500, path: fixtures, startMethod });
         try {
           const pid = await pool.call('coroutines', 'pid');
+          await warm(pool);
           const beside = pool.call('coroutines', 'sleep', [60]).catch((e: unknown) => e);
           const started = Date.now();
           const call = pool.call('coroutines', fn, [name, 60], { timeout: 300 }).catch((e: unknown) => e);

@@ -68,7 +68,9 @@ describe('PythonPool: Prometheus metrics and tracing', () => {
   });
 
   it('shows an elastic pool: its target size, bounds, growth and shrink, and the interpreters stopping', async () => {
-    pool = await PythonPool.start({ size: { min: 1, max: 3 }, idleTimeout: 200, path: fixtures });
+    // idleTimeout well past a loaded machine's delays: a grown interpreter stopped before the scrape
+    // after the burst would lower the target it reads.
+    pool = await PythonPool.start({ size: { min: 1, max: 3 }, idleTimeout: 1_000, path: fixtures });
     const registry = new Registry();
     metrics = poolMetrics(pool, { registry });
     const labels = { pool: pool.path };

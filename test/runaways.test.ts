@@ -41,7 +41,7 @@ describe('runaways: stuck in C', function () {
       expect((error as CallTimeoutError).timeout).to.equal(400);
       // Not held up by SIGTERM grace periods: the timeout itself ends the call.
       expect(took).to.be.below(2_000);
-      await until(() => !isAlive(pid), `interpreter ${pid} to be gone`, 2_000);
+      await until(() => !isAlive(pid), `interpreter ${pid} to be gone`, 5_000);
       await replaced(pool, pid);
       expect(await pool.call('runaways', 'pid')).to.equal(pool.interpreters()[0]!.pid);
     });

@@ -67,8 +67,9 @@ SPARE_DELAY = 0.2
 #: After this many spares died before they were given an endpoint, the server forks on request only.
 SPARE_FAILURES = 3
 #: How long the ending server waits for the children it killed to be reaped, in seconds: a SIGKILLed
-#: process is gone in milliseconds unless the kernel holds it (uninterruptible sleep).
-CHILDREN_REAPED_WITHIN = 2.0
+#: process is gone in milliseconds unless the kernel holds it (uninterruptible sleep). Under the
+#: 2 s the pool gives a closed server before it sends SIGTERM (``CLOSE_GRACE_MS``, launch/forkserver.ts).
+CHILDREN_REAPED_WITHIN = 1.0
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
