@@ -163,16 +163,21 @@ describe('pool.stream (PROTOCOL.md "stream", "next", "close")', function () {
     const events: string[] = [];
     const first = pool.call('streaming', 'pid').then(() => events.push('call 1'));
     // Iteration starts (and queues the stream) at the first next().
-    const iterator = pool.stream<number>('streaming', 'numbers', [3])[Symbol.asyncIterator]();
+    const iterator = pool.stream<number>('streaming', 'guarded', ['fifo', 3])[Symbol.asyncIterator]();
     const streamed = (async () => {
       for (let r = await iterator.next(); !r.done; r = await iterator.next()) events.push(`item ${r.value}`);
       events.push('stream end');
     })();
-    const last = pool.call('streaming', 'pid').then(() => events.push('call 2'));
+    const last = pool.call<string[]>('streaming', 'log').then((log) => (events.push('call 2'), log));
     // The first call runs; the stream and the second call wait, in that order.
     expect(pool.stats().queued).to.equal(2);
-    await Promise.all([first, streamed, last]);
-    expect(events).to.deep.equal(['call 1', 'item 0', 'item 1', 'item 2', 'stream end', 'call 2']);
+    const [, , seenByCall2] = await Promise.all([first, streamed, last]);
+    // The second call ran once the generator had ended: its finally had run.
+    expect(seenByCall2.slice(-2)).to.deep.equal(['fifo:start', 'fifo:finally']);
+    expect(events.slice(0, 4)).to.deep.equal(['call 1', 'item 0', 'item 1', 'item 2']);
+    // The interpreter is given back as the consumer's last next() settles, as a call's is as
+    // its promise settles: a reply read at once may settle the second call first.
+    expect(events.slice(4)).to.have.members(['stream end', 'call 2']);
   });
 
   it('a call queued behind an open stream runs once the stream is closed early', async () => {
