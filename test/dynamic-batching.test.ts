@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { BatchError, CallTimeoutError, EncodeError, ndarray, PythonError, PythonPool, QueueFullError, WorkerExitedError } from '@piton/python-bridge';
+import { BatchError, CallTimeoutError, EncodeError, MessageTooLargeError, ndarray, PythonError, PythonPool, QueueFullError, WorkerExitedError } from '@piton/python-bridge';
 import { poolMetrics } from '@piton/python-bridge/metrics';
 import { fixtures, parsePrometheusText, promValue } from './helpers.js';
 import { until } from './support.js';
@@ -135,6 +135,24 @@ describe('dynamic batching (@piton.batched)', function () {
     expect((outcomes[1] as PromiseRejectedResult).reason).to.be.instanceOf(EncodeError);
     expect(outcomes.filter((o) => o.status === 'fulfilled').map((o) => Array.from((o as PromiseFulfilledResult<Float64Array>).value))).to.deep.equal([[3], [6]]);
     expect(await pool.call('batched', 'sizes')).to.deep.equal([2]);
+  });
+
+  it('an NdArray above maxMessageSize fails its own call with MessageTooLargeError, not its batch', async () => {
+    const small = await PythonPool.start({ size: 1, path: fixtures, onOutput: false, maxMessageSize: 64 * 1024 });
+    try {
+      const rows = (n: number) => ndarray(new Float64Array(n * 4).fill(1), [n, 4]);
+      const call = (n: number) => small.call<Float64Array>('batched', 'row_sums', [rows(n)]);
+      await call(1);
+      await small.call('batched', 'reset');
+      // 4,000 rows of 4 float64 are 128,000 bytes.
+      const outcomes = await Promise.allSettled([call(2), call(4_000), call(3)]);
+      expect(outcomes[1]!.status).to.equal('rejected');
+      expect((outcomes[1] as PromiseRejectedResult).reason).to.be.instanceOf(MessageTooLargeError);
+      expect(outcomes.filter((o) => o.status === 'fulfilled').map((o) => (o as PromiseFulfilledResult<Float64Array>).value.length)).to.deep.equal([2, 3]);
+      expect(await small.call('batched', 'sizes')).to.deep.equal([5]);
+    } finally {
+      await small.stop();
+    }
   });
 
   it('a result of the wrong length fails exactly the calls of that batch with BatchError', async () => {

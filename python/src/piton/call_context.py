@@ -76,7 +76,8 @@ class _ReadOnly(dict):
 _EMPTY: Mapping[str, Any] = _ReadOnly()
 _current: contextvars.ContextVar[Optional[CallContext]] = contextvars.ContextVar("piton_call", default=None)
 _ids = itertools.count(1)
-_pid = os.getpid()
+#: What every call id of this process starts with: its pid.
+_prefix = f"{os.getpid()}-"
 
 
 def context() -> CallContext:
@@ -99,15 +100,11 @@ def _parse_traceparent(value: str) -> Optional[tuple]:
         return None
 
 
-_prefix = f"{_pid}-"
-
-
 def after_fork() -> None:
     """A forked interpreter's call ids carry its own pid."""
-    global _pid, _ids, _prefix
-    _pid = os.getpid()
+    global _ids, _prefix
     _ids = itertools.count(1)
-    _prefix = f"{_pid}-"
+    _prefix = f"{os.getpid()}-"
 
 
 class Scope:

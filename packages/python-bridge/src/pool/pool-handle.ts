@@ -19,14 +19,13 @@ import { checkCall, checkStream, sizeLimits } from './validate.js';
 import type { ElasticSize } from './elastic-size.js';
 import type { HostSet } from '../remote/host-set.js';
 import { resolveHost, type HostOptions } from '../remote/options.js';
-import { encodeCallBody, withOptions, type EncodedCall } from '../wire/encoded-call.js';
+import { encodeCallBody, surelyFits, withOptions, type EncodedCall } from '../wire/encoded-call.js';
 import { SnapshotBuffers } from './snapshots.js';
 import type { PoolStats } from '../ops/stats.js';
 import { publishOutcome, streamChannel, traceCall, tracingCalls, tracingOutcomesOnly, tracingStreams, type CallTraceContext, type StreamTraceContext } from '../ops/tracing.js';
 import { activeTraceHeaders } from '../ops/trace-propagation.js';
 import { encodeCallOptions, type TraceHeaders } from '../wire/call-options.js';
 import { DynamicBatcher, snapshotArrays, type BatchedCallTrace, type BatchPolicies } from '../dispatch/batcher.js';
-import { isIntactNdArray } from '../wire/ndarray.js';
 import type {
   CallableName,
   CallRest,
@@ -207,10 +206,11 @@ export class PoolHandle implements PoolRef {
       if (this.#dispatcher.closed) return this.#dispatcher.call({ retries }) as Promise<R>;
       // A batched function's call joins a batch: one input, nothing that would need a call of its own.
       if (args.length === 1 && options.kwargs === undefined && options.onProgress === undefined && context === undefined && this.#batcher.policy(module, fn) !== undefined) {
-        // Checked alone now (an EncodeError is this call's), sent with the others later: the
-        // memory of typed arrays is copied now unless the caller said `transfer`. An intact
-        // NdArray (a model's rows, the common input) always encodes: it is not encoded twice.
-        if (!isIntactNdArray(args[0])) encodeCallBody(this.#codec, module, fn, args, undefined, { transfer: true });
+        // Checked alone now (an EncodeError or MessageTooLargeError is this call's), sent with the
+        // others later: the memory of typed arrays is copied now unless the caller said
+        // `transfer`. An NdArray that surely fits (a model's rows, the common input) is not
+        // encoded twice.
+        if (!surelyFits(module, fn, args[0], this.#options.maxMessageSize)) encodeCallBody(this.#codec, module, fn, args, undefined, { transfer: true });
         const input = transfer ? args[0] : snapshotArrays(args[0]);
         const batched = { timeout, signal: options.signal, retries };
         // Calls waiting in open batches count against maxQueue as queued calls do.

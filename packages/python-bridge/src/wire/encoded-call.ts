@@ -19,6 +19,7 @@
  */
 import { isOwnedFrame, type Codec } from './codec.js';
 import { MessageTooLargeError } from '../errors.js';
+import { isIntactNdArray } from './ndarray.js';
 
 /** Frame indices up to this are one-byte positive fixints, rewritable in place. */
 export const MAX_FIXINT_FRAMES = 127;
@@ -97,6 +98,19 @@ export function encodeCallBody(
     throw new MessageTooLargeError(size + ENVELOPE_OVERHEAD, codec.maxMessageSize);
   }
   return { module, fn, body, frames, frameIndexAt, size };
+}
+
+/**
+ * Whether the call `module.fn(value)` surely encodes within `maxMessageSize`, known without
+ * encoding it: `value` is an intact NdArray (it always encodes) whose bytes leave room for the
+ * body around them. A bound, not the size: the names counted at 3 bytes a character, the ndarray
+ * ext's header at its most (48 + 9 per dimension), and 64 bytes for the rest of the body.
+ * False means only that the call must be encoded to know.
+ */
+export function surelyFits(module: string, fn: string, value: unknown, maxMessageSize: number): boolean {
+  if (!isIntactNdArray(value)) return false;
+  const around = 64 + 3 * (module.length + fn.length) + 48 + 9 * value.shape.length + ENVELOPE_OVERHEAD;
+  return value.data.byteLength + around <= maxMessageSize;
 }
 
 const indexScratch: number[] = [];
