@@ -155,6 +155,45 @@ describe('dynamic batching (@piton.batched)', function () {
     }
   });
 
+  it('a batch is sent before its calls would pass maxMessageSize; each call gets its output', async () => {
+    const small = await PythonPool.start({ size: 1, path: fixtures, onOutput: false, maxMessageSize: 64 * 1024 });
+    try {
+      const rows = (n: number) => ndarray(new Float64Array(n * 4).fill(1), [n, 4]);
+      await small.call('batched', 'row_sums', [rows(1)]);
+      await small.call('batched', 'reset');
+      // 1,000 rows of 4 float64 are 32,000 bytes: two calls fit in one message, three do not.
+      const outputs = await Promise.all([1, 2, 3, 4].map(() => small.call<Float64Array>('batched', 'row_sums', [rows(1_000)])));
+      expect(outputs.map((o) => o.length)).to.deep.equal([1_000, 1_000, 1_000, 1_000]);
+      expect(await small.call('batched', 'sizes')).to.deep.equal([2_000, 2_000]);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it('a call that fits in a message alone, but not beside another, goes alone', async () => {
+    const limit = 64 * 1024;
+    const small = await PythonPool.start({ size: 1, path: fixtures, onOutput: false, maxMessageSize: limit });
+    try {
+      await small.call('batched', 'lengths', [new Uint8Array(1)]);
+      await small.call('batched', 'reset');
+      // The largest input a call sent alone can carry, found by bisection (called one at a time).
+      const fits = (n: number) => small.call('batched', 'lengths', [new Uint8Array(n)]).then(() => true, (e: unknown) => (expect(e).to.be.instanceOf(MessageTooLargeError), false));
+      let [largest, over] = [1, limit];
+      while (over - largest > 1) {
+        const middle = Math.floor((largest + over) / 2);
+        if (await fits(middle)) largest = middle;
+        else over = middle;
+      }
+      await small.call('batched', 'reset');
+      expect(await Promise.all([small.call('batched', 'lengths', [new Uint8Array(largest)]), small.call('batched', 'lengths', [new Uint8Array(2)])])).to.deep.equal([largest, 2]);
+      // Two Python calls of one input each: the large one's own (Python runs a plain call to a
+      // batched function as a batch of one) and the small one's batch.
+      expect(await small.call('batched', 'sizes')).to.deep.equal([1, 1]);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('a result of the wrong length fails exactly the calls of that batch with BatchError', async () => {
     await teach('one_short', 1);
     const failed = await Promise.all([1, 2, 3].map((x) => pool.call('batched', 'one_short', [x]).catch((e: unknown) => e)));

@@ -5,7 +5,8 @@
  *
  * The pool learns a function is batched from the reply to a call to it (until then, calls go one
  * by one, and Python runs each as a batch of one). Then each call joins the open batch of its
- * function. A batch is sent when it is full, and otherwise as soon as an interpreter can run it
+ * function. A batch is sent when it is full (`maxSize` calls, or as many bytes as one message may
+ * hold beside the merged call's own: a call too large to share one goes alone), and otherwise as soon as an interpreter can run it
  * and it has stopped growing: once a turn of the event loop has passed in which no call joined it
  * (every request Node read in that turn has been handled), or once it has waited `maxWaitMs`
  * since its first call, whichever comes first. While no interpreter is free the batch keeps
@@ -38,6 +39,8 @@ export type BatchedCallTrace = CallTiming & { worker?: string; pid?: number; ret
 export type SendBatch = (module: string, fn: string, inputs: unknown[], timeout: number | undefined, trace: BatchedCallTrace | undefined) => Promise<unknown>;
 
 export interface BatchedCallOptions {
+  /** The call's size encoded alone ({@link EncodedCall.size}), or a bound of it: what it adds to a merged call. */
+  size: number;
   timeout?: number;
   signal?: AbortSignal;
   retries: number;
@@ -47,6 +50,7 @@ export interface BatchedCallOptions {
 
 interface Pending {
   readonly input: unknown;
+  readonly size: number;
   readonly submittedAt: number;
   readonly deadline: number | undefined;
   retries: number;
@@ -67,6 +71,8 @@ interface OpenBatch {
   readonly policy: BatchPolicy;
   readonly items: Pending[];
   readonly openedAt: number;
+  /** The sizes of the calls that joined it, added up: it is sent before another would pass `maxBytes`. */
+  bytes: number;
   /** Calls it held when the last turn's check saw it: it grows while this is behind `items.length`. */
   seen: number;
   /** Sends it once `maxWaitMs` has passed since it opened, if an interpreter is free by then. */
@@ -91,14 +97,25 @@ export class DynamicBatcher {
   readonly #open = new PairMap<OpenBatch>();
   readonly #send: SendBatch;
   readonly #interpreterFree: () => boolean;
+  readonly #maxBytes: number;
   /** A check of the open batches is due at the end of this turn of the event loop. */
   #checkDue = false;
 
-  /** `interpreterFree`: whether a batch sent now would run at once. */
-  constructor(policies: BatchPolicies, send: SendBatch, interpreterFree: () => boolean) {
+  /**
+   * `interpreterFree`: whether a batch sent now would run at once. `maxBytes`: the most the sizes
+   * of a batch's calls may add up to, so that the merged call fits in one message; a call larger
+   * than that must not be submitted (it goes as a call of its own).
+   */
+  constructor(policies: BatchPolicies, send: SendBatch, interpreterFree: () => boolean, maxBytes: number) {
     this.#policies = policies;
     this.#send = send;
     this.#interpreterFree = interpreterFree;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** The largest call that may be submitted: see the constructor. */
+  get maxBytes(): number {
+    return this.#maxBytes;
   }
 
   /** Calls waiting in open batches: queued for an interpreter as much as the dispatcher's queue is. */
@@ -122,6 +139,7 @@ export class DynamicBatcher {
       const submittedAt = performance.now();
       const item: Pending = {
         input,
+        size: options.size,
         submittedAt,
         deadline: options.timeout === undefined ? undefined : submittedAt + options.timeout,
         retries: options.retries,
@@ -165,8 +183,13 @@ export class DynamicBatcher {
 
   #join(module: string, fn: string, policy: BatchPolicy, item: Pending): void {
     let batch = this.#open.get(module, fn);
+    if (batch !== undefined && batch.bytes + item.size > this.#maxBytes) {
+      // Full by size: it goes now, and this call opens the next one.
+      this.#flush(batch);
+      batch = undefined;
+    }
     if (batch === undefined) {
-      batch = { module, fn, policy, items: [], openedAt: performance.now(), seen: 0 };
+      batch = { module, fn, policy, items: [], openedAt: performance.now(), bytes: 0, seen: 0 };
       this.#open.set(module, fn, batch);
       if (policy.maxWaitMs > 0) {
         const opened = batch;
@@ -178,6 +201,7 @@ export class DynamicBatcher {
     }
     item.batch = batch;
     batch.items.push(item);
+    batch.bytes += item.size;
     if (batch.items.length >= policy.maxSize) this.#flush(batch);
     else this.#checkSoon();
   }

@@ -19,7 +19,7 @@ import { checkCall, checkStream, sizeLimits } from './validate.js';
 import type { ElasticSize } from './elastic-size.js';
 import type { HostSet } from '../remote/host-set.js';
 import { resolveHost, type HostOptions } from '../remote/options.js';
-import { encodeCallBody, surelyFits, withOptions, type EncodedCall } from '../wire/encoded-call.js';
+import { callSizeBound, encodeCallBody, ENVELOPE_OVERHEAD, withOptions, type EncodedCall } from '../wire/encoded-call.js';
 import { SnapshotBuffers } from './snapshots.js';
 import type { PoolStats } from '../ops/stats.js';
 import { publishOutcome, streamChannel, traceCall, tracingCalls, tracingOutcomesOnly, tracingStreams, type CallTraceContext, type StreamTraceContext } from '../ops/tracing.js';
@@ -145,6 +145,8 @@ export class PoolHandle implements PoolRef {
   readonly #hosts: HostSet | undefined;
   readonly #codec: Codec;
   readonly #batcher: DynamicBatcher;
+  /** The options of every merged call (`batched`), encoded once. */
+  readonly #batchedOptions: Buffer;
   readonly #snapshots = new SnapshotBuffers({ maxBytes: SNAPSHOT_MEMORY_BYTES, idleMs: SNAPSHOT_IDLE_MS });
   readonly #copy = (view: Buffer) => this.#snapshots.take(view);
 
@@ -171,7 +173,12 @@ export class PoolHandle implements PoolRef {
     this.#callbacks = callbacks;
     // A table's IPC stream is written at call() into snapshot memory, given back when the call settles.
     this.#codec = createCodec({ maxMessageSize: options.maxMessageSize, allocate: (size) => this.#snapshots.lend(size) });
-    this.#batcher = new DynamicBatcher(batchPolicies, (module, fn, inputs, timeout, trace) => this.#sendBatch(module, fn, inputs, timeout, trace), () => dispatcher.hasFreeSlot);
+    // Copied: the codec writes into memory it reuses.
+    this.#batchedOptions = Buffer.from(encodeCallOptions(this.#codec, { batched: true })!);
+    // A merged call's body is one call's, its inputs in a list (an array 32 header at most), and
+    // its options: the calls' sizes, which each count one call's body, may add up to the rest.
+    const batchBytes = options.maxMessageSize - ENVELOPE_OVERHEAD - this.#batchedOptions.length - 5;
+    this.#batcher = new DynamicBatcher(batchPolicies, (module, fn, inputs, timeout, trace) => this.#sendBatch(module, fn, inputs, timeout, trace), () => dispatcher.hasFreeSlot, batchBytes);
     dispatcher.onSlotFree = this.#batcher.slotFree;
   }
 
@@ -180,12 +187,23 @@ export class PoolHandle implements PoolRef {
     let call: EncodedCall;
     try {
       const body = encodeCallBody(this.#codec, module, fn, [inputs], undefined, { transfer: true });
-      call = withOptions(body, encodeCallOptions(this.#codec, { batched: true }), this.#options.maxMessageSize);
+      call = withOptions(body, this.#batchedOptions, this.#options.maxMessageSize);
     } catch (error) {
       if (error instanceof ArrowNotLoaded) return loadArrow().then(() => this.#sendBatch(module, fn, inputs, timeout, trace));
       return Promise.reject(error);
     }
     return this.#dispatcher.call({ call, timeout, retries: 0, trace });
+  }
+
+  /**
+   * What a batched function's call adds to a merged call: a bound known without encoding it (an
+   * intact NdArray: a model's rows, the common input), else its size encoded alone now, which also
+   * makes an EncodeError or MessageTooLargeError this call's (it is sent with the others later).
+   */
+  #batchedCallSize(module: string, fn: string, input: unknown): number {
+    const bound = callSizeBound(module, fn, input);
+    if (bound !== undefined && bound + ENVELOPE_OVERHEAD <= this.#options.maxMessageSize) return bound;
+    return encodeCallBody(this.#codec, module, fn, [input], undefined, { transfer: true }).size;
   }
 
   /** Open batches' calls reject with `error` (the pool is stopping). */
@@ -204,15 +222,14 @@ export class PoolHandle implements PoolRef {
       if (reentry) throw reentry;
       // A stopped pool refuses the call as it is: no need to encode it first.
       if (this.#dispatcher.closed) return this.#dispatcher.call({ retries }) as Promise<R>;
-      // A batched function's call joins a batch: one input, nothing that would need a call of its own.
-      if (args.length === 1 && options.kwargs === undefined && options.onProgress === undefined && context === undefined && this.#batcher.policy(module, fn) !== undefined) {
-        // Checked alone now (an EncodeError or MessageTooLargeError is this call's), sent with the
-        // others later: the memory of typed arrays is copied now unless the caller said
-        // `transfer`. An NdArray that surely fits (a model's rows, the common input) is not
-        // encoded twice.
-        if (!surelyFits(module, fn, args[0], this.#options.maxMessageSize)) encodeCallBody(this.#codec, module, fn, args, undefined, { transfer: true });
+      // A batched function's call joins a batch: one input, nothing that would need a call of its
+      // own, and small enough to share a message with another call (else it goes alone, below).
+      const size = args.length === 1 && options.kwargs === undefined && options.onProgress === undefined && context === undefined && this.#batcher.policy(module, fn) !== undefined
+        ? this.#batchedCallSize(module, fn, args[0])
+        : undefined;
+      if (size !== undefined && size <= this.#batcher.maxBytes) {
         const input = transfer ? args[0] : snapshotArrays(args[0]);
-        const batched = { timeout, signal: options.signal, retries };
+        const batched = { size, timeout, signal: options.signal, retries };
         // Calls waiting in open batches count against maxQueue as queued calls do.
         if (!tracingCalls()) return (this.#dispatcher.refuseIfFull(this.#batcher.waiting) ?? this.#batcher.submit(module, fn, input, batched)) as Promise<R>;
         // Traced, it still joins a batch unless a subscriber gave it something of its own at

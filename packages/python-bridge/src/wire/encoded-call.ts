@@ -101,16 +101,14 @@ export function encodeCallBody(
 }
 
 /**
- * Whether the call `module.fn(value)` surely encodes within `maxMessageSize`, known without
- * encoding it: `value` is an intact NdArray (it always encodes) whose bytes leave room for the
- * body around them. A bound, not the size: the names counted at 3 bytes a character, the ndarray
- * ext's header at its most (48 + 9 per dimension), and 64 bytes for the rest of the body.
- * False means only that the call must be encoded to know.
+ * An upper bound of the size of the call `module.fn(value)` encoded ({@link EncodedCall.size}),
+ * known without encoding it when `value` is an intact NdArray, which always encodes: its bytes,
+ * the names at 3 bytes a character, the ndarray ext's header at its most (48 + 9 per dimension)
+ * and 64 bytes for the rest of the body. Undefined for any other value: encode it to know.
  */
-export function surelyFits(module: string, fn: string, value: unknown, maxMessageSize: number): boolean {
-  if (!isIntactNdArray(value)) return false;
-  const around = 64 + 3 * (module.length + fn.length) + 48 + 9 * value.shape.length + ENVELOPE_OVERHEAD;
-  return value.data.byteLength + around <= maxMessageSize;
+export function callSizeBound(module: string, fn: string, value: unknown): number | undefined {
+  if (!isIntactNdArray(value)) return undefined;
+  return value.data.byteLength + 64 + 3 * (module.length + fn.length) + 48 + 9 * value.shape.length;
 }
 
 const indexScratch: number[] = [];
